@@ -1,0 +1,180 @@
+/* Builds the GPT-3 layer graph: embeddings, then per decoder block
+ * ln1, q, k, v, scores, softmax, scores_v, attn_out, res1, ln2, ffn_up, gelu,
+ * ffn_down, res2 (pre-layernorm blocks, as GPT-2/3), then final layernorm and
+ * the LM head. Shapes are per sequence of S tokens. */
+#include "graph.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct mdl_graph {
+  mdl_gpt model;
+  int64_t seq_len; /* tokens */
+  size_t count;    /* ops */
+  mdl_op *ops;     /* owned; count entries in topological order */
+};
+
+static const char *const kind_names[MDL_OP_KIND_COUNT] = {
+    [MDL_OP_EMBED] = "embed",       [MDL_OP_POS_EMBED] = "pos_embed",
+    [MDL_OP_LAYERNORM] = "layernorm", [MDL_OP_Q] = "q",
+    [MDL_OP_K] = "k",               [MDL_OP_V] = "v",
+    [MDL_OP_SCORES] = "scores",     [MDL_OP_SOFTMAX] = "softmax",
+    [MDL_OP_SCORES_V] = "scores_v", [MDL_OP_ATTN_OUT] = "attn_out",
+    [MDL_OP_RESIDUAL] = "residual", [MDL_OP_FFN_UP] = "ffn_up",
+    [MDL_OP_GELU] = "gelu",         [MDL_OP_FFN_DOWN] = "ffn_down",
+    [MDL_OP_LM_HEAD] = "lm_head",
+};
+
+const char *mdl_op_kind_name(mdl_op_kind kind) {
+  return (unsigned)kind < MDL_OP_KIND_COUNT ? kind_names[kind] : "?";
+}
+
+int mdl_op_kind_parse(const char *name) {
+  for (int i = 0; i < MDL_OP_KIND_COUNT; i++)
+    if (strcmp(name, kind_names[i]) == 0) return i;
+  return -1;
+}
+
+const char *mdl_dtype_name(mdl_dtype t) { return t == MDL_FP32 ? "fp32" : "fp16"; }
+
+/* Appends ops to a graph under construction. */
+typedef struct {
+  mdl_graph *g;
+  int layer; /* block of the ops being added, -1 outside */
+} builder;
+
+static int add(builder *b, mdl_op_kind kind, const char *role, int64_t batch, int64_t m,
+               int64_t k, int64_t n, int in0, int in1) {
+  mdl_op *op = &b->g->ops[b->g->count];
+  memset(op, 0, sizeof *op);
+  op->kind = kind;
+  op->layer = b->layer;
+  if (b->layer >= 0)
+    snprintf(op->name, sizeof op->name, "L%d.%s", b->layer, role);
+  else
+    snprintf(op->name, sizeof op->name, "%s", role);
+  op->batch = batch;
+  op->m = m;
+  op->k = k;
+  op->n = n;
+  /* Assumption: mixed precision, as on the CS-2 for training and inference:
+   * fp16 operands, with the row statistics of softmax and layernorm in fp32. */
+  op->dtype = (kind == MDL_OP_SOFTMAX || kind == MDL_OP_LAYERNORM) ? MDL_FP32 : MDL_FP16;
+  op->in[0] = in0;
+  op->in[1] = in1;
+  return (int)b->g->count++;
+}
+
+/* A projection with a [k x n] weight and n biases. */
+static int add_linear(builder *b, mdl_op_kind kind, const char *role, int64_t s, int64_t k,
+                      int64_t n, int in0, bool sparsifiable) {
+  int i = add(b, kind, role, 1, s, k, n, in0, MDL_NO_INPUT);
+  mdl_op *op = &b->g->ops[i];
+  op->weight_rows = k;
+  op->weight_cols = n;
+  op->bias = n;
+  op->sparsifiable = sparsifiable;
+  return i;
+}
+
+static int add_layernorm(builder *b, const char *role, int64_t s, int64_t d, int in0) {
+  int i = add(b, MDL_OP_LAYERNORM, role, 1, s, 0, d, in0, MDL_NO_INPUT);
+  b->g->ops[i].norm_params = 2 * d;
+  return i;
+}
+
+/* Adds a*b to *acc; false on int64 overflow. */
+static bool acc_mul(int64_t *acc, int64_t a, int64_t b) {
+  int64_t p;
+  return !__builtin_mul_overflow(a, b, &p) && !__builtin_add_overflow(*acc, p, acc);
+}
+
+/* Every FLOP and byte count derived from an op is at most 8 x (its largest
+ * product + its parameters + 1); if the sum of these bounds over the graph
+ * fits in int64, every per-op figure and every total does. */
+static bool counts_fit(const mdl_graph *g) {
+  int64_t bound = 0;
+  for (size_t i = 0; i < g->count; i++) {
+    const mdl_op *op = &g->ops[i];
+    int64_t bm = 0, bmk = 0, work = 0;
+    int64_t params = op->bias + op->norm_params + op->weight_rows + 1; /* small: dims <= 2^24 */
+    if (!acc_mul(&bm, op->batch, op->m) || !acc_mul(&bmk, bm, op->k > 0 ? op->k : 1) ||
+        !acc_mul(&work, bmk, op->n) || !acc_mul(&params, op->weight_rows, op->weight_cols) ||
+        !acc_mul(&bound, 8, work) || !acc_mul(&bound, 8, params))
+      return false;
+  }
+  return true;
+}
+
+mdl_graph *mdl_graph_build(const mdl_gpt *m, int64_t seq_len, char *err, size_t errlen) {
+  if (mdl_gpt_check(m, err, errlen) != 0) return NULL;
+  if (seq_len < 1 || seq_len > m->context) {
+    snprintf(err, errlen, "sequence length %lld outside [1, %lld] (the context of model %s)",
+             (long long)seq_len, (long long)m->context, m->name);
+    return NULL;
+  }
+  mdl_graph *g = calloc(1, sizeof *g);
+  size_t cap = (size_t)(14 * m->layers + 4);
+  if (g) g->ops = calloc(cap, sizeof *g->ops);
+  if (!g || !g->ops) {
+    snprintf(err, errlen, "out of memory for a graph of %zu ops", cap);
+    mdl_graph_destroy(g);
+    return NULL;
+  }
+  g->model = *m;
+  g->seq_len = seq_len;
+
+  const int64_t s = seq_len, d = m->d_model, h = m->heads, dh = m->d_head, f = m->d_ff;
+  builder b = {g, -1};
+  /* Embedding lookup, counted by Chinchilla as a [S x V] x [V x d] product. */
+  int emb = add(&b, MDL_OP_EMBED, "embed", 1, s, m->vocab, d, MDL_NO_INPUT, MDL_NO_INPUT);
+  g->ops[emb].weight_rows = m->vocab;
+  g->ops[emb].weight_cols = d;
+  int stream = add(&b, MDL_OP_POS_EMBED, "pos_embed", 1, s, 0, d, emb, MDL_NO_INPUT);
+  g->ops[stream].weight_rows = m->context;
+  g->ops[stream].weight_cols = d;
+
+  for (int l = 0; l < (int)m->layers; l++) {
+    b.layer = l;
+    int ln1 = add_layernorm(&b, "ln1", s, d, stream);
+    int q = add_linear(&b, MDL_OP_Q, "q", s, d, d, ln1, true);
+    int k = add_linear(&b, MDL_OP_K, "k", s, d, d, ln1, true);
+    int v = add_linear(&b, MDL_OP_V, "v", s, d, d, ln1, true);
+    int sc = add(&b, MDL_OP_SCORES, "scores", h, s, dh, s, q, k);
+    int sm = add(&b, MDL_OP_SOFTMAX, "softmax", h, s, 0, s, sc, MDL_NO_INPUT);
+    int sv = add(&b, MDL_OP_SCORES_V, "scores_v", h, s, s, dh, sm, v);
+    int out = add_linear(&b, MDL_OP_ATTN_OUT, "attn_out", s, d, d, sv, true);
+    int res1 = add(&b, MDL_OP_RESIDUAL, "res1", 1, s, 0, d, stream, out);
+    int ln2 = add_layernorm(&b, "ln2", s, d, res1);
+    int up = add_linear(&b, MDL_OP_FFN_UP, "ffn_up", s, d, f, ln2, true);
+    int act = add(&b, MDL_OP_GELU, "gelu", 1, s, 0, f, up, MDL_NO_INPUT);
+    int down = add_linear(&b, MDL_OP_FFN_DOWN, "ffn_down", s, f, d, act, true);
+    stream = add(&b, MDL_OP_RESIDUAL, "res2", 1, s, 0, d, res1, down);
+  }
+  b.layer = -1;
+  int lnf = add_layernorm(&b, "final.ln", s, d, stream);
+  int head = add_linear(&b, MDL_OP_LM_HEAD, "lm_head", s, d, m->vocab, lnf, false);
+  g->ops[head].bias = 0; /* GPT-2/3 logits have no bias */
+  g->ops[head].weight_tied = true;
+
+  if (!counts_fit(g)) {
+    snprintf(err, errlen,
+             "model %s at %lld tokens is too large: its FLOP or byte counts overflow 64 bits",
+             m->name, (long long)seq_len);
+    mdl_graph_destroy(g);
+    return NULL;
+  }
+  return g;
+}
+
+void mdl_graph_destroy(mdl_graph *g) {
+  if (!g) return;
+  free(g->ops);
+  free(g);
+}
+
+size_t mdl_graph_op_count(const mdl_graph *g) { return g->count; }
+const mdl_op *mdl_graph_op(const mdl_graph *g, size_t i) { return i < g->count ? &g->ops[i] : NULL; }
+const mdl_gpt *mdl_graph_model(const mdl_graph *g) { return &g->model; }
+int64_t mdl_graph_seq_len(const mdl_graph *g) { return g->seq_len; }
