@@ -1,0 +1,99 @@
+/* wafersim configuration: the YAML schema (schema_version 1), loading from a
+ * file or a string with libyaml, --set overrides, cross-key checks, and
+ * echoing the effective configuration as YAML or JSON.
+ *
+ * A configuration starts as the embedded default (sim/default.yaml, compiled
+ * in); a file and then each --set override apply on top, with the same
+ * checks; ws_config_finish resolves the model preset and checks keys against
+ * each other. Every error names where (file:line:column, or the --set
+ * argument), the key path and what was expected. */
+#ifndef WAFERSIM_SIM_CONFIG_H
+#define WAFERSIM_SIM_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "models/gpt.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define WS_SCHEMA_VERSION 1
+#define WS_CONFIG_ERR_MAX 512
+#define WS_CONFIG_MAX_KEYS 32
+#define WS_WHERE_MAX 128
+
+typedef enum { WS_PHASE_PREFILL } ws_phase;
+typedef enum { WS_FORMAT_TABLE, WS_FORMAT_CSV, WS_FORMAT_JSON } ws_format;
+
+/* Where a key got its value: "FILE:LINE:COL" or "--set"; empty if never set. */
+typedef struct {
+  char where[WS_WHERE_MAX];
+} ws_origin;
+
+typedef struct {
+  struct {
+    int64_t width, height; /* PEs */
+    int64_t clock;         /* Hz */
+    int64_t sram_per_pe;   /* bytes */
+    int64_t fmac_fp16;     /* fp16 multiply-accumulates per PE per cycle */
+    int64_t fmac_fp32;     /* fp32 multiply-accumulates per PE per cycle */
+  } fabric;
+  mdl_gpt model; /* after ws_config_finish: the preset's or the custom dimensions */
+  struct {
+    ws_phase phase;
+    int64_t seq_len; /* tokens per sequence */
+    double sparsity; /* fraction of zero weights in every sparsifiable matrix, [0, 1) */
+  } workload;
+  struct {
+    int64_t seed; /* seeds every random choice of a run */
+  } sim;
+  struct {
+    ws_format format; /* default output format of the commands */
+  } output;
+  ws_origin origin[WS_CONFIG_MAX_KEYS]; /* per schema key, in schema order */
+} ws_config;
+
+/* The embedded default (sim/default.yaml), as text. */
+const char *ws_config_default_yaml(void);
+
+/* Load the embedded default into cfg. Returns 0 (the default is checked by
+ * the tests; a failure here is an internal error, reported in err). */
+int ws_config_init_default(ws_config *cfg, char *err, size_t errlen);
+
+/* Apply a YAML file, or a YAML text named `name` in messages, on top of cfg.
+ * Returns 0, or -1 with "NAME:LINE:COL: KEY: expected ..." in err. */
+int ws_config_load_file(ws_config *cfg, const char *path, char *err, size_t errlen);
+int ws_config_load_string(ws_config *cfg, const char *text, size_t len, const char *name,
+                          char *err, size_t errlen);
+
+/* Apply one "key.path=value" override from the command line. */
+int ws_config_set(ws_config *cfg, const char *assignment, char *err, size_t errlen);
+
+/* Resolve the model preset and check keys against each other (custom model
+ * dimensions all given, heads divide d_model, seq_len within the context).
+ * Call after the last load or set; returns 0 or -1 with a message. */
+int ws_config_finish(ws_config *cfg, char *err, size_t errlen);
+
+/* Whether two finished configurations have the same values (origins ignored). */
+bool ws_config_equal(const ws_config *a, const ws_config *b);
+
+/* Write the effective configuration as YAML that ws_config_load_* reads back
+ * to an equal configuration. Returns 0, or -1 on a write error. */
+int ws_config_write_yaml(const ws_config *cfg, FILE *out);
+
+/* The effective configuration as a JSON object mirroring the YAML (new
+ * reference; the caller json_decref()s it). */
+struct json_t *ws_config_json(const ws_config *cfg);
+
+/* Names of the enum values, as in YAML. */
+const char *ws_format_name(ws_format f);
+int ws_format_parse(const char *name); /* -1 if unknown */
+
+#ifdef __cplusplus
+}
+#endif
+#endif
