@@ -1,0 +1,353 @@
+/* Command-line parsing and the commands of this version: flops, models,
+ * config, run. Every input error goes to `err` as one line and returns
+ * WS_EXIT_BAD_INPUT; nothing here calls exit(). */
+#include "cli.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "flops.h"
+#include "models/graph.h"
+#include "table.h"
+#include "units.h"
+
+#define MAX_LEVELS 256
+
+/* Options a command accepts beyond the common ones. */
+enum { OPT_SPARSITY = 1, OPT_PER = 2 };
+
+typedef struct {
+  const char *cmd;
+  const char *file;     /* FILE.yaml, or NULL for the embedded default */
+  char **sets;          /* owned strings "key=value", in command-line order */
+  int nsets;
+  const char *sparsity; /* --sparsity list, or NULL */
+  const char *per;      /* --per, or NULL */
+  bool help;
+} cli_args;
+
+typedef struct {
+  const char *name;
+  const char *summary;
+  const char *usage; /* options beyond the common ones */
+  unsigned opts;
+  int (*run)(const cli_args *a, FILE *out, FILE *err);
+} command;
+
+static const char common_help[] =
+    "Options of every command:\n"
+    "  FILE.yaml          configuration applied on top of the embedded default\n"
+    "                     (CS-2 preset, GPT-3 1.3B, prefill of 2048 tokens)\n"
+    "  --set KEY=VALUE    override one key, repeatable, e.g. --set fabric.clock=850MHz\n"
+    "  --model NAME       same as --set model.preset=NAME\n"
+    "                     (125M 350M 760M 1.3B 2.7B 6.7B 13B 175B custom)\n"
+    "  --format F         table, csv or json; same as --set output.format=F\n"
+    "  -h, --help         this help\n"
+    "\n"
+    "Exit status: 0 success; 1 failure while running (e.g. cannot write output);\n"
+    "2 bad input (usage, configuration file, value); 3 not part of this version.\n";
+
+static int run_flops(const cli_args *a, FILE *out, FILE *err);
+static int run_models(const cli_args *a, FILE *out, FILE *err);
+static int run_config(const cli_args *a, FILE *out, FILE *err);
+static int run_run(const cli_args *a, FILE *out, FILE *err);
+
+static const command commands[] = {
+    {"flops", "FLOPs, parameters and weight memory per sparsity level",
+     "  --sparsity LIST    comma-separated levels in [0, 1), e.g. 0,0.5,0.838\n"
+     "                     (default: workload.sparsity of the configuration)\n"
+     "  --per total|kind|op  one row per level (default), per op kind, or per op\n"
+     "\n"
+     "FLOPs are forward-pass FLOPs of one sequence (Chinchilla, Appendix F);\n"
+     "totals exclude the embedding lookup. Columns (CSV header = JSON keys):\n"
+     "model, sparsity, flops_dense, flops_sparse, flops_reduction (dense/sparse),\n"
+     "params_dense, params_sparse, params_reduction, weight_bytes_dense (fp16),\n"
+     "weight_bytes_sparse (4 B per nonzero), flops_saved, weight_nnz,\n"
+     "weight_bytes_csr, weight_bytes_bitmap, seq_len.\n",
+     OPT_SPARSITY | OPT_PER, run_flops},
+    {"models", "the GPT-3 presets: dimensions, parameters, weight bytes", "", 0, run_models},
+    {"config", "print the effective configuration (YAML; JSON with --format json)", "", 0,
+     run_config},
+    {"run", "simulate the configured model on the wafer (not in this version)", "", 0, run_run},
+};
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+static void print_main_help(FILE *out) {
+  fprintf(out,
+          "usage: wafersim COMMAND [FILE.yaml] [options]\n"
+          "\n"
+          "wafersim %s: a performance model of a Cerebras CS-2-like wafer (a 2-D mesh\n"
+          "of ~750,000 PEs) running GPT-3 models with unstructured weight sparsity.\n"
+          "\n"
+          "Commands:\n",
+          WS_VERSION);
+  for (size_t i = 0; i < NCOMMANDS; i++)
+    fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+  fprintf(out, "\nRun 'wafersim COMMAND --help' for a command's options.\n\n%s", common_help);
+}
+
+static void print_command_help(const command *c, FILE *out) {
+  fprintf(out, "usage: wafersim %s [FILE.yaml] [options]\n\n%s.\n\n", c->name, c->summary);
+  if (c->usage[0]) fprintf(out, "Options of %s:\n%s\n", c->name, c->usage);
+  fputs(common_help, out);
+}
+
+/* Appends "prefix" + value as an owned --set assignment. */
+static int push_set(cli_args *a, const char *prefix, const char *value) {
+  size_t n = strlen(prefix) + strlen(value) + 1;
+  char *s = malloc(n);
+  if (!s) return -1;
+  snprintf(s, n, "%s%s", prefix, value);
+  a->sets[a->nsets++] = s;
+  return 0;
+}
+
+static int parse_args(const command *c, int argc, char **argv, cli_args *a, FILE *err) {
+  for (int i = 2; i < argc; i++) {
+    const char *arg = argv[i];
+    if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
+      a->help = true;
+      continue;
+    }
+    if (strncmp(arg, "--", 2) != 0 || arg[2] == '\0') {
+      if (a->file) {
+        fprintf(err, "wafersim %s: unexpected argument '%s' (one FILE.yaml at most)\n", c->name,
+                arg);
+        return -1;
+      }
+      a->file = arg;
+      continue;
+    }
+    /* --name=value or --name value */
+    char name[32];
+    const char *eq = strchr(arg, '=');
+    size_t len = eq ? (size_t)(eq - arg) : strlen(arg);
+    snprintf(name, sizeof name, "%.*s", (int)len, arg);
+    const bool known = strcmp(name, "--set") == 0 || strcmp(name, "--model") == 0 ||
+                       strcmp(name, "--format") == 0 ||
+                       (strcmp(name, "--sparsity") == 0 && (c->opts & OPT_SPARSITY)) ||
+                       (strcmp(name, "--per") == 0 && (c->opts & OPT_PER));
+    if (!known) {
+      fprintf(err, "wafersim %s: unknown option '%s'; see 'wafersim %s --help'\n", c->name,
+              name, c->name);
+      return -1;
+    }
+    const char *value = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+    if (!value) {
+      fprintf(err, "wafersim %s: option %s needs a value\n", c->name, name);
+      return -1;
+    }
+    int rc = 0;
+    if (strcmp(name, "--set") == 0) rc = push_set(a, "", value);
+    else if (strcmp(name, "--model") == 0) rc = push_set(a, "model.preset=", value);
+    else if (strcmp(name, "--format") == 0) rc = push_set(a, "output.format=", value);
+    else if (strcmp(name, "--sparsity") == 0) a->sparsity = value;
+    else a->per = value;
+    if (rc != 0) {
+      fprintf(err, "wafersim %s: out of memory\n", c->name);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+/* The embedded default, then FILE, then every --set, then the cross-key checks. */
+static int load_config(const cli_args *a, ws_config *cfg, FILE *err) {
+  char msg[WS_CONFIG_ERR_MAX];
+  msg[0] = '\0';
+  int rc = ws_config_init_default(cfg, msg, sizeof msg);
+  if (rc == 0 && a->file) rc = ws_config_load_file(cfg, a->file, msg, sizeof msg);
+  for (int i = 0; rc == 0 && i < a->nsets; i++) rc = ws_config_set(cfg, a->sets[i], msg, sizeof msg);
+  if (rc == 0) rc = ws_config_finish(cfg, msg, sizeof msg);
+  if (rc != 0) fprintf(err, "wafersim: %s\n", msg);
+  return rc;
+}
+
+/* The JSON document every command writes: version, config, then its rows. */
+static int write_json(const ws_config *cfg, const char *cmd, const char *group, json_t *rows,
+                      FILE *out) {
+  json_t *doc = json_object();
+  json_object_set_new(doc, "wafersim", json_string(WS_VERSION));
+  json_object_set_new(doc, "schema_version", json_integer(WS_SCHEMA_VERSION));
+  json_object_set_new(doc, "command", json_string(cmd));
+  json_object_set_new(doc, "config", ws_config_json(cfg));
+  if (rows) json_object_set_new(doc, group, rows);
+  int rc = json_dumpf(doc, out, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
+  fputc('\n', out);
+  json_decref(doc);
+  return rc == 0 && !ferror(out) ? 0 : -1;
+}
+
+static int emit(const ws_config *cfg, const char *cmd, const char *group, const ws_table *t,
+                FILE *out, FILE *err) {
+  int rc;
+  if (cfg->output.format == WS_FORMAT_JSON) {
+    json_t *rows = ws_table_json(t);
+    rc = rows ? write_json(cfg, cmd, group, rows, out) : -1;
+  } else {
+    rc = ws_table_write(t, cfg->output.format, out);
+  }
+  if (rc != 0 || fflush(out) != 0) {
+    fprintf(err, "wafersim %s: cannot write the output\n", cmd);
+    return WS_EXIT_FAILURE;
+  }
+  return WS_EXIT_OK;
+}
+
+static int parse_levels(const char *list, double *levels, size_t *n, FILE *err) {
+  char buf[4096], msg[256];
+  if (strlen(list) >= sizeof buf) {
+    fprintf(err, "wafersim flops: --sparsity list longer than %zu characters\n", sizeof buf - 1);
+    return -1;
+  }
+  snprintf(buf, sizeof buf, "%s", list);
+  *n = 0;
+  char *save = NULL;
+  for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+    if (*n == MAX_LEVELS) {
+      fprintf(err, "wafersim flops: --sparsity: more than %d levels\n", MAX_LEVELS);
+      return -1;
+    }
+    if (ws_units_parse_real(tok, 0.0, 1.0, 1, &levels[*n], msg, sizeof msg) != 0) {
+      fprintf(err, "wafersim flops: --sparsity: %s\n", msg);
+      return -1;
+    }
+    (*n)++;
+  }
+  if (*n == 0) {
+    fprintf(err, "wafersim flops: --sparsity: expected levels like 0,0.5,0.838, got '%s'\n", list);
+    return -1;
+  }
+  return 0;
+}
+
+static int run_flops(const cli_args *a, FILE *out, FILE *err) {
+  ws_config cfg;
+  if (load_config(a, &cfg, err) != 0) return WS_EXIT_BAD_INPUT;
+  double levels[MAX_LEVELS];
+  size_t n = 1;
+  levels[0] = cfg.workload.sparsity;
+  if (a->sparsity && parse_levels(a->sparsity, levels, &n, err) != 0) return WS_EXIT_BAD_INPUT;
+  int per = a->per ? ws_flops_per_parse(a->per) : WS_PER_TOTAL;
+  if (per < 0) {
+    fprintf(err, "wafersim flops: --per: expected total, kind or op, got '%s'\n", a->per);
+    return WS_EXIT_BAD_INPUT;
+  }
+  char msg[WS_CONFIG_ERR_MAX] = "";
+  ws_table *t = ws_flops_table(&cfg, levels, n, (ws_flops_per)per, msg, sizeof msg);
+  if (!t) {
+    fprintf(err, "wafersim flops: %s\n", msg);
+    return WS_EXIT_BAD_INPUT;
+  }
+  if (cfg.output.format == WS_FORMAT_TABLE) {
+    const mdl_gpt *m = &cfg.model;
+    char sram[32];
+    ws_units_format(cfg.fabric.sram_per_pe, WS_UNIT_BYTES, sram, sizeof sram);
+    fprintf(out,
+            "GPT-3 %s: %lld layers, d_model %lld, %lld heads x %lld, d_ff %lld, vocab %lld; "
+            "prefill of %lld tokens\n"
+            "Forward-pass FLOPs of one sequence (Chinchilla App. F; totals exclude the "
+            "embedding lookup).\n"
+            "Weights: dense = fp16; sparse = 16-bit value + 16-bit index per nonzero. "
+            "Wafer SRAM: %lld x %lld PEs x %s = %.1f GiB.\n\n",
+            m->name, (long long)m->layers, (long long)m->d_model, (long long)m->heads,
+            (long long)m->d_head, (long long)m->d_ff, (long long)m->vocab,
+            (long long)cfg.workload.seq_len, (long long)cfg.fabric.width,
+            (long long)cfg.fabric.height, sram,
+            (double)cfg.fabric.width * (double)cfg.fabric.height * (double)cfg.fabric.sram_per_pe /
+                (double)(1LL << 30));
+  }
+  static const char *const groups[] = {"totals", "kinds", "ops"};
+  int rc = emit(&cfg, "flops", groups[per], t, out, err);
+  ws_table_destroy(t);
+  return rc;
+}
+
+static int run_models(const cli_args *a, FILE *out, FILE *err) {
+  ws_config cfg;
+  if (load_config(a, &cfg, err) != 0) return WS_EXIT_BAD_INPUT;
+  char msg[WS_CONFIG_ERR_MAX] = "";
+  ws_table *t = ws_models_table(msg, sizeof msg);
+  if (!t) {
+    fprintf(err, "wafersim models: %s\n", msg);
+    return WS_EXIT_FAILURE;
+  }
+  int rc = emit(&cfg, "models", "models", t, out, err);
+  ws_table_destroy(t);
+  return rc;
+}
+
+static int run_config(const cli_args *a, FILE *out, FILE *err) {
+  ws_config cfg;
+  if (load_config(a, &cfg, err) != 0) return WS_EXIT_BAD_INPUT;
+  int rc = cfg.output.format == WS_FORMAT_JSON ? write_json(&cfg, "config", NULL, NULL, out)
+                                               : ws_config_write_yaml(&cfg, out);
+  if (rc != 0 || fflush(out) != 0) {
+    fprintf(err, "wafersim config: cannot write the output\n");
+    return WS_EXIT_FAILURE;
+  }
+  return WS_EXIT_OK;
+}
+
+static int run_run(const cli_args *a, FILE *out, FILE *err) {
+  (void)out;
+  ws_config cfg;
+  if (load_config(a, &cfg, err) != 0) return WS_EXIT_BAD_INPUT;
+  char msg[WS_CONFIG_ERR_MAX];
+  mdl_graph *g = mdl_graph_build(&cfg.model, cfg.workload.seq_len, msg, sizeof msg);
+  if (!g) {
+    fprintf(err, "wafersim run: %s\n", msg);
+    return WS_EXIT_BAD_INPUT;
+  }
+  fprintf(err,
+          "wafersim run: the configuration is valid (GPT-3 %s, %zu ops), but wafersim %s does "
+          "not simulate yet: the event engine, fabric, kernels and placer come in later "
+          "versions. 'wafersim flops' reports FLOPs, parameters and weight memory.\n",
+          cfg.model.name, mdl_graph_op_count(g), WS_VERSION);
+  mdl_graph_destroy(g);
+  return WS_EXIT_UNAVAILABLE;
+}
+
+int ws_cli_main(int argc, char **argv, FILE *out, FILE *err) {
+  if (argc < 2) {
+    print_main_help(err);
+    return WS_EXIT_BAD_INPUT;
+  }
+  const char *name = argv[1];
+  if (strcmp(name, "-h") == 0 || strcmp(name, "--help") == 0 || strcmp(name, "help") == 0) {
+    print_main_help(out);
+    return WS_EXIT_OK;
+  }
+  if (strcmp(name, "--version") == 0) {
+    fprintf(out, "wafersim %s (config schema_version %d)\n", WS_VERSION, WS_SCHEMA_VERSION);
+    return WS_EXIT_OK;
+  }
+  const command *c = NULL;
+  for (size_t i = 0; i < NCOMMANDS; i++)
+    if (strcmp(name, commands[i].name) == 0) c = &commands[i];
+  if (!c) {
+    fprintf(err, "wafersim: unknown command '%s'; run 'wafersim --help'\n", name);
+    return WS_EXIT_BAD_INPUT;
+  }
+  cli_args a = {.cmd = name};
+  a.sets = calloc((size_t)argc, sizeof *a.sets);
+  if (!a.sets) {
+    fprintf(err, "wafersim: out of memory\n");
+    return WS_EXIT_FAILURE;
+  }
+  int rc;
+  if (parse_args(c, argc, argv, &a, err) != 0) {
+    rc = WS_EXIT_BAD_INPUT;
+  } else if (a.help) {
+    print_command_help(c, out);
+    rc = WS_EXIT_OK;
+  } else {
+    rc = c->run(&a, out, err);
+  }
+  for (int i = 0; i < a.nsets; i++) free(a.sets[i]);
+  free(a.sets);
+  return rc;
+}

@@ -1,0 +1,197 @@
+/* Builds the rows of `wafersim flops` and `wafersim models` from the layer
+ * graph (models/), the sparsity spec (workloads/) and the accounting. */
+#include "flops.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "models/account.h"
+#include "models/graph.h"
+#include "workloads/sparsity.h"
+
+static const char *const per_names[] = {"total", "kind", "op"};
+
+const char *ws_flops_per_name(ws_flops_per per) {
+  return (unsigned)per < 3 ? per_names[per] : "?";
+}
+
+int ws_flops_per_parse(const char *name) {
+  for (int i = 0; i < 3; i++)
+    if (strcmp(name, per_names[i]) == 0) return i;
+  return -1;
+}
+
+/* The cost block shared by every granularity, in column order. */
+static const char *const cost_cols[] = {
+    "flops_dense",        "flops_sparse",        "flops_reduction",  "params_dense",
+    "params_sparse",      "params_reduction",    "weight_bytes_dense", "weight_bytes_sparse",
+    "flops_saved",        "weight_nnz",          "weight_bytes_csr", "weight_bytes_bitmap",
+};
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+#define NCOST COUNT(cost_cols)
+
+/* Leading columns of each granularity, before the cost block. */
+static const char *const total_lead[] = {"model", "sparsity"};
+static const char *const kind_lead[] = {"model", "sparsity", "kind", "ops", "inference"};
+static const char *const op_lead[] = {"model", "sparsity",     "op",        "layer",
+                                      "kind",  "dtype",        "batch",     "m",
+                                      "k",     "n",            "sparsifiable", "inference",
+                                      "inputs"};
+
+/* dense/sparse; 1 when both are 0 (nothing to reduce). */
+static double ratio(int64_t dense, int64_t sparse) {
+  if (sparse == 0) return dense == 0 ? 1.0 : INFINITY;
+  return (double)dense / (double)sparse;
+}
+
+static void put_cost(ws_table *t, size_t col, const mdl_cost *c) {
+  ws_table_i64(t, col + 0, c->flops_dense);
+  ws_table_i64(t, col + 1, c->flops_sparse);
+  ws_table_f64(t, col + 2, ratio(c->flops_dense, c->flops_sparse));
+  ws_table_i64(t, col + 3, c->params_dense);
+  ws_table_i64(t, col + 4, c->params_sparse);
+  ws_table_f64(t, col + 5, ratio(c->params_dense, c->params_sparse));
+  ws_table_i64(t, col + 6, c->bytes_dense);
+  ws_table_i64(t, col + 7, c->bytes_sparse);
+  ws_table_i64(t, col + 8, c->flops_dense - c->flops_sparse);
+  ws_table_i64(t, col + 9, c->weight_nnz);
+  ws_table_i64(t, col + 10, c->bytes_csr);
+  ws_table_i64(t, col + 11, c->bytes_bitmap);
+}
+
+/* A table whose columns are lead[] then the cost block (then seq_len for totals). */
+static ws_table *create(const char *const *lead, size_t nlead, bool with_seq_len) {
+  const char *names[COUNT(op_lead) + NCOST + 1];
+  size_t n = 0;
+  for (size_t i = 0; i < nlead; i++) names[n++] = lead[i];
+  for (size_t i = 0; i < NCOST; i++) names[n++] = cost_cols[i];
+  if (with_seq_len) names[n++] = "seq_len";
+  return ws_table_create(n, names);
+}
+
+static void put_kind_rows(ws_table *t, const char *model, double level, const mdl_graph *g,
+                          const mdl_cost *per_op) {
+  mdl_cost sum[MDL_OP_KIND_COUNT];
+  int64_t count[MDL_OP_KIND_COUNT] = {0};
+  memset(sum, 0, sizeof sum);
+  for (size_t i = 0; i < mdl_graph_op_count(g); i++) {
+    mdl_op_kind k = mdl_graph_op(g, i)->kind;
+    mdl_cost_add(&sum[k], &per_op[i]);
+    count[k]++;
+  }
+  for (int k = 0; k < MDL_OP_KIND_COUNT; k++) {
+    if (count[k] == 0 || ws_table_row(t) != 0) continue;
+    ws_table_str(t, 0, model);
+    ws_table_f64(t, 1, level);
+    ws_table_str(t, 2, mdl_op_kind_name((mdl_op_kind)k));
+    ws_table_i64(t, 3, count[k]);
+    ws_table_str(t, 4, mdl_kind_in_inference((mdl_op_kind)k) ? "yes" : "no");
+    put_cost(t, COUNT(kind_lead), &sum[k]);
+  }
+}
+
+static void put_op_rows(ws_table *t, const char *model, double level, const mdl_graph *g,
+                        const mdl_cost *per_op) {
+  for (size_t i = 0; i < mdl_graph_op_count(g); i++) {
+    const mdl_op *op = mdl_graph_op(g, i);
+    if (ws_table_row(t) != 0) return;
+    char inputs[2 * MDL_OP_NAME_MAX + 2] = "";
+    for (int j = 0; j < 2; j++) {
+      if (op->in[j] == MDL_NO_INPUT) continue;
+      size_t used = strlen(inputs);
+      snprintf(inputs + used, sizeof inputs - used, "%s%s", used ? " " : "",
+               mdl_graph_op(g, (size_t)op->in[j])->name);
+    }
+    ws_table_str(t, 0, model);
+    ws_table_f64(t, 1, level);
+    ws_table_str(t, 2, op->name);
+    ws_table_i64(t, 3, op->layer);
+    ws_table_str(t, 4, mdl_op_kind_name(op->kind));
+    ws_table_str(t, 5, mdl_dtype_name(op->dtype));
+    ws_table_i64(t, 6, op->batch);
+    ws_table_i64(t, 7, op->m);
+    ws_table_i64(t, 8, op->k);
+    ws_table_i64(t, 9, op->n);
+    ws_table_str(t, 10, op->sparsifiable ? "yes" : "no");
+    ws_table_str(t, 11, mdl_kind_in_inference(op->kind) ? "yes" : "no");
+    ws_table_str(t, 12, inputs);
+    put_cost(t, COUNT(op_lead), &per_op[i]);
+  }
+}
+
+ws_table *ws_flops_table(const ws_config *cfg, const double *levels, size_t nlevels,
+                         ws_flops_per per, char *err, size_t errlen) {
+  mdl_graph *g = mdl_graph_build(&cfg->model, cfg->workload.seq_len, err, errlen);
+  if (!g) return NULL;
+  const size_t nops = mdl_graph_op_count(g);
+  int64_t *nnz = calloc(nops, sizeof *nnz);
+  mdl_cost *per_op = calloc(nops, sizeof *per_op);
+  ws_table *t = per == WS_PER_OP     ? create(op_lead, COUNT(op_lead), false)
+                : per == WS_PER_KIND ? create(kind_lead, COUNT(kind_lead), false)
+                                     : create(total_lead, COUNT(total_lead), true);
+  for (size_t l = 0; t && nnz && per_op && l < nlevels; l++) {
+    if (wl_sparsity_check(levels[l], err, errlen) != 0) {
+      ws_table_destroy(t);
+      t = NULL;
+      break;
+    }
+    const wl_sparsity spec = {levels[l]};
+    mdl_cost total;
+    wl_sparsity_nnz(&spec, g, nnz);
+    mdl_account(g, nnz, per_op, &total);
+    if (per == WS_PER_OP) {
+      put_op_rows(t, cfg->model.name, levels[l], g, per_op);
+    } else if (per == WS_PER_KIND) {
+      put_kind_rows(t, cfg->model.name, levels[l], g, per_op);
+    } else if (ws_table_row(t) == 0) {
+      ws_table_str(t, 0, cfg->model.name);
+      ws_table_f64(t, 1, levels[l]);
+      put_cost(t, COUNT(total_lead), &total);
+      ws_table_i64(t, COUNT(total_lead) + NCOST, cfg->workload.seq_len);
+    }
+  }
+  if (t && (!nnz || !per_op)) {
+    ws_table_destroy(t);
+    t = NULL;
+  }
+  if (!t && !err[0]) snprintf(err, errlen, "out of memory building the flops table");
+  free(nnz);
+  free(per_op);
+  mdl_graph_destroy(g);
+  return t;
+}
+
+ws_table *ws_models_table(char *err, size_t errlen) {
+  static const char *const cols[] = {"model", "layers", "d_model", "heads",  "d_head",
+                                     "d_ff",  "vocab",  "context", "params", "params_sparsifiable",
+                                     "weight_bytes_dense"};
+  ws_table *t = ws_table_create(sizeof cols / sizeof cols[0], cols);
+  for (size_t i = 0; t && i < mdl_gpt_preset_count(); i++) {
+    mdl_gpt m;
+    mdl_gpt_preset(mdl_gpt_preset_name(i), &m);
+    mdl_graph *g = mdl_graph_build(&m, m.context, err, errlen);
+    int64_t *nnz = g ? calloc(mdl_graph_op_count(g), sizeof *nnz) : NULL;
+    if (!nnz || ws_table_row(t) != 0) {
+      mdl_graph_destroy(g);
+      ws_table_destroy(t);
+      if (!err[0]) snprintf(err, errlen, "out of memory building the models table");
+      return NULL;
+    }
+    const wl_sparsity dense = {0.0};
+    mdl_cost total;
+    wl_sparsity_nnz(&dense, g, nnz);
+    mdl_account(g, nnz, NULL, &total);
+    const int64_t dims[] = {m.layers, m.d_model, m.heads, m.d_head, m.d_ff, m.vocab, m.context};
+    ws_table_str(t, 0, m.name);
+    for (size_t c = 0; c < sizeof dims / sizeof dims[0]; c++) ws_table_i64(t, 1 + c, dims[c]);
+    ws_table_i64(t, 8, total.params_dense);
+    ws_table_i64(t, 9, total.weight_elems);
+    ws_table_i64(t, 10, total.bytes_dense);
+    free(nnz);
+    mdl_graph_destroy(g);
+  }
+  if (!t && !err[0]) snprintf(err, errlen, "out of memory building the models table");
+  return t;
+}

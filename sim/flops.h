@@ -1,0 +1,35 @@
+/* The accounting reports: FLOPs, parameters and weight memory of the
+ * configured model per sparsity level (`wafersim flops`), and the preset
+ * table (`wafersim models`). */
+#ifndef WAFERSIM_SIM_FLOPS_H
+#define WAFERSIM_SIM_FLOPS_H
+
+#include <stddef.h>
+
+#include "config.h"
+#include "table.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Granularity of the flops report: one row per level, per op kind, per op. */
+typedef enum { WS_PER_TOTAL, WS_PER_KIND, WS_PER_OP } ws_flops_per;
+
+const char *ws_flops_per_name(ws_flops_per per); /* "total", "kind", "op" */
+int ws_flops_per_parse(const char *name);        /* -1 if unknown */
+
+/* The flops report of a finished configuration at each of `nlevels`
+ * sparsity levels (each in [0, 1)). Returns a table the caller destroys, or
+ * NULL with a message in err. */
+ws_table *ws_flops_table(const ws_config *cfg, const double *levels, size_t nlevels,
+                         ws_flops_per per, char *err, size_t errlen);
+
+/* One row per GPT-3 preset: dimensions, parameters (dense, and the part that
+ * is sparsifiable) and dense fp16 weight bytes. */
+ws_table *ws_models_table(char *err, size_t errlen);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

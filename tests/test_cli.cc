@@ -1,0 +1,240 @@
+// The command line, run in-process: output columns and figures, formats,
+// help, exit statuses and determinism.
+#include <gtest/gtest.h>
+
+#include <jansson.h>
+
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "models/account.h"
+#include "sim/cli.h"
+#include "workloads/sparsity.h"
+#include "ws_test.h"
+
+namespace {
+
+using wstest::run_cli;
+
+std::vector<std::string> split(const std::string &s, char sep) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  for (std::string item; std::getline(ss, item, sep);) out.push_back(item);
+  return out;
+}
+
+TEST(Cli, FlopsCsvHasTheDocumentedColumnsAndTheLibraryFigures) {
+  auto r = run_cli({"flops", "--format", "csv", "--sparsity", "0,0.5,0.838"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto lines = split(r.out, '\n');
+  ASSERT_EQ(lines.size(), 4u) << r.out;
+  const std::string required =
+      "model,sparsity,flops_dense,flops_sparse,flops_reduction,params_dense,params_sparse,"
+      "params_reduction,weight_bytes_dense,weight_bytes_sparse";
+  EXPECT_EQ(lines[0].rfind(required, 0), 0u) << lines[0];
+  auto head = split(lines[0], ',');
+  const double levels[] = {0, 0.5, 0.838};
+  for (int l = 0; l < 3; l++) {
+    auto cells = split(lines[1 + l], ',');
+    ASSERT_EQ(cells.size(), head.size());
+    // The same figures straight from the library.
+    mdl_gpt m;
+    mdl_gpt_preset("1.3B", &m);
+    char err[256];
+    mdl_graph *g = mdl_graph_build(&m, 2048, err, sizeof err);
+    std::vector<int64_t> nnz(mdl_graph_op_count(g));
+    wl_sparsity spec = {levels[l]};
+    wl_sparsity_nnz(&spec, g, nnz.data());
+    mdl_cost t;
+    mdl_account(g, nnz.data(), nullptr, &t);
+    mdl_graph_destroy(g);
+    EXPECT_EQ(cells[0], "1.3B");
+    EXPECT_EQ(std::stod(cells[1]), levels[l]);
+    EXPECT_EQ(std::stoll(cells[2]), t.flops_dense);
+    EXPECT_EQ(std::stoll(cells[3]), t.flops_sparse);
+    EXPECT_NEAR(std::stod(cells[4]), (double)t.flops_dense / (double)t.flops_sparse, 1e-12);
+    EXPECT_EQ(std::stoll(cells[5]), t.params_dense);
+    EXPECT_EQ(std::stoll(cells[6]), t.params_sparse);
+    EXPECT_EQ(std::stoll(cells[8]), t.bytes_dense);
+    EXPECT_EQ(std::stoll(cells[9]), t.bytes_sparse);
+  }
+}
+
+TEST(Cli, FlopsJsonCarriesTheConfigAndTheSameKeys) {
+  auto csv = run_cli({"flops", "--format=csv", "--sparsity=0.75"});
+  auto js = run_cli({"flops", "--set", "output.format=json", "--sparsity", "0.75"});
+  ASSERT_EQ(js.status, 0) << js.err;
+  json_error_t e;
+  json_t *doc = json_loads(js.out.c_str(), 0, &e);
+  ASSERT_NE(doc, nullptr) << e.text;
+  EXPECT_EQ(json_integer_value(json_object_get(doc, "schema_version")), 1);
+  EXPECT_STREQ(json_string_value(json_object_get(doc, "command")), "flops");
+  json_t *cfg = json_object_get(doc, "config");
+  EXPECT_STREQ(json_string_value(json_object_get(json_object_get(cfg, "model"), "preset")), "1.3B");
+  json_t *rows = json_object_get(doc, "totals");
+  ASSERT_EQ(json_array_size(rows), 1u);
+  auto lines = split(csv.out, '\n');
+  auto head = split(lines[0], ','), cells = split(lines[1], ',');
+  json_t *row = json_array_get(rows, 0);
+  EXPECT_EQ(json_object_size(row), head.size());
+  for (size_t c = 0; c < head.size(); c++) {
+    json_t *v = json_object_get(row, head[c].c_str());
+    ASSERT_NE(v, nullptr) << head[c];
+    if (json_is_integer(v)) {
+      EXPECT_EQ(std::to_string(json_integer_value(v)), cells[c]) << head[c];
+    } else if (json_is_real(v)) {
+      EXPECT_NEAR(json_real_value(v), std::stod(cells[c]), 1e-12 * std::stod(cells[c])) << head[c];
+    } else {
+      EXPECT_EQ(json_string_value(v), cells[c]) << head[c];
+    }
+  }
+  json_decref(doc);
+}
+
+TEST(Cli, PerKindAndPerOpRowsSumToTheTotals) {
+  auto tot = run_cli({"flops", "--format", "csv", "--model", "125M", "--sparsity", "0.6"});
+  auto kind = run_cli({"flops", "--format", "csv", "--model", "125M", "--sparsity", "0.6", "--per", "kind"});
+  auto ops = run_cli({"flops", "--format", "csv", "--model", "125M", "--sparsity", "0.6", "--per", "op"});
+  ASSERT_EQ(kind.status, 0) << kind.err;
+  ASSERT_EQ(ops.status, 0) << ops.err;
+  auto sum_col = [](const std::string &csv, const char *col, bool inference_only) {
+    auto lines = split(csv, '\n');
+    auto head = split(lines[0], ',');
+    size_t c = 0, inf = head.size();
+    for (size_t i = 0; i < head.size(); i++) {
+      if (head[i] == col) c = i;
+      if (head[i] == "inference") inf = i;
+    }
+    long long s = 0;
+    for (size_t l = 1; l < lines.size(); l++) {
+      auto cells = split(lines[l], ',');
+      if (inference_only && inf < cells.size() && cells[inf] == "no") continue;
+      s += std::stoll(cells[c]);
+    }
+    return s;
+  };
+  for (const char *col : {"flops_sparse", "flops_dense"}) {
+    EXPECT_EQ(sum_col(kind.out, col, true), sum_col(tot.out, col, false)) << col;
+    EXPECT_EQ(sum_col(ops.out, col, true), sum_col(tot.out, col, false)) << col;
+  }
+  for (const char *col : {"params_sparse", "weight_bytes_sparse", "weight_nnz"}) {
+    EXPECT_EQ(sum_col(kind.out, col, false), sum_col(tot.out, col, false)) << col;
+    EXPECT_EQ(sum_col(ops.out, col, false), sum_col(tot.out, col, false)) << col;
+  }
+  EXPECT_EQ(split(ops.out, '\n').size(), 1u + 14 * 12 + 4);
+  EXPECT_NE(ops.out.find(",L0.scores,0,scores,fp16,12,2048,64,2048,no,yes,L0.q L0.k,"), std::string::npos);
+}
+
+TEST(Cli, TableFormatExplainsItsFigures) {
+  auto r = run_cli({"flops"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("GPT-3 1.3B: 24 layers, d_model 2048, 16 heads x 128"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Chinchilla"), std::string::npos);
+  EXPECT_NE(r.out.find("6.199T"), std::string::npos) << r.out;
+}
+
+TEST(Cli, ConfigPrintsYamlThatLoadsBack) {
+  auto r = run_cli({"config", "--set", "fabric.clock=850 MHz", "--model", "13B"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("clock: 850 MHz"), std::string::npos) << r.out;
+  std::string path = wstest::write_temp("effective.yaml", r.out);
+  auto again = run_cli({"config", path});
+  ASSERT_EQ(again.status, 0) << again.err;
+  EXPECT_EQ(again.out, r.out);
+  auto js = run_cli({"config", "--format", "json"});
+  ASSERT_EQ(js.status, 0);
+  json_error_t e;
+  json_t *doc = json_loads(js.out.c_str(), 0, &e);
+  ASSERT_NE(doc, nullptr) << e.text;
+  json_decref(doc);
+}
+
+TEST(Cli, ModelsListsEveryPreset) {
+  auto r = run_cli({"models", "--format", "csv"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto lines = split(r.out, '\n');
+  ASSERT_EQ(lines.size(), 9u);
+  EXPECT_EQ(lines[4].rfind("1.3B,24,2048,16,128,8192,50257,2048,1315723264,", 0), 0u) << lines[4];
+}
+
+TEST(Cli, HelpDescribesEveryOptionAndTheExitCodes) {
+  auto main_help = run_cli({"--help"});
+  EXPECT_EQ(main_help.status, 0);
+  for (const char *s : {"flops", "models", "config", "run", "--set", "--model", "--format", "Exit status", "3 not part"})
+    EXPECT_NE(main_help.out.find(s), std::string::npos) << s;
+  auto flops_help = run_cli({"flops", "--help"});
+  EXPECT_EQ(flops_help.status, 0);
+  for (const char *s : {"--sparsity", "--per", "--set", "flops_reduction", "weight_bytes_sparse", "Exit status"})
+    EXPECT_NE(flops_help.out.find(s), std::string::npos) << s;
+  for (const char *cmd : {"models", "config", "run"}) {
+    auto h = run_cli({cmd, "-h"});
+    EXPECT_EQ(h.status, 0) << cmd;
+    EXPECT_NE(h.out.find(std::string("usage: wafersim ") + cmd), std::string::npos);
+  }
+  EXPECT_EQ(run_cli({"--version"}).status, 0);
+}
+
+TEST(Cli, BadInputExitsTwoWithOneLine) {
+  const struct {
+    std::vector<std::string> args;
+    const char *want;
+  } cases[] = {
+      {{}, "usage: wafersim"},
+      {{"simulate"}, "unknown command 'simulate'"},
+      {{"flops", "--frobnicate"}, "unknown option '--frobnicate'"},
+      {{"models", "--sparsity", "0.5"}, "unknown option '--sparsity'"},
+      {{"flops", "--sparsity"}, "option --sparsity needs a value"},
+      {{"flops", "--sparsity", "0.5,1.0"}, "--sparsity: expected a number in [0, 1), got '1.0'"},
+      {{"flops", "--sparsity", ","}, "expected levels like"},
+      {{"flops", "--per", "layer"}, "--per: expected total, kind or op, got 'layer'"},
+      {{"flops", "--model", "GPT-5"}, "--set model.preset: expected one of"},
+      {{"flops", "--format", "xml"}, "--set output.format: expected one of: table, csv, json"},
+      {{"flops", "a.yaml", "b.yaml"}, "unexpected argument 'b.yaml'"},
+      {{"flops", "/nonexistent.yaml"}, "/nonexistent.yaml: cannot open"},
+      {{"run", "--set", "workload.seq_len=0"}, "--set workload.seq_len: expected an integer"},
+  };
+  for (const auto &c : cases) {
+    auto r = run_cli(c.args);
+    EXPECT_EQ(r.status, WS_EXIT_BAD_INPUT) << c.want;
+    EXPECT_NE(r.err.find(c.want), std::string::npos) << r.err;
+    if (!c.args.empty()) {
+      EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << "one line: " << r.err;
+    }
+  }
+}
+
+TEST(Cli, BadConfigFileExitsTwoNamingTheLocation) {
+  std::string path = wstest::write_temp("bad.yaml", "schema_version: 1\nmodel:\n  preset: custom\n  layers: 2\n  d_model: 64\n  heads: 3\n  d_ff: 8\n  vocab: 9\n  context: 8\nworkload: {seq_len: 8}\n");
+  auto r = run_cli({"flops", path});
+  EXPECT_EQ(r.status, WS_EXIT_BAD_INPUT);
+  EXPECT_EQ(r.err, "wafersim: " + path + ":6:10: model.heads: 3 does not divide model.d_model = 64\n");
+}
+
+TEST(Cli, RunSaysPlainlyThatItDoesNotSimulateYet) {
+  auto r = run_cli({"run"});
+  EXPECT_EQ(r.status, WS_EXIT_UNAVAILABLE);
+  EXPECT_TRUE(r.out.empty());
+  EXPECT_NE(r.err.find("does not simulate yet"), std::string::npos) << r.err;
+}
+
+TEST(Cli, SameCommandTwiceGivesIdenticalBytes) {
+  for (const char *fmt : {"table", "csv", "json"}) {
+    auto a = run_cli({"flops", "--format", fmt, "--per", "op", "--sparsity", "0.3,0.9"});
+    auto b = run_cli({"flops", "--format", fmt, "--per", "op", "--sparsity", "0.3,0.9"});
+    ASSERT_EQ(a.status, 0);
+    EXPECT_EQ(a.out, b.out) << fmt;
+  }
+}
+
+TEST(Cli, WriteFailureExitsOne) {
+  FILE *full = std::fopen("/dev/full", "w");
+  if (!full) GTEST_SKIP() << "no /dev/full";
+  char *argv[] = {(char *)"wafersim", (char *)"flops", (char *)"--per", (char *)"op", nullptr};
+  FILE *err = std::tmpfile();
+  EXPECT_EQ(ws_cli_main(4, argv, full, err), WS_EXIT_FAILURE);
+  std::fclose(full);
+  std::fclose(err);
+}
+
+}  // namespace

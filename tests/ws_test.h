@@ -1,0 +1,58 @@
+// Helpers shared by the suites: run a wafersim command in-process and
+// capture its output, and locate the repository's files.
+#ifndef WAFERSIM_TESTS_WS_TEST_H
+#define WAFERSIM_TESTS_WS_TEST_H
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "sim/cli.h"
+
+namespace wstest {
+
+// A path inside the source tree (WS_SOURCE_DIR is set by the Makefile).
+inline std::string source_path(const std::string &rel) { return std::string(WS_SOURCE_DIR) + "/" + rel; }
+
+struct CliResult {
+  int status;
+  std::string out, err;
+};
+
+// Runs `wafersim ARGS...` through ws_cli_main, capturing stdout and stderr.
+inline CliResult run_cli(const std::vector<std::string> &args) {
+  std::vector<std::string> storage = {"wafersim"};
+  storage.insert(storage.end(), args.begin(), args.end());
+  std::vector<char *> argv;
+  for (auto &s : storage) argv.push_back(&s[0]);
+  argv.push_back(nullptr);
+  char *obuf = nullptr, *ebuf = nullptr;
+  size_t olen = 0, elen = 0;
+  FILE *out = open_memstream(&obuf, &olen);
+  FILE *err = open_memstream(&ebuf, &elen);
+  if (!out || !err) std::abort();
+  int status = ws_cli_main((int)storage.size(), argv.data(), out, err);
+  std::fclose(out);
+  std::fclose(err);
+  CliResult r{status, std::string(obuf, olen), std::string(ebuf, elen)};
+  std::free(obuf);
+  std::free(ebuf);
+  return r;
+}
+
+// Writes text to a fresh file under the build's temporary directory; returns its path.
+inline std::string write_temp(const std::string &name, const std::string &text) {
+  std::string path = std::string(::testing::TempDir()) + name;
+  FILE *f = std::fopen(path.c_str(), "wb");
+  if (!f) std::abort();
+  std::fwrite(text.data(), 1, text.size(), f);
+  std::fclose(f);
+  return path;
+}
+
+}  // namespace wstest
+
+#endif
