@@ -1,0 +1,90 @@
+# wafersim build.
+#   make                 build ./wafersim
+#   make deps            install the Debian packages the build needs (apt-get; nothing if present)
+#   make test            build and run the GoogleTest suites; ends with "N passed, N failed"
+#   make run             the main job on the embedded default configuration
+#   make fuzz            mutated configurations through the loader under ASan+UBSan
+#   make SANITIZE=address,undefined [test]   the same targets with sanitizers (in build-san/)
+#   make clean
+
+SANITIZE ?=
+BUILD := build$(if $(SANITIZE),-san)
+BIN := $(if $(SANITIZE),$(BUILD)/wafersim,wafersim)
+
+DEB_PKGS := libyaml-dev libjansson-dev libsimgrid-dev libgtest-dev gnuplot-nox g++ pkg-config
+PKGS := yaml-0.1 jansson
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(or $(shell pkg-config --libs $(PKGS) 2>/dev/null),-lyaml -ljansson)
+
+WARN := -Wall -Wextra -Werror -Wshadow
+SAN := $(if $(SANITIZE),-fsanitize=$(SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-pointer)
+CFLAGS ?= -O2 -g
+CXXFLAGS ?= -O1 -g
+ALL_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L $(CFLAGS) $(WARN) -Wstrict-prototypes \
+  -Wmissing-prototypes $(SAN) -I. $(PKG_CFLAGS) -MMD -MP
+ALL_CXXFLAGS := -std=c++17 $(CXXFLAGS) $(WARN) $(SAN) -I. $(PKG_CFLAGS) \
+  -DWS_SOURCE_DIR='"$(CURDIR)"' -MMD -MP
+LDFLAGS += $(SAN)
+
+LIB_SRCS := $(wildcard models/*.c workloads/*.c fabric/*.c kernels/*.c sim/engine/*.c) \
+  $(filter-out sim/main.c,$(wildcard sim/*.c))
+GEN_DEFAULT := $(BUILD)/gen/default_yaml.c
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o) $(GEN_DEFAULT:.c=.o)
+LIB := $(BUILD)/libwafersim.a
+TEST_SRCS := $(wildcard tests/*.cc)
+TEST_OBJS := $(TEST_SRCS:%.cc=$(BUILD)/%.o)
+TEST_BIN := $(BUILD)/tests/wafersim_tests
+
+.PHONY: all deps test run fuzz clean
+all: $(BIN)
+
+$(BIN): $(BUILD)/sim/main.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+
+$(LIB): $(LIB_OBJS)
+	$(AR) rcs $@ $^
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/tests/%.o: tests/%.cc
+	@mkdir -p $(@D)
+	$(CXX) $(ALL_CXXFLAGS) -c $< -o $@
+
+# The default configuration, compiled in as a NUL-terminated byte array.
+$(GEN_DEFAULT): sim/default.yaml
+	@mkdir -p $(@D)
+	{ echo '/* generated from sim/default.yaml by the Makefile */'; \
+	  echo 'extern const char ws_default_yaml_text[];'; \
+	  echo 'const char ws_default_yaml_text[] = {'; \
+	  od -An -v -tx1 $< | sed -e 's/ *\([0-9a-f][0-9a-f]\)/0x\1,/g'; \
+	  echo '0x00};'; } > $@.tmp && mv $@.tmp $@
+
+$(TEST_BIN): $(TEST_OBJS) $(LIB)
+	$(CXX) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lgtest -lpthread -lm
+
+test: $(TEST_BIN) $(BIN)
+	$(TEST_BIN)
+
+run: $(BIN)
+	./$(BIN) flops --sparsity 0,0.5,0.75,0.838,0.9
+
+fuzz:
+	$(MAKE) SANITIZE=address,undefined build-san/tests/wafersim_tests
+	build-san/tests/wafersim_tests --gtest_filter='ConfigFuzz.*'
+
+deps:
+	@missing=$$(for p in $(DEB_PKGS); do \
+	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; \
+	done); \
+	if [ -z "$$missing" ]; then echo "deps: all present ($(DEB_PKGS))"; exit 0; fi; \
+	echo "deps: installing" $$missing; \
+	sudo=; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
+	$$sudo apt-get update -q && \
+	DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -q --no-install-recommends $$missing
+
+clean:
+	rm -rf build build-san wafersim
+
+-include $(LIB_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(BUILD)/sim/main.d
