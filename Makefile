@@ -4,6 +4,7 @@
 #   make test            build and run the GoogleTest suites; ends with "N passed, N failed"
 #   make run             the main job on the embedded default configuration
 #   make fuzz            mutated configurations through the loader under ASan+UBSan
+#   make bench           engine benchmarks (PHOLD, systolic mesh, bare queue) and SimGrid pairs
 #   make SANITIZE=address,undefined [test]   the same targets with sanitizers (in build-san/)
 #   make clean
 
@@ -23,7 +24,7 @@ CXXFLAGS ?= -O1 -g
 ALL_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L $(CFLAGS) $(WARN) -Wstrict-prototypes \
   -Wmissing-prototypes $(SAN) -I. $(PKG_CFLAGS) -MMD -MP
 ALL_CXXFLAGS := -std=c++17 $(CXXFLAGS) $(WARN) $(SAN) -I. $(PKG_CFLAGS) \
-  -DWS_SOURCE_DIR='"$(CURDIR)"' -MMD -MP
+  -DWS_SOURCE_DIR='"$(CURDIR)"' -DWS_BUILD_DIR='"$(CURDIR)/$(BUILD)"' -MMD -MP
 LDFLAGS += $(SAN)
 
 LIB_SRCS := $(wildcard models/*.c workloads/*.c fabric/*.c kernels/*.c sim/engine/*.c) \
@@ -31,11 +32,15 @@ LIB_SRCS := $(wildcard models/*.c workloads/*.c fabric/*.c kernels/*.c sim/engin
 GEN_DEFAULT := $(BUILD)/gen/default_yaml.c
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o) $(GEN_DEFAULT:.c=.o)
 LIB := $(BUILD)/libwafersim.a
+# Benchmark models, shared by the benchmarks and the engine tests.
+BENCH_MODELS := $(BUILD)/tests/bench/phold.o $(BUILD)/tests/bench/systolic.o
+BENCH_BIN := $(BUILD)/bench/bench
+SIMGRID_BIN := $(BUILD)/bench/systolic_simgrid
 TEST_SRCS := $(wildcard tests/*.cc)
-TEST_OBJS := $(TEST_SRCS:%.cc=$(BUILD)/%.o)
+TEST_OBJS := $(TEST_SRCS:%.cc=$(BUILD)/%.o) $(BENCH_MODELS)
 TEST_BIN := $(BUILD)/tests/wafersim_tests
 
-.PHONY: all deps test run fuzz clean
+.PHONY: all deps test run fuzz bench clean
 all: $(BIN)
 
 $(BIN): $(BUILD)/sim/main.o $(LIB)
@@ -64,8 +69,20 @@ $(GEN_DEFAULT): sim/default.yaml
 $(TEST_BIN): $(TEST_OBJS) $(LIB)
 	$(CXX) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lgtest -lpthread -lm
 
-test: $(TEST_BIN) $(BIN)
+$(BENCH_BIN): $(BUILD)/tests/bench/bench.o $(BENCH_MODELS) $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ -lm
+
+$(SIMGRID_BIN): $(BUILD)/tests/bench/systolic_simgrid.o
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ -lsimgrid
+
+# The engine tests also run the SimGrid systolic mesh (a small one) to cross-check.
+test: $(TEST_BIN) $(BIN) $(SIMGRID_BIN)
 	$(TEST_BIN)
+
+bench: $(BENCH_BIN) $(SIMGRID_BIN)
+	tests/bench/run.sh $(BENCH_BIN) $(SIMGRID_BIN)
 
 run: $(BIN)
 	./$(BIN) flops --sparsity 0,0.5,0.75,0.838,0.9
@@ -87,4 +104,5 @@ deps:
 clean:
 	rm -rf build build-san wafersim
 
--include $(LIB_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(BUILD)/sim/main.d
+-include $(LIB_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(BUILD)/sim/main.d $(BUILD)/tests/bench/bench.d \
+  $(BUILD)/tests/bench/systolic_simgrid.d
