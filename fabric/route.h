@@ -1,0 +1,82 @@
+/* Routes on the mesh and their colors. A route carries wavelets from one
+ * PE's core to the cores of one or more PEs along a tree of router hops
+ * (nodes): dimension-order (X then Y) paths for unicast, and X-then-Y trees
+ * for multicast to a rectangle (a row or a column is a 1-high or 1-wide
+ * rectangle), where a router forwards one wavelet to several outputs in the
+ * same cycle. A route uses one color on every router it crosses; colors are
+ * given first-fit when the route is added, and a route that finds no color
+ * free on all its routers is an error naming the busiest router and the
+ * routes that hold its colors. */
+#ifndef WAFERSIM_FABRIC_ROUTE_H
+#define WAFERSIM_FABRIC_ROUTE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mesh.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define FAB_COLORS_MAX 32
+
+/* One hop of a route: the router it is at, the port its wavelets enter by
+ * (FAB_RAMP at the source), and where they leave. */
+typedef struct {
+  fab_pe router;
+  uint8_t in;         /* fab_port */
+  uint8_t out;        /* bit (1 << port) per output; the FAB_RAMP bit delivers to this PE */
+  uint16_t unused;
+  uint32_t parent;    /* previous hop, FAB_NONE at the source */
+  uint32_t child[4];  /* next hop per N, E, S, W output, FAB_NONE if none */
+} fab_node;
+
+typedef enum { FAB_ROUTE_PATH, FAB_ROUTE_RECT } fab_route_kind;
+
+typedef struct {
+  fab_pe src;           /* PE whose core injects */
+  fab_rect dst;         /* destination PEs (1 x 1 for a path); the source is never one */
+  fab_route_kind kind;
+  uint32_t root;        /* first node; the route's nodes are root .. root + nodes - 1 */
+  uint32_t nodes;       /* router hops */
+  uint32_t dests;       /* PEs it delivers to */
+  uint32_t color;
+} fab_route;
+
+typedef struct fab_routes fab_routes;
+
+/* A route table for a width x height mesh with `colors` (1..32) per router.
+ * NULL on out of memory. The caller frees it with fab_routes_destroy. */
+fab_routes *fab_routes_create(uint32_t width, uint32_t height, uint32_t colors);
+void fab_routes_destroy(fab_routes *r);
+
+/* Add an X-then-Y path from src to dst (distinct PEs), or an X-then-Y
+ * multicast tree from src to every PE of dst but src. 0 and its id, or -1
+ * with the reason in err (off the mesh, nothing to deliver to, no color). */
+int fab_routes_path(fab_routes *r, fab_pe src, fab_pe dst, uint32_t *id, char *err,
+                    size_t errlen);
+int fab_routes_rect(fab_routes *r, fab_pe src, fab_rect dst, uint32_t *id, char *err,
+                    size_t errlen);
+
+uint32_t fab_routes_count(const fab_routes *r);
+uint32_t fab_routes_node_count(const fab_routes *r);
+const fab_route *fab_routes_get(const fab_routes *r, uint32_t id);
+const fab_node *fab_routes_node(const fab_routes *r, uint32_t index);
+
+/* Node of route id at router pe that delivers to pe's core, FAB_NONE if none. */
+uint32_t fab_routes_endpoint(const fab_routes *r, uint32_t id, fab_pe pe);
+
+/* Colors in use at router pe, and the most at any router. */
+uint32_t fab_routes_colors_at(const fab_routes *r, fab_pe pe);
+uint32_t fab_routes_colors_max(const fab_routes *r);
+
+/* "path (0,3)->(9,3)" or "rect (0,3)->[1..749]x[3..3]". */
+void fab_routes_describe(const fab_routes *r, uint32_t id, char *buf, size_t len);
+
+size_t fab_routes_bytes(const fab_routes *r);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
