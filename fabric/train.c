@@ -1,0 +1,103 @@
+/* Train fidelity: a message of n wavelets is one event per hop. At a router,
+ * the train takes all of its hop's output links for n cycles from the first
+ * cycle they are all free; at a core it takes the core's receive unit for
+ * n x consume_cycles cycles, and a transfer sends its train on the core's
+ * ramp once every input train has started arriving (plus add_latency) and
+ * the PE's own data is ready. Links keep only the cycle they are free again,
+ * and are claimed in the order train heads reach them in simulated time. */
+#include "fabric_internal.h"
+
+static uint64_t max_u64(uint64_t a, uint64_t b) { return a > b ? a : b; }
+
+/* The head of a train of n wavelets reaches node v at cycle t. */
+static void at_node(fab_fabric *f, uint32_t v, uint32_t n, uint64_t t) {
+  const fab_node *node = fab_routes_node(f->routes, v);
+  const fab_pe r = node->router;
+  uint64_t *free_at = &f->link_free[(size_t)r * FAB_PORTS];
+  uint64_t start = t;
+  for (int d = 0; d < FAB_PORTS; d++)
+    if (node->out >> d & 1u) start = max_u64(start, free_at[d]);
+  for (int d = 0; d < FAB_PORTS; d++) {
+    if (!(node->out >> d & 1u)) continue;
+    free_at[d] = start + n;
+    f->busy[(size_t)r * FAB_PORTS + d] += n;
+    if (d == FAB_RAMP) {
+      fab_post(f, start + f->cfg.ramp_latency, 0, fab_core_entity(f, r), EV_T_CORE, v, n);
+    } else {
+      f->st.link_wavelets += n;
+      fab_post(f, start + f->cfg.hop_latency, 0,
+               fab_router_entity(f, fab_step(f->cfg.width, r, (fab_port)d)), EV_T_NODE,
+               node->child[d], n);
+    }
+  }
+}
+
+/* The head of a train of n wavelets of endpoint v reaches its core at t. */
+static void at_core(fab_fabric *f, uint32_t v, uint32_t n, uint64_t t) {
+  fab_core *c = &f->cores[fab_routes_node(f->routes, v)->router];
+  const uint64_t start = max_u64(t, c->consume_free);
+  c->consume_free = start + (uint64_t)n * f->cfg.consume_cycles;
+  const uint64_t last = c->consume_free - f->cfg.consume_cycles;
+  f->st.wavelets_received += n;
+  const uint32_t consumer = fab_bind(f, v);
+  fab_next_message(&f->ep[v]);
+  if (consumer == SINK) { /* reported at the cycle its last wavelet is consumed */
+    fab_post(f, last, 1, fab_core_entity(f, fab_routes_node(f->routes, v)->router), EV_T_DELIVER, v,
+             0);
+    return;
+  }
+  const uint32_t xid = consumer / FAB_MAX_IN, i = consumer % FAB_MAX_IN;
+  fab_xstate *x = &f->x[xid];
+  x->in_start[i] = start;
+  x->got[i] = n;
+  if (++x->arrived < x->nin) return;
+  uint64_t from = 0;
+  for (uint32_t k = 0; k < x->nin; k++) from = max_u64(from, x->in_start[k]);
+  x->want = from + f->cfg.add_latency;
+  x->produced = x->n;
+  if (x->ready == FAB_LATER) return; /* fab_ready continues */
+  if (x->out == FAB_NONE) {
+    x->sent = x->n;
+    fab_finish(f, x, max_u64(x->want, x->ready) + x->n - 1);
+  } else {
+    fab_train_schedule_emit(f, xid);
+  }
+}
+
+/* Transfer xid (inputs in, data ready) may send from max(want, ready). */
+void fab_train_schedule_emit(fab_fabric *f, uint32_t xid) {
+  const fab_xstate *x = &f->x[xid];
+  const uint64_t at = max_u64(max_u64(x->want, x->ready), fab_now(f));
+  fab_post(f, at, 1, fab_core_entity(f, x->pe), EV_T_EMIT, xid, 0);
+}
+
+static void emit(fab_fabric *f, uint32_t xid, uint64_t t) {
+  fab_xstate *x = &f->x[xid];
+  if (f->rs[x->out].head != xid) { /* an earlier transfer on this route is still sending */
+    x->emit_waiting = true;
+    return;
+  }
+  fab_core *c = &f->cores[x->pe];
+  const uint64_t start = max_u64(t, c->inject_free);
+  c->inject_free = start + x->n;
+  f->busy[(size_t)f->cells * FAB_PORTS + x->pe] += x->n;
+  f->st.wavelets_sent += x->n;
+  x->sent = x->n;
+  x->emit_waiting = false;
+  fab_post(f, start + f->cfg.ramp_latency, 0, fab_router_entity(f, x->pe), EV_T_NODE,
+           fab_routes_get(f->routes, x->out)->root, x->n);
+  fab_finish(f, x, start + x->n - 1);
+  fab_unqueue_sender(f, x);
+}
+
+void fab_train_event(fab_fabric *f, const sim_event *ev) {
+  const uint64_t t = ev->time / FAB_TICKS;
+  const uint32_t a = (uint32_t)ev->payload.a, n = (uint32_t)ev->payload.b;
+  switch (ev->kind) {
+    case EV_T_NODE: at_node(f, a, n, t); break;
+    case EV_T_CORE: at_core(f, a, n, t); break;
+    case EV_T_EMIT: emit(f, a, t); break;
+    case EV_T_DELIVER: fab_deliver(f, a, t); break;
+    default: FAB_CHECK(0, "train event of kind %u", ev->kind);
+  }
+}
