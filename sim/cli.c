@@ -11,17 +11,21 @@
 #include "config.h"
 #include "flops.h"
 #include "models/graph.h"
+#include "probe.h"
 #include "table.h"
 #include "units.h"
 
 #define MAX_LEVELS 256
 
 /* Options a command accepts beyond the common ones. */
-enum { OPT_SPARSITY = 1, OPT_PER = 2 };
+enum { OPT_SPARSITY = 1, OPT_PER = 2, OPT_PROBE = 4 };
 
 typedef struct {
   const char *cmd;
+  const char *pattern;  /* probe: its PATTERN */
   const char *file;     /* FILE.yaml, or NULL for the embedded default */
+  const char *wavelets; /* probe: --wavelets */
+  const char *messages; /* probe: --messages */
   char **sets;          /* owned strings "key=value", in command-line order */
   int nsets;
   const char *sparsity; /* --sparsity list, or NULL */
@@ -53,6 +57,7 @@ static const char common_help[] =
 static int run_flops(const cli_args *a, FILE *out, FILE *err);
 static int run_models(const cli_args *a, FILE *out, FILE *err);
 static int run_config(const cli_args *a, FILE *out, FILE *err);
+static int run_probe(const cli_args *a, FILE *out, FILE *err);
 static int run_run(const cli_args *a, FILE *out, FILE *err);
 
 static const command commands[] = {
@@ -69,6 +74,22 @@ static const command commands[] = {
      "weight_bytes_csr, weight_bytes_bitmap, seq_len.\n",
      OPT_SPARSITY | OPT_PER, run_flops},
     {"models", "the GPT-3 presets: dimensions, parameters, weight bytes", "", 0, run_models},
+    {"probe", "run one communication pattern on the fabric (as the SDK benchmarks)",
+     "  PATTERN            unicast, multicast-row, reduce-column, allreduce,\n"
+     "                     region-copy, random or multicast-reduce (first argument)\n"
+     "  --mesh WxH         mesh size; same as --set fabric.width=W --set fabric.height=H\n"
+     "  --wavelets N       wavelets per message (default 1000)\n"
+     "  --fidelity F       train or wavelet; same as --set sim.fidelity=F\n"
+     "  --messages M       random: how many unicasts (default 16)\n"
+     "  --seed S           random: which ones; same as --set sim.seed=S\n"
+     "\n"
+     "Columns (CSV header = JSON keys): pattern, mesh, wavelets, fidelity, cycles\n"
+     "(last wavelet consumed + 1), link_busy_max (most cycles one link or ramp\n"
+     "carried a wavelet), events, wall_s, cycles_bound (analytic lower bound),\n"
+     "bound_exact (yes: nothing contends, cycles must equal it), time_us (cycles\n"
+     "at the clock), events_per_s, wavelets_sent, wavelets_received,\n"
+     "link_wavelets, colors_max, memory_bytes.\n",
+     OPT_PROBE, run_probe},
     {"config", "print the effective configuration (YAML; JSON with --format json)", "", 0,
      run_config},
     {"run", "simulate the configured model on the wafer (not in this version)", "", 0, run_run},
@@ -105,6 +126,18 @@ static int push_set(cli_args *a, const char *prefix, const char *value) {
   return 0;
 }
 
+/* --mesh WxH as two --set assignments (their values are checked as any). */
+static int push_mesh(cli_args *a, const char *value, const char *cmd, FILE *err) {
+  const char *x = strchr(value, 'x');
+  if (!x || x == value || !x[1]) {
+    fprintf(err, "wafersim %s: --mesh: expected WxH, e.g. 64x64, got '%s'\n", cmd, value);
+    return 1;
+  }
+  char w[32];
+  snprintf(w, sizeof w, "%.*s", (int)(x - value), value);
+  return push_set(a, "fabric.width=", w) || push_set(a, "fabric.height=", x + 1) ? -1 : 0;
+}
+
 static int parse_args(const command *c, int argc, char **argv, cli_args *a, FILE *err) {
   for (int i = 2; i < argc; i++) {
     const char *arg = argv[i];
@@ -113,6 +146,10 @@ static int parse_args(const command *c, int argc, char **argv, cli_args *a, FILE
       continue;
     }
     if (strncmp(arg, "--", 2) != 0 || arg[2] == '\0') {
+      if ((c->opts & OPT_PROBE) && !a->pattern) {
+        a->pattern = arg;
+        continue;
+      }
       if (a->file) {
         fprintf(err, "wafersim %s: unexpected argument '%s' (one FILE.yaml at most)\n", c->name,
                 arg);
@@ -129,7 +166,11 @@ static int parse_args(const command *c, int argc, char **argv, cli_args *a, FILE
     const bool known = strcmp(name, "--set") == 0 || strcmp(name, "--model") == 0 ||
                        strcmp(name, "--format") == 0 ||
                        (strcmp(name, "--sparsity") == 0 && (c->opts & OPT_SPARSITY)) ||
-                       (strcmp(name, "--per") == 0 && (c->opts & OPT_PER));
+                       (strcmp(name, "--per") == 0 && (c->opts & OPT_PER)) ||
+                       ((c->opts & OPT_PROBE) &&
+                        (strcmp(name, "--mesh") == 0 || strcmp(name, "--wavelets") == 0 ||
+                         strcmp(name, "--fidelity") == 0 || strcmp(name, "--messages") == 0 ||
+                         strcmp(name, "--seed") == 0));
     if (!known) {
       fprintf(err, "wafersim %s: unknown option '%s'; see 'wafersim %s --help'\n", c->name,
               name, c->name);
@@ -145,11 +186,14 @@ static int parse_args(const command *c, int argc, char **argv, cli_args *a, FILE
     else if (strcmp(name, "--model") == 0) rc = push_set(a, "model.preset=", value);
     else if (strcmp(name, "--format") == 0) rc = push_set(a, "output.format=", value);
     else if (strcmp(name, "--sparsity") == 0) a->sparsity = value;
+    else if (strcmp(name, "--fidelity") == 0) rc = push_set(a, "sim.fidelity=", value);
+    else if (strcmp(name, "--seed") == 0) rc = push_set(a, "sim.seed=", value);
+    else if (strcmp(name, "--wavelets") == 0) a->wavelets = value;
+    else if (strcmp(name, "--messages") == 0) a->messages = value;
+    else if (strcmp(name, "--mesh") == 0) rc = push_mesh(a, value, c->name, err);
     else a->per = value;
-    if (rc != 0) {
-      fprintf(err, "wafersim %s: out of memory\n", c->name);
-      return -1;
-    }
+    if (rc < 0) fprintf(err, "wafersim %s: out of memory\n", c->name);
+    if (rc != 0) return -1;
   }
   return 0;
 }
@@ -309,6 +353,81 @@ static int run_run(const cli_args *a, FILE *out, FILE *err) {
           cfg.model.name, mdl_graph_op_count(g), WS_VERSION);
   mdl_graph_destroy(g);
   return WS_EXIT_UNAVAILABLE;
+}
+
+/* A count option (--wavelets, --messages) in [1, 2^31 - 1]. */
+static int count_option(const char *name, const char *value, uint32_t dflt, uint32_t *out,
+                        FILE *err) {
+  char msg[256];
+  int64_t v = dflt;
+  if (value && ws_units_parse(value, WS_UNIT_COUNT, 1, INT32_MAX, &v, msg, sizeof msg) != 0) {
+    fprintf(err, "wafersim probe: %s: %s\n", name, msg);
+    return -1;
+  }
+  *out = (uint32_t)v;
+  return 0;
+}
+
+static int run_probe(const cli_args *a, FILE *out, FILE *err) {
+  if (!a->pattern) {
+    fprintf(err, "wafersim probe: which PATTERN? see 'wafersim probe --help'\n");
+    return WS_EXIT_BAD_INPUT;
+  }
+  const int pattern = ws_probe_pattern_parse(a->pattern);
+  if (pattern < 0) {
+    fprintf(err,
+            "wafersim probe: unknown pattern '%s'; expected unicast, multicast-row, "
+            "reduce-column, allreduce, region-copy, random or multicast-reduce\n",
+            a->pattern);
+    return WS_EXIT_BAD_INPUT;
+  }
+  ws_config cfg;
+  if (load_config(a, &cfg, err) != 0) return WS_EXIT_BAD_INPUT;
+  ws_probe_spec spec = {.pattern = (ws_probe_pattern)pattern, .seed = (uint64_t)cfg.sim.seed};
+  if (count_option("--wavelets", a->wavelets, 1000, &spec.wavelets, err) != 0 ||
+      count_option("--messages", a->messages, 16, &spec.messages, err) != 0)
+    return WS_EXIT_BAD_INPUT;
+  ws_config_fabric(&cfg, &spec.fabric);
+  ws_probe_result r;
+  char msg[WS_CONFIG_ERR_MAX] = "";
+  if (ws_probe_run(&spec, &r, msg, sizeof msg) != 0) {
+    fprintf(err, "wafersim probe: %s\n", msg);
+    return WS_EXIT_BAD_INPUT;
+  }
+  static const char *const cols[] = {
+      "pattern",     "mesh",          "wavelets",      "fidelity",          "cycles",
+      "link_busy_max", "events",      "wall_s",        "cycles_bound",      "bound_exact",
+      "time_us",     "events_per_s",  "wavelets_sent", "wavelets_received", "link_wavelets",
+      "colors_max",  "memory_bytes"};
+  ws_table *t = ws_table_create(sizeof cols / sizeof cols[0], cols);
+  if (!t || ws_table_row(t) != 0) {
+    ws_table_destroy(t);
+    fprintf(err, "wafersim probe: out of memory\n");
+    return WS_EXIT_FAILURE;
+  }
+  char mesh[48];
+  snprintf(mesh, sizeof mesh, "%ux%u", spec.fabric.width, spec.fabric.height);
+  const double wall = r.wall_s > 0 ? r.wall_s : 1e-9;
+  ws_table_str(t, 0, ws_probe_pattern_name(spec.pattern));
+  ws_table_str(t, 1, mesh);
+  ws_table_i64(t, 2, spec.wavelets);
+  ws_table_str(t, 3, fab_fidelity_name(spec.fabric.fidelity));
+  ws_table_i64(t, 4, (int64_t)r.cycles);
+  ws_table_i64(t, 5, (int64_t)r.fabric.link_busy_max);
+  ws_table_i64(t, 6, (int64_t)r.engine.executed);
+  ws_table_f64(t, 7, r.wall_s);
+  ws_table_i64(t, 8, (int64_t)r.bound);
+  ws_table_str(t, 9, r.bound_exact ? "yes" : "no");
+  ws_table_f64(t, 10, (double)r.cycles / (double)cfg.fabric.clock * 1e6);
+  ws_table_f64(t, 11, (double)r.engine.executed / wall);
+  ws_table_i64(t, 12, (int64_t)r.fabric.wavelets_sent);
+  ws_table_i64(t, 13, (int64_t)r.fabric.wavelets_received);
+  ws_table_i64(t, 14, (int64_t)r.fabric.link_wavelets);
+  ws_table_i64(t, 15, r.fabric.colors_max);
+  ws_table_i64(t, 16, (int64_t)(r.fabric.bytes + r.engine.bytes));
+  int rc = emit(&cfg, "probe", "probes", t, out, err);
+  ws_table_destroy(t);
+  return rc;
 }
 
 int ws_cli_main(int argc, char **argv, FILE *out, FILE *err) {

@@ -30,6 +30,7 @@ typedef struct {
 
 static const char *const phase_names[] = {"prefill", NULL};
 static const char *const format_names[] = {"table", "csv", "json", NULL};
+static const char *const fidelity_names[] = {"train", "wavelet", NULL};
 
 #define AT(field) offsetof(ws_config, field)
 #define DIM_MAX (1 << 24)
@@ -40,6 +41,12 @@ static const key_def keys[] = {
     {"fabric.sram_per_pe", K_BYTES, AT(fabric.sram_per_pe), 1, 1LL << 30, NULL, false},
     {"fabric.fmac_fp16", K_INT, AT(fabric.fmac_fp16), 1, 1024, NULL, false},
     {"fabric.fmac_fp32", K_INT, AT(fabric.fmac_fp32), 1, 1024, NULL, false},
+    {"fabric.colors", K_INT, AT(fabric.colors), 1, FAB_COLORS_MAX, NULL, false},
+    {"fabric.hop_latency", K_INT, AT(fabric.hop_latency), 1, 1000, NULL, false},
+    {"fabric.ramp_latency", K_INT, AT(fabric.ramp_latency), 1, 1000, NULL, false},
+    {"fabric.queue_depth", K_INT, AT(fabric.queue_depth), 1, 64, NULL, false},
+    {"fabric.add_latency", K_INT, AT(fabric.add_latency), 0, 1000, NULL, false},
+    {"fabric.consume_cycles", K_INT, AT(fabric.consume_cycles), 1, 1000, NULL, false},
     {"model.preset", K_PRESET, AT(model.name), 0, 0, NULL, false},
     {"model.layers", K_INT, AT(model.layers), 1, DIM_MAX, NULL, true},
     {"model.d_model", K_INT, AT(model.d_model), 1, DIM_MAX, NULL, true},
@@ -51,6 +58,7 @@ static const key_def keys[] = {
     {"workload.seq_len", K_INT, AT(workload.seq_len), 1, DIM_MAX, NULL, false},
     {"workload.sparsity", K_FRACTION, AT(workload.sparsity), 0, 0, NULL, false},
     {"sim.seed", K_INT, AT(sim.seed), 0, INT64_MAX, NULL, false},
+    {"sim.fidelity", K_ENUM, AT(sim.fidelity), 0, 0, fidelity_names, false},
     {"output.format", K_ENUM, AT(output.format), 0, 0, format_names, false},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
@@ -478,6 +486,20 @@ int ws_config_finish(ws_config *cfg, char *err, size_t errlen) {
     return -1;
   }
   return 0;
+}
+
+void ws_config_fabric(const ws_config *cfg, fab_config *out) {
+  *out = (fab_config){
+      .width = (uint32_t)cfg->fabric.width,
+      .height = (uint32_t)cfg->fabric.height,
+      .colors = (uint32_t)cfg->fabric.colors,
+      .hop_latency = (uint32_t)cfg->fabric.hop_latency,
+      .ramp_latency = (uint32_t)cfg->fabric.ramp_latency,
+      .queue_depth = (uint32_t)cfg->fabric.queue_depth,
+      .add_latency = (uint32_t)cfg->fabric.add_latency,
+      .consume_cycles = (uint32_t)cfg->fabric.consume_cycles,
+      .fidelity = cfg->sim.fidelity == WS_FIDELITY_WAVELET ? FAB_WAVELET : FAB_TRAIN,
+  };
 }
 
 /* ---- comparing and writing ---- */

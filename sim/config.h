@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "fabric/fabric.h"
 #include "models/gpt.h"
 
 #ifdef __cplusplus
@@ -28,6 +29,7 @@ extern "C" {
 
 typedef enum { WS_PHASE_PREFILL } ws_phase;
 typedef enum { WS_FORMAT_TABLE, WS_FORMAT_CSV, WS_FORMAT_JSON } ws_format;
+typedef enum { WS_FIDELITY_TRAIN, WS_FIDELITY_WAVELET } ws_fidelity;
 
 /* Where a key got its value: "FILE:LINE:COL" or "--set"; empty if never set. */
 typedef struct {
@@ -41,6 +43,12 @@ typedef struct {
     int64_t sram_per_pe;   /* bytes */
     int64_t fmac_fp16;     /* fp16 multiply-accumulates per PE per cycle */
     int64_t fmac_fp32;     /* fp32 multiply-accumulates per PE per cycle */
+    int64_t colors;        /* routable colors per router */
+    int64_t hop_latency;   /* cycles per router-to-router hop */
+    int64_t ramp_latency;  /* cycles between a core and its router, each way */
+    int64_t queue_depth;   /* wavelets buffered per color per router input */
+    int64_t add_latency;   /* cycles from a wavelet's arrival to its sum leaving, in a reduction */
+    int64_t consume_cycles; /* cycles a core takes per wavelet it receives */
   } fabric;
   mdl_gpt model; /* after ws_config_finish: the preset's or the custom dimensions */
   struct {
@@ -49,7 +57,8 @@ typedef struct {
     double sparsity; /* fraction of zero weights in every sparsifiable matrix, [0, 1) */
   } workload;
   struct {
-    int64_t seed; /* seeds every random choice of a run */
+    int64_t seed;         /* seeds every random choice of a run */
+    ws_fidelity fidelity; /* how the fabric moves wavelets */
   } sim;
   struct {
     ws_format format; /* default output format of the commands */
@@ -88,6 +97,9 @@ int ws_config_write_yaml(const ws_config *cfg, FILE *out);
 /* The effective configuration as a JSON object mirroring the YAML (new
  * reference; the caller json_decref()s it). */
 struct json_t *ws_config_json(const ws_config *cfg);
+
+/* The fabric's machine model from the fabric keys and sim.fidelity. */
+void ws_config_fabric(const ws_config *cfg, fab_config *out);
 
 /* Names of the enum values, as in YAML. */
 const char *ws_format_name(ws_format f);

@@ -1,0 +1,156 @@
+/* Probe patterns on the fabric and their closed forms (see probe.h). */
+#include "probe.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "fabric/collective.h"
+
+static const char *const names[WS_PROBE_PATTERNS] = {
+    "unicast", "multicast-row", "reduce-column", "allreduce", "region-copy", "random",
+    "multicast-reduce"};
+
+const char *ws_probe_pattern_name(ws_probe_pattern p) {
+  return (unsigned)p < WS_PROBE_PATTERNS ? names[p] : "?";
+}
+
+int ws_probe_pattern_parse(const char *name) {
+  for (int i = 0; i < WS_PROBE_PATTERNS; i++)
+    if (strcmp(name, names[i]) == 0) return i;
+  return -1;
+}
+
+static double seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Cycles of a chain over r PEs: each hop goes down a ramp, adds, and up. */
+static uint64_t chain_cycles(const fab_config *c, uint64_t n, uint64_t r) {
+  return n + (r - 1) * (2 * c->ramp_latency + c->hop_latency + c->add_latency);
+}
+
+/* Cycles of n wavelets over h hops with nothing in the way. */
+static uint64_t path_cycles(const fab_config *c, uint64_t n, uint64_t h) {
+  return n + 2 * c->ramp_latency + h * c->hop_latency;
+}
+
+/* Cycles for k x n wavelets through one ramp or link, the first of which
+ * cannot arrive before a ramp, a hop and a ramp. */
+static uint64_t load_cycles(const fab_config *c, uint64_t n, uint64_t k) {
+  return k * n + 2 * c->ramp_latency + c->hop_latency;
+}
+
+static uint64_t max_u64(uint64_t a, uint64_t b) { return a > b ? a : b; }
+
+/* Build the pattern on f and its lower bound. */
+static int build(fab_fabric *f, const ws_probe_spec *s, ws_probe_result *r, char *err,
+                 size_t errlen) {
+  const fab_config *c = &s->fabric;
+  const uint32_t w = c->width, h = c->height, n = s->wavelets;
+  fab_xfer x;
+  r->bound_exact = 0;
+  switch (s->pattern) {
+    case WS_PROBE_UNICAST: {
+      uint32_t route;
+      r->bound = path_cycles(c, n, (uint64_t)w - 1 + h - 1);
+      r->bound_exact = 1;
+      return fab_route_path(f, 0, fab_at(w, w - 1, h - 1), &route, err, errlen) ||
+             fab_send(f, route, n, 0, &x, err, errlen);
+    }
+    case WS_PROBE_MULTICAST_ROW:
+    case WS_PROBE_REDUCE_COLUMN:
+    case WS_PROBE_MULTICAST_REDUCE:
+      r->bound_exact = s->pattern != WS_PROBE_MULTICAST_REDUCE;
+      if (s->pattern != WS_PROBE_REDUCE_COLUMN) {
+        r->bound = path_cycles(c, n, w - 1);
+        for (uint32_t y = 0; y < h; y++)
+          if (fab_coll_multicast(f, fab_at(w, 0, y), (fab_rect){0, y, w, 1}, n, 0, &x, err, errlen))
+            return -1;
+      }
+      if (s->pattern != WS_PROBE_MULTICAST_ROW) {
+        r->bound = max_u64(r->bound, chain_cycles(c, n, h));
+        for (uint32_t i = 0; i < w; i++)
+          if (fab_coll_chain(f, fab_at(w, i, 0), fab_at(w, i, h - 1), n, 0, &x, err, errlen))
+            return -1;
+      }
+      if (s->pattern == WS_PROBE_MULTICAST_REDUCE) /* PE (1,1) takes a row and a chain */
+        r->bound = max_u64(r->bound, load_cycles(c, n, 2));
+      return 0;
+    case WS_PROBE_ALLREDUCE: {
+      /* the longest pipeline: a row to the first column, that column to the
+       * corner, the multicast back; and the most streams into one PE: a PE
+       * (0, y) takes its row's chain, the chain from below and the multicast,
+       * a PE inside a row its row's chain and the multicast */
+      const uint64_t hops = (uint64_t)w + h - 2;
+      uint64_t streams = w > 2 ? 2 : 1;
+      for (uint32_t y = 0; y < h && y < 3; y++)
+        streams = max_u64(streams, (uint64_t)(w > 1) + (y + 1 < h) + (y > 0));
+      r->bound = max_u64(chain_cycles(c, n, hops + 1) + 2 * c->ramp_latency + hops * c->hop_latency,
+                         load_cycles(c, n, streams));
+      return fab_coll_reduce(f, (fab_rect){0, 0, w, h}, n, 0, 1, &x, err, errlen);
+    }
+    case WS_PROBE_REGION_COPY: {
+      /* row j's w routes all cross the link from column w - 1 to column w */
+      const uint32_t rw = w / 2 < 16 ? w / 2 : 16, rh = h < 16 ? h : 16;
+      r->bound = max_u64(path_cycles(c, n, rw), load_cycles(c, n, rw));
+      r->bound_exact = 1;
+      return fab_coll_copy(f, (fab_rect){0, 0, rw, rh}, (fab_rect){rw, 0, rw, rh}, n, 0, err, errlen);
+    }
+    case WS_PROBE_RANDOM: {
+      uint64_t state = s->seed * UINT64_C(0x9E3779B97F4A7C15) + 1;
+      r->bound = 0;
+      for (uint32_t m = 0; m < s->messages; m++) {
+        fab_pe a, b;
+        do { /* xorshift64, two distinct PEs */
+          state ^= state << 13, state ^= state >> 7, state ^= state << 17;
+          a = (fab_pe)((state >> 32) % ((uint64_t)w * h));
+          b = (fab_pe)((state & 0xffffffffu) % ((uint64_t)w * h));
+        } while (a == b);
+        const uint64_t hops = (uint64_t)abs((int)fab_x(w, a) - (int)fab_x(w, b)) +
+                              (uint64_t)abs((int)fab_y(w, a) - (int)fab_y(w, b));
+        r->bound = max_u64(r->bound, path_cycles(c, n, hops));
+        uint32_t route;
+        if (fab_route_path(f, a, b, &route, err, errlen) || fab_send(f, route, n, 0, &x, err, errlen))
+          return -1;
+      }
+      return 0;
+    }
+    default: snprintf(err, errlen, "probe: no pattern %d", (int)s->pattern); return -1;
+  }
+}
+
+int ws_probe_run(const ws_probe_spec *s, ws_probe_result *r, char *err, size_t errlen) {
+  const fab_config *c = &s->fabric;
+  const uint32_t min_w = s->pattern == WS_PROBE_REGION_COPY ? 2 : 1;
+  if (c->width * c->height < 2 || c->width < min_w || s->wavelets == 0 ||
+      (s->pattern == WS_PROBE_MULTICAST_ROW && c->width < 2) ||
+      (s->pattern == WS_PROBE_REDUCE_COLUMN && c->height < 2) ||
+      (s->pattern == WS_PROBE_MULTICAST_REDUCE && (c->width < 2 || c->height < 2))) {
+    snprintf(err, errlen, "probe %s: the %u x %u mesh is too small for it, or no wavelets",
+             ws_probe_pattern_name(s->pattern), c->width, c->height);
+    return -1;
+  }
+  memset(r, 0, sizeof *r);
+  const double t0 = seconds();
+  sim_engine *e = sim_engine_create(NULL, err, errlen);
+  fab_fabric *f = e ? fab_create(e, c, err, errlen) : NULL;
+  int rc = f ? build(f, s, r, err, errlen) : -1;
+  if (rc == 0 && sim_engine_run(e) != 0) {
+    snprintf(err, errlen, "probe: %s", sim_engine_error(e));
+    rc = -1;
+  }
+  if (rc == 0) rc = fab_check_finished(f, err, errlen);
+  if (rc == 0) {
+    r->fabric = fab_stats_get(f);
+    r->engine = sim_engine_stats(e);
+    r->cycles = r->fabric.last_cycle + 1;
+  }
+  fab_destroy(f);
+  sim_engine_destroy(e);
+  r->wall_s = seconds() - t0;
+  return rc;
+}
