@@ -238,3 +238,59 @@ TEST(Cli, WriteFailureExitsOne) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Cli, ProbePrintsTheDocumentedColumns) {
+  auto r = wstest::run_cli({"probe", "unicast", "--mesh", "8x8", "--wavelets", "10", "--format", "csv"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto lines = split(r.out, '\n');
+  ASSERT_EQ(lines.size(), 2u) << r.out;
+  EXPECT_EQ(lines[0].rfind("pattern,mesh,wavelets,fidelity,cycles,link_busy_max,events,wall_s,cycles_bound,bound_exact", 0), 0u)
+      << lines[0];
+  auto cells = split(lines[1], ',');
+  EXPECT_EQ(cells[0], "unicast");
+  EXPECT_EQ(cells[1], "8x8");
+  EXPECT_EQ(cells[2], "10");
+  EXPECT_EQ(cells[3], "train");
+  EXPECT_EQ(cells[4], "26");  // 10 wavelets + 14 hops + 2 ramps
+  EXPECT_EQ(cells[8], "26");
+  EXPECT_EQ(cells[9], "yes");
+  auto w = wstest::run_cli({"probe", "unicast", "--mesh", "8x8", "--wavelets", "10", "--fidelity", "wavelet", "--format", "json"});
+  ASSERT_EQ(w.status, 0) << w.err;
+  json_error_t e;
+  json_t *doc = json_loads(w.out.c_str(), 0, &e);
+  ASSERT_NE(doc, nullptr) << e.text;
+  json_t *row = json_array_get(json_object_get(doc, "probes"), 0);
+  EXPECT_EQ(json_integer_value(json_object_get(row, "cycles")), 26);
+  EXPECT_STREQ(json_string_value(json_object_get(row, "fidelity")), "wavelet");
+  EXPECT_STREQ(json_string_value(json_object_get(json_object_get(json_object_get(doc, "config"), "fabric"), "clock")), "1.1 GHz");
+  json_decref(doc);
+}
+
+TEST(Cli, ProbeBadInput) {
+  const struct {
+    std::vector<std::string> args;
+    const char *want;
+  } cases[] = {
+      {{"probe"}, "which PATTERN?"},
+      {{"probe", "broadcast"}, "unknown pattern 'broadcast'"},
+      {{"probe", "unicast", "--mesh", "64"}, "--mesh: expected WxH"},
+      {{"probe", "unicast", "--mesh", "0x4"}, "--set fabric.width: expected an integer"},
+      {{"probe", "unicast", "--wavelets", "0"}, "--wavelets: expected an integer in [1,"},
+      {{"probe", "unicast", "--fidelity", "flit"}, "--set sim.fidelity: expected one of: train, wavelet"},
+      {{"probe", "random", "--mesh", "64x64", "--messages", "400", "--wavelets", "1"}, "no color is free"},
+      {{"probe", "multicast-row", "--mesh", "1x8"}, "too small"},
+  };
+  for (const auto &c : cases) {
+    auto r = wstest::run_cli(c.args);
+    EXPECT_EQ(r.status, WS_EXIT_BAD_INPUT) << c.want;
+    EXPECT_NE(r.err.find(c.want), std::string::npos) << r.err;
+  }
+  auto h = wstest::run_cli({"probe", "--help"});
+  EXPECT_EQ(h.status, 0);
+  for (const char *s : {"--mesh", "--wavelets", "--fidelity", "--messages", "--seed", "allreduce", "cycles_bound"})
+    EXPECT_NE(h.out.find(s), std::string::npos) << s;
+}
+
+}  // namespace

@@ -1,0 +1,349 @@
+// The fabric at both fidelities against closed forms: unicast, multicast,
+// chain reduce, a shared link, back-pressure, colors; and conservation.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "fabric/collective.h"
+#include "fabric/fabric.h"
+
+namespace {
+
+struct Mesh {
+  sim_engine *e = nullptr;
+  fab_fabric *f = nullptr;
+  char err[512] = "";
+  explicit Mesh(fab_config c) {
+    e = sim_engine_create(nullptr, err, sizeof err);
+    f = fab_create(e, &c, err, sizeof err);
+    EXPECT_NE(f, nullptr) << err;
+  }
+  ~Mesh() {
+    fab_destroy(f);
+    sim_engine_destroy(e);
+  }
+  fab_pe at(uint32_t x, uint32_t y) const { return fab_at(fab_config_of(f)->width, x, y); }
+  uint32_t path(fab_pe a, fab_pe b) {
+    uint32_t r = 0;
+    EXPECT_EQ(fab_route_path(f, a, b, &r, err, sizeof err), 0) << err;
+    return r;
+  }
+  uint32_t rect(fab_pe a, fab_rect q) {
+    uint32_t r = 0;
+    EXPECT_EQ(fab_route_rect(f, a, q, &r, err, sizeof err), 0) << err;
+    return r;
+  }
+  fab_xfer send(uint32_t route, uint32_t n, uint64_t ready = 0) {
+    fab_xfer x = 0;
+    EXPECT_EQ(fab_send(f, route, n, ready, &x, err, sizeof err), 0) << err;
+    return x;
+  }
+  // Runs to the end; returns the pattern's cycles: last activity + 1.
+  uint64_t run() {
+    EXPECT_EQ(sim_engine_run(e), 0) << sim_engine_error(e);
+    EXPECT_EQ(fab_check_finished(f, err, sizeof err), 0) << err;
+    return fab_stats_get(f).last_cycle + 1;
+  }
+};
+
+fab_config config(fab_fidelity fid, uint32_t w = 16, uint32_t h = 16) {
+  fab_config c{};
+  c.width = w;
+  c.height = h;
+  c.colors = 24;
+  c.hop_latency = 1;
+  c.ramp_latency = 1;
+  c.queue_depth = 4;
+  c.add_latency = 1;
+  c.consume_cycles = 1;
+  c.fidelity = fid;
+  return c;
+}
+
+class Fidelity : public ::testing::TestWithParam<fab_fidelity> {};
+INSTANTIATE_TEST_SUITE_P(Both, Fidelity, ::testing::Values(FAB_WAVELET, FAB_TRAIN),
+                         [](const auto &p) { return std::string(fab_fidelity_name(p.param)); });
+
+TEST_P(Fidelity, UnicastMatchesItsClosedForm) {
+  // n wavelets over h hops: n + h x hop + 2 x ramp (the last one consumed at
+  // n - 1 + ramp + h hops + ramp, counting cycles from 0).
+  for (uint32_t hop : {1u, 3u}) {
+    for (uint32_t ramp : {1u, 2u}) {
+      for (uint32_t n : {1u, 7u, 100u}) {
+        for (auto [dx, dy] : {std::pair{1u, 0u}, {5u, 0u}, {3u, 9u}, {0u, 15u}}) {
+          fab_config c = config(GetParam());
+          c.hop_latency = hop;
+          c.ramp_latency = ramp;
+          c.queue_depth = 2 * (hop > ramp ? hop : ramp) + 2;  // enough credits for full rate
+          Mesh m(c);
+          m.send(m.path(m.at(0, 0), m.at(dx, dy)), n);
+          const uint64_t h = dx + dy;
+          EXPECT_EQ(m.run(), n + h * hop + 2 * ramp) << "n " << n << " h " << h << " hop " << hop << " ramp " << ramp;
+          fab_stats s = fab_stats_get(m.f);
+          EXPECT_EQ(s.wavelets_sent, n);
+          EXPECT_EQ(s.wavelets_received, n);
+          EXPECT_EQ(s.link_wavelets, n * h);
+          EXPECT_EQ(s.deliveries, 1u);
+          EXPECT_EQ(s.queued, 0u);
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+namespace {
+
+TEST_P(Fidelity, MulticastReachesEveryPeAtItsClosedForm) {
+  for (uint32_t ramp : {1u, 2u}) {
+    for (uint32_t n : {1u, 50u}) {
+      fab_config c = config(GetParam(), 24, 12);
+      c.ramp_latency = ramp;
+      Mesh m(c);
+      // A row: from its first PE to its 23 others.
+      fab_xfer x;
+      ASSERT_EQ(fab_coll_multicast(m.f, m.at(0, 3), fab_rect{0, 3, 24, 1}, n, 0, &x, m.err, sizeof m.err), 0) << m.err;
+      EXPECT_EQ(m.run(), n + 23 + 2 * ramp);
+      fab_stats s = fab_stats_get(m.f);
+      EXPECT_EQ(s.deliveries, 23u);
+      EXPECT_EQ(s.wavelets_received, 23u * n);
+      EXPECT_EQ(s.link_wavelets, 23u * n);  // each link of the row once per wavelet
+    }
+  }
+  // A rectangle around its source: the farthest PE is 5 + 6 hops away.
+  Mesh m(config(GetParam()));
+  fab_xfer x;
+  ASSERT_EQ(fab_coll_multicast(m.f, m.at(7, 7), fab_rect{2, 1, 9, 10}, 30, 0, &x, m.err, sizeof m.err), 0) << m.err;
+  EXPECT_EQ(m.run(), 30u + 11 + 2);
+  EXPECT_EQ(fab_stats_get(m.f).deliveries, 9u * 10 - 1);
+}
+
+TEST_P(Fidelity, ChainReduceMatchesItsClosedForm) {
+  // r PEs: each hop down a ramp, add, up a ramp and across: n + (r-1)(2R + L + A).
+  for (uint32_t add : {0u, 1u, 3u}) {
+    for (uint32_t ramp : {1u, 2u}) {
+      for (uint32_t r : {2u, 5u, 16u}) {
+        for (uint32_t n : {1u, 40u}) {
+          fab_config c = config(GetParam());
+          c.add_latency = add;
+          c.ramp_latency = ramp;
+          Mesh m(c);
+          fab_xfer last;
+          ASSERT_EQ(fab_coll_chain(m.f, m.at(4, 0), m.at(4, r - 1), n, 0, &last, m.err, sizeof m.err), 0) << m.err;
+          const uint64_t want = n + (r - 1) * (2 * ramp + 1 + add);
+          EXPECT_EQ(m.run(), want) << "A " << add << " R " << ramp << " r " << r << " n " << n;
+          EXPECT_EQ(fab_done(m.f, last) + 1, want);
+          fab_stats s = fab_stats_get(m.f);
+          EXPECT_EQ(s.wavelets_sent, (r - 1) * n);  // every PE but the last sends n
+          EXPECT_EQ(s.wavelets_received, (r - 1) * n);
+          EXPECT_EQ(s.deliveries, 0u);  // transfers take every message
+        }
+      }
+    }
+  }
+}
+
+TEST_P(Fidelity, TwoMessagesOnOneLinkShareItOneWaveletPerCycle) {
+  // A: (0,0) -> (2,0) and B: (1,0) -> (2,0) share the link (1,0)->(2,0) and the
+  // ramp into (2,0). The link is busy from cycle R (B's first wavelet) for 2n
+  // cycles; the last wavelet then needs a hop and a ramp: 2n + 2R + L.
+  for (uint32_t n : {1u, 10u, 300u}) {
+    Mesh m(config(GetParam()));
+    m.send(m.path(m.at(0, 0), m.at(2, 0)), n);
+    m.send(m.path(m.at(1, 0), m.at(2, 0)), n);
+    EXPECT_EQ(m.run(), 2 * n + 2 + 1) << n;
+    fab_stats s = fab_stats_get(m.f);
+    EXPECT_EQ(s.link_busy_max, 2u * n);  // the shared link (and ramp) carried both, once each
+    EXPECT_EQ(s.wavelets_received, 2u * n);
+    EXPECT_EQ(s.link_wavelets, 3u * n);
+  }
+}
+
+TEST(Fabric, BackPressureStallsTheSenderWithoutLoss) {
+  // A consumer that takes k cycles per wavelet: the last one is consumed at
+  // 2R + hL + (n-1) k; the source cannot get more than the queues' worth ahead.
+  const uint32_t n = 200, k = 5, h = 6;
+  for (auto fid : {FAB_WAVELET, FAB_TRAIN}) {
+    fab_config c = config(fid);
+    c.consume_cycles = k;
+    Mesh m(c);
+    fab_xfer sent = m.send(m.path(m.at(0, 0), m.at(h, 0)), n);
+    EXPECT_EQ(m.run(), 2 + h + (n - 1) * k + 1) << fab_fidelity_name(fid);
+    fab_stats s = fab_stats_get(m.f);
+    EXPECT_EQ(s.wavelets_received, n);
+    EXPECT_EQ(s.queued, 0u);
+    if (fid == FAB_WAVELET) {
+      // The h + 1 router queues and the core's queue hold at most B wavelets, so
+      // the last one cannot leave before the consumer took all but B of the
+      // others (less the path's latency); a free sender would be done at n - 1.
+      const uint64_t held = (h + 2) * c.queue_depth, latency = h + 2;
+      EXPECT_GE(fab_done(m.f, sent) + latency, (n - 1 - held) * k) << "the sender was never held back";
+      EXPECT_GT(fab_done(m.f, sent), 4u * n);
+    } else {
+      EXPECT_EQ(fab_done(m.f, sent), n - 1u);  // trains are not back-pressured: the stated difference
+    }
+  }
+}
+
+TEST_P(Fidelity, DataReadyLaterDelaysTheSend) {
+  Mesh m(config(GetParam()));
+  uint32_t route = m.path(m.at(0, 0), m.at(3, 0));
+  fab_xfer x;
+  ASSERT_EQ(fab_send(m.f, route, 10, FAB_LATER, &x, m.err, sizeof m.err), 0);
+  ASSERT_EQ(sim_engine_run_until(m.e, 100 * FAB_TICKS), 0);
+  EXPECT_EQ(fab_done(m.f, x), FAB_LATER);
+  fab_ready(m.f, x, 120);
+  EXPECT_EQ(m.run(), 120 + 10 + 3 + 2u);
+}
+
+TEST_P(Fidelity, DeliveriesAreReportedPerPe) {
+  Mesh m(config(GetParam()));
+  std::vector<std::pair<fab_pe, uint64_t>> got;
+  fab_on_delivery(
+      m.f, [](void *ctx, fab_pe pe, uint32_t, uint64_t cycle) {
+        static_cast<std::vector<std::pair<fab_pe, uint64_t>> *>(ctx)->emplace_back(pe, cycle);
+      },
+      &got);
+  fab_xfer x;
+  ASSERT_EQ(fab_coll_multicast(m.f, m.at(0, 0), fab_rect{0, 0, 4, 1}, 5, 0, &x, m.err, sizeof m.err), 0);
+  m.run();
+  ASSERT_EQ(got.size(), 3u);
+  for (auto &[pe, cycle] : got) EXPECT_EQ(cycle, 5 - 1 + 2 + fab_x(16, pe)) << pe;  // n-1 + 2R + hops
+}
+
+TEST_P(Fidelity, AStuckTransferIsReported) {
+  Mesh m(config(GetParam()));
+  uint32_t in = m.path(m.at(0, 0), m.at(1, 0)), out = m.path(m.at(1, 0), m.at(2, 0));
+  fab_xfer x;
+  ASSERT_EQ(fab_combine(m.f, m.at(1, 0), &in, 1, out, 8, 0, &x, m.err, sizeof m.err), 0);
+  ASSERT_EQ(sim_engine_run(m.e), 0);  // nobody ever sends on `in`
+  EXPECT_NE(fab_check_finished(m.f, m.err, sizeof m.err), 0);
+  EXPECT_NE(std::string(m.err).find("1 transfers never finished; the first, at PE (1,0): 0 of 8"), std::string::npos)
+      << m.err;
+}
+
+TEST(Fabric, ColorBudgetExhaustionNamesTheRouterAndRoutes) {
+  fab_config c = config(FAB_TRAIN);
+  c.colors = 2;
+  Mesh m(c);
+  uint32_t r;
+  ASSERT_EQ(fab_route_path(m.f, m.at(0, 5), m.at(9, 5), &r, m.err, sizeof m.err), 0);
+  ASSERT_EQ(fab_route_path(m.f, m.at(1, 5), m.at(8, 5), &r, m.err, sizeof m.err), 0);
+  EXPECT_EQ(fab_routes_get(fab_routes_of(m.f), 1)->color, 1u);
+  ASSERT_EQ(fab_route_path(m.f, m.at(2, 4), m.at(2, 9), &r, m.err, sizeof m.err), -1);
+  const std::string e = m.err;
+  EXPECT_NE(e.find("no color is free on all 6 routers of new route 2 (path (2,4)->(2,9))"), std::string::npos) << e;
+  EXPECT_NE(e.find("router (2,5), carries 2 routes: 0 (path (0,5)->(9,5), color 0), 1 (path (1,5)->(8,5), color 1)"),
+            std::string::npos) << e;
+  EXPECT_NE(e.find("knob: fabric.colors = 2"), std::string::npos) << e;
+  // A route that avoids those routers still gets a color; the failed one left nothing behind.
+  ASSERT_EQ(fab_route_path(m.f, m.at(2, 6), m.at(2, 9), &r, m.err, sizeof m.err), 0) << m.err;
+  EXPECT_EQ(r, 2u);
+  EXPECT_EQ(fab_routes_colors_max(fab_routes_of(m.f)), 2u);
+}
+
+TEST(Fabric, BadRoutesAndTransfersAreRefused) {
+  Mesh m(config(FAB_WAVELET));
+  uint32_t r;
+  EXPECT_EQ(fab_route_path(m.f, m.at(3, 3), m.at(3, 3), &r, m.err, sizeof m.err), -1);
+  EXPECT_EQ(fab_route_path(m.f, 0, 16 * 16, &r, m.err, sizeof m.err), -1);
+  EXPECT_EQ(fab_route_rect(m.f, 0, fab_rect{10, 10, 7, 1}, &r, m.err, sizeof m.err), -1);
+  EXPECT_EQ(fab_route_rect(m.f, m.at(2, 2), fab_rect{2, 2, 1, 1}, &r, m.err, sizeof m.err), -1);
+  uint32_t path = m.path(m.at(0, 0), m.at(1, 0));
+  fab_xfer x;
+  EXPECT_EQ(fab_combine(m.f, m.at(5, 5), &path, 1, FAB_NONE, 4, 0, &x, m.err, sizeof m.err), -1);
+  EXPECT_NE(std::string(m.err).find("route 0 does not deliver to PE (5,5)"), std::string::npos) << m.err;
+  EXPECT_EQ(fab_combine(m.f, m.at(1, 0), nullptr, 0, path, 4, 0, &x, m.err, sizeof m.err), -1);
+  EXPECT_NE(std::string(m.err).find("route 0 does not start at PE (1,0)"), std::string::npos) << m.err;
+  fab_config bad = config(FAB_TRAIN);
+  bad.colors = 40;
+  sim_engine *e = sim_engine_create(nullptr, m.err, sizeof m.err);
+  EXPECT_EQ(fab_create(e, &bad, m.err, sizeof m.err), nullptr);
+  EXPECT_NE(std::string(m.err).find("colors must be in [1, 32]"), std::string::npos);
+  sim_engine_destroy(e);
+}
+
+}  // namespace
+
+#include "sim/probe.h"
+
+namespace {
+
+ws_probe_result probe(ws_probe_pattern p, uint32_t w, uint32_t h, uint32_t n, fab_fidelity fid) {
+  ws_probe_spec s{};
+  s.pattern = p;
+  s.wavelets = n;
+  s.messages = 16;
+  s.seed = 7;
+  s.fabric = config(fid, w, h);
+  ws_probe_result r{};
+  char err[512] = "";
+  EXPECT_EQ(ws_probe_run(&s, &r, err, sizeof err), 0) << err;
+  return r;
+}
+
+// How far train may be from wavelet fidelity, in percent of the wavelet
+// cycles. Where streams contend, trains are served whole and wavelets
+// interleave (fabric.h): random messages that share a link and then part
+// differ by up to the difference of their remaining paths (5%); in an
+// allreduce three streams meet one core's receive unit at the first column
+// and the sums leave it in a different rhythm (12%). Otherwise 2%.
+double tolerance(ws_probe_pattern p) { return p == WS_PROBE_ALLREDUCE ? 12.0 : p == WS_PROBE_RANDOM ? 5.0 : 2.0; }
+
+TEST(Probe, TrainCloseToWaveletAndNeverBelowTheBound) {
+  const uint32_t sizes[][2] = {{8, 8}, {32, 32}, {64, 64}};
+  std::printf("%-17s %6s %5s %8s %8s %8s %7s\n", "pattern", "mesh", "n", "wavelet", "train", "bound", "diff%");
+  for (int p = 0; p < WS_PROBE_PATTERNS; p++) {
+    for (const auto &sz : sizes) {
+      for (uint32_t n : {1u, 32u, 256u}) {
+        if (sz[0] == 64 && n == 256) continue;  // keeps the suite quick; the note has n = 1000
+        const auto pat = (ws_probe_pattern)p;
+        ws_probe_result wv = probe(pat, sz[0], sz[1], n, FAB_WAVELET), tr = probe(pat, sz[0], sz[1], n, FAB_TRAIN);
+        const double diff = 100.0 * ((double)tr.cycles - (double)wv.cycles) / (double)wv.cycles;
+        std::printf("%-17s %3ux%-2u %5u %8llu %8llu %8llu %+7.2f\n", ws_probe_pattern_name(pat), sz[0], sz[1], n,
+                    (unsigned long long)wv.cycles, (unsigned long long)tr.cycles, (unsigned long long)wv.bound, diff);
+        EXPECT_LE(std::abs(diff), tolerance(pat)) << ws_probe_pattern_name(pat) << " " << sz[0] << " n " << n;
+        for (const auto *r : {&wv, &tr}) {
+          EXPECT_GE(r->cycles, r->bound) << ws_probe_pattern_name(pat);
+          if (r->bound_exact) {
+            EXPECT_EQ(r->cycles, r->bound) << ws_probe_pattern_name(pat) << " " << sz[0] << " n " << n;
+          }
+          EXPECT_EQ(r->fabric.queued, 0u);
+        }
+        // Wavelets are conserved: the same ones cross the same links in both fidelities.
+        EXPECT_EQ(wv.fabric.wavelets_sent, tr.fabric.wavelets_sent);
+        EXPECT_EQ(wv.fabric.wavelets_received, tr.fabric.wavelets_received);
+        EXPECT_EQ(wv.fabric.link_wavelets, tr.fabric.link_wavelets);
+      }
+    }
+  }
+}
+
+TEST(Probe, ConservationCountsPerPattern) {
+  const uint32_t w = 12, h = 9, n = 20;
+  ws_probe_result r = probe(WS_PROBE_MULTICAST_ROW, w, h, n, FAB_WAVELET);
+  EXPECT_EQ(r.fabric.wavelets_sent, h * n);
+  EXPECT_EQ(r.fabric.wavelets_received, h * (w - 1) * n);
+  r = probe(WS_PROBE_REDUCE_COLUMN, w, h, n, FAB_WAVELET);
+  EXPECT_EQ(r.fabric.wavelets_sent, w * (h - 1) * n);
+  EXPECT_EQ(r.fabric.wavelets_received, w * (h - 1) * n);
+  EXPECT_EQ(r.fabric.link_wavelets, w * (h - 1) * n);
+  r = probe(WS_PROBE_ALLREDUCE, w, h, n, FAB_WAVELET);  // reduce: one hop per PE but the corner; multicast to all but it
+  EXPECT_EQ(r.fabric.wavelets_sent, (w * h - 1) * n + n);
+  EXPECT_EQ(r.fabric.wavelets_received, 2 * (w * h - 1) * n);
+}
+
+TEST(Probe, SameRunTwiceGivesTheSameFigures) {
+  for (auto fid : {FAB_WAVELET, FAB_TRAIN}) {
+    ws_probe_result a = probe(WS_PROBE_RANDOM, 32, 32, 50, fid), b = probe(WS_PROBE_RANDOM, 32, 32, 50, fid);
+    EXPECT_EQ(a.cycles, b.cycles);
+    EXPECT_EQ(a.engine.executed, b.engine.executed);
+    EXPECT_EQ(a.fabric.link_busy_max, b.fabric.link_busy_max);
+  }
+}
+
+}  // namespace
