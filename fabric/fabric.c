@@ -251,9 +251,9 @@ int fab_send(fab_fabric *f, uint32_t route, uint32_t n, uint64_t ready, fab_xfer
 }
 
 void fab_ready(fab_fabric *f, fab_xfer id, uint64_t cycle) {
-  FAB_CHECK(id < f->nx, "no transfer %u", id);
+  SIM_CHECK(id < f->nx, "no transfer %u", id);
   fab_xstate *x = &f->x[id];
-  FAB_CHECK(cycle >= fab_now(f), "transfer %u made ready at cycle %llu, before now", id,
+  SIM_CHECK(cycle >= fab_now(f), "transfer %u made ready at cycle %llu, before now", id,
             (unsigned long long)cycle);
   x->ready = cycle;
   if (f->cfg.fidelity == FAB_WAVELET) {
@@ -280,7 +280,7 @@ void fab_finish(fab_fabric *f, fab_xstate *x, uint64_t cycle) {
 void fab_unqueue_sender(fab_fabric *f, fab_xstate *x) {
   fab_rstate *rs = &f->rs[x->out];
   const uint32_t xid = (uint32_t)(x - f->x);
-  FAB_CHECK(rs->head == xid, "transfer %u finished before its route's first", xid);
+  SIM_CHECK(rs->head == xid, "transfer %u finished before its route's first", xid);
   rs->head = x->next_on_route;
   if (rs->head == FAB_NONE) rs->tail = FAB_NONE;
   uint32_t *link = &f->cores[x->pe].active;
@@ -296,12 +296,12 @@ uint32_t fab_bind(fab_fabric *f, uint32_t node) {
   fab_endpoint *ep = &f->ep[node];
   if (ep->bound != UNBOUND) return ep->bound;
   const fab_rstate *rs = &f->rs[ep->route];
-  FAB_CHECK(ep->msg < rs->nmsg, "route %u: a wavelet of message %u, which nobody sent", ep->route,
+  SIM_CHECK(ep->msg < rs->nmsg, "route %u: a wavelet of message %u, which nobody sent", ep->route,
             ep->msg);
   if (ep->first == FAB_NONE) return ep->bound = SINK;
   const uint32_t c = ep->first;
   fab_xstate *x = &f->x[c / FAB_MAX_IN];
-  FAB_CHECK(x->n == rs->msg_n[ep->msg],
+  SIM_CHECK(x->n == rs->msg_n[ep->msg],
             "route %u: a message of %u wavelets reaches a transfer of %u at PE %u", ep->route,
             rs->msg_n[ep->msg], x->n, x->pe);
   ep->first = x->next_consumer[c % FAB_MAX_IN];

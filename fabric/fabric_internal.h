@@ -7,16 +7,7 @@
 #include <stdlib.h>
 
 #include "fabric.h"
-
-#define FAB_CHECK(cond, ...)                                                        \
-  do {                                                                              \
-    if (!(cond)) {                                                                  \
-      fprintf(stderr, "%s:%d: internal error: ", __FILE__, __LINE__);               \
-      fprintf(stderr, __VA_ARGS__);                                                 \
-      fputc('\n', stderr);                                                          \
-      abort();                                                                      \
-    }                                                                               \
-  } while (0)
+#include "sim/engine/check.h"
 
 /* Event kinds. Router events target entity `first + router`, core events
  * `first + cells + pe`. payload.a is a node or transfer index. */

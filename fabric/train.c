@@ -98,6 +98,6 @@ void fab_train_event(fab_fabric *f, const sim_event *ev) {
     case EV_T_CORE: at_core(f, a, n, t); break;
     case EV_T_EMIT: emit(f, a, t); break;
     case EV_T_DELIVER: fab_deliver(f, a, t); break;
-    default: FAB_CHECK(0, "train event of kind %u", ev->kind);
+    default: SIM_CHECK(0, "train event of kind %u", ev->kind);
   }
 }

@@ -230,7 +230,7 @@ void fab_wavelet_event(fab_fabric *f, const sim_event *ev) {
   switch (ev->kind) {
     case EV_ARRIVE:
       f->wn[v].queued++;
-      FAB_CHECK(f->wn[v].queued <= f->wn[v].reserved && f->wn[v].reserved <= f->cfg.queue_depth,
+      SIM_CHECK(f->wn[v].queued <= f->wn[v].reserved && f->wn[v].reserved <= f->cfg.queue_depth,
                 "node %u holds %u wavelets, %u promised, queue depth %u", v, f->wn[v].queued,
                 f->wn[v].reserved, f->cfg.queue_depth);
       wake_router(f, id, t);
@@ -241,7 +241,7 @@ void fab_wavelet_event(fab_fabric *f, const sim_event *ev) {
       break;
     case EV_RAMP_ARRIVE:
       f->wn[v].core_queued++;
-      FAB_CHECK(f->wn[v].core_queued <= f->wn[v].ramp_reserved &&
+      SIM_CHECK(f->wn[v].core_queued <= f->wn[v].ramp_reserved &&
                     f->wn[v].ramp_reserved <= f->cfg.queue_depth,
                 "core queue of node %u holds %u wavelets, %u promised, depth %u", v,
                 f->wn[v].core_queued, f->wn[v].ramp_reserved, f->cfg.queue_depth);
@@ -253,6 +253,6 @@ void fab_wavelet_event(fab_fabric *f, const sim_event *ev) {
       break;
     case EV_ROUTER_ARB: router_arb(f, id, t); break;
     case EV_CORE_ARB: core_arb(f, id - f->cells, t); break;
-    default: FAB_CHECK(0, "wavelet event of kind %u", ev->kind);
+    default: SIM_CHECK(0, "wavelet event of kind %u", ev->kind);
   }
 }

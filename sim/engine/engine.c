@@ -1,20 +1,13 @@
 /* Event pool, entity types, dispatch loop and statistics (see engine.h). */
 #include "engine.h"
 
+#include "check.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define CHECK(cond, ...)                                                            \
-  do {                                                                              \
-    if (!(cond)) {                                                                  \
-      fprintf(stderr, "%s:%d: internal error: ", __FILE__, __LINE__);               \
-      fprintf(stderr, __VA_ARGS__);                                                 \
-      fputc('\n', stderr);                                                          \
-      abort();                                                                      \
-    }                                                                               \
-  } while (0)
 
 #define NIL UINT32_MAX
 #define MAX_TYPES 32
@@ -157,9 +150,9 @@ static bool grow(sim_engine *e) {
 
 sim_event_id sim_engine_schedule(sim_engine *e, sim_time t, sim_entity target, uint16_t kind,
                                  sim_payload payload) {
-  CHECK(t >= e->now, "event for entity %u scheduled at cycle %llu, before now (%llu)", target,
+  SIM_CHECK(t >= e->now, "event for entity %u scheduled at cycle %llu, before now (%llu)", target,
         (unsigned long long)t, (unsigned long long)e->now);
-  CHECK(target < e->entities, "event for entity %u, which no type owns", target);
+  SIM_CHECK(target < e->entities, "event for entity %u, which no type owns", target);
   if (e->free_head == NIL && !grow(e)) return 0;
   const uint32_t id = e->free_head;
   slot *s = slot_at(e, id);
@@ -246,7 +239,7 @@ static inline __attribute__((always_inline)) int run_loop(sim_engine *e, sim_tim
 
 int sim_engine_run(sim_engine *e) { return run_loop(e, NO_LIMIT, NULL, NULL); }
 int sim_engine_run_until(sim_engine *e, sim_time t) {
-  CHECK(t != NO_LIMIT, "run_until the largest cycle: use sim_engine_run");
+  SIM_CHECK(t != NO_LIMIT, "run_until the largest cycle: use sim_engine_run");
   return run_loop(e, t, NULL, NULL);
 }
 int sim_engine_run_until_done(sim_engine *e, bool (*done)(const sim_engine *, void *), void *ctx) {

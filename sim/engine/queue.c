@@ -1,6 +1,8 @@
 /* 4-ary heap and timing wheel (see queue.h). */
 #include "queue.h"
 
+#include "check.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,15 +11,6 @@
 #define ID_MASK ((uint64_t)SIM_QUEUE_ID_MAX)
 #define SEQ_LIMIT (UINT64_C(1) << (64 - SIM_QUEUE_ID_BITS)) /* sequence numbers per renumbering */
 
-#define CHECK(cond, ...)                                                            \
-  do {                                                                              \
-    if (!(cond)) {                                                                  \
-      fprintf(stderr, "%s:%d: internal error: ", __FILE__, __LINE__);               \
-      fprintf(stderr, __VA_ARGS__);                                                 \
-      fputc('\n', stderr);                                                          \
-      abort();                                                                      \
-    }                                                                               \
-  } while (0)
 
 typedef sim_queue_key hkey;
 typedef sim_queue_heap heap;
@@ -93,7 +86,7 @@ sim_queue *sim_queue_create(sim_queue_kind kind, unsigned wheel_bits) {
   q->kind = kind;
   q->free_block = NIL;
   if (kind == SIM_QUEUE_WHEEL) {
-    CHECK(wheel_bits >= 6 && wheel_bits <= 24, "wheel_bits %u outside [6, 24]", wheel_bits);
+    SIM_CHECK(wheel_bits >= 6 && wheel_bits <= 24, "wheel_bits %u outside [6, 24]", wheel_bits);
     const size_t n = (size_t)1 << wheel_bits;
     q->mask = n - 1;
     q->buckets = malloc(n * sizeof *q->buckets);
@@ -184,15 +177,15 @@ static void migrate(sim_queue *q) {
   const sim_time end = q->floor + q->mask + 1;
   while (q->h.n > 0 && q->h.a[0].t < end) {
     hkey k = heap_pop(&q->h);
-    CHECK(bucket_append(q, k.t, (uint32_t)(k.tie & ID_MASK)) == 0,
+    SIM_CHECK(bucket_append(q, k.t, (uint32_t)(k.tie & ID_MASK)) == 0,
           "out of memory moving %zu events into the wheel", q->h.n + 1);
   }
 }
 
 int sim_queue_push_slow(sim_queue *q, sim_time t, uint32_t id) {
-  CHECK(t >= q->floor, "push at cycle %llu below the floor %llu", (unsigned long long)t,
+  SIM_CHECK(t >= q->floor, "push at cycle %llu below the floor %llu", (unsigned long long)t,
         (unsigned long long)q->floor);
-  CHECK(id <= SIM_QUEUE_ID_MAX, "id %u above 2^%d - 1", id, SIM_QUEUE_ID_BITS);
+  SIM_CHECK(id <= SIM_QUEUE_ID_MAX, "id %u above 2^%d - 1", id, SIM_QUEUE_ID_BITS);
   if (q->kind == SIM_QUEUE_WHEEL && t - q->floor <= q->mask) {
     if (bucket_append(q, t, id) != 0) return -1;
   } else if (heap_push(&q->h, t, id) != 0) {
@@ -208,7 +201,7 @@ static size_t first_bucket(const sim_queue *q) {
   size_t w = start >> 6;
   uint64_t bits = q->occupied[w] & (~UINT64_C(0) << (start & 63));
   for (size_t scanned = 0; !bits; scanned++) {
-    CHECK(scanned <= words, "wheel holds %zu pairs but no bucket is marked", q->in_wheel);
+    SIM_CHECK(scanned <= words, "wheel holds %zu pairs but no bucket is marked", q->in_wheel);
     w = (w + 1) % words;
     bits = q->occupied[w];
   }
@@ -252,9 +245,9 @@ bool sim_queue_pop_slow(sim_queue *q, sim_time *t, uint32_t *id) {
 void sim_queue_advance(sim_queue *q, sim_time t) {
   sim_time first;
   uint32_t id;
-  CHECK(t >= q->floor, "advance to %llu below the floor %llu", (unsigned long long)t,
+  SIM_CHECK(t >= q->floor, "advance to %llu below the floor %llu", (unsigned long long)t,
         (unsigned long long)q->floor);
-  CHECK(!sim_queue_peek(q, &first, &id) || first >= t, "advance to %llu past a pair at %llu",
+  SIM_CHECK(!sim_queue_peek(q, &first, &id) || first >= t, "advance to %llu past a pair at %llu",
         (unsigned long long)t, (unsigned long long)first);
   q->floor = t;
   if (q->kind == SIM_QUEUE_WHEEL) migrate(q);
@@ -272,6 +265,6 @@ const char *sim_queue_kind_name(sim_queue_kind kind) {
 }
 
 void sim_queue_set_sequence(sim_queue *q, uint64_t next) {
-  CHECK(next <= SEQ_LIMIT, "sequence %llu past the limit", (unsigned long long)next);
+  SIM_CHECK(next <= SEQ_LIMIT, "sequence %llu past the limit", (unsigned long long)next);
   q->h.seq = next;
 }
