@@ -1,10 +1,15 @@
-/* Collectives as the kernels use them, built from routes and transfers
- * (fabric.h): multicast to a row, column or rectangle; chain reduction along
- * a row or column (each PE adds its partial to what arrives and forwards it);
- * 2-D reduction of a rectangle to a corner (rows chain into the first
- * column, which chains to the corner); all-reduction (the 2-D reduction,
- * then the corner multicasts the sums back, wavelet by wavelet); and
- * region-to-region copy. Every PE's own data is ready at `ready`. */
+/* Collectives as the kernels use them: routes made once (a plan), then any
+ * number of rounds, each moving one message per member PE.
+ *   multicast  one member (the source) sends to every PE of a rectangle but itself;
+ *   chain      along a row or column from `from` to `to`: each member adds its
+ *              data to what arrives from behind and forwards it; `to` keeps the sum;
+ *   reduce     a rectangle to its corner (q.x, q.y): each row chains into the
+ *              first column, which chains to the corner; with broadcast the
+ *              corner multicasts the sums back to the rectangle, wavelet by
+ *              wavelet (an all-reduce);
+ *   copy       member (i, j) of src sends to PE (i, j) of dst.
+ * Members are numbered row-major over the collective's PEs (a chain: from
+ * `from` to `to`). */
 #ifndef WAFERSIM_FABRIC_COLLECTIVE_H
 #define WAFERSIM_FABRIC_COLLECTIVE_H
 
@@ -17,24 +22,35 @@
 extern "C" {
 #endif
 
-/* Multicast n wavelets from src to every PE of q but src. *sent: the send. */
-int fab_coll_multicast(fab_fabric *f, fab_pe src, fab_rect q, uint32_t n, uint64_t ready,
-                       fab_xfer *sent, char *err, size_t errlen);
+typedef struct fab_coll fab_coll;
 
-/* Chain reduction of n wavelets from PE `from` to PE `to` (distinct, on one
- * row or column): `to` ends with the sums. *last: the transfer at `to`. */
-int fab_coll_chain(fab_fabric *f, fab_pe from, fab_pe to, uint32_t n, uint64_t ready,
-                   fab_xfer *last, char *err, size_t errlen);
+/* Plans; NULL with the reason in err. The caller frees them with
+ * fab_coll_destroy (the routes stay in the fabric). */
+fab_coll *fab_coll_multicast(fab_fabric *f, fab_pe src, fab_rect q, char *err, size_t errlen);
+fab_coll *fab_coll_chain(fab_fabric *f, fab_pe from, fab_pe to, char *err, size_t errlen);
+fab_coll *fab_coll_reduce(fab_fabric *f, fab_rect q, int broadcast, char *err, size_t errlen);
+fab_coll *fab_coll_copy(fab_fabric *f, fab_rect src, fab_rect dst, char *err, size_t errlen);
+void fab_coll_destroy(fab_coll *c);
 
-/* 2-D reduction of rectangle q (at least two PEs) to its corner (q.x, q.y);
- * with `broadcast`, the corner then multicasts the sums to all of q
- * (all-reduce). *root: the corner's transfer. */
-int fab_coll_reduce(fab_fabric *f, fab_rect q, uint32_t n, uint64_t ready, int broadcast,
-                    fab_xfer *root, char *err, size_t errlen);
+uint32_t fab_coll_members(const fab_coll *c);
+fab_pe fab_coll_member(const fab_coll *c, uint32_t i);
+/* The member that ends with the result (chain: `to`; reduce: the corner;
+ * multicast: the source), FAB_NONE for copy. */
+uint32_t fab_coll_result(const fab_coll *c);
 
-/* Copy: PE (i, j) of src sends n wavelets to PE (i, j) of dst (same size). */
-int fab_coll_copy(fab_fabric *f, fab_rect src, fab_rect dst, uint32_t n, uint64_t ready,
-                  char *err, size_t errlen);
+/* One round. */
+typedef struct {
+  uint32_t n;       /* wavelets per message */
+  uint64_t ready;   /* all members' data ready at this cycle, or FAB_LATER (fab_ready each) */
+  uint32_t values;  /* functional values per message, 0 for timing only */
+  const float *const *own; /* per member, its `values` values (NULL entries: none) */
+  fab_op op;
+} fab_round;
+
+/* Make one round's transfers; per member its transfer in xfers[] (may be
+ * NULL). 0, or -1 with the reason in err. */
+int fab_coll_round(fab_fabric *f, const fab_coll *c, const fab_round *r, fab_xfer *xfers,
+                   char *err, size_t errlen);
 
 #ifdef __cplusplus
 }

@@ -1,5 +1,6 @@
 /* The fabric's common part: creation, routes, transfers and how messages
  * bind to them, statistics. The fidelities live in wavelet.c and train.c. */
+#include <math.h>
 #include <string.h>
 
 #include "fabric_internal.h"
@@ -7,7 +8,9 @@
 static void handle(sim_engine *e, void *ctx, const sim_event *ev) {
   (void)e;
   fab_fabric *f = ctx;
-  if (ev->kind >= EV_T_NODE)
+  if (ev->kind == EV_DONE)
+    f->on_done(f->done_ctx, (fab_xfer)ev->payload.a, ev->time / FAB_TICKS);
+  else if (ev->kind >= EV_T_NODE)
     fab_train_event(f, ev);
   else
     fab_wavelet_event(f, ev);
@@ -66,7 +69,8 @@ oom:
 
 void fab_destroy(fab_fabric *f) {
   if (!f) return;
-  for (uint32_t r = 0; f->routes && r < fab_routes_count(f->routes); r++) free(f->rs[r].msg_n);
+  for (uint32_t r = 0; f->routes && r < fab_routes_count(f->routes); r++) free(f->rs[r].msg_x);
+  for (uint32_t i = 0; i < f->nx; i++) free(f->x[i].vals);
   fab_routes_destroy(f->routes);
   free(f->rs);
   free(f->ep);
@@ -91,6 +95,10 @@ const fab_routes *fab_routes_of(const fab_fabric *f) { return f->routes; }
 void fab_on_delivery(fab_fabric *f, fab_delivery_fn fn, void *ctx) {
   f->on_delivery = fn;
   f->ctx = ctx;
+}
+void fab_on_done(fab_fabric *f, fab_done_fn fn, void *ctx) {
+  f->on_done = fn;
+  f->done_ctx = ctx;
 }
 uint64_t fab_now(const fab_fabric *f) { return sim_engine_now(f->e) / FAB_TICKS; }
 
@@ -166,21 +174,20 @@ static fab_xstate *new_xfer(fab_fabric *f, uint32_t *id) {
   return x;
 }
 
-int fab_combine(fab_fabric *f, fab_pe pe, const uint32_t *in, uint32_t nin, uint32_t out,
-                uint32_t n, uint64_t ready, fab_xfer *id, char *err, size_t errlen) {
-  const uint32_t routes = fab_routes_count(f->routes);
-  if (pe >= f->cells || n == 0 || nin > FAB_MAX_IN || (nin == 0 && out == FAB_NONE)) {
+int fab_combine(fab_fabric *f, const fab_transfer *t, fab_xfer *id, char *err, size_t errlen) {
+  const uint32_t routes = fab_routes_count(f->routes), pe = t->pe, nin = t->nin, out = t->out;
+  if (pe >= f->cells || t->n == 0 || nin > FAB_MAX_IN || (nin == 0 && out == FAB_NONE)) {
     snprintf(err, errlen,
              "fabric: a transfer needs a PE on the mesh, n >= 1, at most %d inputs and an input "
              "or an output (PE %u, n %u, %u inputs)",
-             FAB_MAX_IN, pe, n, nin);
+             FAB_MAX_IN, pe, t->n, nin);
     return -1;
   }
   uint32_t ends[FAB_MAX_IN];
   for (uint32_t i = 0; i < nin; i++) {
-    ends[i] = in[i] < routes ? fab_routes_endpoint(f->routes, in[i], pe) : FAB_NONE;
+    ends[i] = t->in[i] < routes ? fab_routes_endpoint(f->routes, t->in[i], pe) : FAB_NONE;
     if (ends[i] == FAB_NONE) {
-      snprintf(err, errlen, "fabric: route %u does not deliver to PE (%u,%u)", in[i],
+      snprintf(err, errlen, "fabric: route %u does not deliver to PE (%u,%u)", t->in[i],
                fab_x(f->cfg.width, pe), fab_y(f->cfg.width, pe));
       return -1;
     }
@@ -194,25 +201,35 @@ int fab_combine(fab_fabric *f, fab_pe pe, const uint32_t *in, uint32_t nin, uint
   fab_rstate *rs = out != FAB_NONE ? &f->rs[out] : NULL;
   if (rs && rs->nmsg == rs->cap) {
     uint32_t cap = rs->cap ? 2 * rs->cap : 4;
-    uint32_t *m = realloc(rs->msg_n, (size_t)cap * sizeof *m);
+    uint32_t *m = realloc(rs->msg_x, (size_t)cap * sizeof *m);
     if (!m) goto oom;
-    rs->msg_n = m;
+    rs->msg_x = m;
     rs->cap = cap;
   }
+  float *vals = t->values ? malloc((size_t)t->values * sizeof *vals) : NULL;
+  if (t->values && !vals) goto oom;
+  for (uint32_t k = 0; k < t->values; k++) /* own values, or the identity of the op */
+    vals[k] = t->own ? t->own[k] : t->op == FAB_MAX ? -INFINITY : 0.0f;
   uint32_t xid;
   fab_xstate *x = new_xfer(f, &xid);
-  if (!x) goto oom;
+  if (!x) {
+    free(vals);
+    goto oom;
+  }
   x->pe = pe;
   x->out = out;
-  x->n = n;
+  x->n = t->n;
   x->nin = nin;
-  x->ready = ready;
+  x->ready = t->ready;
   x->want = nin == 0 ? 0 : FAB_LATER;
   x->done = FAB_LATER;
   x->next_active = x->next_on_route = FAB_NONE;
+  x->values = t->values;
+  x->op = t->op;
+  x->vals = vals;
   for (uint32_t i = 0; i < nin; i++) { /* queue as the next consumer of each endpoint */
-    x->in[i] = in[i];
-    x->next_consumer[i] = FAB_NONE;
+    x->in[i] = t->in[i];
+    x->next_consumer[i] = x->sender[i] = FAB_NONE;
     fab_endpoint *ep = &f->ep[ends[i]];
     const uint32_t c = xid * FAB_MAX_IN + i;
     if (ep->last == FAB_NONE)
@@ -222,7 +239,7 @@ int fab_combine(fab_fabric *f, fab_pe pe, const uint32_t *in, uint32_t nin, uint
     ep->last = c;
   }
   if (rs) { /* a new message on the route, sent after those already queued */
-    rs->msg_n[rs->nmsg++] = n;
+    rs->msg_x[rs->nmsg++] = xid;
     if (rs->tail == FAB_NONE)
       rs->head = xid;
     else
@@ -233,7 +250,7 @@ int fab_combine(fab_fabric *f, fab_pe pe, const uint32_t *in, uint32_t nin, uint
     *link = xid;
   }
   *id = xid;
-  if (ready != FAB_LATER) fab_ready(f, xid, ready);
+  if (t->ready != FAB_LATER) fab_ready(f, xid, t->ready);
   return 0;
 oom:
   snprintf(err, errlen, "fabric: out of memory adding a transfer");
@@ -246,8 +263,9 @@ int fab_send(fab_fabric *f, uint32_t route, uint32_t n, uint64_t ready, fab_xfer
     snprintf(err, errlen, "fabric: no route %u", route);
     return -1;
   }
-  return fab_combine(f, fab_routes_get(f->routes, route)->src, NULL, 0, route, n, ready, id, err,
-                     errlen);
+  const fab_transfer t = {.pe = fab_routes_get(f->routes, route)->src, .out = route, .n = n,
+                          .ready = ready};
+  return fab_combine(f, &t, id, err, errlen);
 }
 
 void fab_ready(fab_fabric *f, fab_xfer id, uint64_t cycle) {
@@ -271,9 +289,28 @@ void fab_ready(fab_fabric *f, fab_xfer id, uint64_t cycle) {
 
 uint64_t fab_done(const fab_fabric *f, fab_xfer id) { return id < f->nx ? f->x[id].done : FAB_LATER; }
 
+const float *fab_values(const fab_fabric *f, fab_xfer id) {
+  const fab_xstate *x = &f->x[id];
+  return x->values && x->inputs_in == x->nin ? x->vals : NULL;
+}
+
 void fab_finish(fab_fabric *f, fab_xstate *x, uint64_t cycle) {
   x->done = cycle;
   if (cycle > f->st.last_cycle || f->st.last_cycle == 0) f->st.last_cycle = cycle;
+  if (f->on_done) fab_post(f, cycle, 1, fab_core_entity(f, x->pe), EV_DONE, (uint64_t)(x - f->x), 0);
+}
+
+/* Input i of x has all of its message: combine its values into x's. */
+void fab_input_in(fab_fabric *f, fab_xstate *x, uint32_t input) {
+  x->inputs_in++;
+  if (!x->values) return;
+  const fab_xstate *s = &f->x[x->sender[input]];
+  SIM_CHECK(s->values == x->values && s->inputs_in == s->nin,
+            "transfer at PE %u takes %u values from a sender of %u (complete: %d)", x->pe,
+            x->values, s->values, s->inputs_in == s->nin);
+  for (uint32_t k = 0; k < x->values; k++)
+    x->vals[k] = x->op == FAB_MAX ? (s->vals[k] > x->vals[k] ? s->vals[k] : x->vals[k])
+                                  : x->vals[k] + s->vals[k];
 }
 
 /* x (first on its route, all sent) leaves its route's queue and its core's list. */
@@ -301,20 +338,23 @@ uint32_t fab_bind(fab_fabric *f, uint32_t node) {
   if (ep->first == FAB_NONE) return ep->bound = SINK;
   const uint32_t c = ep->first;
   fab_xstate *x = &f->x[c / FAB_MAX_IN];
-  SIM_CHECK(x->n == rs->msg_n[ep->msg],
+  SIM_CHECK(x->n == fab_message_size(f, node),
             "route %u: a message of %u wavelets reaches a transfer of %u at PE %u", ep->route,
-            rs->msg_n[ep->msg], x->n, x->pe);
+            fab_message_size(f, node), x->n, x->pe);
+  x->sender[c % FAB_MAX_IN] = rs->msg_x[ep->msg];
   ep->first = x->next_consumer[c % FAB_MAX_IN];
   if (ep->first == FAB_NONE) ep->last = FAB_NONE;
   return ep->bound = c;
 }
 
-/* A message no transfer took was all consumed at endpoint `node` at `cycle`. */
-void fab_deliver(fab_fabric *f, uint32_t node, uint64_t cycle) {
+/* A message of `sender` that no transfer took was all consumed at endpoint
+ * `node` at `cycle`. */
+void fab_deliver(fab_fabric *f, uint32_t node, uint32_t sender, uint64_t cycle) {
   f->st.deliveries++;
   if (cycle > f->st.last_cycle) f->st.last_cycle = cycle;
   if (f->on_delivery)
-    f->on_delivery(f->ctx, fab_routes_node(f->routes, node)->router, f->ep[node].route, cycle);
+    f->on_delivery(f->ctx, fab_routes_node(f->routes, node)->router, f->ep[node].route, sender,
+                   cycle);
 }
 
 fab_stats fab_stats_get(const fab_fabric *f) {

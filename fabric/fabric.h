@@ -31,6 +31,12 @@
  * Messages that reach a PE where no transfer takes them are consumed and
  * reported through the delivery callback.
  *
+ * Functional values. A transfer may carry real values (any count, often one
+ * per wavelet): its own, combined (sum or max) with the values of the
+ * messages it takes, when the last of them is in. They ride the same
+ * transfers as the timing, so a result is only right if the data went where
+ * the routes say.
+ *
  * Time: the engine runs in ticks, FAB_TICKS per cycle: phase 0 delivers
  * (arrivals, credits), phase 1 decides (routers and cores arbitrate), so no
  * decision depends on the order of events within a cycle. */
@@ -68,9 +74,28 @@ typedef struct {
 
 typedef uint32_t fab_xfer;
 
+typedef enum { FAB_SUM, FAB_MAX } fab_op;
+
+/* A transfer to make (see above). */
+typedef struct {
+  fab_pe pe;
+  const uint32_t *in; /* routes delivering to pe whose next message it takes */
+  uint32_t nin;       /* <= FAB_MAX_IN */
+  uint32_t out;       /* route starting at pe, or FAB_NONE to keep the result */
+  uint32_t n;         /* wavelets */
+  uint64_t ready;     /* cycle the PE's own data is ready, or FAB_LATER */
+  /* functional, optional */
+  uint32_t values; /* values it carries, 0 for timing only */
+  const float *own; /* the PE's own `values` values (copied), NULL for none */
+  fab_op op;        /* how they combine with the inputs' */
+} fab_transfer;
+
 /* Called when a destination PE has consumed the last wavelet of a message
- * that no transfer took (cycle of that wavelet). */
-typedef void (*fab_delivery_fn)(void *ctx, fab_pe pe, uint32_t route, uint64_t cycle);
+ * that no transfer took (cycle of that wavelet); `sender` made the message. */
+typedef void (*fab_delivery_fn)(void *ctx, fab_pe pe, uint32_t route, fab_xfer sender,
+                                uint64_t cycle);
+/* Called at the cycle a transfer finishes (see fab_done). */
+typedef void (*fab_done_fn)(void *ctx, fab_xfer id, uint64_t cycle);
 
 typedef struct {
   uint64_t wavelets_sent;     /* wavelets cores put on their ramps */
@@ -99,13 +124,11 @@ int fab_route_rect(fab_fabric *f, fab_pe src, fab_rect dst, uint32_t *route, cha
                    size_t errlen);
 const fab_routes *fab_routes_of(const fab_fabric *f);
 
-/* A transfer at pe (see above); ready is a cycle or FAB_LATER. 0, or -1
- * with the reason in err. Transfers on one output route send in the order
- * they were made; at a destination, transfers taking a route take its
- * messages in the order they were made, from the first message that starts
- * arriving after. */
-int fab_combine(fab_fabric *f, fab_pe pe, const uint32_t *in, uint32_t nin, uint32_t out,
-                uint32_t n, uint64_t ready, fab_xfer *id, char *err, size_t errlen);
+/* Make transfer t. 0, or -1 with the reason in err. Transfers on one output
+ * route send in the order they were made; at a destination, transfers taking
+ * a route take its messages in the order they were made, from the first
+ * message that starts arriving after. */
+int fab_combine(fab_fabric *f, const fab_transfer *t, fab_xfer *id, char *err, size_t errlen);
 /* A plain send of n wavelets from the route's source. */
 int fab_send(fab_fabric *f, uint32_t route, uint32_t n, uint64_t ready, fab_xfer *id, char *err,
              size_t errlen);
@@ -114,8 +137,12 @@ void fab_ready(fab_fabric *f, fab_xfer id, uint64_t cycle);
 /* Cycle at which a transfer sent its last wavelet (or, with no output, had
  * its last sum), FAB_LATER while it has not. */
 uint64_t fab_done(const fab_fabric *f, fab_xfer id);
+/* A transfer's values once all its inputs are in (NULL for timing only);
+ * owned by the fabric, valid until fab_destroy. */
+const float *fab_values(const fab_fabric *f, fab_xfer id);
 
 void fab_on_delivery(fab_fabric *f, fab_delivery_fn fn, void *ctx);
+void fab_on_done(fab_fabric *f, fab_done_fn fn, void *ctx);
 
 /* The current cycle of the engine. */
 uint64_t fab_now(const fab_fabric *f);

@@ -22,6 +22,7 @@ enum {
   EV_T_CORE,      /* train: the head reaches the core of endpoint node a */
   EV_T_EMIT,      /* train: transfer a may start sending */
   EV_T_DELIVER,   /* train: the last wavelet of a message at endpoint node a was consumed */
+  EV_DONE,        /* transfer a finished: tell the client */
 };
 
 #define UNBOUND (FAB_NONE - 1) /* endpoint: its current message has no consumer yet */
@@ -36,6 +37,11 @@ typedef struct {
   uint32_t in[FAB_MAX_IN];
   uint32_t got[FAB_MAX_IN];           /* wavelets taken per input */
   uint32_t next_consumer[FAB_MAX_IN]; /* next consumer queued at the same endpoint */
+  uint32_t sender[FAB_MAX_IN];        /* transfer whose message each input took */
+  uint32_t inputs_in;                 /* inputs whose message is all taken */
+  uint32_t values;                    /* functional values carried, 0 for none */
+  fab_op op;
+  float *vals;                        /* owned: own values, then combined with the inputs' */
   uint64_t in_start[FAB_MAX_IN];      /* train: cycle each input's message started arriving */
   uint32_t arrived;                   /* train: inputs whose message has arrived */
   uint32_t produced;                  /* sums made (wavelet: as inputs arrive) */
@@ -65,9 +71,9 @@ typedef struct {
   uint16_t ramp_reserved; /* endpoint: places promised in the core's queue */
 } fab_wnode;
 
-/* Per route: the sizes of its messages, in order, and its sending transfers. */
+/* Per route: the transfers that sent its messages, in order, and those queued to send. */
 typedef struct {
-  uint32_t *msg_n; /* owned */
+  uint32_t *msg_x; /* owned: sender of each message */
   uint32_t nmsg, cap;
   uint32_t head, tail; /* transfers queued to send on it */
 } fab_rstate;
@@ -105,6 +111,8 @@ struct fab_fabric {
   uint8_t *router_rr;
   fab_delivery_fn on_delivery;
   void *ctx;
+  fab_done_fn on_done;
+  void *done_ctx;
   fab_stats st;
 };
 
@@ -127,9 +135,16 @@ static inline void fab_next_message(fab_endpoint *ep) {
   ep->bound = UNBOUND;
 }
 
+/* Wavelets of the current message of endpoint `node`. */
+static inline uint32_t fab_message_size(const fab_fabric *f, uint32_t node) {
+  const fab_endpoint *ep = &f->ep[node];
+  return f->x[f->rs[ep->route].msg_x[ep->msg]].n;
+}
+
 /* Shared by both fidelities (fabric.c). */
 uint32_t fab_bind(fab_fabric *f, uint32_t node);
-void fab_deliver(fab_fabric *f, uint32_t node, uint64_t cycle);
+void fab_input_in(fab_fabric *f, fab_xstate *x, uint32_t input);
+void fab_deliver(fab_fabric *f, uint32_t node, uint32_t sender, uint64_t cycle);
 void fab_finish(fab_fabric *f, fab_xstate *x, uint64_t cycle);
 void fab_unqueue_sender(fab_fabric *f, fab_xstate *x);
 

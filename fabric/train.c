@@ -40,16 +40,18 @@ static void at_core(fab_fabric *f, uint32_t v, uint32_t n, uint64_t t) {
   const uint64_t last = c->consume_free - f->cfg.consume_cycles;
   f->st.wavelets_received += n;
   const uint32_t consumer = fab_bind(f, v);
+  const uint32_t sender = f->rs[f->ep[v].route].msg_x[f->ep[v].msg];
   fab_next_message(&f->ep[v]);
   if (consumer == SINK) { /* reported at the cycle its last wavelet is consumed */
     fab_post(f, last, 1, fab_core_entity(f, fab_routes_node(f->routes, v)->router), EV_T_DELIVER, v,
-             0);
+             sender);
     return;
   }
   const uint32_t xid = consumer / FAB_MAX_IN, i = consumer % FAB_MAX_IN;
   fab_xstate *x = &f->x[xid];
   x->in_start[i] = start;
   x->got[i] = n;
+  fab_input_in(f, x, i);
   if (++x->arrived < x->nin) return;
   uint64_t from = 0;
   for (uint32_t k = 0; k < x->nin; k++) from = max_u64(from, x->in_start[k]);
@@ -92,12 +94,12 @@ static void emit(fab_fabric *f, uint32_t xid, uint64_t t) {
 
 void fab_train_event(fab_fabric *f, const sim_event *ev) {
   const uint64_t t = ev->time / FAB_TICKS;
-  const uint32_t a = (uint32_t)ev->payload.a, n = (uint32_t)ev->payload.b;
+  const uint32_t a = (uint32_t)ev->payload.a, n = (uint32_t)ev->payload.b; /* n: size or sender */
   switch (ev->kind) {
     case EV_T_NODE: at_node(f, a, n, t); break;
     case EV_T_CORE: at_core(f, a, n, t); break;
     case EV_T_EMIT: emit(f, a, t); break;
-    case EV_T_DELIVER: fab_deliver(f, a, t); break;
+    case EV_T_DELIVER: fab_deliver(f, a, n, t); break;
     default: SIM_CHECK(0, "train event of kind %u", ev->kind);
   }
 }

@@ -139,8 +139,11 @@ static void consume(fab_fabric *f, uint32_t v, uint64_t t) {
       }
     }
   }
-  if (ep->got == f->rs[ep->route].msg_n[ep->msg]) {
-    if (c == SINK) fab_deliver(f, v, t);
+  if (ep->got == fab_message_size(f, v)) {
+    if (c == SINK)
+      fab_deliver(f, v, f->rs[ep->route].msg_x[ep->msg], t);
+    else
+      fab_input_in(f, &f->x[c / FAB_MAX_IN], c % FAB_MAX_IN);
     fab_next_message(ep);
   }
 }

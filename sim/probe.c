@@ -46,16 +46,25 @@ static uint64_t load_cycles(const fab_config *c, uint64_t n, uint64_t k) {
 
 static uint64_t max_u64(uint64_t a, uint64_t b) { return a > b ? a : b; }
 
+/* One round of n wavelets over a new plan (the plan itself is not kept). */
+static int once(fab_fabric *f, fab_coll *c, uint32_t n, char *err, size_t errlen) {
+  if (!c) return -1;
+  const fab_round r = {.n = n, .ready = 0};
+  const int rc = fab_coll_round(f, c, &r, NULL, err, errlen);
+  fab_coll_destroy(c);
+  return rc;
+}
+
 /* Build the pattern on f and its lower bound. */
 static int build(fab_fabric *f, const ws_probe_spec *s, ws_probe_result *r, char *err,
                  size_t errlen) {
   const fab_config *c = &s->fabric;
   const uint32_t w = c->width, h = c->height, n = s->wavelets;
-  fab_xfer x;
   r->bound_exact = 0;
   switch (s->pattern) {
     case WS_PROBE_UNICAST: {
       uint32_t route;
+      fab_xfer x;
       r->bound = path_cycles(c, n, (uint64_t)w - 1 + h - 1);
       r->bound_exact = 1;
       return fab_route_path(f, 0, fab_at(w, w - 1, h - 1), &route, err, errlen) ||
@@ -68,13 +77,15 @@ static int build(fab_fabric *f, const ws_probe_spec *s, ws_probe_result *r, char
       if (s->pattern != WS_PROBE_REDUCE_COLUMN) {
         r->bound = path_cycles(c, n, w - 1);
         for (uint32_t y = 0; y < h; y++)
-          if (fab_coll_multicast(f, fab_at(w, 0, y), (fab_rect){0, y, w, 1}, n, 0, &x, err, errlen))
+          if (once(f, fab_coll_multicast(f, fab_at(w, 0, y), (fab_rect){0, y, w, 1}, err, errlen), n,
+                   err, errlen))
             return -1;
       }
       if (s->pattern != WS_PROBE_MULTICAST_ROW) {
         r->bound = max_u64(r->bound, chain_cycles(c, n, h));
         for (uint32_t i = 0; i < w; i++)
-          if (fab_coll_chain(f, fab_at(w, i, 0), fab_at(w, i, h - 1), n, 0, &x, err, errlen))
+          if (once(f, fab_coll_chain(f, fab_at(w, i, 0), fab_at(w, i, h - 1), err, errlen), n, err,
+                   errlen))
             return -1;
       }
       if (s->pattern == WS_PROBE_MULTICAST_REDUCE) /* PE (1,1) takes a row and a chain */
@@ -91,14 +102,15 @@ static int build(fab_fabric *f, const ws_probe_spec *s, ws_probe_result *r, char
         streams = max_u64(streams, (uint64_t)(w > 1) + (y + 1 < h) + (y > 0));
       r->bound = max_u64(chain_cycles(c, n, hops + 1) + 2 * c->ramp_latency + hops * c->hop_latency,
                          load_cycles(c, n, streams));
-      return fab_coll_reduce(f, (fab_rect){0, 0, w, h}, n, 0, 1, &x, err, errlen);
+      return once(f, fab_coll_reduce(f, (fab_rect){0, 0, w, h}, 1, err, errlen), n, err, errlen);
     }
     case WS_PROBE_REGION_COPY: {
       /* row j's w routes all cross the link from column w - 1 to column w */
       const uint32_t rw = w / 2 < 16 ? w / 2 : 16, rh = h < 16 ? h : 16;
       r->bound = max_u64(path_cycles(c, n, rw), load_cycles(c, n, rw));
       r->bound_exact = 1;
-      return fab_coll_copy(f, (fab_rect){0, 0, rw, rh}, (fab_rect){rw, 0, rw, rh}, n, 0, err, errlen);
+      return once(f, fab_coll_copy(f, (fab_rect){0, 0, rw, rh}, (fab_rect){rw, 0, rw, rh}, err, errlen),
+                  n, err, errlen);
     }
     case WS_PROBE_RANDOM: {
       uint64_t state = s->seed * UINT64_C(0x9E3779B97F4A7C15) + 1;
@@ -114,6 +126,7 @@ static int build(fab_fabric *f, const ws_probe_spec *s, ws_probe_result *r, char
                               (uint64_t)abs((int)fab_y(w, a) - (int)fab_y(w, b));
         r->bound = max_u64(r->bound, path_cycles(c, n, hops));
         uint32_t route;
+        fab_xfer x;
         if (fab_route_path(f, a, b, &route, err, errlen) || fab_send(f, route, n, 0, &x, err, errlen))
           return -1;
       }

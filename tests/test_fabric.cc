@@ -36,6 +36,19 @@ struct Mesh {
     EXPECT_EQ(fab_route_rect(f, a, q, &r, err, sizeof err), 0) << err;
     return r;
   }
+  // One round of n wavelets over plan c (which it frees); the members' transfers.
+  std::vector<fab_xfer> round(fab_coll *c, uint32_t n, uint64_t ready = 0) {
+    EXPECT_NE(c, nullptr) << err;
+    std::vector<fab_xfer> x(c ? fab_coll_members(c) : 0);
+    fab_round r{};
+    r.n = n;
+    r.ready = ready;
+    if (c) {
+      EXPECT_EQ(fab_coll_round(f, c, &r, x.data(), err, sizeof err), 0) << err;
+    }
+    fab_coll_destroy(c);
+    return x;
+  }
   fab_xfer send(uint32_t route, uint32_t n, uint64_t ready = 0) {
     fab_xfer x = 0;
     EXPECT_EQ(fab_send(f, route, n, ready, &x, err, sizeof err), 0) << err;
@@ -105,8 +118,7 @@ TEST_P(Fidelity, MulticastReachesEveryPeAtItsClosedForm) {
       c.ramp_latency = ramp;
       Mesh m(c);
       // A row: from its first PE to its 23 others.
-      fab_xfer x;
-      ASSERT_EQ(fab_coll_multicast(m.f, m.at(0, 3), fab_rect{0, 3, 24, 1}, n, 0, &x, m.err, sizeof m.err), 0) << m.err;
+      m.round(fab_coll_multicast(m.f, m.at(0, 3), fab_rect{0, 3, 24, 1}, m.err, sizeof m.err), n);
       EXPECT_EQ(m.run(), n + 23 + 2 * ramp);
       fab_stats s = fab_stats_get(m.f);
       EXPECT_EQ(s.deliveries, 23u);
@@ -116,8 +128,7 @@ TEST_P(Fidelity, MulticastReachesEveryPeAtItsClosedForm) {
   }
   // A rectangle around its source: the farthest PE is 5 + 6 hops away.
   Mesh m(config(GetParam()));
-  fab_xfer x;
-  ASSERT_EQ(fab_coll_multicast(m.f, m.at(7, 7), fab_rect{2, 1, 9, 10}, 30, 0, &x, m.err, sizeof m.err), 0) << m.err;
+  m.round(fab_coll_multicast(m.f, m.at(7, 7), fab_rect{2, 1, 9, 10}, m.err, sizeof m.err), 30);
   EXPECT_EQ(m.run(), 30u + 11 + 2);
   EXPECT_EQ(fab_stats_get(m.f).deliveries, 9u * 10 - 1);
 }
@@ -132,8 +143,7 @@ TEST_P(Fidelity, ChainReduceMatchesItsClosedForm) {
           c.add_latency = add;
           c.ramp_latency = ramp;
           Mesh m(c);
-          fab_xfer last;
-          ASSERT_EQ(fab_coll_chain(m.f, m.at(4, 0), m.at(4, r - 1), n, 0, &last, m.err, sizeof m.err), 0) << m.err;
+          const fab_xfer last = m.round(fab_coll_chain(m.f, m.at(4, 0), m.at(4, r - 1), m.err, sizeof m.err), n).back();
           const uint64_t want = n + (r - 1) * (2 * ramp + 1 + add);
           EXPECT_EQ(m.run(), want) << "A " << add << " R " << ramp << " r " << r << " n " << n;
           EXPECT_EQ(fab_done(m.f, last) + 1, want);
@@ -204,12 +214,11 @@ TEST_P(Fidelity, DeliveriesAreReportedPerPe) {
   Mesh m(config(GetParam()));
   std::vector<std::pair<fab_pe, uint64_t>> got;
   fab_on_delivery(
-      m.f, [](void *ctx, fab_pe pe, uint32_t, uint64_t cycle) {
+      m.f, [](void *ctx, fab_pe pe, uint32_t, fab_xfer, uint64_t cycle) {
         static_cast<std::vector<std::pair<fab_pe, uint64_t>> *>(ctx)->emplace_back(pe, cycle);
       },
       &got);
-  fab_xfer x;
-  ASSERT_EQ(fab_coll_multicast(m.f, m.at(0, 0), fab_rect{0, 0, 4, 1}, 5, 0, &x, m.err, sizeof m.err), 0);
+  m.round(fab_coll_multicast(m.f, m.at(0, 0), fab_rect{0, 0, 4, 1}, m.err, sizeof m.err), 5);
   m.run();
   ASSERT_EQ(got.size(), 3u);
   for (auto &[pe, cycle] : got) EXPECT_EQ(cycle, 5 - 1 + 2 + fab_x(16, pe)) << pe;  // n-1 + 2R + hops
@@ -219,7 +228,13 @@ TEST_P(Fidelity, AStuckTransferIsReported) {
   Mesh m(config(GetParam()));
   uint32_t in = m.path(m.at(0, 0), m.at(1, 0)), out = m.path(m.at(1, 0), m.at(2, 0));
   fab_xfer x;
-  ASSERT_EQ(fab_combine(m.f, m.at(1, 0), &in, 1, out, 8, 0, &x, m.err, sizeof m.err), 0);
+  fab_transfer t{};
+  t.pe = m.at(1, 0);
+  t.in = &in;
+  t.nin = 1;
+  t.out = out;
+  t.n = 8;
+  ASSERT_EQ(fab_combine(m.f, &t, &x, m.err, sizeof m.err), 0);
   ASSERT_EQ(sim_engine_run(m.e), 0);  // nobody ever sends on `in`
   EXPECT_NE(fab_check_finished(m.f, m.err, sizeof m.err), 0);
   EXPECT_NE(std::string(m.err).find("1 transfers never finished; the first, at PE (1,0): 0 of 8"), std::string::npos)
@@ -255,9 +270,18 @@ TEST(Fabric, BadRoutesAndTransfersAreRefused) {
   EXPECT_EQ(fab_route_rect(m.f, m.at(2, 2), fab_rect{2, 2, 1, 1}, &r, m.err, sizeof m.err), -1);
   uint32_t path = m.path(m.at(0, 0), m.at(1, 0));
   fab_xfer x;
-  EXPECT_EQ(fab_combine(m.f, m.at(5, 5), &path, 1, FAB_NONE, 4, 0, &x, m.err, sizeof m.err), -1);
+  fab_transfer t{};
+  t.pe = m.at(5, 5);
+  t.in = &path;
+  t.nin = 1;
+  t.out = FAB_NONE;
+  t.n = 4;
+  EXPECT_EQ(fab_combine(m.f, &t, &x, m.err, sizeof m.err), -1);
   EXPECT_NE(std::string(m.err).find("route 0 does not deliver to PE (5,5)"), std::string::npos) << m.err;
-  EXPECT_EQ(fab_combine(m.f, m.at(1, 0), nullptr, 0, path, 4, 0, &x, m.err, sizeof m.err), -1);
+  t.pe = m.at(1, 0);
+  t.nin = 0;
+  t.out = path;
+  EXPECT_EQ(fab_combine(m.f, &t, &x, m.err, sizeof m.err), -1);
   EXPECT_NE(std::string(m.err).find("route 0 does not start at PE (1,0)"), std::string::npos) << m.err;
   fab_config bad = config(FAB_TRAIN);
   bad.colors = 40;
@@ -344,6 +368,108 @@ TEST(Probe, SameRunTwiceGivesTheSameFigures) {
     EXPECT_EQ(a.engine.executed, b.engine.executed);
     EXPECT_EQ(a.fabric.link_busy_max, b.fabric.link_busy_max);
   }
+}
+
+}  // namespace
+
+namespace {
+
+// Functional values ride the transfers: a chain sums, a max-reduce takes the
+// maximum, an all-reduce's multicast delivers the corner's sums everywhere.
+TEST_P(Fidelity, ValuesRideTheTransfers) {
+  Mesh m(config(GetParam()));
+  const uint32_t values = 6;
+  // A 5 x 3 all-reduce of per-PE vectors v[p][k] = p * 10 + k.
+  fab_coll *c = fab_coll_reduce(m.f, fab_rect{2, 4, 5, 3}, 1, m.err, sizeof m.err);
+  ASSERT_NE(c, nullptr) << m.err;
+  const uint32_t members = fab_coll_members(c);
+  std::vector<std::vector<float>> own(members, std::vector<float>(values));
+  std::vector<const float *> ptr(members);
+  std::vector<double> want(values, 0.0);
+  for (uint32_t p = 0; p < members; p++) {
+    for (uint32_t k = 0; k < values; k++) {
+      own[p][k] = (float)(p * 10 + k);
+      want[k] += own[p][k];
+    }
+    ptr[p] = own[p].data();
+  }
+  std::vector<std::pair<fab_pe, fab_xfer>> got;
+  fab_on_delivery(
+      m.f, [](void *ctx, fab_pe pe, uint32_t, fab_xfer sender, uint64_t) {
+        static_cast<std::vector<std::pair<fab_pe, fab_xfer>> *>(ctx)->emplace_back(pe, sender);
+      },
+      &got);
+  fab_round r{};
+  r.n = 3;  // two values per wavelet would be 3 wavelets: timing and values are separate
+  r.values = values;
+  r.own = ptr.data();
+  std::vector<fab_xfer> x(members);
+  ASSERT_EQ(fab_coll_round(m.f, c, &r, x.data(), m.err, sizeof m.err), 0) << m.err;
+  m.run();
+  const float *root = fab_values(m.f, x[fab_coll_result(c)]);
+  ASSERT_NE(root, nullptr);
+  for (uint32_t k = 0; k < values; k++) EXPECT_FLOAT_EQ(root[k], (float)want[k]) << k;
+  ASSERT_EQ(got.size(), members - 1u);  // every PE but the corner gets the sums
+  for (auto &[pe, sender] : got) {
+    EXPECT_EQ(sender, x[fab_coll_result(c)]) << pe;
+    const float *v = fab_values(m.f, sender);
+    for (uint32_t k = 0; k < values; k++) EXPECT_FLOAT_EQ(v[k], (float)want[k]);
+  }
+  fab_coll_destroy(c);
+  // A max along a chain.
+  Mesh m2(config(GetParam()));
+  fab_coll *ch = fab_coll_chain(m2.f, m2.at(0, 1), m2.at(6, 1), m2.err, sizeof m2.err);
+  ASSERT_NE(ch, nullptr);
+  std::vector<float> a(7 * 2);
+  std::vector<const float *> ap(7);
+  for (int p = 0; p < 7; p++) {
+    a[2 * p] = (float)((p * 37) % 11) - 5.0f;
+    a[2 * p + 1] = -(float)p;
+    ap[p] = &a[2 * p];
+  }
+  fab_round rm{};
+  rm.n = 2;
+  rm.values = 2;
+  rm.own = ap.data();
+  rm.op = FAB_MAX;
+  std::vector<fab_xfer> xm(7);
+  ASSERT_EQ(fab_coll_round(m2.f, ch, &rm, xm.data(), m2.err, sizeof m2.err), 0);
+  m2.run();
+  const float *mx = fab_values(m2.f, xm.back());
+  EXPECT_FLOAT_EQ(mx[0], 4.0f);  // (37 p mod 11) for p = 0..6 is 0 4 8 1 5 9 2: max 9, minus 5
+  EXPECT_FLOAT_EQ(mx[1], 0.0f);
+  fab_coll_destroy(ch);
+}
+
+TEST_P(Fidelity, ManyRoundsOverOnePlanKeepTheirOrder) {
+  Mesh m(config(GetParam()));
+  fab_coll *c = fab_coll_chain(m.f, m.at(3, 0), m.at(3, 5), m.err, sizeof m.err);
+  ASSERT_NE(c, nullptr);
+  std::vector<fab_xfer> last;
+  std::vector<std::vector<float>> own(4 * 6, std::vector<float>(1));
+  for (uint32_t round = 0; round < 4; round++) {
+    std::vector<const float *> ptr(6);
+    for (uint32_t p = 0; p < 6; p++) {
+      own[round * 6 + p][0] = (float)(round * 100 + p);
+      ptr[p] = own[round * 6 + p].data();
+    }
+    fab_round r{};
+    r.n = 20;
+    r.ready = 10 * round;
+    r.values = 1;
+    r.own = ptr.data();
+    std::vector<fab_xfer> x(6);
+    ASSERT_EQ(fab_coll_round(m.f, c, &r, x.data(), m.err, sizeof m.err), 0) << m.err;
+    last.push_back(x.back());
+  }
+  m.run();
+  for (uint32_t round = 0; round < 4; round++) {
+    EXPECT_FLOAT_EQ(fab_values(m.f, last[round])[0], (float)(600 * round + 15)) << round;
+    if (round > 0) {
+      EXPECT_EQ(fab_done(m.f, last[round]), fab_done(m.f, last[round - 1]) + 20);  // back to back
+    }
+  }
+  fab_coll_destroy(c);
 }
 
 }  // namespace
