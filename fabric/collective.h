@@ -44,6 +44,7 @@ typedef struct {
   uint64_t ready;   /* all members' data ready at this cycle, or FAB_LATER (fab_ready each) */
   uint32_t values;  /* functional values per message, 0 for timing only */
   const float *const *own; /* per member, its `values` values (NULL entries: none) */
+  bool own_later;          /* members' values come with fab_ready_values instead */
   fab_op op;
 } fab_round;
 

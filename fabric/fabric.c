@@ -225,6 +225,7 @@ int fab_combine(fab_fabric *f, const fab_transfer *t, fab_xfer *id, char *err, s
   x->done = FAB_LATER;
   x->next_active = x->next_on_route = FAB_NONE;
   x->values = t->values;
+  x->own_later = t->values && t->own_later;
   x->op = t->op;
   x->vals = vals;
   for (uint32_t i = 0; i < nin; i++) { /* queue as the next consumer of each endpoint */
@@ -275,8 +276,8 @@ void fab_ready(fab_fabric *f, fab_xfer id, uint64_t cycle) {
             (unsigned long long)cycle);
   x->ready = cycle;
   if (f->cfg.fidelity == FAB_WAVELET) {
-    if (x->out == FAB_NONE && x->produced == x->n) /* all sums made: kept once ready */
-      fab_finish(f, x, cycle > x->want ? cycle : x->want);
+    if (x->out == FAB_NONE && x->produced == x->n) /* inputs all in: a sum a cycle from here */
+      fab_finish(f, x, (cycle > x->want ? cycle : x->want) + x->n - 1);
     else
       fab_wavelet_wake_core(f, x->pe, cycle);
   } else if (x->want != FAB_LATER) {
@@ -291,7 +292,21 @@ uint64_t fab_done(const fab_fabric *f, fab_xfer id) { return id < f->nx ? f->x[i
 
 const float *fab_values(const fab_fabric *f, fab_xfer id) {
   const fab_xstate *x = &f->x[id];
-  return x->values && x->inputs_in == x->nin ? x->vals : NULL;
+  return x->values && x->inputs_in == x->nin && !x->own_later ? x->vals : NULL;
+}
+
+/* vals[k] = vals[k] op add[k]. */
+static void combine_values(fab_xstate *x, const float *add) {
+  for (uint32_t k = 0; k < x->values; k++)
+    x->vals[k] = x->op == FAB_MAX ? (add[k] > x->vals[k] ? add[k] : x->vals[k]) : x->vals[k] + add[k];
+}
+
+void fab_ready_values(fab_fabric *f, fab_xfer id, uint64_t cycle, const float *own) {
+  SIM_CHECK(id < f->nx && f->x[id].own_later, "transfer %u was not made to take its values later", id);
+  fab_xstate *x = &f->x[id];
+  combine_values(x, own);
+  x->own_later = false;
+  fab_ready(f, id, cycle);
 }
 
 void fab_finish(fab_fabric *f, fab_xstate *x, uint64_t cycle) {
@@ -305,12 +320,10 @@ void fab_input_in(fab_fabric *f, fab_xstate *x, uint32_t input) {
   x->inputs_in++;
   if (!x->values) return;
   const fab_xstate *s = &f->x[x->sender[input]];
-  SIM_CHECK(s->values == x->values && s->inputs_in == s->nin,
+  SIM_CHECK(s->values == x->values && s->inputs_in == s->nin && !s->own_later,
             "transfer at PE %u takes %u values from a sender of %u (complete: %d)", x->pe,
-            x->values, s->values, s->inputs_in == s->nin);
-  for (uint32_t k = 0; k < x->values; k++)
-    x->vals[k] = x->op == FAB_MAX ? (s->vals[k] > x->vals[k] ? s->vals[k] : x->vals[k])
-                                  : x->vals[k] + s->vals[k];
+            x->values, s->values, s->inputs_in == s->nin && !s->own_later);
+  combine_values(x, s->vals);
 }
 
 /* x (first on its route, all sent) leaves its route's queue and its core's list. */

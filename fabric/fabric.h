@@ -87,6 +87,7 @@ typedef struct {
   /* functional, optional */
   uint32_t values; /* values it carries, 0 for timing only */
   const float *own; /* the PE's own `values` values (copied), NULL for none */
+  bool own_later;   /* its own values come with fab_ready_values */
   fab_op op;        /* how they combine with the inputs' */
 } fab_transfer;
 
@@ -134,6 +135,8 @@ int fab_send(fab_fabric *f, uint32_t route, uint32_t n, uint64_t ready, fab_xfer
              size_t errlen);
 /* The PE's own data of a transfer made with FAB_LATER is ready at cycle (>= now). */
 void fab_ready(fab_fabric *f, fab_xfer id, uint64_t cycle);
+/* The same, with its own values (a transfer made with own_later). */
+void fab_ready_values(fab_fabric *f, fab_xfer id, uint64_t cycle, const float *own);
 /* Cycle at which a transfer sent its last wavelet (or, with no output, had
  * its last sum), FAB_LATER while it has not. */
 uint64_t fab_done(const fab_fabric *f, fab_xfer id);

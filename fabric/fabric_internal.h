@@ -40,6 +40,7 @@ typedef struct {
   uint32_t sender[FAB_MAX_IN];        /* transfer whose message each input took */
   uint32_t inputs_in;                 /* inputs whose message is all taken */
   uint32_t values;                    /* functional values carried, 0 for none */
+  bool own_later;                     /* its own values have not come yet */
   fab_op op;
   float *vals;                        /* owned: own values, then combined with the inputs' */
   uint64_t in_start[FAB_MAX_IN];      /* train: cycle each input's message started arriving */
@@ -50,7 +51,7 @@ typedef struct {
   uint32_t next_on_route;             /* next transfer sending on the same route */
   bool emit_waiting;                  /* train: wants to send but is not first on its route */
   uint64_t ready;                     /* cycle the PE's own data is ready, or FAB_LATER */
-  uint64_t want;                      /* train: cycle its inputs allow sending from, or FAB_LATER */
+  uint64_t want;                      /* cycle its inputs allow sending (or keeping) from, or FAB_LATER */
   uint64_t done;                      /* cycle it finished, or FAB_LATER */
 } fab_xstate;
 

@@ -128,11 +128,14 @@ static void consume(fab_fabric *f, uint32_t v, uint64_t t) {
     if (all > x->produced) { /* sum `produced` is made: it may leave add_latency later */
       const uint64_t at = t + f->cfg.add_latency;
       if (x->out == FAB_NONE) {
-        x->sent = ++x->produced; /* kept, not sent: never holds the inputs back */
-        if (x->produced == x->n) {
-          x->want = at;
-          if (x->ready != FAB_LATER) fab_finish(f, x, at > x->ready ? at : x->ready);
-        }
+        /* Kept, not sent, so it never holds the inputs back; the adder makes one
+         * sum a cycle once the PE's own data is ready: sum j at max(arrival_k + A
+         * + (j - k)) over k <= j, and ready + j. `want` tracks max(arrival_k + A - k). */
+        const uint64_t lag = at - x->produced;
+        if (x->produced == 0 || lag > x->want) x->want = lag;
+        x->sent = ++x->produced;
+        if (x->produced == x->n && x->ready != FAB_LATER)
+          fab_finish(f, x, (x->want > x->ready ? x->want : x->ready) + x->n - 1);
       } else {
         f->avail[(size_t)(x - f->x) * q + x->produced % q] = at;
         x->produced++;
