@@ -1,0 +1,92 @@
+/* What one PE spends on its share of an op per micro-batch of b tokens:
+ * compute cycles, executed multiply-accumulates, and SRAM bytes held. Pure
+ * functions of the machine parameters and the share; the kernels' programs
+ * charge these cycles on the engine, and the placer weighs them.
+ *
+ * Weight GEMM, tile W[kt x nt] with nnz nonzeros (DESIGN.md section 3):
+ *   sparse: for each nonzero (k, n, w), y[n, 0:b] += w * x[k, 0:b], an AXPY of
+ *           ceil(b / simd) cycles plus sparse_setup (index decode, weight load):
+ *           cycles = task_switch + nnz (sparse_setup + ceil(b / simd));
+ *   dense:  contiguous loops with no indices, every zero multiplied, in the
+ *           better of two loop orders: AXPYs over a weight row
+ *           (kt b of length nt) or over the tokens (kt nt of length b):
+ *           cycles = task_switch + min(kt b (dense_setup + ceil(nt / simd)),
+ *                                      kt nt (dense_setup + ceil(b / simd))).
+ *   SRAM: weights (sparse: 4 B per nonzero, 16-bit value + 16-bit index, and
+ *   2 B per tile row for its length; dense: 2 B per element), x[kt x b] fp16
+ *   and y[nt x b] partial sums (acc_bytes), both double-buffered, and the
+ *   runtime reserve. */
+#ifndef WAFERSIM_KERNELS_COST_H
+#define WAFERSIM_KERNELS_COST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum { KRN_AUTO, KRN_SPARSE, KRN_DENSE } krn_kernel;
+
+typedef struct {
+  uint32_t simd_fp16;    /* fp16 multiply-accumulates per cycle */
+  uint32_t simd_fp32;    /* fp32 multiply-accumulates per cycle */
+  uint32_t sparse_setup; /* cycles per nonzero's AXPY beyond its MACs (assumption) */
+  uint32_t dense_setup;  /* cycles per dense AXPY beyond its MACs (assumption) */
+  uint32_t task_switch;  /* cycles to start a task on a PE (assumption) */
+  uint32_t exp_cycles;   /* cycles per exp, tanh or inverse square root (assumption) */
+  uint32_t acc_bytes;    /* bytes per partial sum: 4 (fp32) or 2 (fp16) */
+  uint64_t sram;         /* bytes of SRAM per PE */
+  uint64_t sram_reserve; /* bytes per PE kept for code and runtime (assumption) */
+} krn_machine;
+
+typedef struct {
+  uint64_t cycles; /* compute cycles per micro-batch */
+  uint64_t macs;   /* multiply-accumulates executed per micro-batch */
+  uint64_t sram;   /* bytes held (the reserve included) */
+} krn_cost;
+
+const char *krn_kernel_name(krn_kernel k);
+
+/* A weight GEMM tile (k = KRN_SPARSE or KRN_DENSE). */
+krn_cost krn_gemm_cost(const krn_machine *m, krn_kernel k, uint32_t kt, uint32_t nt, uint64_t nnz,
+                       uint32_t b);
+/* What KRN_AUTO runs on such a tile: the kernel with fewer cycles (dense on a tie). */
+krn_kernel krn_gemm_pick(const krn_machine *m, uint32_t kt, uint32_t nt, uint64_t nnz, uint32_t b);
+
+/* Causal attention pairs (query, key) a PE holds in micro-batch mb: its keys
+ * are the tokens t = row (mod rows); query q of the micro-batch (token
+ * mb b + q) sees keys t <= mb b + q. */
+uint64_t krn_attn_pairs(uint32_t b, uint32_t mb, uint32_t row, uint32_t rows);
+
+/* Attention share: `heads` heads of dh, `pairs` (query, key) pairs: scores
+ * (a dot product of dh per pair and head), softmax (an exp per pair and
+ * head, a max and a sum), scores x V (an AXPY of dh per pair and head).
+ * SRAM: the K and V cache of ceil(seq / rows) tokens, the queries, the
+ * scores and the partial outputs of b tokens. */
+krn_cost krn_attn_cost(const krn_machine *m, uint32_t heads, uint32_t dh, uint64_t pairs, uint32_t b,
+                       uint32_t rows, uint32_t seq);
+/* Its two phases, around the max all-reduce: 1 scores and local max, 2 exp,
+ * sum and scores x V (cycles and MACs; the total is their sum). */
+krn_cost krn_attn_phase(const krn_machine *m, int phase, uint32_t heads, uint32_t dh, uint64_t pairs);
+
+/* Layernorm of b tokens x `features` in fp32: sums, an inverse square root
+ * per token, scale and shift; gain and shift parameters held. */
+krn_cost krn_layernorm_cost(const krn_machine *m, uint32_t features, uint32_t b);
+/* Its two phases, around the statistics all-reduce: 1 sums, 2 normalise. */
+krn_cost krn_layernorm_phase(const krn_machine *m, int phase, uint32_t features, uint32_t b);
+/* GELU (tanh form: a tanh and 5 multiply-adds per element). */
+krn_cost krn_gelu_cost(const krn_machine *m, uint32_t features, uint32_t b);
+/* Element-wise add of two b x features tensors (residual, position embedding). */
+krn_cost krn_add_cost(const krn_machine *m, uint32_t features, uint32_t b);
+/* Embedding lookup share: `rows` vocabulary rows x `features` held; `hits`
+ * tokens of the micro-batch fall in those rows and are copied out. */
+krn_cost krn_embed_cost(const krn_machine *m, uint32_t rows, uint32_t features, uint32_t hits,
+                        uint32_t b);
+
+bool krn_fits(const krn_machine *m, uint64_t sram);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
