@@ -1,0 +1,130 @@
+/* Private to kernels/pipeline.c and stages.c: the pipeline's state. */
+#ifndef WAFERSIM_KERNELS_PIPE_INTERNAL_H
+#define WAFERSIM_KERNELS_PIPE_INTERNAL_H
+
+#include "fabric/collective.h"
+#include "pipeline.h"
+#include "sim/engine/check.h"
+
+/* Micro-batches a PE, slot or piece keeps state for, as a ring: a stage is
+ * armed for m only after its producers sent m - 2, which needed its credit
+ * for m - 2 (it finished m - 4), which needed its own output of m - 6 sent;
+ * 8 leaves room, and every access checks it. */
+#define RING 8
+#define NEVER UINT64_MAX
+#define NO_MB UINT32_MAX
+
+/* Where a stage takes in or holds a tensor: a PE, a feature range, and the
+ * tokens t = rem (mod mod) of each micro-batch (mod 1: all). */
+typedef struct {
+  fab_pe pe;
+  uint32_t local; /* the PE's index in its stage's region, row-major */
+  uint32_t f0, f1;
+  uint32_t mod, rem;
+  uint32_t route;   /* multicast from this slot to its group (FAB_NONE: the group is its PE) */
+  uint32_t pieces;  /* pieces that arrive at it */
+  /* per micro-batch (ring) */
+  uint32_t m[RING];
+  uint32_t freed_count[RING]; /* group PEs done with the input */
+  uint64_t freed[RING];       /* cycle the whole group was, NEVER before */
+  uint64_t out_ready[RING];   /* output slot: cycle its values were ready, NEVER before */
+  float *vals[RING];          /* functional: assembled input, or output values */
+} slot;
+
+/* An overlap of a producer's output slot with a consumer's input slot. */
+typedef struct {
+  uint32_t from, from_slot, to, to_input, to_slot; /* stages and slots */
+  uint32_t f0, f1; /* features it carries */
+  uint32_t route;
+  uint32_t m[RING];
+  fab_xfer send[RING];
+  bool sent[RING];
+} piece;
+
+/* What a fabric transfer is, for the callbacks. */
+enum { TAG_NONE, TAG_SEND, TAG_RELAY, TAG_HOST, TAG_RESULT, TAG_MAX };
+typedef struct {
+  uint8_t role;
+  uint8_t input;     /* TAG_RELAY: which input of the stage */
+  uint32_t stage, a; /* a: piece (SEND), slot (RELAY), column or row (RESULT, MAX) */
+  uint32_t m;
+} tag;
+
+/* One PE of a stage, per micro-batch (ring). */
+typedef struct {
+  uint32_t m;
+  uint32_t got[KRN_MAX_INPUTS]; /* pieces arrived per input */
+  uint64_t in_done;             /* cycle its inputs were all in, NEVER before */
+  fab_xfer red;                 /* its member of the stage's reduction round (chain or sum) */
+  fab_xfer max;                 /* its member of the max or statistics all-reduce */
+  float *scratch;               /* functional: kept between two phases */
+} pe_mb;
+
+typedef struct {
+  uint32_t next;      /* next micro-batch it computes */
+  uint64_t core_free; /* first cycle its core is free */
+  uint64_t busy, macs, sram;
+  krn_kernel kernel; /* GEMM: the kernel it runs */
+  uint64_t nnz;      /* GEMM: its tile's nonzeros; EMBED: its rows */
+  pe_mb ring[RING];
+  float *kv; /* functional ATTENTION: K and V of its tokens, ceil(seq / rows) x 2 x features */
+} pe_state;
+
+typedef struct {
+  krn_stage s;
+  uint32_t rows, cols, dh; /* region shape; ATTENTION: head size */
+  uint32_t *kc, *nc;       /* owned cut points: rows + 1 over k, cols + 1 over n */
+  slot *in[KRN_MAX_INPUTS];
+  uint32_t nin_slots[KRN_MAX_INPUTS], ninputs;
+  slot *out;
+  uint32_t nout;
+  fab_coll **red; /* per column (GEMM, EMBED: chain; ATTENTION: sum) */
+  fab_coll **max; /* ATTENTION: per column, max all-reduce; LAYERNORM: [0], the row's all-reduce */
+  pe_state *pe;   /* rows x cols */
+  bool entry;     /* no producer: it arms its own micro-batches */
+  uint32_t armed; /* micro-batches armed */
+  uint32_t mb_m[RING];
+  uint32_t sends_left[RING]; /* output sends of that micro-batch still running */
+  uint64_t out_free[RING];   /* cycle its output was all sent, NEVER before */
+  uint32_t *consumers;       /* stages fed by it */
+  uint32_t nconsumers;
+  krn_stage_stats st;
+} stage;
+
+struct krn_pipe {
+  sim_engine *e;
+  sim_entity entity; /* its own: entry stages' inputs arrive by an event, not while arming */
+  fab_fabric *f;
+  krn_machine m;
+  krn_run run;
+  stage *st;
+  uint32_t nst, last; /* `last`: the stage whose output is the pipeline's */
+  piece *pc;
+  uint32_t npc;
+  tag *tags; /* per fabric transfer */
+  uint32_t ntags;
+  uint64_t *done;       /* per micro-batch: cycle the last stage had all of it */
+  uint32_t *parts_left; /* per micro-batch: last stage's output slots still to come */
+  float **final;        /* functional: per micro-batch, b x n */
+  char err[256];        /* first error inside a callback */
+};
+
+/* pipeline.c, for stages.c */
+void krn_entry_later(krn_pipe *p, uint32_t si, uint32_t m);
+pe_mb *krn_pe_mb(stage *s, uint32_t local, uint32_t m);
+uint32_t krn_tokens(const krn_pipe *p, const slot *sl, uint32_t m);
+void krn_tag(krn_pipe *p, fab_xfer x, tag t);
+void krn_fail(krn_pipe *p, const char *msg);
+void krn_arrival(krn_pipe *p, uint32_t si, uint32_t local, uint32_t input, uint32_t m, uint64_t cycle);
+void krn_output(krn_pipe *p, uint32_t si, uint32_t slot_index, uint32_t m, uint64_t cycle, float *values);
+void krn_freed(krn_pipe *p, uint32_t si, uint32_t local, uint32_t m, uint64_t cycle);
+uint64_t krn_charge(krn_pipe *p, stage *s, uint32_t local, uint64_t start, krn_cost c);
+
+/* stages.c: the stages' programs */
+int krn_stage_setup(krn_pipe *p, uint32_t si, char *err, size_t errlen);
+int krn_stage_arm(krn_pipe *p, uint32_t si, uint32_t m, char *err, size_t errlen);
+void krn_stage_compute(krn_pipe *p, uint32_t si, uint32_t local, uint32_t m, uint64_t start);
+void krn_stage_result(krn_pipe *p, const tag *t, fab_xfer x, uint64_t cycle);
+void krn_stage_max(krn_pipe *p, uint32_t si, uint32_t local, uint32_t m, fab_xfer x, uint64_t cycle);
+
+#endif

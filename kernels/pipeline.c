@@ -1,0 +1,524 @@
+/* The pipeline's common part: checking and setting up stages, pieces
+ * between them, arming micro-batches, credits, the fabric callbacks and
+ * results. What each stage computes is in stages.c. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pipe_internal.h"
+
+static uint64_t max_u64(uint64_t a, uint64_t b) { return a > b ? a : b; }
+
+void krn_fail(krn_pipe *p, const char *msg) {
+  if (!p->err[0]) snprintf(p->err, sizeof p->err, "%s", msg);
+  sim_engine_stop(p->e);
+}
+
+pe_mb *krn_pe_mb(stage *s, uint32_t local, uint32_t m) {
+  pe_mb *e = &s->pe[local].ring[m % RING];
+  SIM_CHECK(e->m == m, "stage %s, PE %u: micro-batch %u is not armed (the ring holds %u)", s->s.name,
+            local, m, e->m);
+  return e;
+}
+
+uint32_t krn_tokens(const krn_pipe *p, const slot *sl, uint32_t m) {
+  uint32_t n = 0;
+  for (uint32_t b = 0; b < p->run.b; b++) n += ((uint64_t)m * p->run.b + b) % sl->mod == sl->rem;
+  return n;
+}
+
+void krn_tag(krn_pipe *p, fab_xfer x, tag t) {
+  if (x >= p->ntags) {
+    uint32_t n = x + x / 2 + 1024;
+    tag *a = realloc(p->tags, (size_t)n * sizeof *a);
+    SIM_CHECK(a, "out of memory tagging transfer %u", x);
+    memset(a + p->ntags, 0, (size_t)(n - p->ntags) * sizeof *a);
+    p->tags = a;
+    p->ntags = n;
+  }
+  p->tags[x] = t;
+}
+
+/* The slot of input k that feeds PE `local` of stage s. */
+static uint32_t pe_slot(const stage *s, uint32_t k, uint32_t local) {
+  switch (s->s.kind) {
+    case KRN_STAGE_GEMM: return local / s->cols;                   /* its row's first PE */
+    case KRN_STAGE_ATTENTION: return k == 0 ? local % s->cols : local; /* q: its column's */
+    default: return local;                                         /* one row: its own */
+  }
+}
+
+/* PEs a slot of input k feeds. */
+static uint32_t group_size(const stage *s, uint32_t k) {
+  if (s->s.kind == KRN_STAGE_GEMM) return s->cols;
+  if (s->s.kind == KRN_STAGE_ATTENTION && k == 0) return s->rows;
+  return 1;
+}
+
+static void slot_claim(slot *sl, uint32_t m) {
+  const uint32_t i = m % RING;
+  if (sl->m[i] == m) return;
+  SIM_CHECK(sl->m[i] == NO_MB || sl->m[i] + RING <= m, "slot ring: micro-batch %u meets %u", m, sl->m[i]);
+  free(sl->vals[i]);
+  sl->vals[i] = NULL;
+  sl->m[i] = m;
+  sl->freed_count[i] = 0;
+  sl->freed[i] = sl->out_ready[i] = NEVER;
+}
+
+/* ---- sends: a piece of micro-batch m leaves when its data is ready and
+ * its consumer has finished micro-batch m - 2 (double buffers) ---- */
+
+static void try_send(krn_pipe *p, uint32_t pi, uint32_t m) {
+  piece *pc = &p->pc[pi];
+  const uint32_t i = m % RING;
+  if (m >= p->run.micro_batches || pc->m[i] != m || pc->sent[i]) return;
+  const slot *o = &p->st[pc->from].out[pc->from_slot];
+  const slot *s = &p->st[pc->to].in[pc->to_input][pc->to_slot];
+  if (o->m[i] != m || o->out_ready[i] == NEVER) return;
+  uint64_t credit = 0;
+  if (m >= 2) {
+    const uint32_t j = (m - 2) % RING;
+    if (s->m[j] != m - 2 || s->freed[j] == NEVER) return;
+    credit = s->freed[j];
+  }
+  pc->sent[i] = true;
+  const uint64_t at = max_u64(max_u64(o->out_ready[i], credit), fab_now(p->f));
+  if (!p->run.functional) {
+    fab_ready(p->f, pc->send[i], at);
+    return;
+  }
+  /* its features of the consumer's tokens, token-major */
+  const uint32_t w = pc->f1 - pc->f0, ow = o->f1 - o->f0;
+  float *v = malloc((size_t)p->run.b * w * sizeof *v);
+  SIM_CHECK(v, "out of memory");
+  uint32_t row = 0;
+  for (uint32_t b = 0; b < p->run.b; b++) {
+    if (((uint64_t)m * p->run.b + b) % s->mod != s->rem) continue;
+    memcpy(&v[(size_t)row++ * w], &o->vals[i][(size_t)b * ow + (pc->f0 - o->f0)], w * sizeof *v);
+  }
+  fab_ready_values(p->f, pc->send[i], at, v);
+  free(v);
+}
+
+void krn_freed(krn_pipe *p, uint32_t si, uint32_t local, uint32_t m, uint64_t cycle) {
+  stage *s = &p->st[si];
+  for (uint32_t k = 0; k < s->ninputs; k++) {
+    slot *sl = &s->in[k][pe_slot(s, k, local)];
+    const uint32_t i = m % RING;
+    SIM_CHECK(sl->m[i] == m, "stage %s: input %u freed for micro-batch %u not armed", s->s.name, k, m);
+    sl->freed[i] = sl->freed_count[i] ? max_u64(sl->freed[i], cycle) : cycle;
+    if (++sl->freed_count[i] < group_size(s, k)) continue;
+    for (uint32_t pi = 0; pi < p->npc; pi++) /* the pieces of m + 2 into it may leave */
+      if (p->pc[pi].to == si && p->pc[pi].to_input == k && &s->in[k][p->pc[pi].to_slot] == sl)
+        try_send(p, pi, m + 2);
+  }
+}
+
+/* ---- arming: the transfers of one micro-batch, made in micro-batch order
+ * so that every route's messages and consumers line up ---- */
+
+static int arm(krn_pipe *p, uint32_t si, uint32_t m, char *err, size_t errlen) {
+  stage *s = &p->st[si];
+  if (m >= p->run.micro_batches || s->armed > m) return 0;
+  SIM_CHECK(s->armed == m, "stage %s armed for %u before %u", s->s.name, m, s->armed);
+  const uint32_t i = m % RING;
+  SIM_CHECK(s->mb_m[i] == NO_MB || s->mb_m[i] + RING <= m, "stage ring: %u meets %u", m, s->mb_m[i]);
+  s->mb_m[i] = m;
+  s->sends_left[i] = 0;
+  s->out_free[i] = NEVER;
+  for (uint32_t k = 0; k < s->ninputs; k++)
+    for (uint32_t j = 0; j < s->nin_slots[k]; j++) slot_claim(&s->in[k][j], m);
+  for (uint32_t j = 0; j < s->nout; j++) slot_claim(&s->out[j], m);
+  for (uint32_t l = 0; l < s->rows * s->cols; l++) {
+    pe_mb *e = &s->pe[l].ring[i];
+    SIM_CHECK(e->m == NO_MB || e->m + RING <= m, "stage %s PE %u ring: %u meets %u", s->s.name, l, m,
+              e->m);
+    free(e->scratch);
+    *e = (pe_mb){.m = m, .in_done = NEVER, .red = FAB_NONE, .max = FAB_NONE};
+  }
+  /* its output sends first: an entry stage computes as soon as it is armed */
+  for (uint32_t pi = 0; pi < p->npc; pi++) {
+    piece *pc = &p->pc[pi];
+    if (pc->from != si) continue;
+    pc->m[i] = m;
+    pc->sent[i] = false;
+    const slot *to = &p->st[pc->to].in[pc->to_input][pc->to_slot];
+    const uint32_t tokens = krn_tokens(p, to, m), w = pc->f1 - pc->f0;
+    if (tokens == 0) {
+      pc->sent[i] = true; /* nothing of this micro-batch for that slot */
+      continue;
+    }
+    const fab_transfer t = {.pe = s->out[pc->from_slot].pe,
+                            .out = pc->route,
+                            .n = (tokens * w + 1) / 2, /* two fp16 values per wavelet */
+                            .ready = FAB_LATER,
+                            .values = p->run.functional ? tokens * w : 0,
+                            .own_later = p->run.functional};
+    if (fab_combine(p->f, &t, &pc->send[i], err, errlen) != 0) return -1;
+    krn_tag(p, pc->send[i], (tag){TAG_SEND, 0, si, pi, m});
+    s->sends_left[i]++;
+  }
+  if (krn_stage_arm(p, si, m, err, errlen) != 0) return -1;
+  s->armed = m + 1;
+  for (uint32_t c = 0; c < s->nconsumers; c++)
+    if (arm(p, s->consumers[c], m, err, errlen) != 0) return -1;
+  return 0;
+}
+
+/* ---- compute: a PE starts micro-batch m once its inputs are in, its core
+ * is free and its stage sent micro-batch m - 2 on ---- */
+
+static void try_compute(krn_pipe *p, uint32_t si, uint32_t local) {
+  stage *s = &p->st[si];
+  pe_state *pe = &s->pe[local];
+  for (;;) {
+    const uint32_t m = pe->next;
+    if (m >= p->run.micro_batches || pe->ring[m % RING].m != m) return;
+    const pe_mb *e = &pe->ring[m % RING];
+    if (e->in_done == NEVER) return;
+    uint64_t start = max_u64(max_u64(fab_now(p->f), pe->core_free), e->in_done);
+    if (m >= 2) {
+      const uint32_t j = (m - 2) % RING;
+      if (s->mb_m[j] != m - 2 || s->out_free[j] == NEVER) return;
+      start = max_u64(start, s->out_free[j]);
+    }
+    if (s->st.first == NEVER || start < s->st.first) s->st.first = start;
+    pe->next++;
+    krn_stage_compute(p, si, local, m, start);
+  }
+}
+
+uint64_t krn_charge(krn_pipe *p, stage *s, uint32_t local, uint64_t start, krn_cost c) {
+  (void)p;
+  pe_state *pe = &s->pe[local];
+  pe->core_free = start + c.cycles;
+  pe->busy += c.cycles;
+  pe->macs += c.macs;
+  return pe->core_free;
+}
+
+void krn_arrival(krn_pipe *p, uint32_t si, uint32_t local, uint32_t input, uint32_t m, uint64_t cycle) {
+  stage *s = &p->st[si];
+  pe_mb *e = krn_pe_mb(s, local, m);
+  e->got[input]++;
+  for (uint32_t k = 0; k < s->ninputs; k++) {
+    const slot *sl = &s->in[k][pe_slot(s, k, local)];
+    const uint32_t want = krn_tokens(p, sl, m) ? sl->pieces : 0;
+    SIM_CHECK(e->got[k] <= want, "stage %s PE %u: %u pieces of input %u, expected %u", s->s.name, local,
+              e->got[k], k, want);
+    if (e->got[k] < want) return;
+  }
+  e->in_done = cycle;
+  try_compute(p, si, local);
+}
+
+/* The stage sent all of micro-batch m's output (or, the last stage, had it). */
+static void out_free(krn_pipe *p, uint32_t si, uint32_t m, uint64_t cycle) {
+  stage *s = &p->st[si];
+  s->out_free[m % RING] = cycle;
+  char err[256] = "";
+  if (s->entry && arm(p, si, m + 2, err, sizeof err) != 0) krn_fail(p, err);
+  for (uint32_t l = 0; l < s->rows * s->cols; l++) try_compute(p, si, l);
+}
+
+void krn_output(krn_pipe *p, uint32_t si, uint32_t slot_index, uint32_t m, uint64_t cycle, float *values) {
+  stage *s = &p->st[si];
+  slot *o = &s->out[slot_index];
+  const uint32_t i = m % RING;
+  SIM_CHECK(o->m[i] == m && o->out_ready[i] == NEVER, "stage %s: output %u of micro-batch %u twice",
+            s->s.name, slot_index, m);
+  o->out_ready[i] = cycle;
+  free(o->vals[i]);
+  o->vals[i] = values; /* owned by the slot from now */
+  if (cycle > s->st.last || s->st.last == NEVER) s->st.last = cycle;
+  if (si == p->last) {
+    if (values && p->final[m]) /* features [f0, f1) of all tokens */
+      for (uint32_t b = 0; b < p->run.b; b++)
+        memcpy(&p->final[m][(size_t)b * s->s.n + o->f0], &values[(size_t)b * (o->f1 - o->f0)],
+               (o->f1 - o->f0) * sizeof *values);
+    p->done[m] = p->done[m] == NEVER ? cycle : max_u64(p->done[m], cycle);
+    if (--p->parts_left[m] == 0) out_free(p, si, m, p->done[m]);
+    return;
+  }
+  for (uint32_t pi = 0; pi < p->npc; pi++)
+    if (p->pc[pi].from == si && p->pc[pi].from_slot == slot_index) try_send(p, pi, m);
+}
+
+/* An entry stage's inputs of micro-batch m are there: its PEs' arrivals,
+ * as an event at the current cycle so that arming never computes. */
+void krn_entry_later(krn_pipe *p, uint32_t si, uint32_t m) {
+  sim_engine_schedule(p->e, sim_engine_now(p->e), p->entity, 0, (sim_payload){si, m});
+}
+
+static void on_event(sim_engine *e, void *ctx, const sim_event *ev) {
+  (void)e;
+  krn_pipe *p = ctx;
+  const uint32_t si = (uint32_t)ev->payload.a, m = (uint32_t)ev->payload.b;
+  stage *s = &p->st[si];
+  if (s->s.kind == KRN_STAGE_EMBED) { /* token ids: nothing to wait for */
+    for (uint32_t l = 0; l < s->rows * s->cols; l++) krn_arrival(p, si, l, 0, m, fab_now(p->f));
+  } else { /* a GEMM's rows' first PEs hold their x */
+    for (uint32_t n = 0; n < s->nin_slots[0]; n++) krn_arrival(p, si, s->in[0][n].local, 0, m, fab_now(p->f));
+  }
+}
+
+/* ---- fabric callbacks ---- */
+
+/* A piece (or a relayed copy of it) is in at PE `local` of its consumer. */
+static void piece_in(krn_pipe *p, uint32_t pi, uint32_t local, uint32_t m, fab_xfer x, uint64_t cycle) {
+  const piece *pc = &p->pc[pi];
+  slot *sl = &p->st[pc->to].in[pc->to_input][pc->to_slot];
+  const float *v = p->run.functional ? fab_values(p->f, x) : NULL;
+  if (v) { /* place its features in the slot's tokens x features */
+    const uint32_t i = m % RING, tokens = krn_tokens(p, sl, m), sw = sl->f1 - sl->f0, w = pc->f1 - pc->f0;
+    if (!sl->vals[i]) {
+      sl->vals[i] = calloc((size_t)tokens * sw + 1, sizeof *sl->vals[i]);
+      SIM_CHECK(sl->vals[i], "out of memory");
+    }
+    for (uint32_t t = 0; t < tokens; t++)
+      memcpy(&sl->vals[i][(size_t)t * sw + (pc->f0 - sl->f0)], &v[(size_t)t * w], w * sizeof *v);
+  }
+  krn_arrival(p, pc->to, local, pc->to_input, m, cycle);
+}
+
+static uint32_t local_of(const stage *s, fab_pe pe, uint32_t width) {
+  return (fab_y(width, pe) - s->s.region.y) * s->cols + (fab_x(width, pe) - s->s.region.x);
+}
+
+static void on_delivery(void *ctx, fab_pe pe, uint32_t route, fab_xfer sender, uint64_t cycle) {
+  (void)route;
+  krn_pipe *p = ctx;
+  const tag t = sender < p->ntags ? p->tags[sender] : (tag){0};
+  const uint32_t width = fab_config_of(p->f)->width;
+  switch (t.role) {
+    case TAG_SEND: piece_in(p, t.a, p->st[p->pc[t.a].to].in[p->pc[t.a].to_input][p->pc[t.a].to_slot].local, t.m, sender, cycle); break;
+    case TAG_RELAY: piece_in(p, t.a, local_of(&p->st[t.stage], pe, width), t.m, sender, cycle); break;
+    case TAG_HOST: krn_arrival(p, t.stage, local_of(&p->st[t.stage], pe, width), 0, t.m, cycle); break;
+    case TAG_MAX: krn_stage_max(p, t.stage, local_of(&p->st[t.stage], pe, width), t.m, sender, cycle); break;
+    default: SIM_CHECK(0, "a message of transfer %u (role %u) delivered at PE %u", sender, t.role, pe);
+  }
+}
+
+static void on_done(void *ctx, fab_xfer x, uint64_t cycle) {
+  krn_pipe *p = ctx;
+  if (x >= p->ntags) return;
+  const tag t = p->tags[x];
+  switch (t.role) {
+    case TAG_SEND: {
+      stage *s = &p->st[t.stage];
+      if (--s->sends_left[t.m % RING] == 0) out_free(p, t.stage, t.m, cycle);
+      break;
+    }
+    case TAG_RELAY: { /* the relaying PE had the piece as it forwarded it */
+      const piece *pc = &p->pc[t.a];
+      piece_in(p, t.a, p->st[pc->to].in[pc->to_input][pc->to_slot].local, t.m, x, cycle);
+      break;
+    }
+    case TAG_RESULT: krn_stage_result(p, &t, x, cycle); break;
+    case TAG_MAX: {
+      const stage *s = &p->st[t.stage];
+      krn_stage_max(p, t.stage, local_of(s, fab_coll_member(s->max[t.a], fab_coll_result(s->max[t.a])),
+                                         fab_config_of(p->f)->width), t.m, x, cycle);
+      break;
+    }
+    default: break;
+  }
+}
+
+/* ---- creation and results ---- */
+
+static bool overlap(fab_rect a, fab_rect b) {
+  return a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
+}
+
+static int check_stages(const fab_config *fc, const krn_stage *st, uint32_t n, char *err, size_t errlen) {
+  for (uint32_t i = 0; i < n; i++) {
+    const krn_stage *s = &st[i];
+    const fab_rect q = s->region;
+    const char *bad = NULL;
+    if (q.w == 0 || q.h == 0 || q.x + q.w > fc->width || q.y + q.h > fc->height)
+      bad = "its region is empty or off the mesh";
+    for (uint32_t j = 0; !bad && j < i; j++)
+      if (overlap(q, st[j].region)) bad = "its region overlaps an earlier stage's";
+    for (uint32_t k = 0; !bad && k < KRN_MAX_INPUTS; k++)
+      if (s->in[k] >= (int)i) bad = "it takes an input from itself or a later stage";
+    if (bad) {
+      snprintf(err, errlen, "pipeline: stage %u (%s): %s", i, s->name ? s->name : "?", bad);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+krn_pipe *krn_pipe_create(sim_engine *e, fab_fabric *f, const krn_machine *m,
+                          const krn_stage *stages, uint32_t nstages, const krn_run *run, char *err,
+                          size_t errlen) {
+  if (nstages == 0 || run->b == 0 || run->micro_batches == 0 || run->seq != run->b * run->micro_batches) {
+    snprintf(err, errlen, "pipeline: need stages, b >= 1, micro-batches >= 1 and seq = b x micro-batches");
+    return NULL;
+  }
+  if (check_stages(fab_config_of(f), stages, nstages, err, errlen) != 0) return NULL;
+  krn_pipe *p = calloc(1, sizeof *p);
+  if (!p) goto oom;
+  p->e = e;
+  p->f = f;
+  p->m = *m;
+  p->run = *run;
+  p->nst = nstages;
+  p->st = calloc(nstages, sizeof *p->st);
+  p->done = malloc(run->micro_batches * sizeof *p->done);
+  p->parts_left = calloc(run->micro_batches, sizeof *p->parts_left);
+  p->final = calloc(run->micro_batches, sizeof *p->final);
+  if (!p->st || !p->done || !p->parts_left || !p->final) goto oom;
+  for (uint32_t i = 0; i < nstages; i++) {
+    stage *s = &p->st[i];
+    s->s = stages[i];
+    s->rows = stages[i].region.h;
+    s->cols = stages[i].region.w;
+    s->st.first = s->st.last = NEVER;
+    for (uint32_t r = 0; r < RING; r++) s->mb_m[r] = NO_MB;
+    for (uint32_t k = 0; k < KRN_MAX_INPUTS; k++) {
+      if (stages[i].in[k] < 0) continue;
+      stage *pr = &p->st[stages[i].in[k]];
+      uint32_t *c = realloc(pr->consumers, (pr->nconsumers + 1) * sizeof *c);
+      if (!c) goto oom;
+      pr->consumers = c;
+      c[pr->nconsumers++] = i;
+    }
+  }
+  for (uint32_t i = 0; i < nstages; i++)
+    if (krn_stage_setup(p, i, err, errlen) != 0) goto fail;
+  /* pieces: every overlap of a producer's output slot and a consumer's input slot */
+  for (uint32_t c = 0; c < nstages; c++) {
+    stage *s = &p->st[c];
+    for (uint32_t k = 0; k < s->ninputs; k++) {
+      if (s->s.in[k] < 0) continue;
+      const stage *pr = &p->st[s->s.in[k]];
+      for (uint32_t o = 0; o < pr->nout; o++) {
+        for (uint32_t j = 0; j < s->nin_slots[k]; j++) {
+          slot *sl = &s->in[k][j];
+          const uint32_t f0 = pr->out[o].f0 > sl->f0 ? pr->out[o].f0 : sl->f0;
+          const uint32_t f1 = pr->out[o].f1 < sl->f1 ? pr->out[o].f1 : sl->f1;
+          if (f0 >= f1) continue;
+          piece *pc = realloc(p->pc, (p->npc + 1) * sizeof *pc);
+          if (!pc) goto oom;
+          p->pc = pc;
+          pc = &p->pc[p->npc];
+          memset(pc, 0, sizeof *pc);
+          *pc = (piece){.from = (uint32_t)s->s.in[k], .from_slot = o, .to = c, .to_input = k,
+                        .to_slot = j, .f0 = f0, .f1 = f1};
+          for (uint32_t r = 0; r < RING; r++) pc->m[r] = NO_MB;
+          if (fab_route_path(f, pr->out[o].pe, sl->pe, &pc->route, err, errlen) != 0) goto fail;
+          sl->pieces++;
+          p->npc++;
+        }
+      }
+    }
+  }
+  p->last = nstages - 1;
+  while (p->st[p->last].nconsumers > 0) p->last--; /* the last stage nothing consumes */
+  for (uint32_t mb = 0; mb < run->micro_batches; mb++) {
+    p->done[mb] = NEVER;
+    p->parts_left[mb] = p->st[p->last].nout;
+    if (run->functional && !(p->final[mb] = calloc((size_t)run->b * p->st[p->last].s.n, sizeof(float))))
+      goto oom;
+  }
+  fab_on_delivery(f, on_delivery, p);
+  fab_on_done(f, on_done, p);
+  if (sim_engine_add_type(e, "kernels", on_event, p, 1, &p->entity) != 0) {
+    snprintf(err, errlen, "pipeline: %s", sim_engine_error(e));
+    goto fail;
+  }
+  for (uint32_t i = 0; i < nstages; i++) /* stages with no producer start on their own */
+    if (p->st[i].entry && (arm(p, i, 0, err, errlen) != 0 || arm(p, i, 1, err, errlen) != 0)) goto fail;
+  return p;
+oom:
+  snprintf(err, errlen, "pipeline: out of memory");
+fail:
+  krn_pipe_destroy(p);
+  return NULL;
+}
+
+void krn_pipe_destroy(krn_pipe *p) {
+  if (!p) return;
+  for (uint32_t i = 0; p->st && i < p->nst; i++) {
+    stage *s = &p->st[i];
+    for (uint32_t k = 0; k < KRN_MAX_INPUTS; k++) {
+      for (uint32_t j = 0; s->in[k] && j < s->nin_slots[k]; j++)
+        for (uint32_t r = 0; r < RING; r++) free(s->in[k][j].vals[r]);
+      free(s->in[k]);
+    }
+    for (uint32_t j = 0; s->out && j < s->nout; j++)
+      for (uint32_t r = 0; r < RING; r++) free(s->out[j].vals[r]);
+    free(s->out);
+    for (uint32_t c = 0; c < s->cols; c++) {
+      if (s->red) fab_coll_destroy(s->red[c]);
+      if (s->max) fab_coll_destroy(s->max[c]);
+    }
+    free(s->red);
+    free(s->max);
+    for (uint32_t l = 0; s->pe && l < s->rows * s->cols; l++) {
+      for (uint32_t r = 0; r < RING; r++) free(s->pe[l].ring[r].scratch);
+      free(s->pe[l].kv);
+    }
+    free(s->pe);
+    free(s->kc);
+    free(s->nc);
+    free(s->consumers);
+  }
+  for (uint32_t mb = 0; p->final && mb < p->run.micro_batches; mb++) free(p->final[mb]);
+  free(p->final);
+  free(p->st);
+  free(p->pc);
+  free(p->tags);
+  free(p->done);
+  free(p->parts_left);
+  free(p);
+}
+
+int krn_pipe_check(const krn_pipe *p, char *err, size_t errlen) {
+  if (p->err[0]) {
+    snprintf(err, errlen, "%s", p->err);
+    return -1;
+  }
+  for (uint32_t mb = 0; mb < p->run.micro_batches; mb++) {
+    if (p->done[mb] != NEVER) continue;
+    for (uint32_t i = 0; i < p->nst; i++) { /* the first stage that did not finish it */
+      const stage *s = &p->st[i];
+      for (uint32_t l = 0; l < s->rows * s->cols; l++) {
+        if (s->pe[l].next > mb) continue;
+        snprintf(err, errlen,
+                 "pipeline: micro-batch %u never left stage %s: its PE %u did not start it (armed: "
+                 "%u micro-batches)",
+                 mb, s->s.name, l, s->armed);
+        return -1;
+      }
+    }
+    snprintf(err, errlen, "pipeline: micro-batch %u never left the last stage", mb);
+    return -1;
+  }
+  return 0;
+}
+
+krn_stage_stats krn_pipe_stats(const krn_pipe *p, uint32_t si) {
+  const stage *s = &p->st[si];
+  krn_stage_stats st = s->st;
+  st.pes = s->rows * s->cols;
+  for (uint32_t l = 0; l < st.pes; l++) {
+    const pe_state *pe = &s->pe[l];
+    if (pe->busy > st.busy_max) st.busy_max = pe->busy;
+    st.busy_sum += pe->busy;
+    st.macs += pe->macs;
+    if (pe->sram > st.sram_max) st.sram_max = pe->sram;
+    st.sparse_pes += pe->kernel == KRN_SPARSE;
+  }
+  return st;
+}
+
+uint64_t krn_pipe_done(const krn_pipe *p, uint32_t mb) { return p->done[mb]; }
+const float *krn_pipe_output(const krn_pipe *p, uint32_t mb) { return p->final[mb]; }
+uint64_t krn_pipe_pe_macs(const krn_pipe *p, uint32_t si, uint32_t local) {
+  return p->st[si].pe[local].macs;
+}

@@ -1,0 +1,122 @@
+/* Placed ops running micro-batches on the fabric: the layer-pipelined
+ * execution of DESIGN.md section 3. Each stage (one op of the graph, or a
+ * stated fusion of several) owns a rectangle of PEs; micro-batches of b
+ * tokens flow through all stages at once.
+ *
+ * Stages and their programs (per micro-batch):
+ *   GEMM       r x c PEs, PE (i, j) holds the tile W[K_i, N_j] (its nonzeros
+ *              for the sparse kernel). Row i's first PE receives x[K_i] and
+ *              relays it along the row (multicast); every PE computes its
+ *              partial y[N_j] (cost.h); each column chain-reduces the partials
+ *              to its last PE, which holds y[N_j] and sends it on.
+ *   EMBED      token embedding and position embedding (fused): PE (i, j) holds
+ *              table rows V_i, features D_j; a PE copies the rows of the tokens
+ *              it holds; columns chain-reduce; the last PE adds the positions.
+ *   ATTENTION  scores, causal softmax and scores x V (fused), r x c PEs: column
+ *              j takes heads H_j, row i the keys of tokens t = i (mod r) (K and
+ *              V kept for the whole sequence). Queries reach a column by
+ *              multicast; each PE scores its keys; a max all-reduce down the
+ *              column, then each PE's exp, sum and partial output reduce to
+ *              the column's first PE, which normalises and sends.
+ *   LAYERNORM  1 x c PEs, PE j features D_j: sums, a row all-reduce, normalise.
+ *   GELU, ADD  1 x c PEs, PE j features D_j (ADD: residual, two inputs).
+ * Between stages, each overlap of a producer's output features with a
+ * consumer's input features is a message on its own route. Inputs are
+ * double-buffered: a message of micro-batch m leaves when its data is ready
+ * and its consumer has finished micro-batch m - 2.
+ *
+ * Functional mode carries real fp32 values (small configurations): weights,
+ * tables and token ids given, every stage computes its numbers from its PEs'
+ * shares, and the values ride the fabric's transfers. */
+#ifndef WAFERSIM_KERNELS_PIPELINE_H
+#define WAFERSIM_KERNELS_PIPELINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cost.h"
+#include "fabric/fabric.h"
+#include "sim/engine/engine.h"
+#include "workloads/mask.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+  KRN_STAGE_EMBED,
+  KRN_STAGE_GEMM,
+  KRN_STAGE_ATTENTION,
+  KRN_STAGE_LAYERNORM,
+  KRN_STAGE_GELU,
+  KRN_STAGE_ADD,
+} krn_stage_kind;
+
+#define KRN_MAX_INPUTS 3
+
+typedef struct {
+  krn_stage_kind kind;
+  const char *name;   /* for reports and errors, e.g. "L3.ffn_up" */
+  fab_rect region;
+  int in[KRN_MAX_INPUTS]; /* producer stages, -1 for none: GEMM, LAYERNORM, GELU: 1
+                             (a GEMM with in[0] = -1 takes krn_run.input at its rows' first
+                             PEs); ADD: 2; ATTENTION: q, k, v; EMBED: none (token ids) */
+  uint32_t k;             /* GEMM: input features K; EMBED: vocabulary */
+  uint32_t n;             /* output features N (all stages) */
+  const uint32_t *k_cut;  /* GEMM, EMBED: region.h + 1 cut points over k (NULL: even) */
+  const uint32_t *n_cut;  /* region.w + 1 cut points over n (NULL: even) */
+  krn_kernel kernel;      /* GEMM: KRN_SPARSE, KRN_DENSE or KRN_AUTO (per PE) */
+  const wl_mask *mask;    /* GEMM: kept weights, k x n (NULL: all) */
+  uint32_t heads;         /* ATTENTION: heads (n = heads x head size) */
+  bool bias_add;          /* GEMM: add a bias at its outputs; EMBED: add the positions */
+  /* functional values (only with functional mode) */
+  const float *weight;    /* GEMM: W[k x n]; EMBED: token table [k x n]; LAYERNORM: gain[n] */
+  const float *bias;      /* GEMM: bias[n] or NULL; EMBED: positions [seq x n]; LAYERNORM: shift[n] */
+} krn_stage;
+
+typedef struct {
+  uint32_t b;             /* tokens per micro-batch */
+  uint32_t micro_batches; /* micro-batches of the sequence */
+  uint32_t seq;           /* tokens in the sequence (b x micro_batches) */
+  bool functional;
+  const uint32_t *tokens; /* the seq token ids (functional; else NULL: uniform hits) */
+  const float *input;     /* functional, for a GEMM with no producer: seq x k activations */
+} krn_run;
+
+/* Per stage, after a run. */
+typedef struct {
+  uint64_t busy_max, busy_sum; /* compute cycles of its busiest PE, and of all its PEs */
+  uint64_t macs;               /* multiply-accumulates executed */
+  uint64_t sram_max;           /* bytes of its fullest PE */
+  uint64_t first, last;        /* cycles its first compute started and last output was ready */
+  uint32_t pes;
+  uint32_t sparse_pes;         /* GEMM: PEs that ran the sparse kernel */
+} krn_stage_stats;
+
+typedef struct krn_pipe krn_pipe;
+
+/* Check the stages (regions on the mesh and disjoint, shapes, SRAM of every
+ * PE), make their routes and all micro-batches' transfers on f. NULL with the
+ * reason in err (a PE that does not fit names the stage, the PE, the bytes
+ * needed and available). The caller runs the engine, then reads results,
+ * and frees the pipeline with krn_pipe_destroy before the fabric. */
+krn_pipe *krn_pipe_create(sim_engine *e, fab_fabric *f, const krn_machine *m,
+                          const krn_stage *stages, uint32_t nstages, const krn_run *run, char *err,
+                          size_t errlen);
+void krn_pipe_destroy(krn_pipe *p);
+
+/* After the run: 0 if every micro-batch left the last stage, else -1 with what is stuck. */
+int krn_pipe_check(const krn_pipe *p, char *err, size_t errlen);
+krn_stage_stats krn_pipe_stats(const krn_pipe *p, uint32_t stage);
+/* Cycle micro-batch mb's output was complete at the last stage. */
+uint64_t krn_pipe_done(const krn_pipe *p, uint32_t mb);
+/* Functional: the last stage's output of micro-batch mb, b x n row-major (token-major). */
+const float *krn_pipe_output(const krn_pipe *p, uint32_t mb);
+/* MACs one PE of a stage executed in all (for the exactness tests). */
+uint64_t krn_pipe_pe_macs(const krn_pipe *p, uint32_t stage, uint32_t local_pe);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
