@@ -17,7 +17,7 @@
 /* The embedded default, generated at build time from sim/default.yaml. */
 extern const char ws_default_yaml_text[];
 
-typedef enum { K_INT, K_BYTES, K_HZ, K_FRACTION, K_ENUM, K_PRESET } key_type;
+typedef enum { K_INT, K_BYTES, K_HZ, K_FRACTION, K_ENUM, K_PRESET, K_BOOL } key_type;
 
 typedef struct {
   const char *path; /* "section.key" */
@@ -31,6 +31,9 @@ typedef struct {
 static const char *const phase_names[] = {"prefill", NULL};
 static const char *const format_names[] = {"table", "csv", "json", NULL};
 static const char *const fidelity_names[] = {"train", "wavelet", NULL};
+static const char *const kernel_names[] = {"auto", "sparse", "dense", NULL}; /* krn_kernel order */
+static const char *const accumulate_names[] = {"fp32", "fp16", NULL};
+static const char *const bool_names[] = {"false", "true", NULL};
 
 #define AT(field) offsetof(ws_config, field)
 #define DIM_MAX (1 << 24)
@@ -54,18 +57,27 @@ static const key_def keys[] = {
     {"model.d_ff", K_INT, AT(model.d_ff), 1, DIM_MAX, NULL, true},
     {"model.vocab", K_INT, AT(model.vocab), 1, DIM_MAX, NULL, true},
     {"model.context", K_INT, AT(model.context), 1, DIM_MAX, NULL, true},
+    {"kernels.kernel", K_ENUM, AT(kernels.kernel), 0, 0, kernel_names, false},
+    {"kernels.sparse_setup", K_INT, AT(kernels.sparse_setup), 0, 1000, NULL, false},
+    {"kernels.dense_setup", K_INT, AT(kernels.dense_setup), 0, 1000, NULL, false},
+    {"kernels.task_switch", K_INT, AT(kernels.task_switch), 0, 100000, NULL, false},
+    {"kernels.exp_cycles", K_INT, AT(kernels.exp_cycles), 0, 1000, NULL, false},
+    {"kernels.accumulate", K_ENUM, AT(kernels.accumulate), 0, 0, accumulate_names, false},
+    {"kernels.sram_reserve", K_BYTES, AT(kernels.sram_reserve), 0, 1LL << 30, NULL, false},
     {"workload.phase", K_ENUM, AT(workload.phase), 0, 0, phase_names, false},
     {"workload.seq_len", K_INT, AT(workload.seq_len), 1, DIM_MAX, NULL, false},
+    {"workload.micro_batch", K_INT, AT(workload.micro_batch), 1, DIM_MAX, NULL, false},
     {"workload.sparsity", K_FRACTION, AT(workload.sparsity), 0, 0, NULL, false},
     {"sim.seed", K_INT, AT(sim.seed), 0, INT64_MAX, NULL, false},
     {"sim.fidelity", K_ENUM, AT(sim.fidelity), 0, 0, fidelity_names, false},
+    {"sim.functional", K_BOOL, AT(sim.functional), 0, 0, bool_names, false},
     {"output.format", K_ENUM, AT(output.format), 0, 0, format_names, false},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 _Static_assert(NKEYS <= WS_CONFIG_MAX_KEYS, "raise WS_CONFIG_MAX_KEYS");
 
 /* Sections in writing order; a section may have no keys yet. */
-static const char *const sections[] = {"fabric", "model", "workload", "placer", "sim", "output"};
+static const char *const sections[] = {"fabric", "model", "kernels", "workload", "placer", "sim", "output"};
 #define NSECTIONS (sizeof sections / sizeof sections[0])
 
 const char *ws_config_default_yaml(void) { return ws_default_yaml_text; }
@@ -151,6 +163,12 @@ static int parse_value(ws_config *cfg, const key_def *k, const char *text, char 
       }
     }
     break;
+  case K_BOOL:
+    if (strcmp(text, "true") == 0 || strcmp(text, "false") == 0) {
+      *(bool *)field(cfg, k) = text[0] == 't';
+      return 0;
+    }
+    break;
   case K_PRESET: {
     mdl_gpt m;
     char *name = field(cfg, k);
@@ -187,6 +205,7 @@ static void format_value(const ws_config *cfg, const key_def *k, char *buf, size
     return;
   }
   case K_ENUM: snprintf(buf, len, "%s", k->choices[*(const int *)v]); return;
+  case K_BOOL: snprintf(buf, len, "%s", *(const bool *)v ? "true" : "false"); return;
   case K_PRESET: snprintf(buf, len, "%s", (const char *)v); return;
   }
 }
@@ -302,8 +321,8 @@ static int load_root(loader *L, const yaml_node_t *root) {
     int si = section_index(name);
     if (si < 0)
       return fail_at(L, key->start_mark, name,
-                     "unknown section; expected one of: schema_version, fabric, model, workload, "
-                     "placer, sim, output");
+                     "unknown section; expected one of: schema_version, fabric, model, kernels, "
+                     "workload, placer, sim, output");
     if (load_section(L, si, val) != 0) return -1;
   }
   if (!L->seen_version) {
@@ -478,6 +497,12 @@ int ws_config_finish(ws_config *cfg, char *err, size_t errlen) {
     snprintf(err, errlen, "%s: model: %s", org[preset_k].where, msg);
     return -1;
   }
+  if (cfg->workload.seq_len % cfg->workload.micro_batch != 0) {
+    snprintf(err, errlen, "%s: workload.micro_batch: %lld tokens do not divide workload.seq_len = %lld",
+             org[key_index("workload.micro_batch")].where, (long long)cfg->workload.micro_batch,
+             (long long)cfg->workload.seq_len);
+    return -1;
+  }
   if (cfg->workload.seq_len > cfg->model.context) {
     snprintf(err, errlen,
              "%s: workload.seq_len: %lld tokens exceed the context of model %s (%lld tokens)",
@@ -499,6 +524,20 @@ void ws_config_fabric(const ws_config *cfg, fab_config *out) {
       .add_latency = (uint32_t)cfg->fabric.add_latency,
       .consume_cycles = (uint32_t)cfg->fabric.consume_cycles,
       .fidelity = cfg->sim.fidelity == WS_FIDELITY_WAVELET ? FAB_WAVELET : FAB_TRAIN,
+  };
+}
+
+void ws_config_machine(const ws_config *cfg, krn_machine *out) {
+  *out = (krn_machine){
+      .simd_fp16 = (uint32_t)cfg->fabric.fmac_fp16,
+      .simd_fp32 = (uint32_t)cfg->fabric.fmac_fp32,
+      .sparse_setup = (uint32_t)cfg->kernels.sparse_setup,
+      .dense_setup = (uint32_t)cfg->kernels.dense_setup,
+      .task_switch = (uint32_t)cfg->kernels.task_switch,
+      .exp_cycles = (uint32_t)cfg->kernels.exp_cycles,
+      .acc_bytes = cfg->kernels.accumulate == WS_ACC_FP16 ? 2 : 4,
+      .sram = (uint64_t)cfg->fabric.sram_per_pe,
+      .sram_reserve = (uint64_t)cfg->kernels.sram_reserve,
   };
 }
 
@@ -545,7 +584,9 @@ json_t *ws_config_json(const ws_config *cfg) {
       const key_def *k = &keys[i];
       if (!in_section(k, sections[s]) || !key_in_effect(cfg, i)) continue;
       json_t *v;
-      if (k->type == K_INT) {
+      if (k->type == K_BOOL) {
+        v = json_boolean(*(const bool *)cfield(cfg, k));
+      } else if (k->type == K_INT) {
         v = json_integer(*(const int64_t *)cfield(cfg, k));
       } else if (k->type == K_FRACTION) {
         v = json_real(*(const double *)cfield(cfg, k));

@@ -16,6 +16,7 @@
 #include <stdio.h>
 
 #include "fabric/fabric.h"
+#include "kernels/cost.h"
 #include "models/gpt.h"
 
 #ifdef __cplusplus
@@ -24,12 +25,13 @@ extern "C" {
 
 #define WS_SCHEMA_VERSION 1
 #define WS_CONFIG_ERR_MAX 512
-#define WS_CONFIG_MAX_KEYS 32
+#define WS_CONFIG_MAX_KEYS 64
 #define WS_WHERE_MAX 128
 
 typedef enum { WS_PHASE_PREFILL } ws_phase;
 typedef enum { WS_FORMAT_TABLE, WS_FORMAT_CSV, WS_FORMAT_JSON } ws_format;
 typedef enum { WS_FIDELITY_TRAIN, WS_FIDELITY_WAVELET } ws_fidelity;
+typedef enum { WS_ACC_FP32, WS_ACC_FP16 } ws_accumulate;
 
 /* Where a key got its value: "FILE:LINE:COL" or "--set"; empty if never set. */
 typedef struct {
@@ -52,13 +54,24 @@ typedef struct {
   } fabric;
   mdl_gpt model; /* after ws_config_finish: the preset's or the custom dimensions */
   struct {
+    int kernel;           /* krn_kernel: KRN_AUTO, KRN_SPARSE or KRN_DENSE */
+    int64_t sparse_setup; /* cycles per nonzero's AXPY beyond its MACs */
+    int64_t dense_setup;  /* cycles per dense AXPY beyond its MACs */
+    int64_t task_switch;  /* cycles to start a task */
+    int64_t exp_cycles;   /* cycles per exp, tanh or inverse square root */
+    ws_accumulate accumulate; /* partial sums */
+    int64_t sram_reserve; /* bytes per PE for code and runtime */
+  } kernels;
+  struct {
     ws_phase phase;
-    int64_t seq_len; /* tokens per sequence */
+    int64_t seq_len;    /* tokens per sequence */
+    int64_t micro_batch; /* tokens per micro-batch; divides seq_len */
     double sparsity; /* fraction of zero weights in every sparsifiable matrix, [0, 1) */
   } workload;
   struct {
     int64_t seed;         /* seeds every random choice of a run */
     ws_fidelity fidelity; /* how the fabric moves wavelets */
+    bool functional;      /* carry real values (small configurations) */
   } sim;
   struct {
     ws_format format; /* default output format of the commands */
@@ -100,6 +113,8 @@ struct json_t *ws_config_json(const ws_config *cfg);
 
 /* The fabric's machine model from the fabric keys and sim.fidelity. */
 void ws_config_fabric(const ws_config *cfg, fab_config *out);
+/* The PE cost model from the fabric and kernels keys. */
+void ws_config_machine(const ws_config *cfg, krn_machine *out);
 
 /* Names of the enum values, as in YAML. */
 const char *ws_format_name(ws_format f);
