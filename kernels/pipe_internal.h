@@ -119,6 +119,7 @@ void krn_arrival(krn_pipe *p, uint32_t si, uint32_t local, uint32_t input, uint3
 void krn_output(krn_pipe *p, uint32_t si, uint32_t slot_index, uint32_t m, uint64_t cycle, float *values);
 void krn_freed(krn_pipe *p, uint32_t si, uint32_t local, uint32_t m, uint64_t cycle);
 uint64_t krn_charge(krn_pipe *p, stage *s, uint32_t local, uint64_t start, krn_cost c);
+uint64_t krn_interleave(krn_pipe *p, stage *s, uint32_t local, uint64_t at, krn_cost c);
 
 /* stages.c: the stages' programs */
 int krn_stage_setup(krn_pipe *p, uint32_t si, char *err, size_t errlen);

@@ -199,6 +199,18 @@ uint64_t krn_charge(krn_pipe *p, stage *s, uint32_t local, uint64_t start, krn_c
   return pe->core_free;
 }
 
+/* A small data-triggered task (a bias add, a normalisation) runs when its
+ * data is there, between the core's longer tasks: it ends c cycles after
+ * `at`, and the core's queued work ends c cycles later. */
+uint64_t krn_interleave(krn_pipe *p, stage *s, uint32_t local, uint64_t at, krn_cost c) {
+  pe_state *pe = &s->pe[local];
+  const uint64_t start = max_u64(at, fab_now(p->f));
+  pe->core_free = max_u64(pe->core_free, start) + c.cycles;
+  pe->busy += c.cycles;
+  pe->macs += c.macs;
+  return start + c.cycles;
+}
+
 void krn_arrival(krn_pipe *p, uint32_t si, uint32_t local, uint32_t input, uint32_t m, uint64_t cycle) {
   stage *s = &p->st[si];
   pe_mb *e = krn_pe_mb(s, local, m);

@@ -292,7 +292,7 @@ static void finish(krn_pipe *p, uint32_t si, uint32_t j, uint32_t m, uint64_t at
   const uint32_t nt = o->f1 - o->f0, b = p->run.b;
   uint64_t end = max_u64(at, fab_now(p->f));
   if (s->s.bias_add) {
-    end = krn_charge(p, s, o->local, max_u64(end, s->pe[o->local].core_free), krn_add_cost(&p->m, nt, b));
+    end = krn_interleave(p, s, o->local, end, krn_add_cost(&p->m, nt, b));
     for (uint32_t t = 0; values && s->s.bias && t < b; t++)
       for (uint32_t f = 0; f < nt; f++)
         values[(size_t)t * nt + f] += s->s.kind == KRN_STAGE_EMBED
@@ -377,7 +377,7 @@ static void attn_output(krn_pipe *p, uint32_t si, uint32_t j, uint32_t m, uint64
   const uint32_t b = p->run.b, nt = s->nc[j + 1] - s->nc[j], heads = nt / s->dh, dh = s->dh;
   const uint32_t local = s->out[j].local;
   const krn_cost norm = {p->m.task_switch + ceil_div((uint64_t)b * nt, p->m.simd_fp32), 0, 0};
-  const uint64_t end = krn_charge(p, s, local, max_u64(max_u64(at, fab_now(p->f)), s->pe[local].core_free), norm);
+  const uint64_t end = krn_interleave(p, s, local, at, norm);
   float *y = NULL;
   if (part) { /* out = sum_t P V / sum_t P */
     y = new_values((size_t)b * nt);

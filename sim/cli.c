@@ -11,6 +11,7 @@
 #include "config.h"
 #include "flops.h"
 #include "models/graph.h"
+#include "oprun.h"
 #include "probe.h"
 #include "table.h"
 #include "units.h"
@@ -18,7 +19,7 @@
 #define MAX_LEVELS 256
 
 /* Options a command accepts beyond the common ones. */
-enum { OPT_SPARSITY = 1, OPT_PER = 2, OPT_PROBE = 4 };
+enum { OPT_SPARSITY = 1, OPT_PER = 2, OPT_PROBE = 4, OPT_KERNEL = 8 };
 
 typedef struct {
   const char *cmd;
@@ -26,6 +27,7 @@ typedef struct {
   const char *file;     /* FILE.yaml, or NULL for the embedded default */
   const char *wavelets; /* probe: --wavelets */
   const char *messages; /* probe: --messages */
+  const char *op, *region, *batch, *kernels, *micro_batches; /* kernel */
   char **sets;          /* owned strings "key=value", in command-line order */
   int nsets;
   const char *sparsity; /* --sparsity list, or NULL */
@@ -58,6 +60,7 @@ static int run_flops(const cli_args *a, FILE *out, FILE *err);
 static int run_models(const cli_args *a, FILE *out, FILE *err);
 static int run_config(const cli_args *a, FILE *out, FILE *err);
 static int run_probe(const cli_args *a, FILE *out, FILE *err);
+static int run_kernel(const cli_args *a, FILE *out, FILE *err);
 static int run_run(const cli_args *a, FILE *out, FILE *err);
 
 static const command commands[] = {
@@ -90,6 +93,20 @@ static const command commands[] = {
      "at the clock), events_per_s, wavelets_sent, wavelets_received,\n"
      "link_wavelets, colors_max, memory_bytes.\n",
      OPT_PROBE, run_probe},
+    {"kernel", "one weight GEMM of the model on a region: cycles and SRAM per PE, simulated",
+     "  --op NAME          a weight GEMM, e.g. L0.ffn_up (default), L3.q, lm_head\n"
+     "  --region WxH       its PEs, columns x rows (default 64x32)\n"
+     "  --batch LIST       micro-batch sizes, e.g. 1,16,64 (default: workload.micro_batch)\n"
+     "  --sparsity LIST    levels in [0, 1) (default: workload.sparsity)\n"
+     "  --kernel LIST      sparse, dense, auto (default: kernels.kernel)\n"
+     "  --micro-batches M  micro-batches simulated (default 8)\n"
+     "\n"
+     "Columns: op, region, pes, batch, sparsity, kernel, nnz_max, nnz_mean (per PE),\n"
+     "cycles_pe_max and cycles_pe_mean (the cost model's compute per micro-batch),\n"
+     "cycles_interval (simulated cycles per micro-batch once steady), cycles_first\n"
+     "(the first micro-batch's latency), sram_pe_max (bytes), fits, sparse_pes,\n"
+     "macs_per_microbatch. A row that does not fit in SRAM is not simulated.\n",
+     OPT_SPARSITY | OPT_KERNEL, run_kernel},
     {"config", "print the effective configuration (YAML; JSON with --format json)", "", 0,
      run_config},
     {"run", "simulate the configured model on the wafer (not in this version)", "", 0, run_run},
@@ -170,7 +187,11 @@ static int parse_args(const command *c, int argc, char **argv, cli_args *a, FILE
                        ((c->opts & OPT_PROBE) &&
                         (strcmp(name, "--mesh") == 0 || strcmp(name, "--wavelets") == 0 ||
                          strcmp(name, "--fidelity") == 0 || strcmp(name, "--messages") == 0 ||
-                         strcmp(name, "--seed") == 0));
+                         strcmp(name, "--seed") == 0)) ||
+                       ((c->opts & OPT_KERNEL) &&
+                        (strcmp(name, "--op") == 0 || strcmp(name, "--region") == 0 ||
+                         strcmp(name, "--batch") == 0 || strcmp(name, "--kernel") == 0 ||
+                         strcmp(name, "--micro-batches") == 0));
     if (!known) {
       fprintf(err, "wafersim %s: unknown option '%s'; see 'wafersim %s --help'\n", c->name,
               name, c->name);
@@ -191,6 +212,11 @@ static int parse_args(const command *c, int argc, char **argv, cli_args *a, FILE
     else if (strcmp(name, "--wavelets") == 0) a->wavelets = value;
     else if (strcmp(name, "--messages") == 0) a->messages = value;
     else if (strcmp(name, "--mesh") == 0) rc = push_mesh(a, value, c->name, err);
+    else if (strcmp(name, "--op") == 0) a->op = value;
+    else if (strcmp(name, "--region") == 0) a->region = value;
+    else if (strcmp(name, "--batch") == 0) a->batch = value;
+    else if (strcmp(name, "--kernel") == 0) a->kernels = value;
+    else if (strcmp(name, "--micro-batches") == 0) a->micro_batches = value;
     else a->per = value;
     if (rc < 0) fprintf(err, "wafersim %s: out of memory\n", c->name);
     if (rc != 0) return -1;
@@ -241,10 +267,10 @@ static int emit(const ws_config *cfg, const char *cmd, const char *group, const 
   return WS_EXIT_OK;
 }
 
-static int parse_levels(const char *list, double *levels, size_t *n, FILE *err) {
+static int parse_levels(const char *cmd, const char *list, double *levels, size_t *n, FILE *err) {
   char buf[4096], msg[256];
   if (strlen(list) >= sizeof buf) {
-    fprintf(err, "wafersim flops: --sparsity list longer than %zu characters\n", sizeof buf - 1);
+    fprintf(err, "wafersim %s: --sparsity list longer than %zu characters\n", cmd, sizeof buf - 1);
     return -1;
   }
   snprintf(buf, sizeof buf, "%s", list);
@@ -252,17 +278,17 @@ static int parse_levels(const char *list, double *levels, size_t *n, FILE *err) 
   char *save = NULL;
   for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
     if (*n == MAX_LEVELS) {
-      fprintf(err, "wafersim flops: --sparsity: more than %d levels\n", MAX_LEVELS);
+      fprintf(err, "wafersim %s: --sparsity: more than %d levels\n", cmd, MAX_LEVELS);
       return -1;
     }
     if (ws_units_parse_real(tok, 0.0, 1.0, 1, &levels[*n], msg, sizeof msg) != 0) {
-      fprintf(err, "wafersim flops: --sparsity: %s\n", msg);
+      fprintf(err, "wafersim %s: --sparsity: %s\n", cmd, msg);
       return -1;
     }
     (*n)++;
   }
   if (*n == 0) {
-    fprintf(err, "wafersim flops: --sparsity: expected levels like 0,0.5,0.838, got '%s'\n", list);
+    fprintf(err, "wafersim %s: --sparsity: expected levels like 0,0.5,0.838, got '%s'\n", cmd, list);
     return -1;
   }
   return 0;
@@ -274,7 +300,7 @@ static int run_flops(const cli_args *a, FILE *out, FILE *err) {
   double levels[MAX_LEVELS];
   size_t n = 1;
   levels[0] = cfg.workload.sparsity;
-  if (a->sparsity && parse_levels(a->sparsity, levels, &n, err) != 0) return WS_EXIT_BAD_INPUT;
+  if (a->sparsity && parse_levels("flops", a->sparsity, levels, &n, err) != 0) return WS_EXIT_BAD_INPUT;
   int per = a->per ? ws_flops_per_parse(a->per) : WS_PER_TOTAL;
   if (per < 0) {
     fprintf(err, "wafersim flops: --per: expected total, kind or op, got '%s'\n", a->per);
@@ -426,6 +452,79 @@ static int run_probe(const cli_args *a, FILE *out, FILE *err) {
   ws_table_i64(t, 15, r.fabric.colors_max);
   ws_table_i64(t, 16, (int64_t)(r.fabric.bytes + r.engine.bytes));
   int rc = emit(&cfg, "probe", "probes", t, out, err);
+  ws_table_destroy(t);
+  return rc;
+}
+
+/* A comma-separated list of names from `names` (their indices) or of counts
+ * (names == NULL, in [1, 2^31)). 0, or -1 with a message. */
+static int parse_list(const char *cmd, const char *opt, const char *list, const char *const *names,
+                      uint32_t *out, uint32_t max, uint32_t *n, FILE *err) {
+  char buf[1024], msg[256];
+  snprintf(buf, sizeof buf, "%s", list);
+  *n = 0;
+  char *save = NULL;
+  for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+    int64_t v = -1;
+    if (names) {
+      for (int i = 0; names[i]; i++)
+        if (strcmp(tok, names[i]) == 0) v = i;
+      snprintf(msg, sizeof msg, "expected %s, got '%s'", names == NULL ? "" : "sparse, dense or auto", tok);
+    } else if (ws_units_parse(tok, WS_UNIT_COUNT, 1, INT32_MAX, &v, msg, sizeof msg) != 0) {
+      v = -1;
+    }
+    if (v < 0 || *n == max) {
+      fprintf(err, "wafersim %s: %s: %s\n", cmd, opt, *n == max ? "too many values" : msg);
+      return -1;
+    }
+    out[(*n)++] = (uint32_t)v;
+  }
+  if (*n == 0) {
+    fprintf(err, "wafersim %s: %s: expected a list, got '%s'\n", cmd, opt, list);
+    return -1;
+  }
+  return 0;
+}
+
+static int run_kernel(const cli_args *a, FILE *out, FILE *err) {
+  ws_config cfg;
+  if (load_config(a, &cfg, err) != 0) return WS_EXIT_BAD_INPUT;
+  static const char *const kernel_names[] = {"auto", "sparse", "dense", NULL}; /* krn_kernel order */
+  double levels[MAX_LEVELS];
+  uint32_t batches[64], kernels[3], mbs = 8, one;
+  uint32_t nb = 1, nk = 1;
+  size_t nl = 1;
+  levels[0] = cfg.workload.sparsity;
+  batches[0] = (uint32_t)cfg.workload.micro_batch;
+  kernels[0] = (uint32_t)cfg.kernels.kernel;
+  uint32_t w = 64, h = 32;
+  if (a->region) {
+    uint32_t wh[2], n2;
+    char buf[64];
+    snprintf(buf, sizeof buf, "%s", a->region);
+    char *x = strchr(buf, 'x');
+    if (x) *x = ',';
+    if (!x || parse_list("kernel", "--region (WxH)", buf, NULL, wh, 2, &n2, err) != 0 || n2 != 2) {
+      if (!x) fprintf(err, "wafersim kernel: --region: expected WxH, e.g. 64x32, got '%s'\n", a->region);
+      return WS_EXIT_BAD_INPUT;
+    }
+    w = wh[0], h = wh[1];
+  }
+  if ((a->sparsity && parse_levels("kernel", a->sparsity, levels, &nl, err) != 0) ||
+      (a->batch && parse_list("kernel", "--batch", a->batch, NULL, batches, 64, &nb, err) != 0) ||
+      (a->kernels && parse_list("kernel", "--kernel", a->kernels, kernel_names, kernels, 3, &nk, err) != 0) ||
+      (a->micro_batches && parse_list("kernel", "--micro-batches", a->micro_batches, NULL, &mbs, 1, &one, err) != 0))
+    return WS_EXIT_BAD_INPUT;
+  krn_kernel kk[3];
+  for (uint32_t i = 0; i < nk; i++) kk[i] = (krn_kernel)kernels[i];
+  const ws_oprun_spec spec = {a->op ? a->op : "L0.ffn_up", w, h, batches, nb, levels, (uint32_t)nl, kk, nk, mbs};
+  char msg[WS_CONFIG_ERR_MAX] = "";
+  ws_table *t = ws_oprun(&cfg, &spec, msg, sizeof msg);
+  if (!t) {
+    fprintf(err, "wafersim %s\n", msg);
+    return WS_EXIT_BAD_INPUT;
+  }
+  int rc = emit(&cfg, "kernel", "kernels", t, out, err);
   ws_table_destroy(t);
   return rc;
 }

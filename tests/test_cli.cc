@@ -294,3 +294,60 @@ TEST(Cli, ProbeBadInput) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Cli, KernelReportsCostModelAndSimulation) {
+  auto r = wstest::run_cli({"kernel", "--model", "125M", "--op", "L0.ffn_up", "--region", "32x16", "--batch", "1,4",
+                            "--sparsity", "0,0.9", "--kernel", "sparse,dense,auto", "--micro-batches", "4",
+                            "--format", "csv"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto lines = split(r.out, '\n');
+  ASSERT_EQ(lines.size(), 1u + 2 * 2 * 3) << r.out;
+  EXPECT_EQ(lines[0].rfind("op,region,pes,batch,sparsity,kernel,nnz_max,nnz_mean,cycles_pe_max,cycles_pe_mean,"
+                           "cycles_interval,cycles_first,sram_pe_max,fits",
+                           0),
+            0u)
+      << lines[0];
+  for (size_t l = 1; l < lines.size(); l++) {
+    auto c = split(lines[l], ',');
+    ASSERT_EQ(c.size(), 16u) << lines[l];
+    EXPECT_EQ(c[2], "512");
+    EXPECT_EQ(c[13], "yes");
+    // Steady state cannot beat the busiest PE's compute by more than the
+    // interleaved bias add, nor the first micro-batch come before it.
+    EXPECT_GE(std::stod(c[10]) * 1.02, std::stod(c[8])) << lines[l];
+    EXPECT_GE(std::stoll(c[11]), std::stoll(c[8])) << lines[l];
+  }
+  // Dense multiplies every weight: 768 x 3072 per token of the micro-batch.
+  EXPECT_EQ(split(lines[2], ',')[15], "2359296");  // dense, b = 1, sparsity 0
+  EXPECT_EQ(split(lines[8], ',')[15], "2359296");  // dense, b = 1, sparsity 0.9: zeros multiplied too
+  // The sparse kernel executes the nonzeros only: about a tenth at 90%.
+  const double sparse90 = std::stod(split(lines[7], ',')[15]);
+  EXPECT_NEAR(sparse90 / 2359296.0, 0.1, 0.01);
+}
+
+TEST(Cli, KernelBadInput) {
+  const struct {
+    std::vector<std::string> args;
+    const char *want;
+  } cases[] = {
+      {{"kernel", "--op", "L0.gelu"}, "'L0.gelu' is not a weight GEMM"},
+      {{"kernel", "--op", "L99.q"}, "'L99.q' is not a weight GEMM"},
+      {{"kernel", "--region", "64"}, "--region: expected WxH"},
+      {{"kernel", "--kernel", "fast"}, "--kernel: expected sparse, dense or auto, got 'fast'"},
+      {{"kernel", "--batch", "0"}, "--batch: expected an integer"},
+      {{"kernel", "--region", "9000x1"}, "gives L0.ffn_up (2048 x 8192) an empty tile"},
+  };
+  for (const auto &c : cases) {
+    auto r = wstest::run_cli(c.args);
+    EXPECT_EQ(r.status, WS_EXIT_BAD_INPUT) << c.want;
+    EXPECT_NE(r.err.find(c.want), std::string::npos) << r.err;
+  }
+  // Too little SRAM is a row that says so, not an error.
+  auto r = wstest::run_cli({"kernel", "--region", "8x4", "--kernel", "dense", "--format", "csv"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find(",no,"), std::string::npos) << r.out;
+}
+
+}  // namespace

@@ -1,0 +1,140 @@
+/* One op on a region, simulated (see oprun.h). */
+#include "oprun.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/pipeline.h"
+#include "models/graph.h"
+#include "workloads/mask.h"
+
+static const char *const cols[] = {
+    "op",       "region",     "pes",           "batch",          "sparsity",
+    "kernel",   "nnz_max",    "nnz_mean",      "cycles_pe_max",  "cycles_pe_mean",
+    "cycles_interval", "cycles_first", "sram_pe_max", "fits",     "sparse_pes",
+    "macs_per_microbatch"};
+
+/* The simulated cycles per micro-batch once the stage runs steadily, and the
+ * first micro-batch's latency. 0, or -1 with the reason. */
+static int simulate(const ws_config *cfg, const krn_machine *m, const krn_stage *st, uint32_t b,
+                    uint32_t mbs, uint64_t *interval, uint64_t *first, char *err, size_t errlen) {
+  fab_config fc;
+  ws_config_fabric(cfg, &fc);
+  fc.width = st->region.w;
+  fc.height = st->region.h;
+  sim_engine *e = sim_engine_create(NULL, err, errlen);
+  fab_fabric *f = e ? fab_create(e, &fc, err, errlen) : NULL;
+  const krn_run run = {.b = b, .micro_batches = mbs, .seq = b * mbs};
+  krn_pipe *p = f ? krn_pipe_create(e, f, m, st, 1, &run, err, errlen) : NULL;
+  int rc = p ? 0 : -1;
+  if (rc == 0 && sim_engine_run(e) != 0) {
+    snprintf(err, errlen, "%s", sim_engine_error(e));
+    rc = -1;
+  }
+  if (rc == 0) rc = krn_pipe_check(p, err, errlen);
+  if (rc == 0) {
+    *first = krn_pipe_done(p, 0) + 1;
+    *interval = mbs >= 3 ? (krn_pipe_done(p, mbs - 1) - krn_pipe_done(p, 1)) / (mbs - 2)
+                         : mbs == 2 ? krn_pipe_done(p, 1) - krn_pipe_done(p, 0) : *first;
+  }
+  krn_pipe_destroy(p);
+  fab_destroy(f);
+  sim_engine_destroy(e);
+  return rc;
+}
+
+ws_table *ws_oprun(const ws_config *cfg, const ws_oprun_spec *spec, char *err, size_t errlen) {
+  mdl_graph *g = mdl_graph_build(&cfg->model, cfg->workload.seq_len, err, errlen);
+  if (!g) return NULL;
+  const mdl_op *op = NULL;
+  size_t index = 0;
+  for (size_t i = 0; i < mdl_graph_op_count(g) && !op; i++)
+    if (strcmp(mdl_graph_op(g, i)->name, spec->op) == 0) op = mdl_graph_op(g, index = i);
+  if (!op || op->weight_rows == 0 || op->kind == MDL_OP_EMBED) {
+    snprintf(err, errlen, "kernel: '%s' is not a weight GEMM of model %s (e.g. L0.q, L0.ffn_up, lm_head)",
+             spec->op, cfg->model.name);
+    mdl_graph_destroy(g);
+    return NULL;
+  }
+  if (spec->height > op->k || spec->width > op->n) {
+    snprintf(err, errlen, "kernel: a %ux%u region gives %s (%lld x %lld) an empty tile", spec->width,
+             spec->height, spec->op, (long long)op->k, (long long)op->n);
+    mdl_graph_destroy(g);
+    return NULL;
+  }
+  krn_machine m;
+  ws_config_machine(cfg, &m);
+  ws_table *t = ws_table_create(sizeof cols / sizeof cols[0], cols);
+  const uint32_t K = (uint32_t)op->k, N = (uint32_t)op->n, r = spec->height, c = spec->width;
+  char region[32];
+  snprintf(region, sizeof region, "%ux%u", c, r);
+  for (uint32_t li = 0; t && li < spec->nlevels; li++) {
+    const double level = op->sparsifiable ? spec->levels[li] : 0.0;
+    wl_mask *mask = wl_mask_bernoulli(K, N, 1.0 - level, (uint64_t)cfg->sim.seed * 1000003u + index);
+    if (!mask) {
+      snprintf(err, errlen, "kernel: out of memory for a %u x %u mask", K, N);
+      ws_table_destroy(t);
+      t = NULL;
+      break;
+    }
+    uint64_t nnz_max = 0;
+    for (uint32_t i = 0; i < r; i++)
+      for (uint32_t j = 0; j < c; j++) {
+        const uint64_t n = wl_mask_count(mask, K * i / r, K * (i + 1) / r, N * j / c, N * (j + 1) / c);
+        if (n > nnz_max) nnz_max = n;
+      }
+    for (uint32_t bi = 0; t && bi < spec->nbatches; bi++) {
+      for (uint32_t ki = 0; t && ki < spec->nkernels; ki++) {
+        const uint32_t b = spec->batches[bi];
+        krn_stage st = {.kind = KRN_STAGE_GEMM, .name = spec->op, .region = {0, 0, c, r},
+                        .in = {-1, -1, -1}, .k = K, .n = N, .kernel = spec->kernels[ki], .mask = mask,
+                        .bias_add = op->bias > 0};
+        /* the cost model over every PE */
+        uint64_t cyc_max = 0, cyc_sum = 0, sram_max = 0, macs = 0, sparse = 0;
+        for (uint32_t i = 0; i < r; i++)
+          for (uint32_t j = 0; j < c; j++) {
+            const uint32_t kt = K * (i + 1) / r - K * i / r, nt = N * (j + 1) / c - N * j / c;
+            const uint64_t nnz = wl_mask_count(mask, K * i / r, K * (i + 1) / r, N * j / c, N * (j + 1) / c);
+            const krn_kernel kk = st.kernel == KRN_AUTO ? krn_gemm_pick(&m, kt, nt, nnz, b) : st.kernel;
+            const krn_cost cost = krn_gemm_cost(&m, kk, kt, nt, nnz, b);
+            cyc_max = cost.cycles > cyc_max ? cost.cycles : cyc_max;
+            cyc_sum += cost.cycles;
+            sram_max = cost.sram > sram_max ? cost.sram : sram_max;
+            macs += cost.macs;
+            sparse += kk == KRN_SPARSE;
+          }
+        const bool fits = krn_fits(&m, sram_max);
+        uint64_t interval = 0, first = 0;
+        if (fits && simulate(cfg, &m, &st, b, spec->micro_batches, &interval, &first, err, errlen) != 0) {
+          ws_table_destroy(t);
+          t = NULL;
+          break;
+        }
+        if (ws_table_row(t) != 0) continue;
+        ws_table_str(t, 0, spec->op);
+        ws_table_str(t, 1, region);
+        ws_table_i64(t, 2, (int64_t)r * c);
+        ws_table_i64(t, 3, b);
+        ws_table_f64(t, 4, level);
+        ws_table_str(t, 5, krn_kernel_name(spec->kernels[ki]));
+        ws_table_i64(t, 6, (int64_t)nnz_max);
+        ws_table_f64(t, 7, (double)wl_mask_nnz(mask) / ((double)r * c));
+        ws_table_i64(t, 8, (int64_t)cyc_max);
+        ws_table_f64(t, 9, (double)cyc_sum / ((double)r * c));
+        if (fits) {
+          ws_table_i64(t, 10, (int64_t)interval);
+          ws_table_i64(t, 11, (int64_t)first);
+        }
+        ws_table_i64(t, 12, (int64_t)sram_max);
+        ws_table_str(t, 13, fits ? "yes" : "no");
+        ws_table_i64(t, 14, (int64_t)sparse);
+        ws_table_i64(t, 15, (int64_t)macs);
+      }
+    }
+    wl_mask_destroy(mask);
+  }
+  if (!t && !err[0]) snprintf(err, errlen, "kernel: out of memory");
+  mdl_graph_destroy(g);
+  return t;
+}
