@@ -9,6 +9,7 @@
 
 #include "fabric/collective.h"
 #include "fabric/fabric.h"
+#include "ws_test.h"
 
 namespace {
 
@@ -62,19 +63,7 @@ struct Mesh {
   }
 };
 
-fab_config config(fab_fidelity fid, uint32_t w = 16, uint32_t h = 16) {
-  fab_config c{};
-  c.width = w;
-  c.height = h;
-  c.colors = 24;
-  c.hop_latency = 1;
-  c.ramp_latency = 1;
-  c.queue_depth = 4;
-  c.add_latency = 1;
-  c.consume_cycles = 1;
-  c.fidelity = fid;
-  return c;
-}
+fab_config config(fab_fidelity fid, uint32_t w = 16, uint32_t h = 16) { return wstest::fabric_config(fid, w, h); }
 
 class Fidelity : public ::testing::TestWithParam<fab_fidelity> {};
 INSTANTIATE_TEST_SUITE_P(Both, Fidelity, ::testing::Values(FAB_WAVELET, FAB_TRAIN),

@@ -16,6 +16,7 @@
 #include "kernels/pipeline.h"
 #include "models/graph.h"
 #include "workloads/mask.h"
+#include "ws_test.h"
 
 namespace {
 
@@ -97,16 +98,7 @@ struct Pipe {
   char err[512] = "";
   Pipe(uint32_t w, uint32_t h, fab_fidelity fid) {
     e = sim_engine_create(nullptr, err, sizeof err);
-    fab_config c{};
-    c.width = w;
-    c.height = h;
-    c.colors = 24;
-    c.hop_latency = 1;
-    c.ramp_latency = 1;
-    c.queue_depth = 4;
-    c.add_latency = 1;
-    c.consume_cycles = 1;
-    c.fidelity = fid;
+    const fab_config c = wstest::fabric_config(fid, w, h);
     f = fab_create(e, &c, err, sizeof err);
   }
   ~Pipe() {

@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include "fabric/fabric.h"
 #include "sim/cli.h"
 
 namespace wstest {
@@ -41,6 +42,22 @@ inline CliResult run_cli(const std::vector<std::string> &args) {
   std::free(obuf);
   std::free(ebuf);
   return r;
+}
+
+// The CS-2 fabric preset's timing (1-cycle hops and ramps, 4-deep queues,
+// 24 colors) on a small mesh.
+inline fab_config fabric_config(fab_fidelity fid, uint32_t w = 16, uint32_t h = 16) {
+  fab_config c{};
+  c.width = w;
+  c.height = h;
+  c.colors = 24;
+  c.hop_latency = 1;
+  c.ramp_latency = 1;
+  c.queue_depth = 4;
+  c.add_latency = 1;
+  c.consume_cycles = 1;
+  c.fidelity = fid;
+  return c;
 }
 
 // Writes text to a fresh file under the build's temporary directory; returns its path.
