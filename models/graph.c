@@ -176,5 +176,11 @@ void mdl_graph_destroy(mdl_graph *g) {
 
 size_t mdl_graph_op_count(const mdl_graph *g) { return g->count; }
 const mdl_op *mdl_graph_op(const mdl_graph *g, size_t i) { return i < g->count ? &g->ops[i] : NULL; }
+int mdl_graph_find(const mdl_graph *g, const char *name) {
+  for (size_t i = 0; i < g->count; i++)
+    if (strcmp(g->ops[i].name, name) == 0) return (int)i;
+  return -1;
+}
+
 const mdl_gpt *mdl_graph_model(const mdl_graph *g) { return &g->model; }
 int64_t mdl_graph_seq_len(const mdl_graph *g) { return g->seq_len; }

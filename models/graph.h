@@ -65,6 +65,8 @@ void mdl_graph_destroy(mdl_graph *g);
 size_t mdl_graph_op_count(const mdl_graph *g);
 const mdl_op *mdl_graph_op(const mdl_graph *g, size_t i);
 const mdl_gpt *mdl_graph_model(const mdl_graph *g);
+/* Index of the op named `name` ("L3.q"), or -1 if none. */
+int mdl_graph_find(const mdl_graph *g, const char *name);
 int64_t mdl_graph_seq_len(const mdl_graph *g);
 
 /* Short lower-case name of an op kind ("ffn_up"), and the kind for a name
