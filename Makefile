@@ -4,7 +4,7 @@
 #   make test            build and run the GoogleTest suites; ends with "N passed, N failed"
 #   make run             the main job on the embedded default configuration
 #   make fuzz            mutated configurations through the loader under ASan+UBSan
-#   make bench           engine benchmarks (PHOLD, systolic mesh, bare queue) and SimGrid pairs
+#   make bench           benchmarks: engine (PHOLD, systolic mesh, bare queue), SimGrid pairs, masks
 #   make SANITIZE=address,undefined [test]   the same targets with sanitizers (in build-san/)
 #   make clean
 
@@ -18,14 +18,16 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(or $(shell pkg-config --libs $(PKGS) 2>/dev/null),-lyaml -ljansson)
 
 WARN := -Wall -Wextra -Werror -Wshadow
+# Mask queries count bits; without this x86-64 calls a library popcount.
+ARCH := $(if $(filter x86_64,$(shell uname -m)),-mpopcnt)
 SAN := $(if $(SANITIZE),-fsanitize=$(SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-pointer)
 CFLAGS ?= -O2 -g
 CXXFLAGS ?= -O1 -g
-ALL_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L $(CFLAGS) $(WARN) -Wstrict-prototypes \
+ALL_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -pthread $(CFLAGS) $(ARCH) $(WARN) -Wstrict-prototypes \
   -Wmissing-prototypes $(SAN) -I. $(PKG_CFLAGS) -MMD -MP
 ALL_CXXFLAGS := -std=c++17 $(CXXFLAGS) $(WARN) $(SAN) -I. $(PKG_CFLAGS) \
   -DWS_SOURCE_DIR='"$(CURDIR)"' -DWS_BUILD_DIR='"$(CURDIR)/$(BUILD)"' -MMD -MP
-LDFLAGS += $(SAN)
+LDFLAGS += $(SAN) -pthread
 
 LIB_SRCS := $(wildcard models/*.c workloads/*.c fabric/*.c kernels/*.c sim/engine/*.c) \
   $(filter-out sim/main.c,$(wildcard sim/*.c))
@@ -71,7 +73,7 @@ $(TEST_BIN): $(TEST_OBJS) $(LIB)
 
 $(BENCH_BIN): $(BUILD)/tests/bench/bench.o $(BENCH_MODELS) $(LIB)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $^ -lm
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
 $(SIMGRID_BIN): $(BUILD)/tests/bench/systolic_simgrid.o
 	@mkdir -p $(@D)

@@ -15,11 +15,12 @@
 #include "probe.h"
 #include "table.h"
 #include "units.h"
+#include "workloads/sparsity.h"
 
 #define MAX_LEVELS 256
 
 /* Options a command accepts beyond the common ones. */
-enum { OPT_SPARSITY = 1, OPT_PER = 2, OPT_PROBE = 4, OPT_KERNEL = 8 };
+enum { OPT_SPARSITY = 1, OPT_PER = 2, OPT_PROBE = 4, OPT_KERNEL = 8, OPT_TILING = 16 };
 
 typedef struct {
   const char *cmd;
@@ -32,6 +33,8 @@ typedef struct {
   int nsets;
   const char *sparsity; /* --sparsity list, or NULL */
   const char *per;      /* --per, or NULL */
+  const char *tiling;   /* flops: --tiling WxH */
+  const char *schedule; /* flops: --schedule STEP,TARGET */
   bool help;
 } cli_args;
 
@@ -67,15 +70,27 @@ static const command commands[] = {
     {"flops", "FLOPs, parameters and weight memory per sparsity level",
      "  --sparsity LIST    comma-separated levels in [0, 1), e.g. 0,0.5,0.838\n"
      "                     (default: workload.sparsity of the configuration)\n"
+     "  --schedule STEP,TARGET  the levels of iterative pruning instead: from dense,\n"
+     "                     each step removes STEP of the remaining weights, until\n"
+     "                     TARGET (e.g. 0.2,0.84: 0, 0.2, 0.36, ..., 0.832, 0.84)\n"
      "  --per total|kind|op  one row per level (default), per op kind, or per op\n"
+     "  --tiling WxH       cut every weight as on a W x H region (H parts along K,\n"
+     "                     W along N) and add its masks' nonzeros per tile\n"
+     "\n"
+     "The levels set workload.sparsity; workload.sparsity_by_kind and\n"
+     "sparsity_by_layer still override it where given. Nonzeros are the masks'\n"
+     "(workload.pattern, seeded by sim.seed) with --tiling or pattern file,\n"
+     "otherwise round(density x K x N).\n"
      "\n"
      "FLOPs are forward-pass FLOPs of one sequence (Chinchilla, Appendix F);\n"
      "totals exclude the embedding lookup. Columns (CSV header = JSON keys):\n"
      "model, sparsity, flops_dense, flops_sparse, flops_reduction (dense/sparse),\n"
      "params_dense, params_sparse, params_reduction, weight_bytes_dense (fp16),\n"
      "weight_bytes_sparse (4 B per nonzero), flops_saved, weight_nnz,\n"
-     "weight_bytes_csr, weight_bytes_bitmap, seq_len.\n",
-     OPT_SPARSITY | OPT_PER, run_flops},
+     "weight_bytes_csr, weight_bytes_bitmap, seq_len; with --tiling, tile_nnz_max,\n"
+     "tile_nnz_mean, tile_nnz_min (nonzeros of a tile) and tile_imbalance (max/mean;\n"
+     "in kind and total rows, the worst op's).\n",
+     OPT_SPARSITY | OPT_PER | OPT_TILING, run_flops},
     {"models", "the GPT-3 presets: dimensions, parameters, weight bytes", "", 0, run_models},
     {"probe", "run one communication pattern on the fabric (as the SDK benchmarks)",
      "  PATTERN            unicast, multicast-row, reduce-column, allreduce,\n"
@@ -184,6 +199,7 @@ static int parse_args(const command *c, int argc, char **argv, cli_args *a, FILE
                        strcmp(name, "--format") == 0 ||
                        (strcmp(name, "--sparsity") == 0 && (c->opts & OPT_SPARSITY)) ||
                        (strcmp(name, "--per") == 0 && (c->opts & OPT_PER)) ||
+                       ((c->opts & OPT_TILING) && (strcmp(name, "--tiling") == 0 || strcmp(name, "--schedule") == 0)) ||
                        ((c->opts & OPT_PROBE) &&
                         (strcmp(name, "--mesh") == 0 || strcmp(name, "--wavelets") == 0 ||
                          strcmp(name, "--fidelity") == 0 || strcmp(name, "--messages") == 0 ||
@@ -217,6 +233,8 @@ static int parse_args(const command *c, int argc, char **argv, cli_args *a, FILE
     else if (strcmp(name, "--batch") == 0) a->batch = value;
     else if (strcmp(name, "--kernel") == 0) a->kernels = value;
     else if (strcmp(name, "--micro-batches") == 0) a->micro_batches = value;
+    else if (strcmp(name, "--tiling") == 0) a->tiling = value;
+    else if (strcmp(name, "--schedule") == 0) a->schedule = value;
     else a->per = value;
     if (rc < 0) fprintf(err, "wafersim %s: out of memory\n", c->name);
     if (rc != 0) return -1;
@@ -294,20 +312,71 @@ static int parse_levels(const char *cmd, const char *list, double *levels, size_
   return 0;
 }
 
+/* "WxH" (--region, --tiling): two counts in [1, 2^20]. 0, or -1 with a message. */
+static int parse_wh(const char *cmd, const char *opt, const char *value, uint32_t *w, uint32_t *h, FILE *err) {
+  char buf[64], msg[256];
+  int64_t v[2];
+  snprintf(buf, sizeof buf, "%s", value);
+  char *x = strchr(buf, 'x');
+  if (!x || strlen(value) >= sizeof buf) {
+    fprintf(err, "wafersim %s: %s: expected WxH, e.g. 64x32, got '%s'\n", cmd, opt, value);
+    return -1;
+  }
+  *x = '\0';
+  const char *part[2] = {buf, x + 1};
+  for (int i = 0; i < 2; i++)
+    if (ws_units_parse(part[i], WS_UNIT_COUNT, 1, 1 << 20, &v[i], msg, sizeof msg) != 0) {
+      fprintf(err, "wafersim %s: %s (WxH): %s\n", cmd, opt, msg);
+      return -1;
+    }
+  *w = (uint32_t)v[0];
+  *h = (uint32_t)v[1];
+  return 0;
+}
+
+/* --schedule STEP,TARGET into levels. */
+static int parse_schedule(const char *value, double *levels, size_t *n, FILE *err) {
+  char buf[128], msg[256];
+  double v[2];
+  snprintf(buf, sizeof buf, "%s", value);
+  char *comma = strchr(buf, ',');
+  if (comma) *comma = '\0';
+  if (!comma || ws_units_parse_real(buf, 0.0, 1.0, 1, &v[0], msg, sizeof msg) != 0 ||
+      ws_units_parse_real(comma + 1, 0.0, 1.0, 1, &v[1], msg, sizeof msg) != 0) {
+    fprintf(err, "wafersim flops: --schedule: expected STEP,TARGET, two fractions like 0.2,0.84, got '%s'\n", value);
+    return -1;
+  }
+  const int got = wl_schedule(v[0], v[1], levels, MAX_LEVELS, msg, sizeof msg);
+  if (got < 0) {
+    fprintf(err, "wafersim flops: --schedule: %s\n", msg);
+    return -1;
+  }
+  *n = (size_t)got;
+  return 0;
+}
+
 static int run_flops(const cli_args *a, FILE *out, FILE *err) {
   ws_config cfg;
   if (load_config(a, &cfg, err) != 0) return WS_EXIT_BAD_INPUT;
   double levels[MAX_LEVELS];
-  size_t n = 1;
+  ws_flops_spec spec = {.levels = levels, .nlevels = 1, .per = WS_PER_TOTAL};
   levels[0] = cfg.workload.sparsity;
-  if (a->sparsity && parse_levels("flops", a->sparsity, levels, &n, err) != 0) return WS_EXIT_BAD_INPUT;
-  int per = a->per ? ws_flops_per_parse(a->per) : WS_PER_TOTAL;
+  if (a->sparsity && a->schedule) {
+    fprintf(err, "wafersim flops: --sparsity and --schedule both give the levels; use one\n");
+    return WS_EXIT_BAD_INPUT;
+  }
+  if ((a->sparsity && parse_levels("flops", a->sparsity, levels, &spec.nlevels, err) != 0) ||
+      (a->schedule && parse_schedule(a->schedule, levels, &spec.nlevels, err) != 0) ||
+      (a->tiling && parse_wh("flops", "--tiling", a->tiling, &spec.tile_w, &spec.tile_h, err) != 0))
+    return WS_EXIT_BAD_INPUT;
+  const int per = a->per ? ws_flops_per_parse(a->per) : WS_PER_TOTAL;
   if (per < 0) {
     fprintf(err, "wafersim flops: --per: expected total, kind or op, got '%s'\n", a->per);
     return WS_EXIT_BAD_INPUT;
   }
+  spec.per = (ws_flops_per)per;
   char msg[WS_CONFIG_ERR_MAX] = "";
-  ws_table *t = ws_flops_table(&cfg, levels, n, (ws_flops_per)per, msg, sizeof msg);
+  ws_table *t = ws_flops_table(&cfg, &spec, msg, sizeof msg);
   if (!t) {
     fprintf(err, "wafersim flops: %s\n", msg);
     return WS_EXIT_BAD_INPUT;
@@ -331,7 +400,7 @@ static int run_flops(const cli_args *a, FILE *out, FILE *err) {
                 (double)(1LL << 30));
   }
   static const char *const groups[] = {"totals", "kinds", "ops"};
-  int rc = emit(&cfg, "flops", groups[per], t, out, err);
+  int rc = emit(&cfg, "flops", groups[spec.per], t, out, err);
   ws_table_destroy(t);
   return rc;
 }
@@ -498,18 +567,7 @@ static int run_kernel(const cli_args *a, FILE *out, FILE *err) {
   batches[0] = (uint32_t)cfg.workload.micro_batch;
   kernels[0] = (uint32_t)cfg.kernels.kernel;
   uint32_t w = 64, h = 32;
-  if (a->region) {
-    uint32_t wh[2], n2;
-    char buf[64];
-    snprintf(buf, sizeof buf, "%s", a->region);
-    char *x = strchr(buf, 'x');
-    if (x) *x = ',';
-    if (!x || parse_list("kernel", "--region (WxH)", buf, NULL, wh, 2, &n2, err) != 0 || n2 != 2) {
-      if (!x) fprintf(err, "wafersim kernel: --region: expected WxH, e.g. 64x32, got '%s'\n", a->region);
-      return WS_EXIT_BAD_INPUT;
-    }
-    w = wh[0], h = wh[1];
-  }
+  if (a->region && parse_wh("kernel", "--region", a->region, &w, &h, err) != 0) return WS_EXIT_BAD_INPUT;
   if ((a->sparsity && parse_levels("kernel", a->sparsity, levels, &nl, err) != 0) ||
       (a->batch && parse_list("kernel", "--batch", a->batch, NULL, batches, 64, &nb, err) != 0) ||
       (a->kernels && parse_list("kernel", "--kernel", a->kernels, kernel_names, kernels, 3, &nk, err) != 0) ||

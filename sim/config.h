@@ -18,6 +18,9 @@
 #include "fabric/fabric.h"
 #include "kernels/cost.h"
 #include "models/gpt.h"
+#include "models/graph.h"
+#include "workloads/safetensors.h"
+#include "workloads/weights.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -25,7 +28,7 @@ extern "C" {
 
 #define WS_SCHEMA_VERSION 1
 #define WS_CONFIG_ERR_MAX 512
-#define WS_CONFIG_MAX_KEYS 64
+#define WS_CONFIG_MAX_KEYS 96
 #define WS_WHERE_MAX 128
 
 typedef enum { WS_PHASE_PREFILL } ws_phase;
@@ -67,6 +70,17 @@ typedef struct {
     int64_t seq_len;    /* tokens per sequence */
     int64_t micro_batch; /* tokens per micro-batch; divides seq_len */
     double sparsity; /* fraction of zero weights in every sparsifiable matrix, [0, 1) */
+    double by_kind[MDL_OP_KIND_COUNT]; /* per sparsifiable op kind, overriding sparsity; NaN where not given */
+    double by_layer[WL_MAX_LAYERS]; /* per layer, overriding both; NaN where not given */
+    wl_pattern_kind pattern;        /* how the zeros are laid out */
+    int64_t nm_group;               /* nm: M, weights per group along K */
+    int64_t block;                  /* block: b, the blocks' side */
+    struct {
+      double row_sigma, col_sigma;  /* spread of log row and column scales */
+      double outlier_fraction;      /* rows and columns with an outlier scale */
+      double outlier_scale;         /* their extra scale */
+    } magnitude;
+    wl_file_spec file; /* pattern file: path, layout, tensor name -> op name */
   } workload;
   struct {
     int64_t seed;         /* seeds every random choice of a run */
@@ -82,6 +96,9 @@ typedef struct {
 /* The embedded default (sim/default.yaml), as text. */
 const char *ws_config_default_yaml(void);
 
+/* A configuration with no key set: zeros, empty maps, optional keys absent. */
+void ws_config_init_empty(ws_config *cfg);
+
 /* Load the embedded default into cfg. Returns 0 (the default is checked by
  * the tests; a failure here is an internal error, reported in err). */
 int ws_config_init_default(ws_config *cfg, char *err, size_t errlen);
@@ -96,7 +113,9 @@ int ws_config_load_string(ws_config *cfg, const char *text, size_t len, const ch
 int ws_config_set(ws_config *cfg, const char *assignment, char *err, size_t errlen);
 
 /* Resolve the model preset and check keys against each other (custom model
- * dimensions all given, heads divide d_model, seq_len within the context).
+ * dimensions all given, heads divide d_model, seq_len within the context;
+ * per-layer levels within the model, the pattern able to lay out every
+ * weight's level, the tensor map naming sparsifiable ops, one each).
  * Call after the last load or set; returns 0 or -1 with a message. */
 int ws_config_finish(ws_config *cfg, char *err, size_t errlen);
 
@@ -115,6 +134,12 @@ struct json_t *ws_config_json(const ws_config *cfg);
 void ws_config_fabric(const ws_config *cfg, fab_config *out);
 /* The PE cost model from the fabric and kernels keys. */
 void ws_config_machine(const ws_config *cfg, krn_machine *out);
+
+/* The sparsity spec (levels per op kind and layer) and the mask pattern. */
+void ws_config_sparsity(const ws_config *cfg, wl_sparsity *out);
+wl_pattern ws_config_pattern(const ws_config *cfg);
+/* The workload's mask spec for sparsity levels s (cfg and s must outlive it). */
+wl_spec ws_config_spec(const ws_config *cfg, const wl_sparsity *s);
 
 /* Names of the enum values, as in YAML. */
 const char *ws_format_name(ws_format f);

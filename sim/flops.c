@@ -9,7 +9,9 @@
 
 #include "models/account.h"
 #include "models/graph.h"
+#include "workloads/mask.h"
 #include "workloads/sparsity.h"
+#include "workloads/weights.h"
 
 static const char *const per_names[] = {"total", "kind", "op"};
 
@@ -61,24 +63,52 @@ static void put_cost(ws_table *t, size_t col, const mdl_cost *c) {
   ws_table_i64(t, col + 11, c->bytes_bitmap);
 }
 
-/* A table whose columns are lead[] then the cost block (then seq_len for totals). */
-static ws_table *create(const char *const *lead, size_t nlead, bool with_seq_len) {
-  const char *names[COUNT(op_lead) + NCOST + 1];
+/* Per-tile nonzeros of every op's weight, aggregated per kind and in total. */
+static const char *const tile_cols[] = {"tile_nnz_max", "tile_nnz_mean", "tile_nnz_min", "tile_imbalance"};
+#define NTILE COUNT(tile_cols)
+
+/* A table whose columns are lead[] then the cost block (then seq_len for
+ * totals, then the tile columns with a tiling). */
+static ws_table *create(const char *const *lead, size_t nlead, bool with_seq_len, bool tiled) {
+  const char *names[COUNT(op_lead) + NCOST + 1 + NTILE];
   size_t n = 0;
   for (size_t i = 0; i < nlead; i++) names[n++] = lead[i];
   for (size_t i = 0; i < NCOST; i++) names[n++] = cost_cols[i];
   if (with_seq_len) names[n++] = "seq_len";
+  for (size_t i = 0; tiled && i < NTILE; i++) names[n++] = tile_cols[i];
   return ws_table_create(n, names);
 }
 
-static void put_kind_rows(ws_table *t, const char *model, double level, const mdl_graph *g,
-                          const mdl_cost *per_op) {
+/* Tiles of several weights taken together: the worst imbalance of one. */
+static void tiles_add(wl_tile_stats *sum, const wl_tile_stats *t) {
+  if (t->tiles == 0) return;
+  if (sum->tiles == 0 || t->min < sum->min) sum->min = t->min;
+  if (t->max > sum->max) sum->max = t->max;
+  if (t->imbalance > sum->imbalance) sum->imbalance = t->imbalance;
+  sum->tiles += t->tiles;
+  sum->nnz += t->nnz;
+  sum->mean = (double)sum->nnz / (double)sum->tiles;
+}
+
+static void put_tiles(ws_table *t, size_t col, const wl_tile_stats *s) {
+  if (s->tiles == 0) return; /* no weight: the cells stay empty */
+  ws_table_i64(t, col + 0, (int64_t)s->max);
+  ws_table_f64(t, col + 1, s->mean);
+  ws_table_i64(t, col + 2, (int64_t)s->min);
+  ws_table_f64(t, col + 3, s->imbalance);
+}
+
+static void put_kind_rows(ws_table *t, const char *model, double level, const mdl_graph *g, const mdl_cost *per_op,
+                          const wl_tile_stats *tiles) {
   mdl_cost sum[MDL_OP_KIND_COUNT];
+  wl_tile_stats tsum[MDL_OP_KIND_COUNT];
   int64_t count[MDL_OP_KIND_COUNT] = {0};
   memset(sum, 0, sizeof sum);
+  memset(tsum, 0, sizeof tsum);
   for (size_t i = 0; i < mdl_graph_op_count(g); i++) {
     mdl_op_kind k = mdl_graph_op(g, i)->kind;
     mdl_cost_add(&sum[k], &per_op[i]);
+    if (tiles) tiles_add(&tsum[k], &tiles[i]);
     count[k]++;
   }
   for (int k = 0; k < MDL_OP_KIND_COUNT; k++) {
@@ -89,11 +119,12 @@ static void put_kind_rows(ws_table *t, const char *model, double level, const md
     ws_table_i64(t, 3, count[k]);
     ws_table_str(t, 4, mdl_kind_in_inference((mdl_op_kind)k) ? "yes" : "no");
     put_cost(t, COUNT(kind_lead), &sum[k]);
+    if (tiles) put_tiles(t, COUNT(kind_lead) + NCOST, &tsum[k]);
   }
 }
 
-static void put_op_rows(ws_table *t, const char *model, double level, const mdl_graph *g,
-                        const mdl_cost *per_op) {
+static void put_op_rows(ws_table *t, const char *model, double level, const mdl_graph *g, const mdl_cost *per_op,
+                        const wl_tile_stats *tiles) {
   for (size_t i = 0; i < mdl_graph_op_count(g); i++) {
     const mdl_op *op = mdl_graph_op(g, i);
     if (ws_table_row(t) != 0) return;
@@ -101,8 +132,7 @@ static void put_op_rows(ws_table *t, const char *model, double level, const mdl_
     for (int j = 0; j < 2; j++) {
       if (op->in[j] == MDL_NO_INPUT) continue;
       size_t used = strlen(inputs);
-      snprintf(inputs + used, sizeof inputs - used, "%s%s", used ? " " : "",
-               mdl_graph_op(g, (size_t)op->in[j])->name);
+      snprintf(inputs + used, sizeof inputs - used, "%s%s", used ? " " : "", mdl_graph_op(g, (size_t)op->in[j])->name);
     }
     ws_table_str(t, 0, model);
     ws_table_f64(t, 1, level);
@@ -118,47 +148,114 @@ static void put_op_rows(ws_table *t, const char *model, double level, const mdl_
     ws_table_str(t, 11, mdl_kind_in_inference(op->kind) ? "yes" : "no");
     ws_table_str(t, 12, inputs);
     put_cost(t, COUNT(op_lead), &per_op[i]);
+    if (tiles) put_tiles(t, COUNT(op_lead) + NCOST, &tiles[i]);
   }
 }
 
-ws_table *ws_flops_table(const ws_config *cfg, const double *levels, size_t nlevels,
-                         ws_flops_per per, char *err, size_t errlen) {
+/* Tile statistics of a dense K x N weight cut evenly into h x w tiles. */
+static wl_tile_stats dense_tiles(uint32_t K, uint32_t N, uint32_t w, uint32_t h, uint32_t *kc, uint32_t *nc) {
+  wl_cuts_even(K, h, kc);
+  wl_cuts_even(N, w, nc);
+  uint32_t kmax = 0, kmin = UINT32_MAX, nmax = 0, nmin = UINT32_MAX;
+  for (uint32_t i = 0; i < h; i++) {
+    kmax = kc[i + 1] - kc[i] > kmax ? kc[i + 1] - kc[i] : kmax;
+    kmin = kc[i + 1] - kc[i] < kmin ? kc[i + 1] - kc[i] : kmin;
+  }
+  for (uint32_t j = 0; j < w; j++) {
+    nmax = nc[j + 1] - nc[j] > nmax ? nc[j + 1] - nc[j] : nmax;
+    nmin = nc[j + 1] - nc[j] < nmin ? nc[j + 1] - nc[j] : nmin;
+  }
+  wl_tile_stats s = {.tiles = (uint64_t)w * h, .nnz = (uint64_t)K * N, .max = (uint64_t)kmax * nmax,
+                     .min = (uint64_t)kmin * nmin};
+  s.mean = (double)s.nnz / (double)s.tiles;
+  s.imbalance = s.nnz ? (double)s.max / s.mean : 1.0;
+  return s;
+}
+
+/* The masks of one level: nonzeros into nnz[] and, with a tiling, tile
+ * statistics of every weight into tiles[]. 0, or -1 with a message. */
+static int from_masks(const ws_config *cfg, const ws_flops_spec *spec, const mdl_graph *g, const wl_sparsity *s,
+                      int64_t *nnz, wl_tile_stats *tiles, char *err, size_t errlen) {
+  const wl_spec ws = ws_config_spec(cfg, s);
+  wl_weights *w = wl_weights_build(g, &ws, err, errlen);
+  if (!w) return -1;
+  const uint32_t tw = spec->tile_w, th = spec->tile_h;
+  uint32_t *kc = malloc((th + 1) * sizeof *kc), *nc = malloc((tw + 1) * sizeof *nc);
+  int rc = kc && nc ? 0 : -1;
+  for (size_t i = 0; rc == 0 && i < mdl_graph_op_count(g); i++) {
+    const mdl_op *op = mdl_graph_op(g, i);
+    const wl_mask *m = wl_weights_mask(w, i);
+    if (m) nnz[i] = (int64_t)wl_mask_nnz(m);
+    if (!tiles || op->weight_rows == 0) continue;
+    const uint32_t K = (uint32_t)op->weight_rows, N = (uint32_t)op->weight_cols;
+    if (!m) {
+      tiles[i] = dense_tiles(K, N, tw, th, kc, nc);
+      continue;
+    }
+    wl_cuts_even(K, th, kc);
+    wl_cuts_even(N, tw, nc);
+    tiles[i] = wl_mask_tiles(m, kc, th, nc, tw);
+  }
+  if (rc != 0) snprintf(err, errlen, "out of memory for a %u x %u tiling", tw, th);
+  free(kc);
+  free(nc);
+  wl_weights_destroy(w);
+  return rc;
+}
+
+ws_table *ws_flops_table(const ws_config *cfg, const ws_flops_spec *spec, char *err, size_t errlen) {
   mdl_graph *g = mdl_graph_build(&cfg->model, cfg->workload.seq_len, err, errlen);
   if (!g) return NULL;
   const size_t nops = mdl_graph_op_count(g);
+  const bool tiled = spec->tile_w > 0 && spec->tile_h > 0;
+  const bool masks = tiled || cfg->workload.pattern == WL_PATTERN_FILE;
   int64_t *nnz = calloc(nops, sizeof *nnz);
   mdl_cost *per_op = calloc(nops, sizeof *per_op);
-  ws_table *t = per == WS_PER_OP     ? create(op_lead, COUNT(op_lead), false)
-                : per == WS_PER_KIND ? create(kind_lead, COUNT(kind_lead), false)
-                                     : create(total_lead, COUNT(total_lead), true);
-  for (size_t l = 0; t && nnz && per_op && l < nlevels; l++) {
-    if (wl_sparsity_check(levels[l], err, errlen) != 0) {
-      ws_table_destroy(t);
-      t = NULL;
+  wl_tile_stats *tiles = tiled ? calloc(nops, sizeof *tiles) : NULL;
+  wl_sparsity *s = malloc(sizeof *s);
+  const ws_flops_per per = spec->per;
+  ws_table *t = per == WS_PER_OP     ? create(op_lead, COUNT(op_lead), false, tiled)
+                : per == WS_PER_KIND ? create(kind_lead, COUNT(kind_lead), false, tiled)
+                                     : create(total_lead, COUNT(total_lead), true, tiled);
+  bool ok = t && nnz && per_op && s && (!tiled || tiles);
+  for (size_t l = 0; ok && l < spec->nlevels; l++) {
+    const double level = spec->levels[l];
+    ok = wl_sparsity_check(level, err, errlen) == 0;
+    if (!ok) break;
+    ws_config_sparsity(cfg, s);
+    s->level = level;
+    mdl_cost total;
+    wl_sparsity_nnz(s, g, nnz);
+    const wl_spec ws = ws_config_spec(cfg, s);
+    if (wl_spec_check(g, &ws, err, errlen) != 0 || (masks && from_masks(cfg, spec, g, s, nnz, tiles, err, errlen) != 0)) {
+      ok = false;
       break;
     }
-    const wl_sparsity spec = {levels[l]};
-    mdl_cost total;
-    wl_sparsity_nnz(&spec, g, nnz);
     mdl_account(g, nnz, per_op, &total);
     if (per == WS_PER_OP) {
-      put_op_rows(t, cfg->model.name, levels[l], g, per_op);
+      put_op_rows(t, cfg->model.name, level, g, per_op, tiles);
     } else if (per == WS_PER_KIND) {
-      put_kind_rows(t, cfg->model.name, levels[l], g, per_op);
+      put_kind_rows(t, cfg->model.name, level, g, per_op, tiles);
     } else if (ws_table_row(t) == 0) {
       ws_table_str(t, 0, cfg->model.name);
-      ws_table_f64(t, 1, levels[l]);
+      ws_table_f64(t, 1, level);
       put_cost(t, COUNT(total_lead), &total);
       ws_table_i64(t, COUNT(total_lead) + NCOST, cfg->workload.seq_len);
+      wl_tile_stats all = {0};
+      for (size_t i = 0; tiles && i < nops; i++)
+        if (mdl_kind_in_inference(mdl_graph_op(g, i)->kind)) tiles_add(&all, &tiles[i]);
+      if (tiles) put_tiles(t, COUNT(total_lead) + NCOST + 1, &all);
     }
   }
-  if (t && (!nnz || !per_op)) {
+  if (!ok) {
     ws_table_destroy(t);
     t = NULL;
   }
   if (!t && !err[0]) snprintf(err, errlen, "out of memory building the flops table");
   free(nnz);
   free(per_op);
+  free(tiles);
+  free(s);
   mdl_graph_destroy(g);
   return t;
 }
@@ -179,7 +276,7 @@ ws_table *ws_models_table(char *err, size_t errlen) {
       if (!err[0]) snprintf(err, errlen, "out of memory building the models table");
       return NULL;
     }
-    const wl_sparsity dense = {0.0};
+    const wl_sparsity dense = wl_sparsity_uniform(0.0);
     mdl_cost total;
     wl_sparsity_nnz(&dense, g, nnz);
     mdl_account(g, nnz, NULL, &total);

@@ -5,6 +5,7 @@
 #define WAFERSIM_SIM_FLOPS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "config.h"
 #include "table.h"
@@ -19,11 +20,21 @@ typedef enum { WS_PER_TOTAL, WS_PER_KIND, WS_PER_OP } ws_flops_per;
 const char *ws_flops_per_name(ws_flops_per per); /* "total", "kind", "op" */
 int ws_flops_per_parse(const char *name);        /* -1 if unknown */
 
-/* The flops report of a finished configuration at each of `nlevels`
- * sparsity levels (each in [0, 1)). Returns a table the caller destroys, or
- * NULL with a message in err. */
-ws_table *ws_flops_table(const ws_config *cfg, const double *levels, size_t nlevels,
-                         ws_flops_per per, char *err, size_t errlen);
+typedef struct {
+  const double *levels; /* global sparsity levels, each in [0, 1); the
+                           configuration's per-kind and per-layer overrides apply at each */
+  size_t nlevels;
+  ws_flops_per per;
+  uint32_t tile_w, tile_h; /* > 0: every weight cut as on a tile_w x tile_h region
+                              (tile_h parts along K, tile_w along N), with the
+                              masks' per-tile nonzeros as extra columns */
+} ws_flops_spec;
+
+/* The flops report of a finished configuration. Nonzeros come from the
+ * masks when they are built (a tiling, or pattern file), otherwise they are
+ * round(density x K x N). Returns a table the caller destroys, or NULL with
+ * a message in err. */
+ws_table *ws_flops_table(const ws_config *cfg, const ws_flops_spec *spec, char *err, size_t errlen);
 
 /* One row per GPT-3 preset: dimensions, parameters (dense, and the part that
  * is sparsifiable) and dense fp16 weight bytes. */

@@ -8,6 +8,7 @@
 #include "kernels/pipeline.h"
 #include "models/graph.h"
 #include "workloads/mask.h"
+#include "workloads/weights.h"
 
 static const char *const cols[] = {
     "op",       "region",     "pes",           "batch",          "sparsity",
@@ -44,13 +45,16 @@ static int simulate(const ws_config *cfg, const krn_machine *m, const krn_stage 
   return rc;
 }
 
+/* Kept weights of a tile; every weight without a mask (a dense op). */
+static uint64_t tile_nnz(const wl_mask *m, uint32_t k0, uint32_t k1, uint32_t n0, uint32_t n1) {
+  return m ? wl_mask_count(m, k0, k1, n0, n1) : (uint64_t)(k1 - k0) * (n1 - n0);
+}
+
 ws_table *ws_oprun(const ws_config *cfg, const ws_oprun_spec *spec, char *err, size_t errlen) {
   mdl_graph *g = mdl_graph_build(&cfg->model, cfg->workload.seq_len, err, errlen);
   if (!g) return NULL;
-  const mdl_op *op = NULL;
-  size_t index = 0;
-  for (size_t i = 0; i < mdl_graph_op_count(g) && !op; i++)
-    if (strcmp(mdl_graph_op(g, i)->name, spec->op) == 0) op = mdl_graph_op(g, index = i);
+  const int index = mdl_graph_find(g, spec->op);
+  const mdl_op *op = index >= 0 ? mdl_graph_op(g, (size_t)index) : NULL;
   if (!op || op->weight_rows == 0 || op->kind == MDL_OP_EMBED) {
     snprintf(err, errlen, "kernel: '%s' is not a weight GEMM of model %s (e.g. L0.q, L0.ffn_up, lm_head)",
              spec->op, cfg->model.name);
@@ -69,20 +73,24 @@ ws_table *ws_oprun(const ws_config *cfg, const ws_oprun_spec *spec, char *err, s
   const uint32_t K = (uint32_t)op->k, N = (uint32_t)op->n, r = spec->height, c = spec->width;
   char region[32];
   snprintf(region, sizeof region, "%ux%u", c, r);
+  wl_sparsity s;
   for (uint32_t li = 0; t && li < spec->nlevels; li++) {
-    const double level = op->sparsifiable ? spec->levels[li] : 0.0;
-    wl_mask *mask = wl_mask_bernoulli(K, N, 1.0 - level, (uint64_t)cfg->sim.seed * 1000003u + index);
-    if (!mask) {
-      snprintf(err, errlen, "kernel: out of memory for a %u x %u mask", K, N);
+    ws_config_sparsity(cfg, &s);
+    s.level = spec->levels[li];
+    const double level = wl_sparsity_level(&s, op);
+    const wl_spec ws = ws_config_spec(cfg, &s);
+    wl_mask *mask = op->sparsifiable ? wl_weights_op_mask(g, (size_t)index, &ws, err, errlen) : NULL;
+    if (op->sparsifiable && !mask) {
       ws_table_destroy(t);
       t = NULL;
       break;
     }
-    uint64_t nnz_max = 0;
+    uint64_t nnz_max = 0, nnz_all = 0;
     for (uint32_t i = 0; i < r; i++)
       for (uint32_t j = 0; j < c; j++) {
-        const uint64_t n = wl_mask_count(mask, K * i / r, K * (i + 1) / r, N * j / c, N * (j + 1) / c);
-        if (n > nnz_max) nnz_max = n;
+        const uint64_t n = tile_nnz(mask, K * i / r, K * (i + 1) / r, N * j / c, N * (j + 1) / c);
+        nnz_max = n > nnz_max ? n : nnz_max;
+        nnz_all += n;
       }
     for (uint32_t bi = 0; t && bi < spec->nbatches; bi++) {
       for (uint32_t ki = 0; t && ki < spec->nkernels; ki++) {
@@ -95,7 +103,7 @@ ws_table *ws_oprun(const ws_config *cfg, const ws_oprun_spec *spec, char *err, s
         for (uint32_t i = 0; i < r; i++)
           for (uint32_t j = 0; j < c; j++) {
             const uint32_t kt = K * (i + 1) / r - K * i / r, nt = N * (j + 1) / c - N * j / c;
-            const uint64_t nnz = wl_mask_count(mask, K * i / r, K * (i + 1) / r, N * j / c, N * (j + 1) / c);
+            const uint64_t nnz = tile_nnz(mask, K * i / r, K * (i + 1) / r, N * j / c, N * (j + 1) / c);
             const krn_kernel kk = st.kernel == KRN_AUTO ? krn_gemm_pick(&m, kt, nt, nnz, b) : st.kernel;
             const krn_cost cost = krn_gemm_cost(&m, kk, kt, nt, nnz, b);
             cyc_max = cost.cycles > cyc_max ? cost.cycles : cyc_max;
@@ -119,7 +127,7 @@ ws_table *ws_oprun(const ws_config *cfg, const ws_oprun_spec *spec, char *err, s
         ws_table_f64(t, 4, level);
         ws_table_str(t, 5, krn_kernel_name(spec->kernels[ki]));
         ws_table_i64(t, 6, (int64_t)nnz_max);
-        ws_table_f64(t, 7, (double)wl_mask_nnz(mask) / ((double)r * c));
+        ws_table_f64(t, 7, (double)nnz_all / ((double)r * c));
         ws_table_i64(t, 8, (int64_t)cyc_max);
         ws_table_f64(t, 9, (double)cyc_sum / ((double)r * c));
         if (fits) {

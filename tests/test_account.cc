@@ -23,7 +23,7 @@ struct Accounted {
     g = mdl_graph_build(&m, seq_len, err, sizeof err);
     EXPECT_NE(g, nullptr) << err;
     std::vector<int64_t> nnz(mdl_graph_op_count(g));
-    const wl_sparsity spec = {sparsity};
+    const wl_sparsity spec = wl_sparsity_uniform(sparsity);
     wl_sparsity_nnz(&spec, g, nnz.data());
     per_op.resize(nnz.size());
     mdl_account(g, nnz.data(), per_op.data(), &total);
@@ -171,7 +171,7 @@ TEST(Account, NnzRoundsToNearest) {
 TEST(Account, DensityOnlyAppliesToSparsifiableOps) {
   mdl_op op;
   std::memset(&op, 0, sizeof op);
-  const wl_sparsity s = {0.8};
+  const wl_sparsity s = wl_sparsity_uniform(0.8);
   op.sparsifiable = true;
   EXPECT_NEAR(wl_sparsity_density(&s, &op), 0.2, 1e-15);
   op.sparsifiable = false;

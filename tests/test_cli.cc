@@ -44,7 +44,7 @@ TEST(Cli, FlopsCsvHasTheDocumentedColumnsAndTheLibraryFigures) {
     char err[256];
     mdl_graph *g = mdl_graph_build(&m, 2048, err, sizeof err);
     std::vector<int64_t> nnz(mdl_graph_op_count(g));
-    wl_sparsity spec = {levels[l]};
+    wl_sparsity spec = wl_sparsity_uniform(levels[l]);
     wl_sparsity_nnz(&spec, g, nnz.data());
     mdl_cost t;
     mdl_account(g, nnz.data(), nullptr, &t);
@@ -90,6 +90,79 @@ TEST(Cli, FlopsJsonCarriesTheConfigAndTheSameKeys) {
     }
   }
   json_decref(doc);
+}
+
+// Column c of a CSV row, by header name.
+std::string cell(const std::vector<std::string> &head, const std::vector<std::string> &row, const char *col) {
+  for (size_t i = 0; i < head.size(); i++)
+    if (head[i] == col) return row.at(i);
+  ADD_FAILURE() << "no column " << col;
+  return "";
+}
+
+// With a tiling, every weight's tiles hold its mask's nonzeros: mean x tiles
+// = weight_nnz, min <= mean <= max, imbalance = max / mean; the same run
+// twice gives the same masks.
+TEST(Cli, FlopsTilingAddsPerTileNonzerosOfTheMasks) {
+  for (const char *pattern : {"bernoulli", "magnitude", "nm", "block"}) {
+    const std::string set = std::string("workload.pattern=") + pattern;
+    auto r = run_cli({"flops", "--model", "125M", "--sparsity", "0.5", "--per", "op", "--tiling", "12x8", "--set",
+                      set, "--format", "csv"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.out, run_cli({"flops", "--model", "125M", "--sparsity", "0.5", "--per", "op", "--tiling", "12x8",
+                              "--set", set, "--format", "csv"}).out);
+    auto lines = split(r.out, '\n');
+    auto head = split(lines[0], ',');
+    EXPECT_EQ(head.back(), "tile_imbalance");
+    int sparse = 0;
+    for (size_t l = 1; l < lines.size(); l++) {
+      auto row = split(lines[l], ',');
+      if (cell(head, row, "k") == "0" || cell(head, row, "sparsifiable") == "no") continue;
+      sparse++;
+      const double mean = std::stod(cell(head, row, "tile_nnz_mean")), max = std::stod(cell(head, row, "tile_nnz_max"));
+      EXPECT_NEAR(mean * 96, std::stod(cell(head, row, "weight_nnz")), 1e-6) << lines[l];
+      EXPECT_LE(std::stod(cell(head, row, "tile_nnz_min")), mean);
+      EXPECT_GE(max, mean);
+      EXPECT_NEAR(std::stod(cell(head, row, "tile_imbalance")), max / mean, 1e-9);
+      if (std::string(pattern) != "bernoulli") {  // exact patterns keep half of every weight
+        EXPECT_EQ(2 * std::stoll(cell(head, row, "weight_nnz")),
+                  std::stoll(cell(head, row, "k")) * std::stoll(cell(head, row, "n")));
+      }
+    }
+    EXPECT_EQ(sparse, 12 * 6) << pattern;
+  }
+}
+
+TEST(Cli, FlopsScheduleGivesTheIterativePruningLevels) {
+  auto r = run_cli({"flops", "--schedule", "0.2,0.84", "--format", "csv"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto lines = split(r.out, '\n');
+  ASSERT_EQ(lines.size(), 11u) << r.out;
+  auto head = split(lines[0], ',');
+  EXPECT_EQ(cell(head, split(lines[1], ','), "sparsity"), "0");
+  EXPECT_EQ(cell(head, split(lines[3], ','), "sparsity"), "0.36");
+  EXPECT_EQ(cell(head, split(lines[10], ','), "sparsity"), "0.84");
+  const struct {
+    std::vector<std::string> args;
+    const char *want;
+  } bad[] = {
+      {{"flops", "--schedule", "0.2"}, "--schedule: expected STEP,TARGET"},
+      {{"flops", "--schedule", "0,0.5"}, "--schedule: pruning step 0: expected a fraction of the remaining weights"},
+      {{"flops", "--schedule", "0.2,0.5", "--sparsity", "0.1"}, "--sparsity and --schedule both give the levels"},
+      {{"flops", "--tiling", "64"}, "--tiling: expected WxH"},
+      {{"flops", "--tiling", "0x4"}, "--tiling (WxH): expected an integer in [1, 1048576], got '0'"},
+      {{"flops", "--set", "workload.pattern=nm", "--sparsity", "0.3"}, "flops: op L0.q: nm: sparsity 0.3 keeps 2.8 of every 4"},
+      {{"flops", "--model", "125M", "--set", "workload.pattern=nm", "--schedule", "0.5,0.75", "--tiling", "2x2"}, nullptr},
+      {{"flops", "--model", "125M", "--set", "workload.pattern=nm", "--schedule", "0.2,0.5", "--tiling", "2x2"},
+       "flops: op L0.q: nm: sparsity 0.2 keeps 3.2 of every 4"},
+  };
+  for (const auto &b : bad) {
+    auto e = run_cli(b.args);
+    EXPECT_EQ(e.status, b.want ? 2 : 0) << (b.want ? b.want : e.err);
+    if (b.want) {
+      EXPECT_NE(e.err.find(b.want), std::string::npos) << e.err;
+    }
+  }
 }
 
 TEST(Cli, PerKindAndPerOpRowsSumToTheTotals) {

@@ -4,6 +4,7 @@
 
 #include <jansson.h>
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -46,7 +47,7 @@ std::string yaml_of(const ws_config &c) {
 // Loads text onto an all-zero configuration (no default underneath).
 ws_config load_bare(const std::string &text) {
   ws_config c;
-  std::memset(&c, 0, sizeof c);
+  ws_config_init_empty(&c);
   char err[WS_CONFIG_ERR_MAX] = "";
   EXPECT_EQ(ws_config_load_string(&c, text.data(), text.size(), "echo.yaml", err, sizeof err), 0) << err;
   EXPECT_EQ(ws_config_finish(&c, err, sizeof err), 0) << err;
@@ -81,7 +82,7 @@ TEST(Config, ShippedFileIsTheEmbeddedDefault) {
   EXPECT_EQ(text, std::string(ws_config_default_yaml()));
 
   ws_config from_file;
-  std::memset(&from_file, 0, sizeof from_file);
+  ws_config_init_empty(&from_file);
   char err[WS_CONFIG_ERR_MAX];
   ASSERT_EQ(ws_config_load_file(&from_file, path.c_str(), err, sizeof err), 0) << err;
   ASSERT_EQ(ws_config_finish(&from_file, err, sizeof err), 0) << err;
@@ -199,6 +200,36 @@ const BadCase kBad[] = {
     {"schema_version: 1\nfabric:\n  ? [a]\n  : 1\n", {"t.yaml:3:5: fabric: expected a key name", nullptr}},
     {"schema_version: 1\nfabric:\n\twidth: 3\n", {"t.yaml:", "malformed YAML", nullptr}},
     {"schema_version: 1\nsim:\n  seed: *nope\n", {"t.yaml:3:9: malformed YAML", nullptr}},
+    // the workload's sparsity spec, pattern and file
+    {"schema_version: 1\nworkload:\n  sparsity_by_kind: {lm_head: 0.5}\n",
+     {"t.yaml:3:22: workload.sparsity_by_kind.lm_head: lm_head weights are never sparsified", "DESIGN.md section 4"}},
+    {"schema_version: 1\nworkload:\n  sparsity_by_kind: {ffn: 0.5}\n",
+     {"t.yaml:3:22: workload.sparsity_by_kind.ffn: unknown key; expected one of: q, k, v, attn_out, ffn_up, ffn_down", nullptr}},
+    {"schema_version: 1\nworkload:\n  sparsity_by_kind: {q: 1}\n", {"t.yaml:3:25: workload.sparsity_by_kind.q: expected a number in [0, 1)", nullptr}},
+    {"schema_version: 1\nworkload:\n  sparsity_by_layer: {24: 0.5}\n",
+     {"t.yaml:3:22: workload.sparsity_by_layer.24: model 1.3B has layers 0 to 23", nullptr}},
+    {"schema_version: 1\nworkload:\n  sparsity_by_layer: {first: 0.5}\n", {"t.yaml:3:30: workload.sparsity_by_layer.first: a layer: expected", nullptr}},
+    {"schema_version: 1\nworkload:\n  sparsity_by_layer: {3: 0.5, 3: 0.6}\n", {"t.yaml:3:31: workload.sparsity_by_layer.3: given twice", nullptr}},
+    {"schema_version: 1\nworkload:\n  sparsity_by_layer: [0.5]\n", {"t.yaml:3:22: workload.sparsity_by_layer: expected a mapping", "got a list"}},
+    {"schema_version: 1\nworkload:\n  sparsity_by_layer: {3: [1]}\n", {"t.yaml:3:26: workload.sparsity_by_layer.3: expected a single value, got a list", nullptr}},
+    {"schema_version: 1\nworkload:\n  pattern: random\n", {"t.yaml:3:12: workload.pattern: expected one of: bernoulli, magnitude, nm, block, file", nullptr}},
+    {"schema_version: 1\nworkload:\n  pattern: nm\n  sparsity: 0.6\n",
+     {"t.yaml:3:12: workload.pattern: op L0.q: nm: sparsity 0.6 keeps 1.6 of every 4 weights along K", nullptr}},
+    {"schema_version: 1\nworkload:\n  pattern: block\n  block: 3\n", {"t.yaml:3:12: workload.pattern: op L0.q: block: blocks of 3 x 3 do not tile a 2048 x 2048 weight", nullptr}},
+    {"schema_version: 1\nworkload:\n  magnitude: {outlier_scale: 0.5}\n", {"workload.magnitude.outlier_scale: expected a number in [1, 1e+06], got '0.5'", nullptr}},
+    {"schema_version: 1\nworkload:\n  magnitude: {sigma: 1}\n", {"workload.magnitude.sigma: unknown key; expected one of: row_sigma, col_sigma", nullptr}},
+    {"schema_version: 1\nworkload:\n  pattern: file\n", {"t.yaml:3:12: workload.pattern: file needs workload.file.path", nullptr}},
+    {"schema_version: 1\nworkload:\n  file: {path: w.safetensors}\n",
+     {"t.yaml:3:16: workload.file: given, but workload.pattern is bernoulli; set workload.pattern: file", nullptr}},
+    {"schema_version: 1\nworkload:\n  pattern: file\n  file:\n    path: w.st\n    tensors: {a: lm_head}\n",
+     {"t.yaml:6:14: workload.file.tensors.a: 'lm_head' is not a sparsifiable op of model 1.3B", nullptr}},
+    {"schema_version: 1\nworkload:\n  pattern: file\n  file:\n    path: w.st\n    tensors: {a: L99.q}\n",
+     {"workload.file.tensors.a: 'L99.q' is not an op of model 1.3B", nullptr}},
+    {"schema_version: 1\nworkload:\n  pattern: file\n  file:\n    path: w.st\n    tensors: {a: L0.q, b: L0.q}\n",
+     {"workload.file.tensors.b: op L0.q already has tensor 'a'", nullptr}},
+    {"schema_version: 1\nworkload:\n  pattern: file\n  file:\n    path: w.st\n    tensors: {a: L0.q}\n",
+     {"workload.file.tensors: no tensor for op L0.k; pattern file needs one per sparse weight", nullptr}},
+    {"schema_version: 1\nworkload:\n  file: {layout: ck}\n", {"workload.file.layout: expected one of: kn, nk", nullptr}},
 };
 
 TEST(Config, EveryErrorNamesFileLineColumnKeyAndExpectation) {
@@ -263,7 +294,8 @@ TEST(Config, SetOverridesWithTheSameChecks) {
   } bad[] = {
       {"fabric.width", "--set 'fabric.width': expected key.path=value"},
       {"=3", "expected key.path=value"},
-      {"fabric.widht=3", "--set fabric.widht: unknown key; expected one of: fabric.width, fabric.height"},
+      {"fabric.widht=3", "--set fabric.widht: unknown key; expected one of: width, height"},
+      {"fabrik.width=3", "--set fabrik.width: unknown key; expected one of: fabric.width, fabric.height"},
       {"fabric=3", "--set fabric: is a section; set one of its keys: width, height"},
       {"schema_version=1", "--set schema_version: the schema version cannot be overridden"},
       {"fabric.width=0", "--set fabric.width: expected an integer in [1, 1048576], got '0'"},
@@ -279,6 +311,89 @@ TEST(Config, SetOverridesWithTheSameChecks) {
   ASSERT_EQ(ws_config_set(&c, "model.layers=2", err, sizeof err), 0);
   ASSERT_NE(ws_config_finish(&c, err, sizeof err), 0);
   EXPECT_NE(std::string(err).find("--set: model.layers: only with model.preset: custom"), std::string::npos) << err;
+}
+
+TEST(Config, SparsitySpecMapsRoundTripAndOverrideWithSet) {
+  const std::string text =
+      "schema_version: 1\nworkload:\n  sparsity: 0.5\n  sparsity_by_kind: {ffn_up: 0.9, q: 0.25}\n"
+      "  sparsity_by_layer: {0: 0.1, 23: 0.2}\n  pattern: magnitude\n  magnitude: {row_sigma: 1.5}\n";
+  ws_config c;
+  char err[WS_CONFIG_ERR_MAX];
+  ASSERT_EQ(ws_config_init_default(&c, err, sizeof err), 0);
+  ASSERT_EQ(ws_config_load_string(&c, text.data(), text.size(), "t.yaml", err, sizeof err), 0) << err;
+  ASSERT_EQ(ws_config_set(&c, "workload.sparsity_by_layer.5=0.3", err, sizeof err), 0) << err;
+  ASSERT_EQ(ws_config_set(&c, "workload.sparsity_by_kind.k=0.6", err, sizeof err), 0) << err;
+  ASSERT_EQ(ws_config_finish(&c, err, sizeof err), 0) << err;
+  wl_sparsity s;
+  ws_config_sparsity(&c, &s);
+  EXPECT_EQ(s.level, 0.5);
+  EXPECT_EQ(s.kind[MDL_OP_FFN_UP], 0.9);
+  EXPECT_EQ(s.kind[MDL_OP_K], 0.6);
+  EXPECT_TRUE(std::isnan(s.kind[MDL_OP_V]));
+  EXPECT_EQ(s.layer[5], 0.3);
+  EXPECT_TRUE(std::isnan(s.layer[4]));
+  EXPECT_EQ(ws_config_pattern(&c).row_sigma, 1.5);
+  const std::string y = yaml_of(c);
+  EXPECT_NE(y.find("  sparsity_by_layer: {0: 0.1, 5: 0.3, 23: 0.2}\n"), std::string::npos) << y;
+  EXPECT_NE(y.find("  sparsity_by_kind:\n    q: 0.25\n    k: 0.6\n    ffn_up: 0.9\n"), std::string::npos) << y;
+  EXPECT_EQ(y.find("    v:"), std::string::npos) << "kinds not given are not written: " << y;
+  ws_config back = load_bare(y);
+  EXPECT_TRUE(ws_config_equal(&c, &back));
+  ws_config plain = finished_default();
+  EXPECT_FALSE(ws_config_equal(&c, &plain));
+  // A file's map replaces the map below it; JSON nests the same way.
+  const std::string again = "schema_version: 1\nworkload:\n  sparsity_by_layer: {7: 0.7}\n";
+  ASSERT_EQ(ws_config_load_string(&c, again.data(), again.size(), "u.yaml", err, sizeof err), 0) << err;
+  ws_config_sparsity(&c, &s);
+  EXPECT_TRUE(std::isnan(s.layer[5]));
+  EXPECT_EQ(s.layer[7], 0.7);
+  json_t *j = ws_config_json(&c);
+  json_t *w = json_object_get(j, "workload");
+  EXPECT_EQ(json_real_value(json_object_get(json_object_get(w, "sparsity_by_layer"), "7")), 0.7);
+  EXPECT_EQ(json_real_value(json_object_get(json_object_get(w, "sparsity_by_kind"), "ffn_up")), 0.9);
+  EXPECT_EQ(json_real_value(json_object_get(json_object_get(w, "magnitude"), "row_sigma")), 1.5);
+  EXPECT_STREQ(json_string_value(json_object_get(json_object_get(w, "file"), "layout")), "kn");
+  json_decref(j);
+
+  const struct {
+    const char *set, *want;
+  } bad[] = {
+      {"workload.sparsity_by_layer=0.5", "--set workload.sparsity_by_layer: is a mapping; set one entry, e.g. workload.sparsity_by_layer.0=0.5"},
+      {"workload.sparsity_by_layer.x=0.5", "--set workload.sparsity_by_layer.x: a layer: expected"},
+      {"workload.sparsity_by_kind.embed=0.5", "--set workload.sparsity_by_kind.embed: embed weights are never sparsified"},
+      {"workload.sparsity_by_kind=0.5", "--set workload.sparsity_by_kind: is a section; set one of its keys: q, k, v"},
+      {"workload.magnitude.row_sigma=-1", "--set workload.magnitude.row_sigma: expected a number in [0, 10]"},
+  };
+  for (const auto &b : bad) {
+    ASSERT_NE(ws_config_set(&c, b.set, err, sizeof err), 0) << b.set;
+    EXPECT_NE(std::string(err).find(b.want), std::string::npos) << err;
+  }
+}
+
+TEST(Config, TensorNamesWithDotsAndQuotesRoundTrip) {
+  ws_config c = finished_default();
+  char err[WS_CONFIG_ERR_MAX];
+  for (const char *s : {"workload.pattern=file", "workload.file.path=/tmp/w \"x\".safetensors",
+                        "workload.file.tensors.transformer.h.0.attn.q.weight=L0.q"})
+    ASSERT_EQ(ws_config_set(&c, s, err, sizeof err), 0) << err;
+  for (const char *kind : {"k", "v", "attn_out", "ffn_up", "ffn_down"}) {
+    const std::string set = std::string("workload.file.tensors.t\"") + kind + "=L0." + kind;
+    ASSERT_EQ(ws_config_set(&c, set.c_str(), err, sizeof err), 0) << err;
+  }
+  ASSERT_NE(ws_config_finish(&c, err, sizeof err), 0);  // layers 1 to 23 have none yet
+  EXPECT_NE(std::string(err).find("--set: workload.file.tensors: no tensor for op L1.q"), std::string::npos) << err;
+  ASSERT_EQ(ws_config_set(&c, "model.preset=custom", err, sizeof err), 0);
+  for (const char *s : {"model.layers=1", "model.d_model=64", "model.heads=4", "model.d_ff=256", "model.vocab=100",
+                        "model.context=64", "workload.seq_len=64"})
+    ASSERT_EQ(ws_config_set(&c, s, err, sizeof err), 0) << err;
+  ASSERT_EQ(ws_config_finish(&c, err, sizeof err), 0) << err;
+  EXPECT_EQ(c.workload.file.ntensors, 6u);
+  EXPECT_STREQ(c.workload.file.tensors[0].tensor, "transformer.h.0.attn.q.weight");
+  const std::string y = yaml_of(c);
+  ws_config back = load_bare(y);
+  EXPECT_TRUE(ws_config_equal(&c, &back)) << y;
+  EXPECT_STREQ(back.workload.file.path, "/tmp/w \"x\".safetensors");
+  EXPECT_STREQ(back.workload.file.tensors[1].tensor, "t\"k");
 }
 
 TEST(Config, SetsBuildACustomModel) {

@@ -1,8 +1,10 @@
-/* wafersim engine benchmarks, one scenario per process (so that peak RSS is
- * the scenario's own):
+/* wafersim benchmarks, one scenario per process (so that peak RSS is the
+ * scenario's own):
  *   bench phold N [EVENTS]       PHOLD with N entities, about EVENTS events
  *   bench systolic N [K C T]     systolic N x N mesh, K rounds (default 10 1000 5)
  *   bench queue N [OPS]          the queue alone: N keys, OPS pop+push pairs
+ *   bench masks T PATTERN LEVEL  every sparse weight's mask of GPT-3 1.3B on T
+ *                                threads (events: weights decided)
  *   --queue wheel|heap           which queue (default: the engine's default)
  * Prints: bench NAME events=E wall_s=W events_per_s=R rss_kb=M [extra=...] */
 #include <math.h>
@@ -13,6 +15,7 @@
 #include <time.h>
 
 #include "phold.h"
+#include "sim/config.h"
 #include "sim/engine/engine.h"
 #include "systolic.h"
 
@@ -35,7 +38,8 @@ static void report(const char *name, uint64_t events, double wall, const char *e
 }
 
 static int usage(void) {
-  fprintf(stderr, "usage: bench phold|systolic|queue N [args] [--queue wheel|heap]\n");
+  fprintf(stderr, "usage: bench phold|systolic|queue N [args] [--queue wheel|heap]\n"
+                  "       bench masks THREADS PATTERN LEVEL\n");
   return 2;
 }
 
@@ -117,6 +121,45 @@ static int run_queue(uint32_t n, uint64_t ops, sim_queue_kind kind, const char *
   return 0;
 }
 
+/* All masks of the default model (GPT-3 1.3B) at one level. */
+static int run_masks(uint32_t threads, const char *pattern, double level, const char *name) {
+  static ws_config cfg;
+  char err[WS_CONFIG_ERR_MAX], set[64];
+  snprintf(set, sizeof set, "workload.pattern=%s", pattern);
+  if (ws_config_init_default(&cfg, err, sizeof err) != 0 || ws_config_set(&cfg, set, err, sizeof err) != 0 ||
+      ws_config_finish(&cfg, err, sizeof err) != 0) {
+    fprintf(stderr, "bench: %s\n", err);
+    return 1;
+  }
+  mdl_graph *g = mdl_graph_build(&cfg.model, cfg.workload.seq_len, err, sizeof err);
+  wl_sparsity s;
+  ws_config_sparsity(&cfg, &s);
+  s.level = level;
+  wl_spec spec = ws_config_spec(&cfg, &s);
+  spec.threads = threads;
+  const double t0 = seconds();
+  wl_weights *w = g ? wl_weights_build(g, &spec, err, sizeof err) : NULL;
+  const double wall = seconds() - t0;
+  if (!w) {
+    fprintf(stderr, "bench: %s\n", err);
+    return 1;
+  }
+  uint64_t weights = 0, nnz = 0;
+  for (size_t i = 0; i < mdl_graph_op_count(g); i++) {
+    const wl_mask *m = wl_weights_mask(w, i);
+    if (!m) continue;
+    weights += (uint64_t)wl_mask_rows(m) * wl_mask_cols(m);
+    nnz += wl_mask_nnz(m);
+  }
+  char extra[160];
+  snprintf(extra, sizeof extra, "threads=%u level=%g nnz=%llu mask_bytes=%zu", threads, level,
+           (unsigned long long)nnz, wl_weights_bytes(w));
+  report(name, weights, wall, extra);
+  wl_weights_destroy(w);
+  mdl_graph_destroy(g);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   sim_queue_kind kind = SIM_QUEUE_WHEEL;
   char *args[8];
@@ -142,6 +185,10 @@ int main(int argc, char **argv) {
     return run_phold(n, nargs > 2 ? strtoull(args[2], NULL, 10) : 20000000ULL, kind, name);
   if (strcmp(args[0], "queue") == 0)
     return run_queue(n, nargs > 2 ? strtoull(args[2], NULL, 10) : 20000000ULL, kind, name);
+  if (strcmp(args[0], "masks") == 0 && nargs == 4) {
+    snprintf(name, sizeof name, "masks-%s-%st", args[2], args[1]);
+    return run_masks(n, args[2], atof(args[3]), name);
+  }
   if (strcmp(args[0], "systolic") == 0)
     return run_systolic(n, nargs > 2 ? (uint32_t)atoi(args[2]) : 10,
                         nargs > 3 ? (sim_time)atoll(args[3]) : 1000,

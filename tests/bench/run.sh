@@ -1,5 +1,5 @@
 #!/bin/sh
-# make bench: every engine scenario REPS times (default 3) in its own process,
+# make bench: every scenario (engine; building masks) REPS times (default 3) in its own process,
 # the median run by wall time reported; then the systolic mesh against the
 # SimGrid version of it. Progress goes to stderr; the summary to stdout:
 #   bench NAME events=E wall_s=W events_per_s=R rss_kb=M ...
@@ -41,6 +41,12 @@ done
 for n in 16 64 128 256; do
   echo "bench: systolic $n" >&2
   median "$BENCH" systolic "$n" >>"$OUT"
+done
+for p in bernoulli magnitude nm block; do
+  for t in 1 2; do
+    echo "bench: masks $p ($t threads)" >&2
+    median "$BENCH" masks "$t" "$p" 0.75 >>"$OUT"
+  done
 done
 for n in 16 64 128; do
   echo "bench: simgrid systolic $n" >&2

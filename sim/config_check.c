@@ -1,0 +1,192 @@
+/* Cross-key checks of a loaded configuration (ws_config_finish) and its
+ * translations into the modules' own parameter structs. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "config.h"
+#include "schema.h"
+
+static const char *origin(const ws_config *cfg, const char *path) {
+  const char *w = cfg->origin[ws_schema_find(path)].where;
+  return w[0] ? w : "(embedded default)";
+}
+
+static int check_model(ws_config *cfg, char *err, size_t errlen) {
+  const bool custom = strcmp(cfg->model.name, "custom") == 0;
+  for (size_t i = 0; i < ws_schema_keys(); i++) {
+    const ws_key *k = ws_schema_key(i);
+    if (!(k->flags & WS_F_CUSTOM_DIM)) continue;
+    const bool given = cfg->origin[i].where[0] != '\0';
+    if (custom && !given) {
+      snprintf(err, errlen, "%s: model.preset: custom needs %s as well", origin(cfg, "model.preset"), k->path);
+      return -1;
+    }
+    if (!custom && given) {
+      snprintf(err, errlen, "%s: %s: only with model.preset: custom (preset %s fixes the dimensions)",
+               cfg->origin[i].where, k->path, cfg->model.name);
+      return -1;
+    }
+  }
+  if (custom) {
+    if (cfg->model.d_model % cfg->model.heads != 0) {
+      snprintf(err, errlen, "%s: model.heads: %lld does not divide model.d_model = %lld", origin(cfg, "model.heads"),
+               (long long)cfg->model.heads, (long long)cfg->model.d_model);
+      return -1;
+    }
+    cfg->model.d_head = cfg->model.d_model / cfg->model.heads;
+  } else {
+    char name[MDL_NAME_MAX];
+    memcpy(name, cfg->model.name, sizeof name);
+    if (mdl_gpt_preset(name, &cfg->model) != 0) {
+      snprintf(err, errlen, "%s: model.preset: no preset '%s'", origin(cfg, "model.preset"), name);
+      return -1;
+    }
+  }
+  char msg[256];
+  if (mdl_gpt_check(&cfg->model, msg, sizeof msg) != 0) {
+    snprintf(err, errlen, "%s: model: %s", origin(cfg, "model.preset"), msg);
+    return -1;
+  }
+  return 0;
+}
+
+/* The tensor map against the graph: each tensor names a sparsifiable op,
+ * no op twice, and with pattern file every sparsifiable op has one. */
+static int check_file(const ws_config *cfg, const mdl_graph *g, char *err, size_t errlen) {
+  const wl_file_spec *f = &cfg->workload.file;
+  const bool file = cfg->workload.pattern == WL_PATTERN_FILE;
+  if (!file && (f->path[0] || f->ntensors)) {
+    snprintf(err, errlen, "%s: workload.file: given, but workload.pattern is %s; set workload.pattern: file to use it",
+             origin(cfg, f->path[0] ? "workload.file.path" : "workload.file.tensors"),
+             wl_pattern_name(cfg->workload.pattern));
+    return -1;
+  }
+  if (!file) return 0;
+  if (!f->path[0]) {
+    snprintf(err, errlen, "%s: workload.pattern: file needs workload.file.path (a .safetensors file)",
+             origin(cfg, "workload.pattern"));
+    return -1;
+  }
+  const char *at = origin(cfg, "workload.file.tensors");
+  for (uint32_t i = 0; i < f->ntensors; i++) {
+    const int op = mdl_graph_find(g, f->tensors[i].op);
+    if (op < 0 || !mdl_graph_op(g, (size_t)op)->sparsifiable) {
+      snprintf(err, errlen, "%s: workload.file.tensors.%s: '%s' is not %s of model %s (e.g. L0.q, L0.ffn_up)", at,
+               f->tensors[i].tensor, f->tensors[i].op, op < 0 ? "an op" : "a sparsifiable op", cfg->model.name);
+      return -1;
+    }
+    for (uint32_t j = 0; j < i; j++)
+      if (strcmp(f->tensors[j].op, f->tensors[i].op) == 0) {
+        snprintf(err, errlen, "%s: workload.file.tensors.%s: op %s already has tensor '%s'", at, f->tensors[i].tensor,
+                 f->tensors[i].op, f->tensors[j].tensor);
+        return -1;
+      }
+  }
+  for (size_t i = 0; i < mdl_graph_op_count(g); i++) {
+    const mdl_op *op = mdl_graph_op(g, i);
+    uint32_t j = 0;
+    while (j < f->ntensors && strcmp(f->tensors[j].op, op->name) != 0) j++;
+    if (op->sparsifiable && j == f->ntensors) {
+      snprintf(err, errlen, "%s: workload.file.tensors: no tensor for op %s; pattern file needs one per sparse weight",
+               at, op->name);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+/* The sparsity spec and pattern against the model's weights. */
+static int check_workload(const ws_config *cfg, char *err, size_t errlen) {
+  for (int l = (int)cfg->model.layers; l < WL_MAX_LAYERS; l++)
+    if (!isnan(cfg->workload.by_layer[l])) {
+      snprintf(err, errlen, "%s: workload.sparsity_by_layer.%d: model %s has layers 0 to %lld",
+               origin(cfg, "workload.sparsity_by_layer"), l, cfg->model.name, (long long)cfg->model.layers - 1);
+      return -1;
+    }
+  char msg[WS_CONFIG_ERR_MAX];
+  mdl_graph *g = mdl_graph_build(&cfg->model, cfg->workload.seq_len, msg, sizeof msg);
+  if (!g) {
+    snprintf(err, errlen, "%s: model: %s", origin(cfg, "model.preset"), msg);
+    return -1;
+  }
+  int rc = check_file(cfg, g, err, errlen);
+  wl_sparsity s;
+  ws_config_sparsity(cfg, &s);
+  const wl_spec spec = ws_config_spec(cfg, &s);
+  if (rc == 0 && wl_spec_check(g, &spec, msg, sizeof msg) != 0) {
+    snprintf(err, errlen, "%s: workload.pattern: %s", origin(cfg, "workload.pattern"), msg);
+    rc = -1;
+  }
+  mdl_graph_destroy(g);
+  return rc;
+}
+
+int ws_config_finish(ws_config *cfg, char *err, size_t errlen) {
+  if (check_model(cfg, err, errlen) != 0) return -1;
+  if (cfg->workload.seq_len % cfg->workload.micro_batch != 0) {
+    snprintf(err, errlen, "%s: workload.micro_batch: %lld tokens do not divide workload.seq_len = %lld",
+             origin(cfg, "workload.micro_batch"), (long long)cfg->workload.micro_batch,
+             (long long)cfg->workload.seq_len);
+    return -1;
+  }
+  if (cfg->workload.seq_len > cfg->model.context) {
+    snprintf(err, errlen, "%s: workload.seq_len: %lld tokens exceed the context of model %s (%lld tokens)",
+             origin(cfg, "workload.seq_len"), (long long)cfg->workload.seq_len, cfg->model.name,
+             (long long)cfg->model.context);
+    return -1;
+  }
+  return check_workload(cfg, err, errlen);
+}
+
+void ws_config_fabric(const ws_config *cfg, fab_config *out) {
+  *out = (fab_config){
+      .width = (uint32_t)cfg->fabric.width,
+      .height = (uint32_t)cfg->fabric.height,
+      .colors = (uint32_t)cfg->fabric.colors,
+      .hop_latency = (uint32_t)cfg->fabric.hop_latency,
+      .ramp_latency = (uint32_t)cfg->fabric.ramp_latency,
+      .queue_depth = (uint32_t)cfg->fabric.queue_depth,
+      .add_latency = (uint32_t)cfg->fabric.add_latency,
+      .consume_cycles = (uint32_t)cfg->fabric.consume_cycles,
+      .fidelity = cfg->sim.fidelity == WS_FIDELITY_WAVELET ? FAB_WAVELET : FAB_TRAIN,
+  };
+}
+
+void ws_config_machine(const ws_config *cfg, krn_machine *out) {
+  *out = (krn_machine){
+      .simd_fp16 = (uint32_t)cfg->fabric.fmac_fp16,
+      .simd_fp32 = (uint32_t)cfg->fabric.fmac_fp32,
+      .sparse_setup = (uint32_t)cfg->kernels.sparse_setup,
+      .dense_setup = (uint32_t)cfg->kernels.dense_setup,
+      .task_switch = (uint32_t)cfg->kernels.task_switch,
+      .exp_cycles = (uint32_t)cfg->kernels.exp_cycles,
+      .acc_bytes = cfg->kernels.accumulate == WS_ACC_FP16 ? 2 : 4,
+      .sram = (uint64_t)cfg->fabric.sram_per_pe,
+      .sram_reserve = (uint64_t)cfg->kernels.sram_reserve,
+  };
+}
+
+void ws_config_sparsity(const ws_config *cfg, wl_sparsity *out) {
+  *out = wl_sparsity_uniform(cfg->workload.sparsity);
+  for (int k = 0; k < MDL_OP_KIND_COUNT; k++)
+    if (wl_sparsity_kind_sparsifiable((mdl_op_kind)k)) out->kind[k] = cfg->workload.by_kind[k];
+  memcpy(out->layer, cfg->workload.by_layer, sizeof out->layer);
+}
+
+wl_pattern ws_config_pattern(const ws_config *cfg) {
+  return (wl_pattern){
+      .kind = cfg->workload.pattern,
+      .nm_group = (uint32_t)cfg->workload.nm_group,
+      .block = (uint32_t)cfg->workload.block,
+      .row_sigma = cfg->workload.magnitude.row_sigma,
+      .col_sigma = cfg->workload.magnitude.col_sigma,
+      .outlier_fraction = cfg->workload.magnitude.outlier_fraction,
+      .outlier_scale = cfg->workload.magnitude.outlier_scale,
+  };
+}
+
+wl_spec ws_config_spec(const ws_config *cfg, const wl_sparsity *s) {
+  return (wl_spec){.sparsity = s, .pattern = ws_config_pattern(cfg), .file = &cfg->workload.file,
+                   .seed = (uint64_t)cfg->sim.seed};
+}

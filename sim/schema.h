@@ -1,0 +1,79 @@
+/* The configuration schema (schema_version 1): every key's path, type,
+ * range and place in ws_config, its sections (which may nest), and how a
+ * value is parsed from text and written back. config.c loads, overrides and
+ * writes configurations through it; nothing else knows the keys. */
+#ifndef WAFERSIM_SIM_SCHEMA_H
+#define WAFERSIM_SIM_SCHEMA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+  WS_K_INT,       /* int64_t in [min, max] */
+  WS_K_BYTES,     /* int64_t bytes, with units */
+  WS_K_HZ,        /* int64_t Hz, with units */
+  WS_K_FRACTION,  /* double in [0, 1) */
+  WS_K_REAL,      /* double in [lo, hi] */
+  WS_K_ENUM,      /* int: an index of choices */
+  WS_K_PRESET,    /* model.preset: a GPT-3 preset name or "custom" */
+  WS_K_BOOL,      /* bool: true or false */
+  WS_K_STRING,    /* char[max] */
+  WS_K_LAYER_MAP, /* a mapping layer -> fraction, into double[WL_MAX_LAYERS] */
+  WS_K_NAME_MAP,  /* a mapping tensor name -> op name, into workload.file */
+} ws_key_type;
+
+enum {
+  WS_F_CUSTOM_DIM = 1, /* model dimension: given only with model.preset: custom */
+  WS_F_OPTIONAL = 2,   /* means something only where given: written and compared only then */
+};
+
+typedef struct {
+  const char *path; /* "section.key" or "section.sub.key" */
+  ws_key_type type;
+  size_t offset;              /* of the value in ws_config */
+  int64_t min, max;           /* integers: inclusive range in base units; STRING: its size */
+  double lo, hi;              /* REAL: inclusive range */
+  const char *const *choices; /* ENUM: value names, NULL-terminated */
+  unsigned flags;             /* WS_F_* */
+} ws_key;
+
+size_t ws_schema_keys(void);
+const ws_key *ws_schema_key(size_t i);
+int ws_schema_find(const char *path); /* key index, -1 if none */
+
+/* Sections, in writing order, a parent before its children. */
+size_t ws_schema_sections(void);
+const char *ws_schema_section(size_t i);
+int ws_schema_find_section(const char *path); /* -1 if none */
+
+/* The name after the last dot of a path, and whether `path` is directly in `section`. */
+const char *ws_schema_leaf(const char *path);
+bool ws_schema_in(const char *path, const char *section);
+
+/* "width, height, ..." (the keys and sections directly in `section`), or
+ * every key path when section is NULL. */
+void ws_schema_list(const char *section, char *buf, size_t len);
+
+/* Parse a scalar value into key k of cfg; 0, or -1 with what was expected in msg. */
+int ws_schema_parse(ws_config *cfg, const ws_key *k, const char *text, char *msg, size_t msglen);
+/* Add one entry of a map key; 0, or -1 with what was expected in msg. */
+int ws_schema_put(ws_config *cfg, const ws_key *k, const char *name, const char *value, char *msg,
+                  size_t msglen);
+/* Empty a map key (a file's map replaces the one below it). */
+void ws_schema_clear(ws_config *cfg, const ws_key *k);
+
+/* The value of key k as text ws_schema_parse reads back (maps: a YAML flow
+ * mapping). */
+void ws_schema_format(const ws_config *cfg, const ws_key *k, char *buf, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
