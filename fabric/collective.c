@@ -139,6 +139,35 @@ fail:
   return NULL;
 }
 
+fab_coll *fab_coll_line(fab_fabric *f, fab_rect q, fab_pe root, int broadcast, char *err, size_t errlen) {
+  const uint32_t w = fab_config_of(f)->width, n = q.w * q.h, rx = fab_x(w, root), ry = fab_y(w, root);
+  if ((q.w != 1 && q.h != 1) || n < 2 || rx < q.x || rx >= q.x + q.w || ry < q.y || ry >= q.y + q.h) {
+    snprintf(err, errlen, "fabric: a line reduction needs a row or column of two PEs or more and a root on it");
+    return NULL;
+  }
+  fab_coll *c = plan(n, err, errlen);
+  if (!c) return NULL;
+  const uint32_t ri = (rx - q.x) + (ry - q.y); /* the root's place along the line */
+  const fab_pe first = fab_at(w, q.x, q.y), last = fab_at(w, q.x + q.w - 1, q.y + q.h - 1);
+  member *r = &c->m[ri];
+  r->pe = root;
+  c->result = ri;
+  if (broadcast && fab_route_rect(f, root, q, &r->out, err, errlen) != 0) goto fail;
+  if (ri > 0 && chain_into(f, c->m, first, root, &r->in[r->nin++], err, errlen) != 0) goto fail;
+  if (ri + 1 < n) { /* from the far end back to the root: made in that order, then reversed */
+    if (chain_into(f, &c->m[ri + 1], last, root, &r->in[r->nin++], err, errlen) != 0) goto fail;
+    for (uint32_t i = ri + 1, j = n - 1; i < j; i++, j--) {
+      const member t = c->m[i];
+      c->m[i] = c->m[j];
+      c->m[j] = t;
+    }
+  }
+  return c;
+fail:
+  fab_coll_destroy(c);
+  return NULL;
+}
+
 fab_coll *fab_coll_copy(fab_fabric *f, fab_rect src, fab_rect dst, char *err, size_t errlen) {
   const uint32_t w = fab_config_of(f)->width;
   if (src.w != dst.w || src.h != dst.h) {

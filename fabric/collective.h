@@ -7,6 +7,9 @@
  *              first column, which chains to the corner; with broadcast the
  *              corner multicasts the sums back to the rectangle, wavelet by
  *              wavelet (an all-reduce);
+ *   line       a row or column to any PE `root` on it: the two sides chain into
+ *              the root, which keeps the sums or, with broadcast, multicasts
+ *              them back (so a column's result can leave from any row);
  *   copy       member (i, j) of src sends to PE (i, j) of dst.
  * Members are numbered row-major over the collective's PEs (a chain: from
  * `from` to `to`). */
@@ -29,13 +32,14 @@ typedef struct fab_coll fab_coll;
 fab_coll *fab_coll_multicast(fab_fabric *f, fab_pe src, fab_rect q, char *err, size_t errlen);
 fab_coll *fab_coll_chain(fab_fabric *f, fab_pe from, fab_pe to, char *err, size_t errlen);
 fab_coll *fab_coll_reduce(fab_fabric *f, fab_rect q, int broadcast, char *err, size_t errlen);
+fab_coll *fab_coll_line(fab_fabric *f, fab_rect q, fab_pe root, int broadcast, char *err, size_t errlen);
 fab_coll *fab_coll_copy(fab_fabric *f, fab_rect src, fab_rect dst, char *err, size_t errlen);
 void fab_coll_destroy(fab_coll *c);
 
 uint32_t fab_coll_members(const fab_coll *c);
 fab_pe fab_coll_member(const fab_coll *c, uint32_t i);
 /* The member that ends with the result (chain: `to`; reduce: the corner;
- * multicast: the source), FAB_NONE for copy. */
+ * line: the root; multicast: the source), FAB_NONE for copy. */
 uint32_t fab_coll_result(const fab_coll *c);
 
 /* One round. */

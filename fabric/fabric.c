@@ -149,6 +149,11 @@ int fab_route_path(fab_fabric *f, fab_pe src, fab_pe dst, uint32_t *route, char 
   return added(f, rc, *route, err, errlen);
 }
 
+int fab_route_path_yx(fab_fabric *f, fab_pe src, fab_pe dst, uint32_t *route, char *err, size_t errlen) {
+  const int rc = fab_routes_path_yx(f->routes, src, dst, route, err, errlen);
+  return added(f, rc, *route, err, errlen);
+}
+
 int fab_route_rect(fab_fabric *f, fab_pe src, fab_rect dst, uint32_t *route, char *err,
                    size_t errlen) {
   const int rc = fab_routes_rect(f->routes, src, dst, route, err, errlen);

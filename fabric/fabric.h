@@ -121,6 +121,7 @@ const fab_config *fab_config_of(const fab_fabric *f);
 /* Routes: see route.h. */
 int fab_route_path(fab_fabric *f, fab_pe src, fab_pe dst, uint32_t *route, char *err,
                    size_t errlen);
+int fab_route_path_yx(fab_fabric *f, fab_pe src, fab_pe dst, uint32_t *route, char *err, size_t errlen);
 int fab_route_rect(fab_fabric *f, fab_pe src, fab_rect dst, uint32_t *route, char *err,
                    size_t errlen);
 const fab_routes *fab_routes_of(const fab_fabric *f);

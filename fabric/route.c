@@ -74,8 +74,8 @@ static void describe(const fab_routes *r, fab_pe src, fab_rect dst, fab_route_ki
                      char *buf, size_t len) {
   char s[32];
   describe_pe(r, src, s, sizeof s);
-  if (kind == FAB_ROUTE_PATH)
-    snprintf(buf, len, "path %s->(%u,%u)", s, dst.x, dst.y);
+  if (kind == FAB_ROUTE_PATH || kind == FAB_ROUTE_PATH_YX)
+    snprintf(buf, len, "path%s %s->(%u,%u)", kind == FAB_ROUTE_PATH_YX ? " (y first)" : "", s, dst.x, dst.y);
   else
     snprintf(buf, len, "rect %s->[%u..%u]x[%u..%u]", s, dst.x, dst.x + dst.w - 1, dst.y,
              dst.y + dst.h - 1);
@@ -163,8 +163,8 @@ static int check_pe(const fab_routes *r, fab_pe p, const char *what, char *err, 
   return -1;
 }
 
-int fab_routes_path(fab_routes *r, fab_pe src, fab_pe dst, uint32_t *id, char *err,
-                    size_t errlen) {
+/* A dimension-order path, X first or Y first. */
+static int path(fab_routes *r, fab_pe src, fab_pe dst, bool y_first, uint32_t *id, char *err, size_t errlen) {
   if (check_pe(r, src, "source", err, errlen) || check_pe(r, dst, "destination", err, errlen))
     return -1;
   if (src == dst) {
@@ -181,14 +181,24 @@ int fab_routes_path(fab_routes *r, fab_pe src, fab_pe dst, uint32_t *id, char *e
       r->nodes[at].out |= 1u << FAB_RAMP;
       break;
     }
-    at = extend(r, at, x < dx ? FAB_E : x > dx ? FAB_W : y < dy ? FAB_S : FAB_N);
+    const fab_port xs = x < dx ? FAB_E : FAB_W, ys = y < dy ? FAB_S : FAB_N;
+    at = extend(r, at, y_first ? (y != dy ? ys : xs) : (x != dx ? xs : ys));
   }
   if (at == FAB_NONE) {
     r->nnodes = root;
     snprintf(err, errlen, "fabric: out of memory building a path");
     return -1;
   }
-  return commit(r, root, src, (fab_rect){dx, dy, 1, 1}, FAB_ROUTE_PATH, id, err, errlen);
+  return commit(r, root, src, (fab_rect){dx, dy, 1, 1}, y_first ? FAB_ROUTE_PATH_YX : FAB_ROUTE_PATH, id, err,
+                errlen);
+}
+
+int fab_routes_path(fab_routes *r, fab_pe src, fab_pe dst, uint32_t *id, char *err, size_t errlen) {
+  return path(r, src, dst, false, id, err, errlen);
+}
+
+int fab_routes_path_yx(fab_routes *r, fab_pe src, fab_pe dst, uint32_t *id, char *err, size_t errlen) {
+  return path(r, src, dst, true, id, err, errlen);
 }
 
 /* Extend the column from row node `from` at column x toward row `to`,

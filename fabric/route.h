@@ -1,6 +1,6 @@
 /* Routes on the mesh and their colors. A route carries wavelets from one
  * PE's core to the cores of one or more PEs along a tree of router hops
- * (nodes): dimension-order (X then Y) paths for unicast, and X-then-Y trees
+ * (nodes): dimension-order paths for unicast (X then Y, or Y then X), and X-then-Y trees
  * for multicast to a rectangle (a row or a column is a 1-high or 1-wide
  * rectangle), where a router forwards one wavelet to several outputs in the
  * same cycle. A route uses one color on every router it crosses; colors are
@@ -32,7 +32,7 @@ typedef struct {
   uint32_t child[4];  /* next hop per N, E, S, W output, FAB_NONE if none */
 } fab_node;
 
-typedef enum { FAB_ROUTE_PATH, FAB_ROUTE_RECT } fab_route_kind;
+typedef enum { FAB_ROUTE_PATH, FAB_ROUTE_RECT, FAB_ROUTE_PATH_YX } fab_route_kind;
 
 typedef struct {
   fab_pe src;           /* PE whose core injects */
@@ -58,6 +58,10 @@ int fab_routes_path(fab_routes *r, fab_pe src, fab_pe dst, uint32_t *id, char *e
                     size_t errlen);
 int fab_routes_rect(fab_routes *r, fab_pe src, fab_rect dst, uint32_t *id, char *err,
                     size_t errlen);
+/* A Y-then-X path: between regions side by side, the column of the source
+ * first, so that routes from a row of PEs to a column of PEs spread over
+ * rows instead of sharing the destination's column. */
+int fab_routes_path_yx(fab_routes *r, fab_pe src, fab_pe dst, uint32_t *id, char *err, size_t errlen);
 
 uint32_t fab_routes_count(const fab_routes *r);
 uint32_t fab_routes_node_count(const fab_routes *r);

@@ -146,6 +146,73 @@ TEST_P(Fidelity, ChainReduceMatchesItsClosedForm) {
   }
 }
 
+// A column reduced to any PE on it: the two sides chain in at once, each hop
+// h = 2R + 1 + A, and the root's core takes both trains, one after the other:
+// it ends at max(b h, a h + n) + n for sides a <= b (n + b h with one side).
+// Train fidelity meets it exactly; wavelet fidelity, interleaving the two
+// trains at the root, within b h of it. With broadcast every other PE gets
+// the sums. Values add up to the root.
+TEST_P(Fidelity, LineReductionToAnyRootMatchesItsClosedForm) {
+  for (uint32_t root : {0u, 3u, 9u}) {
+    for (uint32_t n : {1u, 40u}) {
+      Mesh m(config(GetParam()));
+      fab_coll *c = fab_coll_line(m.f, fab_rect{4, 0, 1, 10}, m.at(4, root), 0, m.err, sizeof m.err);
+      ASSERT_NE(c, nullptr) << m.err;
+      ASSERT_EQ(fab_coll_members(c), 10u);
+      ASSERT_EQ(fab_coll_member(c, fab_coll_result(c)), m.at(4, root));
+      for (uint32_t i = 0; i < 10; i++) EXPECT_EQ(fab_coll_member(c, i), m.at(4, i));  // in order
+      const std::vector<fab_xfer> x = m.round(c, n);
+      const fab_config cfg = config(GetParam());
+      const uint64_t h = 2 * cfg.ramp_latency + 1 + cfg.add_latency, a = std::min(root, 9 - root),
+                     b = std::max(root, 9 - root);
+      const uint64_t want = a == 0 ? n + b * h : std::max(b * h, a * h + n) + n, got = m.run();
+      if (GetParam() == FAB_TRAIN) {
+        EXPECT_EQ(got, want) << root << " " << n;
+      } else {
+        EXPECT_GE(got, want) << root << " " << n;
+        EXPECT_LE(got, want + b * h) << root << " " << n;
+      }
+      EXPECT_EQ(fab_stats_get(m.f).wavelets_sent, 9u * n);
+    }
+  }
+  Mesh m(config(GetParam()));
+  fab_coll *c = fab_coll_line(m.f, fab_rect{1, 2, 7, 1}, m.at(3, 2), 1, m.err, sizeof m.err);
+  ASSERT_NE(c, nullptr) << m.err;
+  std::vector<float> own(7);
+  std::vector<const float *> ptr(7);
+  for (int i = 0; i < 7; i++) own[i] = (float)(i + 1), ptr[i] = &own[i];
+  uint32_t got = 0;
+  fab_on_delivery(m.f, [](void *ctx, fab_pe, uint32_t, fab_xfer, uint64_t) { ++*static_cast<uint32_t *>(ctx); }, &got);
+  fab_round r{};
+  r.n = 1;
+  r.values = 1;
+  r.own = ptr.data();
+  std::vector<fab_xfer> x(7);
+  ASSERT_EQ(fab_coll_round(m.f, c, &r, x.data(), m.err, sizeof m.err), 0) << m.err;
+  m.run();
+  EXPECT_FLOAT_EQ(fab_values(m.f, x[fab_coll_result(c)])[0], 28.0f);
+  EXPECT_EQ(got, 6u);  // the sums reach the other six
+  fab_coll_destroy(c);
+  EXPECT_EQ(fab_coll_line(m.f, fab_rect{1, 2, 2, 2}, m.at(1, 2), 0, m.err, sizeof m.err), nullptr);
+  EXPECT_NE(std::string(m.err).find("a row or column"), std::string::npos) << m.err;
+}
+
+// Y-then-X paths turn once, at the destination's row.
+TEST(Fabric, YFirstPathsTurnAtTheDestinationsRow) {
+  fab_routes *r = fab_routes_create(8, 8, 24);
+  char err[256];
+  uint32_t id;
+  ASSERT_EQ(fab_routes_path_yx(r, fab_at(8, 1, 6), fab_at(8, 5, 2), &id, err, sizeof err), 0) << err;
+  const fab_route *rt = fab_routes_get(r, id);
+  EXPECT_EQ(rt->nodes, 9u);  // 4 up, 4 across, the source's router
+  for (uint32_t i = 0; i < 5; i++) EXPECT_EQ(fab_routes_node(r, rt->root + i)->router, fab_at(8, 1, 6 - i));
+  for (uint32_t i = 5; i < 9; i++) EXPECT_EQ(fab_routes_node(r, rt->root + i)->router, fab_at(8, 1 + i - 4, 2));
+  char d[96];
+  fab_routes_describe(r, id, d, sizeof d);
+  EXPECT_STREQ(d, "path (y first) (1,6)->(5,2)");
+  fab_routes_destroy(r);
+}
+
 TEST_P(Fidelity, TwoMessagesOnOneLinkShareItOneWaveletPerCycle) {
   // A: (0,0) -> (2,0) and B: (1,0) -> (2,0) share the link (1,0)->(2,0) and the
   // ramp into (2,0). The link is busy from cycle R (B's first wavelet) for 2n
