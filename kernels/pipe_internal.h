@@ -14,13 +14,12 @@
 #define NEVER UINT64_MAX
 #define NO_MB UINT32_MAX
 
-/* Where a stage takes in or holds a tensor: a PE, a feature range, and the
- * tokens t = rem (mod mod) of each micro-batch (mod 1: all). */
+/* Where a stage takes in or holds a tensor: a PE and a feature range, for
+ * every token of a micro-batch. */
 typedef struct {
   fab_pe pe;
   uint32_t local; /* the PE's index in its stage's region, row-major */
   uint32_t f0, f1;
-  uint32_t mod, rem;
   uint32_t route;   /* multicast from this slot to its group (FAB_NONE: the group is its PE) */
   uint32_t pieces;  /* pieces that arrive at it */
   /* per micro-batch (ring) */
@@ -73,7 +72,9 @@ typedef struct {
 typedef struct {
   krn_stage s;
   uint32_t rows, cols, dh; /* region shape; ATTENTION: head size */
-  uint32_t *kc, *nc;       /* owned cut points: rows + 1 over k, cols + 1 over n */
+  bool elementwise;        /* LAYERNORM, GELU, ADD: features over every PE, row-major */
+  uint32_t *kc, *nc;       /* owned cut points: rows + 1 over k; over n, cols + 1
+                              (element-wise: rows x cols + 1) */
   slot *in[KRN_MAX_INPUTS];
   uint32_t nin_slots[KRN_MAX_INPUTS], ninputs;
   slot *out;
@@ -112,7 +113,6 @@ struct krn_pipe {
 /* pipeline.c, for stages.c */
 void krn_entry_later(krn_pipe *p, uint32_t si, uint32_t m);
 pe_mb *krn_pe_mb(stage *s, uint32_t local, uint32_t m);
-uint32_t krn_tokens(const krn_pipe *p, const slot *sl, uint32_t m);
 void krn_tag(krn_pipe *p, fab_xfer x, tag t);
 void krn_fail(krn_pipe *p, const char *msg);
 void krn_arrival(krn_pipe *p, uint32_t si, uint32_t local, uint32_t input, uint32_t m, uint64_t cycle);

@@ -22,12 +22,6 @@ pe_mb *krn_pe_mb(stage *s, uint32_t local, uint32_t m) {
   return e;
 }
 
-uint32_t krn_tokens(const krn_pipe *p, const slot *sl, uint32_t m) {
-  uint32_t n = 0;
-  for (uint32_t b = 0; b < p->run.b; b++) n += ((uint64_t)m * p->run.b + b) % sl->mod == sl->rem;
-  return n;
-}
-
 void krn_tag(krn_pipe *p, fab_xfer x, tag t) {
   if (x >= p->ntags) {
     uint32_t n = x + x / 2 + 1024;
@@ -40,19 +34,19 @@ void krn_tag(krn_pipe *p, fab_xfer x, tag t) {
   p->tags[x] = t;
 }
 
-/* The slot of input k that feeds PE `local` of stage s. */
-static uint32_t pe_slot(const stage *s, uint32_t k, uint32_t local) {
+/* The slot of each input that feeds PE `local` of stage s. */
+static uint32_t pe_slot(const stage *s, uint32_t local) {
   switch (s->s.kind) {
-    case KRN_STAGE_GEMM: return local / s->cols;                   /* its row's first PE */
-    case KRN_STAGE_ATTENTION: return k == 0 ? local % s->cols : local; /* q: its column's */
-    default: return local;                                         /* one row: its own */
+    case KRN_STAGE_GEMM: return local / s->cols;      /* its row's first PE */
+    case KRN_STAGE_ATTENTION: return local % s->cols; /* its column's first PE */
+    default: return local;                            /* element-wise: its own */
   }
 }
 
-/* PEs a slot of input k feeds. */
-static uint32_t group_size(const stage *s, uint32_t k) {
+/* PEs a slot feeds. */
+static uint32_t group_size(const stage *s) {
   if (s->s.kind == KRN_STAGE_GEMM) return s->cols;
-  if (s->s.kind == KRN_STAGE_ATTENTION && k == 0) return s->rows;
+  if (s->s.kind == KRN_STAGE_ATTENTION) return s->rows;
   return 1;
 }
 
@@ -89,15 +83,12 @@ static void try_send(krn_pipe *p, uint32_t pi, uint32_t m) {
     fab_ready(p->f, pc->send[i], at);
     return;
   }
-  /* its features of the consumer's tokens, token-major */
+  /* its features of every token, token-major */
   const uint32_t w = pc->f1 - pc->f0, ow = o->f1 - o->f0;
   float *v = malloc((size_t)p->run.b * w * sizeof *v);
   SIM_CHECK(v, "out of memory");
-  uint32_t row = 0;
-  for (uint32_t b = 0; b < p->run.b; b++) {
-    if (((uint64_t)m * p->run.b + b) % s->mod != s->rem) continue;
-    memcpy(&v[(size_t)row++ * w], &o->vals[i][(size_t)b * ow + (pc->f0 - o->f0)], w * sizeof *v);
-  }
+  for (uint32_t b = 0; b < p->run.b; b++)
+    memcpy(&v[(size_t)b * w], &o->vals[i][(size_t)b * ow + (pc->f0 - o->f0)], w * sizeof *v);
   fab_ready_values(p->f, pc->send[i], at, v);
   free(v);
 }
@@ -105,11 +96,11 @@ static void try_send(krn_pipe *p, uint32_t pi, uint32_t m) {
 void krn_freed(krn_pipe *p, uint32_t si, uint32_t local, uint32_t m, uint64_t cycle) {
   stage *s = &p->st[si];
   for (uint32_t k = 0; k < s->ninputs; k++) {
-    slot *sl = &s->in[k][pe_slot(s, k, local)];
+    slot *sl = &s->in[k][pe_slot(s, local)];
     const uint32_t i = m % RING;
     SIM_CHECK(sl->m[i] == m, "stage %s: input %u freed for micro-batch %u not armed", s->s.name, k, m);
     sl->freed[i] = sl->freed_count[i] ? max_u64(sl->freed[i], cycle) : cycle;
-    if (++sl->freed_count[i] < group_size(s, k)) continue;
+    if (++sl->freed_count[i] < group_size(s)) continue;
     for (uint32_t pi = 0; pi < p->npc; pi++) /* the pieces of m + 2 into it may leave */
       if (p->pc[pi].to == si && p->pc[pi].to_input == k && &s->in[k][p->pc[pi].to_slot] == sl)
         try_send(p, pi, m + 2);
@@ -144,12 +135,7 @@ static int arm(krn_pipe *p, uint32_t si, uint32_t m, char *err, size_t errlen) {
     if (pc->from != si) continue;
     pc->m[i] = m;
     pc->sent[i] = false;
-    const slot *to = &p->st[pc->to].in[pc->to_input][pc->to_slot];
-    const uint32_t tokens = krn_tokens(p, to, m), w = pc->f1 - pc->f0;
-    if (tokens == 0) {
-      pc->sent[i] = true; /* nothing of this micro-batch for that slot */
-      continue;
-    }
+    const uint32_t tokens = p->run.b, w = pc->f1 - pc->f0;
     const fab_transfer t = {.pe = s->out[pc->from_slot].pe,
                             .out = pc->route,
                             .n = (tokens * w + 1) / 2, /* two fp16 values per wavelet */
@@ -216,8 +202,8 @@ void krn_arrival(krn_pipe *p, uint32_t si, uint32_t local, uint32_t input, uint3
   pe_mb *e = krn_pe_mb(s, local, m);
   e->got[input]++;
   for (uint32_t k = 0; k < s->ninputs; k++) {
-    const slot *sl = &s->in[k][pe_slot(s, k, local)];
-    const uint32_t want = krn_tokens(p, sl, m) ? sl->pieces : 0;
+    const slot *sl = &s->in[k][pe_slot(s, local)];
+    const uint32_t want = sl->pieces;
     SIM_CHECK(e->got[k] <= want, "stage %s PE %u: %u pieces of input %u, expected %u", s->s.name, local,
               e->got[k], k, want);
     if (e->got[k] < want) return;
@@ -284,7 +270,7 @@ static void piece_in(krn_pipe *p, uint32_t pi, uint32_t local, uint32_t m, fab_x
   slot *sl = &p->st[pc->to].in[pc->to_input][pc->to_slot];
   const float *v = p->run.functional ? fab_values(p->f, x) : NULL;
   if (v) { /* place its features in the slot's tokens x features */
-    const uint32_t i = m % RING, tokens = krn_tokens(p, sl, m), sw = sl->f1 - sl->f0, w = pc->f1 - pc->f0;
+    const uint32_t i = m % RING, tokens = p->run.b, sw = sl->f1 - sl->f0, w = pc->f1 - pc->f0;
     if (!sl->vals[i]) {
       sl->vals[i] = calloc((size_t)tokens * sw + 1, sizeof *sl->vals[i]);
       SIM_CHECK(sl->vals[i], "out of memory");
@@ -422,7 +408,9 @@ krn_pipe *krn_pipe_create(sim_engine *e, fab_fabric *f, const krn_machine *m,
           *pc = (piece){.from = (uint32_t)s->s.in[k], .from_slot = o, .to = c, .to_input = k,
                         .to_slot = j, .f0 = f0, .f1 = f1};
           for (uint32_t r = 0; r < RING; r++) pc->m[r] = NO_MB;
-          if (fab_route_path(f, pr->out[o].pe, sl->pe, &pc->route, err, errlen) != 0) goto fail;
+          /* the source's column first: routes from a row of outputs to a column of
+             inputs then spread over the rows instead of sharing the column */
+          if (fab_route_path_yx(f, pr->out[o].pe, sl->pe, &pc->route, err, errlen) != 0) goto fail;
           sl->pieces++;
           p->npc++;
         }

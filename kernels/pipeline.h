@@ -14,14 +14,23 @@
  *              it holds; columns chain-reduce; the last PE adds the positions.
  *   ATTENTION  scores, causal softmax and scores x V (fused), r x c PEs: column
  *              j takes heads H_j, row i the keys of tokens t = i (mod r) (K and
- *              V kept for the whole sequence). Queries reach a column by
- *              multicast; each PE scores its keys; a max all-reduce down the
- *              column, then each PE's exp, sum and partial output reduce to
- *              the column's first PE, which normalises and sends.
- *   LAYERNORM  1 x c PEs, PE j features D_j: sums, a row all-reduce, normalise.
- *   GELU, ADD  1 x c PEs, PE j features D_j (ADD: residual, two inputs).
+ *              V kept for the whole sequence). Queries, keys and values of the
+ *              micro-batch reach one PE of each column (row n r / c for
+ *              column n: staggered, so the routes in arrive along different
+ *              rows), which relays them up and down the column (each PE keeps
+ *              the keys and values of its tokens: one route per column, not
+ *              one per PE); each PE scores its
+ *              keys; a max all-reduce along the column (to its entry PE and
+ *              back), then each PE's exp, sum and partial output reduce to
+ *              the entry PE, which normalises and sends.
+ *   LAYERNORM  r x c PEs, PE l (row-major) features D_l: sums, an all-reduce
+ *              over the region, normalise.
+ *   GELU, ADD  r x c PEs, PE l (row-major) features D_l (ADD: residual, two
+ *              inputs).
  * Between stages, each overlap of a producer's output features with a
- * consumer's input features is a message on its own route. Inputs are
+ * consumer's input features is a message on its own route, Y first then X
+ * (from a row of outputs to a column of inputs, the routes spread over the
+ * rows instead of all sharing the consumer's first column). Inputs are
  * double-buffered: a message of micro-batch m leaves when its data is ready
  * and its consumer has finished micro-batch m - 2.
  *
@@ -65,7 +74,8 @@ typedef struct {
   uint32_t k;             /* GEMM: input features K; EMBED: vocabulary */
   uint32_t n;             /* output features N (all stages) */
   const uint32_t *k_cut;  /* GEMM, EMBED: region.h + 1 cut points over k (NULL: even) */
-  const uint32_t *n_cut;  /* region.w + 1 cut points over n (NULL: even) */
+  const uint32_t *n_cut;  /* region.w + 1 cut points over n (element-wise stages:
+                             region.w x region.h + 1, row-major); NULL: even */
   krn_kernel kernel;      /* GEMM: KRN_SPARSE, KRN_DENSE or KRN_AUTO (per PE) */
   const wl_mask *mask;    /* GEMM: kept weights, k x n (NULL: all) */
   uint32_t heads;         /* ATTENTION: heads (n = heads x head size) */

@@ -32,20 +32,22 @@ static bool cuts_ok(const uint32_t *c, uint32_t parts, uint32_t n) {
   return true;
 }
 
-static slot make_slot(const stage *s, uint32_t width, uint32_t i, uint32_t j, uint32_t f0, uint32_t f1,
-                      uint32_t mod, uint32_t rem) {
+static slot make_slot(const stage *s, uint32_t width, uint32_t i, uint32_t j, uint32_t f0, uint32_t f1) {
   slot sl;
   memset(&sl, 0, sizeof sl);
   sl.pe = fab_at(width, s->s.region.x + j, s->s.region.y + i);
   sl.local = i * s->cols + j;
   sl.f0 = f0;
   sl.f1 = f1;
-  sl.mod = mod;
-  sl.rem = rem;
   sl.route = FAB_NONE;
   for (uint32_t r = 0; r < RING; r++) sl.m[r] = NO_MB;
   return sl;
 }
+
+/* The row of column n of an r x c attention region where q, k and v come
+ * in: staggered down the region, so that routes from the projections
+ * reach the columns along different rows instead of all along one. */
+static uint32_t attn_entry_row(uint32_t r, uint32_t c, uint32_t n) { return (uint32_t)((uint64_t)n * r / c); }
 
 /* The features of input k a stage of this kind expects from its producer. */
 static uint32_t input_features(const krn_stage *s) { return s->kind == KRN_STAGE_GEMM ? s->k : s->n; }
@@ -64,6 +66,7 @@ int krn_stage_setup(krn_pipe *p, uint32_t si, char *err, size_t errlen) {
                                     [KRN_STAGE_ATTENTION] = 3, [KRN_STAGE_LAYERNORM] = 1,
                                     [KRN_STAGE_GELU] = 1, [KRN_STAGE_ADD] = 2};
   s->ninputs = inputs[k->kind];
+  s->elementwise = k->kind == KRN_STAGE_LAYERNORM || k->kind == KRN_STAGE_GELU || k->kind == KRN_STAGE_ADD;
   s->entry = k->kind == KRN_STAGE_EMBED || (k->kind == KRN_STAGE_GEMM && k->in[0] < 0);
   if (p->run.functional && ((k->kind == KRN_STAGE_EMBED && !p->run.tokens) ||
                             (s->entry && k->kind == KRN_STAGE_GEMM && !p->run.input) ||
@@ -90,39 +93,35 @@ int krn_stage_setup(krn_pipe *p, uint32_t si, char *err, size_t errlen) {
     if (hc)
       for (uint32_t j = 0; j <= c; j++) hc[j] *= s->dh;
   } else {
-    s->nc = cuts(k->n_cut, k->n, c);
+    s->nc = cuts(k->n_cut, k->n, s->elementwise ? r * c : c);
   }
   const bool tiled = k->kind == KRN_STAGE_GEMM || k->kind == KRN_STAGE_EMBED;
   s->kc = tiled ? cuts(k->k_cut, k->k, r) : NULL;
   if (!s->nc || (tiled && !s->kc)) return shape_error(s, "out of memory", err, errlen);
-  if (!cuts_ok(s->nc, c, k->n) || (tiled && !cuts_ok(s->kc, r, k->k)))
+  if (!cuts_ok(s->nc, s->elementwise ? r * c : c, k->n) || (tiled && !cuts_ok(s->kc, r, k->k)))
     return shape_error(s, "needs at least one feature (and, tiled, one k) per PE", err, errlen);
-  if (!tiled && k->kind != KRN_STAGE_ATTENTION && r != 1)
-    return shape_error(s, "element-wise stages take one row of PEs", err, errlen);
   /* slots */
-  const uint32_t nslots_in = k->kind == KRN_STAGE_GEMM ? r : k->kind == KRN_STAGE_ATTENTION ? c : c;
+  const uint32_t nslots_in = k->kind == KRN_STAGE_GEMM ? r : s->elementwise ? r * c : c;
   for (uint32_t i = 0; i < s->ninputs; i++) {
-    const bool kv = k->kind == KRN_STAGE_ATTENTION && i > 0;
-    s->nin_slots[i] = kv ? r * c : nslots_in;
+    s->nin_slots[i] = nslots_in;
     if (!(s->in[i] = calloc(s->nin_slots[i], sizeof *s->in[i]))) return shape_error(s, "out of memory", err, errlen);
   }
-  s->nout = c;
-  if (!(s->out = calloc(c, sizeof *s->out))) return shape_error(s, "out of memory", err, errlen);
-  const uint32_t out_row = tiled ? r - 1 : 0;
-  for (uint32_t j = 0; j < c; j++) s->out[j] = make_slot(s, w, out_row, j, s->nc[j], s->nc[j + 1], 1, 0);
+  s->nout = s->elementwise ? r * c : c;
+  if (!(s->out = calloc(s->nout, sizeof *s->out))) return shape_error(s, "out of memory", err, errlen);
+  for (uint32_t j = 0; j < s->nout; j++) /* tiles: the last row; attention: its entry row */
+    s->out[j] = s->elementwise ? make_slot(s, w, j / c, j % c, s->nc[j], s->nc[j + 1])
+                               : make_slot(s, w, tiled ? r - 1 : attn_entry_row(r, c, j), j, s->nc[j], s->nc[j + 1]);
   for (uint32_t i = 0; i < s->ninputs; i++) {
     for (uint32_t n = 0; n < s->nin_slots[i]; n++) {
       slot *sl = &s->in[i][n];
       if (k->kind == KRN_STAGE_GEMM) /* row n's first PE */
-        *sl = make_slot(s, w, n, 0, s->kc[n], s->kc[n + 1], 1, 0);
-      else if (k->kind == KRN_STAGE_ATTENTION && i == 0) /* column n's first PE */
-        *sl = make_slot(s, w, 0, n, s->nc[n], s->nc[n + 1], 1, 0);
-      else if (k->kind == KRN_STAGE_ATTENTION) /* every PE: its column's heads, its row's tokens */
-        *sl = make_slot(s, w, n / c, n % c, s->nc[n % c], s->nc[n % c + 1], r, n / c);
-      else
-        *sl = make_slot(s, w, 0, n, s->nc[n], s->nc[n + 1], 1, 0);
-      /* a GEMM row's or an ATTENTION column's first PE relays to the others */
-      const bool row = k->kind == KRN_STAGE_GEMM && c > 1, col = k->kind == KRN_STAGE_ATTENTION && i == 0 && r > 1;
+        *sl = make_slot(s, w, n, 0, s->kc[n], s->kc[n + 1]);
+      else if (k->kind == KRN_STAGE_ATTENTION) /* q, k and v: a PE of column n, rows staggered */
+        *sl = make_slot(s, w, attn_entry_row(r, c, n), n, s->nc[n], s->nc[n + 1]);
+      else /* element-wise: every PE its own features */
+        *sl = make_slot(s, w, n / c, n % c, s->nc[n], s->nc[n + 1]);
+      /* a GEMM row's first PE, an ATTENTION column's entry PE relays to the others */
+      const bool row = k->kind == KRN_STAGE_GEMM && c > 1, col = k->kind == KRN_STAGE_ATTENTION && r > 1;
       const fab_rect to = row ? (fab_rect){q.x, q.y + n, c, 1} : (fab_rect){q.x + n, q.y, 1, r};
       if ((row || col) && fab_route_rect(p->f, sl->pe, to, &sl->route, err, errlen) != 0) return -1;
       if (s->entry && i == 0) sl->pieces = 1; /* the host's x, or nothing to wait for */
@@ -134,15 +133,17 @@ int krn_stage_setup(krn_pipe *p, uint32_t si, char *err, size_t errlen) {
     for (uint32_t j = 0; j < c; j++) {
       const fab_pe top = fab_at(w, q.x + j, q.y), bottom = fab_at(w, q.x + j, q.y + r - 1);
       s->red[j] = tiled ? fab_coll_chain(p->f, top, bottom, err, errlen)
-                        : fab_coll_reduce(p->f, (fab_rect){q.x + j, q.y, 1, r}, 0, err, errlen);
+                        : fab_coll_line(p->f, (fab_rect){q.x + j, q.y, 1, r}, s->out[j].pe, 0, err, errlen);
       if (!s->red[j]) return -1;
     }
   }
   if ((k->kind == KRN_STAGE_ATTENTION && r > 1) || (k->kind == KRN_STAGE_LAYERNORM && c > 1)) {
     if (!(s->max = calloc(c, sizeof *s->max))) return shape_error(s, "out of memory", err, errlen);
     for (uint32_t j = 0; j < (k->kind == KRN_STAGE_ATTENTION ? c : 1); j++) {
-      const fab_rect all = k->kind == KRN_STAGE_ATTENTION ? (fab_rect){q.x + j, q.y, 1, r} : q;
-      if (!(s->max[j] = fab_coll_reduce(p->f, all, 1, err, errlen))) return -1;
+      s->max[j] = k->kind == KRN_STAGE_ATTENTION
+                      ? fab_coll_line(p->f, (fab_rect){q.x + j, q.y, 1, r}, s->out[j].pe, 1, err, errlen)
+                      : fab_coll_reduce(p->f, q, 1, err, errlen);
+      if (!s->max[j]) return -1;
     }
   }
   /* every PE: its kernel, its SRAM, which must fit */
@@ -150,7 +151,7 @@ int krn_stage_setup(krn_pipe *p, uint32_t si, char *err, size_t errlen) {
   for (uint32_t l = 0; l < r * c; l++) {
     pe_state *pe = &s->pe[l];
     for (uint32_t x = 0; x < RING; x++) pe->ring[x].m = NO_MB;
-    const uint32_t i = l / c, j = l % c, nt = s->nc[j + 1] - s->nc[j];
+    const uint32_t i = l / c, j = l % c, f = s->elementwise ? l : j, nt = s->nc[f + 1] - s->nc[f];
     krn_cost cost;
     switch (k->kind) {
       case KRN_STAGE_GEMM: {
@@ -250,8 +251,7 @@ int krn_stage_arm(krn_pipe *p, uint32_t si, uint32_t m, char *err, size_t errlen
     const piece *pc = &p->pc[pi];
     const slot *sl = pc->to == si ? &s->in[pc->to_input][pc->to_slot] : NULL;
     if (!sl || sl->route == FAB_NONE) continue;
-    const uint32_t tokens = krn_tokens(p, sl, m), n = tokens * (pc->f1 - pc->f0);
-    if (tokens == 0) continue;
+    const uint32_t n = b * (pc->f1 - pc->f0);
     const fab_transfer t = {.pe = sl->pe, .in = &pc->route, .nin = 1, .out = sl->route,
                             .n = (n + 1) / 2, .ready = fab_now(p->f), .values = p->run.functional ? n : 0};
     fab_xfer x;
@@ -437,15 +437,14 @@ static void attention(krn_pipe *p, uint32_t si, uint32_t l, uint32_t m, uint64_t
   float *lmax = NULL;
   if (p->run.functional) {
     pe_state *pe = &s->pe[l];
-    const slot *ks = &s->in[1][l], *vs = &s->in[2][l];
-    /* this micro-batch's keys and values join the cache */
-    for (uint32_t t = 0, row = 0; t < b; t++) {
+    const slot *ks = &s->in[1][j], *vs = &s->in[2][j];
+    /* this micro-batch's keys and values of its tokens join the cache */
+    for (uint32_t t = 0; t < b; t++) {
       const uint32_t tok = m * b + t;
       if (tok % rows != i) continue;
       const uint32_t key = (tok - i) / rows;
-      memcpy(&pe->kv[((size_t)key * 2) * nt], &ks->vals[m % RING][(size_t)row * nt], nt * sizeof(float));
-      memcpy(&pe->kv[((size_t)key * 2 + 1) * nt], &vs->vals[m % RING][(size_t)row * nt], nt * sizeof(float));
-      row++;
+      memcpy(&pe->kv[((size_t)key * 2) * nt], &ks->vals[m % RING][(size_t)t * nt], nt * sizeof(float));
+      memcpy(&pe->kv[((size_t)key * 2 + 1) * nt], &vs->vals[m % RING][(size_t)t * nt], nt * sizeof(float));
     }
     /* scores of its keys, causal, scaled by 1 / sqrt(dh); their max */
     const uint32_t nk = keys_held((m + 1) * b, i, rows);

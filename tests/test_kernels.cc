@@ -229,6 +229,48 @@ TEST_P(Fid, OneGemmMicroBatchMatchesItsClosedForm) {
   }
 }
 
+// Tall regions side by side, as a placer lays a layer out: GELU and layernorm
+// on 64 x 1 PEs, GEMMs 64 x 8, attention 64 x 16 (a layer's stages from its
+// FFN to the attention output; the residual adds' long routes are not here).
+// Every input row of a GEMM and every element-wise PE takes its own pieces;
+// with routes that go Y first they spread over the rows, and attention takes
+// q, k and v in, and sends its output, through one PE per column at
+// staggered rows, so a router carries few colors.
+TEST(Kernels, TallRegionsSideBySideStayWithinAFewColors) {
+  const uint32_t R = 64, d = 256, H = 16;
+  std::vector<krn_stage> st;
+  auto add = [&](krn_stage_kind kind, uint32_t x, uint32_t w, uint32_t k, uint32_t n, int in0, int in1, int in2) {
+    krn_stage s = kind == KRN_STAGE_GEMM ? gemm_stage(fab_rect{x, 0, w, R}, k, n, KRN_DENSE, nullptr, nullptr, nullptr)
+                                         : krn_stage{};
+    s.kind = kind;
+    s.name = "stage";
+    s.region = fab_rect{x, 0, w, R};
+    s.k = k;
+    s.n = n;
+    s.in[0] = in0, s.in[1] = in1, s.in[2] = in2;
+    s.heads = kind == KRN_STAGE_ATTENTION ? H : 0;
+    st.push_back(s);
+  };
+  add(KRN_STAGE_GEMM, 0, 8, d, 2 * d, -1, -1, -1);          // 0: up
+  add(KRN_STAGE_GELU, 8, 1, 0, 2 * d, 0, -1, -1);           // 1
+  add(KRN_STAGE_GEMM, 9, 8, 2 * d, d, 1, -1, -1);           // 2: down
+  add(KRN_STAGE_LAYERNORM, 17, 1, 0, d, 2, -1, -1);         // 3
+  add(KRN_STAGE_GEMM, 18, 8, d, d, 3, -1, -1);              // 4: q
+  add(KRN_STAGE_GEMM, 26, 8, d, d, 3, -1, -1);              // 5: k
+  add(KRN_STAGE_GEMM, 34, 8, d, d, 3, -1, -1);              // 6: v
+  add(KRN_STAGE_ATTENTION, 42, H, 0, d, 4, 5, 6);           // 7
+  add(KRN_STAGE_GEMM, 58, 8, d, d, 7, -1, -1);              // 8: attention output
+  Pipe run(66, R, FAB_TRAIN);
+  krn_machine m = machine();
+  m.sram = 1 << 20;
+  krn_run rr{8, 4, 32, false, nullptr, nullptr};
+  ASSERT_TRUE(run.start(m, st, rr)) << run.err;
+  run.finish();
+  const uint32_t colors = fab_routes_colors_max(fab_routes_of(run.f));
+  std::printf("[ colors ] 9 stages, 64 rows each: %u colors at the busiest router\n", colors);
+  EXPECT_LE(colors, 16u);
+}
+
 TEST(Kernels, SramIsCountedAndAPeThatDoesNotFitIsAnError) {
   krn_machine m = machine();
   const uint32_t K = 256, N = 256, B = 16;
@@ -262,14 +304,17 @@ struct TinyGpt {
 // routes between them spread over the gaps (with one, a residual's long
 // route finds no color free all along it: colors are a placement matter).
 void place(std::vector<krn_stage> &st, uint32_t width, uint32_t *height) {
-  uint32_t x = 0, y = 0, shelf = 0;
+  uint32_t x = 0, y = 0, shelf = 0, elementwise = 0;
   for (auto &s : st) {
     uint32_t w = 2, h = 1;
     switch (s.kind) {
       case KRN_STAGE_EMBED: w = 2, h = 2; break;
       case KRN_STAGE_GEMM: w = s.n > 64 ? 4 : 2, h = s.k > 64 ? 4 : 2; break;
       case KRN_STAGE_ATTENTION: w = 2, h = 2; break;
-      default: w = 4, h = 1; break;
+      default:  // element-wise stages on one row and on 3 x 2 PEs, in turn
+        w = elementwise % 2 ? 3 : 4, h = elementwise % 2 ? 2 : 1;
+        elementwise++;
+        break;
     }
     if (x + w > width) x = 0, y += shelf + 2, shelf = 0;
     s.region = fab_rect{x, y, w, h};
