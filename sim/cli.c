@@ -120,7 +120,8 @@ static const command commands[] = {
      "cycles_pe_max and cycles_pe_mean (the cost model's compute per micro-batch),\n"
      "cycles_interval (simulated cycles per micro-batch once steady), cycles_first\n"
      "(the first micro-batch's latency), sram_pe_max (bytes), fits, sparse_pes,\n"
-     "macs_per_microbatch. A row that does not fit in SRAM is not simulated.\n",
+     "macs_per_microbatch, interval_model (the placer's model of cycles_interval,\n"
+     "kernels/estimate.h). A row that does not fit in SRAM is not simulated.\n",
      OPT_SPARSITY | OPT_KERNEL, run_kernel},
     {"config", "print the effective configuration (YAML; JSON with --format json)", "", 0,
      run_config},

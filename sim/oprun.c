@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/estimate.h"
 #include "kernels/pipeline.h"
 #include "models/graph.h"
 #include "workloads/mask.h"
@@ -14,7 +15,7 @@ static const char *const cols[] = {
     "op",       "region",     "pes",           "batch",          "sparsity",
     "kernel",   "nnz_max",    "nnz_mean",      "cycles_pe_max",  "cycles_pe_mean",
     "cycles_interval", "cycles_first", "sram_pe_max", "fits",     "sparse_pes",
-    "macs_per_microbatch"};
+    "macs_per_microbatch", "interval_model"};
 
 /* The simulated cycles per micro-batch once the stage runs steadily, and the
  * first micro-batch's latency. 0, or -1 with the reason. */
@@ -138,6 +139,11 @@ ws_table *ws_oprun(const ws_config *cfg, const ws_oprun_spec *spec, char *err, s
         ws_table_str(t, 13, fits ? "yes" : "no");
         ws_table_i64(t, 14, (int64_t)sparse);
         ws_table_i64(t, 15, (int64_t)macs);
+        fab_config fc;
+        ws_config_fabric(cfg, &fc);
+        krn_estimate est;
+        if (krn_estimate_stage(&m, &fc, &st, b, b * spec->micro_batches, 0, &est, err, errlen) == 0)
+          ws_table_i64(t, 16, (int64_t)est.interval);
       }
     }
     wl_mask_destroy(mask);

@@ -384,8 +384,16 @@ TEST(Cli, KernelReportsCostModelAndSimulation) {
       << lines[0];
   for (size_t l = 1; l < lines.size(); l++) {
     auto c = split(lines[l], ',');
-    ASSERT_EQ(c.size(), 16u) << lines[l];
+    ASSERT_EQ(c.size(), 17u) << lines[l];
     EXPECT_EQ(c[2], "512");
+    // The placer's model of the stage (kernels/estimate.h): within 5% of the
+    // simulated interval (4 micro-batches: two steady intervals) where compute
+    // sets the pace, and never above it by more.
+    const double sim = std::stod(c[10]), model = std::stod(c[16]);
+    EXPECT_LE(model, 1.05 * sim) << lines[l];
+    if (std::stod(c[8]) >= 0.8 * sim) {
+      EXPECT_NEAR(model, sim, 0.05 * sim) << lines[l];
+    }
     EXPECT_EQ(c[13], "yes");
     // Steady state cannot beat the busiest PE's compute by more than the
     // interleaved bias add, nor the first micro-batch come before it.
