@@ -56,7 +56,8 @@ krn_cost krn_attn_cost(const krn_machine *m, uint32_t heads, uint32_t dh, uint64
   c.cycles = p1.cycles + p2.cycles;
   c.macs = p1.macs + p2.macs;
   c.sram = m->sram_reserve + keys * heads * dh * 2 * 2 /* K and V cache, fp16 */
-           + 3 * 2 * (uint64_t)b * heads * dh * 2       /* the micro-batch's q, k, v, double-buffered */
+           + 2 * (uint64_t)b * heads * dh * 2           /* the micro-batch's queries, double-buffered */
+           + 2 * 2 * ceil_div(b, rows) * heads * dh * 2 /* its own tokens' keys and values, double-buffered */
            + (uint64_t)b * keys * heads * 4             /* scores, fp32 */
            + 2 * (uint64_t)b * heads * (dh + 2) * 4;    /* partial outputs, max and sum */
   return c;
