@@ -1,49 +1,25 @@
-/* Command-line parsing and the commands of this version: flops, models,
- * config, run. Every input error goes to `err` as one line and returns
- * WS_EXIT_BAD_INPUT; nothing here calls exit(). */
+/* Command-line parsing, help and dispatch, and what every command shares:
+ * loading the configuration, writing tables and JSON, parsing option values.
+ * The commands are in cli_run.c. Every input error goes to `err` as one line
+ * and returns WS_EXIT_BAD_INPUT; nothing here calls exit(). */
 #include "cli.h"
 
-#include <jansson.h>
-#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
-#include "flops.h"
-#include "models/graph.h"
-#include "oprun.h"
-#include "probe.h"
-#include "table.h"
+#include "cli_internal.h"
 #include "units.h"
 #include "workloads/sparsity.h"
 
-#define MAX_LEVELS 256
-
 /* Options a command accepts beyond the common ones. */
-enum { OPT_SPARSITY = 1, OPT_PER = 2, OPT_PROBE = 4, OPT_KERNEL = 8, OPT_TILING = 16 };
-
-typedef struct {
-  const char *cmd;
-  const char *pattern;  /* probe: its PATTERN */
-  const char *file;     /* FILE.yaml, or NULL for the embedded default */
-  const char *wavelets; /* probe: --wavelets */
-  const char *messages; /* probe: --messages */
-  const char *op, *region, *batch, *kernels, *micro_batches; /* kernel */
-  char **sets;          /* owned strings "key=value", in command-line order */
-  int nsets;
-  const char *sparsity; /* --sparsity list, or NULL */
-  const char *per;      /* --per, or NULL */
-  const char *tiling;   /* flops: --tiling WxH */
-  const char *schedule; /* flops: --schedule STEP,TARGET */
-  bool help;
-} cli_args;
+enum { OPT_SPARSITY = 1, OPT_PER = 2, OPT_PROBE = 4, OPT_KERNEL = 8, OPT_TILING = 16, OPT_PLACE = 32 };
 
 typedef struct {
   const char *name;
   const char *summary;
   const char *usage; /* options beyond the common ones */
   unsigned opts;
-  int (*run)(const cli_args *a, FILE *out, FILE *err);
+  int (*run)(const ws_cli_args *a, FILE *out, FILE *err);
 } command;
 
 static const char common_help[] =
@@ -58,13 +34,6 @@ static const char common_help[] =
     "\n"
     "Exit status: 0 success; 1 failure while running (e.g. cannot write output);\n"
     "2 bad input (usage, configuration file, value); 3 not part of this version.\n";
-
-static int run_flops(const cli_args *a, FILE *out, FILE *err);
-static int run_models(const cli_args *a, FILE *out, FILE *err);
-static int run_config(const cli_args *a, FILE *out, FILE *err);
-static int run_probe(const cli_args *a, FILE *out, FILE *err);
-static int run_kernel(const cli_args *a, FILE *out, FILE *err);
-static int run_run(const cli_args *a, FILE *out, FILE *err);
 
 static const command commands[] = {
     {"flops", "FLOPs, parameters and weight memory per sparsity level",
@@ -90,8 +59,8 @@ static const command commands[] = {
      "weight_bytes_csr, weight_bytes_bitmap, seq_len; with --tiling, tile_nnz_max,\n"
      "tile_nnz_mean, tile_nnz_min (nonzeros of a tile) and tile_imbalance (max/mean;\n"
      "in kind and total rows, the worst op's).\n",
-     OPT_SPARSITY | OPT_PER | OPT_TILING, run_flops},
-    {"models", "the GPT-3 presets: dimensions, parameters, weight bytes", "", 0, run_models},
+     OPT_SPARSITY | OPT_PER | OPT_TILING, ws_cmd_flops},
+    {"models", "the GPT-3 presets: dimensions, parameters, weight bytes", "", 0, ws_cmd_models},
     {"probe", "run one communication pattern on the fabric (as the SDK benchmarks)",
      "  PATTERN            unicast, multicast-row, reduce-column, allreduce,\n"
      "                     region-copy, random or multicast-reduce (first argument)\n"
@@ -107,7 +76,7 @@ static const command commands[] = {
      "bound_exact (yes: nothing contends, cycles must equal it), time_us (cycles\n"
      "at the clock), events_per_s, wavelets_sent, wavelets_received,\n"
      "link_wavelets, colors_max, memory_bytes.\n",
-     OPT_PROBE, run_probe},
+     OPT_PROBE, ws_cmd_probe},
     {"kernel", "one weight GEMM of the model on a region: cycles and SRAM per PE, simulated",
      "  --op NAME          a weight GEMM, e.g. L0.ffn_up (default), L3.q, lm_head\n"
      "  --region WxH       its PEs, columns x rows (default 64x32)\n"
@@ -122,10 +91,26 @@ static const command commands[] = {
      "(the first micro-batch's latency), sram_pe_max (bytes), fits, sparse_pes,\n"
      "macs_per_microbatch, interval_model (the placer's model of cycles_interval,\n"
      "kernels/estimate.h). A row that does not fit in SRAM is not simulated.\n",
-     OPT_SPARSITY | OPT_KERNEL, run_kernel},
+     OPT_SPARSITY | OPT_KERNEL, ws_cmd_kernel},
     {"config", "print the effective configuration (YAML; JSON with --format json)", "", 0,
-     run_config},
-    {"run", "simulate the configured model on the wafer (not in this version)", "", 0, run_run},
+     ws_cmd_config},
+    {"place", "map the layer graph onto the mesh: a region per stage, balanced, in SRAM and colors",
+     "  --map FILE         also write every PE's stage (x, y, op) to FILE, for heatmaps\n"
+     "\n"
+     "Columns (CSV header = JSON keys), one row per stage: op, layer, x, y, w, h\n"
+     "(its region), pes, tile_k, tile_n (its largest tile or feature share),\n"
+     "nnz_max, nnz_mean (GEMM: nonzeros per tile), stage_cycles (the modelled\n"
+     "interval per micro-batch, kernels/estimate.h), sram_max_bytes, colors_max\n"
+     "(most colors at a router of its region), kind, nnz_max_uniform and\n"
+     "stage_cycles_uniform (the same with uniform cut points), sparse_pes,\n"
+     "latency. Then the totals: pes_used, shelf_height, stage_max, stage_mean,\n"
+     "stage_mean_pe (weighted by PEs), their ratios, tokens_per_s (micro-batch\n"
+     "tokens per slowest interval), fill_latency, colors_max, hops_next_max (gap\n"
+     "between consecutive stages), hops_edge_max (any producer to consumer),\n"
+     "wall_s. Table format prints both; CSV the stages (totals on stderr); JSON\n"
+     "both, under \"stages\" and \"totals\".\n",
+     OPT_PLACE, ws_cmd_place},
+    {"run", "simulate the configured model on the wafer (not in this version)", "", 0, ws_cmd_run},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -150,7 +135,7 @@ static void print_command_help(const command *c, FILE *out) {
 }
 
 /* Appends "prefix" + value as an owned --set assignment. */
-static int push_set(cli_args *a, const char *prefix, const char *value) {
+static int push_set(ws_cli_args *a, const char *prefix, const char *value) {
   size_t n = strlen(prefix) + strlen(value) + 1;
   char *s = malloc(n);
   if (!s) return -1;
@@ -160,7 +145,7 @@ static int push_set(cli_args *a, const char *prefix, const char *value) {
 }
 
 /* --mesh WxH as two --set assignments (their values are checked as any). */
-static int push_mesh(cli_args *a, const char *value, const char *cmd, FILE *err) {
+static int push_mesh(ws_cli_args *a, const char *value, const char *cmd, FILE *err) {
   const char *x = strchr(value, 'x');
   if (!x || x == value || !x[1]) {
     fprintf(err, "wafersim %s: --mesh: expected WxH, e.g. 64x64, got '%s'\n", cmd, value);
@@ -171,7 +156,7 @@ static int push_mesh(cli_args *a, const char *value, const char *cmd, FILE *err)
   return push_set(a, "fabric.width=", w) || push_set(a, "fabric.height=", x + 1) ? -1 : 0;
 }
 
-static int parse_args(const command *c, int argc, char **argv, cli_args *a, FILE *err) {
+static int parse_args(const command *c, int argc, char **argv, ws_cli_args *a, FILE *err) {
   for (int i = 2; i < argc; i++) {
     const char *arg = argv[i];
     if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
@@ -205,6 +190,7 @@ static int parse_args(const command *c, int argc, char **argv, cli_args *a, FILE
                         (strcmp(name, "--mesh") == 0 || strcmp(name, "--wavelets") == 0 ||
                          strcmp(name, "--fidelity") == 0 || strcmp(name, "--messages") == 0 ||
                          strcmp(name, "--seed") == 0)) ||
+                       ((c->opts & OPT_PLACE) && strcmp(name, "--map") == 0) ||
                        ((c->opts & OPT_KERNEL) &&
                         (strcmp(name, "--op") == 0 || strcmp(name, "--region") == 0 ||
                          strcmp(name, "--batch") == 0 || strcmp(name, "--kernel") == 0 ||
@@ -236,6 +222,7 @@ static int parse_args(const command *c, int argc, char **argv, cli_args *a, FILE
     else if (strcmp(name, "--micro-batches") == 0) a->micro_batches = value;
     else if (strcmp(name, "--tiling") == 0) a->tiling = value;
     else if (strcmp(name, "--schedule") == 0) a->schedule = value;
+    else if (strcmp(name, "--map") == 0) a->map = value;
     else a->per = value;
     if (rc < 0) fprintf(err, "wafersim %s: out of memory\n", c->name);
     if (rc != 0) return -1;
@@ -244,7 +231,7 @@ static int parse_args(const command *c, int argc, char **argv, cli_args *a, FILE
 }
 
 /* The embedded default, then FILE, then every --set, then the cross-key checks. */
-static int load_config(const cli_args *a, ws_config *cfg, FILE *err) {
+int ws_cli_load_config(const ws_cli_args *a, ws_config *cfg, FILE *err) {
   char msg[WS_CONFIG_ERR_MAX];
   msg[0] = '\0';
   int rc = ws_config_init_default(cfg, msg, sizeof msg);
@@ -256,7 +243,7 @@ static int load_config(const cli_args *a, ws_config *cfg, FILE *err) {
 }
 
 /* The JSON document every command writes: version, config, then its rows. */
-static int write_json(const ws_config *cfg, const char *cmd, const char *group, json_t *rows,
+int ws_cli_write_json(const ws_config *cfg, const char *cmd, const char *group, json_t *rows,
                       FILE *out) {
   json_t *doc = json_object();
   json_object_set_new(doc, "wafersim", json_string(WS_VERSION));
@@ -270,12 +257,12 @@ static int write_json(const ws_config *cfg, const char *cmd, const char *group, 
   return rc == 0 && !ferror(out) ? 0 : -1;
 }
 
-static int emit(const ws_config *cfg, const char *cmd, const char *group, const ws_table *t,
+int ws_cli_emit(const ws_config *cfg, const char *cmd, const char *group, const ws_table *t,
                 FILE *out, FILE *err) {
   int rc;
   if (cfg->output.format == WS_FORMAT_JSON) {
     json_t *rows = ws_table_json(t);
-    rc = rows ? write_json(cfg, cmd, group, rows, out) : -1;
+    rc = rows ? ws_cli_write_json(cfg, cmd, group, rows, out) : -1;
   } else {
     rc = ws_table_write(t, cfg->output.format, out);
   }
@@ -286,7 +273,7 @@ static int emit(const ws_config *cfg, const char *cmd, const char *group, const 
   return WS_EXIT_OK;
 }
 
-static int parse_levels(const char *cmd, const char *list, double *levels, size_t *n, FILE *err) {
+int ws_cli_parse_levels(const char *cmd, const char *list, double *levels, size_t *n, FILE *err) {
   char buf[4096], msg[256];
   if (strlen(list) >= sizeof buf) {
     fprintf(err, "wafersim %s: --sparsity list longer than %zu characters\n", cmd, sizeof buf - 1);
@@ -296,8 +283,8 @@ static int parse_levels(const char *cmd, const char *list, double *levels, size_
   *n = 0;
   char *save = NULL;
   for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-    if (*n == MAX_LEVELS) {
-      fprintf(err, "wafersim %s: --sparsity: more than %d levels\n", cmd, MAX_LEVELS);
+    if (*n == WS_CLI_MAX_LEVELS) {
+      fprintf(err, "wafersim %s: --sparsity: more than %d levels\n", cmd, WS_CLI_MAX_LEVELS);
       return -1;
     }
     if (ws_units_parse_real(tok, 0.0, 1.0, 1, &levels[*n], msg, sizeof msg) != 0) {
@@ -314,7 +301,7 @@ static int parse_levels(const char *cmd, const char *list, double *levels, size_
 }
 
 /* "WxH" (--region, --tiling): two counts in [1, 2^20]. 0, or -1 with a message. */
-static int parse_wh(const char *cmd, const char *opt, const char *value, uint32_t *w, uint32_t *h, FILE *err) {
+int ws_cli_parse_wh(const char *cmd, const char *opt, const char *value, uint32_t *w, uint32_t *h, FILE *err) {
   char buf[64], msg[256];
   int64_t v[2];
   snprintf(buf, sizeof buf, "%s", value);
@@ -336,7 +323,7 @@ static int parse_wh(const char *cmd, const char *opt, const char *value, uint32_
 }
 
 /* --schedule STEP,TARGET into levels. */
-static int parse_schedule(const char *value, double *levels, size_t *n, FILE *err) {
+int ws_cli_parse_schedule(const char *value, double *levels, size_t *n, FILE *err) {
   char buf[128], msg[256];
   double v[2];
   snprintf(buf, sizeof buf, "%s", value);
@@ -347,7 +334,7 @@ static int parse_schedule(const char *value, double *levels, size_t *n, FILE *er
     fprintf(err, "wafersim flops: --schedule: expected STEP,TARGET, two fractions like 0.2,0.84, got '%s'\n", value);
     return -1;
   }
-  const int got = wl_schedule(v[0], v[1], levels, MAX_LEVELS, msg, sizeof msg);
+  const int got = wl_schedule(v[0], v[1], levels, WS_CLI_MAX_LEVELS, msg, sizeof msg);
   if (got < 0) {
     fprintf(err, "wafersim flops: --schedule: %s\n", msg);
     return -1;
@@ -356,179 +343,9 @@ static int parse_schedule(const char *value, double *levels, size_t *n, FILE *er
   return 0;
 }
 
-static int run_flops(const cli_args *a, FILE *out, FILE *err) {
-  ws_config cfg;
-  if (load_config(a, &cfg, err) != 0) return WS_EXIT_BAD_INPUT;
-  double levels[MAX_LEVELS];
-  ws_flops_spec spec = {.levels = levels, .nlevels = 1, .per = WS_PER_TOTAL};
-  levels[0] = cfg.workload.sparsity;
-  if (a->sparsity && a->schedule) {
-    fprintf(err, "wafersim flops: --sparsity and --schedule both give the levels; use one\n");
-    return WS_EXIT_BAD_INPUT;
-  }
-  if ((a->sparsity && parse_levels("flops", a->sparsity, levels, &spec.nlevels, err) != 0) ||
-      (a->schedule && parse_schedule(a->schedule, levels, &spec.nlevels, err) != 0) ||
-      (a->tiling && parse_wh("flops", "--tiling", a->tiling, &spec.tile_w, &spec.tile_h, err) != 0))
-    return WS_EXIT_BAD_INPUT;
-  const int per = a->per ? ws_flops_per_parse(a->per) : WS_PER_TOTAL;
-  if (per < 0) {
-    fprintf(err, "wafersim flops: --per: expected total, kind or op, got '%s'\n", a->per);
-    return WS_EXIT_BAD_INPUT;
-  }
-  spec.per = (ws_flops_per)per;
-  char msg[WS_CONFIG_ERR_MAX] = "";
-  ws_table *t = ws_flops_table(&cfg, &spec, msg, sizeof msg);
-  if (!t) {
-    fprintf(err, "wafersim flops: %s\n", msg);
-    return WS_EXIT_BAD_INPUT;
-  }
-  if (cfg.output.format == WS_FORMAT_TABLE) {
-    const mdl_gpt *m = &cfg.model;
-    char sram[32];
-    ws_units_format(cfg.fabric.sram_per_pe, WS_UNIT_BYTES, sram, sizeof sram);
-    fprintf(out,
-            "GPT-3 %s: %lld layers, d_model %lld, %lld heads x %lld, d_ff %lld, vocab %lld; "
-            "prefill of %lld tokens\n"
-            "Forward-pass FLOPs of one sequence (Chinchilla App. F; totals exclude the "
-            "embedding lookup).\n"
-            "Weights: dense = fp16; sparse = 16-bit value + 16-bit index per nonzero. "
-            "Wafer SRAM: %lld x %lld PEs x %s = %.1f GiB.\n\n",
-            m->name, (long long)m->layers, (long long)m->d_model, (long long)m->heads,
-            (long long)m->d_head, (long long)m->d_ff, (long long)m->vocab,
-            (long long)cfg.workload.seq_len, (long long)cfg.fabric.width,
-            (long long)cfg.fabric.height, sram,
-            (double)cfg.fabric.width * (double)cfg.fabric.height * (double)cfg.fabric.sram_per_pe /
-                (double)(1LL << 30));
-  }
-  static const char *const groups[] = {"totals", "kinds", "ops"};
-  int rc = emit(&cfg, "flops", groups[spec.per], t, out, err);
-  ws_table_destroy(t);
-  return rc;
-}
-
-static int run_models(const cli_args *a, FILE *out, FILE *err) {
-  ws_config cfg;
-  if (load_config(a, &cfg, err) != 0) return WS_EXIT_BAD_INPUT;
-  char msg[WS_CONFIG_ERR_MAX] = "";
-  ws_table *t = ws_models_table(msg, sizeof msg);
-  if (!t) {
-    fprintf(err, "wafersim models: %s\n", msg);
-    return WS_EXIT_FAILURE;
-  }
-  int rc = emit(&cfg, "models", "models", t, out, err);
-  ws_table_destroy(t);
-  return rc;
-}
-
-static int run_config(const cli_args *a, FILE *out, FILE *err) {
-  ws_config cfg;
-  if (load_config(a, &cfg, err) != 0) return WS_EXIT_BAD_INPUT;
-  int rc = cfg.output.format == WS_FORMAT_JSON ? write_json(&cfg, "config", NULL, NULL, out)
-                                               : ws_config_write_yaml(&cfg, out);
-  if (rc != 0 || fflush(out) != 0) {
-    fprintf(err, "wafersim config: cannot write the output\n");
-    return WS_EXIT_FAILURE;
-  }
-  return WS_EXIT_OK;
-}
-
-static int run_run(const cli_args *a, FILE *out, FILE *err) {
-  (void)out;
-  ws_config cfg;
-  if (load_config(a, &cfg, err) != 0) return WS_EXIT_BAD_INPUT;
-  char msg[WS_CONFIG_ERR_MAX];
-  mdl_graph *g = mdl_graph_build(&cfg.model, cfg.workload.seq_len, msg, sizeof msg);
-  if (!g) {
-    fprintf(err, "wafersim run: %s\n", msg);
-    return WS_EXIT_BAD_INPUT;
-  }
-  fprintf(err,
-          "wafersim run: the configuration is valid (GPT-3 %s, %zu ops), but wafersim %s does "
-          "not simulate yet: the event engine, fabric, kernels and placer come in later "
-          "versions. 'wafersim flops' reports FLOPs, parameters and weight memory.\n",
-          cfg.model.name, mdl_graph_op_count(g), WS_VERSION);
-  mdl_graph_destroy(g);
-  return WS_EXIT_UNAVAILABLE;
-}
-
-/* A count option (--wavelets, --messages) in [1, 2^31 - 1]. */
-static int count_option(const char *name, const char *value, uint32_t dflt, uint32_t *out,
-                        FILE *err) {
-  char msg[256];
-  int64_t v = dflt;
-  if (value && ws_units_parse(value, WS_UNIT_COUNT, 1, INT32_MAX, &v, msg, sizeof msg) != 0) {
-    fprintf(err, "wafersim probe: %s: %s\n", name, msg);
-    return -1;
-  }
-  *out = (uint32_t)v;
-  return 0;
-}
-
-static int run_probe(const cli_args *a, FILE *out, FILE *err) {
-  if (!a->pattern) {
-    fprintf(err, "wafersim probe: which PATTERN? see 'wafersim probe --help'\n");
-    return WS_EXIT_BAD_INPUT;
-  }
-  const int pattern = ws_probe_pattern_parse(a->pattern);
-  if (pattern < 0) {
-    fprintf(err,
-            "wafersim probe: unknown pattern '%s'; expected unicast, multicast-row, "
-            "reduce-column, allreduce, region-copy, random or multicast-reduce\n",
-            a->pattern);
-    return WS_EXIT_BAD_INPUT;
-  }
-  ws_config cfg;
-  if (load_config(a, &cfg, err) != 0) return WS_EXIT_BAD_INPUT;
-  ws_probe_spec spec = {.pattern = (ws_probe_pattern)pattern, .seed = (uint64_t)cfg.sim.seed};
-  if (count_option("--wavelets", a->wavelets, 1000, &spec.wavelets, err) != 0 ||
-      count_option("--messages", a->messages, 16, &spec.messages, err) != 0)
-    return WS_EXIT_BAD_INPUT;
-  ws_config_fabric(&cfg, &spec.fabric);
-  ws_probe_result r;
-  char msg[WS_CONFIG_ERR_MAX] = "";
-  if (ws_probe_run(&spec, &r, msg, sizeof msg) != 0) {
-    fprintf(err, "wafersim probe: %s\n", msg);
-    return WS_EXIT_BAD_INPUT;
-  }
-  static const char *const cols[] = {
-      "pattern",     "mesh",          "wavelets",      "fidelity",          "cycles",
-      "link_busy_max", "events",      "wall_s",        "cycles_bound",      "bound_exact",
-      "time_us",     "events_per_s",  "wavelets_sent", "wavelets_received", "link_wavelets",
-      "colors_max",  "memory_bytes"};
-  ws_table *t = ws_table_create(sizeof cols / sizeof cols[0], cols);
-  if (!t || ws_table_row(t) != 0) {
-    ws_table_destroy(t);
-    fprintf(err, "wafersim probe: out of memory\n");
-    return WS_EXIT_FAILURE;
-  }
-  char mesh[48];
-  snprintf(mesh, sizeof mesh, "%ux%u", spec.fabric.width, spec.fabric.height);
-  const double wall = r.wall_s > 0 ? r.wall_s : 1e-9;
-  ws_table_str(t, 0, ws_probe_pattern_name(spec.pattern));
-  ws_table_str(t, 1, mesh);
-  ws_table_i64(t, 2, spec.wavelets);
-  ws_table_str(t, 3, fab_fidelity_name(spec.fabric.fidelity));
-  ws_table_i64(t, 4, (int64_t)r.cycles);
-  ws_table_i64(t, 5, (int64_t)r.fabric.link_busy_max);
-  ws_table_i64(t, 6, (int64_t)r.engine.executed);
-  ws_table_f64(t, 7, r.wall_s);
-  ws_table_i64(t, 8, (int64_t)r.bound);
-  ws_table_str(t, 9, r.bound_exact ? "yes" : "no");
-  ws_table_f64(t, 10, (double)r.cycles / (double)cfg.fabric.clock * 1e6);
-  ws_table_f64(t, 11, (double)r.engine.executed / wall);
-  ws_table_i64(t, 12, (int64_t)r.fabric.wavelets_sent);
-  ws_table_i64(t, 13, (int64_t)r.fabric.wavelets_received);
-  ws_table_i64(t, 14, (int64_t)r.fabric.link_wavelets);
-  ws_table_i64(t, 15, r.fabric.colors_max);
-  ws_table_i64(t, 16, (int64_t)(r.fabric.bytes + r.engine.bytes));
-  int rc = emit(&cfg, "probe", "probes", t, out, err);
-  ws_table_destroy(t);
-  return rc;
-}
-
 /* A comma-separated list of names from `names` (their indices) or of counts
  * (names == NULL, in [1, 2^31)). 0, or -1 with a message. */
-static int parse_list(const char *cmd, const char *opt, const char *list, const char *const *names,
+int ws_cli_parse_list(const char *cmd, const char *opt, const char *list, const char *const *names,
                       uint32_t *out, uint32_t max, uint32_t *n, FILE *err) {
   char buf[1024], msg[256];
   snprintf(buf, sizeof buf, "%s", list);
@@ -556,38 +373,6 @@ static int parse_list(const char *cmd, const char *opt, const char *list, const 
   return 0;
 }
 
-static int run_kernel(const cli_args *a, FILE *out, FILE *err) {
-  ws_config cfg;
-  if (load_config(a, &cfg, err) != 0) return WS_EXIT_BAD_INPUT;
-  static const char *const kernel_names[] = {"auto", "sparse", "dense", NULL}; /* krn_kernel order */
-  double levels[MAX_LEVELS];
-  uint32_t batches[64], kernels[3], mbs = 8, one;
-  uint32_t nb = 1, nk = 1;
-  size_t nl = 1;
-  levels[0] = cfg.workload.sparsity;
-  batches[0] = (uint32_t)cfg.workload.micro_batch;
-  kernels[0] = (uint32_t)cfg.kernels.kernel;
-  uint32_t w = 64, h = 32;
-  if (a->region && parse_wh("kernel", "--region", a->region, &w, &h, err) != 0) return WS_EXIT_BAD_INPUT;
-  if ((a->sparsity && parse_levels("kernel", a->sparsity, levels, &nl, err) != 0) ||
-      (a->batch && parse_list("kernel", "--batch", a->batch, NULL, batches, 64, &nb, err) != 0) ||
-      (a->kernels && parse_list("kernel", "--kernel", a->kernels, kernel_names, kernels, 3, &nk, err) != 0) ||
-      (a->micro_batches && parse_list("kernel", "--micro-batches", a->micro_batches, NULL, &mbs, 1, &one, err) != 0))
-    return WS_EXIT_BAD_INPUT;
-  krn_kernel kk[3];
-  for (uint32_t i = 0; i < nk; i++) kk[i] = (krn_kernel)kernels[i];
-  const ws_oprun_spec spec = {a->op ? a->op : "L0.ffn_up", w, h, batches, nb, levels, (uint32_t)nl, kk, nk, mbs};
-  char msg[WS_CONFIG_ERR_MAX] = "";
-  ws_table *t = ws_oprun(&cfg, &spec, msg, sizeof msg);
-  if (!t) {
-    fprintf(err, "wafersim %s\n", msg);
-    return WS_EXIT_BAD_INPUT;
-  }
-  int rc = emit(&cfg, "kernel", "kernels", t, out, err);
-  ws_table_destroy(t);
-  return rc;
-}
-
 int ws_cli_main(int argc, char **argv, FILE *out, FILE *err) {
   if (argc < 2) {
     print_main_help(err);
@@ -609,7 +394,7 @@ int ws_cli_main(int argc, char **argv, FILE *out, FILE *err) {
     fprintf(err, "wafersim: unknown command '%s'; run 'wafersim --help'\n", name);
     return WS_EXIT_BAD_INPUT;
   }
-  cli_args a = {.cmd = name};
+  ws_cli_args a = {.cmd = name};
   a.sets = calloc((size_t)argc, sizeof *a.sets);
   if (!a.sets) {
     fprintf(err, "wafersim: out of memory\n");

@@ -35,6 +35,7 @@ typedef enum { WS_PHASE_PREFILL } ws_phase;
 typedef enum { WS_FORMAT_TABLE, WS_FORMAT_CSV, WS_FORMAT_JSON } ws_format;
 typedef enum { WS_FIDELITY_TRAIN, WS_FIDELITY_WAVELET } ws_fidelity;
 typedef enum { WS_ACC_FP32, WS_ACC_FP16 } ws_accumulate;
+typedef enum { WS_TILING_UNIFORM, WS_TILING_BALANCED } ws_tiling;
 
 /* Where a key got its value: "FILE:LINE:COL" or "--set"; empty if never set. */
 typedef struct {
@@ -82,6 +83,10 @@ typedef struct {
     } magnitude;
     wl_file_spec file; /* pattern file: path, layout, tensor name -> op name */
   } workload;
+  struct {
+    ws_tiling tiling;     /* cut points of weight tiles: uniform, or balanced by nonzeros */
+    int64_t shelf_height; /* rows of the placer's shelves; 0: the placer searches */
+  } placer;
   struct {
     int64_t seed;         /* seeds every random choice of a run */
     ws_fidelity fidelity; /* how the fabric moves wavelets */

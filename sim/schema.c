@@ -15,6 +15,7 @@ static const char *const kernel_names[] = {"auto", "sparse", "dense", NULL}; /* 
 static const char *const accumulate_names[] = {"fp32", "fp16", NULL};
 static const char *const pattern_names[] = {"bernoulli", "magnitude", "nm", "block", "file", NULL}; /* wl_pattern_kind */
 static const char *const layout_names[] = {"kn", "nk", NULL}; /* wl_layout */
+static const char *const tiling_names[] = {"uniform", "balanced", NULL}; /* ws_tiling */
 
 #define AT(field) offsetof(ws_config, field)
 #define DIM_MAX (1 << 24)
@@ -71,6 +72,8 @@ static const ws_key keys[] = {
     {"workload.file.path", WS_K_STRING, AT(workload.file.path), 0, WL_PATH_MAX, 0, 0, NULL, 0},
     E("workload.file.layout", workload.file.layout, layout_names),
     {"workload.file.tensors", WS_K_NAME_MAP, AT(workload.file), 0, 0, 0, 0, NULL, 0},
+    E("placer.tiling", placer.tiling, tiling_names),
+    I("placer.shelf_height", placer.shelf_height, 0, 1 << 20),
     I("sim.seed", sim.seed, 0, INT64_MAX),
     E("sim.fidelity", sim.fidelity, fidelity_names),
     {"sim.functional", WS_K_BOOL, AT(sim.functional), 0, 0, 0, 0, NULL, 0},

@@ -164,7 +164,7 @@ const BadCase kBad[] = {
     {"schema_version: [1]\n", {"t.yaml:1:17: schema_version: expected 1", "got a list"}},
     {"schema_version: 1\nfabrik:\n  width: 1\n", {"t.yaml:2:1: fabrik: unknown section", "expected one of: schema_version, fabric"}},
     {"schema_version: 1\nfabric:\n  widht: 750\n", {"t.yaml:3:3: fabric.widht: unknown key", "expected one of: width, height, clock"}},
-    {"schema_version: 1\nplacer:\n  cost: 3\n", {"t.yaml:3:3: placer.cost: unknown key", "has no keys"}},
+    {"schema_version: 1\nplacer:\n  cost: 3\n", {"t.yaml:3:3: placer.cost: unknown key", "expected one of: tiling, shelf_height"}},
     {"schema_version: 1\nfabric:\n  width: [1]\n", {"t.yaml:3:10: fabric.width: expected a single value, got a list", nullptr}},
     {"schema_version: 1\nfabric:\n  width: {a: 1}\n", {"t.yaml:3:10: fabric.width", "got a mapping"}},
     {"schema_version: 1\nfabric:\n  width:\n", {"t.yaml:3:9: fabric.width", "got nothing"}},

@@ -98,6 +98,28 @@ void wl_cuts_even(uint32_t n, uint32_t parts, uint32_t *cut) {
   for (uint32_t i = 0; i <= parts; i++) cut[i] = (uint32_t)((uint64_t)i * n / parts);
 }
 
+void wl_cuts_balanced(const uint64_t *count, uint32_t n, uint32_t parts, uint32_t *cut) {
+  uint64_t total = 0;
+  for (uint32_t i = 0; i < n; i++) total += count[i];
+  cut[0] = 0;
+  uint64_t run = 0;
+  uint32_t at = 0;
+  for (uint32_t p = 1; p < parts; p++) {
+    const double want = (double)total * p / parts;
+    while (at < n && (double)(run + count[at]) <= want) run += count[at++];
+    /* the index whose row crosses the share goes to whichever side it is nearer */
+    if (at < n && (double)run + 0.5 * (double)count[at] < want) run += count[at++];
+    const uint32_t lo = cut[p - 1] + 1, hi = n - (parts - p);
+    cut[p] = at < lo ? lo : at > hi ? hi : at;
+    if (cut[p] != at) { /* clamped: recount up to the cut */
+      run = 0;
+      for (uint32_t i = 0; i < cut[p]; i++) run += count[i];
+      at = cut[p];
+    }
+  }
+  cut[parts] = n;
+}
+
 /* The threshold of a radix select: the `keep`-th largest 16-bit digit
  * counted in hist, and how many of the kept have that digit. */
 static uint32_t select_digit(const uint64_t *hist, uint64_t keep, uint64_t *at_digit) {

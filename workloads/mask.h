@@ -100,6 +100,11 @@ wl_tile_stats wl_mask_tiles(const wl_mask *m, const uint32_t *kcut, uint32_t nk,
 /* Even cut points of n into parts: cut[i] = i x n / parts, i = 0..parts (the
  * kernels' default tiling). */
 void wl_cuts_even(uint32_t n, uint32_t parts, uint32_t *cut);
+/* Cut points of n rows (or columns) with count[0..n) nonzeros each into
+ * parts of about equal nonzeros: cut[i] is the first index where the running
+ * count reaches i x total / parts, kept strictly increasing with at least one
+ * index per part (parts <= n). */
+void wl_cuts_balanced(const uint64_t *count, uint32_t n, uint32_t parts, uint32_t *cut);
 
 #ifdef __cplusplus
 }

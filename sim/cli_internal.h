@@ -1,0 +1,58 @@
+/* Shared by the command line's two files: cli.c (arguments, help, the
+ * configuration and output every command shares) and cli_run.c (the
+ * commands). */
+#ifndef WAFERSIM_SIM_CLI_INTERNAL_H
+#define WAFERSIM_SIM_CLI_INTERNAL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "config.h"
+#include "table.h"
+
+#define WS_CLI_MAX_LEVELS 256
+
+typedef struct {
+  const char *cmd;
+  const char *pattern;  /* probe: its PATTERN */
+  const char *file;     /* FILE.yaml, or NULL for the embedded default */
+  const char *wavelets; /* probe: --wavelets */
+  const char *messages; /* probe: --messages */
+  const char *op, *region, *batch, *kernels, *micro_batches; /* kernel */
+  char **sets;          /* owned strings "key=value", in command-line order */
+  int nsets;
+  const char *sparsity; /* --sparsity list, or NULL */
+  const char *per;      /* --per, or NULL */
+  const char *tiling;   /* flops: --tiling WxH */
+  const char *schedule; /* flops: --schedule STEP,TARGET */
+  const char *map;      /* place: --map FILE */
+  bool help;
+} ws_cli_args;
+
+/* The embedded default, then FILE, then every --set, then the cross-key
+ * checks; on failure the message is on err. */
+int ws_cli_load_config(const ws_cli_args *a, ws_config *cfg, FILE *err);
+/* The JSON document every command writes: version, config, then its rows under `group`. */
+int ws_cli_write_json(const ws_config *cfg, const char *cmd, const char *group, json_t *rows, FILE *out);
+/* A command's table in the configured format; a WS_EXIT_* status. */
+int ws_cli_emit(const ws_config *cfg, const char *cmd, const char *group, const ws_table *t, FILE *out, FILE *err);
+/* Option values; 0, or -1 with the message on err. */
+int ws_cli_parse_levels(const char *cmd, const char *list, double *levels, size_t *n, FILE *err);
+int ws_cli_parse_wh(const char *cmd, const char *opt, const char *value, uint32_t *w, uint32_t *h, FILE *err);
+int ws_cli_parse_schedule(const char *value, double *levels, size_t *n, FILE *err);
+int ws_cli_parse_list(const char *cmd, const char *opt, const char *list, const char *const *names, uint32_t *out,
+                      uint32_t max, uint32_t *n, FILE *err);
+
+/* The commands: a WS_EXIT_* status. */
+int ws_cmd_flops(const ws_cli_args *a, FILE *out, FILE *err);
+int ws_cmd_models(const ws_cli_args *a, FILE *out, FILE *err);
+int ws_cmd_config(const ws_cli_args *a, FILE *out, FILE *err);
+int ws_cmd_probe(const ws_cli_args *a, FILE *out, FILE *err);
+int ws_cmd_kernel(const ws_cli_args *a, FILE *out, FILE *err);
+int ws_cmd_place(const ws_cli_args *a, FILE *out, FILE *err);
+int ws_cmd_run(const ws_cli_args *a, FILE *out, FILE *err);
+
+#endif

@@ -1,0 +1,261 @@
+/* The commands of wafersim (see cli.h): each loads the configuration, runs
+ * its part of the simulator and writes a table. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "cli_internal.h"
+#include "flops.h"
+#include "models/graph.h"
+#include "oprun.h"
+#include "place.h"
+#include "probe.h"
+#include "units.h"
+
+int ws_cmd_flops(const ws_cli_args *a, FILE *out, FILE *err) {
+  ws_config cfg;
+  if (ws_cli_load_config(a, &cfg, err) != 0) return WS_EXIT_BAD_INPUT;
+  double levels[WS_CLI_MAX_LEVELS];
+  ws_flops_spec spec = {.levels = levels, .nlevels = 1, .per = WS_PER_TOTAL};
+  levels[0] = cfg.workload.sparsity;
+  if (a->sparsity && a->schedule) {
+    fprintf(err, "wafersim flops: --sparsity and --schedule both give the levels; use one\n");
+    return WS_EXIT_BAD_INPUT;
+  }
+  if ((a->sparsity && ws_cli_parse_levels("flops", a->sparsity, levels, &spec.nlevels, err) != 0) ||
+      (a->schedule && ws_cli_parse_schedule(a->schedule, levels, &spec.nlevels, err) != 0) ||
+      (a->tiling && ws_cli_parse_wh("flops", "--tiling", a->tiling, &spec.tile_w, &spec.tile_h, err) != 0))
+    return WS_EXIT_BAD_INPUT;
+  const int per = a->per ? ws_flops_per_parse(a->per) : WS_PER_TOTAL;
+  if (per < 0) {
+    fprintf(err, "wafersim flops: --per: expected total, kind or op, got '%s'\n", a->per);
+    return WS_EXIT_BAD_INPUT;
+  }
+  spec.per = (ws_flops_per)per;
+  char msg[WS_CONFIG_ERR_MAX] = "";
+  ws_table *t = ws_flops_table(&cfg, &spec, msg, sizeof msg);
+  if (!t) {
+    fprintf(err, "wafersim flops: %s\n", msg);
+    return WS_EXIT_BAD_INPUT;
+  }
+  if (cfg.output.format == WS_FORMAT_TABLE) {
+    const mdl_gpt *m = &cfg.model;
+    char sram[32];
+    ws_units_format(cfg.fabric.sram_per_pe, WS_UNIT_BYTES, sram, sizeof sram);
+    fprintf(out,
+            "GPT-3 %s: %lld layers, d_model %lld, %lld heads x %lld, d_ff %lld, vocab %lld; "
+            "prefill of %lld tokens\n"
+            "Forward-pass FLOPs of one sequence (Chinchilla App. F; totals exclude the "
+            "embedding lookup).\n"
+            "Weights: dense = fp16; sparse = 16-bit value + 16-bit index per nonzero. "
+            "Wafer SRAM: %lld x %lld PEs x %s = %.1f GiB.\n\n",
+            m->name, (long long)m->layers, (long long)m->d_model, (long long)m->heads,
+            (long long)m->d_head, (long long)m->d_ff, (long long)m->vocab,
+            (long long)cfg.workload.seq_len, (long long)cfg.fabric.width,
+            (long long)cfg.fabric.height, sram,
+            (double)cfg.fabric.width * (double)cfg.fabric.height * (double)cfg.fabric.sram_per_pe /
+                (double)(1LL << 30));
+  }
+  static const char *const groups[] = {"totals", "kinds", "ops"};
+  int rc = ws_cli_emit(&cfg, "flops", groups[spec.per], t, out, err);
+  ws_table_destroy(t);
+  return rc;
+}
+
+int ws_cmd_models(const ws_cli_args *a, FILE *out, FILE *err) {
+  ws_config cfg;
+  if (ws_cli_load_config(a, &cfg, err) != 0) return WS_EXIT_BAD_INPUT;
+  char msg[WS_CONFIG_ERR_MAX] = "";
+  ws_table *t = ws_models_table(msg, sizeof msg);
+  if (!t) {
+    fprintf(err, "wafersim models: %s\n", msg);
+    return WS_EXIT_FAILURE;
+  }
+  int rc = ws_cli_emit(&cfg, "models", "models", t, out, err);
+  ws_table_destroy(t);
+  return rc;
+}
+
+int ws_cmd_config(const ws_cli_args *a, FILE *out, FILE *err) {
+  ws_config cfg;
+  if (ws_cli_load_config(a, &cfg, err) != 0) return WS_EXIT_BAD_INPUT;
+  int rc = cfg.output.format == WS_FORMAT_JSON ? ws_cli_write_json(&cfg, "config", NULL, NULL, out)
+                                               : ws_config_write_yaml(&cfg, out);
+  if (rc != 0 || fflush(out) != 0) {
+    fprintf(err, "wafersim config: cannot write the output\n");
+    return WS_EXIT_FAILURE;
+  }
+  return WS_EXIT_OK;
+}
+
+int ws_cmd_run(const ws_cli_args *a, FILE *out, FILE *err) {
+  (void)out;
+  ws_config cfg;
+  if (ws_cli_load_config(a, &cfg, err) != 0) return WS_EXIT_BAD_INPUT;
+  char msg[WS_CONFIG_ERR_MAX];
+  mdl_graph *g = mdl_graph_build(&cfg.model, cfg.workload.seq_len, msg, sizeof msg);
+  if (!g) {
+    fprintf(err, "wafersim run: %s\n", msg);
+    return WS_EXIT_BAD_INPUT;
+  }
+  fprintf(err,
+          "wafersim run: the configuration is valid (GPT-3 %s, %zu ops), but wafersim %s does "
+          "not simulate yet: the event engine, fabric, kernels and placer come in later "
+          "versions. 'wafersim flops' reports FLOPs, parameters and weight memory.\n",
+          cfg.model.name, mdl_graph_op_count(g), WS_VERSION);
+  mdl_graph_destroy(g);
+  return WS_EXIT_UNAVAILABLE;
+}
+
+/* A count option (--wavelets, --messages) in [1, 2^31 - 1]. */
+static int count_option(const char *name, const char *value, uint32_t dflt, uint32_t *out,
+                        FILE *err) {
+  char msg[256];
+  int64_t v = dflt;
+  if (value && ws_units_parse(value, WS_UNIT_COUNT, 1, INT32_MAX, &v, msg, sizeof msg) != 0) {
+    fprintf(err, "wafersim probe: %s: %s\n", name, msg);
+    return -1;
+  }
+  *out = (uint32_t)v;
+  return 0;
+}
+
+int ws_cmd_probe(const ws_cli_args *a, FILE *out, FILE *err) {
+  if (!a->pattern) {
+    fprintf(err, "wafersim probe: which PATTERN? see 'wafersim probe --help'\n");
+    return WS_EXIT_BAD_INPUT;
+  }
+  const int pattern = ws_probe_pattern_parse(a->pattern);
+  if (pattern < 0) {
+    fprintf(err,
+            "wafersim probe: unknown pattern '%s'; expected unicast, multicast-row, "
+            "reduce-column, allreduce, region-copy, random or multicast-reduce\n",
+            a->pattern);
+    return WS_EXIT_BAD_INPUT;
+  }
+  ws_config cfg;
+  if (ws_cli_load_config(a, &cfg, err) != 0) return WS_EXIT_BAD_INPUT;
+  ws_probe_spec spec = {.pattern = (ws_probe_pattern)pattern, .seed = (uint64_t)cfg.sim.seed};
+  if (count_option("--wavelets", a->wavelets, 1000, &spec.wavelets, err) != 0 ||
+      count_option("--messages", a->messages, 16, &spec.messages, err) != 0)
+    return WS_EXIT_BAD_INPUT;
+  ws_config_fabric(&cfg, &spec.fabric);
+  ws_probe_result r;
+  char msg[WS_CONFIG_ERR_MAX] = "";
+  if (ws_probe_run(&spec, &r, msg, sizeof msg) != 0) {
+    fprintf(err, "wafersim probe: %s\n", msg);
+    return WS_EXIT_BAD_INPUT;
+  }
+  static const char *const cols[] = {
+      "pattern",     "mesh",          "wavelets",      "fidelity",          "cycles",
+      "link_busy_max", "events",      "wall_s",        "cycles_bound",      "bound_exact",
+      "time_us",     "events_per_s",  "wavelets_sent", "wavelets_received", "link_wavelets",
+      "colors_max",  "memory_bytes"};
+  ws_table *t = ws_table_create(sizeof cols / sizeof cols[0], cols);
+  if (!t || ws_table_row(t) != 0) {
+    ws_table_destroy(t);
+    fprintf(err, "wafersim probe: out of memory\n");
+    return WS_EXIT_FAILURE;
+  }
+  char mesh[48];
+  snprintf(mesh, sizeof mesh, "%ux%u", spec.fabric.width, spec.fabric.height);
+  const double wall = r.wall_s > 0 ? r.wall_s : 1e-9;
+  ws_table_str(t, 0, ws_probe_pattern_name(spec.pattern));
+  ws_table_str(t, 1, mesh);
+  ws_table_i64(t, 2, spec.wavelets);
+  ws_table_str(t, 3, fab_fidelity_name(spec.fabric.fidelity));
+  ws_table_i64(t, 4, (int64_t)r.cycles);
+  ws_table_i64(t, 5, (int64_t)r.fabric.link_busy_max);
+  ws_table_i64(t, 6, (int64_t)r.engine.executed);
+  ws_table_f64(t, 7, r.wall_s);
+  ws_table_i64(t, 8, (int64_t)r.bound);
+  ws_table_str(t, 9, r.bound_exact ? "yes" : "no");
+  ws_table_f64(t, 10, (double)r.cycles / (double)cfg.fabric.clock * 1e6);
+  ws_table_f64(t, 11, (double)r.engine.executed / wall);
+  ws_table_i64(t, 12, (int64_t)r.fabric.wavelets_sent);
+  ws_table_i64(t, 13, (int64_t)r.fabric.wavelets_received);
+  ws_table_i64(t, 14, (int64_t)r.fabric.link_wavelets);
+  ws_table_i64(t, 15, r.fabric.colors_max);
+  ws_table_i64(t, 16, (int64_t)(r.fabric.bytes + r.engine.bytes));
+  int rc = ws_cli_emit(&cfg, "probe", "probes", t, out, err);
+  ws_table_destroy(t);
+  return rc;
+}
+
+int ws_cmd_kernel(const ws_cli_args *a, FILE *out, FILE *err) {
+  ws_config cfg;
+  if (ws_cli_load_config(a, &cfg, err) != 0) return WS_EXIT_BAD_INPUT;
+  static const char *const kernel_names[] = {"auto", "sparse", "dense", NULL}; /* krn_kernel order */
+  double levels[WS_CLI_MAX_LEVELS];
+  uint32_t batches[64], kernels[3], mbs = 8, one;
+  uint32_t nb = 1, nk = 1;
+  size_t nl = 1;
+  levels[0] = cfg.workload.sparsity;
+  batches[0] = (uint32_t)cfg.workload.micro_batch;
+  kernels[0] = (uint32_t)cfg.kernels.kernel;
+  uint32_t w = 64, h = 32;
+  if (a->region && ws_cli_parse_wh("kernel", "--region", a->region, &w, &h, err) != 0) return WS_EXIT_BAD_INPUT;
+  if ((a->sparsity && ws_cli_parse_levels("kernel", a->sparsity, levels, &nl, err) != 0) ||
+      (a->batch && ws_cli_parse_list("kernel", "--batch", a->batch, NULL, batches, 64, &nb, err) != 0) ||
+      (a->kernels && ws_cli_parse_list("kernel", "--kernel", a->kernels, kernel_names, kernels, 3, &nk, err) != 0) ||
+      (a->micro_batches && ws_cli_parse_list("kernel", "--micro-batches", a->micro_batches, NULL, &mbs, 1, &one, err) != 0))
+    return WS_EXIT_BAD_INPUT;
+  krn_kernel kk[3];
+  for (uint32_t i = 0; i < nk; i++) kk[i] = (krn_kernel)kernels[i];
+  const ws_oprun_spec spec = {a->op ? a->op : "L0.ffn_up", w, h, batches, nb, levels, (uint32_t)nl, kk, nk, mbs};
+  char msg[WS_CONFIG_ERR_MAX] = "";
+  ws_table *t = ws_oprun(&cfg, &spec, msg, sizeof msg);
+  if (!t) {
+    fprintf(err, "wafersim %s\n", msg);
+    return WS_EXIT_BAD_INPUT;
+  }
+  int rc = ws_cli_emit(&cfg, "kernel", "kernels", t, out, err);
+  ws_table_destroy(t);
+  return rc;
+}
+
+
+int ws_cmd_place(const ws_cli_args *a, FILE *out, FILE *err) {
+  ws_config cfg;
+  if (ws_cli_load_config(a, &cfg, err) != 0) return WS_EXIT_BAD_INPUT;
+  char msg[WS_CONFIG_ERR_MAX] = "";
+  ws_placement *p = ws_place(&cfg, msg, sizeof msg);
+  if (!p) {
+    fprintf(err, "wafersim %s\n", msg);
+    return WS_EXIT_BAD_INPUT;
+  }
+  ws_table *stages = ws_place_table(p), *totals = ws_place_totals_table(p);
+  int rc = stages && totals ? WS_EXIT_OK : WS_EXIT_FAILURE;
+  if (rc != WS_EXIT_OK) {
+    fprintf(err, "wafersim place: out of memory\n");
+  } else if (cfg.output.format == WS_FORMAT_JSON) {
+    json_t *tot = ws_table_json(totals), *both = json_object();
+    json_object_set_new(both, "stages", ws_table_json(stages));
+    json_object_set(both, "totals", json_array_get(tot, 0));
+    json_decref(tot);
+    rc = ws_cli_write_json(&cfg, "place", "placement", both, out) == 0 ? WS_EXIT_OK : WS_EXIT_FAILURE;
+  } else {
+    rc = ws_table_write(stages, cfg.output.format, out) == 0 ? WS_EXIT_OK : WS_EXIT_FAILURE;
+    FILE *tot_out = cfg.output.format == WS_FORMAT_CSV ? err : out;
+    if (rc == WS_EXIT_OK && cfg.output.format == WS_FORMAT_TABLE) fputc('\n', out);
+    if (rc == WS_EXIT_OK && ws_table_write(totals, cfg.output.format, tot_out) != 0) rc = WS_EXIT_FAILURE;
+  }
+  if (rc == WS_EXIT_OK && a->map) {
+    FILE *f = fopen(a->map, "w");
+    const int wrote = f ? ws_place_write_map(p, f) : -1;
+    if (!f || (fclose(f) != 0) | (wrote != 0)) {
+      fprintf(err, "wafersim place: cannot write the map to %s\n", a->map);
+      rc = WS_EXIT_FAILURE;
+    }
+  }
+  if (rc == WS_EXIT_OK && fflush(out) != 0) rc = WS_EXIT_FAILURE;
+  if (rc == WS_EXIT_OK && !ws_placement_totals(p)->routes_ok) {
+    fprintf(err, "wafersim place: the placement does not route within %lld colors: %s\n", (long long)cfg.fabric.colors,
+            ws_placement_totals(p)->route_error);
+    rc = WS_EXIT_FAILURE;
+  }
+  ws_table_destroy(stages);
+  ws_table_destroy(totals);
+  ws_placement_destroy(p);
+  return rc;
+}

@@ -1,0 +1,489 @@
+/* The placer's search: shelves, widths per target interval, the binary
+ * search on the target, the shelf heights tried (see place.h). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "place_internal.h"
+
+#define NO_FIT UINT64_MAX /* memo: the shape does not fit in SRAM */
+#define T_MAX (UINT64_C(1) << 50)
+
+static bool elementwise(const krn_stage *s) {
+  return s->kind == KRN_STAGE_LAYERNORM || s->kind == KRN_STAGE_GELU || s->kind == KRN_STAGE_ADD;
+}
+
+void ws_place_cuts(const ws_placement *p, uint32_t i, uint32_t r, uint32_t c, uint32_t *kc, uint32_t *nc) {
+  const krn_stage *s = &p->st[i].stage;
+  if (p->balanced && p->rows[i]) {
+    wl_cuts_balanced(p->rows[i], s->k, r, kc);
+    wl_cuts_balanced(p->cols[i], s->n, c, nc);
+  } else {
+    wl_cuts_even(s->k, r, kc);
+    wl_cuts_even(s->n, c, nc);
+  }
+}
+
+/* One layout attempt's state for shelves of h rows. */
+typedef struct {
+  ws_placement *p;
+  uint32_t h;
+  uint64_t *memo;   /* per stage x (W + 1): interval + 1 of h x c (NO_FIT), 0 unknown */
+  uint32_t *kc, *nc; /* scratch cut points */
+  fab_rect *region; /* per stage, of the last layout */
+  uint32_t shelves_used;
+  uint32_t colors; /* per router */
+} search;
+
+/* Stage i's interval on r x c PEs, NO_FIT if a PE does not fit in SRAM or
+ * the shape is one the stage cannot take. */
+static uint64_t interval(search *S, uint32_t i, uint32_t r, uint32_t c) {
+  const ws_placement *p = S->p;
+  krn_stage s = p->st[i].stage;
+  s.region = (fab_rect){0, 0, c, r};
+  if (s.kind == KRN_STAGE_GEMM && s.mask && p->balanced) {
+    ws_place_cuts(p, i, r, c, S->kc, S->nc);
+    s.k_cut = S->kc;
+    s.n_cut = S->nc;
+  }
+  krn_estimate e;
+  char err[256];
+  if (krn_estimate_stage(&p->m, &p->fc, &s, p->b, p->seq, p->st[i].consumers, &e, err, sizeof err) != 0 || !e.fits)
+    return NO_FIT;
+  return e.interval;
+}
+
+/* Rows a full-height stage takes: the shelf's (a GEMM or embedding at most k). */
+static uint32_t rows_of(const search *S, uint32_t i) {
+  const krn_stage *s = &S->p->st[i].stage;
+  return s->kind != KRN_STAGE_ATTENTION && s->k < S->h ? s->k : S->h;
+}
+
+static uint32_t max_cols(const search *S, uint32_t i) {
+  const krn_stage *s = &S->p->st[i].stage;
+  const uint32_t lim = s->kind == KRN_STAGE_ATTENTION ? s->heads : s->n;
+  return lim < S->p->W ? lim : S->p->W;
+}
+
+/* ---- routes per slot ----
+ * Every overlap of a producer's output slot and a consumer's input slot is
+ * a route with its own color on the routers it shares, so a PE that sends
+ * or takes many pieces runs its router out of colors. With even cut points,
+ * s slots feeding t slots put at most ceil(s / t) + 1 pieces on one of the t,
+ * and one of the s sends at most ceil(t / s) + 1 (counted exactly from the
+ * cut points below). A slot's router must hold
+ * its pieces in and out, the region's own routes at that PE (a GEMM row's
+ * relay and chain hops: 3; attention's entry PE: three relays, both sides of
+ * two reductions and a multicast: 8; layernorm's all-reduce: 4) and a margin
+ * of 4 for routes passing by. The routes built at the end are the check. */
+
+static uint32_t in_slots(const krn_stage *s, uint32_t r, uint32_t c) {
+  return s->kind == KRN_STAGE_GEMM ? r : elementwise(s) ? r * c : c;
+}
+static uint32_t out_slots(const krn_stage *s, uint32_t r, uint32_t c) { return elementwise(s) ? r * c : c; }
+
+/* The first feature of slot j of `slots` even slots over f features, or of
+ * attention's heads (whole heads of dh features each). */
+static uint64_t slot_start(const krn_stage *s, uint32_t f, uint32_t slots, uint32_t j) {
+  if (s->kind == KRN_STAGE_ATTENTION) return (uint64_t)j * s->heads / slots * (s->n / s->heads);
+  return (uint64_t)j * f / slots;
+}
+
+/* The most pieces one of consumer cons's `t` input slots takes from producer
+ * prod's `s` output slots over f features (and, with out, the most one of
+ * the s sends): every overlap of two slots is a piece. */
+static uint32_t fan(const krn_stage *prod, uint32_t s, const krn_stage *cons, uint32_t t, uint32_t f, bool out) {
+  const krn_stage *a = out ? prod : cons, *b = out ? cons : prod; /* count b's slots over each of a's */
+  const uint32_t na = out ? s : t, nb = out ? t : s;
+  uint32_t most = 0, k = 0;
+  for (uint32_t j = 0; j < na; j++) {
+    const uint64_t lo = slot_start(a, f, na, j), hi = slot_start(a, f, na, j + 1);
+    if (lo >= hi) continue;
+    while (k + 1 < nb && slot_start(b, f, nb, k + 1) <= lo) k++;
+    uint32_t n = 0;
+    for (uint32_t q = k; q < nb && slot_start(b, f, nb, q) < hi; q++) n += slot_start(b, f, nb, q + 1) > lo;
+    most = n > most ? n : most;
+  }
+  return most;
+}
+
+/* Colors a slot's router has for pieces, after its region's own routes and
+ * the margin; whether a slot takes and sends at the same PE. */
+static uint32_t piece_budget(const search *S, const krn_stage *s, bool in) {
+  const uint32_t own = s->kind == KRN_STAGE_ATTENTION   ? 8
+                       : s->kind == KRN_STAGE_LAYERNORM ? 4
+                       : s->kind == KRN_STAGE_GEMM      ? (in ? 3 : 1)
+                       : s->kind == KRN_STAGE_EMBED     ? 1
+                                                        : 0;
+  return S->colors > own + 4 ? S->colors - own - 4 : 1;
+}
+static bool same_pe(const krn_stage *s) { return s->kind == KRN_STAGE_ATTENTION || elementwise(s); }
+
+/* Stage q's shape: its region in the layout so far, or for i the candidate. */
+static void shape_of(const search *S, uint32_t q, uint32_t i, uint32_t r, uint32_t c, uint32_t *qr, uint32_t *qc) {
+  *qr = q == i ? r : S->region[q].h;
+  *qc = q == i ? c : S->region[q].w;
+}
+
+/* Pieces into one input slot of stage q (its producers placed), and out of
+ * one of its output slots to its consumers placed up to `upto` (GEMM
+ * consumers later on count too: their rows are the shelf's). */
+static uint32_t pieces_in(const search *S, uint32_t q, uint32_t i, uint32_t r, uint32_t c) {
+  const ws_placement *p = S->p;
+  uint32_t qr, qc, n = 0;
+  shape_of(S, q, i, r, c, &qr, &qc);
+  for (uint32_t k = 0; k < KRN_MAX_INPUTS; k++) {
+    const int pr = p->st[q].stage.in[k];
+    if (pr < 0) continue;
+    uint32_t pr_r, pr_c;
+    shape_of(S, (uint32_t)pr, i, r, c, &pr_r, &pr_c);
+    const krn_stage *ps = &p->st[pr].stage, *qs = &p->st[q].stage;
+    n += fan(ps, out_slots(ps, pr_r, pr_c), qs, in_slots(qs, qr, qc), ps->n, false);
+  }
+  return n;
+}
+static uint32_t pieces_out(const search *S, uint32_t q, uint32_t i, uint32_t r, uint32_t c) {
+  const ws_placement *p = S->p;
+  uint32_t qr, qc, n = 0;
+  shape_of(S, q, i, r, c, &qr, &qc);
+  const krn_stage *qs = &p->st[q].stage;
+  const uint32_t mine = out_slots(qs, qr, qc);
+  for (uint32_t t = q + 1; t < p->n; t++)
+    for (uint32_t k = 0; k < KRN_MAX_INPUTS; k++) {
+      const krn_stage *ts = &p->st[t].stage;
+      if (ts->in[k] != (int)q) continue;
+      if (t <= i) {
+        uint32_t tr, tc;
+        shape_of(S, t, i, r, c, &tr, &tc);
+        n += fan(qs, mine, ts, in_slots(ts, tr, tc), qs->n, true);
+      } else if (ts->kind == KRN_STAGE_GEMM) {
+        n += fan(qs, mine, ts, rows_of(S, t), qs->n, true);
+      }
+    }
+  return n;
+}
+
+/* Whether stage q's slots stay within their budgets. */
+static bool slots_ok(const search *S, uint32_t q, uint32_t i, uint32_t r, uint32_t c) {
+  const krn_stage *s = &S->p->st[q].stage;
+  const uint32_t in = pieces_in(S, q, i, r, c), out = pieces_out(S, q, i, r, c);
+  if (same_pe(s)) return in + out <= piece_budget(S, s, true);
+  return in <= piece_budget(S, s, true) && out <= piece_budget(S, s, false);
+}
+
+/* Whether stage i on r x c keeps its own slots and its producers' within
+ * their budgets. */
+static bool fans_ok(const search *S, uint32_t i, uint32_t r, uint32_t c) {
+  if (!slots_ok(S, i, i, r, c)) return false;
+  for (uint32_t k = 0; k < KRN_MAX_INPUTS; k++) {
+    const int pr = S->p->st[i].stage.in[k];
+    if (pr >= 0 && !slots_ok(S, (uint32_t)pr, i, r, c)) return false;
+  }
+  return true;
+}
+
+static bool full_ok(search *S, uint32_t i, uint32_t c, uint64_t T) {
+  if (!fans_ok(S, i, rows_of(S, i), c)) return false;
+  uint64_t *m = &S->memo[(size_t)i * (S->p->W + 1) + c];
+  if (*m == 0) {
+    const uint64_t v = interval(S, i, rows_of(S, i), c);
+    *m = v == NO_FIT ? NO_FIT : v + 1;
+  }
+  return *m != NO_FIT && *m - 1 <= T;
+}
+
+/* Fewest columns for full-height stage i to meet T; 0 if none does. */
+static uint32_t width_for(search *S, uint32_t i, uint64_t T) {
+  uint32_t hi = max_cols(S, i), lo = 0; /* lo fails, hi passes */
+  if (!full_ok(S, i, hi, T)) return 0;
+  while (hi - lo > 1) {
+    const uint32_t mid = lo + (hi - lo) / 2;
+    if (full_ok(S, i, mid, T)) hi = mid;
+    else lo = mid;
+  }
+  return hi;
+}
+
+/* The next slot of width w: on the current shelf if it has room, else the
+ * next one, running the other way. false when the shelves run out. */
+static bool take(search *S, uint32_t w, uint32_t *shelf, uint32_t *cursor, uint32_t *x, uint32_t *y) {
+  const uint32_t W = S->p->W;
+  if (w > W) return false;
+  if (*cursor + w > W) {
+    (*shelf)++;
+    *cursor = 0;
+  }
+  if ((uint64_t)(*shelf + 1) * S->h > S->p->H) return false;
+  *x = *shelf % 2 == 0 ? *cursor : W - *cursor - w;
+  *y = *shelf * S->h;
+  *cursor += w;
+  return true;
+}
+
+/* The shape of element-wise stage i for T: the fewest columns, with as many
+ * rows of the shelf (more slots: fewer pieces from a wide producer, less work
+ * a PE) as keep the fans within bounds; false if none. */
+static bool elementwise_shape(search *S, uint32_t i, uint64_t T, uint32_t *r, uint32_t *c) {
+  const krn_stage *s = &S->p->st[i].stage;
+  for (*c = 1; *c <= S->p->W && *c <= s->n; (*c)++)
+    for (*r = S->h < s->n / *c ? S->h : s->n / *c; *r > 0; (*r)--) {
+      if (!fans_ok(S, i, *r, *c)) continue;
+      const uint64_t v = interval(S, i, *r, *c);
+      if (v != NO_FIT && v <= T) return true;
+      break; /* fewer rows only get slower */
+    }
+  return false;
+}
+
+/* Lay every stage out for target interval T; false if the mesh is too small. */
+static bool layout(search *S, uint64_t T) {
+  uint32_t shelf = 0, cursor = 0, x, y;
+  for (uint32_t i = 0; i < S->p->n; i++) {
+    uint32_t c = 0, r = rows_of(S, i);
+    if (elementwise(&S->p->st[i].stage) ? !elementwise_shape(S, i, T, &r, &c) : (c = width_for(S, i, T)) == 0)
+      return false;
+    if (!take(S, c, &shelf, &cursor, &x, &y)) return false;
+    S->region[i] = (fab_rect){x, y, c, r};
+  }
+  S->shelves_used = shelf + 1;
+  return true;
+}
+
+/* The smallest target interval whose layout fits, for shelves of h rows;
+ * 0 if none up to T_MAX. The layout is left in S->region. */
+static uint64_t best_interval(search *S) {
+  uint64_t hi = 1024;
+  while (hi < T_MAX && !layout(S, hi)) hi *= 2;
+  if (hi >= T_MAX) return 0;
+  uint64_t lo = hi / 2; /* fails (or is below every stage's floor) */
+  while (hi - lo > 1 && hi - lo > hi / 2000) {
+    const uint64_t mid = lo + (hi - lo) / 2;
+    if (layout(S, mid)) hi = mid;
+    else lo = mid;
+  }
+  layout(S, hi);
+  return hi;
+}
+
+/* Why no layout fits at all (the weights would fit in the mesh's SRAM): an
+ * op whose busiest PE does not fit even on a region of the mesh's full
+ * height and widest width, or the stages' smallest regions against the area. */
+static void explain(search *S, char *err, size_t errlen) {
+  const ws_placement *p = S->p;
+  for (uint32_t i = 0; i < p->n; i++) {
+    const krn_stage *s = &p->st[i].stage;
+    if (elementwise(s)) continue;
+    krn_stage wide = *s;
+    wide.region = (fab_rect){0, 0, max_cols(S, i), rows_of(S, i)};
+    krn_estimate e;
+    char why[256];
+    if (krn_estimate_stage(&p->m, &p->fc, &wide, p->b, p->seq, p->st[i].consumers, &e, why, sizeof why) == 0 &&
+        !e.fits) {
+      snprintf(err, errlen,
+               "place: stage %s does not fit: even on %u x %u PEs its fullest PE needs %llu bytes of SRAM, a PE has "
+               "%llu (fabric.sram_per_pe; or a smaller workload.micro_batch)",
+               s->name, wide.region.w, wide.region.h, (unsigned long long)e.sram, (unsigned long long)p->m.sram);
+      return;
+    }
+  }
+  snprintf(err, errlen,
+           "place: the %u x %u mesh is too small for the %u stages of GPT-3 %s at any interval (shelves of %u rows "
+           "down to 8 tried)",
+           p->W, p->H, p->n, mdl_graph_model(p->g)->name, p->H);
+}
+
+static double seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Whether the model's weights (4 bytes a nonzero sparse, fp16 dense) can
+ * fit in the mesh's SRAM at all; if not, an error naming the largest op. */
+static int weights_fit(const ws_placement *p, char *err, size_t errlen) {
+  const size_t n = mdl_graph_op_count(p->g);
+  int64_t *nnz = calloc(n, sizeof *nnz);
+  if (!nnz) {
+    snprintf(err, errlen, "place: out of memory");
+    return -1;
+  }
+  wl_sparsity_nnz(&p->sp, p->g, nnz);
+  uint64_t need = 0, most = 0;
+  const char *largest = "?";
+  for (size_t i = 0; i < n; i++) {
+    const mdl_op *op = mdl_graph_op(p->g, i);
+    const uint64_t bytes = op->sparsifiable ? 4 * (uint64_t)nnz[i] : 2 * (uint64_t)op->weight_rows * op->weight_cols;
+    need += bytes;
+    if (bytes > most) most = bytes, largest = op->name;
+  }
+  free(nnz);
+  const uint64_t per_pe = p->m.sram > p->m.sram_reserve ? p->m.sram - p->m.sram_reserve : 0;
+  const uint64_t usable = (uint64_t)p->W * p->H * per_pe;
+  if (need <= usable) return 0;
+  snprintf(err, errlen,
+           "place: GPT-3 %s does not fit: its weights need %llu bytes (the largest, %s, %llu), the %u x %u mesh offers "
+           "%llu (fabric.sram_per_pe - kernels.sram_reserve = %llu bytes a PE); sparsity, a larger mesh or more "
+           "SRAM would",
+           mdl_graph_model(p->g)->name, (unsigned long long)need, largest, (unsigned long long)most, p->W, p->H,
+           (unsigned long long)usable, (unsigned long long)per_pe);
+  return -1;
+}
+
+/* The model, masks and stages of cfg. */
+static int prepare(ws_placement *p, const ws_config *cfg, char *err, size_t errlen) {
+  ws_config_machine(cfg, &p->m);
+  ws_config_fabric(cfg, &p->fc);
+  p->fc.fidelity = FAB_TRAIN;
+  p->W = p->fc.width;
+  p->H = p->fc.height;
+  p->b = (uint32_t)cfg->workload.micro_batch;
+  p->seq = (uint32_t)cfg->workload.seq_len;
+  p->clock = (uint64_t)cfg->fabric.clock;
+  p->balanced = cfg->placer.tiling == WS_TILING_BALANCED;
+  ws_config_sparsity(cfg, &p->sp);
+  if (!(p->g = mdl_graph_build(&cfg->model, cfg->workload.seq_len, err, errlen))) return -1;
+  if (krn_lower(p->g, &p->low, err, errlen) != 0) return -1;
+  if (weights_fit(p, err, errlen) != 0) return -1; /* before building masks of a model that cannot fit */
+  const wl_spec spec = ws_config_spec(cfg, &p->sp);
+  if (!(p->w = wl_weights_build(p->g, &spec, err, errlen))) return -1;
+  p->n = p->low.n;
+  p->st = calloc(p->n, sizeof *p->st);
+  p->rows = calloc(p->n, sizeof *p->rows);
+  p->cols = calloc(p->n, sizeof *p->cols);
+  p->kc = calloc(p->n, sizeof *p->kc);
+  p->nc = calloc(p->n, sizeof *p->nc);
+  if (!p->st || !p->rows || !p->cols || !p->kc || !p->nc) {
+    snprintf(err, errlen, "place: out of memory");
+    return -1;
+  }
+  for (uint32_t i = 0; i < p->n; i++) {
+    ws_placed *st = &p->st[i];
+    const mdl_op *op = mdl_graph_op(p->g, p->low.first_op[i]);
+    st->stage = p->low.stages[i];
+    st->layer = op->layer;
+    st->kind = st->stage.kind == KRN_STAGE_ATTENTION ? "attention"
+               : st->stage.kind == KRN_STAGE_EMBED   ? "embed"
+                                                     : mdl_op_kind_name(op->kind);
+    st->stage.kernel = (krn_kernel)cfg->kernels.kernel;
+    st->stage.mask = wl_weights_mask(p->w, p->low.first_op[i]);
+    for (uint32_t k = 0; k < KRN_MAX_INPUTS; k++)
+      if (st->stage.in[k] >= 0) p->st[st->stage.in[k]].consumers++;
+    const wl_mask *m = st->stage.mask;
+    if (m && p->balanced) {
+      p->rows[i] = malloc(wl_mask_rows(m) * sizeof **p->rows);
+      p->cols[i] = malloc(wl_mask_cols(m) * sizeof **p->cols);
+      if (!p->rows[i] || !p->cols[i]) {
+        snprintf(err, errlen, "place: out of memory");
+        return -1;
+      }
+      wl_mask_row_counts(m, p->rows[i]);
+      wl_mask_col_counts(m, p->cols[i]);
+    }
+  }
+  return 0;
+}
+
+ws_placement *ws_place(const ws_config *cfg, char *err, size_t errlen) {
+  const double t0 = seconds();
+  ws_placement *p = calloc(1, sizeof *p);
+  if (!p) {
+    snprintf(err, errlen, "place: out of memory");
+    return NULL;
+  }
+  if (prepare(p, cfg, err, errlen) != 0) {
+    ws_placement_destroy(p);
+    return NULL;
+  }
+  /* shelf heights: the configured one, or H / k for k = 1..16 (at least 8 rows) */
+  uint32_t heights[16], nh = 0;
+  if (cfg->placer.shelf_height > 0) {
+    heights[nh++] = (uint32_t)cfg->placer.shelf_height < p->H ? (uint32_t)cfg->placer.shelf_height : p->H;
+  } else {
+    for (uint32_t k = 1; k <= 16; k++)
+      if (p->H / k >= 8 && (nh == 0 || heights[nh - 1] != p->H / k)) heights[nh++] = p->H / k;
+    if (nh == 0) heights[nh++] = p->H;
+  }
+  search S = {.p = p, .colors = p->fc.colors};
+  S.memo = malloc((size_t)p->n * (p->W + 1) * sizeof *S.memo);
+  S.kc = malloc(((size_t)p->H + 1) * sizeof *S.kc);
+  S.nc = malloc(((size_t)p->W + 1) * sizeof *S.nc);
+  S.region = calloc(p->n, sizeof *S.region);
+  /* per shelf height: its best interval, PEs and layout */
+  uint64_t t_of[16] = {0}, pes_of[16] = {0};
+  uint32_t shelves_of[16] = {0};
+  fab_rect *lay = calloc((size_t)nh * p->n, sizeof *lay);
+  int rc = S.memo && S.kc && S.nc && S.region && lay ? 0 : -1;
+  if (rc) snprintf(err, errlen, "place: out of memory");
+  for (uint32_t k = 0; rc == 0 && k < nh; k++) {
+    S.h = heights[k];
+    memset(S.memo, 0, (size_t)p->n * (p->W + 1) * sizeof *S.memo);
+    if ((t_of[k] = best_interval(&S)) == 0) continue;
+    for (uint32_t i = 0; i < p->n; i++) pes_of[k] += (uint64_t)S.region[i].w * S.region[i].h;
+    shelves_of[k] = S.shelves_used;
+    memcpy(&lay[(size_t)k * p->n], S.region, p->n * sizeof *lay);
+  }
+  /* the best that routes: fastest first, then fewer PEs; if none routes,
+     the fastest, with the routing failure in the totals */
+  int first = -1;
+  bool placed = false;
+  for (uint32_t tries = 0; rc == 0 && !placed && tries <= nh; tries++) {
+    int k = -1;
+    for (uint32_t j = 0; j < nh; j++)
+      if (t_of[j] && (k < 0 || t_of[j] < t_of[k] || (t_of[j] == t_of[k] && pes_of[j] < pes_of[k]))) k = (int)j;
+    if (k < 0 && first < 0) break;
+    if (k < 0) k = first; /* none routed: back to the fastest */
+    if (first < 0) first = k;
+    for (uint32_t i = 0; i < p->n; i++) {
+      p->st[i].stage.region = lay[(size_t)k * p->n + i];
+      p->st[i].stage.k_cut = p->st[i].stage.n_cut = NULL;
+      p->st[i].colors_max = 0;
+      free(p->kc[i]);
+      free(p->nc[i]);
+      p->kc[i] = p->nc[i] = NULL;
+    }
+    p->tot = (ws_place_totals){.shelf_height = heights[k], .shelves_used = shelves_of[k]};
+    if (ws_place_finish(p, err, errlen) != 0) rc = -1;
+    placed = p->tot.routes_ok || t_of[k] == 0;
+    t_of[k] = 0; /* tried */
+  }
+  if (rc == 0 && first < 0) {
+    S.h = p->H;
+    explain(&S, err, errlen);
+    rc = -1;
+  }
+  free(lay);
+  free(S.memo);
+  free(S.kc);
+  free(S.nc);
+  free(S.region);
+  if (rc != 0) {
+    ws_placement_destroy(p);
+    return NULL;
+  }
+  p->tot.wall_s = seconds() - t0;
+  return p;
+}
+
+void ws_placement_destroy(ws_placement *p) {
+  if (!p) return;
+  for (uint32_t i = 0; i < p->n; i++) {
+    if (p->rows) free(p->rows[i]);
+    if (p->cols) free(p->cols[i]);
+    if (p->kc) free(p->kc[i]);
+    if (p->nc) free(p->nc[i]);
+  }
+  free(p->rows);
+  free(p->cols);
+  free(p->kc);
+  free(p->nc);
+  free(p->st);
+  wl_weights_destroy(p->w);
+  krn_lowered_free(&p->low);
+  mdl_graph_destroy(p->g);
+  free(p);
+}
+
+uint32_t ws_placement_count(const ws_placement *p) { return p->n; }
+const ws_placed *ws_placement_stage(const ws_placement *p, uint32_t i) { return &p->st[i]; }
+const ws_place_totals *ws_placement_totals(const ws_placement *p) { return &p->tot; }

@@ -1,0 +1,92 @@
+/* The placer: every stage of the lowered layer graph gets a rectangle of
+ * the mesh (DESIGN.md section 3, pipelined mode), so that the slowest
+ * stage's interval per micro-batch is as small as the mesh allows, every PE
+ * fits in SRAM and every router within its colors.
+ *
+ * Model and algorithm. A stage's interval on a region is kernels/estimate.h.
+ * The mesh is cut into shelves of h rows, filled in a serpentine (left to
+ * right, then right to left one shelf down), so consecutive stages touch.
+ * A weight GEMM, attention or embedding takes h rows and as few columns as
+ * meet a target interval T in SRAM; runs of consecutive element-wise stages
+ * (layernorm, GELU, residual add) are stacked in one column slot, each with
+ * as few rows as meet T. A binary search finds the smallest T whose shelves
+ * fit the mesh, for each of several h (or the configured one); the best wins
+ * (then fewer PEs). Everything is deterministic: no random choice is made.
+ * Then the pipeline's routes are built on the mesh (the same code the
+ * simulation runs), which checks every PE's SRAM and every router's colors;
+ * the fastest layout that routes wins. Fans of pieces per slot are kept
+ * within each router's colors, but long routes crossing other regions can
+ * still find no color free along them: then the fastest layout is given
+ * with routes_ok false and the failing route in route_error.
+ *
+ * Tiling: uniform cut points, or (placer.tiling: balanced) cut points from the
+ * mask's row and column counts so that every row band and column band holds
+ * about the same nonzeros, kept for a stage only where its fullest tile gets
+ * lighter; the uniform estimate is kept beside it for the report. */
+#ifndef WAFERSIM_SIM_PLACE_H
+#define WAFERSIM_SIM_PLACE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "config.h"
+#include "kernels/estimate.h"
+#include "table.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct {
+  krn_stage stage;       /* its region, cut points, mask and kernel */
+  int layer;             /* decoder block, -1 outside */
+  const char *kind;      /* the first op's kind: "ffn_up", "attention", ... */
+  uint32_t consumers;    /* stages that take its output */
+  krn_estimate est;      /* with the placement's tiling */
+  krn_estimate uniform;  /* with uniform cut points */
+  uint32_t colors_max;   /* most colors in use at a router of its region */
+} ws_placed;
+
+typedef struct {
+  uint32_t shelf_height, shelves_used, stages;
+  uint64_t pes_used, pes_mesh;
+  uint64_t stage_max, stage_min; /* intervals, cycles per micro-batch */
+  double stage_mean;             /* over stages */
+  double stage_mean_pe;          /* over PEs: how busy the average PE is */
+  double tokens_per_s;           /* micro-batch tokens per slowest interval at the clock */
+  uint64_t fill_latency;         /* one micro-batch through every stage, cycles */
+  uint32_t colors_max;
+  uint32_t hops_next_max;        /* gap between the regions of consecutive stages */
+  uint32_t hops_edge_max;        /* gap between any producer's and consumer's regions */
+  double wall_s;                 /* the placer's own time */
+  bool routes_ok;                /* the pipeline's routes fit in every router's colors */
+  char route_error[512];         /* if not: the first route that found no color, and why */
+} ws_place_totals;
+
+typedef struct ws_placement ws_placement;
+
+/* Place the configured model. NULL with the reason in err: an op that
+ * cannot fit (naming it, the bytes it needs and what the mesh offers), a
+ * mesh too small for the stages. A layout that does not route is returned
+ * (see routes_ok). */
+ws_placement *ws_place(const ws_config *cfg, char *err, size_t errlen);
+void ws_placement_destroy(ws_placement *p);
+
+uint32_t ws_placement_count(const ws_placement *p);
+const ws_placed *ws_placement_stage(const ws_placement *p, uint32_t i);
+const ws_place_totals *ws_placement_totals(const ws_placement *p);
+
+/* One row per stage: op, layer, kind, x, y, w, h, pes, tile_k, tile_n,
+ * nnz_max, nnz_mean, nnz_max_uniform, stage_cycles, sram_max_bytes,
+ * colors_max, sparse_pes. NULL on out of memory. */
+ws_table *ws_place_table(const ws_placement *p);
+/* The totals as one row. */
+ws_table *ws_place_totals_table(const ws_placement *p);
+/* Every PE of the mesh: x, y, op (empty where unused). 0, or -1 on a write error. */
+int ws_place_write_map(const ws_placement *p, FILE *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

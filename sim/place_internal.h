@@ -1,0 +1,35 @@
+/* The placement's state, shared by place.c (search and layout) and
+ * place_report.c (routes, colors, totals, tables) only. */
+#ifndef WAFERSIM_SIM_PLACE_INTERNAL_H
+#define WAFERSIM_SIM_PLACE_INTERNAL_H
+
+#include "kernels/lower.h"
+#include "place.h"
+#include "workloads/weights.h"
+
+struct ws_placement {
+  mdl_graph *g;
+  krn_lowered low;
+  wl_sparsity sp;
+  wl_weights *w;
+  krn_machine m;
+  fab_config fc;
+  uint32_t b, seq, W, H;
+  uint64_t clock;
+  bool balanced;
+  ws_placed *st; /* low.n */
+  uint32_t n;
+  uint64_t **rows, **cols; /* per stage: its mask's row and column counts (NULL: no mask) */
+  uint32_t **kc, **nc;     /* per stage: owned cut points of a balanced tiling (NULL: uniform) */
+  ws_place_totals tot;
+};
+
+/* Balanced cut points of stage i for an r x c region into kc[r + 1] and
+ * nc[c + 1] (a GEMM with a mask; uniform otherwise). */
+void ws_place_cuts(const ws_placement *p, uint32_t i, uint32_t r, uint32_t c, uint32_t *kc, uint32_t *nc);
+
+/* After the layout: cut points, estimates, routes and colors, totals.
+ * 0, or -1 with the reason (a color budget the layout cannot meet). */
+int ws_place_finish(ws_placement *p, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,141 @@
+// The placer: legal layouts (inside the mesh, disjoint, every PE within
+// SRAM, route fans within the color budget), determinism, the balanced
+// tiling never worse than the uniform one, and its errors.
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sim/config.h"
+#include "sim/place.h"
+#include "ws_test.h"
+
+namespace {
+
+using Placement = std::unique_ptr<ws_placement, void (*)(ws_placement *)>;
+
+ws_config config(const std::vector<std::string> &sets, const std::string &yaml = "") {
+  ws_config c;
+  char err[WS_CONFIG_ERR_MAX];
+  EXPECT_EQ(ws_config_init_default(&c, err, sizeof err), 0) << err;
+  if (!yaml.empty()) {
+    EXPECT_EQ(ws_config_load_string(&c, yaml.data(), yaml.size(), "t.yaml", err, sizeof err), 0) << err;
+  }
+  for (const auto &s : sets) EXPECT_EQ(ws_config_set(&c, s.c_str(), err, sizeof err), 0) << err;
+  EXPECT_EQ(ws_config_finish(&c, err, sizeof err), 0) << err;
+  return c;
+}
+
+const char kSmall[] =
+    "schema_version: 1\n"
+    "fabric: {width: 96, height: 64}\n"
+    "model: {preset: custom, layers: 2, d_model: 256, heads: 8, d_ff: 1024, vocab: 2000, context: 128}\n"
+    "workload: {seq_len: 128, micro_batch: 16, sparsity: 0.5, pattern: magnitude}\n";
+
+Placement place(const ws_config &c) {
+  char err[WS_CONFIG_ERR_MAX] = "";
+  ws_placement *p = ws_place(&c, err, sizeof err);
+  EXPECT_NE(p, nullptr) << err;
+  return Placement(p, ws_placement_destroy);
+}
+
+// Every region inside the mesh and disjoint; every stage's busiest PE within
+// SRAM; the stage count and the PEs used add up.
+void expect_legal(const ws_config &c, const ws_placement *p) {
+  const uint32_t n = ws_placement_count(p), W = (uint32_t)c.fabric.width, H = (uint32_t)c.fabric.height;
+  std::vector<int> owner((size_t)W * H, -1);
+  uint64_t pes = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    const ws_placed *s = ws_placement_stage(p, i);
+    const fab_rect q = s->stage.region;
+    ASSERT_GT(q.w * q.h, 0u) << s->stage.name;
+    ASSERT_LE(q.x + q.w, W) << s->stage.name;
+    ASSERT_LE(q.y + q.h, H) << s->stage.name;
+    for (uint32_t y = q.y; y < q.y + q.h; y++)
+      for (uint32_t x = q.x; x < q.x + q.w; x++) {
+        ASSERT_EQ(owner[(size_t)y * W + x], -1) << s->stage.name << " overlaps at " << x << "," << y;
+        owner[(size_t)y * W + x] = (int)i;
+      }
+    EXPECT_TRUE(s->est.fits) << s->stage.name;
+    EXPECT_LE(s->est.sram, (uint64_t)c.fabric.sram_per_pe) << s->stage.name;
+    EXPECT_EQ(s->est.pes, q.w * q.h);
+    pes += s->est.pes;
+  }
+  const ws_place_totals *t = ws_placement_totals(p);
+  EXPECT_EQ(t->pes_used, pes);
+  EXPECT_EQ(t->stages, n);
+  EXPECT_EQ(t->hops_next_max, 0u) << "consecutive stages touch";
+  EXPECT_GE((double)t->stage_max, t->stage_mean);
+}
+
+TEST(Place, ASmallModelIsLegalDeterministicAndReportsItsRoutes) {
+  const ws_config c = config({}, kSmall);
+  Placement a = place(c), b = place(c);
+  ASSERT_TRUE(a && b);
+  expect_legal(c, a.get());
+  ASSERT_EQ(ws_placement_count(a.get()), ws_placement_count(b.get()));
+  for (uint32_t i = 0; i < ws_placement_count(a.get()); i++) {
+    const fab_rect x = ws_placement_stage(a.get(), i)->stage.region, y = ws_placement_stage(b.get(), i)->stage.region;
+    EXPECT_TRUE(x.x == y.x && x.y == y.y && x.w == y.w && x.h == y.h) << i;
+  }
+  const ws_place_totals *t = ws_placement_totals(a.get());
+  if (!t->routes_ok) {  // named: the router and its routes
+    EXPECT_NE(std::string(t->route_error).find("no color is free"), std::string::npos) << t->route_error;
+  } else {
+    EXPECT_LE(t->colors_max, (uint32_t)c.fabric.colors);
+  }
+  std::printf("[ place ] small: %llu of %llu PEs, max %llu, mean %.0f (PE-weighted %.0f), routes %s\n",
+              (unsigned long long)t->pes_used, (unsigned long long)t->pes_mesh, (unsigned long long)t->stage_max,
+              t->stage_mean, t->stage_mean_pe, t->routes_ok ? "ok" : "fail");
+}
+
+// Balanced cut points never leave a GEMM's fullest tile fuller than uniform ones.
+TEST(Place, BalancedTilingIsNeverWorseOnTheFullestTile) {
+  for (const char *pattern : {"magnitude", "bernoulli"}) {
+    const ws_config c = config({"placer.tiling=balanced", std::string("workload.pattern=") + pattern}, kSmall);
+    Placement p = place(c);
+    ASSERT_TRUE(p);
+    uint64_t bal = 0, uni = 0;
+    for (uint32_t i = 0; i < ws_placement_count(p.get()); i++) {
+      const ws_placed *s = ws_placement_stage(p.get(), i);
+      if (s->stage.kind != KRN_STAGE_GEMM || !s->stage.mask) continue;
+      EXPECT_LE(s->est.nnz_max, s->uniform.nnz_max) << s->stage.name << " " << pattern;
+      bal += s->est.nnz_max;
+      uni += s->uniform.nnz_max;
+    }
+    EXPECT_GT(uni, 0u);
+    std::printf("[ place ] %s: fullest tiles %llu balanced vs %llu uniform (sum over sparse GEMMs)\n", pattern,
+                (unsigned long long)bal, (unsigned long long)uni);
+  }
+}
+
+TEST(Place, ModelsThatCannotFitAreClearErrors) {
+  char err[WS_CONFIG_ERR_MAX] = "";
+  const ws_config big = config({"model.preset=175B", "workload.pattern=bernoulli"});
+  EXPECT_EQ(ws_place(&big, err, sizeof err), nullptr);
+  EXPECT_NE(std::string(err).find("does not fit"), std::string::npos) << err;
+  EXPECT_NE(std::string(err).find("bytes"), std::string::npos) << err;
+  const ws_config tiny_mesh = config({"fabric.width=16", "fabric.height=16"}, kSmall);
+  EXPECT_EQ(ws_place(&tiny_mesh, err, sizeof err), nullptr);
+  EXPECT_NE(std::string(err).find("place:"), std::string::npos) << err;
+}
+
+TEST(Place, CliWritesStagesTotalsAndTheMap) {
+  const std::string yaml = wstest::write_temp("place_small.yaml", kSmall);
+  const std::string map = std::string(::testing::TempDir()) + "place_map.csv";
+  auto r = wstest::run_cli({"place", yaml, "--format", "csv", "--map", map});
+  ASSERT_TRUE(r.status == 0 || r.status == 1) << r.err;
+  EXPECT_EQ(r.out.rfind("op,layer,x,y,w,h,pes,tile_k,tile_n,nnz_max,nnz_mean,stage_cycles,sram_max_bytes,colors_max", 0),
+            0u)
+      << r.out;
+  EXPECT_NE(r.err.find("pes_used"), std::string::npos) << r.err;  // the totals, on stderr with CSV
+  FILE *f = std::fopen(map.c_str(), "r");
+  ASSERT_NE(f, nullptr);
+  int lines = 0;
+  for (int ch; (ch = std::fgetc(f)) != EOF;) lines += ch == '\n';
+  std::fclose(f);
+  EXPECT_EQ(lines, 1 + 96 * 64);
+}
+
+}  // namespace
