@@ -245,6 +245,40 @@ TEST(Mask, TopKeepsTheLargestKeysAndBreaksTiesByIndex) {
   EXPECT_EQ(wl_mask_count(m.get(), 0, 5, 0, 8), 4u);
 }
 
+// Balanced cut points: strictly increasing from 0 to n, and every part within
+// one row's count of the ideal share; a magnitude mask's outlier rows make
+// them differ from even cuts.
+TEST(Mask, BalancedCutsGiveEveryPartAboutItsShare) {
+  std::vector<uint64_t> count(100);
+  for (uint32_t i = 0; i < 100; i++) count[i] = (i * 37) % 11 + (i == 50 ? 200 : 0);
+  uint64_t total = 0, most = 0;
+  for (uint64_t c : count) total += c, most = std::max(most, c);
+  for (uint32_t parts : {1u, 3u, 7u, 100u}) {
+    std::vector<uint32_t> cut(parts + 1);
+    wl_cuts_balanced(count.data(), 100, parts, cut.data());
+    ASSERT_EQ(cut[0], 0u);
+    ASSERT_EQ(cut[parts], 100u);
+    for (uint32_t p = 0; p < parts; p++) {
+      ASSERT_LT(cut[p], cut[p + 1]) << parts;
+      uint64_t sum = 0;
+      for (uint32_t i = cut[p]; i < cut[p + 1]; i++) sum += count[i];
+      if (parts < 100) {
+        EXPECT_LE((double)sum, (double)total / parts + most) << parts << " part " << p;
+      }
+    }
+  }
+  Mask m = make(pattern(WL_PATTERN_MAGNITUDE), 256, 256, 0.25, 3);
+  std::vector<uint64_t> rows(256);
+  wl_mask_row_counts(m.get(), rows.data());
+  std::vector<uint32_t> bal(9), even(9);
+  wl_cuts_balanced(rows.data(), 256, 8, bal.data());
+  wl_cuts_even(256, 8, even.data());
+  const wl_tile_stats b = wl_mask_tiles(m.get(), bal.data(), 8, even.data(), 8);
+  const wl_tile_stats u = wl_mask_tiles(m.get(), even.data(), 8, even.data(), 8);
+  EXPECT_EQ(b.nnz, u.nnz);
+  EXPECT_NE(bal, even);
+}
+
 TEST(Schedule, EachStepRemovesAFractionOfWhatRemainsUntilTheTarget) {
   double l[64];
   char err[256];
