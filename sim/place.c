@@ -14,15 +14,23 @@ static bool elementwise(const krn_stage *s) {
   return s->kind == KRN_STAGE_LAYERNORM || s->kind == KRN_STAGE_GELU || s->kind == KRN_STAGE_ADD;
 }
 
-void ws_place_cuts(const ws_placement *p, uint32_t i, uint32_t r, uint32_t c, uint32_t *kc, uint32_t *nc) {
-  const krn_stage *s = &p->st[i].stage;
-  if (p->balanced && p->rows[i]) {
-    wl_cuts_balanced(p->rows[i], s->k, r, kc);
-    wl_cuts_balanced(p->cols[i], s->n, c, nc);
-  } else {
-    wl_cuts_even(s->k, r, kc);
-    wl_cuts_even(s->n, c, nc);
-  }
+int ws_place_estimate(const ws_placement *p, uint32_t i, fab_rect region, uint32_t *kc, uint32_t *nc,
+                      krn_estimate *est, krn_estimate *uniform, char *err, size_t errlen) {
+  krn_stage s = p->st[i].stage;
+  s.region = region;
+  s.k_cut = s.n_cut = NULL;
+  if (krn_estimate_stage(&p->m, &p->fc, &s, p->b, p->seq, p->st[i].consumers, uniform, err, errlen) != 0) return -1;
+  *est = *uniform;
+  if (!(p->balanced && p->rows[i] && s.kind == KRN_STAGE_GEMM)) return 0;
+  wl_cuts_balanced(p->rows[i], s.k, region.h, kc);
+  wl_cuts_balanced(p->cols[i], s.n, region.w, nc);
+  s.k_cut = kc;
+  s.n_cut = nc;
+  krn_estimate bal;
+  if (krn_estimate_stage(&p->m, &p->fc, &s, p->b, p->seq, p->st[i].consumers, &bal, err, errlen) != 0) return -1;
+  if (bal.nnz_max >= uniform->nnz_max) return 0;
+  *est = bal;
+  return 1;
 }
 
 /* One layout attempt's state for shelves of h rows. */
@@ -39,17 +47,9 @@ typedef struct {
 /* Stage i's interval on r x c PEs, NO_FIT if a PE does not fit in SRAM or
  * the shape is one the stage cannot take. */
 static uint64_t interval(search *S, uint32_t i, uint32_t r, uint32_t c) {
-  const ws_placement *p = S->p;
-  krn_stage s = p->st[i].stage;
-  s.region = (fab_rect){0, 0, c, r};
-  if (s.kind == KRN_STAGE_GEMM && s.mask && p->balanced) {
-    ws_place_cuts(p, i, r, c, S->kc, S->nc);
-    s.k_cut = S->kc;
-    s.n_cut = S->nc;
-  }
-  krn_estimate e;
+  krn_estimate e, u;
   char err[256];
-  if (krn_estimate_stage(&p->m, &p->fc, &s, p->b, p->seq, p->st[i].consumers, &e, err, sizeof err) != 0 || !e.fits)
+  if (ws_place_estimate(S->p, i, (fab_rect){0, 0, c, r}, S->kc, S->nc, &e, &u, err, sizeof err) < 0 || !e.fits)
     return NO_FIT;
   return e.interval;
 }

@@ -24,9 +24,13 @@ struct ws_placement {
   ws_place_totals tot;
 };
 
-/* Balanced cut points of stage i for an r x c region into kc[r + 1] and
- * nc[c + 1] (a GEMM with a mask; uniform otherwise). */
-void ws_place_cuts(const ws_placement *p, uint32_t i, uint32_t r, uint32_t c, uint32_t *kc, uint32_t *nc);
+/* Stage i's estimate on `region` with uniform cut points (uniform), and in
+ * est the one the placement takes: with placer.tiling balanced and a masked
+ * GEMM, cut points from its row and column counts (into kc[h + 1] and
+ * nc[w + 1]) where they make its fullest tile lighter. 1 if it took them, 0
+ * if uniform, -1 with the reason in err. */
+int ws_place_estimate(const ws_placement *p, uint32_t i, fab_rect region, uint32_t *kc, uint32_t *nc,
+                      krn_estimate *est, krn_estimate *uniform, char *err, size_t errlen);
 
 /* After the layout: cut points, estimates, routes and colors, totals.
  * 0, or -1 with the reason (a color budget the layout cannot meet). */

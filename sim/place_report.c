@@ -56,26 +56,18 @@ int ws_place_finish(ws_placement *p, char *err, size_t errlen) {
     ws_placed *st = &p->st[i];
     krn_stage *s = &st->stage;
     const uint32_t r = s->region.h, c = s->region.w;
-    if (s->kind == KRN_STAGE_GEMM && p->rows[i]) { /* balanced cut points, where they help */
+    if (s->kind == KRN_STAGE_GEMM && p->rows[i]) {
       p->kc[i] = malloc((r + 1) * sizeof *p->kc[i]);
       p->nc[i] = malloc((c + 1) * sizeof *p->nc[i]);
       if (!p->kc[i] || !p->nc[i]) {
         snprintf(err, errlen, "place: out of memory");
         return -1;
       }
-      ws_place_cuts(p, i, r, c, p->kc[i], p->nc[i]);
-      s->k_cut = p->kc[i];
-      s->n_cut = p->nc[i];
     }
-    krn_stage even = *s;
-    even.k_cut = even.n_cut = NULL;
-    if (krn_estimate_stage(&p->m, &p->fc, s, p->b, p->seq, st->consumers, &st->est, err, errlen) != 0 ||
-        krn_estimate_stage(&p->m, &p->fc, &even, p->b, p->seq, st->consumers, &st->uniform, err, errlen) != 0)
-      return -1;
-    if (s->k_cut && st->uniform.nnz_max <= st->est.nnz_max) { /* no better than uniform: keep uniform */
-      s->k_cut = s->n_cut = NULL;
-      st->est = st->uniform;
-    }
+    const int took = ws_place_estimate(p, i, s->region, p->kc[i], p->nc[i], &st->est, &st->uniform, err, errlen);
+    if (took < 0) return -1;
+    s->k_cut = took ? p->kc[i] : NULL;
+    s->n_cut = took ? p->nc[i] : NULL;
     t->pes_used += st->est.pes;
     t->stage_max = max_u64(t->stage_max, st->est.interval);
     t->stage_min = st->est.interval < t->stage_min ? st->est.interval : t->stage_min;
