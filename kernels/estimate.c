@@ -77,7 +77,7 @@ static int attention(const krn_machine *m, const fab_config *fc, const krn_stage
     const krn_cost cost = krn_attn_cost(m, heads, dh, pairs, b, r, seq);
     const uint64_t qkv = 3 * ceil_div((uint64_t)b * nt, 2), part = (uint64_t)b * heads * (dh + 1),
                    mx = (uint64_t)b * heads;
-    const uint32_t root = (uint32_t)((uint64_t)j * r / c), sides = (root > 0) + (root + 1 < r);
+    const uint32_t root = krn_attn_entry_row(r, c, j), sides = (root > 0) + (root + 1 < r);
     /* the entry PE takes both sides of the reductions; the others pass one on */
     pe(e, cost, qkv + sides * (part + mx), qkv + mx + consumers * ceil_div((uint64_t)b * nt, 2));
     if (r > 1) pe(e, cost, qkv + part + 2 * mx, part + mx);

@@ -22,6 +22,8 @@ pe_mb *krn_pe_mb(stage *s, uint32_t local, uint32_t m) {
   return e;
 }
 
+uint32_t krn_attn_entry_row(uint32_t r, uint32_t c, uint32_t n) { return (uint32_t)((uint64_t)n * r / c); }
+
 void krn_tag(krn_pipe *p, fab_xfer x, tag t) {
   if (x >= p->ntags) {
     uint32_t n = x + x / 2 + 1024;

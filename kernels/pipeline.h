@@ -104,6 +104,11 @@ typedef struct {
   uint32_t sparse_pes;         /* GEMM: PEs that ran the sparse kernel */
 } krn_stage_stats;
 
+/* The row of column n of an r x c attention region where q, k and v come in
+ * and its output leaves: n r / c, staggered down the region so that routes
+ * from the projections reach the columns along different rows. */
+uint32_t krn_attn_entry_row(uint32_t r, uint32_t c, uint32_t n);
+
 typedef struct krn_pipe krn_pipe;
 
 /* Check the stages (regions on the mesh and disjoint, shapes, SRAM of every

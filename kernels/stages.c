@@ -44,11 +44,6 @@ static slot make_slot(const stage *s, uint32_t width, uint32_t i, uint32_t j, ui
   return sl;
 }
 
-/* The row of column n of an r x c attention region where q, k and v come
- * in: staggered down the region, so that routes from the projections
- * reach the columns along different rows instead of all along one. */
-static uint32_t attn_entry_row(uint32_t r, uint32_t c, uint32_t n) { return (uint32_t)((uint64_t)n * r / c); }
-
 /* The features of input k a stage of this kind expects from its producer. */
 static uint32_t input_features(const krn_stage *s) { return s->kind == KRN_STAGE_GEMM ? s->k : s->n; }
 
@@ -110,14 +105,14 @@ int krn_stage_setup(krn_pipe *p, uint32_t si, char *err, size_t errlen) {
   if (!(s->out = calloc(s->nout, sizeof *s->out))) return shape_error(s, "out of memory", err, errlen);
   for (uint32_t j = 0; j < s->nout; j++) /* tiles: the last row; attention: its entry row */
     s->out[j] = s->elementwise ? make_slot(s, w, j / c, j % c, s->nc[j], s->nc[j + 1])
-                               : make_slot(s, w, tiled ? r - 1 : attn_entry_row(r, c, j), j, s->nc[j], s->nc[j + 1]);
+                               : make_slot(s, w, tiled ? r - 1 : krn_attn_entry_row(r, c, j), j, s->nc[j], s->nc[j + 1]);
   for (uint32_t i = 0; i < s->ninputs; i++) {
     for (uint32_t n = 0; n < s->nin_slots[i]; n++) {
       slot *sl = &s->in[i][n];
       if (k->kind == KRN_STAGE_GEMM) /* row n's first PE */
         *sl = make_slot(s, w, n, 0, s->kc[n], s->kc[n + 1]);
       else if (k->kind == KRN_STAGE_ATTENTION) /* q, k and v: a PE of column n, rows staggered */
-        *sl = make_slot(s, w, attn_entry_row(r, c, n), n, s->nc[n], s->nc[n + 1]);
+        *sl = make_slot(s, w, krn_attn_entry_row(r, c, n), n, s->nc[n], s->nc[n + 1]);
       else /* element-wise: every PE its own features */
         *sl = make_slot(s, w, n / c, n % c, s->nc[n], s->nc[n + 1]);
       /* a GEMM row's first PE, an ATTENTION column's entry PE relays to the others */

@@ -70,6 +70,8 @@ ws_table *ws_oprun(const ws_config *cfg, const ws_oprun_spec *spec, char *err, s
   }
   krn_machine m;
   ws_config_machine(cfg, &m);
+  fab_config fc;
+  ws_config_fabric(cfg, &fc);
   ws_table *t = ws_table_create(sizeof cols / sizeof cols[0], cols);
   const uint32_t K = (uint32_t)op->k, N = (uint32_t)op->n, r = spec->height, c = spec->width;
   char region[32];
@@ -139,8 +141,6 @@ ws_table *ws_oprun(const ws_config *cfg, const ws_oprun_spec *spec, char *err, s
         ws_table_str(t, 13, fits ? "yes" : "no");
         ws_table_i64(t, 14, (int64_t)sparse);
         ws_table_i64(t, 15, (int64_t)macs);
-        fab_config fc;
-        ws_config_fabric(cfg, &fc);
         krn_estimate est;
         if (krn_estimate_stage(&m, &fc, &st, b, b * spec->micro_batches, 0, &est, err, errlen) == 0)
           ws_table_i64(t, 16, (int64_t)est.interval);
