@@ -149,10 +149,12 @@ int fab_route_path(fab_fabric *f, fab_pe src, fab_pe dst, uint32_t *route, char 
   return added(f, rc, *route, err, errlen);
 }
 
-int fab_route_path_yx(fab_fabric *f, fab_pe src, fab_pe dst, uint32_t *route, char *err, size_t errlen) {
-  const int rc = fab_routes_path_yx(f->routes, src, dst, route, err, errlen);
+int fab_route_path_free(fab_fabric *f, fab_pe src, fab_pe dst, uint32_t *route, char *err, size_t errlen) {
+  const int rc = fab_routes_path_free(f->routes, src, dst, route, err, errlen);
   return added(f, rc, *route, err, errlen);
 }
+
+int fab_route_reserve(fab_fabric *f, fab_pe pe, bool take) { return fab_routes_reserve(f->routes, pe, take); }
 
 int fab_route_rect(fab_fabric *f, fab_pe src, fab_rect dst, uint32_t *route, char *err,
                    size_t errlen) {
@@ -180,6 +182,7 @@ static fab_xstate *new_xfer(fab_fabric *f, uint32_t *id) {
 }
 
 int fab_combine(fab_fabric *f, const fab_transfer *t, fab_xfer *id, char *err, size_t errlen) {
+  if (fab_routes_recolor(f->routes, err, errlen) != 0) return -1; /* routes added since the last transfer */
   const uint32_t routes = fab_routes_count(f->routes), pe = t->pe, nin = t->nin, out = t->out;
   if (pe >= f->cells || t->n == 0 || nin > FAB_MAX_IN || (nin == 0 && out == FAB_NONE)) {
     snprintf(err, errlen,

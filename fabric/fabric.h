@@ -118,12 +118,14 @@ fab_fabric *fab_create(sim_engine *e, const fab_config *cfg, char *err, size_t e
 void fab_destroy(fab_fabric *f);
 const fab_config *fab_config_of(const fab_fabric *f);
 
-/* Routes: see route.h. */
+/* Routes: see route.h. Every route has a color (fab_routes_recolor) before
+ * a transfer is made: fab_combine fails with the coloring's error if not. */
 int fab_route_path(fab_fabric *f, fab_pe src, fab_pe dst, uint32_t *route, char *err,
                    size_t errlen);
-int fab_route_path_yx(fab_fabric *f, fab_pe src, fab_pe dst, uint32_t *route, char *err, size_t errlen);
+int fab_route_path_free(fab_fabric *f, fab_pe src, fab_pe dst, uint32_t *route, char *err, size_t errlen);
 int fab_route_rect(fab_fabric *f, fab_pe src, fab_rect dst, uint32_t *route, char *err,
                    size_t errlen);
+int fab_route_reserve(fab_fabric *f, fab_pe pe, bool take);
 const fab_routes *fab_routes_of(const fab_fabric *f);
 
 /* Make transfer t. 0, or -1 with the reason in err. Transfers on one output

@@ -3,13 +3,17 @@
  * (nodes): dimension-order paths for unicast (X then Y, or Y then X), and X-then-Y trees
  * for multicast to a rectangle (a row or a column is a 1-high or 1-wide
  * rectangle), where a router forwards one wavelet to several outputs in the
- * same cycle. A route uses one color on every router it crosses; colors are
- * given first-fit when the route is added, and a route that finds no color
- * free on all its routers is an error naming the busiest router and the
- * routes that hold its colors. */
+ * same cycle. A route uses one color on every router it crosses, so a
+ * router carries at most `colors` routes: a route that would cross a full
+ * router is an error naming it and the routes it carries. A new route takes
+ * the first color free on all its routers; if there is none, it waits for
+ * fab_routes_recolor, which colors all routes again, those through the
+ * busiest routers first (first-fit in the order routes come fragments the
+ * colors: routes over regions of different loads leave different holes). */
 #ifndef WAFERSIM_FABRIC_ROUTE_H
 #define WAFERSIM_FABRIC_ROUTE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,10 +42,11 @@ typedef struct {
   fab_pe src;           /* PE whose core injects */
   fab_rect dst;         /* destination PEs (1 x 1 for a path); the source is never one */
   fab_route_kind kind;
+  uint32_t via;         /* PATH: the column it turns into Y at; PATH_YX: the row it turns into X at */
   uint32_t root;        /* first node; the route's nodes are root .. root + nodes - 1 */
   uint32_t nodes;       /* router hops */
   uint32_t dests;       /* PEs it delivers to */
-  uint32_t color;
+  uint32_t color;       /* FAB_NONE until fab_routes_recolor when first-fit found none */
 } fab_route;
 
 typedef struct fab_routes fab_routes;
@@ -58,10 +63,32 @@ int fab_routes_path(fab_routes *r, fab_pe src, fab_pe dst, uint32_t *id, char *e
                     size_t errlen);
 int fab_routes_rect(fab_routes *r, fab_pe src, fab_rect dst, uint32_t *id, char *err,
                     size_t errlen);
-/* A Y-then-X path: between regions side by side, the column of the source
- * first, so that routes from a row of PEs to a column of PEs spread over
- * rows instead of sharing the destination's column. */
-int fab_routes_path_yx(fab_routes *r, fab_pe src, fab_pe dst, uint32_t *id, char *err, size_t errlen);
+/* A path with two turns: Y first along the source's column to row `via`,
+ * along it to the destination's column, then to the destination; or X
+ * first, turning at column `via`. Y first at via = dst's row is Y-then-X,
+ * X first at via = dst's column is fab_routes_path. */
+int fab_routes_path_via(fab_routes *r, fab_pe src, fab_pe dst, bool y_first, uint32_t via, uint32_t *id,
+                        char *err, size_t errlen);
+/* The first path with a color free on all its routers, in this order:
+ * Y then X (between regions side by side, routes from a row of PEs to a
+ * column of PEs then spread over rows instead of sharing the destination's
+ * column); the other shortest paths, Y first turning at rows from the
+ * destination's toward the source's, then X first turning at columns from
+ * the destination's toward the source's; then detours 1, 2, ... rows or
+ * columns outside the box of the two PEs. If none has one, the error is Y
+ * then X's. */
+int fab_routes_path_free(fab_routes *r, fab_pe src, fab_pe dst, uint32_t *id, char *err, size_t errlen);
+
+/* Hold (take) or give back one of router pe's colors for a route still to
+ * come from or to it, so that routes added before it go around (held
+ * colors count as routes; more may be held than the router has). -1 if pe
+ * is off the mesh, or holds 255 (take) or none (give back). */
+int fab_routes_reserve(fab_routes *r, fab_pe pe, bool take);
+
+/* Give every route a color, recoloring all of them if some route has
+ * none yet. 0, or -1 naming a route that found no color free on all its
+ * routers and its busiest router. */
+int fab_routes_recolor(fab_routes *r, char *err, size_t errlen);
 
 uint32_t fab_routes_count(const fab_routes *r);
 uint32_t fab_routes_node_count(const fab_routes *r);
@@ -71,7 +98,7 @@ const fab_node *fab_routes_node(const fab_routes *r, uint32_t index);
 /* Node of route id at router pe that delivers to pe's core, FAB_NONE if none. */
 uint32_t fab_routes_endpoint(const fab_routes *r, uint32_t id, fab_pe pe);
 
-/* Colors in use at router pe, and the most at any router. */
+/* Routes through router pe (the colors it needs), and the most at any router. */
 uint32_t fab_routes_colors_at(const fab_routes *r, fab_pe pe);
 uint32_t fab_routes_colors_max(const fab_routes *r);
 

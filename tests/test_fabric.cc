@@ -202,7 +202,7 @@ TEST(Fabric, YFirstPathsTurnAtTheDestinationsRow) {
   fab_routes *r = fab_routes_create(8, 8, 24);
   char err[256];
   uint32_t id;
-  ASSERT_EQ(fab_routes_path_yx(r, fab_at(8, 1, 6), fab_at(8, 5, 2), &id, err, sizeof err), 0) << err;
+  ASSERT_EQ(fab_routes_path_free(r, fab_at(8, 1, 6), fab_at(8, 5, 2), &id, err, sizeof err), 0) << err;
   const fab_route *rt = fab_routes_get(r, id);
   EXPECT_EQ(rt->nodes, 9u);  // 4 up, 4 across, the source's router
   for (uint32_t i = 0; i < 5; i++) EXPECT_EQ(fab_routes_node(r, rt->root + i)->router, fab_at(8, 1, 6 - i));
@@ -210,6 +210,67 @@ TEST(Fabric, YFirstPathsTurnAtTheDestinationsRow) {
   char d[96];
   fab_routes_describe(r, id, d, sizeof d);
   EXPECT_STREQ(d, "path (y first) (1,6)->(5,2)");
+  fab_routes_destroy(r);
+}
+
+// A path can turn at any row (Y first) or column (X first); a free path
+// goes around a router that has no color left, by the cheapest detour.
+TEST(Fabric, FreePathsGoAroundFullRouters) {
+  fab_routes *r = fab_routes_create(8, 8, 1);
+  char err[512];
+  uint32_t x, id;
+  ASSERT_EQ(fab_routes_path_via(r, fab_at(8, 0, 2), fab_at(8, 4, 2), true, 2, &x, err, sizeof err), 0) << err;
+  ASSERT_EQ(fab_routes_path_free(r, fab_at(8, 3, 0), fab_at(8, 3, 4), &id, err, sizeof err), 0) << err;
+  const fab_route *rt = fab_routes_get(r, id);
+  EXPECT_EQ(rt->kind, FAB_ROUTE_PATH);
+  EXPECT_EQ(rt->via, 5u);    // two columns east of the blocked row's end
+  EXPECT_EQ(rt->nodes, 9u);  // 2 east, 4 down, 2 west, and the source
+  for (uint32_t i = 0; i < rt->nodes; i++) {  // never on the full routers (0..4, 2)
+    const fab_pe pe = fab_routes_node(r, rt->root + i)->router;
+    EXPECT_FALSE(fab_y(8, pe) == 2 && fab_x(8, pe) <= 4) << i;
+  }
+  char d[96];
+  fab_routes_describe(r, id, d, sizeof d);
+  EXPECT_STREQ(d, "path (x first, turning at column 5) (3,0)->(3,4)");
+  // No way around a full row: the error is Y then X's.
+  ASSERT_EQ(fab_routes_path_via(r, fab_at(8, 5, 6), fab_at(8, 7, 6), true, 6, &x, err, sizeof err), 0) << err;
+  ASSERT_EQ(fab_routes_path_via(r, fab_at(8, 0, 6), fab_at(8, 4, 6), true, 6, &x, err, sizeof err), 0) << err;
+  EXPECT_EQ(fab_routes_path_free(r, fab_at(8, 3, 5), fab_at(8, 3, 7), &id, err, sizeof err), -1);
+  EXPECT_NE(std::string(err).find("new route 4 (path (y first) (3,5)->(3,7))"), std::string::npos) << err;
+  // A path cannot cross itself.
+  EXPECT_EQ(fab_routes_path_via(r, fab_at(8, 1, 1), fab_at(8, 1, 3), true, 5, &x, err, sizeof err), -1);
+  EXPECT_NE(std::string(err).find("cannot turn at row 5"), std::string::npos) << err;
+  fab_routes_destroy(r);
+}
+
+// First-fit can leave a route no color while every router on it has one
+// free; recoloring moves the route that holds one to another.
+TEST(Fabric, RecoloringGivesEveryRouteAColorWhereTheRoutersHaveOne) {
+  fab_routes *r = fab_routes_create(8, 8, 2);
+  char err[512];
+  uint32_t a, d, b, e;
+  ASSERT_EQ(fab_routes_path(r, fab_at(8, 0, 0), fab_at(8, 1, 0), &a, err, sizeof err), 0) << err;
+  ASSERT_EQ(fab_routes_path_via(r, fab_at(8, 1, 0), fab_at(8, 1, 1), true, 1, &d, err, sizeof err), 0) << err;
+  ASSERT_EQ(fab_routes_path(r, fab_at(8, 3, 1), fab_at(8, 4, 1), &b, err, sizeof err), 0) << err;
+  EXPECT_EQ(fab_routes_get(r, d)->color, 1u);  // shares (1,0) with a
+  EXPECT_EQ(fab_routes_get(r, b)->color, 0u);
+  ASSERT_EQ(fab_routes_path(r, fab_at(8, 1, 1), fab_at(8, 3, 1), &e, err, sizeof err), 0) << err;
+  EXPECT_EQ(fab_routes_get(r, e)->color, FAB_NONE);  // d holds 1 at (1,1), b holds 0 at (3,1)
+  ASSERT_EQ(fab_routes_recolor(r, err, sizeof err), 0) << err;
+  EXPECT_EQ(fab_routes_get(r, e)->color, 0u);
+  EXPECT_EQ(fab_routes_get(r, b)->color, 1u);
+  for (uint32_t pe = 0; pe < 64; pe++) {  // no two routes on a router share a color
+    uint32_t seen = 0;
+    for (uint32_t k = 0; k < fab_routes_count(r); k++) {
+      const fab_route *rt = fab_routes_get(r, k);
+      for (uint32_t i = rt->root; i < rt->root + rt->nodes; i++)
+        if (fab_routes_node(r, i)->router == pe) {
+          EXPECT_FALSE(seen >> rt->color & 1u) << pe;
+          seen |= 1u << rt->color;
+        }
+    }
+  }
+  EXPECT_EQ(fab_routes_colors_max(r), 2u);
   fab_routes_destroy(r);
 }
 
