@@ -77,10 +77,19 @@ static int attention(const krn_machine *m, const fab_config *fc, const krn_stage
     const krn_cost cost = krn_attn_cost(m, heads, dh, pairs, b, r, seq);
     const uint64_t qkv = 3 * ceil_div((uint64_t)b * nt, 2), part = (uint64_t)b * heads * (dh + 1),
                    mx = (uint64_t)b * heads;
-    const uint32_t root = krn_attn_entry_row(r, c, j), sides = (root > 0) + (root + 1 < r);
-    /* the entry PE takes both sides of the reductions; the others pass one on */
-    pe(e, cost, qkv + sides * (part + mx), qkv + mx + consumers * ceil_div((uint64_t)b * nt, 2));
-    if (r > 1) pe(e, cost, qkv + part + 2 * mx, part + mx);
+    const uint32_t root = krn_attn_row(r, c, j, KRN_ATTN_OUT), sides = (root > 0) + (root + 1 < r);
+    /* every PE takes q, k and v (the PE of an input from the producer, the
+       others relayed); the output PE takes both sides of the reductions and
+       sends; the others pass one side on, and an input's PE relays it */
+    const uint64_t out = consumers * ceil_div((uint64_t)b * nt, 2);
+    if (r == 1) pe(e, cost, qkv, out);
+    for (uint32_t port = 0; r > 1 && port < 4; port++) { /* the rows of the four ports, and one other */
+      const uint32_t row = krn_attn_row(r, c, j, port);
+      uint64_t relays = 0;
+      for (uint32_t in = 0; in < 3; in++) relays += krn_attn_row(r, c, j, in) == row ? qkv / 3 : 0;
+      if (row == root) pe(e, cost, qkv + sides * (part + mx), mx + out + relays);
+      else pe(e, cost, qkv + part + 2 * mx, part + mx + relays);
+    }
     e->tile_n = e->tile_n > nt ? e->tile_n : nt;
     e->latency = max_u64(e->latency, qkv + (uint64_t)(r - 1) * fc->hop_latency + cost.cycles +
                                          (r > 1 ? 2 * (part + mx) + (uint64_t)r * hop_red : 0) +
@@ -116,23 +125,23 @@ static int embed(const krn_machine *m, const fab_config *fc, const krn_stage *s,
                  uint32_t consumers, krn_estimate *e) {
   const uint32_t r = s->region.h, c = s->region.w, acc = m->acc_bytes;
   const uint64_t hop_red = 2 * fc->ramp_latency + fc->hop_latency + fc->add_latency;
-  for (uint32_t i = 0; i < r; i++) {
-    const uint32_t rows = cut(s->k_cut, s->k, r, i + 1) - cut(s->k_cut, s->k, r, i);
-    for (uint32_t j = 0; j < c; j++) {
-      const uint32_t nt = cut(s->n_cut, s->n, c, j + 1) - cut(s->n_cut, s->n, c, j);
-      krn_cost cost = krn_embed_cost(m, rows, nt, (uint32_t)ceil_div((uint64_t)b * rows, s->k), b);
-      if (i == r - 1 && s->bias_add) {
-        cost.sram += (uint64_t)seq * nt * 2; /* the positions */
-        cost.cycles += krn_add_cost(m, nt, b).cycles;
-      }
+  const uint32_t kk = krn_embed_rows(s, seq);
+  for (uint32_t j = 0; j < c; j++) { /* the table's rows over the columns, features over the rows */
+    const uint32_t v0 = cut(s->k_cut, kk, c, j), v1 = cut(s->k_cut, kk, c, j + 1), rows = v1 - v0;
+    /* hits: the expected share of token ids, and up to b positions */
+    const uint64_t ids = v0 < s->k ? ceil_div((uint64_t)b * ((v1 < s->k ? v1 : s->k) - v0), s->k) : 0;
+    const uint64_t pos = v1 > s->k ? (v1 - (v0 > s->k ? v0 : s->k) < b ? v1 - (v0 > s->k ? v0 : s->k) : b) : 0;
+    for (uint32_t i = 0; i < r; i++) {
+      const uint32_t nt = cut(s->n_cut, s->n, r, i + 1) - cut(s->n_cut, s->n, r, i);
+      const krn_cost cost = krn_embed_cost(m, rows, nt, (uint32_t)(ids + pos), b);
       const uint64_t part = ceil_div((uint64_t)nt * b * acc, 4);
-      pe(e, cost, i > 0 ? part : 0, i + 1 < r ? part : consumers * ceil_div((uint64_t)nt * b, 2));
+      pe(e, cost, j > 0 ? part : 0, j + 1 < c ? part : consumers * ceil_div((uint64_t)nt * b, 2));
       e->nnz_max = max_u64(e->nnz_max, rows);
       e->tile_k = e->tile_k > rows ? e->tile_k : rows;
       e->tile_n = e->tile_n > nt ? e->tile_n : nt;
     }
   }
-  e->latency = e->compute + (r > 1 ? ceil_div((uint64_t)e->tile_n * b * acc, 4) + (uint64_t)(r - 1) * hop_red : 0) +
+  e->latency = e->compute + (c > 1 ? ceil_div((uint64_t)e->tile_n * b * acc, 4) + (uint64_t)(c - 1) * hop_red : 0) +
                consumers * ceil_div((uint64_t)e->tile_n * b, 2);
   return 0;
 }
@@ -141,9 +150,9 @@ int krn_estimate_stage(const krn_machine *m, const fab_config *fc, const krn_sta
                        uint32_t consumers, krn_estimate *out, char *err, size_t errlen) {
   memset(out, 0, sizeof *out);
   const uint32_t r = s->region.h, c = s->region.w;
-  const bool tiled = s->kind == KRN_STAGE_GEMM || s->kind == KRN_STAGE_EMBED;
   const bool elem = s->kind == KRN_STAGE_LAYERNORM || s->kind == KRN_STAGE_GELU || s->kind == KRN_STAGE_ADD;
-  if (r == 0 || c == 0 || b == 0 || seq % b != 0 || (tiled && (r > s->k || c > s->n)) ||
+  if (r == 0 || c == 0 || b == 0 || seq % b != 0 || (s->kind == KRN_STAGE_GEMM && (r > s->k || c > s->n)) ||
+      (s->kind == KRN_STAGE_EMBED && (c > krn_embed_rows(s, seq) || r > s->n)) ||
       (elem && (uint64_t)r * c > s->n)) {
     snprintf(err, errlen, "stage %s: %u x %u PEs leave a PE without a tile or feature (k %u, n %u)", s->name, c, r,
              s->k, s->n);

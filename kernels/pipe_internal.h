@@ -74,12 +74,14 @@ typedef struct {
   uint32_t rows, cols, dh; /* region shape; ATTENTION: head size */
   bool elementwise;        /* LAYERNORM, GELU, ADD: features over every PE, row-major */
   uint32_t *kc, *nc;       /* owned cut points: rows + 1 over k; over n, cols + 1
-                              (element-wise: rows x cols + 1) */
+                              (element-wise: rows x cols + 1); EMBED: cols + 1 over
+                              the vocabulary, rows + 1 over n */
   slot *in[KRN_MAX_INPUTS];
   uint32_t nin_slots[KRN_MAX_INPUTS], ninputs;
   slot *out;
   uint32_t nout;
-  fab_coll **red; /* per column (GEMM, EMBED: chain; ATTENTION: sum) */
+  fab_coll **red; /* nred: per column (GEMM: chain; ATTENTION: sum), per row (EMBED: chain) */
+  uint32_t nred;
   fab_coll **max; /* ATTENTION: per column, max all-reduce; LAYERNORM: [0], the row's all-reduce */
   pe_state *pe;   /* rows x cols */
   bool entry;     /* no producer: it arms its own micro-batches */

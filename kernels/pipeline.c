@@ -22,7 +22,11 @@ pe_mb *krn_pe_mb(stage *s, uint32_t local, uint32_t m) {
   return e;
 }
 
-uint32_t krn_attn_entry_row(uint32_t r, uint32_t c, uint32_t n) { return (uint32_t)((uint64_t)n * r / c); }
+uint32_t krn_embed_rows(const krn_stage *s, uint32_t seq) { return s->k + (s->bias_add ? seq : 0); }
+
+uint32_t krn_attn_row(uint32_t r, uint32_t c, uint32_t n, uint32_t port) {
+  return (uint32_t)(((uint64_t)n * r / c + port) % r);
+}
 
 void krn_tag(krn_pipe *p, fab_xfer x, tag t) {
   if (x >= p->ntags) {
@@ -352,6 +356,50 @@ static int check_stages(const fab_config *fc, const krn_stage *st, uint32_t n, c
   return 0;
 }
 
+/* Route every piece, the shortest first (pieces between neighbouring
+ * stages, most of them, take their direct paths; longer ones go around
+ * them). Every piece's two ends are held first, so that routes added
+ * before go around the PEs that send and take pieces. Each takes the
+ * cheapest of the paths fab_routes_path_free weighs (Y first, between
+ * regions side by side, spreads routes from a row of outputs to a column
+ * of inputs over the rows). */
+static uint32_t piece_hops(const krn_pipe *p, const piece *pc) {
+  const uint32_t w = fab_config_of(p->f)->width;
+  const fab_pe a = p->st[pc->from].out[pc->from_slot].pe, b = p->st[pc->to].in[pc->to_input][pc->to_slot].pe;
+  const uint32_t ax = fab_x(w, a), ay = fab_y(w, a), bx = fab_x(w, b), by = fab_y(w, b);
+  return (ax > bx ? ax - bx : bx - ax) + (ay > by ? ay - by : by - ay);
+}
+
+static int cmp_u64(const void *a, const void *b) {
+  const uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return (x > y) - (x < y);
+}
+
+static int route_pieces(krn_pipe *p, char *err, size_t errlen) {
+  uint64_t *order = malloc(((size_t)p->npc + 1) * sizeof *order); /* hops << 32 | piece, sorted */
+  if (!order) {
+    snprintf(err, errlen, "pipeline: out of memory");
+    return -1;
+  }
+  for (uint32_t i = 0; i < p->npc; i++) order[i] = (uint64_t)piece_hops(p, &p->pc[i]) << 32 | i;
+  qsort(order, p->npc, sizeof *order, cmp_u64);
+  int rc = 0;
+  for (uint32_t i = 0; i < p->npc; i++) { /* the ends of every piece: routes added before go around */
+    const piece *pc = &p->pc[i];
+    fab_route_reserve(p->f, p->st[pc->from].out[pc->from_slot].pe, true);
+    fab_route_reserve(p->f, p->st[pc->to].in[pc->to_input][pc->to_slot].pe, true);
+  }
+  for (uint32_t i = 0; i < p->npc && rc == 0; i++) {
+    piece *pc = &p->pc[(uint32_t)order[i]];
+    const fab_pe from = p->st[pc->from].out[pc->from_slot].pe, to = p->st[pc->to].in[pc->to_input][pc->to_slot].pe;
+    fab_route_reserve(p->f, from, false);
+    fab_route_reserve(p->f, to, false);
+    rc = fab_route_path_free(p->f, from, to, &pc->route, err, errlen);
+  }
+  free(order);
+  return rc;
+}
+
 krn_pipe *krn_pipe_create(sim_engine *e, fab_fabric *f, const krn_machine *m,
                           const krn_stage *stages, uint32_t nstages, const krn_run *run, char *err,
                           size_t errlen) {
@@ -391,6 +439,7 @@ krn_pipe *krn_pipe_create(sim_engine *e, fab_fabric *f, const krn_machine *m,
   for (uint32_t i = 0; i < nstages; i++)
     if (krn_stage_setup(p, i, err, errlen) != 0) goto fail;
   /* pieces: every overlap of a producer's output slot and a consumer's input slot */
+  uint32_t cap = 0;
   for (uint32_t c = 0; c < nstages; c++) {
     stage *s = &p->st[c];
     for (uint32_t k = 0; k < s->ninputs; k++) {
@@ -402,23 +451,23 @@ krn_pipe *krn_pipe_create(sim_engine *e, fab_fabric *f, const krn_machine *m,
           const uint32_t f0 = pr->out[o].f0 > sl->f0 ? pr->out[o].f0 : sl->f0;
           const uint32_t f1 = pr->out[o].f1 < sl->f1 ? pr->out[o].f1 : sl->f1;
           if (f0 >= f1) continue;
-          piece *pc = realloc(p->pc, (p->npc + 1) * sizeof *pc);
-          if (!pc) goto oom;
-          p->pc = pc;
-          pc = &p->pc[p->npc];
+          if (p->npc == cap) {
+            cap = cap ? 2 * cap : 1024;
+            piece *pc = realloc(p->pc, cap * sizeof *pc);
+            if (!pc) goto oom;
+            p->pc = pc;
+          }
+          piece *pc = &p->pc[p->npc++];
           memset(pc, 0, sizeof *pc);
           *pc = (piece){.from = (uint32_t)s->s.in[k], .from_slot = o, .to = c, .to_input = k,
                         .to_slot = j, .f0 = f0, .f1 = f1};
           for (uint32_t r = 0; r < RING; r++) pc->m[r] = NO_MB;
-          /* the source's column first: routes from a row of outputs to a column of
-             inputs then spread over the rows instead of sharing the column */
-          if (fab_route_path_yx(f, pr->out[o].pe, sl->pe, &pc->route, err, errlen) != 0) goto fail;
           sl->pieces++;
-          p->npc++;
         }
       }
     }
   }
+  if (route_pieces(p, err, errlen) != 0) goto fail;
   p->last = nstages - 1;
   while (p->st[p->last].nconsumers > 0) p->last--; /* the last stage nothing consumes */
   for (uint32_t mb = 0; mb < run->micro_batches; mb++) {
@@ -455,10 +504,8 @@ void krn_pipe_destroy(krn_pipe *p) {
     for (uint32_t j = 0; s->out && j < s->nout; j++)
       for (uint32_t r = 0; r < RING; r++) free(s->out[j].vals[r]);
     free(s->out);
-    for (uint32_t c = 0; c < s->cols; c++) {
-      if (s->red) fab_coll_destroy(s->red[c]);
-      if (s->max) fab_coll_destroy(s->max[c]);
-    }
+    for (uint32_t c = 0; s->red && c < s->nred; c++) fab_coll_destroy(s->red[c]);
+    for (uint32_t c = 0; s->max && c < s->cols; c++) fab_coll_destroy(s->max[c]);
     free(s->red);
     free(s->max);
     for (uint32_t l = 0; s->pe && l < s->rows * s->cols; l++) {

@@ -9,20 +9,23 @@
  *              relays it along the row (multicast); every PE computes its
  *              partial y[N_j] (cost.h); each column chain-reduces the partials
  *              to its last PE, which holds y[N_j] and sends it on.
- *   EMBED      token embedding and position embedding (fused): PE (i, j) holds
- *              table rows V_i, features D_j; a PE copies the rows of the tokens
- *              it holds; columns chain-reduce; the last PE adds the positions.
+ *   EMBED      token embedding and position embedding (fused): one table of
+ *              the vocabulary's rows, then the positions' (krn_embed_rows);
+ *              PE (i, j) holds table rows V_j, features D_i; a PE copies the
+ *              rows its tokens hit (a token's id and k + its position); rows
+ *              chain-reduce (sum) to their last PE, which sends (so a wide
+ *              table sends one slot per row, beside the next stage's rows).
  *   ATTENTION  scores, causal softmax and scores x V (fused), r x c PEs: column
  *              j takes heads H_j, row i the keys of tokens t = i (mod r) (K and
  *              V kept for the whole sequence). Queries, keys and values of the
- *              micro-batch reach one PE of each column (row n r / c for
- *              column n: staggered, so the routes in arrive along different
- *              rows), which relays them up and down the column (each PE keeps
- *              the keys and values of its tokens: one route per column, not
- *              one per PE); each PE scores its
- *              keys; a max all-reduce along the column (to its entry PE and
- *              back), then each PE's exp, sum and partial output reduce to
- *              the entry PE, which normalises and sends.
+ *              micro-batch each reach one PE of each column (krn_attn_row:
+ *              staggered, so the routes in arrive along different rows),
+ *              which relays them up and down the column (each PE keeps the
+ *              keys and values of its tokens: one route per column, not one
+ *              per PE); each PE scores its keys; a max all-reduce along the
+ *              column (to its output PE and back), then each PE's exp, sum
+ *              and partial output reduce to the output PE, which normalises
+ *              and sends.
  *   LAYERNORM  r x c PEs, PE l (row-major) features D_l: sums, an all-reduce
  *              over the region, normalise.
  *   GELU, ADD  r x c PEs, PE l (row-major) features D_l (ADD: residual, two
@@ -73,13 +76,13 @@ typedef struct {
                              PEs); ADD: 2; ATTENTION: q, k, v; EMBED: none (token ids) */
   uint32_t k;             /* GEMM: input features K; EMBED: vocabulary */
   uint32_t n;             /* output features N (all stages) */
-  const uint32_t *k_cut;  /* GEMM, EMBED: region.h + 1 cut points over k (NULL: even) */
-  const uint32_t *n_cut;  /* region.w + 1 cut points over n (element-wise stages:
+  const uint32_t *k_cut;  /* GEMM: region.h + 1 cut points over k, EMBED: region.w + 1 (NULL: even) */
+  const uint32_t *n_cut;  /* region.w + 1 cut points over n (EMBED: region.h + 1; element-wise stages:
                              region.w x region.h + 1, row-major); NULL: even */
   krn_kernel kernel;      /* GEMM: KRN_SPARSE, KRN_DENSE or KRN_AUTO (per PE) */
   const wl_mask *mask;    /* GEMM: kept weights, k x n (NULL: all) */
   uint32_t heads;         /* ATTENTION: heads (n = heads x head size) */
-  bool bias_add;          /* GEMM: add a bias at its outputs; EMBED: add the positions */
+  bool bias_add;          /* GEMM: add a bias at its outputs; EMBED: add the positions (table rows) */
   /* functional values (only with functional mode) */
   const float *weight;    /* GEMM: W[k x n]; EMBED: token table [k x n]; LAYERNORM: gain[n] */
   const float *bias;      /* GEMM: bias[n] or NULL; EMBED: positions [seq x n]; LAYERNORM: shift[n] */
@@ -104,10 +107,17 @@ typedef struct {
   uint32_t sparse_pes;         /* GEMM: PEs that ran the sparse kernel */
 } krn_stage_stats;
 
-/* The row of column n of an r x c attention region where q, k and v come in
- * and its output leaves: n r / c, staggered down the region so that routes
- * from the projections reach the columns along different rows. */
-uint32_t krn_attn_entry_row(uint32_t r, uint32_t c, uint32_t n);
+/* Rows of an EMBED stage's table: k token rows, then with bias_add the seq
+ * position rows. */
+uint32_t krn_embed_rows(const krn_stage *s, uint32_t seq);
+
+/* The row of column n of an r x c attention region where q (port 0), k (1)
+ * and v (2) come in and where its reductions end and its output leaves (3):
+ * n r / c + port (mod r). Staggered down the region, so that routes from
+ * the projections reach the columns along different rows; four PEs, so
+ * that no router holds all the routes into and out of a column. */
+uint32_t krn_attn_row(uint32_t r, uint32_t c, uint32_t n, uint32_t port);
+#define KRN_ATTN_OUT 3
 
 typedef struct krn_pipe krn_pipe;
 

@@ -78,7 +78,9 @@ int krn_stage_setup(krn_pipe *p, uint32_t si, char *err, size_t errlen) {
       return shape_error(s, why, err, errlen);
     }
   }
-  /* the feature cuts over the columns, and over the rows for tiles */
+  /* the feature cuts over the columns (the embedding's over the rows), and
+     k over the rows (the embedding's vocabulary over the columns) */
+  const bool tiled = k->kind == KRN_STAGE_GEMM || k->kind == KRN_STAGE_EMBED, emb = k->kind == KRN_STAGE_EMBED;
   if (k->kind == KRN_STAGE_ATTENTION) {
     if (k->heads == 0 || k->n % k->heads != 0 || c > k->heads)
       return shape_error(s, "needs heads dividing n and at most one column per head", err, errlen);
@@ -88,12 +90,12 @@ int krn_stage_setup(krn_pipe *p, uint32_t si, char *err, size_t errlen) {
     if (hc)
       for (uint32_t j = 0; j <= c; j++) hc[j] *= s->dh;
   } else {
-    s->nc = cuts(k->n_cut, k->n, s->elementwise ? r * c : c);
+    s->nc = cuts(k->n_cut, k->n, s->elementwise ? r * c : emb ? r : c);
   }
-  const bool tiled = k->kind == KRN_STAGE_GEMM || k->kind == KRN_STAGE_EMBED;
-  s->kc = tiled ? cuts(k->k_cut, k->k, r) : NULL;
+  const uint32_t kk = emb ? krn_embed_rows(k, p->run.seq) : k->k;
+  s->kc = tiled ? cuts(k->k_cut, kk, emb ? c : r) : NULL;
   if (!s->nc || (tiled && !s->kc)) return shape_error(s, "out of memory", err, errlen);
-  if (!cuts_ok(s->nc, s->elementwise ? r * c : c, k->n) || (tiled && !cuts_ok(s->kc, r, k->k)))
+  if (!cuts_ok(s->nc, s->elementwise ? r * c : emb ? r : c, k->n) || (tiled && !cuts_ok(s->kc, emb ? c : r, kk)))
     return shape_error(s, "needs at least one feature (and, tiled, one k) per PE", err, errlen);
   /* slots */
   const uint32_t nslots_in = k->kind == KRN_STAGE_GEMM ? r : s->elementwise ? r * c : c;
@@ -101,21 +103,23 @@ int krn_stage_setup(krn_pipe *p, uint32_t si, char *err, size_t errlen) {
     s->nin_slots[i] = nslots_in;
     if (!(s->in[i] = calloc(s->nin_slots[i], sizeof *s->in[i]))) return shape_error(s, "out of memory", err, errlen);
   }
-  s->nout = s->elementwise ? r * c : c;
+  s->nout = s->elementwise ? r * c : emb ? r : c;
   if (!(s->out = calloc(s->nout, sizeof *s->out))) return shape_error(s, "out of memory", err, errlen);
-  for (uint32_t j = 0; j < s->nout; j++) /* tiles: the last row; attention: its entry row */
+  for (uint32_t j = 0; j < s->nout; j++) /* GEMM: the last row; embedding: the last column; attention: its output row */
     s->out[j] = s->elementwise ? make_slot(s, w, j / c, j % c, s->nc[j], s->nc[j + 1])
-                               : make_slot(s, w, tiled ? r - 1 : krn_attn_entry_row(r, c, j), j, s->nc[j], s->nc[j + 1]);
+                : emb          ? make_slot(s, w, j, c - 1, s->nc[j], s->nc[j + 1])
+                               : make_slot(s, w, tiled ? r - 1 : krn_attn_row(r, c, j, KRN_ATTN_OUT), j, s->nc[j],
+                                           s->nc[j + 1]);
   for (uint32_t i = 0; i < s->ninputs; i++) {
     for (uint32_t n = 0; n < s->nin_slots[i]; n++) {
       slot *sl = &s->in[i][n];
       if (k->kind == KRN_STAGE_GEMM) /* row n's first PE */
         *sl = make_slot(s, w, n, 0, s->kc[n], s->kc[n + 1]);
-      else if (k->kind == KRN_STAGE_ATTENTION) /* q, k and v: a PE of column n, rows staggered */
-        *sl = make_slot(s, w, krn_attn_entry_row(r, c, n), n, s->nc[n], s->nc[n + 1]);
+      else if (k->kind == KRN_STAGE_ATTENTION) /* q, k and v: a PE of column n each, rows staggered */
+        *sl = make_slot(s, w, krn_attn_row(r, c, n, i), n, s->nc[n], s->nc[n + 1]);
       else /* element-wise: every PE its own features */
         *sl = make_slot(s, w, n / c, n % c, s->nc[n], s->nc[n + 1]);
-      /* a GEMM row's first PE, an ATTENTION column's entry PE relays to the others */
+      /* a GEMM row's first PE, an ATTENTION column's input PE relays to the others */
       const bool row = k->kind == KRN_STAGE_GEMM && c > 1, col = k->kind == KRN_STAGE_ATTENTION && r > 1;
       const fab_rect to = row ? (fab_rect){q.x, q.y + n, c, 1} : (fab_rect){q.x + n, q.y, 1, r};
       if ((row || col) && fab_route_rect(p->f, sl->pe, to, &sl->route, err, errlen) != 0) return -1;
@@ -123,12 +127,13 @@ int krn_stage_setup(krn_pipe *p, uint32_t si, char *err, size_t errlen) {
     }
   }
   /* reductions */
-  if ((tiled && r > 1) || (k->kind == KRN_STAGE_ATTENTION && r > 1)) {
-    if (!(s->red = calloc(c, sizeof *s->red))) return shape_error(s, "out of memory", err, errlen);
-    for (uint32_t j = 0; j < c; j++) {
-      const fab_pe top = fab_at(w, q.x + j, q.y), bottom = fab_at(w, q.x + j, q.y + r - 1);
-      s->red[j] = tiled ? fab_coll_chain(p->f, top, bottom, err, errlen)
-                        : fab_coll_line(p->f, (fab_rect){q.x + j, q.y, 1, r}, s->out[j].pe, 0, err, errlen);
+  s->nred = emb ? (c > 1 ? r : 0) : (tiled || k->kind == KRN_STAGE_ATTENTION) && r > 1 ? c : 0;
+  if (s->nred) { /* per column (the embedding: per row) to its output slot */
+    if (!(s->red = calloc(s->nred, sizeof *s->red))) return shape_error(s, "out of memory", err, errlen);
+    for (uint32_t j = 0; j < s->nred; j++) {
+      s->red[j] = emb     ? fab_coll_chain(p->f, fab_at(w, q.x, q.y + j), s->out[j].pe, err, errlen)
+                  : tiled ? fab_coll_chain(p->f, fab_at(w, q.x + j, q.y), s->out[j].pe, err, errlen)
+                          : fab_coll_line(p->f, (fab_rect){q.x + j, q.y, 1, r}, s->out[j].pe, 0, err, errlen);
       if (!s->red[j]) return -1;
     }
   }
@@ -146,7 +151,7 @@ int krn_stage_setup(krn_pipe *p, uint32_t si, char *err, size_t errlen) {
   for (uint32_t l = 0; l < r * c; l++) {
     pe_state *pe = &s->pe[l];
     for (uint32_t x = 0; x < RING; x++) pe->ring[x].m = NO_MB;
-    const uint32_t i = l / c, j = l % c, f = s->elementwise ? l : j, nt = s->nc[f + 1] - s->nc[f];
+    const uint32_t i = l / c, j = l % c, f = s->elementwise ? l : emb ? i : j, nt = s->nc[f + 1] - s->nc[f];
     krn_cost cost;
     switch (k->kind) {
       case KRN_STAGE_GEMM: {
@@ -158,9 +163,8 @@ int krn_stage_setup(krn_pipe *p, uint32_t si, char *err, size_t errlen) {
         break;
       }
       case KRN_STAGE_EMBED:
-        pe->nnz = s->kc[i + 1] - s->kc[i];
+        pe->nnz = s->kc[j + 1] - s->kc[j];
         cost = krn_embed_cost(&p->m, (uint32_t)pe->nnz, nt, b, b);
-        if (i == r - 1 && k->bias_add) cost.sram += (uint64_t)p->run.seq * nt * 2; /* positions */
         break;
       case KRN_STAGE_ATTENTION:
         cost = krn_attn_cost(&p->m, nt / s->dh, s->dh, 0, b, r, p->run.seq);
@@ -223,7 +227,7 @@ int krn_stage_arm(krn_pipe *p, uint32_t si, uint32_t m, char *err, size_t errlen
   const krn_stage *k = &s->s;
   const uint32_t b = p->run.b, c = s->cols;
   /* reductions first: compute may start below, as an entry stage is armed */
-  for (uint32_t j = 0; s->red && j < c; j++) {
+  for (uint32_t j = 0; j < s->nred; j++) {
     const uint32_t nt = s->nc[j + 1] - s->nc[j];
     if (k->kind == KRN_STAGE_ATTENTION) { /* partial outputs and sums, fp32 */
       const uint32_t v = b * (nt / s->dh) * (s->dh + 1);
@@ -279,20 +283,17 @@ int krn_stage_arm(krn_pipe *p, uint32_t si, uint32_t m, char *err, size_t errlen
 
 /* ---- compute ---- */
 
-/* The output slot's PE adds the bias (GEMM) or the positions (EMBED) when the
- * stage does; then the output is ready. Takes `values`. */
+/* The output slot's PE adds the GEMM's bias when it has one; then the output
+ * is ready. Takes `values`. */
 static void finish(krn_pipe *p, uint32_t si, uint32_t j, uint32_t m, uint64_t at, float *values) {
   stage *s = &p->st[si];
   const slot *o = &s->out[j];
   const uint32_t nt = o->f1 - o->f0, b = p->run.b;
   uint64_t end = max_u64(at, fab_now(p->f));
-  if (s->s.bias_add) {
+  if (s->s.bias_add && s->s.kind == KRN_STAGE_GEMM) {
     end = krn_interleave(p, s, o->local, end, krn_add_cost(&p->m, nt, b));
     for (uint32_t t = 0; values && s->s.bias && t < b; t++)
-      for (uint32_t f = 0; f < nt; f++)
-        values[(size_t)t * nt + f] += s->s.kind == KRN_STAGE_EMBED
-                                          ? s->s.bias[((size_t)m * b + t) * s->s.n + o->f0 + f]
-                                          : s->s.bias[o->f0 + f];
+      for (uint32_t f = 0; f < nt; f++) values[(size_t)t * nt + f] += s->s.bias[o->f0 + f];
   }
   krn_output(p, si, j, m, end, values);
 }
@@ -308,7 +309,7 @@ static void partial_ready(krn_pipe *p, uint32_t si, uint32_t l, uint32_t m, uint
       fab_ready(p->f, x, end);
     free(y);
   } else {
-    finish(p, si, l % s->cols, m, end, y);
+    finish(p, si, s->s.kind == KRN_STAGE_EMBED ? l / s->cols : l % s->cols, m, end, y);
   }
 }
 
@@ -339,23 +340,27 @@ static void embed(krn_pipe *p, uint32_t si, uint32_t l, uint32_t m, uint64_t sta
   stage *s = &p->st[si];
   const krn_stage *k = &s->s;
   const uint32_t i = l / s->cols, j = l % s->cols, b = p->run.b;
-  const uint32_t v0 = s->kc[i], v1 = s->kc[i + 1], n0 = s->nc[j], nt = s->nc[j + 1] - n0;
-  uint32_t hits = 0;
+  const uint32_t v0 = s->kc[j], v1 = s->kc[j + 1], n0 = s->nc[i], nt = s->nc[i + 1] - n0;
+  /* rows hit: the tokens' ids below k, their positions' rows from k on */
+  uint32_t hits = 0, pos_hits = 0;
+  for (uint32_t t = 0; k->bias_add && t < b; t++) pos_hits += k->k + m * b + t >= v0 && k->k + m * b + t < v1;
   if (p->run.tokens) {
     for (uint32_t t = 0; t < b; t++) {
       const uint32_t id = p->run.tokens[(size_t)m * b + t];
       hits += id >= v0 && id < v1;
     }
-  } else { /* uniform token ids: the expected share, rounded up */
-    hits = ceil_div((uint64_t)b * (v1 - v0), k->k);
+  } else if (v0 < k->k) { /* uniform token ids: the expected share, rounded up */
+    hits = ceil_div((uint64_t)b * ((v1 < k->k ? v1 : k->k) - v0), k->k);
   }
-  const uint64_t end = krn_charge(p, s, l, start, krn_embed_cost(&p->m, v1 - v0, nt, hits, b));
+  const uint64_t end = krn_charge(p, s, l, start, krn_embed_cost(&p->m, v1 - v0, nt, hits + pos_hits, b));
   float *y = NULL;
   if (p->run.functional) {
     y = new_values((size_t)b * nt);
     for (uint32_t t = 0; t < b; t++) {
-      const uint32_t id = p->run.tokens[(size_t)m * b + t];
+      const uint32_t id = p->run.tokens[(size_t)m * b + t], pos = m * b + t;
       if (id >= v0 && id < v1) memcpy(&y[(size_t)t * nt], &k->weight[(size_t)id * k->n + n0], nt * sizeof *y);
+      if (k->bias_add && k->k + pos >= v0 && k->k + pos < v1)
+        for (uint32_t f = 0; f < nt; f++) y[(size_t)t * nt + f] += k->bias[(size_t)pos * k->n + n0 + f];
     }
   }
   partial_ready(p, si, l, m, end, y);

@@ -54,15 +54,16 @@ static uint64_t interval(search *S, uint32_t i, uint32_t r, uint32_t c) {
   return e.interval;
 }
 
-/* Rows a full-height stage takes: the shelf's (a GEMM or embedding at most k). */
+/* Rows a full-height stage takes: the shelf's (a GEMM at most k, an embedding at most n). */
 static uint32_t rows_of(const search *S, uint32_t i) {
   const krn_stage *s = &S->p->st[i].stage;
-  return s->kind != KRN_STAGE_ATTENTION && s->k < S->h ? s->k : S->h;
+  const uint32_t lim = s->kind == KRN_STAGE_GEMM ? s->k : s->kind == KRN_STAGE_EMBED ? s->n : S->h;
+  return lim < S->h ? lim : S->h;
 }
 
 static uint32_t max_cols(const search *S, uint32_t i) {
   const krn_stage *s = &S->p->st[i].stage;
-  const uint32_t lim = s->kind == KRN_STAGE_ATTENTION ? s->heads : s->n;
+  const uint32_t lim = s->kind == KRN_STAGE_ATTENTION ? s->heads : s->kind == KRN_STAGE_EMBED ? s->k : s->n;
   return lim < S->p->W ? lim : S->p->W;
 }
 
@@ -81,7 +82,9 @@ static uint32_t max_cols(const search *S, uint32_t i) {
 static uint32_t in_slots(const krn_stage *s, uint32_t r, uint32_t c) {
   return s->kind == KRN_STAGE_GEMM ? r : elementwise(s) ? r * c : c;
 }
-static uint32_t out_slots(const krn_stage *s, uint32_t r, uint32_t c) { return elementwise(s) ? r * c : c; }
+static uint32_t out_slots(const krn_stage *s, uint32_t r, uint32_t c) {
+  return elementwise(s) ? r * c : s->kind == KRN_STAGE_EMBED ? r : c;
+}
 
 /* The first feature of slot j of `slots` even slots over f features, or of
  * attention's heads (whole heads of dh features each). */
