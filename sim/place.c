@@ -75,8 +75,8 @@ static uint32_t max_cols(const search *S, uint32_t i) {
  * and one of the s sends at most ceil(t / s) + 1 (counted exactly from the
  * cut points below). A slot's router must hold
  * its pieces in and out, the region's own routes at that PE (a GEMM row's
- * relay and chain hops: 3; attention's entry PE: three relays, both sides of
- * two reductions and a multicast: 8; layernorm's all-reduce: 4) and a margin
+ * relay and chain hops: 3; attention's output PE: three relays passing, both
+ * sides of two reductions and a multicast: 8; layernorm's all-reduce: 4) and a margin
  * of 4 for routes passing by. The routes built at the end are the check. */
 
 static uint32_t in_slots(const krn_stage *s, uint32_t r, uint32_t c) {
