@@ -248,7 +248,7 @@ static int index_routes(const fab_routes *r, route_index *x) {
  * nothing changed) if one cannot move. */
 static bool take_color(fab_routes *r, const route_index *x, uint32_t id, uint32_t c, uint32_t all) {
   const fab_route *rt = &r->routes[id];
-  uint32_t moved[64], from = 0, n = 0;
+  uint32_t moved[64], n = 0;
   for (uint32_t i = rt->root; i < rt->root + rt->nodes; i++) {
     const fab_pe pe = r->nodes[i].router;
     if (!(r->used[pe] >> c & 1u)) continue;
@@ -268,7 +268,7 @@ static bool take_color(fab_routes *r, const route_index *x, uint32_t id, uint32_
   mark(r, &r->routes[id], c, true);
   return true;
 undo:
-  while (n-- > from) {
+  while (n-- > 0) {
     fab_route *o = &r->routes[moved[n]];
     mark(r, o, o->color, false);
     o->color = c;
