@@ -69,14 +69,13 @@ int fab_routes_rect(fab_routes *r, fab_pe src, fab_rect dst, uint32_t *id, char 
  * X first at via = dst's column is fab_routes_path. */
 int fab_routes_path_via(fab_routes *r, fab_pe src, fab_pe dst, bool y_first, uint32_t via, uint32_t *id,
                         char *err, size_t errlen);
-/* The first path with a color free on all its routers, in this order:
- * Y then X (between regions side by side, routes from a row of PEs to a
- * column of PEs then spread over rows instead of sharing the destination's
- * column); the other shortest paths, Y first turning at rows from the
- * destination's toward the source's, then X first turning at columns from
- * the destination's toward the source's; then detours 1, 2, ... rows or
- * columns outside the box of the two PEs. If none has one, the error is Y
- * then X's. */
+/* Y then X if it has a color free on all its routers (between regions side
+ * by side, routes from a row of PEs to a column of PEs then spread over rows
+ * instead of sharing the destination's column); else the cheapest of the
+ * other shortest paths (Y first turning at any row, X first at any column
+ * between the two PEs) and detours of up to 64 rows or columns, whose
+ * routers all have room, by hops plus the square of the routes on each
+ * router. If none has room, the error is Y then X's. */
 int fab_routes_path_free(fab_routes *r, fab_pe src, fab_pe dst, uint32_t *id, char *err, size_t errlen);
 
 /* Hold (take) or give back one of router pe's colors for a route still to
