@@ -154,6 +154,18 @@ int fab_route_path_free(fab_fabric *f, fab_pe src, fab_pe dst, uint32_t *route, 
   return added(f, rc, *route, err, errlen);
 }
 
+int fab_route_path_via(fab_fabric *f, fab_pe src, fab_pe dst, bool y_first, uint32_t via, uint32_t *route, char *err,
+                       size_t errlen) {
+  const int rc = fab_routes_path_via(f->routes, src, dst, y_first, via, route, err, errlen);
+  return added(f, rc, *route, err, errlen);
+}
+
+int fab_route_tree(fab_fabric *f, fab_pe src, const fab_pe *dst, uint32_t n, uint32_t *route, char *err,
+                   size_t errlen) {
+  const int rc = fab_routes_tree(f->routes, src, dst, n, route, err, errlen);
+  return added(f, rc, *route, err, errlen);
+}
+
 int fab_route_reserve(fab_fabric *f, fab_pe pe, bool take) { return fab_routes_reserve(f->routes, pe, take); }
 
 int fab_route_rect(fab_fabric *f, fab_pe src, fab_rect dst, uint32_t *route, char *err,

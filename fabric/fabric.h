@@ -125,6 +125,10 @@ int fab_route_path(fab_fabric *f, fab_pe src, fab_pe dst, uint32_t *route, char 
 int fab_route_path_free(fab_fabric *f, fab_pe src, fab_pe dst, uint32_t *route, char *err, size_t errlen);
 int fab_route_rect(fab_fabric *f, fab_pe src, fab_rect dst, uint32_t *route, char *err,
                    size_t errlen);
+int fab_route_path_via(fab_fabric *f, fab_pe src, fab_pe dst, bool y_first, uint32_t via, uint32_t *route, char *err,
+                       size_t errlen);
+int fab_route_tree(fab_fabric *f, fab_pe src, const fab_pe *dst, uint32_t n, uint32_t *route, char *err,
+                   size_t errlen);
 int fab_route_reserve(fab_fabric *f, fab_pe pe, bool take);
 const fab_routes *fab_routes_of(const fab_fabric *f);
 

@@ -110,6 +110,8 @@ static void describe(const fab_routes *r, fab_pe src, fab_rect dst, fab_route_ki
     snprintf(how, sizeof how, via == dst.y ? " (y first)" : " (y first, turning at row %u)", via);
   if (kind == FAB_ROUTE_PATH || kind == FAB_ROUTE_PATH_YX)
     snprintf(buf, len, "path%s %s->(%u,%u)", how, s, dst.x, dst.y);
+  else if (kind == FAB_ROUTE_TREE)
+    snprintf(buf, len, "tree %s->PEs in [%u..%u]x[%u..%u]", s, dst.x, dst.x + dst.w - 1, dst.y, dst.y + dst.h - 1);
   else
     snprintf(buf, len, "rect %s->[%u..%u]x[%u..%u]", s, dst.x, dst.x + dst.w - 1, dst.y,
              dst.y + dst.h - 1);
@@ -308,11 +310,17 @@ int fab_routes_recolor(fab_routes *r, char *err, size_t errlen) {
     rt->color = FAB_NONE;
   }
   qsort(key, r->nroutes - first, sizeof *key, cmp_u64);
+  uint64_t count[FAB_COLORS_MAX] = {0};
+  for (uint32_t id = 0; id < first; id++) count[r->routes[id].color] += r->routes[id].nodes;
   for (uint32_t k = 0; k < r->nroutes - first; k++) {
     fab_route *rt = &r->routes[(uint32_t)key[k]];
     const uint32_t busy = busy_of(r, rt);
     if ((busy & all) == all) continue;
-    rt->color = (uint32_t)__builtin_ctz(~busy & all);
+    uint32_t best = FAB_NONE;
+    for (uint32_t c = 0; c < r->colors; c++)
+      if (!(busy >> c & 1u) && (best == FAB_NONE || count[c] > count[best])) best = c;
+    rt->color = best;
+    count[best] += rt->nodes;
     mark(r, rt, rt->color, true);
   }
   free(key);
@@ -530,6 +538,53 @@ int fab_routes_path_free(fab_routes *r, fab_pe src, fab_pe dst, uint32_t *id, ch
       return path(r, src, dst, w, id, err, errlen);
   }
   return path(r, src, dst, (way){true, dy}, id, err, errlen); /* none free: Y first, for its error */
+}
+
+int fab_routes_tree(fab_routes *r, fab_pe src, const fab_pe *dst, uint32_t n, uint32_t *id, char *err,
+                    size_t errlen) {
+  if (check_pe(r, src, "source", err, errlen)) return -1;
+  if (n == 0) {
+    snprintf(err, errlen, "fabric: a tree needs a destination");
+    return -1;
+  }
+  const uint32_t w = r->width;
+  uint32_t x0 = UINT32_MAX, y0 = UINT32_MAX, x1 = 0, y1 = 0;
+  const uint32_t root = r->nnodes;
+  bool ok = add_node(r, src, FAB_RAMP, FAB_NONE) != FAB_NONE;
+  for (uint32_t k = 0; ok && k < n; k++) {
+    if (check_pe(r, dst[k], "destination", err, errlen) || dst[k] == src) {
+      if (dst[k] == src) snprintf(err, errlen, "fabric: a tree's destination (%u,%u) is its source", fab_x(w, src),
+                                  fab_y(w, src));
+      r->nnodes = root;
+      return -1;
+    }
+    const uint32_t dx = fab_x(w, dst[k]), dy = fab_y(w, dst[k]);
+    x0 = dx < x0 ? dx : x0, x1 = dx > x1 ? dx : x1, y0 = dy < y0 ? dy : y0, y1 = dy > y1 ? dy : y1;
+    uint32_t at = root; /* down the tree along the Y-then-X path, growing it where it ends */
+    for (;;) {
+      const uint32_t x = fab_x(w, r->nodes[at].router), y = fab_y(w, r->nodes[at].router);
+      if (x == dx && y == dy) break;
+      const fab_port d = y != dy ? (y < dy ? FAB_S : FAB_N) : (x < dx ? FAB_E : FAB_W);
+      const uint32_t next = r->nodes[at].child[d] != FAB_NONE ? r->nodes[at].child[d] : extend(r, at, d);
+      if (next == FAB_NONE) {
+        ok = false;
+        break;
+      }
+      at = next;
+    }
+    if (ok && (r->nodes[at].out >> FAB_RAMP & 1u)) {
+      snprintf(err, errlen, "fabric: a tree's destination (%u,%u) is given twice", dx, dy);
+      r->nnodes = root;
+      return -1;
+    }
+    if (ok) r->nodes[at].out |= 1u << FAB_RAMP;
+  }
+  if (!ok) {
+    r->nnodes = root;
+    snprintf(err, errlen, "fabric: out of memory building a tree");
+    return -1;
+  }
+  return commit(r, root, src, (fab_rect){x0, y0, x1 - x0 + 1, y1 - y0 + 1}, FAB_ROUTE_TREE, 0, id, err, errlen);
 }
 
 /* Extend the column from row node `from` at column x toward row `to`,

@@ -36,11 +36,12 @@ typedef struct {
   uint32_t child[4];  /* next hop per N, E, S, W output, FAB_NONE if none */
 } fab_node;
 
-typedef enum { FAB_ROUTE_PATH, FAB_ROUTE_RECT, FAB_ROUTE_PATH_YX } fab_route_kind;
+typedef enum { FAB_ROUTE_PATH, FAB_ROUTE_RECT, FAB_ROUTE_PATH_YX, FAB_ROUTE_TREE } fab_route_kind;
 
 typedef struct {
   fab_pe src;           /* PE whose core injects */
-  fab_rect dst;         /* destination PEs (1 x 1 for a path); the source is never one */
+  fab_rect dst;         /* destination PEs (1 x 1 for a path; a tree's: their bounding box);
+                           the source is never one */
   fab_route_kind kind;
   uint32_t via;         /* PATH: the column it turns into Y at; PATH_YX: the row it turns into X at */
   uint32_t root;        /* first node; the route's nodes are root .. root + nodes - 1 */
@@ -69,6 +70,13 @@ int fab_routes_rect(fab_routes *r, fab_pe src, fab_rect dst, uint32_t *id, char 
  * X first at via = dst's column is fab_routes_path. */
 int fab_routes_path_via(fab_routes *r, fab_pe src, fab_pe dst, bool y_first, uint32_t via, uint32_t *id,
                         char *err, size_t errlen);
+/* A multicast tree from src to each of the n PEs of dst (distinct, none of
+ * them src): the union of the Y-then-X paths to them, which share the
+ * source's column and part on the rows of the destinations (one color
+ * where a path each would take one per destination). */
+int fab_routes_tree(fab_routes *r, fab_pe src, const fab_pe *dst, uint32_t n, uint32_t *id, char *err,
+                    size_t errlen);
+
 /* Y then X if it has a color free on all its routers (between regions side
  * by side, routes from a row of PEs to a column of PEs then spread over rows
  * instead of sharing the destination's column); else the cheapest of the

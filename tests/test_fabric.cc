@@ -122,6 +122,35 @@ TEST_P(Fidelity, MulticastReachesEveryPeAtItsClosedForm) {
   EXPECT_EQ(fab_stats_get(m.f).deliveries, 9u * 10 - 1);
 }
 
+// A tree to scattered PEs is the union of the Y-first paths to them: it
+// shares the source's column, takes one color, and delivers every wavelet to
+// each PE at the multicast's closed form (the farthest PE's hops).
+TEST_P(Fidelity, TreeReachesItsPesAtTheMulticastsClosedForm) {
+  Mesh m(config(GetParam()));
+  const std::vector<fab_pe> dst = {m.at(9, 2), m.at(9, 3), m.at(4, 9), m.at(2, 12)};
+  uint32_t id = 0;
+  ASSERT_EQ(fab_route_tree(m.f, m.at(3, 10), dst.data(), (uint32_t)dst.size(), &id, m.err, sizeof m.err), 0) << m.err;
+  const fab_route *rt = fab_routes_get(fab_routes_of(m.f), id);
+  // up the column 8 rows, 6 across on row 2, 6 across on row 3, one across at
+  // row 9, down 2 and 1 across: 8 + 6 + 6 + 1 + 2 + 1 hops, and the source
+  EXPECT_EQ(rt->nodes, 25u);
+  EXPECT_EQ(rt->dests, 4u);
+  EXPECT_EQ(fab_routes_colors_max(fab_routes_of(m.f)), 1u);
+  char d[96];
+  fab_routes_describe(fab_routes_of(m.f), id, d, sizeof d);
+  EXPECT_STREQ(d, "tree (3,10)->PEs in [2..9]x[2..12]");
+  m.send(id, 40);
+  EXPECT_EQ(m.run(), 40u + 14 + 2);  // (9,2) and (9,3): 14 hops
+  fab_stats s = fab_stats_get(m.f);
+  EXPECT_EQ(s.deliveries, 4u);
+  EXPECT_EQ(s.wavelets_received, 4u * 40);
+  EXPECT_EQ(s.link_wavelets, 24u * 40);  // each link of the tree once per wavelet
+  uint32_t again = 0;
+  const fab_pe twice[] = {m.at(1, 1), m.at(1, 1)};
+  EXPECT_EQ(fab_route_tree(m.f, m.at(3, 10), twice, 2, &again, m.err, sizeof m.err), -1);
+  EXPECT_NE(std::string(m.err).find("given twice"), std::string::npos) << m.err;
+}
+
 TEST_P(Fidelity, ChainReduceMatchesItsClosedForm) {
   // r PEs: each hop down a ramp, add, up a ramp and across: n + (r-1)(2R + L + A).
   for (uint32_t add : {0u, 1u, 3u}) {
