@@ -34,18 +34,28 @@ typedef struct {
 typedef struct {
   uint32_t from, from_slot, to, to_input, to_slot; /* stages and slots */
   uint32_t f0, f1; /* features it carries */
+  uint32_t flow;   /* the message it rides in */
+} piece;
+
+/* What one output slot sends one input of one consumer per micro-batch:
+ * the features of its pieces (consecutive in the pieces array), as one
+ * message on one route (a tree to their slots' PEs), of which each slot
+ * takes its piece. */
+typedef struct {
+  uint32_t piece0, npieces;
+  uint32_t f0, f1; /* features: from its first piece's f0 to its last's f1 */
   uint32_t route;
   uint32_t m[RING];
   fab_xfer send[RING];
   bool sent[RING];
-} piece;
+} flow;
 
 /* What a fabric transfer is, for the callbacks. */
 enum { TAG_NONE, TAG_SEND, TAG_RELAY, TAG_HOST, TAG_RESULT, TAG_MAX };
 typedef struct {
   uint8_t role;
   uint8_t input;     /* TAG_RELAY: which input of the stage */
-  uint32_t stage, a; /* a: piece (SEND), slot (RELAY), column or row (RESULT, MAX) */
+  uint32_t stage, a; /* a: flow (SEND), piece (RELAY), slot (HOST), column or row (RESULT, MAX) */
   uint32_t m;
 } tag;
 
@@ -104,6 +114,8 @@ struct krn_pipe {
   uint32_t nst, last; /* `last`: the stage whose output is the pipeline's */
   piece *pc;
   uint32_t npc;
+  flow *fl;
+  uint32_t nfl;
   tag *tags; /* per fabric transfer */
   uint32_t ntags;
   uint64_t *done;       /* per micro-batch: cycle the last stage had all of it */
@@ -111,6 +123,24 @@ struct krn_pipe {
   float **final;        /* functional: per micro-batch, b x n */
   char err[256];        /* first error inside a callback */
 };
+
+/* The mesh column of a stage's column j and the mesh row of its row i (a
+ * mirrored stage's columns run right to left, a flipped one's rows bottom
+ * to top), and the index (row-major, in rows i and columns j) of its PE at pe. */
+static inline uint32_t krn_col_x(const stage *s, uint32_t j) {
+  return s->s.mirror ? s->s.region.x + s->cols - 1 - j : s->s.region.x + j;
+}
+static inline uint32_t krn_row_y(const stage *s, uint32_t i) {
+  return s->s.flip ? s->s.region.y + s->rows - 1 - i : s->s.region.y + i;
+}
+/* A GEMM's N band in its column j, and the column of its band j (nrev). */
+static inline uint32_t krn_band(const stage *s, uint32_t j) { return s->s.nrev ? s->cols - 1 - j : j; }
+static inline uint32_t krn_local(const stage *s, fab_pe pe, uint32_t width) {
+  const uint32_t x = fab_x(width, pe), y = fab_y(width, pe);
+  const uint32_t j = s->s.mirror ? s->s.region.x + s->cols - 1 - x : x - s->s.region.x;
+  const uint32_t i = s->s.flip ? s->s.region.y + s->rows - 1 - y : y - s->s.region.y;
+  return i * s->cols + j;
+}
 
 /* pipeline.c, for stages.c */
 void krn_entry_later(krn_pipe *p, uint32_t si, uint32_t m);

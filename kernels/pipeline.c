@@ -67,35 +67,38 @@ static void slot_claim(slot *sl, uint32_t m) {
   sl->freed[i] = sl->out_ready[i] = NEVER;
 }
 
-/* ---- sends: a piece of micro-batch m leaves when its data is ready and
- * its consumer has finished micro-batch m - 2 (double buffers) ---- */
+/* ---- sends: a flow's message of micro-batch m leaves when its data is
+ * ready and every slot it goes to has finished micro-batch m - 2 (double
+ * buffers) ---- */
 
-static void try_send(krn_pipe *p, uint32_t pi, uint32_t m) {
-  piece *pc = &p->pc[pi];
+static void try_send(krn_pipe *p, uint32_t fi, uint32_t m) {
+  flow *fl = &p->fl[fi];
   const uint32_t i = m % RING;
-  if (m >= p->run.micro_batches || pc->m[i] != m || pc->sent[i]) return;
-  const slot *o = &p->st[pc->from].out[pc->from_slot];
-  const slot *s = &p->st[pc->to].in[pc->to_input][pc->to_slot];
+  if (m >= p->run.micro_batches || fl->m[i] != m || fl->sent[i]) return;
+  const piece *first = &p->pc[fl->piece0];
+  const slot *o = &p->st[first->from].out[first->from_slot];
   if (o->m[i] != m || o->out_ready[i] == NEVER) return;
   uint64_t credit = 0;
-  if (m >= 2) {
+  for (uint32_t k = fl->piece0; m >= 2 && k < fl->piece0 + fl->npieces; k++) {
+    const piece *pc = &p->pc[k];
+    const slot *s = &p->st[pc->to].in[pc->to_input][pc->to_slot];
     const uint32_t j = (m - 2) % RING;
     if (s->m[j] != m - 2 || s->freed[j] == NEVER) return;
-    credit = s->freed[j];
+    credit = max_u64(credit, s->freed[j]);
   }
-  pc->sent[i] = true;
+  fl->sent[i] = true;
   const uint64_t at = max_u64(max_u64(o->out_ready[i], credit), fab_now(p->f));
   if (!p->run.functional) {
-    fab_ready(p->f, pc->send[i], at);
+    fab_ready(p->f, fl->send[i], at);
     return;
   }
   /* its features of every token, token-major */
-  const uint32_t w = pc->f1 - pc->f0, ow = o->f1 - o->f0;
+  const uint32_t w = fl->f1 - fl->f0, ow = o->f1 - o->f0;
   float *v = malloc((size_t)p->run.b * w * sizeof *v);
   SIM_CHECK(v, "out of memory");
   for (uint32_t b = 0; b < p->run.b; b++)
-    memcpy(&v[(size_t)b * w], &o->vals[i][(size_t)b * ow + (pc->f0 - o->f0)], w * sizeof *v);
-  fab_ready_values(p->f, pc->send[i], at, v);
+    memcpy(&v[(size_t)b * w], &o->vals[i][(size_t)b * ow + (fl->f0 - o->f0)], w * sizeof *v);
+  fab_ready_values(p->f, fl->send[i], at, v);
   free(v);
 }
 
@@ -107,9 +110,9 @@ void krn_freed(krn_pipe *p, uint32_t si, uint32_t local, uint32_t m, uint64_t cy
     SIM_CHECK(sl->m[i] == m, "stage %s: input %u freed for micro-batch %u not armed", s->s.name, k, m);
     sl->freed[i] = sl->freed_count[i] ? max_u64(sl->freed[i], cycle) : cycle;
     if (++sl->freed_count[i] < group_size(s)) continue;
-    for (uint32_t pi = 0; pi < p->npc; pi++) /* the pieces of m + 2 into it may leave */
+    for (uint32_t pi = 0; pi < p->npc; pi++) /* the flows of m + 2 into it may leave */
       if (p->pc[pi].to == si && p->pc[pi].to_input == k && &s->in[k][p->pc[pi].to_slot] == sl)
-        try_send(p, pi, m + 2);
+        try_send(p, p->pc[pi].flow, m + 2);
   }
 }
 
@@ -136,20 +139,21 @@ static int arm(krn_pipe *p, uint32_t si, uint32_t m, char *err, size_t errlen) {
     *e = (pe_mb){.m = m, .in_done = NEVER, .red = FAB_NONE, .max = FAB_NONE};
   }
   /* its output sends first: an entry stage computes as soon as it is armed */
-  for (uint32_t pi = 0; pi < p->npc; pi++) {
-    piece *pc = &p->pc[pi];
+  for (uint32_t fi = 0; fi < p->nfl; fi++) {
+    flow *fl = &p->fl[fi];
+    const piece *pc = &p->pc[fl->piece0];
     if (pc->from != si) continue;
-    pc->m[i] = m;
-    pc->sent[i] = false;
-    const uint32_t tokens = p->run.b, w = pc->f1 - pc->f0;
+    fl->m[i] = m;
+    fl->sent[i] = false;
+    const uint32_t tokens = p->run.b, w = fl->f1 - fl->f0;
     const fab_transfer t = {.pe = s->out[pc->from_slot].pe,
-                            .out = pc->route,
+                            .out = fl->route,
                             .n = (tokens * w + 1) / 2, /* two fp16 values per wavelet */
                             .ready = FAB_LATER,
                             .values = p->run.functional ? tokens * w : 0,
                             .own_later = p->run.functional};
-    if (fab_combine(p->f, &t, &pc->send[i], err, errlen) != 0) return -1;
-    krn_tag(p, pc->send[i], (tag){TAG_SEND, 0, si, pi, m});
+    if (fab_combine(p->f, &t, &fl->send[i], err, errlen) != 0) return -1;
+    krn_tag(p, fl->send[i], (tag){TAG_SEND, 0, si, fi, m});
     s->sends_left[i]++;
   }
   if (krn_stage_arm(p, si, m, err, errlen) != 0) return -1;
@@ -246,8 +250,8 @@ void krn_output(krn_pipe *p, uint32_t si, uint32_t slot_index, uint32_t m, uint6
     if (--p->parts_left[m] == 0) out_free(p, si, m, p->done[m]);
     return;
   }
-  for (uint32_t pi = 0; pi < p->npc; pi++)
-    if (p->pc[pi].from == si && p->pc[pi].from_slot == slot_index) try_send(p, pi, m);
+  for (uint32_t fi = 0; fi < p->nfl; fi++)
+    if (p->pc[p->fl[fi].piece0].from == si && p->pc[p->fl[fi].piece0].from_slot == slot_index) try_send(p, fi, m);
 }
 
 /* An entry stage's inputs of micro-batch m are there: its PEs' arrivals,
@@ -276,20 +280,18 @@ static void piece_in(krn_pipe *p, uint32_t pi, uint32_t local, uint32_t m, fab_x
   slot *sl = &p->st[pc->to].in[pc->to_input][pc->to_slot];
   const float *v = p->run.functional ? fab_values(p->f, x) : NULL;
   if (v) { /* place its features in the slot's tokens x features */
-    const uint32_t i = m % RING, tokens = p->run.b, sw = sl->f1 - sl->f0, w = pc->f1 - pc->f0;
+    const flow *fl = &p->fl[pc->flow]; /* the message carries the flow's features */
+    const uint32_t i = m % RING, tokens = p->run.b, sw = sl->f1 - sl->f0, w = pc->f1 - pc->f0, fw = fl->f1 - fl->f0;
     if (!sl->vals[i]) {
       sl->vals[i] = calloc((size_t)tokens * sw + 1, sizeof *sl->vals[i]);
       SIM_CHECK(sl->vals[i], "out of memory");
     }
     for (uint32_t t = 0; t < tokens; t++)
-      memcpy(&sl->vals[i][(size_t)t * sw + (pc->f0 - sl->f0)], &v[(size_t)t * w], w * sizeof *v);
+      memcpy(&sl->vals[i][(size_t)t * sw + (pc->f0 - sl->f0)], &v[(size_t)t * fw + (pc->f0 - fl->f0)], w * sizeof *v);
   }
   krn_arrival(p, pc->to, local, pc->to_input, m, cycle);
 }
 
-static uint32_t local_of(const stage *s, fab_pe pe, uint32_t width) {
-  return (fab_y(width, pe) - s->s.region.y) * s->cols + (fab_x(width, pe) - s->s.region.x);
-}
 
 static void on_delivery(void *ctx, fab_pe pe, uint32_t route, fab_xfer sender, uint64_t cycle) {
   (void)route;
@@ -297,10 +299,18 @@ static void on_delivery(void *ctx, fab_pe pe, uint32_t route, fab_xfer sender, u
   const tag t = sender < p->ntags ? p->tags[sender] : (tag){0};
   const uint32_t width = fab_config_of(p->f)->width;
   switch (t.role) {
-    case TAG_SEND: piece_in(p, t.a, p->st[p->pc[t.a].to].in[p->pc[t.a].to_input][p->pc[t.a].to_slot].local, t.m, sender, cycle); break;
-    case TAG_RELAY: piece_in(p, t.a, local_of(&p->st[t.stage], pe, width), t.m, sender, cycle); break;
-    case TAG_HOST: krn_arrival(p, t.stage, local_of(&p->st[t.stage], pe, width), 0, t.m, cycle); break;
-    case TAG_MAX: krn_stage_max(p, t.stage, local_of(&p->st[t.stage], pe, width), t.m, sender, cycle); break;
+    case TAG_SEND: { /* the flow's piece for the slot at pe */
+      const flow *fl = &p->fl[t.a];
+      uint32_t k = fl->piece0;
+      while (k + 1 < fl->piece0 + fl->npieces && p->st[p->pc[k].to].in[p->pc[k].to_input][p->pc[k].to_slot].pe != pe) k++;
+      const slot *sl = &p->st[p->pc[k].to].in[p->pc[k].to_input][p->pc[k].to_slot];
+      SIM_CHECK(sl->pe == pe, "flow %u delivered at PE %u, none of its slots", t.a, pe);
+      piece_in(p, k, sl->local, t.m, sender, cycle);
+      break;
+    }
+    case TAG_RELAY: piece_in(p, t.a, krn_local(&p->st[t.stage], pe, width), t.m, sender, cycle); break;
+    case TAG_HOST: krn_arrival(p, t.stage, krn_local(&p->st[t.stage], pe, width), 0, t.m, cycle); break;
+    case TAG_MAX: krn_stage_max(p, t.stage, krn_local(&p->st[t.stage], pe, width), t.m, sender, cycle); break;
     default: SIM_CHECK(0, "a message of transfer %u (role %u) delivered at PE %u", sender, t.role, pe);
   }
 }
@@ -323,7 +333,7 @@ static void on_done(void *ctx, fab_xfer x, uint64_t cycle) {
     case TAG_RESULT: krn_stage_result(p, &t, x, cycle); break;
     case TAG_MAX: {
       const stage *s = &p->st[t.stage];
-      krn_stage_max(p, t.stage, local_of(s, fab_coll_member(s->max[t.a], fab_coll_result(s->max[t.a])),
+      krn_stage_max(p, t.stage, krn_local(s, fab_coll_member(s->max[t.a], fab_coll_result(s->max[t.a])),
                                          fab_config_of(p->f)->width), t.m, x, cycle);
       break;
     }
@@ -356,18 +366,33 @@ static int check_stages(const fab_config *fc, const krn_stage *st, uint32_t n, c
   return 0;
 }
 
-/* Route every piece, the shortest first (pieces between neighbouring
+/* Route every flow, the shortest first (flows between neighbouring
  * stages, most of them, take their direct paths; longer ones go around
- * them). Every piece's two ends are held first, so that routes added
- * before go around the PEs that send and take pieces. Each takes the
+ * them). Every flow's ends are held first, so that routes added before go
+ * around the PEs that send and take them. A flow to one slot takes the
  * cheapest of the paths fab_routes_path_free weighs (Y first, between
  * regions side by side, spreads routes from a row of outputs to a column
- * of inputs over the rows). */
-static uint32_t piece_hops(const krn_pipe *p, const piece *pc) {
-  const uint32_t w = fab_config_of(p->f)->width;
-  const fab_pe a = p->st[pc->from].out[pc->from_slot].pe, b = p->st[pc->to].in[pc->to_input][pc->to_slot].pe;
-  const uint32_t ax = fab_x(w, a), ay = fab_y(w, a), bx = fab_x(w, b), by = fab_y(w, b);
-  return (ax > bx ? ax - bx : bx - ax) + (ay > by ? ay - by : by - ay);
+ * of inputs over the rows); a flow to several, the tree of their Y-first
+ * paths. */
+static fab_pe to_pe(const krn_pipe *p, uint32_t pi) {
+  const piece *pc = &p->pc[pi];
+  return p->st[pc->to].in[pc->to_input][pc->to_slot].pe;
+}
+static fab_pe from_pe(const krn_pipe *p, uint32_t pi) {
+  const piece *pc = &p->pc[pi];
+  return p->st[pc->from].out[pc->from_slot].pe;
+}
+
+static uint32_t flow_hops(const krn_pipe *p, const flow *fl) {
+  const uint32_t w = fab_config_of(p->f)->width, ax = fab_x(w, from_pe(p, fl->piece0)),
+                 ay = fab_y(w, from_pe(p, fl->piece0));
+  uint32_t most = 0;
+  for (uint32_t k = fl->piece0; k < fl->piece0 + fl->npieces; k++) {
+    const uint32_t bx = fab_x(w, to_pe(p, k)), by = fab_y(w, to_pe(p, k));
+    const uint32_t h = (ax > bx ? ax - bx : bx - ax) + (ay > by ? ay - by : by - ay);
+    most = h > most ? h : most;
+  }
+  return most;
 }
 
 static int cmp_u64(const void *a, const void *b) {
@@ -375,28 +400,85 @@ static int cmp_u64(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-static int route_pieces(krn_pipe *p, char *err, size_t errlen) {
-  uint64_t *order = malloc(((size_t)p->npc + 1) * sizeof *order); /* hops << 32 | piece, sorted */
-  if (!order) {
-    snprintf(err, errlen, "pipeline: out of memory");
-    return -1;
+static void hold_ends(krn_pipe *p, const flow *fl, bool take) {
+  fab_route_reserve(p->f, from_pe(p, fl->piece0), take);
+  for (uint32_t k = fl->piece0; k < fl->piece0 + fl->npieces; k++) fab_route_reserve(p->f, to_pe(p, k), take);
+}
+
+/* A column of outputs above (or below) a column of inputs, one single-piece
+ * flow each (the residual stream across a turn of the serpentine, features
+ * running down one column and up the other): the flows go as nested U's,
+ * each along its source's row to its own column outside both, down to its
+ * destination's row and back, the shortest U innermost, so that none
+ * crosses another; on the side of the two columns with the least room that
+ * still holds them all. The flows are routed at once, in their order. */
+static bool u_turn(const krn_pipe *p, uint32_t f0, uint32_t nf, uint32_t *via) {
+  const uint32_t w = fab_config_of(p->f)->width;
+  const piece *pc = &p->pc[p->fl[f0].piece0];
+  const stage *a = &p->st[pc->from], *b = &p->st[pc->to];
+  const bool cols = (a->elementwise || a->s.kind == KRN_STAGE_EMBED) && b->elementwise && a->cols == 1 && b->cols == 1;
+  if (!cols || nf < 2 || (a->s.region.y + a->rows > b->s.region.y && b->s.region.y + b->rows > a->s.region.y))
+    return false;
+  uint32_t span[nf];
+  for (uint32_t k = 0; k < nf; k++) {
+    const flow *fl = &p->fl[f0 + k];
+    if (fl->npieces != 1) return false;
+    const uint32_t ya = fab_y(w, from_pe(p, fl->piece0)), yb = fab_y(w, to_pe(p, fl->piece0));
+    span[k] = ya > yb ? ya - yb : yb - ya;
   }
-  for (uint32_t i = 0; i < p->npc; i++) order[i] = (uint64_t)piece_hops(p, &p->pc[i]) << 32 | i;
-  qsort(order, p->npc, sizeof *order, cmp_u64);
-  int rc = 0;
-  for (uint32_t i = 0; i < p->npc; i++) { /* the ends of every piece: routes added before go around */
-    const piece *pc = &p->pc[i];
-    fab_route_reserve(p->f, p->st[pc->from].out[pc->from_slot].pe, true);
-    fab_route_reserve(p->f, p->st[pc->to].in[pc->to_input][pc->to_slot].pe, true);
+  const uint32_t xa = a->s.region.x, xb = b->s.region.x, hi = xa > xb ? xa : xb, lo = xa < xb ? xa : xb;
+  const uint32_t east = w - 1 - hi, west = lo;
+  const bool go_east = east >= nf && (west < nf || east <= west);
+  if (!go_east && west < nf) return false;
+  for (uint32_t k = 0; k < nf; k++) { /* its rank: the U's shorter than it, or as short and before it */
+    uint32_t rank = 0;
+    for (uint32_t q = 0; q < nf; q++) rank += span[q] < span[k] || (span[q] == span[k] && q < k);
+    via[k] = go_east ? hi + 1 + rank : lo - 1 - rank;
   }
-  for (uint32_t i = 0; i < p->npc && rc == 0; i++) {
-    piece *pc = &p->pc[(uint32_t)order[i]];
-    const fab_pe from = p->st[pc->from].out[pc->from_slot].pe, to = p->st[pc->to].in[pc->to_input][pc->to_slot].pe;
-    fab_route_reserve(p->f, from, false);
-    fab_route_reserve(p->f, to, false);
-    rc = fab_route_path_free(p->f, from, to, &pc->route, err, errlen);
+  return true;
+}
+
+static int route_flows(krn_pipe *p, char *err, size_t errlen) {
+  uint64_t *order = malloc(((size_t)p->nfl + 1) * sizeof *order); /* hops << 32 | flow, sorted */
+  fab_pe *dst = malloc(((size_t)p->npc + 1) * sizeof *dst);
+  int rc = order && dst ? 0 : -1;
+  if (rc) snprintf(err, errlen, "pipeline: out of memory");
+  for (uint32_t i = 0; rc == 0 && i < p->nfl; i++) {
+    order[i] = (uint64_t)flow_hops(p, &p->fl[i]) << 32 | i;
+    hold_ends(p, &p->fl[i], true);
+  }
+  /* the U-turns first: consecutive flows into one input of one stage */
+  uint32_t *via = malloc(((size_t)p->nfl + 1) * sizeof *via);
+  bool *done = calloc((size_t)p->nfl + 1, sizeof *done);
+  if (rc == 0 && (!via || !done)) rc = -1, snprintf(err, errlen, "pipeline: out of memory");
+  for (uint32_t f0 = 0, f1; rc == 0 && f0 < p->nfl; f0 = f1) {
+    const piece *a = &p->pc[p->fl[f0].piece0];
+    for (f1 = f0 + 1; f1 < p->nfl; f1++) {
+      const piece *b = &p->pc[p->fl[f1].piece0];
+      if (b->to != a->to || b->to_input != a->to_input || b->from != a->from) break;
+    }
+    if (!u_turn(p, f0, f1 - f0, via)) continue;
+    for (uint32_t k = f0; rc == 0 && k < f1; k++) {
+      flow *fl = &p->fl[k];
+      hold_ends(p, fl, false);
+      done[k] = true;
+      rc = fab_route_path_via(p->f, from_pe(p, fl->piece0), to_pe(p, fl->piece0), false, via[k - f0], &fl->route,
+                              err, errlen);
+    }
+  }
+  if (rc == 0) qsort(order, p->nfl, sizeof *order, cmp_u64);
+  for (uint32_t i = 0; rc == 0 && i < p->nfl; i++) {
+    flow *fl = &p->fl[(uint32_t)order[i]];
+    if (done[(uint32_t)order[i]]) continue;
+    hold_ends(p, fl, false);
+    for (uint32_t k = 0; k < fl->npieces; k++) dst[k] = to_pe(p, fl->piece0 + k);
+    rc = fl->npieces == 1 ? fab_route_path_free(p->f, from_pe(p, fl->piece0), dst[0], &fl->route, err, errlen)
+                          : fab_route_tree(p->f, from_pe(p, fl->piece0), dst, fl->npieces, &fl->route, err, errlen);
   }
   free(order);
+  free(dst);
+  free(via);
+  free(done);
   return rc;
 }
 
@@ -439,13 +521,14 @@ krn_pipe *krn_pipe_create(sim_engine *e, fab_fabric *f, const krn_machine *m,
   for (uint32_t i = 0; i < nstages; i++)
     if (krn_stage_setup(p, i, err, errlen) != 0) goto fail;
   /* pieces: every overlap of a producer's output slot and a consumer's input slot */
-  uint32_t cap = 0;
+  uint32_t cap = 0, fcap = 0;
   for (uint32_t c = 0; c < nstages; c++) {
     stage *s = &p->st[c];
     for (uint32_t k = 0; k < s->ninputs; k++) {
       if (s->s.in[k] < 0) continue;
       const stage *pr = &p->st[s->s.in[k]];
       for (uint32_t o = 0; o < pr->nout; o++) {
+        const uint32_t flow0 = p->npc; /* this output slot's pieces into input k: one flow */
         for (uint32_t j = 0; j < s->nin_slots[k]; j++) {
           slot *sl = &s->in[k][j];
           const uint32_t f0 = pr->out[o].f0 > sl->f0 ? pr->out[o].f0 : sl->f0;
@@ -458,16 +541,24 @@ krn_pipe *krn_pipe_create(sim_engine *e, fab_fabric *f, const krn_machine *m,
             p->pc = pc;
           }
           piece *pc = &p->pc[p->npc++];
-          memset(pc, 0, sizeof *pc);
           *pc = (piece){.from = (uint32_t)s->s.in[k], .from_slot = o, .to = c, .to_input = k,
-                        .to_slot = j, .f0 = f0, .f1 = f1};
-          for (uint32_t r = 0; r < RING; r++) pc->m[r] = NO_MB;
+                        .to_slot = j, .f0 = f0, .f1 = f1, .flow = p->nfl};
           sl->pieces++;
         }
+        if (p->npc == flow0) continue;
+        if (p->nfl == fcap) {
+          fcap = fcap ? 2 * fcap : 1024;
+          flow *fl = realloc(p->fl, fcap * sizeof *fl);
+          if (!fl) goto oom;
+          p->fl = fl;
+        }
+        flow *fl = &p->fl[p->nfl++];
+        *fl = (flow){.piece0 = flow0, .npieces = p->npc - flow0, .f0 = p->pc[flow0].f0, .f1 = p->pc[p->npc - 1].f1};
+        for (uint32_t r = 0; r < RING; r++) fl->m[r] = NO_MB;
       }
     }
   }
-  if (route_pieces(p, err, errlen) != 0) goto fail;
+  if (route_flows(p, err, errlen) != 0) goto fail;
   p->last = nstages - 1;
   while (p->st[p->last].nconsumers > 0) p->last--; /* the last stage nothing consumes */
   for (uint32_t mb = 0; mb < run->micro_batches; mb++) {
@@ -521,6 +612,7 @@ void krn_pipe_destroy(krn_pipe *p) {
   free(p->final);
   free(p->st);
   free(p->pc);
+  free(p->fl);
   free(p->tags);
   free(p->done);
   free(p->parts_left);

@@ -71,6 +71,16 @@ typedef struct {
   krn_stage_kind kind;
   const char *name;   /* for reports and errors, e.g. "L3.ffn_up" */
   fab_rect region;
+  bool mirror;            /* columns right to left (a region on a westward shelf): column j
+                             at region.x + region.w - 1 - j, so that data flows west as it
+                             flows east on an unmirrored one */
+  bool flip;              /* rows bottom to top: row i at region.y + region.h - 1 - i (GEMM
+                             row heads, element-wise features: data arriving from the shelf
+                             above then needs no route to cross another); a GEMM's column
+                             still reduces top to bottom */
+  bool nrev;              /* GEMM: N bands the other way: band j in column w - 1 - j (its
+                             row heads stay in column 0), so that its outputs reach a
+                             flipped column without crossing */
   int in[KRN_MAX_INPUTS]; /* producer stages, -1 for none: GEMM, LAYERNORM, GELU: 1
                              (a GEMM with in[0] = -1 takes krn_run.input at its rows' first
                              PEs); ADD: 2; ATTENTION: q, k, v; EMBED: none (token ids) */

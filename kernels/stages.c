@@ -35,7 +35,7 @@ static bool cuts_ok(const uint32_t *c, uint32_t parts, uint32_t n) {
 static slot make_slot(const stage *s, uint32_t width, uint32_t i, uint32_t j, uint32_t f0, uint32_t f1) {
   slot sl;
   memset(&sl, 0, sizeof sl);
-  sl.pe = fab_at(width, s->s.region.x + j, s->s.region.y + i);
+  sl.pe = fab_at(width, krn_col_x(s, j), krn_row_y(s, i));
   sl.local = i * s->cols + j;
   sl.f0 = f0;
   sl.f1 = f1;
@@ -105,11 +105,11 @@ int krn_stage_setup(krn_pipe *p, uint32_t si, char *err, size_t errlen) {
   }
   s->nout = s->elementwise ? r * c : emb ? r : c;
   if (!(s->out = calloc(s->nout, sizeof *s->out))) return shape_error(s, "out of memory", err, errlen);
-  for (uint32_t j = 0; j < s->nout; j++) /* GEMM: the last row; embedding: the last column; attention: its output row */
+  for (uint32_t j = 0; j < s->nout; j++) /* GEMM: the bottom row; embedding: the last column; attention: its output row */
     s->out[j] = s->elementwise ? make_slot(s, w, j / c, j % c, s->nc[j], s->nc[j + 1])
                 : emb          ? make_slot(s, w, j, c - 1, s->nc[j], s->nc[j + 1])
-                               : make_slot(s, w, tiled ? r - 1 : krn_attn_row(r, c, j, KRN_ATTN_OUT), j, s->nc[j],
-                                           s->nc[j + 1]);
+                               : make_slot(s, w, tiled ? (k->flip ? 0 : r - 1) : krn_attn_row(r, c, j, KRN_ATTN_OUT),
+                                           krn_band(s, j), s->nc[j], s->nc[j + 1]);
   for (uint32_t i = 0; i < s->ninputs; i++) {
     for (uint32_t n = 0; n < s->nin_slots[i]; n++) {
       slot *sl = &s->in[i][n];
@@ -121,7 +121,7 @@ int krn_stage_setup(krn_pipe *p, uint32_t si, char *err, size_t errlen) {
         *sl = make_slot(s, w, n / c, n % c, s->nc[n], s->nc[n + 1]);
       /* a GEMM row's first PE, an ATTENTION column's input PE relays to the others */
       const bool row = k->kind == KRN_STAGE_GEMM && c > 1, col = k->kind == KRN_STAGE_ATTENTION && r > 1;
-      const fab_rect to = row ? (fab_rect){q.x, q.y + n, c, 1} : (fab_rect){q.x + n, q.y, 1, r};
+      const fab_rect to = row ? (fab_rect){q.x, krn_row_y(s, n), c, 1} : (fab_rect){krn_col_x(s, n), q.y, 1, r};
       if ((row || col) && fab_route_rect(p->f, sl->pe, to, &sl->route, err, errlen) != 0) return -1;
       if (s->entry && i == 0) sl->pieces = 1; /* the host's x, or nothing to wait for */
     }
@@ -131,9 +131,9 @@ int krn_stage_setup(krn_pipe *p, uint32_t si, char *err, size_t errlen) {
   if (s->nred) { /* per column (the embedding: per row) to its output slot */
     if (!(s->red = calloc(s->nred, sizeof *s->red))) return shape_error(s, "out of memory", err, errlen);
     for (uint32_t j = 0; j < s->nred; j++) {
-      s->red[j] = emb     ? fab_coll_chain(p->f, fab_at(w, q.x, q.y + j), s->out[j].pe, err, errlen)
-                  : tiled ? fab_coll_chain(p->f, fab_at(w, q.x + j, q.y), s->out[j].pe, err, errlen)
-                          : fab_coll_line(p->f, (fab_rect){q.x + j, q.y, 1, r}, s->out[j].pe, 0, err, errlen);
+      s->red[j] = emb     ? fab_coll_chain(p->f, fab_at(w, krn_col_x(s, 0), krn_row_y(s, j)), s->out[j].pe, err, errlen)
+                  : tiled ? fab_coll_chain(p->f, fab_at(w, krn_col_x(s, krn_band(s, j)), q.y), s->out[j].pe, err, errlen)
+                          : fab_coll_line(p->f, (fab_rect){krn_col_x(s, j), q.y, 1, r}, s->out[j].pe, 0, err, errlen);
       if (!s->red[j]) return -1;
     }
   }
@@ -141,7 +141,7 @@ int krn_stage_setup(krn_pipe *p, uint32_t si, char *err, size_t errlen) {
     if (!(s->max = calloc(c, sizeof *s->max))) return shape_error(s, "out of memory", err, errlen);
     for (uint32_t j = 0; j < (k->kind == KRN_STAGE_ATTENTION ? c : 1); j++) {
       s->max[j] = k->kind == KRN_STAGE_ATTENTION
-                      ? fab_coll_line(p->f, (fab_rect){q.x + j, q.y, 1, r}, s->out[j].pe, 1, err, errlen)
+                      ? fab_coll_line(p->f, (fab_rect){krn_col_x(s, j), q.y, 1, r}, s->out[j].pe, 1, err, errlen)
                       : fab_coll_reduce(p->f, q, 1, err, errlen);
       if (!s->max[j]) return -1;
     }
@@ -151,12 +151,12 @@ int krn_stage_setup(krn_pipe *p, uint32_t si, char *err, size_t errlen) {
   for (uint32_t l = 0; l < r * c; l++) {
     pe_state *pe = &s->pe[l];
     for (uint32_t x = 0; x < RING; x++) pe->ring[x].m = NO_MB;
-    const uint32_t i = l / c, j = l % c, f = s->elementwise ? l : emb ? i : j, nt = s->nc[f + 1] - s->nc[f];
+    const uint32_t i = l / c, j = l % c, f = s->elementwise ? l : emb ? i : krn_band(s, j), nt = s->nc[f + 1] - s->nc[f];
     krn_cost cost;
     switch (k->kind) {
       case KRN_STAGE_GEMM: {
         const uint32_t kt = s->kc[i + 1] - s->kc[i];
-        pe->nnz = k->mask ? wl_mask_count(k->mask, s->kc[i], s->kc[i + 1], s->nc[j], s->nc[j + 1])
+        pe->nnz = k->mask ? wl_mask_count(k->mask, s->kc[i], s->kc[i + 1], s->nc[f], s->nc[f + 1])
                           : (uint64_t)kt * nt;
         pe->kernel = k->kernel == KRN_AUTO ? krn_gemm_pick(&p->m, kt, nt, pe->nnz, b) : k->kernel;
         cost = krn_gemm_cost(&p->m, pe->kernel, kt, nt, pe->nnz, b);
@@ -181,7 +181,7 @@ int krn_stage_setup(krn_pipe *p, uint32_t si, char *err, size_t errlen) {
       snprintf(err, errlen,
                "pipeline: stage %s: PE (%u,%u) needs %llu bytes of SRAM, the PE has %llu (knob: "
                "fabric.sram_per_pe; or give the stage more PEs)",
-               k->name, q.x + j, q.y + i, (unsigned long long)pe->sram, (unsigned long long)p->m.sram);
+               k->name, krn_col_x(s, j), krn_row_y(s, i), (unsigned long long)pe->sram, (unsigned long long)p->m.sram);
       return -1;
     }
   }
@@ -213,7 +213,7 @@ static int round_of(krn_pipe *p, uint32_t si, fab_coll *c, uint32_t col, uint32_
   const uint32_t width = fab_config_of(p->f)->width;
   for (uint32_t i = 0; i < members; i++) {
     const fab_pe pe = fab_coll_member(c, i);
-    const uint32_t local = (fab_y(width, pe) - s->s.region.y) * s->cols + fab_x(width, pe) - s->s.region.x;
+    const uint32_t local = krn_local(s, pe, width);
     pe_mb *e = krn_pe_mb(s, local, m);
     *(is_max ? &e->max : &e->red) = x[i];
   }
@@ -246,12 +246,13 @@ int krn_stage_arm(krn_pipe *p, uint32_t si, uint32_t m, char *err, size_t errlen
       return -1;
   }
   /* relays: a GEMM row's, an ATTENTION column's first PE forwards each piece */
-  for (uint32_t pi = 0; pi < p->npc; pi++) {
+  for (uint32_t pi = 0; pi < p->npc; pi++) { /* each piece's flow message, whole */
     const piece *pc = &p->pc[pi];
     const slot *sl = pc->to == si ? &s->in[pc->to_input][pc->to_slot] : NULL;
     if (!sl || sl->route == FAB_NONE) continue;
-    const uint32_t n = b * (pc->f1 - pc->f0);
-    const fab_transfer t = {.pe = sl->pe, .in = &pc->route, .nin = 1, .out = sl->route,
+    const flow *fl = &p->fl[pc->flow];
+    const uint32_t n = b * (fl->f1 - fl->f0);
+    const fab_transfer t = {.pe = sl->pe, .in = &fl->route, .nin = 1, .out = sl->route,
                             .n = (n + 1) / 2, .ready = fab_now(p->f), .values = p->run.functional ? n : 0};
     fab_xfer x;
     if (fab_combine(p->f, &t, &x, err, errlen) != 0) return -1;
@@ -309,7 +310,7 @@ static void partial_ready(krn_pipe *p, uint32_t si, uint32_t l, uint32_t m, uint
       fab_ready(p->f, x, end);
     free(y);
   } else {
-    finish(p, si, s->s.kind == KRN_STAGE_EMBED ? l / s->cols : l % s->cols, m, end, y);
+    finish(p, si, s->s.kind == KRN_STAGE_EMBED ? l / s->cols : krn_band(s, l % s->cols), m, end, y);
   }
 }
 
@@ -318,7 +319,7 @@ static void gemm(krn_pipe *p, uint32_t si, uint32_t l, uint32_t m, uint64_t star
   const krn_stage *k = &s->s;
   pe_state *pe = &s->pe[l];
   const uint32_t i = l / s->cols, j = l % s->cols, b = p->run.b;
-  const uint32_t k0 = s->kc[i], kt = s->kc[i + 1] - k0, n0 = s->nc[j], nt = s->nc[j + 1] - n0;
+  const uint32_t k0 = s->kc[i], kt = s->kc[i + 1] - k0, n0 = s->nc[krn_band(s, j)], nt = s->nc[krn_band(s, j) + 1] - n0;
   const uint64_t end = krn_charge(p, s, l, start, krn_gemm_cost(&p->m, pe->kernel, kt, nt, pe->nnz, b));
   float *y = NULL;
   if (p->run.functional) { /* y[t, n] += x[t, k] W[k, n] over the kept weights */
