@@ -239,13 +239,38 @@ static bool elementwise_shape(search *S, uint32_t i, uint64_t T, uint32_t *r, ui
   return false;
 }
 
+/* Whether a shelf may end before stage i: before GELU. Its input comes down
+ * as a row of outputs (FFN-up's), which GELU takes with its column flipped
+ * (see orient) without two routes crossing; and the residual stream, which
+ * crosses every turn, crosses this one between the FFN's two ends, whose
+ * regions leave the nested U's room beside them (at a turn before the
+ * attention's output projection there would be room only for that
+ * projection's width). Elsewhere a column of outputs would come down to a
+ * column of inputs beside it. The layout moves the stages from the last
+ * such point on to the next shelf. */
+static bool turn_ok(const search *S, uint32_t i) {
+  return i == 0 || S->p->st[i].stage.kind == KRN_STAGE_GELU;
+}
+
+/* Stage i's rows and columns for T; false if none meets it. */
+static bool shape(search *S, uint32_t i, uint64_t T, uint32_t *r, uint32_t *c) {
+  if (elementwise(&S->p->st[i].stage)) return elementwise_shape(S, i, T, r, c);
+  *r = rows_of(S, i);
+  return (*c = width_for(S, i, T)) != 0;
+}
+
 /* Lay every stage out for target interval T; false if the mesh is too small. */
 static bool layout(search *S, uint64_t T) {
-  uint32_t shelf = 0, cursor = 0, x, y;
+  uint32_t shelf = 0, cursor = 0, x, y, r, c;
+  uint32_t mark = 0, mark_cursor = 0; /* the last stage a shelf may end before, and where it went */
   for (uint32_t i = 0; i < S->p->n; i++) {
-    uint32_t c = 0, r = rows_of(S, i);
-    if (elementwise(&S->p->st[i].stage) ? !elementwise_shape(S, i, T, &r, &c) : (c = width_for(S, i, T)) == 0)
-      return false;
+    if (turn_ok(S, i)) mark = i, mark_cursor = cursor;
+    if (!shape(S, i, T, &r, &c)) return false;
+    if (cursor + c > S->p->W && i != mark) { /* the stages from mark on go to the next shelf */
+      if (mark_cursor == 0) return false;    /* they are wider than a shelf */
+      shelf++, cursor = mark_cursor = 0, i = mark;
+      if (!shape(S, i, T, &r, &c)) return false;
+    }
     if (!take(S, c, &shelf, &cursor, &x, &y)) return false;
     S->region[i] = (fab_rect){x, y, c, r};
   }
@@ -267,6 +292,46 @@ static uint64_t best_interval(search *S) {
   }
   layout(S, hi);
   return hi;
+}
+
+/* The stages' orientation on shelves of h rows, so that no two routes
+ * between consecutive stages cross (two crossing routes need two colors on
+ * the router where they cross; a bundle of routes all crossing one another,
+ * as many colors as routes). On a westward shelf a stage is mirrored, so
+ * data flows west as it does east. Columns of features (element-wise
+ * stages, the embedding's outputs) run down on even shelves and up on odd
+ * ones (flip): the serpentine turns a shelf's rows upside down, and the
+ * residual stream, which crosses every turn, then runs into the next shelf
+ * as nested U's. A GEMM takes its rows in the order of its input column,
+ * or flipped where a row of outputs comes down from the shelf above; it
+ * lays its N bands out (nrev) in the order its column of consumers takes
+ * them, reversed across a turn. Attention and its projections keep heads
+ * in order. */
+static bool row_out(const krn_stage *s) { return s->kind == KRN_STAGE_GEMM || s->kind == KRN_STAGE_ATTENTION; }
+
+static void orient(ws_placement *p, uint32_t h) {
+  for (uint32_t i = 0; i < p->n; i++) {
+    krn_stage *s = &p->st[i].stage;
+    const uint32_t shelf = s->region.y / h;
+    s->mirror = shelf % 2 == 1;
+    s->flip = s->nrev = false;
+    if (elementwise(s) || s->kind == KRN_STAGE_EMBED) s->flip = shelf % 2 == 1;
+  }
+  for (uint32_t i = 0; i < p->n; i++) {
+    krn_stage *s = &p->st[i].stage;
+    if (s->kind != KRN_STAGE_GEMM) continue;
+    const uint32_t shelf = s->region.y / h;
+    if (s->in[0] >= 0) {
+      const krn_stage *pr = &p->st[s->in[0]].stage;
+      s->flip = row_out(pr) ? pr->nrev != (pr->region.y / h != shelf) : pr->flip;
+    }
+    for (uint32_t t = i + 1; t < p->n; t++) /* its first column of consumers */
+      for (uint32_t k = 0; k < KRN_MAX_INPUTS; k++) {
+        const krn_stage *c = &p->st[t].stage;
+        if (c->in[k] != (int)i || row_out(c) || s->nrev) continue;
+        s->nrev = c->flip != (c->region.y / h != shelf);
+      }
+  }
 }
 
 /* Why no layout fits at all (the weights would fit in the mesh's SRAM): an
@@ -445,6 +510,7 @@ ws_placement *ws_place(const ws_config *cfg, char *err, size_t errlen) {
       free(p->nc[i]);
       p->kc[i] = p->nc[i] = NULL;
     }
+    orient(p, heights[k]);
     p->tot = (ws_place_totals){.shelf_height = heights[k], .shelves_used = shelves_of[k]};
     if (ws_place_finish(p, err, errlen) != 0) rc = -1;
     placed = p->tot.routes_ok || t_of[k] == 0;
