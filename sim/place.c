@@ -1,6 +1,7 @@
 /* The placer's search: shelves, widths per target interval, the binary
  * search on the target, the shelf heights tried (see place.h). */
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -68,16 +69,16 @@ static uint32_t max_cols(const search *S, uint32_t i) {
 }
 
 /* ---- routes per slot ----
- * Every overlap of a producer's output slot and a consumer's input slot is
- * a route with its own color on the routers it shares, so a PE that sends
- * or takes many pieces runs its router out of colors. With even cut points,
- * s slots feeding t slots put at most ceil(s / t) + 1 pieces on one of the t,
- * and one of the s sends at most ceil(t / s) + 1 (counted exactly from the
- * cut points below). A slot's router must hold
- * its pieces in and out, the region's own routes at that PE (a GEMM row's
- * relay and chain hops: 3; attention's output PE: three relays passing, both
- * sides of two reductions and a multicast: 8; layernorm's all-reduce: 4) and a margin
- * of 4 for routes passing by. The routes built at the end are the check. */
+ * A producer's output slot sends each consumer input it overlaps one flow,
+ * a message on one route (a tree to the slots it overlaps); a consumer's
+ * input slot takes one flow from every producer slot it overlaps. With even
+ * cut points, s slots feeding t slots put at most ceil(s / t) + 1 flows on
+ * one of the t (counted exactly from the cut points below). A slot's router
+ * must hold its flows in and out, the region's own routes at that PE (a GEMM
+ * row's relay and chain hops: 3; attention's output PE: three relays
+ * passing, both sides of two reductions and a multicast: 8; layernorm's
+ * all-reduce: 4) and a margin of 4 for routes passing by. The routes built
+ * at the end are the check. */
 
 static uint32_t in_slots(const krn_stage *s, uint32_t r, uint32_t c) {
   return s->kind == KRN_STAGE_GEMM ? r : elementwise(s) ? r * c : c;
@@ -93,27 +94,24 @@ static uint64_t slot_start(const krn_stage *s, uint32_t f, uint32_t slots, uint3
   return (uint64_t)j * f / slots;
 }
 
-/* The most pieces one of consumer cons's `t` input slots takes from producer
- * prod's `s` output slots over f features (and, with out, the most one of
- * the s sends): every overlap of two slots is a piece. */
-static uint32_t fan(const krn_stage *prod, uint32_t s, const krn_stage *cons, uint32_t t, uint32_t f, bool out) {
-  const krn_stage *a = out ? prod : cons, *b = out ? cons : prod; /* count b's slots over each of a's */
-  const uint32_t na = out ? s : t, nb = out ? t : s;
+/* The most flows one of consumer cons's t input slots takes from producer
+ * prod's s output slots over f features: one per producer slot it overlaps. */
+static uint32_t fan_in(const krn_stage *prod, uint32_t s, const krn_stage *cons, uint32_t t, uint32_t f) {
   uint32_t most = 0, k = 0;
-  for (uint32_t j = 0; j < na; j++) {
-    const uint64_t lo = slot_start(a, f, na, j), hi = slot_start(a, f, na, j + 1);
+  for (uint32_t j = 0; j < t; j++) {
+    const uint64_t lo = slot_start(cons, f, t, j), hi = slot_start(cons, f, t, j + 1);
     if (lo >= hi) continue;
-    while (k + 1 < nb && slot_start(b, f, nb, k + 1) <= lo) k++;
+    while (k + 1 < s && slot_start(prod, f, s, k + 1) <= lo) k++;
     uint32_t n = 0;
-    for (uint32_t q = k; q < nb && slot_start(b, f, nb, q) < hi; q++) n += slot_start(b, f, nb, q + 1) > lo;
+    for (uint32_t q = k; q < s && slot_start(prod, f, s, q) < hi; q++) n += slot_start(prod, f, s, q + 1) > lo;
     most = n > most ? n : most;
   }
   return most;
 }
 
-/* Colors a slot's router has for pieces, after its region's own routes and
- * the margin; whether a slot takes and sends at the same PE. */
-static uint32_t piece_budget(const search *S, const krn_stage *s, bool in) {
+/* Colors a slot's router has for flows, after its region's own routes and
+ * the margin. */
+static uint32_t flow_budget(const search *S, const krn_stage *s, bool in) {
   const uint32_t own = s->kind == KRN_STAGE_ATTENTION   ? 8
                        : s->kind == KRN_STAGE_LAYERNORM ? 4
                        : s->kind == KRN_STAGE_GEMM      ? (in ? 3 : 1)
@@ -121,7 +119,6 @@ static uint32_t piece_budget(const search *S, const krn_stage *s, bool in) {
                                                         : 0;
   return S->colors > own + 4 ? S->colors - own - 4 : 1;
 }
-static bool same_pe(const krn_stage *s) { return s->kind == KRN_STAGE_ATTENTION || elementwise(s); }
 
 /* Stage q's shape: its region in the layout so far, or for i the candidate. */
 static void shape_of(const search *S, uint32_t q, uint32_t i, uint32_t r, uint32_t c, uint32_t *qr, uint32_t *qc) {
@@ -129,50 +126,40 @@ static void shape_of(const search *S, uint32_t q, uint32_t i, uint32_t r, uint32
   *qc = q == i ? c : S->region[q].w;
 }
 
-/* Pieces into one input slot of stage q (its producers placed), and out of
- * one of its output slots to its consumers placed up to `upto` (GEMM
- * consumers later on count too: their rows are the shelf's). */
-static uint32_t pieces_in(const search *S, uint32_t q, uint32_t i, uint32_t r, uint32_t c) {
+/* Flows into one input slot of stage q (its producers placed): summed over
+ * its inputs where they meet at one PE (element-wise), the most of one input
+ * where each has its own (attention's ports; a GEMM has one). */
+static uint32_t flows_in(const search *S, uint32_t q, uint32_t i, uint32_t r, uint32_t c) {
   const ws_placement *p = S->p;
+  const krn_stage *qs = &p->st[q].stage;
   uint32_t qr, qc, n = 0;
   shape_of(S, q, i, r, c, &qr, &qc);
   for (uint32_t k = 0; k < KRN_MAX_INPUTS; k++) {
-    const int pr = p->st[q].stage.in[k];
+    const int pr = qs->in[k];
     if (pr < 0) continue;
     uint32_t pr_r, pr_c;
     shape_of(S, (uint32_t)pr, i, r, c, &pr_r, &pr_c);
-    const krn_stage *ps = &p->st[pr].stage, *qs = &p->st[q].stage;
-    n += fan(ps, out_slots(ps, pr_r, pr_c), qs, in_slots(qs, qr, qc), ps->n, false);
+    const krn_stage *ps = &p->st[pr].stage;
+    const uint32_t f = fan_in(ps, out_slots(ps, pr_r, pr_c), qs, in_slots(qs, qr, qc), ps->n);
+    n = elementwise(qs) ? n + f : (f > n ? f : n);
   }
   return n;
 }
-static uint32_t pieces_out(const search *S, uint32_t q, uint32_t i, uint32_t r, uint32_t c) {
-  const ws_placement *p = S->p;
-  uint32_t qr, qc, n = 0;
-  shape_of(S, q, i, r, c, &qr, &qc);
-  const krn_stage *qs = &p->st[q].stage;
-  const uint32_t mine = out_slots(qs, qr, qc);
-  for (uint32_t t = q + 1; t < p->n; t++)
-    for (uint32_t k = 0; k < KRN_MAX_INPUTS; k++) {
-      const krn_stage *ts = &p->st[t].stage;
-      if (ts->in[k] != (int)q) continue;
-      if (t <= i) {
-        uint32_t tr, tc;
-        shape_of(S, t, i, r, c, &tr, &tc);
-        n += fan(qs, mine, ts, in_slots(ts, tr, tc), qs->n, true);
-      } else if (ts->kind == KRN_STAGE_GEMM) {
-        n += fan(qs, mine, ts, rows_of(S, t), qs->n, true);
-      }
-    }
+
+/* Flows out of one output slot of stage q: one per consumer input. */
+static uint32_t flows_out(const search *S, uint32_t q) {
+  uint32_t n = 0;
+  for (uint32_t t = q + 1; t < S->p->n; t++)
+    for (uint32_t k = 0; k < KRN_MAX_INPUTS; k++) n += S->p->st[t].stage.in[k] == (int)q;
   return n;
 }
 
 /* Whether stage q's slots stay within their budgets. */
 static bool slots_ok(const search *S, uint32_t q, uint32_t i, uint32_t r, uint32_t c) {
   const krn_stage *s = &S->p->st[q].stage;
-  const uint32_t in = pieces_in(S, q, i, r, c), out = pieces_out(S, q, i, r, c);
-  if (same_pe(s)) return in + out <= piece_budget(S, s, true);
-  return in <= piece_budget(S, s, true) && out <= piece_budget(S, s, false);
+  const uint32_t in = flows_in(S, q, i, r, c), out = flows_out(S, q);
+  if (elementwise(s)) return in + out <= flow_budget(S, s, true);
+  return in <= flow_budget(S, s, true) && out <= flow_budget(S, s, false);
 }
 
 /* Whether stage i on r x c keeps its own slots and its producers' within
@@ -281,6 +268,7 @@ static bool layout(search *S, uint64_t T) {
 /* The smallest target interval whose layout fits, for shelves of h rows;
  * 0 if none up to T_MAX. The layout is left in S->region. */
 static uint64_t best_interval(search *S) {
+  if (!layout(S, T_MAX)) return 0; /* not even at any interval: every stage at its fewest PEs */
   uint64_t hi = 1024;
   while (hi < T_MAX && !layout(S, hi)) hi *= 2;
   if (hi >= T_MAX) return 0;
@@ -435,6 +423,8 @@ static int prepare(ws_placement *p, const ws_config *cfg, char *err, size_t errl
                                                      : mdl_op_kind_name(op->kind);
     st->stage.kernel = (krn_kernel)cfg->kernels.kernel;
     st->stage.mask = wl_weights_mask(p->w, p->low.first_op[i]);
+    if (st->stage.mask && wl_mask_nnz(st->stage.mask) == (uint64_t)st->stage.k * st->stage.n)
+      st->stage.mask = NULL; /* every weight kept: dense, and no tile to count */
     for (uint32_t k = 0; k < KRN_MAX_INPUTS; k++)
       if (st->stage.in[k] >= 0) p->st[st->stage.in[k]].consumers++;
     const wl_mask *m = st->stage.mask;
@@ -450,6 +440,42 @@ static int prepare(ws_placement *p, const ws_config *cfg, char *err, size_t errl
     }
   }
   return 0;
+}
+
+/* Shelf heights first, first + 2, ... of heights: each one's best interval,
+ * PEs, shelves and layout into the shared arrays at its index. */
+typedef struct {
+  ws_placement *p;
+  const uint32_t *heights;
+  uint32_t nh, first;
+  uint64_t *t_of, *pes_of;
+  uint32_t *shelves_of;
+  fab_rect *lay; /* nh x stages */
+  bool ok;       /* false: out of memory */
+} heights_job;
+
+static void *search_heights(void *arg) {
+  heights_job *j = arg;
+  ws_placement *p = j->p;
+  search S = {.p = p, .colors = p->fc.colors};
+  S.memo = malloc((size_t)p->n * (p->W + 1) * sizeof *S.memo);
+  S.kc = malloc(((size_t)p->H + 1) * sizeof *S.kc);
+  S.nc = malloc(((size_t)p->W + 1) * sizeof *S.nc);
+  S.region = calloc(p->n, sizeof *S.region);
+  j->ok = S.memo && S.kc && S.nc && S.region;
+  for (uint32_t k = j->first; j->ok && k < j->nh; k += 2) {
+    S.h = j->heights[k];
+    memset(S.memo, 0, (size_t)p->n * (p->W + 1) * sizeof *S.memo);
+    if ((j->t_of[k] = best_interval(&S)) == 0) continue;
+    for (uint32_t i = 0; i < p->n; i++) j->pes_of[k] += (uint64_t)S.region[i].w * S.region[i].h;
+    j->shelves_of[k] = S.shelves_used;
+    memcpy(&j->lay[(size_t)k * p->n], S.region, p->n * sizeof *j->lay);
+  }
+  free(S.memo);
+  free(S.kc);
+  free(S.nc);
+  free(S.region);
+  return NULL;
 }
 
 ws_placement *ws_place(const ws_config *cfg, char *err, size_t errlen) {
@@ -472,25 +498,22 @@ ws_placement *ws_place(const ws_config *cfg, char *err, size_t errlen) {
       if (p->H / k >= 8 && (nh == 0 || heights[nh - 1] != p->H / k)) heights[nh++] = p->H / k;
     if (nh == 0) heights[nh++] = p->H;
   }
-  search S = {.p = p, .colors = p->fc.colors};
-  S.memo = malloc((size_t)p->n * (p->W + 1) * sizeof *S.memo);
-  S.kc = malloc(((size_t)p->H + 1) * sizeof *S.kc);
-  S.nc = malloc(((size_t)p->W + 1) * sizeof *S.nc);
-  S.region = calloc(p->n, sizeof *S.region);
-  /* per shelf height: its best interval, PEs and layout */
+  /* per shelf height: its best interval, PEs and layout; the heights split
+     over two threads (each search its own; the placement is read only) */
+  heights_job job[2] = {{.p = p, .heights = heights, .nh = nh, .first = 0},
+                        {.p = p, .heights = heights, .nh = nh, .first = 1}};
   uint64_t t_of[16] = {0}, pes_of[16] = {0};
   uint32_t shelves_of[16] = {0};
   fab_rect *lay = calloc((size_t)nh * p->n, sizeof *lay);
-  int rc = S.memo && S.kc && S.nc && S.region && lay ? 0 : -1;
+  for (int j = 0; j < 2; j++)
+    job[j].t_of = t_of, job[j].pes_of = pes_of, job[j].shelves_of = shelves_of, job[j].lay = lay;
+  pthread_t helper;
+  const bool two = nh > 1 && lay && pthread_create(&helper, NULL, search_heights, &job[1]) == 0;
+  if (lay) search_heights(&job[0]);
+  if (two) pthread_join(helper, NULL);
+  if (nh > 1 && lay && !two) search_heights(&job[1]); /* no thread: in turn */
+  int rc = lay && job[0].ok && job[1].ok ? 0 : -1;
   if (rc) snprintf(err, errlen, "place: out of memory");
-  for (uint32_t k = 0; rc == 0 && k < nh; k++) {
-    S.h = heights[k];
-    memset(S.memo, 0, (size_t)p->n * (p->W + 1) * sizeof *S.memo);
-    if ((t_of[k] = best_interval(&S)) == 0) continue;
-    for (uint32_t i = 0; i < p->n; i++) pes_of[k] += (uint64_t)S.region[i].w * S.region[i].h;
-    shelves_of[k] = S.shelves_used;
-    memcpy(&lay[(size_t)k * p->n], S.region, p->n * sizeof *lay);
-  }
   /* the best that routes: fastest first, then fewer PEs; if none routes,
      the fastest, with the routing failure in the totals */
   int first = -1;
@@ -517,15 +540,11 @@ ws_placement *ws_place(const ws_config *cfg, char *err, size_t errlen) {
     t_of[k] = 0; /* tried */
   }
   if (rc == 0 && first < 0) {
-    S.h = p->H;
+    search S = {.p = p, .h = p->H, .colors = p->fc.colors};
     explain(&S, err, errlen);
     rc = -1;
   }
   free(lay);
-  free(S.memo);
-  free(S.kc);
-  free(S.nc);
-  free(S.region);
   if (rc != 0) {
     ws_placement_destroy(p);
     return NULL;
