@@ -324,9 +324,22 @@ static void orient(ws_placement *p, uint32_t h) {
 
 /* Why no layout fits at all (the weights would fit in the mesh's SRAM): an
  * op whose busiest PE does not fit even on a region of the mesh's full
- * height and widest width, or the stages' smallest regions against the area. */
-static void explain(search *S, char *err, size_t errlen) {
+ * height and widest width; a color budget too small for the flows (a layout
+ * fits with FAB_COLORS_MAX); or the stages' smallest regions against the
+ * area. S has memo and scratch for its tallest shelf. */
+static void explain(search *S, uint32_t h_lo, char *err, size_t errlen) {
   const ws_placement *p = S->p;
+  const uint32_t colors = S->colors;
+  S->colors = FAB_COLORS_MAX;
+  const bool more_colors = S->memo && best_interval(S) != 0; /* no memo: out of memory, not asked */
+  S->colors = colors;
+  if (more_colors) {
+    snprintf(err, errlen,
+             "place: no layout keeps every router within fabric.colors = %u (a router needs colors for its region's "
+             "own routes, the flows it sends and takes, and routes passing by); with %u one fits",
+             colors, FAB_COLORS_MAX);
+    return;
+  }
   for (uint32_t i = 0; i < p->n; i++) {
     const krn_stage *s = &p->st[i].stage;
     if (elementwise(s)) continue;
@@ -344,9 +357,9 @@ static void explain(search *S, char *err, size_t errlen) {
     }
   }
   snprintf(err, errlen,
-           "place: the %u x %u mesh is too small for the %u stages of GPT-3 %s at any interval (shelves of %u rows "
-           "down to 8 tried)",
-           p->W, p->H, p->n, mdl_graph_model(p->g)->name, p->H);
+           "place: the %u x %u mesh is too small for the %u stages of GPT-3 %s at any interval (shelves of %u "
+           "down to %u rows tried; placer.shelf_height)",
+           p->W, p->H, p->n, mdl_graph_model(p->g)->name, S->h, h_lo);
 }
 
 static double seconds(void) {
@@ -454,15 +467,27 @@ typedef struct {
   bool ok;       /* false: out of memory */
 } heights_job;
 
+/* A search's memo and scratch for shelves of h rows; false on out of memory. */
+static bool search_init(search *S, ws_placement *p, uint32_t h) {
+  *S = (search){.p = p, .h = h, .colors = p->fc.colors};
+  S->memo = calloc((size_t)p->n * (p->W + 1), sizeof *S->memo);
+  S->kc = malloc(((size_t)p->H + 1) * sizeof *S->kc);
+  S->nc = malloc(((size_t)p->W + 1) * sizeof *S->nc);
+  S->region = calloc(p->n, sizeof *S->region);
+  return S->memo && S->kc && S->nc && S->region;
+}
+static void search_free(search *S) {
+  free(S->memo);
+  free(S->kc);
+  free(S->nc);
+  free(S->region);
+}
+
 static void *search_heights(void *arg) {
   heights_job *j = arg;
   ws_placement *p = j->p;
-  search S = {.p = p, .colors = p->fc.colors};
-  S.memo = malloc((size_t)p->n * (p->W + 1) * sizeof *S.memo);
-  S.kc = malloc(((size_t)p->H + 1) * sizeof *S.kc);
-  S.nc = malloc(((size_t)p->W + 1) * sizeof *S.nc);
-  S.region = calloc(p->n, sizeof *S.region);
-  j->ok = S.memo && S.kc && S.nc && S.region;
+  search S;
+  j->ok = search_init(&S, p, 0);
   for (uint32_t k = j->first; j->ok && k < j->nh; k += 2) {
     S.h = j->heights[k];
     memset(S.memo, 0, (size_t)p->n * (p->W + 1) * sizeof *S.memo);
@@ -471,10 +496,7 @@ static void *search_heights(void *arg) {
     j->shelves_of[k] = S.shelves_used;
     memcpy(&j->lay[(size_t)k * p->n], S.region, p->n * sizeof *j->lay);
   }
-  free(S.memo);
-  free(S.kc);
-  free(S.nc);
-  free(S.region);
+  search_free(&S);
   return NULL;
 }
 
@@ -512,7 +534,7 @@ ws_placement *ws_place(const ws_config *cfg, char *err, size_t errlen) {
   if (lay) search_heights(&job[0]);
   if (two) pthread_join(helper, NULL);
   if (nh > 1 && lay && !two) search_heights(&job[1]); /* no thread: in turn */
-  int rc = lay && job[0].ok && job[1].ok ? 0 : -1;
+  int rc = lay && job[0].ok && (nh < 2 || job[1].ok) ? 0 : -1;
   if (rc) snprintf(err, errlen, "place: out of memory");
   /* the best that routes: fastest first, then fewer PEs; if none routes,
      the fastest, with the routing failure in the totals */
@@ -540,8 +562,10 @@ ws_placement *ws_place(const ws_config *cfg, char *err, size_t errlen) {
     t_of[k] = 0; /* tried */
   }
   if (rc == 0 && first < 0) {
-    search S = {.p = p, .h = p->H, .colors = p->fc.colors};
-    explain(&S, err, errlen);
+    search S;
+    if (!search_init(&S, p, heights[0])) free(S.memo), S.memo = NULL;
+    explain(&S, heights[nh - 1], err, errlen);
+    search_free(&S);
     rc = -1;
   }
   free(lay);

@@ -101,6 +101,12 @@ TEST(Place, ASmallModelIsLegalDeterministicAndReportsItsRoutes) {
   }
   const ws_place_totals *t = ws_placement_totals(a.get());
   EXPECT_TRUE(t->routes_ok) << t->route_error;
+  // one shelf height given: that one
+  const ws_config one = config({"placer.shelf_height=32"}, kSmall);
+  Placement d = place(one);
+  ASSERT_TRUE(d);
+  expect_legal(one, d.get());
+  EXPECT_EQ(ws_placement_totals(d.get())->shelf_height, 32u);
   std::printf("[ place ] small: %llu of %llu PEs, max %llu, mean %.0f (PE-weighted %.0f), routes %s\n",
               (unsigned long long)t->pes_used, (unsigned long long)t->pes_mesh, (unsigned long long)t->stage_max,
               t->stage_mean, t->stage_mean_pe, t->routes_ok ? "ok" : "fail");
@@ -157,7 +163,10 @@ TEST(Place, ModelsThatCannotFitAreClearErrors) {
   EXPECT_NE(std::string(err).find("bytes"), std::string::npos) << err;
   const ws_config tiny_mesh = config({"fabric.width=16", "fabric.height=16"}, kSmall);
   EXPECT_EQ(ws_place(&tiny_mesh, err, sizeof err), nullptr);
-  EXPECT_NE(std::string(err).find("place:"), std::string::npos) << err;
+  EXPECT_NE(std::string(err).find("too small"), std::string::npos) << err;
+  const ws_config few_colors = config({"fabric.colors=4"}, kSmall);
+  EXPECT_EQ(ws_place(&few_colors, err, sizeof err), nullptr);
+  EXPECT_NE(std::string(err).find("within fabric.colors = 4"), std::string::npos) << err;
 }
 
 TEST(Place, CliWritesStagesTotalsAndTheMap) {
