@@ -23,7 +23,16 @@ int ws_place_estimate(const ws_placement *p, uint32_t i, fab_rect region, uint32
   if (krn_estimate_stage(&p->m, &p->fc, &s, p->b, p->seq, p->st[i].consumers, uniform, err, errlen) != 0) return -1;
   *est = *uniform;
   if (!(p->balanced && p->rows[i] && s.kind == KRN_STAGE_GEMM)) return 0;
-  wl_cuts_balanced(p->rows[i], s.k, region.h, kc);
+  /* K is cut evenly after a column of features (layernorm, GELU): the
+     GEMM's rows then take the features of the rows beside them, and the
+     flows run straight along the rows (uneven K cuts there make them cross
+     and the layout fail to route); after a row of outputs (the attention's)
+     it is balanced too */
+  const int in = s.in[0];
+  if (in >= 0 && (p->st[in].stage.kind == KRN_STAGE_GEMM || p->st[in].stage.kind == KRN_STAGE_ATTENTION))
+    wl_cuts_balanced(p->rows[i], s.k, region.h, kc);
+  else
+    wl_cuts_even(s.k, region.h, kc);
   wl_cuts_balanced(p->cols[i], s.n, region.w, nc);
   s.k_cut = kc;
   s.n_cut = nc;
