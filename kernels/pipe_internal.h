@@ -96,8 +96,10 @@ typedef struct {
   pe_state *pe;   /* rows x cols */
   bool entry;     /* no producer: it arms its own micro-batches */
   uint32_t armed; /* micro-batches armed */
+  uint32_t want;  /* micro-batches a producer (or itself, an entry) has armed */
   uint32_t mb_m[RING];
   uint32_t sends_left[RING]; /* output sends of that micro-batch still running */
+  uint32_t started[RING];    /* PEs that started computing it */
   uint64_t out_free[RING];   /* cycle its output was all sent, NEVER before */
   uint32_t *consumers;       /* stages fed by it */
   uint32_t nconsumers;

@@ -77,7 +77,7 @@ static void try_send(krn_pipe *p, uint32_t fi, uint32_t m) {
   if (m >= p->run.micro_batches || fl->m[i] != m || fl->sent[i]) return;
   const piece *first = &p->pc[fl->piece0];
   const slot *o = &p->st[first->from].out[first->from_slot];
-  if (o->m[i] != m || o->out_ready[i] == NEVER) return;
+  if (o->m[i] != m || o->out_ready[i] == NEVER || p->st[first->to].armed <= m) return;
   uint64_t credit = 0;
   for (uint32_t k = fl->piece0; m >= 2 && k < fl->piece0 + fl->npieces; k++) {
     const piece *pc = &p->pc[k];
@@ -117,16 +117,21 @@ void krn_freed(krn_pipe *p, uint32_t si, uint32_t local, uint32_t m, uint64_t cy
 }
 
 /* ---- arming: the transfers of one micro-batch, made in micro-batch order
- * so that every route's messages and consumers line up ---- */
+ * so that every route's messages and consumers line up. A stage is armed
+ * for m when a producer is (or, an entry stage, when it sent m - 2), but
+ * only once it sent m - RING on, whose ring entries m takes: a deep stage
+ * may lag its entry by more than the ring, and then waits; its producers
+ * hold their messages of m until it is armed for m (try_send). ---- */
 
-static int arm(krn_pipe *p, uint32_t si, uint32_t m, char *err, size_t errlen) {
+static int arm(krn_pipe *p, uint32_t si, uint32_t m, char *err, size_t errlen);
+
+static int arm_one(krn_pipe *p, uint32_t si, uint32_t m, char *err, size_t errlen) {
   stage *s = &p->st[si];
-  if (m >= p->run.micro_batches || s->armed > m) return 0;
-  SIM_CHECK(s->armed == m, "stage %s armed for %u before %u", s->s.name, m, s->armed);
   const uint32_t i = m % RING;
   SIM_CHECK(s->mb_m[i] == NO_MB || s->mb_m[i] + RING <= m, "stage ring: %u meets %u", m, s->mb_m[i]);
   s->mb_m[i] = m;
   s->sends_left[i] = 0;
+  s->started[i] = 0;
   s->out_free[i] = NEVER;
   for (uint32_t k = 0; k < s->ninputs; k++)
     for (uint32_t j = 0; j < s->nin_slots[k]; j++) slot_claim(&s->in[k][j], m);
@@ -160,7 +165,33 @@ static int arm(krn_pipe *p, uint32_t si, uint32_t m, char *err, size_t errlen) {
   s->armed = m + 1;
   for (uint32_t c = 0; c < s->nconsumers; c++)
     if (arm(p, s->consumers[c], m, err, errlen) != 0) return -1;
+  for (uint32_t fi = 0; fi < p->nfl; fi++) /* its producers' messages of m may leave now */
+    if (p->pc[p->fl[fi].piece0].to == si) try_send(p, fi, m);
   return 0;
+}
+
+/* Arm stage si for every micro-batch before its `want` that its ring lets it. */
+static int pump(krn_pipe *p, uint32_t si, char *err, size_t errlen) {
+  stage *s = &p->st[si];
+  while (s->armed < s->want) {
+    /* m takes the ring entries of m - RING: they must be done with (its
+       output sent, and every PE started m - RING + 2, the last to look at
+       that output's entry) */
+    const uint32_t m = s->armed, j = (m - RING) % RING, k = (m - RING + 2) % RING;
+    if (m >= RING && (s->mb_m[j] != m - RING || s->out_free[j] == NEVER || s->mb_m[k] != m - RING + 2 ||
+                      s->started[k] < s->rows * s->cols))
+      return 0;
+    if (arm_one(p, si, m, err, errlen) != 0) return -1;
+  }
+  return 0;
+}
+
+/* Stage si is wanted for micro-batch m (and all before). */
+static int arm(krn_pipe *p, uint32_t si, uint32_t m, char *err, size_t errlen) {
+  stage *s = &p->st[si];
+  if (m >= p->run.micro_batches) return 0;
+  if (m + 1 > s->want) s->want = m + 1;
+  return pump(p, si, err, errlen);
 }
 
 /* ---- compute: a PE starts micro-batch m once its inputs are in, its core
@@ -182,6 +213,10 @@ static void try_compute(krn_pipe *p, uint32_t si, uint32_t local) {
     }
     if (s->st.first == NEVER || start < s->st.first) s->st.first = start;
     pe->next++;
+    if (++s->started[m % RING] == s->rows * s->cols) { /* a deferred micro-batch may take its entries now */
+      char err[256] = "";
+      if (pump(p, si, err, sizeof err) != 0) krn_fail(p, err);
+    }
     krn_stage_compute(p, si, local, m, start);
   }
 }
@@ -227,7 +262,7 @@ static void out_free(krn_pipe *p, uint32_t si, uint32_t m, uint64_t cycle) {
   stage *s = &p->st[si];
   s->out_free[m % RING] = cycle;
   char err[256] = "";
-  if (s->entry && arm(p, si, m + 2, err, sizeof err) != 0) krn_fail(p, err);
+  if ((s->entry ? arm(p, si, m + 2, err, sizeof err) : pump(p, si, err, sizeof err)) != 0) krn_fail(p, err);
   for (uint32_t l = 0; l < s->rows * s->cols; l++) try_compute(p, si, l);
 }
 
@@ -630,10 +665,18 @@ int krn_pipe_check(const krn_pipe *p, char *err, size_t errlen) {
       const stage *s = &p->st[i];
       for (uint32_t l = 0; l < s->rows * s->cols; l++) {
         if (s->pe[l].next > mb) continue;
+        const pe_mb *e = &s->pe[l].ring[mb % RING];
+        char why[160] = "it was not armed for it";
+        for (uint32_t k = 0; e->m == mb && k < s->ninputs; k++) {
+          const slot *sl = &s->in[k][pe_slot(s, l)];
+          if (e->got[k] < sl->pieces)
+            snprintf(why, sizeof why, "it had %u of the %u pieces of its input %u", e->got[k], sl->pieces, k);
+        }
+        if (e->m == mb && e->in_done != NEVER) snprintf(why, sizeof why, "its stage did not send micro-batch %u on", mb - 2);
         snprintf(err, errlen,
-                 "pipeline: micro-batch %u never left stage %s: its PE %u did not start it (armed: "
-                 "%u micro-batches)",
-                 mb, s->s.name, l, s->armed);
+                 "pipeline: micro-batch %u never left stage %s: its PE %u did not start it, as %s (armed: %u "
+                 "micro-batches)",
+                 mb, s->s.name, l, why, s->armed);
         return -1;
       }
     }
