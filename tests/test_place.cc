@@ -146,6 +146,26 @@ TEST(Place, Gpt3_1_3BRoutesWithin24ColorsOnTheFullWaferBalanced) {
   }
 }
 
+// Every other preset that fits the CS-2 mesh dense is legal and routes
+// within the colors (6.7B and larger do not fit dense: their own tests).
+TEST(Place, EveryPresetThatFitsIsLegalAndRoutes) {
+  for (const char *preset : {"125M", "350M", "760M", "2.7B"}) {
+    const ws_config c = config({std::string("model.preset=") + preset});
+    Placement p = place(c);
+    ASSERT_TRUE(p) << preset;
+    expect_legal(c, p.get());
+    const ws_place_totals *t = ws_placement_totals(p.get());
+    EXPECT_TRUE(t->routes_ok) << preset << ": " << t->route_error;
+    std::printf("[ place ] %s: %llu PEs, stage max %llu, max/PE-weighted mean %.3f, colors %u, %.1f s\n", preset,
+                (unsigned long long)t->pes_used, (unsigned long long)t->stage_max,
+                (double)t->stage_max / t->stage_mean_pe, t->colors_max, t->wall_s);
+  }
+  char err[WS_CONFIG_ERR_MAX] = "";
+  const ws_config big = config({"model.preset=6.7B"});
+  EXPECT_EQ(ws_place(&big, err, sizeof err), nullptr);
+  EXPECT_NE(std::string(err).find("too small"), std::string::npos) << err;
+}
+
 // The placed pipeline of a 2-layer model of 16 heads runs all its 16
 // micro-batches through. Its later stages lag the embedding by more
 // micro-batches than a stage keeps state for; they are armed as they catch up
