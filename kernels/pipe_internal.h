@@ -22,6 +22,8 @@ typedef struct {
   uint32_t f0, f1;
   uint32_t route;   /* multicast from this slot to its group (FAB_NONE: the group is its PE) */
   uint32_t pieces;  /* pieces that arrive at it */
+  uint32_t *flows;  /* an input slot: the flows of its pieces; an output slot: the flows it sends */
+  uint32_t nflows;
   /* per micro-batch (ring) */
   uint32_t m[RING];
   uint32_t freed_count[RING]; /* group PEs done with the input */
@@ -101,6 +103,8 @@ typedef struct {
   uint32_t sends_left[RING]; /* output sends of that micro-batch still running */
   uint32_t started[RING];    /* PEs that started computing it */
   uint64_t out_free[RING];   /* cycle its output was all sent, NEVER before */
+  uint32_t pc0, pc1, fl0, fl1; /* the pieces and flows into it (consecutive) */
+  uint32_t *fl_out, nfl_out;    /* the flows out of it */
   uint32_t *consumers;       /* stages fed by it */
   uint32_t nconsumers;
   krn_stage_stats st;

@@ -110,9 +110,7 @@ void krn_freed(krn_pipe *p, uint32_t si, uint32_t local, uint32_t m, uint64_t cy
     SIM_CHECK(sl->m[i] == m, "stage %s: input %u freed for micro-batch %u not armed", s->s.name, k, m);
     sl->freed[i] = sl->freed_count[i] ? max_u64(sl->freed[i], cycle) : cycle;
     if (++sl->freed_count[i] < group_size(s)) continue;
-    for (uint32_t pi = 0; pi < p->npc; pi++) /* the flows of m + 2 into it may leave */
-      if (p->pc[pi].to == si && p->pc[pi].to_input == k && &s->in[k][p->pc[pi].to_slot] == sl)
-        try_send(p, p->pc[pi].flow, m + 2);
+    for (uint32_t f = 0; f < sl->nflows; f++) try_send(p, sl->flows[f], m + 2); /* its flows of m + 2 may leave */
   }
 }
 
@@ -144,10 +142,10 @@ static int arm_one(krn_pipe *p, uint32_t si, uint32_t m, char *err, size_t errle
     *e = (pe_mb){.m = m, .in_done = NEVER, .red = FAB_NONE, .max = FAB_NONE};
   }
   /* its output sends first: an entry stage computes as soon as it is armed */
-  for (uint32_t fi = 0; fi < p->nfl; fi++) {
+  for (uint32_t f = 0; f < s->nfl_out; f++) {
+    const uint32_t fi = s->fl_out[f];
     flow *fl = &p->fl[fi];
     const piece *pc = &p->pc[fl->piece0];
-    if (pc->from != si) continue;
     fl->m[i] = m;
     fl->sent[i] = false;
     const uint32_t tokens = p->run.b, w = fl->f1 - fl->f0;
@@ -165,8 +163,7 @@ static int arm_one(krn_pipe *p, uint32_t si, uint32_t m, char *err, size_t errle
   s->armed = m + 1;
   for (uint32_t c = 0; c < s->nconsumers; c++)
     if (arm(p, s->consumers[c], m, err, errlen) != 0) return -1;
-  for (uint32_t fi = 0; fi < p->nfl; fi++) /* its producers' messages of m may leave now */
-    if (p->pc[p->fl[fi].piece0].to == si) try_send(p, fi, m);
+  for (uint32_t fi = s->fl0; fi < s->fl1; fi++) try_send(p, fi, m); /* its producers' messages of m may leave now */
   return 0;
 }
 
@@ -285,8 +282,7 @@ void krn_output(krn_pipe *p, uint32_t si, uint32_t slot_index, uint32_t m, uint6
     if (--p->parts_left[m] == 0) out_free(p, si, m, p->done[m]);
     return;
   }
-  for (uint32_t fi = 0; fi < p->nfl; fi++)
-    if (p->pc[p->fl[fi].piece0].from == si && p->pc[p->fl[fi].piece0].from_slot == slot_index) try_send(p, fi, m);
+  for (uint32_t f = 0; f < o->nflows; f++) try_send(p, o->flows[f], m);
 }
 
 /* An entry stage's inputs of micro-batch m are there: its PEs' arrivals,
@@ -517,6 +513,46 @@ static int route_flows(krn_pipe *p, char *err, size_t errlen) {
   return rc;
 }
 
+/* Where each stage's pieces and flows in start and end (they were made
+ * stage by stage), the flows out of each stage and each output slot, and
+ * each input slot's, in the flows' order. -1 on out of memory. */
+static int index_flows(krn_pipe *p) {
+  for (uint32_t i = 0; i < p->nst; i++) p->st[i].pc0 = p->st[i].pc1 = p->st[i].fl0 = p->st[i].fl1 = 0;
+  for (uint32_t k = p->npc; k-- > 0;) p->st[p->pc[k].to].pc0 = k;
+  for (uint32_t k = 0; k < p->npc; k++) p->st[p->pc[k].to].pc1 = k + 1;
+  for (uint32_t f = p->nfl; f-- > 0;) p->st[p->pc[p->fl[f].piece0].to].fl0 = f;
+  for (uint32_t f = 0; f < p->nfl; f++) p->st[p->pc[p->fl[f].piece0].to].fl1 = f + 1;
+  for (int pass = 0; pass < 2; pass++) { /* count, then fill */
+    for (uint32_t f = 0; f < p->nfl; f++) {
+      const piece *pc = &p->pc[p->fl[f].piece0];
+      stage *from = &p->st[pc->from];
+      slot *o = &from->out[pc->from_slot];
+      if (pass) o->flows[o->nflows++] = f, from->fl_out[from->nfl_out++] = f;
+      else o->nflows++, from->nfl_out++;
+    }
+    for (uint32_t k = 0; k < p->npc; k++) {
+      const piece *pc = &p->pc[k];
+      slot *sl = &p->st[pc->to].in[pc->to_input][pc->to_slot];
+      if (pass) sl->flows[sl->nflows++] = pc->flow;
+      else sl->nflows++;
+    }
+    for (uint32_t i = 0; pass == 0 && i < p->nst; i++) {
+      stage *s = &p->st[i];
+      if (!(s->fl_out = malloc((s->nfl_out + 1) * sizeof *s->fl_out))) return -1;
+      s->nfl_out = 0;
+      for (uint32_t j = 0; j < s->nout; j++)
+        if (!(s->out[j].flows = malloc((s->out[j].nflows + 1) * sizeof *s->out[j].flows))) return -1;
+      for (uint32_t k = 0; k < s->ninputs; k++)
+        for (uint32_t j = 0; j < s->nin_slots[k]; j++)
+          if (!(s->in[k][j].flows = malloc((s->in[k][j].nflows + 1) * sizeof *s->in[k][j].flows))) return -1;
+      for (uint32_t j = 0; j < s->nout; j++) s->out[j].nflows = 0;
+      for (uint32_t k = 0; k < s->ninputs; k++)
+        for (uint32_t j = 0; j < s->nin_slots[k]; j++) s->in[k][j].nflows = 0;
+    }
+  }
+  return 0;
+}
+
 krn_pipe *krn_pipe_create(sim_engine *e, fab_fabric *f, const krn_machine *m,
                           const krn_stage *stages, uint32_t nstages, const krn_run *run, char *err,
                           size_t errlen) {
@@ -593,6 +629,7 @@ krn_pipe *krn_pipe_create(sim_engine *e, fab_fabric *f, const krn_machine *m,
       }
     }
   }
+  if (index_flows(p) != 0) goto oom;
   if (route_flows(p, err, errlen) != 0) goto fail;
   p->last = nstages - 1;
   while (p->st[p->last].nconsumers > 0) p->last--; /* the last stage nothing consumes */
@@ -623,13 +660,18 @@ void krn_pipe_destroy(krn_pipe *p) {
   for (uint32_t i = 0; p->st && i < p->nst; i++) {
     stage *s = &p->st[i];
     for (uint32_t k = 0; k < KRN_MAX_INPUTS; k++) {
-      for (uint32_t j = 0; s->in[k] && j < s->nin_slots[k]; j++)
+      for (uint32_t j = 0; s->in[k] && j < s->nin_slots[k]; j++) {
         for (uint32_t r = 0; r < RING; r++) free(s->in[k][j].vals[r]);
+        free(s->in[k][j].flows);
+      }
       free(s->in[k]);
     }
-    for (uint32_t j = 0; s->out && j < s->nout; j++)
+    for (uint32_t j = 0; s->out && j < s->nout; j++) {
       for (uint32_t r = 0; r < RING; r++) free(s->out[j].vals[r]);
+      free(s->out[j].flows);
+    }
     free(s->out);
+    free(s->fl_out);
     for (uint32_t c = 0; s->red && c < s->nred; c++) fab_coll_destroy(s->red[c]);
     for (uint32_t c = 0; s->max && c < s->cols; c++) fab_coll_destroy(s->max[c]);
     free(s->red);

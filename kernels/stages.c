@@ -246,10 +246,10 @@ int krn_stage_arm(krn_pipe *p, uint32_t si, uint32_t m, char *err, size_t errlen
       return -1;
   }
   /* relays: a GEMM row's, an ATTENTION column's first PE forwards each piece */
-  for (uint32_t pi = 0; pi < p->npc; pi++) { /* each piece's flow message, whole */
+  for (uint32_t pi = s->pc0; pi < s->pc1; pi++) { /* each piece's flow message, whole */
     const piece *pc = &p->pc[pi];
-    const slot *sl = pc->to == si ? &s->in[pc->to_input][pc->to_slot] : NULL;
-    if (!sl || sl->route == FAB_NONE) continue;
+    const slot *sl = &s->in[pc->to_input][pc->to_slot];
+    if (sl->route == FAB_NONE) continue;
     const flow *fl = &p->fl[pc->flow];
     const uint32_t n = b * (fl->f1 - fl->f0);
     const fab_transfer t = {.pe = sl->pe, .in = &fl->route, .nin = 1, .out = sl->route,
