@@ -310,17 +310,11 @@ int fab_routes_recolor(fab_routes *r, char *err, size_t errlen) {
     rt->color = FAB_NONE;
   }
   qsort(key, r->nroutes - first, sizeof *key, cmp_u64);
-  uint64_t count[FAB_COLORS_MAX] = {0};
-  for (uint32_t id = 0; id < first; id++) count[r->routes[id].color] += r->routes[id].nodes;
   for (uint32_t k = 0; k < r->nroutes - first; k++) {
     fab_route *rt = &r->routes[(uint32_t)key[k]];
     const uint32_t busy = busy_of(r, rt);
     if ((busy & all) == all) continue;
-    uint32_t best = FAB_NONE;
-    for (uint32_t c = 0; c < r->colors; c++)
-      if (!(busy >> c & 1u) && (best == FAB_NONE || count[c] > count[best])) best = c;
-    rt->color = best;
-    count[best] += rt->nodes;
+    rt->color = (uint32_t)__builtin_ctz(~busy & all);
     mark(r, rt, rt->color, true);
   }
   free(key);

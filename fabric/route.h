@@ -7,8 +7,7 @@
  * router carries at most `colors` routes: a route that would cross a full
  * router is an error naming it and the routes it carries. A new route takes
  * the first color free on all its routers; if there is none, it waits for
- * fab_routes_recolor, which colors all routes again, those through the
- * busiest routers first (first-fit in the order routes come fragments the
+ * fab_routes_recolor (first-fit in the order routes come fragments the
  * colors: routes over regions of different loads leave different holes). */
 #ifndef WAFERSIM_FABRIC_ROUTE_H
 #define WAFERSIM_FABRIC_ROUTE_H
@@ -92,9 +91,11 @@ int fab_routes_path_free(fab_routes *r, fab_pe src, fab_pe dst, uint32_t *id, ch
  * is off the mesh, or holds 255 (take) or none (give back). */
 int fab_routes_reserve(fab_routes *r, fab_pe pe, bool take);
 
-/* Give every route a color, recoloring all of them if some route has
- * none yet. 0, or -1 naming a route that found no color free on all its
- * routers and its busiest router. */
+/* Give every route a color, if some route has none yet: the routes from
+ * the first without one on are colored again, the longest first, and a
+ * route still without one takes a color by moving every route that holds
+ * it on its routers to another color free on all of theirs. 0, or -1
+ * naming a route that found no color and its busiest router. */
 int fab_routes_recolor(fab_routes *r, char *err, size_t errlen);
 
 uint32_t fab_routes_count(const fab_routes *r);
