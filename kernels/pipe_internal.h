@@ -159,6 +159,12 @@ void krn_freed(krn_pipe *p, uint32_t si, uint32_t local, uint32_t m, uint64_t cy
 uint64_t krn_charge(krn_pipe *p, stage *s, uint32_t local, uint64_t start, krn_cost c);
 uint64_t krn_interleave(krn_pipe *p, stage *s, uint32_t local, uint64_t at, krn_cost c);
 
+/* flows.c: each stage's pieces and flows in, the flows out of each stage
+ * and slot (krn_flows_index: -1 on out of memory); every flow's route
+ * (krn_flows_route: 0, or -1 with the reason) */
+int krn_flows_index(krn_pipe *p);
+int krn_flows_route(krn_pipe *p, char *err, size_t errlen);
+
 /* stages.c: the stages' programs */
 int krn_stage_setup(krn_pipe *p, uint32_t si, char *err, size_t errlen);
 int krn_stage_arm(krn_pipe *p, uint32_t si, uint32_t m, char *err, size_t errlen);
