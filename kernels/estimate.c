@@ -107,9 +107,10 @@ static int elementwise(const krn_machine *m, const fab_config *fc, const krn_sta
   for (uint32_t l = 0; l < pes; l++) {
     const uint32_t f = cut(s->n_cut, s->n, pes, l + 1) - cut(s->n_cut, s->n, pes, l);
     f_max = max_u64(f_max, f);
-    const krn_cost cost = s->kind == KRN_STAGE_LAYERNORM ? krn_layernorm_cost(m, f, b)
-                          : s->kind == KRN_STAGE_GELU    ? krn_gelu_cost(m, f, b)
-                                                         : krn_add_cost(m, f, b);
+    krn_cost cost = s->kind == KRN_STAGE_LAYERNORM ? krn_layernorm_cost(m, f, b)
+                    : s->kind == KRN_STAGE_GELU    ? krn_gelu_cost(m, f, b)
+                                                   : krn_add_cost(m, f, b);
+    cost.sram += krn_depth_sram(s, (uint64_t)f * b); /* a residual's deeper buffers */
     const uint64_t x = ceil_div((uint64_t)f * b, 2), sums = s->kind == KRN_STAGE_LAYERNORM && pes > 1 ? 2 * b : 0;
     /* layernorm: the corner takes a row's and a column's sums and multicasts them back */
     pe(e, cost, inputs * x + (l == 0 ? 2 * sums : sums), consumers * x + sums);

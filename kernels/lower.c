@@ -73,6 +73,10 @@ int krn_lower(const mdl_graph *g, krn_lowered *out, char *err, size_t errlen) {
         break;
     }
     if (op->kind == MDL_OP_EMBED) snprintf(name, NAME_MAX_LEN, "embed+pos");
+    for (uint32_t k = 0; s->kind == KRN_STAGE_ADD && k < 2; k++) { /* the residual's skip: see lower.h */
+      const uint32_t gap = out->n - (uint32_t)s->in[k] - 1, d = 2 + 2 * gap;
+      s->depth[k] = (uint8_t)(d < KRN_DEPTH_MAX ? d : KRN_DEPTH_MAX);
+    }
     out->first_op[out->n] = out->last_op[out->n] = i;
     stage_of[i] = (int)out->n++;
   }

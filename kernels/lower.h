@@ -1,7 +1,12 @@
 /* Lowering: the layer graph's ops as pipeline stages (pipeline.h), one per
  * op but two stated fusions: the token and position embeddings are one
  * EMBED stage, and scores, softmax and scores x V one ATTENTION stage (the
- * scores never leave the PEs that hold the keys). Regions, cut points,
+ * scores never leave the PEs that hold the keys). A residual add buffers
+ * each input 2 + 2 g micro-batches deep (at most KRN_DEPTH_MAX), g the
+ * stages between it and the input's producer: the skip input arrives while
+ * the skipped stages, about two micro-batches each in flight, still work on
+ * it, and with double buffers alone the producer would wait for the add and
+ * hold the whole pipeline to the skip's round trip. Regions, cut points,
  * kernels, masks and values are left for the placer and the run. */
 #ifndef WAFERSIM_KERNELS_LOWER_H
 #define WAFERSIM_KERNELS_LOWER_H

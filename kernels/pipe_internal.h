@@ -6,11 +6,11 @@
 #include "pipeline.h"
 #include "sim/engine/check.h"
 
-/* Micro-batches a PE, slot or piece keeps state for, as a ring: a stage is
- * armed for m only after its producers sent m - 2, which needed its credit
- * for m - 2 (it finished m - 4), which needed its own output of m - 6 sent;
- * 8 leaves room, and every access checks it. */
-#define RING 8
+/* Micro-batches a PE, slot or flow keeps state for, as a ring: a stage arms
+ * m only once m - RING is done with (see pipeline.c), and an input of depth
+ * d takes messages of up to m + d while computing m; RING leaves room for
+ * KRN_DEPTH_MAX + 2, and every access checks it. */
+#define RING 16
 #define NEVER UINT64_MAX
 #define NO_MB UINT32_MAX
 

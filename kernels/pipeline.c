@@ -22,6 +22,15 @@ pe_mb *krn_pe_mb(stage *s, uint32_t local, uint32_t m) {
   return e;
 }
 
+uint32_t krn_depth(const krn_stage *s, uint32_t k) { return s->depth[k] > 2 ? s->depth[k] : 2; }
+
+uint64_t krn_depth_sram(const krn_stage *s, uint64_t values) {
+  uint64_t bytes = 0;
+  for (uint32_t k = 0; k < KRN_MAX_INPUTS; k++)
+    if (s->in[k] >= 0) bytes += (uint64_t)(krn_depth(s, k) - 2) * values * 2;
+  return bytes;
+}
+
 uint32_t krn_embed_rows(const krn_stage *s, uint32_t seq) { return s->k + (s->bias_add ? seq : 0); }
 
 uint32_t krn_attn_row(uint32_t r, uint32_t c, uint32_t n, uint32_t port) {
@@ -68,8 +77,8 @@ static void slot_claim(slot *sl, uint32_t m) {
 }
 
 /* ---- sends: a flow's message of micro-batch m leaves when its data is
- * ready and every slot it goes to has finished micro-batch m - 2 (double
- * buffers) ---- */
+ * ready and every slot it goes to has finished micro-batch m - depth
+ * (double buffers, or deeper for a residual's skip) ---- */
 
 static void try_send(krn_pipe *p, uint32_t fi, uint32_t m) {
   flow *fl = &p->fl[fi];
@@ -79,12 +88,16 @@ static void try_send(krn_pipe *p, uint32_t fi, uint32_t m) {
   const slot *o = &p->st[first->from].out[first->from_slot];
   if (o->m[i] != m || o->out_ready[i] == NEVER || p->st[first->to].armed <= m) return;
   uint64_t credit = 0;
-  for (uint32_t k = fl->piece0; m >= 2 && k < fl->piece0 + fl->npieces; k++) {
+  const uint32_t depth = krn_depth(&p->st[first->to].s, first->to_input);
+  for (uint32_t k = fl->piece0; m >= depth && k < fl->piece0 + fl->npieces; k++) {
     const piece *pc = &p->pc[k];
     const slot *s = &p->st[pc->to].in[pc->to_input][pc->to_slot];
-    const uint32_t j = (m - 2) % RING;
-    if (s->m[j] != m - 2 || s->freed[j] == NEVER) return;
-    credit = max_u64(credit, s->freed[j]);
+    const uint32_t j = (m - depth) % RING;
+    if (s->m[j] == NO_MB || s->m[j] < m - depth) return; /* not yet there */
+    if (s->m[j] == m - depth) {
+      if (s->freed[j] == NEVER) return;
+      credit = max_u64(credit, s->freed[j]);
+    } /* else its entry holds a later micro-batch: m - depth was freed long ago */
   }
   fl->sent[i] = true;
   const uint64_t at = max_u64(max_u64(o->out_ready[i], credit), fab_now(p->f));
@@ -110,7 +123,8 @@ void krn_freed(krn_pipe *p, uint32_t si, uint32_t local, uint32_t m, uint64_t cy
     SIM_CHECK(sl->m[i] == m, "stage %s: input %u freed for micro-batch %u not armed", s->s.name, k, m);
     sl->freed[i] = sl->freed_count[i] ? max_u64(sl->freed[i], cycle) : cycle;
     if (++sl->freed_count[i] < group_size(s)) continue;
-    for (uint32_t f = 0; f < sl->nflows; f++) try_send(p, sl->flows[f], m + 2); /* its flows of m + 2 may leave */
+    for (uint32_t f = 0; f < sl->nflows; f++) /* its flows of m + depth may leave */
+      try_send(p, sl->flows[f], m + krn_depth(&s->s, k));
   }
 }
 

@@ -34,8 +34,8 @@
  * consumer's input features is a message on its own route, Y first then X
  * (from a row of outputs to a column of inputs, the routes spread over the
  * rows instead of all sharing the consumer's first column). Inputs are
- * double-buffered: a message of micro-batch m leaves when its data is ready
- * and its consumer has finished micro-batch m - 2.
+ * double-buffered, or `depth` deep: a message of micro-batch m leaves when
+ * its data is ready and its consumer has finished micro-batch m - depth.
  *
  * Functional mode carries real fp32 values (small configurations): weights,
  * tables and token ids given, every stage computes its numbers from its PEs'
@@ -89,6 +89,8 @@ typedef struct {
   const uint32_t *k_cut;  /* GEMM: region.h + 1 cut points over k, EMBED: region.w + 1 (NULL: even) */
   const uint32_t *n_cut;  /* region.w + 1 cut points over n (EMBED: region.h + 1; element-wise stages:
                              region.w x region.h + 1, row-major); NULL: even */
+  uint8_t depth[KRN_MAX_INPUTS]; /* micro-batches each input buffers (0: 2, double-buffered); up to
+                                    KRN_DEPTH_MAX: a residual add takes its skip input this deep */
   krn_kernel kernel;      /* GEMM: KRN_SPARSE, KRN_DENSE or KRN_AUTO (per PE) */
   const wl_mask *mask;    /* GEMM: kept weights, k x n (NULL: all) */
   uint32_t heads;         /* ATTENTION: heads (n = heads x head size) */
@@ -116,6 +118,13 @@ typedef struct {
   uint32_t pes;
   uint32_t sparse_pes;         /* GEMM: PEs that ran the sparse kernel */
 } krn_stage_stats;
+
+#define KRN_DEPTH_MAX 14
+
+/* Input k's buffer depth (2 unless set), and the SRAM a PE holding `values`
+ * values of each input spends on buffers beyond double (fp16). */
+uint32_t krn_depth(const krn_stage *s, uint32_t k);
+uint64_t krn_depth_sram(const krn_stage *s, uint64_t values);
 
 /* Rows of an EMBED stage's table: k token rows, then with bias_add the seq
  * position rows. */

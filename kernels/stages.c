@@ -174,7 +174,10 @@ int krn_stage_setup(krn_pipe *p, uint32_t si, char *err, size_t errlen) {
         break;
       case KRN_STAGE_LAYERNORM: cost = krn_layernorm_cost(&p->m, nt, b); break;
       case KRN_STAGE_GELU: cost = krn_gelu_cost(&p->m, nt, b); break;
-      default: cost = krn_add_cost(&p->m, nt, b); break;
+      default:
+        cost = krn_add_cost(&p->m, nt, b);
+        cost.sram += krn_depth_sram(k, (uint64_t)nt * b); /* the skip input's deeper buffer */
+        break;
     }
     pe->sram = cost.sram;
     if (!krn_fits(&p->m, pe->sram)) {

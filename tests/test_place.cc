@@ -166,16 +166,20 @@ TEST(Place, EveryPresetThatFitsIsLegalAndRoutes) {
   EXPECT_NE(std::string(err).find("too small"), std::string::npos) << err;
 }
 
-// The placed pipeline of a 2-layer model of 16 heads runs all its 16
+// The placed pipeline of a 2-layer model of 16 heads runs all its 32
 // micro-batches through. Its later stages lag the embedding by more
-// micro-batches than a stage keeps state for; they are armed as they catch up
-// (before, a lagging PE found its micro-batch's entries taken by a later one).
+// micro-batches than a stage keeps state for: they are armed as they catch
+// up (before, a lagging PE found its micro-batch's entries taken by a later
+// one). The residual adds take their skip inputs 10 and 14 deep, so the
+// residual's producer runs that far ahead of them: a slot whose entry
+// already holds a later micro-batch has freed the one a message waits for
+// (before, that message waited for ever).
 TEST(Place, APlacedPipelineRunsEveryMicroBatchThrough) {
   const ws_config c = config({}, "schema_version: 1\n"
-                                 "fabric: {width: 200, height: 128}\n"
-                                 "model: {preset: custom, layers: 2, d_model: 512, heads: 16, d_ff: 2048, vocab: 2000, "
-                                 "context: 256}\n"
-                                 "workload: {seq_len: 256, micro_batch: 16, sparsity: 0}\n");
+                                 "fabric: {width: 300, height: 200}\n"
+                                 "model: {preset: custom, layers: 2, d_model: 1024, heads: 16, d_ff: 4096, vocab: 2000, "
+                                 "context: 512}\n"
+                                 "workload: {seq_len: 512, micro_batch: 16, sparsity: 0}\n");
   Placement p = place(c);
   ASSERT_TRUE(p);
   ASSERT_TRUE(ws_placement_totals(p.get())->routes_ok);
@@ -189,15 +193,22 @@ TEST(Place, APlacedPipelineRunsEveryMicroBatchThrough) {
   sim_engine *e = sim_engine_create(nullptr, err, sizeof err);
   fab_fabric *f = fab_create(e, &fc, err, sizeof err);
   ASSERT_NE(f, nullptr) << err;
-  const krn_run run = {.b = 16, .micro_batches = 16, .seq = 256, .functional = false, .tokens = nullptr, .input = nullptr};
+  const uint32_t mbs = 32;
+  const krn_run run = {.b = 16, .micro_batches = mbs, .seq = 512, .functional = false, .tokens = nullptr, .input = nullptr};
   krn_pipe *pipe = krn_pipe_create(e, f, &m, stages.data(), (uint32_t)stages.size(), &run, err, sizeof err);
   ASSERT_NE(pipe, nullptr) << err;
   ASSERT_EQ(sim_engine_run(e), 0) << sim_engine_error(e);
   EXPECT_EQ(krn_pipe_check(pipe, err, sizeof err), 0) << err;
-  for (uint32_t mb = 1; mb < 16; mb++) EXPECT_GT(krn_pipe_done(pipe, mb), krn_pipe_done(pipe, mb - 1)) << mb;
+  for (uint32_t mb = 1; mb < mbs; mb++) EXPECT_GT(krn_pipe_done(pipe, mb), krn_pipe_done(pipe, mb - 1)) << mb;
+  for (const krn_stage &s : stages) {  // the residual adds' skip inputs (6 and 4 stages skipped)
+    if (s.kind == KRN_STAGE_ADD) {
+      EXPECT_TRUE(s.depth[0] == 14 || s.depth[0] == 10) << s.name << " " << (int)s.depth[0];
+      EXPECT_EQ(krn_depth(&s, 1), 2u) << s.name;  // the projection beside it
+    }
+  }
   EXPECT_EQ(fab_check_finished(f, err, sizeof err), 0) << err;
-  std::printf("[ place ] 2 layers of 16 heads: micro-batch 0 out at %llu cycles, 15 at %llu; placer's slowest stage %llu\n",
-              (unsigned long long)krn_pipe_done(pipe, 0), (unsigned long long)krn_pipe_done(pipe, 15),
+  std::printf("[ place ] 2 layers of 16 heads: micro-batch 0 out at %llu cycles, 31 at %llu; placer's slowest stage %llu\n",
+              (unsigned long long)krn_pipe_done(pipe, 0), (unsigned long long)krn_pipe_done(pipe, mbs - 1),
               (unsigned long long)ws_placement_totals(p.get())->stage_max);
   krn_pipe_destroy(pipe);
   fab_destroy(f);
