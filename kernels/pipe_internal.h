@@ -37,6 +37,7 @@ typedef struct {
   uint32_t from, from_slot, to, to_input, to_slot; /* stages and slots */
   uint32_t f0, f1; /* features it carries */
   uint32_t flow;   /* the message it rides in */
+  fab_xfer relay[RING]; /* into a slot with a relay: its send on, once its flow is in */
 } piece;
 
 /* What one output slot sends one input of one consumer per micro-batch:

@@ -320,23 +320,49 @@ static void on_event(sim_engine *e, void *ctx, const sim_event *ev) {
 /* ---- fabric callbacks ---- */
 
 /* A piece (or a relayed copy of it) is in at PE `local` of its consumer. */
-static void piece_in(krn_pipe *p, uint32_t pi, uint32_t local, uint32_t m, fab_xfer x, uint64_t cycle) {
+/* A piece is in at PE `local` of its consumer, in a message whose values
+ * (functional; NULL for timing) hold features [v0, v0 + vw) of every token. */
+static void piece_in(krn_pipe *p, uint32_t pi, uint32_t local, uint32_t m, const float *v, uint32_t v0, uint32_t vw,
+                     uint64_t cycle) {
   const piece *pc = &p->pc[pi];
   slot *sl = &p->st[pc->to].in[pc->to_input][pc->to_slot];
-  const float *v = p->run.functional ? fab_values(p->f, x) : NULL;
   if (v) { /* place its features in the slot's tokens x features */
-    const flow *fl = &p->fl[pc->flow]; /* the message carries the flow's features */
-    const uint32_t i = m % RING, tokens = p->run.b, sw = sl->f1 - sl->f0, w = pc->f1 - pc->f0, fw = fl->f1 - fl->f0;
+    const uint32_t i = m % RING, tokens = p->run.b, sw = sl->f1 - sl->f0, w = pc->f1 - pc->f0;
     if (!sl->vals[i]) {
       sl->vals[i] = calloc((size_t)tokens * sw + 1, sizeof *sl->vals[i]);
       SIM_CHECK(sl->vals[i], "out of memory");
     }
     for (uint32_t t = 0; t < tokens; t++)
-      memcpy(&sl->vals[i][(size_t)t * sw + (pc->f0 - sl->f0)], &v[(size_t)t * fw + (pc->f0 - fl->f0)], w * sizeof *v);
+      memcpy(&sl->vals[i][(size_t)t * sw + (pc->f0 - sl->f0)], &v[(size_t)t * vw + (pc->f0 - v0)], w * sizeof *v);
   }
   krn_arrival(p, pc->to, local, pc->to_input, m, cycle);
 }
 
+/* Flow fi's message is in at its slot's PE: its piece there, and the
+ * piece's relay on along the row or column. */
+static void flow_in(krn_pipe *p, uint32_t fi, fab_pe pe, uint32_t m, fab_xfer x, uint64_t cycle) {
+  const flow *fl = &p->fl[fi];
+  uint32_t k = fl->piece0;
+  while (k + 1 < fl->piece0 + fl->npieces && p->st[p->pc[k].to].in[p->pc[k].to_input][p->pc[k].to_slot].pe != pe) k++;
+  const piece *pc = &p->pc[k];
+  const slot *sl = &p->st[pc->to].in[pc->to_input][pc->to_slot];
+  SIM_CHECK(sl->pe == pe, "flow %u delivered at PE %u, none of its slots", fi, pe);
+  const float *v = p->run.functional ? fab_values(p->f, x) : NULL;
+  if (sl->route != FAB_NONE) {
+    if (!v) {
+      fab_ready(p->f, pc->relay[m % RING], cycle);
+    } else { /* the piece's features of every token */
+      const uint32_t w = pc->f1 - pc->f0, fw = fl->f1 - fl->f0;
+      float *own = malloc((size_t)p->run.b * w * sizeof *own);
+      SIM_CHECK(own, "out of memory");
+      for (uint32_t t = 0; t < p->run.b; t++)
+        memcpy(&own[(size_t)t * w], &v[(size_t)t * fw + (pc->f0 - fl->f0)], w * sizeof *own);
+      fab_ready_values(p->f, pc->relay[m % RING], cycle, own);
+      free(own);
+    }
+  }
+  piece_in(p, k, sl->local, m, v, fl->f0, fl->f1 - fl->f0, cycle);
+}
 
 static void on_delivery(void *ctx, fab_pe pe, uint32_t route, fab_xfer sender, uint64_t cycle) {
   (void)route;
@@ -344,16 +370,13 @@ static void on_delivery(void *ctx, fab_pe pe, uint32_t route, fab_xfer sender, u
   const tag t = sender < p->ntags ? p->tags[sender] : (tag){0};
   const uint32_t width = fab_config_of(p->f)->width;
   switch (t.role) {
-    case TAG_SEND: { /* the flow's piece for the slot at pe */
-      const flow *fl = &p->fl[t.a];
-      uint32_t k = fl->piece0;
-      while (k + 1 < fl->piece0 + fl->npieces && p->st[p->pc[k].to].in[p->pc[k].to_input][p->pc[k].to_slot].pe != pe) k++;
-      const slot *sl = &p->st[p->pc[k].to].in[p->pc[k].to_input][p->pc[k].to_slot];
-      SIM_CHECK(sl->pe == pe, "flow %u delivered at PE %u, none of its slots", t.a, pe);
-      piece_in(p, k, sl->local, t.m, sender, cycle);
+    case TAG_SEND: flow_in(p, t.a, pe, t.m, sender, cycle); break;
+    case TAG_RELAY: {
+      const piece *pc = &p->pc[t.a];
+      piece_in(p, t.a, krn_local(&p->st[t.stage], pe, width), t.m,
+               p->run.functional ? fab_values(p->f, sender) : NULL, pc->f0, pc->f1 - pc->f0, cycle);
       break;
     }
-    case TAG_RELAY: piece_in(p, t.a, krn_local(&p->st[t.stage], pe, width), t.m, sender, cycle); break;
     case TAG_HOST: krn_arrival(p, t.stage, krn_local(&p->st[t.stage], pe, width), 0, t.m, cycle); break;
     case TAG_MAX: krn_stage_max(p, t.stage, krn_local(&p->st[t.stage], pe, width), t.m, sender, cycle); break;
     default: SIM_CHECK(0, "a message of transfer %u (role %u) delivered at PE %u", sender, t.role, pe);
@@ -368,11 +391,6 @@ static void on_done(void *ctx, fab_xfer x, uint64_t cycle) {
     case TAG_SEND: {
       stage *s = &p->st[t.stage];
       if (--s->sends_left[t.m % RING] == 0) out_free(p, t.stage, t.m, cycle);
-      break;
-    }
-    case TAG_RELAY: { /* the relaying PE had the piece as it forwarded it */
-      const piece *pc = &p->pc[t.a];
-      piece_in(p, t.a, p->st[pc->to].in[pc->to_input][pc->to_slot].local, t.m, x, cycle);
       break;
     }
     case TAG_RESULT: krn_stage_result(p, &t, x, cycle); break;

@@ -248,18 +248,18 @@ int krn_stage_arm(krn_pipe *p, uint32_t si, uint32_t m, char *err, size_t errlen
                  err, errlen) != 0)
       return -1;
   }
-  /* relays: a GEMM row's, an ATTENTION column's first PE forwards each piece */
-  for (uint32_t pi = s->pc0; pi < s->pc1; pi++) { /* each piece's flow message, whole */
-    const piece *pc = &p->pc[pi];
+  /* relays: a GEMM row's, an ATTENTION column's first PE sends each piece
+     on once its flow's message is in (the message carries the producer
+     slot's features; the row or column takes only the piece's) */
+  for (uint32_t pi = s->pc0; pi < s->pc1; pi++) {
+    piece *pc = &p->pc[pi];
     const slot *sl = &s->in[pc->to_input][pc->to_slot];
     if (sl->route == FAB_NONE) continue;
-    const flow *fl = &p->fl[pc->flow];
-    const uint32_t n = b * (fl->f1 - fl->f0);
-    const fab_transfer t = {.pe = sl->pe, .in = &fl->route, .nin = 1, .out = sl->route,
-                            .n = (n + 1) / 2, .ready = fab_now(p->f), .values = p->run.functional ? n : 0};
-    fab_xfer x;
-    if (fab_combine(p->f, &t, &x, err, errlen) != 0) return -1;
-    krn_tag(p, x, (tag){TAG_RELAY, (uint8_t)pc->to_input, si, pi, m});
+    const uint32_t n = b * (pc->f1 - pc->f0);
+    const fab_transfer t = {.pe = sl->pe, .out = sl->route, .n = (n + 1) / 2, .ready = FAB_LATER,
+                            .values = p->run.functional ? n : 0, .own_later = p->run.functional};
+    if (fab_combine(p->f, &t, &pc->relay[m % RING], err, errlen) != 0) return -1;
+    krn_tag(p, pc->relay[m % RING], (tag){TAG_RELAY, (uint8_t)pc->to_input, si, pi, m});
   }
   if (s->entry) { /* the first PEs have their input now */
     for (uint32_t n = 0; k->kind == KRN_STAGE_GEMM && n < s->nin_slots[0]; n++) {
