@@ -5,14 +5,6 @@
 
 #include "pipe_internal.h"
 
-/* Route every flow, the shortest first (flows between neighbouring
- * stages, most of them, take their direct paths; longer ones go around
- * them). Every flow's ends are held first, so that routes added before go
- * around the PEs that send and take them. A flow to one slot takes the
- * cheapest of the paths fab_routes_path_free weighs (Y first, between
- * regions side by side, spreads routes from a row of outputs to a column
- * of inputs over the rows); a flow to several, the tree of their Y-first
- * paths. */
 static fab_pe to_pe(const krn_pipe *p, uint32_t pi) {
   const piece *pc = &p->pc[pi];
   return p->st[pc->to].in[pc->to_input][pc->to_slot].pe;
@@ -51,6 +43,12 @@ static void hold_ends(krn_pipe *p, const flow *fl, bool take) {
  * destination's row and back, the shortest U innermost, so that none
  * crosses another; on the side of the two columns with the least room that
  * still holds them all. The flows are routed at once, in their order. */
+static uint32_t u_span(const krn_pipe *p, uint32_t fi) { /* rows between a single-piece flow's ends */
+  const uint32_t w = fab_config_of(p->f)->width, ya = fab_y(w, from_pe(p, p->fl[fi].piece0)),
+                 yb = fab_y(w, to_pe(p, p->fl[fi].piece0));
+  return ya > yb ? ya - yb : yb - ya;
+}
+
 static bool u_turn(const krn_pipe *p, uint32_t f0, uint32_t nf, uint32_t *via) {
   const uint32_t w = fab_config_of(p->f)->width;
   const piece *pc = &p->pc[p->fl[f0].piece0];
@@ -58,25 +56,32 @@ static bool u_turn(const krn_pipe *p, uint32_t f0, uint32_t nf, uint32_t *via) {
   const bool cols = (a->elementwise || a->s.kind == KRN_STAGE_EMBED) && b->elementwise && a->cols == 1 && b->cols == 1;
   if (!cols || nf < 2 || (a->s.region.y + a->rows > b->s.region.y && b->s.region.y + b->rows > a->s.region.y))
     return false;
-  uint32_t span[nf];
-  for (uint32_t k = 0; k < nf; k++) {
-    const flow *fl = &p->fl[f0 + k];
-    if (fl->npieces != 1) return false;
-    const uint32_t ya = fab_y(w, from_pe(p, fl->piece0)), yb = fab_y(w, to_pe(p, fl->piece0));
-    span[k] = ya > yb ? ya - yb : yb - ya;
-  }
+  for (uint32_t k = 0; k < nf; k++)
+    if (p->fl[f0 + k].npieces != 1) return false;
   const uint32_t xa = a->s.region.x, xb = b->s.region.x, hi = xa > xb ? xa : xb, lo = xa < xb ? xa : xb;
   const uint32_t east = w - 1 - hi, west = lo;
   const bool go_east = east >= nf && (west < nf || east <= west);
   if (!go_east && west < nf) return false;
   for (uint32_t k = 0; k < nf; k++) { /* its rank: the U's shorter than it, or as short and before it */
     uint32_t rank = 0;
-    for (uint32_t q = 0; q < nf; q++) rank += span[q] < span[k] || (span[q] == span[k] && q < k);
+    const uint32_t mine = u_span(p, f0 + k);
+    for (uint32_t q = 0; q < nf; q++) {
+      const uint32_t other = u_span(p, f0 + q);
+      rank += other < mine || (other == mine && q < k);
+    }
     via[k] = go_east ? hi + 1 + rank : lo - 1 - rank;
   }
   return true;
 }
 
+/* Route every flow: the U-turns first (u_turn), then the others, the
+ * shortest first (flows between neighbouring stages, most of them, take
+ * their direct paths; longer ones go around them). Every flow's ends are held first, so that routes added before go
+ * around the PEs that send and take them. A flow to one slot takes the
+ * cheapest of the paths fab_routes_path_free weighs (Y first, between
+ * regions side by side, spreads routes from a row of outputs to a column
+ * of inputs over the rows); a flow to several, the tree of their Y-first
+ * paths. */
 int krn_flows_route(krn_pipe *p, char *err, size_t errlen) {
   uint64_t *order = malloc(((size_t)p->nfl + 1) * sizeof *order); /* hops << 32 | flow, sorted */
   fab_pe *dst = malloc(((size_t)p->npc + 1) * sizeof *dst);
