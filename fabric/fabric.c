@@ -8,8 +8,10 @@
 static void handle(sim_engine *e, void *ctx, const sim_event *ev) {
   (void)e;
   fab_fabric *f = ctx;
-  if (ev->kind == EV_DONE)
+  if (ev->kind == EV_DONE) {
     f->on_done(f->done_ctx, (fab_xfer)ev->payload.a, ev->time / FAB_TICKS);
+    fab_unref(f, (uint32_t)ev->payload.a); /* its end, reported */
+  }
   else if (ev->kind >= EV_T_NODE)
     fab_train_event(f, ev);
   else
@@ -36,6 +38,7 @@ fab_fabric *fab_create(sim_engine *e, const fab_config *cfg, char *err, size_t e
   if (check_config(cfg, err, errlen) != 0) return NULL;
   fab_fabric *f = calloc(1, sizeof *f);
   if (!f) goto oom;
+  f->free_x = FAB_NONE;
   f->cfg = *cfg;
   f->e = e;
   f->cells = cfg->width * cfg->height;
@@ -44,7 +47,7 @@ fab_fabric *fab_create(sim_engine *e, const fab_config *cfg, char *err, size_t e
   f->cores = calloc(cells, sizeof *f->cores);
   f->busy = calloc(cells * (FAB_PORTS + 1), sizeof *f->busy);
   if (!f->routes || !f->cores || !f->busy) goto oom;
-  for (size_t p = 0; p < cells; p++) f->cores[p] = (fab_core){FAB_NONE, 0, 0, 0, FAB_LATER, FAB_LATER};
+  for (size_t p = 0; p < cells; p++) f->cores[p] = (fab_core){FAB_NONE, FAB_NONE, 0, 0, 0, FAB_LATER, FAB_LATER};
   if (cfg->fidelity == FAB_TRAIN) {
     if (!(f->link_free = calloc(cells * FAB_PORTS, sizeof *f->link_free))) goto oom;
   } else {
@@ -175,6 +178,14 @@ int fab_route_rect(fab_fabric *f, fab_pe src, fab_rect dst, uint32_t *route, cha
 }
 
 static fab_xstate *new_xfer(fab_fabric *f, uint32_t *id) {
+  if (f->free_x != FAB_NONE) { /* a freed one */
+    *id = f->free_x;
+    f->free_x = f->x[*id].next_active;
+    f->live++;
+    fab_xstate *x = &f->x[*id];
+    memset(x, 0, sizeof *x);
+    return x;
+  }
   if (f->nx == f->x_cap) {
     uint32_t cap = f->x_cap ? 2 * f->x_cap : 256;
     fab_xstate *x = realloc(f->x, (size_t)cap * sizeof *x);
@@ -188,9 +199,26 @@ static fab_xstate *new_xfer(fab_fabric *f, uint32_t *id) {
     f->x_cap = cap;
   }
   *id = f->nx++;
+  f->live++;
   fab_xstate *x = &f->x[*id];
   memset(x, 0, sizeof *x);
   return x;
+}
+
+void fab_unref(fab_fabric *f, uint32_t id) {
+  fab_xstate *x = &f->x[id];
+  SIM_CHECK(x->refs > 0, "transfer %u freed twice", id);
+  if (--x->refs > 0) return;
+  free(x->vals);
+  x->vals = NULL;
+  x->next_active = f->free_x;
+  f->free_x = id;
+  f->live--;
+}
+
+void fab_release(fab_fabric *f, fab_xfer id) {
+  SIM_CHECK(id < f->nx && f->x[id].refs > 0, "no transfer %u to release", id);
+  fab_unref(f, id);
 }
 
 int fab_combine(fab_fabric *f, const fab_transfer *t, fab_xfer *id, char *err, size_t errlen) {
@@ -248,6 +276,7 @@ int fab_combine(fab_fabric *f, const fab_transfer *t, fab_xfer *id, char *err, s
   x->own_later = t->values && t->own_later;
   x->op = t->op;
   x->vals = vals;
+  x->refs = 2 + (out != FAB_NONE ? fab_routes_get(f->routes, out)->dests : 0);
   for (uint32_t i = 0; i < nin; i++) { /* queue as the next consumer of each endpoint */
     x->in[i] = t->in[i];
     x->next_consumer[i] = x->sender[i] = FAB_NONE;
@@ -266,9 +295,12 @@ int fab_combine(fab_fabric *f, const fab_transfer *t, fab_xfer *id, char *err, s
     else
       f->x[rs->tail].next_on_route = xid;
     rs->tail = xid;
-    uint32_t *link = &f->cores[pe].active; /* at the back: a core serves in creation order */
-    while (*link != FAB_NONE) link = &f->x[*link].next_active;
-    *link = xid;
+    fab_core *c = &f->cores[pe]; /* at the back: a core serves in creation order */
+    if (c->active_tail == FAB_NONE)
+      c->active = xid;
+    else
+      f->x[c->active_tail].next_active = xid;
+    c->active_tail = xid;
   }
   *id = xid;
   if (t->ready != FAB_LATER) fab_ready(f, xid, t->ready);
@@ -332,18 +364,24 @@ void fab_ready_values(fab_fabric *f, fab_xfer id, uint64_t cycle, const float *o
 void fab_finish(fab_fabric *f, fab_xstate *x, uint64_t cycle) {
   x->done = cycle;
   if (cycle > f->st.last_cycle || f->st.last_cycle == 0) f->st.last_cycle = cycle;
-  if (f->on_done) fab_post(f, cycle, 1, fab_core_entity(f, x->pe), EV_DONE, (uint64_t)(x - f->x), 0);
+  if (f->on_done)
+    fab_post(f, cycle, 1, fab_core_entity(f, x->pe), EV_DONE, (uint64_t)(x - f->x), 0);
+  else
+    fab_unref(f, (uint32_t)(x - f->x)); /* its end: nobody to report it to */
 }
 
 /* Input i of x has all of its message: combine its values into x's. */
 void fab_input_in(fab_fabric *f, fab_xstate *x, uint32_t input) {
   x->inputs_in++;
-  if (!x->values) return;
-  const fab_xstate *s = &f->x[x->sender[input]];
-  SIM_CHECK(s->values == x->values && s->inputs_in == s->nin && !s->own_later,
-            "transfer at PE %u takes %u values from a sender of %u (complete: %d)", x->pe,
-            x->values, s->values, s->inputs_in == s->nin && !s->own_later);
-  combine_values(x, s->vals);
+  const uint32_t sender = x->sender[input];
+  if (x->values) {
+    const fab_xstate *s = &f->x[sender];
+    SIM_CHECK(s->values == x->values && s->inputs_in == s->nin && !s->own_later,
+              "transfer at PE %u takes %u values from a sender of %u (complete: %d)", x->pe,
+              x->values, s->values, s->inputs_in == s->nin && !s->own_later);
+    combine_values(x, s->vals);
+  }
+  fab_unref(f, sender); /* its message taken here */
 }
 
 /* x (first on its route, all sent) leaves its route's queue and its core's list. */
@@ -353,9 +391,11 @@ void fab_unqueue_sender(fab_fabric *f, fab_xstate *x) {
   SIM_CHECK(rs->head == xid, "transfer %u finished before its route's first", xid);
   rs->head = x->next_on_route;
   if (rs->head == FAB_NONE) rs->tail = FAB_NONE;
-  uint32_t *link = &f->cores[x->pe].active;
-  while (*link != xid) link = &f->x[*link].next_active;
+  fab_core *c = &f->cores[x->pe];
+  uint32_t prev = FAB_NONE, *link = &c->active;
+  while (*link != xid) prev = *link, link = &f->x[*link].next_active;
   *link = x->next_active;
+  if (c->active_tail == xid) c->active_tail = prev;
   if (f->cfg.fidelity == FAB_TRAIN && rs->head != FAB_NONE && f->x[rs->head].emit_waiting)
     fab_train_schedule_emit(f, rs->head);
 }
@@ -388,6 +428,7 @@ void fab_deliver(fab_fabric *f, uint32_t node, uint32_t sender, uint64_t cycle) 
   if (f->on_delivery)
     f->on_delivery(f->ctx, fab_routes_node(f->routes, node)->router, f->ep[node].route, sender,
                    cycle);
+  fab_unref(f, sender); /* its message consumed here */
 }
 
 fab_stats fab_stats_get(const fab_fabric *f) {
@@ -411,7 +452,7 @@ fab_stats fab_stats_get(const fab_fabric *f) {
 int fab_check_finished(const fab_fabric *f, char *err, size_t errlen) {
   uint32_t stuck = 0, first = FAB_NONE;
   for (uint32_t i = 0; i < f->nx; i++) {
-    if (f->x[i].done != FAB_LATER) continue;
+    if (f->x[i].refs == 0 || f->x[i].done != FAB_LATER) continue; /* freed, or done */
     if (stuck++ == 0) first = i;
   }
   const fab_stats s = fab_stats_get(f);

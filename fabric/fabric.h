@@ -137,6 +137,11 @@ const fab_routes *fab_routes_of(const fab_fabric *f);
  * a route take its messages in the order they were made, from the first
  * message that starts arriving after. */
 int fab_combine(fab_fabric *f, const fab_transfer *t, fab_xfer *id, char *err, size_t errlen);
+/* The caller will not touch transfer id again (fab_ready, fab_values,
+ * fab_done), though its callbacks still come: once it has finished, been
+ * reported and its message taken everywhere, its state is reused for a new
+ * transfer. A transfer never released is kept to the end. */
+void fab_release(fab_fabric *f, fab_xfer id);
 /* A plain send of n wavelets from the route's source. */
 int fab_send(fab_fabric *f, uint32_t route, uint32_t n, uint64_t ready, fab_xfer *id, char *err,
              size_t errlen);

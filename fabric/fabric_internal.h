@@ -53,6 +53,8 @@ typedef struct {
   uint64_t ready;                     /* cycle the PE's own data is ready, or FAB_LATER */
   uint64_t want;                      /* cycle its inputs allow sending (or keeping) from, or FAB_LATER */
   uint64_t done;                      /* cycle it finished, or FAB_LATER */
+  uint32_t refs; /* who still needs it: its owner (fab_release), its end (done and reported),
+                    and each destination of its message until it took it; at 0 it is free */
 } fab_xstate;
 
 /* Where messages of a route stand at one destination PE (per endpoint node). */
@@ -81,6 +83,7 @@ typedef struct {
 
 typedef struct {
   uint32_t active;       /* first transfer with an output at this core */
+  uint32_t active_tail;  /* its last (appends are O(1): a core may hold many not yet ready) */
   uint32_t rr_in;        /* round-robin position among its endpoints */
   uint64_t consume_free; /* first cycle it may consume again */
   uint64_t inject_free;  /* train: first cycle its ramp is free */
@@ -101,6 +104,8 @@ struct fab_fabric {
   uint32_t node_cap;
   fab_xstate *x;
   uint32_t nx, x_cap;
+  uint32_t free_x; /* freed transfers, linked through next_active */
+  uint32_t live;   /* transfers not freed */
   uint64_t *avail; /* wavelet: queue_depth per transfer: cycle each made sum may leave */
   fab_core *cores; /* per PE */
   uint64_t *link_free; /* train: per router port (cells x FAB_PORTS) */
@@ -144,6 +149,8 @@ static inline uint32_t fab_message_size(const fab_fabric *f, uint32_t node) {
 
 /* Shared by both fidelities (fabric.c). */
 uint32_t fab_bind(fab_fabric *f, uint32_t node);
+/* One of transfer id's references is gone; at none it is free. */
+void fab_unref(fab_fabric *f, uint32_t id);
 void fab_input_in(fab_fabric *f, fab_xstate *x, uint32_t input);
 void fab_deliver(fab_fabric *f, uint32_t node, uint32_t sender, uint64_t cycle);
 void fab_finish(fab_fabric *f, fab_xstate *x, uint64_t cycle);

@@ -216,12 +216,11 @@ static void core_arb(fab_fabric *f, fab_pe pe, uint64_t t) {
     }
     if (f->wn[fab_routes_get(f->routes, x->out)->root].reserved >= q) continue; /* a credit wakes */
     send_one(f, x, t); /* when it was the last wavelet, x leaves the list */
-    if (x->done == FAB_LATER && x->next_active != FAB_NONE) {
+    if (x->done == FAB_LATER && x->next_active != FAB_NONE) { /* to the back */
       *link = x->next_active;
-      uint32_t last = *link;
-      while (f->x[last].next_active != FAB_NONE) last = f->x[last].next_active;
-      f->x[last].next_active = id;
+      f->x[c->active_tail].next_active = id;
       x->next_active = FAB_NONE;
+      c->active_tail = id;
     }
     if (c->active != FAB_NONE) next = t + 1;
     break;

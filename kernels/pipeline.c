@@ -103,6 +103,7 @@ static void try_send(krn_pipe *p, uint32_t fi, uint32_t m) {
   const uint64_t at = max_u64(max_u64(o->out_ready[i], credit), fab_now(p->f));
   if (!p->run.functional) {
     fab_ready(p->f, fl->send[i], at);
+    fab_release(p->f, fl->send[i]);
     return;
   }
   /* its features of every token, token-major */
@@ -112,6 +113,7 @@ static void try_send(krn_pipe *p, uint32_t fi, uint32_t m) {
   for (uint32_t b = 0; b < p->run.b; b++)
     memcpy(&v[(size_t)b * w], &o->vals[i][(size_t)b * ow + (fl->f0 - o->f0)], w * sizeof *v);
   fab_ready_values(p->f, fl->send[i], at, v);
+  fab_release(p->f, fl->send[i]);
   free(v);
 }
 
@@ -351,6 +353,7 @@ static void flow_in(krn_pipe *p, uint32_t fi, fab_pe pe, uint32_t m, fab_xfer x,
   if (sl->route != FAB_NONE) {
     if (!v) {
       fab_ready(p->f, pc->relay[m % RING], cycle);
+      fab_release(p->f, pc->relay[m % RING]);
     } else { /* the piece's features of every token */
       const uint32_t w = pc->f1 - pc->f0, fw = fl->f1 - fl->f0;
       float *own = malloc((size_t)p->run.b * w * sizeof *own);
@@ -358,6 +361,7 @@ static void flow_in(krn_pipe *p, uint32_t fi, fab_pe pe, uint32_t m, fab_xfer x,
       for (uint32_t t = 0; t < p->run.b; t++)
         memcpy(&own[(size_t)t * w], &v[(size_t)t * fw + (pc->f0 - fl->f0)], w * sizeof *own);
       fab_ready_values(p->f, pc->relay[m % RING], cycle, own);
+      fab_release(p->f, pc->relay[m % RING]);
       free(own);
     }
   }

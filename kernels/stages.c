@@ -219,6 +219,7 @@ static int round_of(krn_pipe *p, uint32_t si, fab_coll *c, uint32_t col, uint32_
     const uint32_t local = krn_local(s, pe, width);
     pe_mb *e = krn_pe_mb(s, local, m);
     *(is_max ? &e->max : &e->red) = x[i];
+    krn_tag(p, x[i], (tag){TAG_NONE, 0, 0, 0, 0}); /* a transfer's state is reused: no tag of an earlier one */
   }
   krn_tag(p, x[fab_coll_result(c)], (tag){is_max ? TAG_MAX : TAG_RESULT, 0, si, col, m});
   free(x);
@@ -278,6 +279,7 @@ int krn_stage_arm(krn_pipe *p, uint32_t si, uint32_t m, char *err, size_t errlen
         fab_xfer x;
         if (fab_combine(p->f, &t, &x, err, errlen) != 0) return -1;
         krn_tag(p, x, (tag){TAG_HOST, 0, si, n, m});
+        fab_release(p->f, x); /* ready now: nothing more to tell it */
       }
     }
     krn_entry_later(p, si, m); /* the first PEs hold x, or the token ids: in now */
@@ -311,6 +313,7 @@ static void partial_ready(krn_pipe *p, uint32_t si, uint32_t l, uint32_t m, uint
       fab_ready_values(p->f, x, end, y);
     else
       fab_ready(p->f, x, end);
+    fab_release(p->f, x);
     free(y);
   } else {
     finish(p, si, s->s.kind == KRN_STAGE_EMBED ? l / s->cols : krn_band(s, l % s->cols), m, end, y);
@@ -425,6 +428,7 @@ static void attn_phase2(krn_pipe *p, uint32_t si, uint32_t l, uint32_t m, uint64
       fab_ready_values(p->f, e->red, end, part);
     else
       fab_ready(p->f, e->red, end);
+    fab_release(p->f, e->red);
     free(part);
   } else {
     attn_output(p, si, j, m, end, part);
@@ -476,6 +480,7 @@ static void attention(krn_pipe *p, uint32_t si, uint32_t l, uint32_t m, uint64_t
       fab_ready_values(p->f, e->max, end, lmax);
     else
       fab_ready(p->f, e->max, end);
+    fab_release(p->f, e->max);
   } else {
     attn_phase2(p, si, l, m, end, lmax);
   }
@@ -523,6 +528,7 @@ static void layernorm(krn_pipe *p, uint32_t si, uint32_t l, uint32_t m, uint64_t
       fab_ready_values(p->f, x, end, sums);
     else
       fab_ready(p->f, x, end);
+    fab_release(p->f, x);
   } else {
     layernorm_phase2(p, si, l, m, end, sums);
   }
