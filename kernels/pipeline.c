@@ -433,6 +433,18 @@ static int check_stages(const fab_config *fc, const krn_stage *st, uint32_t n, c
   return 0;
 }
 
+/* Room in *a (capacity *cap elements of `size` bytes) for element n:
+ * doubled when full. False on out of memory (*a unchanged). */
+static bool grow(void **a, uint32_t *cap, uint32_t n, size_t size) {
+  if (n < *cap) return true;
+  const uint32_t c = *cap ? 2 * *cap : 1024;
+  void *b = realloc(*a, (size_t)c * size);
+  if (!b) return false;
+  *a = b;
+  *cap = c;
+  return true;
+}
+
 krn_pipe *krn_pipe_create(sim_engine *e, fab_fabric *f, const krn_machine *m,
                           const krn_stage *stages, uint32_t nstages, const krn_run *run, char *err,
                           size_t errlen) {
@@ -485,24 +497,14 @@ krn_pipe *krn_pipe_create(sim_engine *e, fab_fabric *f, const krn_machine *m,
           const uint32_t f0 = pr->out[o].f0 > sl->f0 ? pr->out[o].f0 : sl->f0;
           const uint32_t f1 = pr->out[o].f1 < sl->f1 ? pr->out[o].f1 : sl->f1;
           if (f0 >= f1) continue;
-          if (p->npc == cap) {
-            cap = cap ? 2 * cap : 1024;
-            piece *pc = realloc(p->pc, cap * sizeof *pc);
-            if (!pc) goto oom;
-            p->pc = pc;
-          }
+          if (!grow((void **)&p->pc, &cap, p->npc, sizeof *p->pc)) goto oom;
           piece *pc = &p->pc[p->npc++];
           *pc = (piece){.from = (uint32_t)s->s.in[k], .from_slot = o, .to = c, .to_input = k,
                         .to_slot = j, .f0 = f0, .f1 = f1, .flow = p->nfl};
           sl->pieces++;
         }
         if (p->npc == flow0) continue;
-        if (p->nfl == fcap) {
-          fcap = fcap ? 2 * fcap : 1024;
-          flow *fl = realloc(p->fl, fcap * sizeof *fl);
-          if (!fl) goto oom;
-          p->fl = fl;
-        }
+        if (!grow((void **)&p->fl, &fcap, p->nfl, sizeof *p->fl)) goto oom;
         flow *fl = &p->fl[p->nfl++];
         *fl = (flow){.piece0 = flow0, .npieces = p->npc - flow0, .f0 = p->pc[flow0].f0, .f1 = p->pc[p->npc - 1].f1};
         for (uint32_t r = 0; r < RING; r++) fl->m[r] = NO_MB;

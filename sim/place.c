@@ -155,18 +155,10 @@ static uint32_t flows_in(const search *S, uint32_t q, uint32_t i, uint32_t r, ui
   return n;
 }
 
-/* Flows out of one output slot of stage q: one per consumer input. */
-static uint32_t flows_out(const search *S, uint32_t q) {
-  uint32_t n = 0;
-  for (uint32_t t = q + 1; t < S->p->n; t++)
-    for (uint32_t k = 0; k < KRN_MAX_INPUTS; k++) n += S->p->st[t].stage.in[k] == (int)q;
-  return n;
-}
-
 /* Whether stage q's slots stay within their budgets. */
 static bool slots_ok(const search *S, uint32_t q, uint32_t i, uint32_t r, uint32_t c) {
   const krn_stage *s = &S->p->st[q].stage;
-  const uint32_t in = flows_in(S, q, i, r, c), out = flows_out(S, q);
+  const uint32_t in = flows_in(S, q, i, r, c), out = S->p->st[q].consumers; /* a flow per consumer input */
   if (elementwise(s)) return in + out <= flow_budget(S, s, true);
   return in <= flow_budget(S, s, true) && out <= flow_budget(S, s, false);
 }
