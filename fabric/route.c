@@ -377,31 +377,19 @@ static fab_port toward(uint32_t x, uint32_t y, uint32_t tx, uint32_t ty) {
   return x < tx ? FAB_E : x > tx ? FAB_W : y < ty ? FAB_S : FAB_N;
 }
 
-/* Colors taken on any router of way w (stops early once all are). */
-static uint32_t way_busy(const fab_routes *r, const uint32_t cx[4], const uint32_t cy[4], uint32_t all) {
-  fab_pe at = fab_at(r->width, cx[0], cy[0]);
-  uint32_t busy = r->used[at];
-  for (int k = 1; k < 4 && (busy & all) != all; k++) {
-    uint32_t x = fab_x(r->width, at), y = fab_y(r->width, at);
-    while ((x != cx[k] || y != cy[k]) && (busy & all) != all) {
-      at = fab_step(r->width, at, toward(x, y, cx[k], cy[k]));
-      x = fab_x(r->width, at), y = fab_y(r->width, at);
-      busy |= r->used[at];
-    }
-  }
-  return busy;
-}
-
-/* The most routes at a router of way w (stops early at `limit`). */
-static uint32_t way_most(const fab_routes *r, const uint32_t cx[4], const uint32_t cy[4], uint32_t limit) {
+/* Way w's routers: the colors taken on any (into *busy) and the most
+ * routes at one, which it returns. */
+static uint32_t way_scan(const fab_routes *r, const uint32_t cx[4], const uint32_t cy[4], uint32_t *busy) {
   fab_pe at = fab_at(r->width, cx[0], cy[0]);
   uint32_t most = r->load[at];
-  for (int k = 1; k < 4 && most < limit; k++) {
+  *busy = r->used[at];
+  for (int k = 1; k < 4; k++) {
     uint32_t x = fab_x(r->width, at), y = fab_y(r->width, at);
-    while ((x != cx[k] || y != cy[k]) && most < limit) {
+    while (x != cx[k] || y != cy[k]) {
       at = fab_step(r->width, at, toward(x, y, cx[k], cy[k]));
       x = fab_x(r->width, at), y = fab_y(r->width, at);
       most = r->load[at] > most ? r->load[at] : most;
+      *busy |= r->used[at];
     }
   }
   return most;
@@ -511,8 +499,8 @@ int fab_routes_path_free(fab_routes *r, fab_pe src, fab_pe dst, uint32_t *id, ch
   uint32_t n = 0, cx[4], cy[4];
   way w = {true, dy};
   const uint32_t all = r->colors == 32 ? UINT32_MAX : (1u << r->colors) - 1;
-  if (src != dst && corners(r, src, dst, w, cx, cy) && way_most(r, cx, cy, r->colors) < r->colors &&
-      (way_busy(r, cx, cy, all) & all) != all)
+  uint32_t busy;
+  if (src != dst && corners(r, src, dst, w, cx, cy) && way_scan(r, cx, cy, &busy) < r->colors && (busy & all) != all)
     return path(r, src, dst, w, id, err, errlen); /* Y then X has a color */
   for (uint32_t i = 1; src != dst && nth_way(sx, sy, dx, dy, i, &w); i++) {
     if (!corners(r, src, dst, w, cx, cy)) continue;
@@ -528,7 +516,7 @@ int fab_routes_path_free(fab_routes *r, fab_pe src, fab_pe dst, uint32_t *id, ch
   qsort(r->cand, n, sizeof *r->cand, cmp_u64); /* cheapest first, then in nth_way's order */
   for (uint32_t k = 0; k < n; k++) {
     nth_way(sx, sy, dx, dy, (uint32_t)(r->cand[k] & 0xffffff), &w);
-    if (corners(r, src, dst, w, cx, cy) && way_most(r, cx, cy, r->colors) < r->colors)
+    if (corners(r, src, dst, w, cx, cy) && way_scan(r, cx, cy, &busy) < r->colors)
       return path(r, src, dst, w, id, err, errlen);
   }
   return path(r, src, dst, (way){true, dy}, id, err, errlen); /* none free: Y first, for its error */
