@@ -11,6 +11,9 @@
 #define NO_FIT UINT64_MAX /* memo: the shape does not fit in SRAM */
 #define T_MAX (UINT64_C(1) << 50)
 
+/* Whether a stage's outputs leave as a row (a GEMM's, the attention's). */
+static bool row_out(const krn_stage *s) { return s->kind == KRN_STAGE_GEMM || s->kind == KRN_STAGE_ATTENTION; }
+
 static bool elementwise(const krn_stage *s) {
   return s->kind == KRN_STAGE_LAYERNORM || s->kind == KRN_STAGE_GELU || s->kind == KRN_STAGE_ADD;
 }
@@ -29,7 +32,7 @@ int ws_place_estimate(const ws_placement *p, uint32_t i, fab_rect region, uint32
      and the layout fail to route); after a row of outputs (the attention's)
      it is balanced too */
   const int in = s.in[0];
-  if (in >= 0 && (p->st[in].stage.kind == KRN_STAGE_GEMM || p->st[in].stage.kind == KRN_STAGE_ATTENTION))
+  if (in >= 0 && row_out(&p->st[in].stage))
     wl_cuts_balanced(p->rows[i], s.k, region.h, kc);
   else
     wl_cuts_even(s.k, region.h, kc);
@@ -296,7 +299,6 @@ static uint64_t best_interval(search *S) {
  * lays its N bands out (nrev) in the order its column of consumers takes
  * them, reversed across a turn. Attention and its projections keep heads
  * in order. */
-static bool row_out(const krn_stage *s) { return s->kind == KRN_STAGE_GEMM || s->kind == KRN_STAGE_ATTENTION; }
 
 static void orient(ws_placement *p, uint32_t h) {
   for (uint32_t i = 0; i < p->n; i++) {
