@@ -11,18 +11,19 @@ const char *krn_kernel_name(krn_kernel k) {
 krn_cost krn_gemm_cost(const krn_machine *m, krn_kernel k, uint32_t kt, uint32_t nt, uint64_t nnz,
                        uint32_t b) {
   const uint64_t s = m->simd_fp16;
-  krn_cost c = {m->task_switch, 0, m->sram_reserve};
+  krn_cost c = {m->task_switch, 0, m->sram_reserve, 0};
   c.sram += 2 * (uint64_t)kt * b * 2 + 2 * (uint64_t)nt * b * m->acc_bytes; /* x and y, double */
   if (k == KRN_SPARSE) {
     c.cycles += nnz * (m->sparse_setup + ceil_div(b, s));
     c.macs = nnz * b;
-    c.sram += 4 * nnz + 2 * (uint64_t)kt;
+    c.weights = 4 * nnz + 2 * (uint64_t)kt;
   } else {
     c.cycles += min_u64((uint64_t)kt * b * (m->dense_setup + ceil_div(nt, s)),
                         (uint64_t)kt * nt * (m->dense_setup + ceil_div(b, s)));
     c.macs = (uint64_t)kt * nt * b;
-    c.sram += 2 * (uint64_t)kt * nt;
+    c.weights = 2 * (uint64_t)kt * nt;
   }
+  c.sram += c.weights;
   return c;
 }
 
@@ -44,7 +45,7 @@ uint64_t krn_attn_pairs(uint32_t b, uint32_t mb, uint32_t row, uint32_t rows) {
 
 krn_cost krn_attn_phase(const krn_machine *m, int phase, uint32_t heads, uint32_t dh, uint64_t pairs) {
   const uint64_t ph = pairs * heads, dots = ph * ceil_div(dh, m->simd_fp16);
-  krn_cost c = {m->task_switch + dots + ph * (phase == 1 ? 1 : (uint64_t)m->exp_cycles + 1), ph * dh, 0};
+  krn_cost c = {m->task_switch + dots + ph * (phase == 1 ? 1 : (uint64_t)m->exp_cycles + 1), ph * dh, 0, 0};
   return c;
 }
 
@@ -52,7 +53,7 @@ krn_cost krn_attn_cost(const krn_machine *m, uint32_t heads, uint32_t dh, uint64
                        uint32_t rows, uint32_t seq) {
   const uint64_t keys = ceil_div(seq, rows);
   const krn_cost p1 = krn_attn_phase(m, 1, heads, dh, pairs), p2 = krn_attn_phase(m, 2, heads, dh, pairs);
-  krn_cost c;
+  krn_cost c = {0};
   c.cycles = p1.cycles + p2.cycles;
   c.macs = p1.macs + p2.macs;
   c.sram = m->sram_reserve + keys * heads * dh * 2 * 2 /* K and V cache, fp16 */
@@ -65,7 +66,7 @@ krn_cost krn_attn_cost(const krn_machine *m, uint32_t heads, uint32_t dh, uint64
 
 krn_cost krn_layernorm_phase(const krn_machine *m, int phase, uint32_t features, uint32_t b) {
   const uint64_t e = (uint64_t)features * b;
-  krn_cost c = {m->task_switch + ceil_div(2 * e, m->simd_fp32), 2 * e, 0};
+  krn_cost c = {m->task_switch + ceil_div(2 * e, m->simd_fp32), 2 * e, 0, 0};
   if (phase == 2) c.cycles += (uint64_t)b * m->exp_cycles; /* an inverse square root per token */
   return c;
 }
@@ -73,16 +74,17 @@ krn_cost krn_layernorm_phase(const krn_machine *m, int phase, uint32_t features,
 krn_cost krn_layernorm_cost(const krn_machine *m, uint32_t features, uint32_t b) {
   const uint64_t e = (uint64_t)features * b;
   const krn_cost p1 = krn_layernorm_phase(m, 1, features, b), p2 = krn_layernorm_phase(m, 2, features, b);
-  krn_cost c;
+  krn_cost c = {0};
   c.cycles = p1.cycles + p2.cycles;
   c.macs = p1.macs + p2.macs;
-  c.sram = m->sram_reserve + 2 * (uint64_t)features * 2 + 2 * 2 * e * 2 + 2 * 2 * (uint64_t)b * 4;
+  c.weights = 2 * (uint64_t)features * 2; /* gain and shift, fp16 */
+  c.sram = m->sram_reserve + c.weights + 2 * 2 * e * 2 + 2 * 2 * (uint64_t)b * 4;
   return c;
 }
 
 krn_cost krn_gelu_cost(const krn_machine *m, uint32_t features, uint32_t b) {
   const uint64_t e = (uint64_t)features * b;
-  krn_cost c;
+  krn_cost c = {0};
   c.cycles = m->task_switch + e * m->exp_cycles + ceil_div(5 * e, m->simd_fp16);
   c.macs = 5 * e;
   c.sram = m->sram_reserve + 2 * 2 * e * 2;
@@ -91,7 +93,7 @@ krn_cost krn_gelu_cost(const krn_machine *m, uint32_t features, uint32_t b) {
 
 krn_cost krn_add_cost(const krn_machine *m, uint32_t features, uint32_t b) {
   const uint64_t e = (uint64_t)features * b;
-  krn_cost c;
+  krn_cost c = {0};
   c.cycles = m->task_switch + ceil_div(e, m->simd_fp16);
   c.macs = 0;
   c.sram = m->sram_reserve + 3 * 2 * e * 2; /* two inputs and the output, double-buffered */
@@ -100,11 +102,11 @@ krn_cost krn_add_cost(const krn_machine *m, uint32_t features, uint32_t b) {
 
 krn_cost krn_embed_cost(const krn_machine *m, uint32_t rows, uint32_t features, uint32_t hits,
                         uint32_t b) {
-  krn_cost c;
+  krn_cost c = {0};
   c.cycles = m->task_switch + (uint64_t)hits * ceil_div(features, m->simd_fp16);
   c.macs = 0;
-  c.sram = m->sram_reserve + (uint64_t)rows * features * 2 + 2 * (uint64_t)b * 4 +
-           2 * (uint64_t)features * b * 2;
+  c.weights = (uint64_t)rows * features * 2;
+  c.sram = m->sram_reserve + c.weights + 2 * (uint64_t)b * 4 + 2 * (uint64_t)features * b * 2;
   return c;
 }
 

@@ -44,6 +44,7 @@ typedef struct {
   uint64_t cycles; /* compute cycles per micro-batch */
   uint64_t macs;   /* multiply-accumulates executed per micro-batch */
   uint64_t sram;   /* bytes held (the reserve included) */
+  uint64_t weights; /* of sram: bytes of weights, tables and gains it keeps for the whole run */
 } krn_cost;
 
 const char *krn_kernel_name(krn_kernel k);

@@ -75,7 +75,7 @@ typedef struct {
 typedef struct {
   uint32_t next;      /* next micro-batch it computes */
   uint64_t core_free; /* first cycle its core is free */
-  uint64_t busy, macs, sram;
+  uint64_t busy, macs, sram, weights; /* weights: bytes of sram (krn_cost) */
   krn_kernel kernel; /* GEMM: the kernel it runs */
   uint64_t nnz;      /* GEMM: its tile's nonzeros; EMBED: its rows */
   pe_mb ring[RING];

@@ -620,6 +620,7 @@ krn_stage_stats krn_pipe_stats(const krn_pipe *p, uint32_t si) {
     st.busy_sum += pe->busy;
     st.macs += pe->macs;
     if (pe->sram > st.sram_max) st.sram_max = pe->sram;
+    st.weight_bytes += pe->weights;
     st.sparse_pes += pe->kernel == KRN_SPARSE;
   }
   return st;
@@ -627,6 +628,8 @@ krn_stage_stats krn_pipe_stats(const krn_pipe *p, uint32_t si) {
 
 uint64_t krn_pipe_done(const krn_pipe *p, uint32_t mb) { return p->done[mb]; }
 const float *krn_pipe_output(const krn_pipe *p, uint32_t mb) { return p->final[mb]; }
-uint64_t krn_pipe_pe_macs(const krn_pipe *p, uint32_t si, uint32_t local) {
-  return p->st[si].pe[local].macs;
+krn_pe_stats krn_pipe_pe(const krn_pipe *p, uint32_t si, uint32_t local) {
+  const stage *s = &p->st[si];
+  const pe_state *pe = &s->pe[local];
+  return (krn_pe_stats){krn_col_x(s, local % s->cols), krn_row_y(s, local / s->cols), pe->busy, pe->macs, pe->sram, pe->weights};
 }

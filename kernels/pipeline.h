@@ -114,6 +114,8 @@ typedef struct {
   uint64_t busy_max, busy_sum; /* compute cycles of its busiest PE, and of all its PEs */
   uint64_t macs;               /* multiply-accumulates executed */
   uint64_t sram_max;           /* bytes of its fullest PE */
+  uint64_t weight_bytes;       /* bytes of weights, tables and gains its PEs keep (in each
+                                  PE's kernel's encoding) */
   uint64_t first, last;        /* cycles its first compute started and last output was ready */
   uint32_t pes;
   uint32_t sparse_pes;         /* GEMM: PEs that ran the sparse kernel */
@@ -157,8 +159,15 @@ krn_stage_stats krn_pipe_stats(const krn_pipe *p, uint32_t stage);
 uint64_t krn_pipe_done(const krn_pipe *p, uint32_t mb);
 /* Functional: the last stage's output of micro-batch mb, b x n row-major (token-major). */
 const float *krn_pipe_output(const krn_pipe *p, uint32_t mb);
-/* MACs one PE of a stage executed in all (for the exactness tests). */
-uint64_t krn_pipe_pe_macs(const krn_pipe *p, uint32_t stage, uint32_t local_pe);
+/* One PE of a stage after the run (local_pe row-major in the stage's rows i
+ * and columns j), for per-PE maps and the exactness tests. */
+typedef struct {
+  uint32_t x, y;       /* its place on the mesh */
+  uint64_t busy, macs; /* compute cycles and multiply-accumulates, all micro-batches */
+  uint64_t sram;       /* bytes, the reserve included */
+  uint64_t weights;    /* of sram: weights, tables and gains */
+} krn_pe_stats;
+krn_pe_stats krn_pipe_pe(const krn_pipe *p, uint32_t stage, uint32_t local_pe);
 
 #ifdef __cplusplus
 }

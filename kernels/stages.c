@@ -180,6 +180,7 @@ int krn_stage_setup(krn_pipe *p, uint32_t si, char *err, size_t errlen) {
         break;
     }
     pe->sram = cost.sram;
+    pe->weights = cost.weights;
     if (!krn_fits(&p->m, pe->sram)) {
       snprintf(err, errlen,
                "pipeline: stage %s: PE (%u,%u) needs %llu bytes of SRAM, the PE has %llu (knob: "
@@ -383,7 +384,7 @@ static void attn_output(krn_pipe *p, uint32_t si, uint32_t j, uint32_t m, uint64
   stage *s = &p->st[si];
   const uint32_t b = p->run.b, nt = s->nc[j + 1] - s->nc[j], heads = nt / s->dh, dh = s->dh;
   const uint32_t local = s->out[j].local;
-  const krn_cost norm = {p->m.task_switch + ceil_div((uint64_t)b * nt, p->m.simd_fp32), 0, 0};
+  const krn_cost norm = {p->m.task_switch + ceil_div((uint64_t)b * nt, p->m.simd_fp32), 0, 0, 0};
   const uint64_t end = krn_interleave(p, s, local, at, norm);
   float *y = NULL;
   if (part) { /* out = sum_t P V / sum_t P */

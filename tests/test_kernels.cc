@@ -184,8 +184,8 @@ TEST(Kernels, ExecutedMacsEqualNonzerosTimesTokens) {
   for (uint32_t i = 0; i < rows; i++)
     for (uint32_t j = 0; j < cols; j++) {
       const uint64_t nnz = wl_mask_count(mask.get(), K * i / rows, K * (i + 1) / rows, N * j / cols, N * (j + 1) / cols);
-      EXPECT_EQ(krn_pipe_pe_macs(run.p, 0, i * cols + j), nnz * B * (S / B)) << i << "," << j;
-      all += krn_pipe_pe_macs(run.p, 0, i * cols + j);
+      EXPECT_EQ(krn_pipe_pe(run.p, 0, i * cols + j).macs, nnz * B * (S / B)) << i << "," << j;
+      all += krn_pipe_pe(run.p, 0, i * cols + j).macs;
     }
   EXPECT_EQ(all, wl_mask_nnz(mask.get()) * S);  // the op's nonzeros x tokens
   EXPECT_EQ(krn_pipe_stats(run.p, 0).macs, all);
