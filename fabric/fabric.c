@@ -295,12 +295,14 @@ int fab_combine(fab_fabric *f, const fab_transfer *t, fab_xfer *id, char *err, s
     else
       f->x[rs->tail].next_on_route = xid;
     rs->tail = xid;
-    fab_core *c = &f->cores[pe]; /* at the back: a core serves in creation order */
-    if (c->active_tail == FAB_NONE)
-      c->active = xid;
-    else
-      f->x[c->active_tail].next_active = xid;
-    c->active_tail = xid;
+    if (f->cfg.fidelity == FAB_WAVELET) { /* at the back: a core serves in creation order */
+      fab_core *c = &f->cores[pe];      /* (train keeps no list: its core's inject_free orders it) */
+      if (c->active_tail == FAB_NONE)
+        c->active = xid;
+      else
+        f->x[c->active_tail].next_active = xid;
+      c->active_tail = xid;
+    }
   }
   *id = xid;
   if (t->ready != FAB_LATER) fab_ready(f, xid, t->ready);
@@ -391,13 +393,15 @@ void fab_unqueue_sender(fab_fabric *f, fab_xstate *x) {
   SIM_CHECK(rs->head == xid, "transfer %u finished before its route's first", xid);
   rs->head = x->next_on_route;
   if (rs->head == FAB_NONE) rs->tail = FAB_NONE;
+  if (f->cfg.fidelity == FAB_TRAIN) {
+    if (rs->head != FAB_NONE && f->x[rs->head].emit_waiting) fab_train_schedule_emit(f, rs->head);
+    return;
+  }
   fab_core *c = &f->cores[x->pe];
   uint32_t prev = FAB_NONE, *link = &c->active;
   while (*link != xid) prev = *link, link = &f->x[*link].next_active;
   *link = x->next_active;
   if (c->active_tail == xid) c->active_tail = prev;
-  if (f->cfg.fidelity == FAB_TRAIN && rs->head != FAB_NONE && f->x[rs->head].emit_waiting)
-    fab_train_schedule_emit(f, rs->head);
 }
 
 /* The consumer of the message starting at endpoint `node`: the first queued
