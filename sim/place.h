@@ -32,6 +32,7 @@
 
 #include "config.h"
 #include "kernels/estimate.h"
+#include "models/account.h"
 #include "table.h"
 
 #ifdef __cplusplus
@@ -76,6 +77,11 @@ void ws_placement_destroy(ws_placement *p);
 uint32_t ws_placement_count(const ws_placement *p);
 const ws_placed *ws_placement_stage(const ws_placement *p, uint32_t i);
 const ws_place_totals *ws_placement_totals(const ws_placement *p);
+
+/* FLOPs, parameters and bytes of the placed model (models/account.h), with
+ * each sparse weight's nonzeros counted from its mask: the flops report's
+ * accounting of the weights this placement holds. 0, or -1 out of memory. */
+int ws_placement_account(const ws_placement *p, mdl_cost *total);
 
 /* One row per stage: op, layer, kind, x, y, w, h, pes, tile_k, tile_n,
  * nnz_max, nnz_mean, nnz_max_uniform, stage_cycles, sram_max_bytes,

@@ -92,6 +92,20 @@ int ws_place_finish(ws_placement *p, char *err, size_t errlen) {
   return 0;
 }
 
+int ws_placement_account(const ws_placement *p, mdl_cost *total) {
+  const size_t nops = mdl_graph_op_count(p->g);
+  int64_t *nnz = malloc(nops * sizeof *nnz);
+  if (!nnz) return -1;
+  for (size_t i = 0; i < nops; i++) {
+    const mdl_op *op = mdl_graph_op(p->g, i);
+    const wl_mask *m = wl_weights_mask(p->w, i);
+    nnz[i] = m ? (int64_t)wl_mask_nnz(m) : op->weight_rows * op->weight_cols;
+  }
+  mdl_account(p->g, nnz, NULL, total);
+  free(nnz);
+  return 0;
+}
+
 ws_table *ws_place_table(const ws_placement *p) {
   static const char *const cols[] = {"op",      "layer",    "x",        "y",          "w",
                                      "h",       "pes",      "tile_k",   "tile_n",     "nnz_max",

@@ -188,6 +188,17 @@ static int write_text(const ws_table *t, FILE *out) {
   return 0;
 }
 
+int ws_table_write_fields(const ws_table *t, FILE *out) {
+  size_t width = 0;
+  char buf[64];
+  for (size_t c = 0; c < t->ncols; c++) width = strlen(t->names[c]) > width ? strlen(t->names[c]) : width;
+  for (size_t c = 0; t->nrows && c < t->ncols; c++) {
+    human_text(&t->cells[c], buf, sizeof buf);
+    fprintf(out, "%-*s  %s\n", (int)width, t->names[c], buf);
+  }
+  return ferror(out) ? -1 : 0;
+}
+
 int ws_table_write(const ws_table *t, ws_format fmt, FILE *out) {
   if (fmt != WS_FORMAT_CSV) {
     if (write_text(t, out) != 0) return -1;

@@ -40,6 +40,9 @@ struct json_t *ws_table_json(const ws_table *t);
  * Returns 0, or -1 on a write or memory error. */
 int ws_table_write(const ws_table *t, ws_format fmt, FILE *out);
 
+/* A one-row table as aligned "name  value" lines, human text (a report's totals). */
+int ws_table_write_fields(const ws_table *t, FILE *out);
+
 #ifdef __cplusplus
 }
 #endif
