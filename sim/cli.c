@@ -12,7 +12,8 @@
 #include "workloads/sparsity.h"
 
 /* Options a command accepts beyond the common ones. */
-enum { OPT_SPARSITY = 1, OPT_PER = 2, OPT_PROBE = 4, OPT_KERNEL = 8, OPT_TILING = 16, OPT_PLACE = 32 };
+enum { OPT_SPARSITY = 1, OPT_PER = 2, OPT_PROBE = 4, OPT_KERNEL = 8, OPT_TILING = 16, OPT_PLACE = 32, OPT_RUN = 64,
+       OPT_SWEEP = 128 };
 
 typedef struct {
   const char *name;
@@ -110,7 +111,57 @@ static const command commands[] = {
      "wall_s. Table format prints both; CSV the stages (totals on stderr); JSON\n"
      "both, under \"stages\" and \"totals\".\n",
      OPT_PLACE, ws_cmd_place},
-    {"run", "simulate the configured model on the wafer (not in this version)", "", 0, ws_cmd_run},
+    {"run", "simulate the configured model on the wafer, end to end: cycles, FLOPs, memory",
+     "  --out DIR          also write DIR/run.json (totals, ops, the effective\n"
+     "                     config), totals.csv, ops.csv and pes.csv (every PE)\n"
+     "  --mesh WxH         same as --set fabric.width=W --set fabric.height=H\n"
+     "  --fidelity F       train or wavelet; same as --set sim.fidelity=F\n"
+     "  --seed S           same as --set sim.seed=S (the masks)\n"
+     "\n"
+     "Places the model (as 'wafersim place'), then simulates every PE of every\n"
+     "stage over every micro-batch of the sequence on the fabric. Table format\n"
+     "prints the totals; CSV the op rows; JSON both.\n"
+     "\n"
+     "Totals: cycles (last micro-batch out), seconds, tokens_per_s, fill_cycles\n"
+     "(first micro-batch out), steady_interval (cycles per micro-batch over the\n"
+     "second half), bound_cycles (analytic lower bound: the largest op bound),\n"
+     "placer_interval (the placer's slowest stage), flops_dense, flops_executed,\n"
+     "flops_saved, flops_reduction (as 'wafersim flops', each weight at its\n"
+     "mask's nonzeros), flops_per_s, peak_flops_per_s (PEs x fmac_fp16 x 2 x\n"
+     "clock), peak_fraction, params_dense, params, weight_bytes, macs,\n"
+     "sram_max_bytes, sram_mean_bytes, pes_used, pes_mesh, kernel_mix (share of\n"
+     "weight-GEMM PEs on the sparse kernel), stages, micro_batch, micro_batches,\n"
+     "events, wavelets_sent, link_wavelets, place_wall_s, sim_wall_s,\n"
+     "events_per_s, peak_rss_bytes.\n"
+     "Ops: op, layer, kind, kernel, x, y, w, h, pes, busy_max, utilisation,\n"
+     "nnz_max, nnz_mean, first, cycles (first compute to last output), bound_cycles\n"
+     "(micro-batches x the busiest PE's compute or ramp per micro-batch),\n"
+     "placer_interval, macs, sram_max_bytes.\n"
+     "pes.csv: x, y, stage (index, -1 unused), op, busy_cycles, busy_fraction, sram_bytes.\n",
+     OPT_RUN, ws_cmd_run},
+    {"sweep", "run end to end at several sparsity levels (and values of one key): speedup, memory",
+     "  --sparsity LIST    levels in [0, 1) (default: 0, the iterative-pruning\n"
+     "                     schedule 0.2,0.84 as in 'wafersim flops', then 0.9, 0.95);\n"
+     "                     dense (0) is always run: speedups are relative to it\n"
+     "  --schedule STEP,TARGET  the pruning schedule's levels instead\n"
+     "  --vary KEY=V1,V2   also sweep one configuration key, e.g.\n"
+     "                     workload.micro_batch=8,16,32 (each value has its own dense run)\n"
+     "  -j, --jobs N       runs at once (default 2: this machine's cores)\n"
+     "  --mesh WxH, --fidelity F, --seed S  as for run\n"
+     "  --out DIR          also write DIR/sweep.csv, sweep.json, kinds.csv (busy\n"
+     "                     cycles per op kind and point) and pes_first.csv,\n"
+     "                     pes_last.csv (per-PE maps of the lowest and highest level)\n"
+     "\n"
+     "Each point is a whole 'wafersim run' (placement and simulation). Progress on\n"
+     "stderr when it is a terminal. Columns (CSV header = JSON keys): sparsity,\n"
+     "cycles, seconds, tokens_per_s, speedup (the dense point's cycles / these),\n"
+     "flops_reduction, params_reduction (dense / sparse), weight_bytes (held on the\n"
+     "wafer), sram_max_bytes, pes_used, kernel_mix (share of weight-GEMM PEs on the\n"
+     "sparse kernel), wall_s, then micro_batch, sparse_setup, value (of --vary),\n"
+     "fill_cycles, steady_interval, bound_cycles, placer_interval, flops_dense,\n"
+     "flops_executed, flops_per_s, peak_fraction, events, events_per_s, sim_wall_s,\n"
+     "peak_rss_bytes (see 'wafersim run --help').\n",
+     OPT_SWEEP | OPT_SPARSITY, ws_cmd_sweep},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -163,6 +214,7 @@ static int parse_args(const command *c, int argc, char **argv, ws_cli_args *a, F
       a->help = true;
       continue;
     }
+    if (strcmp(arg, "-j") == 0 && (c->opts & OPT_SWEEP)) arg = "--jobs";
     if (strncmp(arg, "--", 2) != 0 || arg[2] == '\0') {
       if ((c->opts & OPT_PROBE) && !a->pattern) {
         a->pattern = arg;
@@ -185,12 +237,17 @@ static int parse_args(const command *c, int argc, char **argv, ws_cli_args *a, F
                        strcmp(name, "--format") == 0 ||
                        (strcmp(name, "--sparsity") == 0 && (c->opts & OPT_SPARSITY)) ||
                        (strcmp(name, "--per") == 0 && (c->opts & OPT_PER)) ||
-                       ((c->opts & OPT_TILING) && (strcmp(name, "--tiling") == 0 || strcmp(name, "--schedule") == 0)) ||
+                       ((c->opts & OPT_TILING) && strcmp(name, "--tiling") == 0) ||
+                       ((c->opts & (OPT_TILING | OPT_SWEEP)) && strcmp(name, "--schedule") == 0) ||
                        ((c->opts & OPT_PROBE) &&
                         (strcmp(name, "--mesh") == 0 || strcmp(name, "--wavelets") == 0 ||
                          strcmp(name, "--fidelity") == 0 || strcmp(name, "--messages") == 0 ||
                          strcmp(name, "--seed") == 0)) ||
                        ((c->opts & OPT_PLACE) && strcmp(name, "--map") == 0) ||
+                       ((c->opts & (OPT_RUN | OPT_SWEEP)) && strcmp(name, "--out") == 0) ||
+                       ((c->opts & (OPT_RUN | OPT_SWEEP)) && (strcmp(name, "--mesh") == 0 || strcmp(name, "--fidelity") == 0 ||
+                                                strcmp(name, "--seed") == 0)) ||
+                       ((c->opts & OPT_SWEEP) && (strcmp(name, "--jobs") == 0 || strcmp(name, "--vary") == 0)) ||
                        ((c->opts & OPT_KERNEL) &&
                         (strcmp(name, "--op") == 0 || strcmp(name, "--region") == 0 ||
                          strcmp(name, "--batch") == 0 || strcmp(name, "--kernel") == 0 ||
@@ -223,6 +280,9 @@ static int parse_args(const command *c, int argc, char **argv, ws_cli_args *a, F
     else if (strcmp(name, "--tiling") == 0) a->tiling = value;
     else if (strcmp(name, "--schedule") == 0) a->schedule = value;
     else if (strcmp(name, "--map") == 0) a->map = value;
+    else if (strcmp(name, "--out") == 0) a->out = value;
+    else if (strcmp(name, "--jobs") == 0) a->jobs = value;
+    else if (strcmp(name, "--vary") == 0) a->vary = value;
     else a->per = value;
     if (rc < 0) fprintf(err, "wafersim %s: out of memory\n", c->name);
     if (rc != 0) return -1;
@@ -323,7 +383,7 @@ int ws_cli_parse_wh(const char *cmd, const char *opt, const char *value, uint32_
 }
 
 /* --schedule STEP,TARGET into levels. */
-int ws_cli_parse_schedule(const char *value, double *levels, size_t *n, FILE *err) {
+int ws_cli_parse_schedule(const char *cmd, const char *value, double *levels, size_t *n, FILE *err) {
   char buf[128], msg[256];
   double v[2];
   snprintf(buf, sizeof buf, "%s", value);
@@ -331,12 +391,12 @@ int ws_cli_parse_schedule(const char *value, double *levels, size_t *n, FILE *er
   if (comma) *comma = '\0';
   if (!comma || ws_units_parse_real(buf, 0.0, 1.0, 1, &v[0], msg, sizeof msg) != 0 ||
       ws_units_parse_real(comma + 1, 0.0, 1.0, 1, &v[1], msg, sizeof msg) != 0) {
-    fprintf(err, "wafersim flops: --schedule: expected STEP,TARGET, two fractions like 0.2,0.84, got '%s'\n", value);
+    fprintf(err, "wafersim %s: --schedule: expected STEP,TARGET, two fractions like 0.2,0.84, got '%s'\n", cmd, value);
     return -1;
   }
   const int got = wl_schedule(v[0], v[1], levels, WS_CLI_MAX_LEVELS, msg, sizeof msg);
   if (got < 0) {
-    fprintf(err, "wafersim flops: --schedule: %s\n", msg);
+    fprintf(err, "wafersim %s: --schedule: %s\n", cmd, msg);
     return -1;
   }
   *n = (size_t)got;

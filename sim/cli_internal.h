@@ -29,6 +29,9 @@ typedef struct {
   const char *tiling;   /* flops: --tiling WxH */
   const char *schedule; /* flops: --schedule STEP,TARGET */
   const char *map;      /* place: --map FILE */
+  const char *out;      /* run, sweep: --out DIR */
+  const char *jobs;     /* sweep: -j N */
+  const char *vary;     /* sweep: --vary KEY=V1,V2,... */
   bool help;
 } ws_cli_args;
 
@@ -42,7 +45,7 @@ int ws_cli_emit(const ws_config *cfg, const char *cmd, const char *group, const 
 /* Option values; 0, or -1 with the message on err. */
 int ws_cli_parse_levels(const char *cmd, const char *list, double *levels, size_t *n, FILE *err);
 int ws_cli_parse_wh(const char *cmd, const char *opt, const char *value, uint32_t *w, uint32_t *h, FILE *err);
-int ws_cli_parse_schedule(const char *value, double *levels, size_t *n, FILE *err);
+int ws_cli_parse_schedule(const char *cmd, const char *value, double *levels, size_t *n, FILE *err);
 int ws_cli_parse_list(const char *cmd, const char *opt, const char *list, const char *const *names, uint32_t *out,
                       uint32_t max, uint32_t *n, FILE *err);
 
@@ -54,5 +57,6 @@ int ws_cmd_probe(const ws_cli_args *a, FILE *out, FILE *err);
 int ws_cmd_kernel(const ws_cli_args *a, FILE *out, FILE *err);
 int ws_cmd_place(const ws_cli_args *a, FILE *out, FILE *err);
 int ws_cmd_run(const ws_cli_args *a, FILE *out, FILE *err);
+int ws_cmd_sweep(const ws_cli_args *a, FILE *out, FILE *err);
 
 #endif

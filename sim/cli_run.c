@@ -23,7 +23,7 @@ int ws_cmd_flops(const ws_cli_args *a, FILE *out, FILE *err) {
     return WS_EXIT_BAD_INPUT;
   }
   if ((a->sparsity && ws_cli_parse_levels("flops", a->sparsity, levels, &spec.nlevels, err) != 0) ||
-      (a->schedule && ws_cli_parse_schedule(a->schedule, levels, &spec.nlevels, err) != 0) ||
+      (a->schedule && ws_cli_parse_schedule("flops", a->schedule, levels, &spec.nlevels, err) != 0) ||
       (a->tiling && ws_cli_parse_wh("flops", "--tiling", a->tiling, &spec.tile_w, &spec.tile_h, err) != 0))
     return WS_EXIT_BAD_INPUT;
   const int per = a->per ? ws_flops_per_parse(a->per) : WS_PER_TOTAL;
@@ -86,25 +86,6 @@ int ws_cmd_config(const ws_cli_args *a, FILE *out, FILE *err) {
     return WS_EXIT_FAILURE;
   }
   return WS_EXIT_OK;
-}
-
-int ws_cmd_run(const ws_cli_args *a, FILE *out, FILE *err) {
-  (void)out;
-  ws_config cfg;
-  if (ws_cli_load_config(a, &cfg, err) != 0) return WS_EXIT_BAD_INPUT;
-  char msg[WS_CONFIG_ERR_MAX];
-  mdl_graph *g = mdl_graph_build(&cfg.model, cfg.workload.seq_len, msg, sizeof msg);
-  if (!g) {
-    fprintf(err, "wafersim run: %s\n", msg);
-    return WS_EXIT_BAD_INPUT;
-  }
-  fprintf(err,
-          "wafersim run: the configuration is valid (GPT-3 %s, %zu ops), but wafersim %s does "
-          "not simulate yet: the event engine, fabric, kernels and placer come in later "
-          "versions. 'wafersim flops' reports FLOPs, parameters and weight memory.\n",
-          cfg.model.name, mdl_graph_op_count(g), WS_VERSION);
-  mdl_graph_destroy(g);
-  return WS_EXIT_UNAVAILABLE;
 }
 
 /* A count option (--wavelets, --messages) in [1, 2^31 - 1]. */

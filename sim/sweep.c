@@ -1,0 +1,257 @@
+/* A sweep of end-to-end runs over worker threads (see sweep.h). A point
+ * keeps only its totals and per-kind sums once run, so a sweep holds one
+ * run per worker at a time; the two per-PE maps are rendered as text when
+ * their points finish. */
+#include "sweep.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_KINDS 16
+
+typedef struct {
+  char name[24];
+  uint64_t busy; /* its stages' busiest PEs' compute cycles, summed */
+} kind_sum;
+
+typedef struct {
+  ws_config cfg;
+  double level;
+  size_t value; /* index into the spec's values, 0 without */
+  ws_run_totals tot;
+  kind_sum kinds[MAX_KINDS];
+  uint32_t nkinds;
+  double done; /* share of its micro-batches out */
+  char *map;   /* the per-PE map's CSV, for the first value's lowest and highest level */
+  size_t map_len;
+} point;
+
+struct ws_sweep {
+  point *pt;
+  size_t n, nlevels, nvalues;
+  const char *key;
+  const char *const *values;
+  ws_run_progress progress;
+  void *ctx;
+  pthread_mutex_t lock;
+  size_t next;      /* next point to start */
+  int failed;       /* a point failed: stop starting new ones */
+  char err[512];
+};
+
+static int cmp_double(const void *a, const void *b) {
+  const double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+typedef struct {
+  ws_sweep *s;
+  size_t i;
+} point_ref;
+
+static void point_progress(void *ctx, double done) {
+  const point_ref *r = ctx;
+  ws_sweep *s = r->s;
+  pthread_mutex_lock(&s->lock);
+  s->pt[r->i].done = done;
+  double sum = 0;
+  for (size_t k = 0; k < s->n; k++) sum += s->pt[k].done;
+  if (s->progress) s->progress(s->ctx, sum / (double)s->n);
+  pthread_mutex_unlock(&s->lock);
+}
+
+/* What a point keeps of its run. */
+static int keep(ws_sweep *s, point *p, const ws_run *r, bool map) {
+  p->tot = *ws_run_totals_of(r);
+  for (uint32_t i = 0; i < ws_run_op_count(r); i++) {
+    const ws_run_op *o = ws_run_op_at(r, i);
+    uint32_t k = 0;
+    while (k < p->nkinds && strcmp(p->kinds[k].name, o->kind) != 0) k++;
+    if (k == p->nkinds) {
+      if (k == MAX_KINDS) continue;
+      snprintf(p->kinds[p->nkinds++].name, sizeof p->kinds[k].name, "%s", o->kind);
+    }
+    p->kinds[k].busy += o->busy_max;
+  }
+  if (!map) return 0;
+  FILE *f = open_memstream(&p->map, &p->map_len);
+  const int rc = f ? ws_run_write_pes(r, f) : -1;
+  if (!f || (fclose(f) != 0) | (rc != 0)) {
+    snprintf(s->err, sizeof s->err, "out of memory for the per-PE map");
+    return -1;
+  }
+  return 0;
+}
+
+static void *worker(void *arg) {
+  ws_sweep *s = arg;
+  for (;;) {
+    pthread_mutex_lock(&s->lock);
+    const size_t i = s->failed ? s->n : s->next++;
+    pthread_mutex_unlock(&s->lock);
+    if (i >= s->n) return NULL;
+    point *p = &s->pt[i];
+    point_ref ref = {s, i};
+    char err[512] = "";
+    ws_run *r = ws_run_simulate(&p->cfg, point_progress, &ref, err, sizeof err);
+    const bool map = p->value == 0 && (i == 0 || i + 1 == s->nlevels);
+    pthread_mutex_lock(&s->lock);
+    int rc = r ? keep(s, p, r, map) : -1;
+    if (!r && s->key)
+      snprintf(s->err, sizeof s->err, "sparsity %g, %s=%s: %s", p->level, s->key, s->values[p->value], err);
+    else if (!r)
+      snprintf(s->err, sizeof s->err, "sparsity %g: %s", p->level, err);
+    if (rc != 0) s->failed = 1;
+    pthread_mutex_unlock(&s->lock);
+    ws_run_destroy(r);
+  }
+}
+
+/* The points' configurations: levels ascending with 0 first, per value. */
+static int configure(ws_sweep *s, const ws_config *cfg, const ws_sweep_spec *spec, char *err, size_t errlen) {
+  double *lv = malloc((spec->nlevels + 1) * sizeof *lv);
+  if (!lv) return -1;
+  size_t n = 0;
+  lv[n++] = 0;
+  for (size_t i = 0; i < spec->nlevels; i++) lv[n++] = spec->levels[i];
+  qsort(lv, n, sizeof *lv, cmp_double);
+  size_t u = 0;
+  for (size_t i = 0; i < n; i++)
+    if (u == 0 || lv[i] != lv[u - 1]) lv[u++] = lv[i];
+  s->nlevels = u;
+  s->nvalues = spec->key ? spec->nvalues : 1;
+  s->n = s->nlevels * s->nvalues;
+  s->pt = calloc(s->n, sizeof *s->pt);
+  int rc = s->pt ? 0 : -1;
+  for (size_t v = 0; rc == 0 && v < s->nvalues; v++)
+    for (size_t l = 0; rc == 0 && l < s->nlevels; l++) {
+      point *p = &s->pt[v * s->nlevels + l];
+      char set[512], msg[1024] = "";
+      p->cfg = *cfg;
+      p->level = lv[l];
+      p->value = v;
+      snprintf(set, sizeof set, "workload.sparsity=%.17g", lv[l]);
+      rc = ws_config_set(&p->cfg, set, msg, sizeof msg);
+      if (rc == 0 && spec->key) {
+        snprintf(set, sizeof set, "%s=%s", spec->key, spec->values[v]);
+        rc = ws_config_set(&p->cfg, set, msg, sizeof msg);
+      }
+      if (rc == 0) rc = ws_config_finish(&p->cfg, msg, sizeof msg);
+      if (rc != 0) snprintf(err, errlen, "%s", msg);
+    }
+  free(lv);
+  if (!s->pt) snprintf(err, errlen, "out of memory");
+  return rc;
+}
+
+ws_sweep *ws_sweep_run(const ws_config *cfg, const ws_sweep_spec *spec, char *err, size_t errlen) {
+  ws_sweep *s = calloc(1, sizeof *s);
+  if (!s) {
+    snprintf(err, errlen, "out of memory");
+    return NULL;
+  }
+  s->key = spec->key;
+  s->values = spec->values;
+  s->progress = spec->progress;
+  s->ctx = spec->ctx;
+  pthread_mutex_init(&s->lock, NULL);
+  if (configure(s, cfg, spec, err, errlen) != 0) {
+    ws_sweep_destroy(s);
+    return NULL;
+  }
+  unsigned jobs = spec->jobs ? spec->jobs : 1;
+  if (jobs > s->n) jobs = (unsigned)s->n;
+  pthread_t th[64];
+  unsigned started = 0;
+  for (; started < jobs && started < 64; started++)
+    if (pthread_create(&th[started], NULL, worker, s) != 0) break;
+  if (started == 0) worker(s);
+  for (unsigned i = 0; i < started; i++) pthread_join(th[i], NULL);
+  if (s->failed) {
+    snprintf(err, errlen, "%s", s->err);
+    ws_sweep_destroy(s);
+    return NULL;
+  }
+  return s;
+}
+
+void ws_sweep_destroy(ws_sweep *s) {
+  if (!s) return;
+  for (size_t i = 0; s->pt && i < s->n; i++) free(s->pt[i].map);
+  free(s->pt);
+  pthread_mutex_destroy(&s->lock);
+  free(s);
+}
+
+ws_table *ws_sweep_table(const ws_sweep *s) {
+  static const char *const cols[] = {
+      "sparsity",        "cycles",         "seconds",          "tokens_per_s", "speedup",          "flops_reduction",
+      "params_reduction", "weight_bytes",  "sram_max_bytes",   "pes_used",     "kernel_mix",       "wall_s",
+      "micro_batch",     "sparse_setup",   "value",            "fill_cycles",  "steady_interval",  "bound_cycles",
+      "placer_interval", "flops_dense",    "flops_executed",   "flops_per_s",  "peak_fraction",    "events",
+      "events_per_s",    "sim_wall_s",     "peak_rss_bytes"};
+  ws_table *tb = ws_table_create(sizeof cols / sizeof cols[0], cols);
+  for (size_t i = 0; tb && i < s->n; i++) {
+    if (ws_table_row(tb) != 0) {
+      ws_table_destroy(tb);
+      return NULL;
+    }
+    const point *p = &s->pt[i];
+    const ws_run_totals *t = &p->tot;
+    const ws_run_totals *dense = &s->pt[p->value * s->nlevels].tot;
+    size_t c = 0;
+    ws_table_f64(tb, c++, p->level);
+    ws_table_i64(tb, c++, (int64_t)t->cycles);
+    ws_table_f64(tb, c++, t->seconds);
+    ws_table_f64(tb, c++, t->tokens_per_s);
+    ws_table_f64(tb, c++, (double)dense->cycles / (double)t->cycles);
+    ws_table_f64(tb, c++, t->flops_reduction);
+    ws_table_f64(tb, c++, (double)t->params_dense / (double)t->params);
+    ws_table_i64(tb, c++, (int64_t)t->weight_bytes);
+    ws_table_i64(tb, c++, (int64_t)t->sram_max);
+    ws_table_i64(tb, c++, (int64_t)t->pes_used);
+    ws_table_f64(tb, c++, t->kernel_mix);
+    ws_table_f64(tb, c++, t->wall_s);
+    ws_table_i64(tb, c++, p->cfg.workload.micro_batch);
+    ws_table_i64(tb, c++, p->cfg.kernels.sparse_setup);
+    ws_table_str(tb, c++, s->key ? s->values[p->value] : "");
+    ws_table_i64(tb, c++, (int64_t)t->fill_cycles);
+    ws_table_i64(tb, c++, (int64_t)t->steady_interval);
+    ws_table_i64(tb, c++, (int64_t)t->bound);
+    ws_table_i64(tb, c++, (int64_t)t->placer_interval);
+    ws_table_f64(tb, c++, t->flops_dense);
+    ws_table_f64(tb, c++, t->flops_executed);
+    ws_table_f64(tb, c++, t->flops_per_s);
+    ws_table_f64(tb, c++, t->peak_fraction);
+    ws_table_i64(tb, c++, (int64_t)t->events);
+    ws_table_f64(tb, c++, t->events_per_s);
+    ws_table_f64(tb, c++, t->sim_wall_s);
+    ws_table_i64(tb, c++, (int64_t)t->peak_rss_bytes);
+  }
+  return tb;
+}
+
+ws_table *ws_sweep_kinds_table(const ws_sweep *s) {
+  const point *p0 = &s->pt[0]; /* every point runs the same graph: the same kinds */
+  const char *cols[2 + MAX_KINDS] = {"sparsity", "value"};
+  for (uint32_t k = 0; k < p0->nkinds; k++) cols[2 + k] = p0->kinds[k].name;
+  ws_table *tb = ws_table_create(2 + p0->nkinds, cols);
+  for (size_t i = 0; tb && i < s->n; i++) {
+    if (ws_table_row(tb) != 0) {
+      ws_table_destroy(tb);
+      return NULL;
+    }
+    const point *p = &s->pt[i];
+    ws_table_f64(tb, 0, p->level);
+    ws_table_str(tb, 1, s->key ? s->values[p->value] : "");
+    for (uint32_t k = 0; k < p->nkinds && k < p0->nkinds; k++) ws_table_i64(tb, 2 + k, (int64_t)p->kinds[k].busy);
+  }
+  return tb;
+}
+
+int ws_sweep_write_pes(const ws_sweep *s, int first, FILE *out) {
+  const point *p = &s->pt[first ? 0 : s->nlevels - 1];
+  if (p->map && fwrite(p->map, 1, p->map_len, out) != p->map_len) return -1;
+  return ferror(out) ? -1 : 0;
+}

@@ -1,0 +1,67 @@
+/* A sweep (`wafersim sweep`): end-to-end runs (run.h) of one configuration
+ * at several sparsity levels, and optionally at several values of one more
+ * key (e.g. workload.micro_batch or kernels.sparse_setup), spread over
+ * worker threads. Each point is an independent run: its own placement,
+ * engine and fabric, its own copy of the configuration, so the points do
+ * not depend on the order or the thread they ran in.
+ *
+ * The speedup of a point is the dense run's cycles (level 0 at the same
+ * value of the varied key) over its own; level 0 is swept first whether
+ * asked or not. */
+#ifndef WAFERSIM_SIM_SWEEP_H
+#define WAFERSIM_SIM_SWEEP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "config.h"
+#include "run.h"
+#include "table.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define WS_SWEEP_MAX_VALUES 32
+
+typedef struct {
+  const double *levels; /* sparsity levels in [0, 1) */
+  size_t nlevels;
+  const char *key;      /* the varied key, or NULL */
+  const char *const *values; /* its values (as in --set), nvalues of them */
+  size_t nvalues;
+  unsigned jobs;        /* worker threads, at least 1 */
+  ws_run_progress progress; /* the share of the whole sweep done; may be NULL */
+  void *ctx;
+} ws_sweep_spec;
+
+typedef struct ws_sweep ws_sweep;
+
+/* Check every point's configuration (the level and value set on cfg, then
+ * the cross-key checks), then run them all. NULL with the reason in err:
+ * a bad value names the key and the value; a point that fails names its
+ * level and value and says why. */
+ws_sweep *ws_sweep_run(const ws_config *cfg, const ws_sweep_spec *spec, char *err, size_t errlen);
+void ws_sweep_destroy(ws_sweep *s);
+
+/* One row per point, the varied value's points together, levels ascending:
+ * sparsity, cycles, seconds, tokens_per_s, speedup, flops_reduction,
+ * params_reduction, weight_bytes, sram_max_bytes, pes_used, kernel_mix,
+ * wall_s, then micro_batch, sparse_setup, value (of the varied key, or
+ * empty), fill_cycles, steady_interval, bound_cycles, placer_interval,
+ * flops_dense, flops_executed, flops_per_s, peak_fraction, events,
+ * events_per_s, sim_wall_s, peak_rss_bytes (the process's, when the
+ * point ended). NULL out of memory. */
+ws_table *ws_sweep_table(const ws_sweep *s);
+/* Per point: sparsity, value, then one column per op kind (in graph order):
+ * the sum over the kind's stages of their busiest PE's compute cycles. */
+ws_table *ws_sweep_kinds_table(const ws_sweep *s);
+/* The per-PE map (run.h) of the first value's lowest (first = 1) or highest
+ * (first = 0) level. 0, or -1 on a write error. */
+int ws_sweep_write_pes(const ws_sweep *s, int first, FILE *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
