@@ -17,18 +17,7 @@
 namespace {
 
 using Placement = std::unique_ptr<ws_placement, void (*)(ws_placement *)>;
-
-ws_config config(const std::vector<std::string> &sets, const std::string &yaml = "") {
-  ws_config c;
-  char err[WS_CONFIG_ERR_MAX];
-  EXPECT_EQ(ws_config_init_default(&c, err, sizeof err), 0) << err;
-  if (!yaml.empty()) {
-    EXPECT_EQ(ws_config_load_string(&c, yaml.data(), yaml.size(), "t.yaml", err, sizeof err), 0) << err;
-  }
-  for (const auto &s : sets) EXPECT_EQ(ws_config_set(&c, s.c_str(), err, sizeof err), 0) << err;
-  EXPECT_EQ(ws_config_finish(&c, err, sizeof err), 0) << err;
-  return c;
-}
+using wstest::config;
 
 const char kSmall[] =
     "schema_version: 1\n"

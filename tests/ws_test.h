@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <unistd.h>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,7 @@
 
 #include "fabric/fabric.h"
 #include "sim/cli.h"
+#include "sim/config.h"
 
 namespace wstest {
 
@@ -44,6 +46,20 @@ inline CliResult run_cli(const std::vector<std::string> &args) {
   return r;
 }
 
+// The embedded default, then a YAML text, then --set assignments, then the
+// cross-key checks; every step is expected to succeed.
+inline ws_config config(const std::vector<std::string> &sets, const std::string &yaml = "") {
+  ws_config c;
+  char err[WS_CONFIG_ERR_MAX];
+  EXPECT_EQ(ws_config_init_default(&c, err, sizeof err), 0) << err;
+  if (!yaml.empty()) {
+    EXPECT_EQ(ws_config_load_string(&c, yaml.data(), yaml.size(), "t.yaml", err, sizeof err), 0) << err;
+  }
+  for (const auto &s : sets) EXPECT_EQ(ws_config_set(&c, s.c_str(), err, sizeof err), 0) << err;
+  EXPECT_EQ(ws_config_finish(&c, err, sizeof err), 0) << err;
+  return c;
+}
+
 // The CS-2 fabric preset's timing (1-cycle hops and ramps, 4-deep queues,
 // 24 colors) on a small mesh.
 inline fab_config fabric_config(fab_fidelity fid, uint32_t w = 16, uint32_t h = 16) {
@@ -68,6 +84,22 @@ inline std::string write_temp(const std::string &name, const std::string &text) 
   std::fwrite(text.data(), 1, text.size(), f);
   std::fclose(f);
   return path;
+}
+
+// A path under the build's temporary directory, unique to this process (not created).
+inline std::string temp_dir(const std::string &name) {
+  return std::string(::testing::TempDir()) + name + "." + std::to_string((long)getpid());
+}
+
+// A whole file's text, or "" when it cannot be read.
+inline std::string read_file(const std::string &path) {
+  std::string text;
+  FILE *f = std::fopen(path.c_str(), "rb");
+  if (!f) return text;
+  char buf[65536];
+  for (size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) text.append(buf, n);
+  std::fclose(f);
+  return text;
 }
 
 }  // namespace wstest

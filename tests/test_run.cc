@@ -1,0 +1,247 @@
+// The end-to-end run and the sweep on small configurations: the invariants
+// of issue 8 (cycles never below the analytic bound, per op and in total;
+// executed MACs equal nonzeros x tokens; the dense run's FLOPs equal the
+// flops command's; FLOP/s never above peak; byte-identical JSON for the same
+// seed; train and wavelet fidelity close), the sweep's speedups, and the
+// reports and errors of `wafersim run` and `wafersim sweep`.
+#include <gtest/gtest.h>
+#include <jansson.h>
+
+#include <algorithm>
+#include <cmath>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sim/config.h"
+#include "sim/run.h"
+#include "sim/sweep.h"
+#include "ws_test.h"
+
+namespace {
+
+using RunPtr = std::unique_ptr<ws_run, void (*)(ws_run *)>;
+
+// Two decoder layers on 64 x 64 PEs: 8 micro-batches of 16 tokens.
+const std::vector<std::string> kTiny = {
+    "fabric.width=64",    "fabric.height=64",    "model.preset=custom", "model.layers=2",
+    "model.d_model=128",  "model.heads=4",       "model.d_ff=512",      "model.vocab=256",
+    "model.context=128",  "workload.seq_len=128", "workload.micro_batch=16"};
+
+std::vector<std::string> tiny(std::vector<std::string> more) {
+  std::vector<std::string> s = kTiny;
+  s.insert(s.end(), more.begin(), more.end());
+  return s;
+}
+
+std::vector<std::string> cli_sets(const std::vector<std::string> &sets) {
+  std::vector<std::string> args;
+  for (const auto &s : sets) {
+    args.push_back("--set");
+    args.push_back(s);
+  }
+  return args;
+}
+
+RunPtr simulate(const ws_config &c) {
+  char err[1024] = "";
+  RunPtr r(ws_run_simulate(&c, nullptr, nullptr, err, sizeof err), ws_run_destroy);
+  EXPECT_TRUE(r) << err;
+  return r;
+}
+
+// Cycles never below the analytic lower bound, per op and in total; FLOP/s
+// never above the peak; every weight GEMM executes nonzeros x tokens MACs.
+TEST(Run, CyclesRespectTheBoundAndMacsMatchTheMasks) {
+  for (const char *level : {"0", "0.5", "0.9"}) {
+    const ws_config c = wstest::config(tiny({std::string("workload.sparsity=") + level}));
+    RunPtr r = simulate(c);
+    ASSERT_TRUE(r);
+    const ws_run_totals *t = ws_run_totals_of(r.get());
+    EXPECT_GE(t->cycles, t->bound) << level;
+    EXPECT_GT(t->bound, 0u);
+    EXPECT_GE(t->cycles, t->fill_cycles);
+    EXPECT_LE(t->peak_fraction, 1.0);
+    EXPECT_EQ(t->micro_batches, 8u);
+    EXPECT_LE(t->sram_max, (uint64_t)c.fabric.sram_per_pe);
+    uint64_t nnz_tokens = 0, gemm_macs = 0;
+    for (uint32_t i = 0; i < ws_run_op_count(r.get()); i++) {
+      const ws_run_op *o = ws_run_op_at(r.get(), i);
+      EXPECT_GE(o->cycles, o->bound) << o->name << " at " << level;
+      EXPECT_GE(o->cycles, o->busy_max) << o->name;
+      EXPECT_LE(o->utilisation, 1.0) << o->name;
+      const bool gemm = std::string(o->kernel) == "sparse" || std::string(o->kernel) == "dense" ||
+                        std::string(o->kernel) == "mixed";
+      if (!gemm) continue;
+      gemm_macs += o->macs;
+      nnz_tokens += (uint64_t)std::llround(o->nnz_mean * o->pes) * 128u;
+    }
+    // the weight GEMMs' FLOPs (2 per MAC) are the executed FLOPs less attention's
+    EXPECT_EQ(gemm_macs, nnz_tokens) << level;
+    EXPECT_LE(2.0 * (double)gemm_macs, t->flops_executed) << level;
+  }
+}
+
+// The dense run's FLOPs are the flops command's, to the FLOP.
+TEST(Run, DenseFlopsEqualTheFlopsCommand) {
+  const auto sets = cli_sets(tiny({}));
+  std::vector<std::string> flops = {"flops", "--format", "json"};
+  flops.insert(flops.end(), sets.begin(), sets.end());
+  const auto f = wstest::run_cli(flops);
+  ASSERT_EQ(f.status, 0) << f.err;
+  json_error_t je;
+  json_t *doc = json_loads(f.out.c_str(), 0, &je);
+  ASSERT_NE(doc, nullptr) << je.text;
+  json_t *row = json_array_get(json_object_get(doc, "totals"), 0);
+  const double dense = (double)json_integer_value(json_object_get(row, "flops_dense"));
+  const double sparse = (double)json_integer_value(json_object_get(row, "flops_sparse"));
+  json_decref(doc);
+  RunPtr r = simulate(wstest::config(tiny({})));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(ws_run_totals_of(r.get())->flops_dense, dense);
+  EXPECT_EQ(ws_run_totals_of(r.get())->flops_executed, sparse);
+  EXPECT_GT(dense, 0);
+}
+
+// The same seed gives the same JSON, byte for byte, once the wall-clock and
+// memory fields are taken out.
+TEST(Run, SameSeedSameJson) {
+  std::vector<std::string> args = {"run", "--format", "json"};
+  const auto sets = cli_sets(tiny({"workload.sparsity=0.7", "workload.pattern=magnitude"}));
+  args.insert(args.end(), sets.begin(), sets.end());
+  std::string text[2];
+  for (auto &s : text) {
+    const auto r = wstest::run_cli(args);
+    ASSERT_EQ(r.status, 0) << r.err;
+    json_error_t je;
+    json_t *doc = json_loads(r.out.c_str(), 0, &je);
+    ASSERT_NE(doc, nullptr) << je.text;
+    json_t *tot = json_object_get(json_object_get(doc, "run"), "totals");
+    ASSERT_NE(tot, nullptr);
+    for (const char *k : {"wall_s", "place_wall_s", "sim_wall_s", "events_per_s", "peak_rss_bytes"})
+      EXPECT_EQ(json_object_del(tot, k), 0) << k;
+    char *dump = json_dumps(doc, JSON_INDENT(1) | JSON_REAL_PRECISION(17));
+    s = dump;
+    free(dump);
+    json_decref(doc);
+  }
+  EXPECT_EQ(text[0], text[1]);
+  EXPECT_NE(text[0].find("\"schema_version\""), std::string::npos);
+}
+
+// Train fidelity against the wavelet reference on the whole pipeline. The
+// first micro-batch's latency agrees closely; the steady state does not yet:
+// train takes a multicast's links whole for a message's n cycles, where
+// wavelets of different colors interleave, and is pessimistic by up to 1.8x
+// per micro-batch here (measured 3,663 vs 2,033 cycles). The bound below is
+// what holds today, to be tightened when the train model shares links.
+TEST(Run, TrainIsCloseToWaveletOnTwoLayers) {
+  uint64_t cycles[2], fill[2];
+  const char *fid[2] = {"sim.fidelity=train", "sim.fidelity=wavelet"};
+  for (int i = 0; i < 2; i++) {
+    RunPtr r = simulate(wstest::config(tiny({"workload.sparsity=0.5", fid[i]})));
+    ASSERT_TRUE(r);
+    cycles[i] = ws_run_totals_of(r.get())->cycles;
+    fill[i] = ws_run_totals_of(r.get())->fill_cycles;
+  }
+  std::printf("[ run ] 2 layers on 64x64: train %llu cycles (fill %llu), wavelet %llu (fill %llu)\n",
+              (unsigned long long)cycles[0], (unsigned long long)fill[0], (unsigned long long)cycles[1],
+              (unsigned long long)fill[1]);
+  EXPECT_NEAR((double)fill[0] / (double)fill[1], 1.0, 0.02);
+  EXPECT_NEAR((double)cycles[0] / (double)cycles[1], 1.0, 0.15);
+  EXPECT_GE(cycles[0], cycles[1]); /* train never optimistic here */
+}
+
+// A sweep: dense first and speedup 1; FLOPs and parameters fall as the
+// sparsity grows; one or two workers give the same table.
+TEST(Sweep, DenseFirstMonotoneAndTheSameOnTwoWorkers) {
+  const ws_config c = wstest::config(tiny({}));
+  const double levels[] = {0.9, 0.5};
+  std::string csv[2];
+  for (unsigned jobs = 1; jobs <= 2; jobs++) {
+    const ws_sweep_spec spec = {levels, 2, nullptr, nullptr, 0, jobs, nullptr, nullptr};
+    char err[1024] = "";
+    ws_sweep *s = ws_sweep_run(&c, &spec, err, sizeof err);
+    ASSERT_NE(s, nullptr) << err;
+    ws_table *t = ws_sweep_table(s);
+    ASSERT_NE(t, nullptr);
+    ASSERT_EQ(ws_table_rows(t), 3u); /* 0, 0.5, 0.9 */
+    json_t *rows = ws_table_json(t);
+    double last_flops = 0, last_params = 0;
+    for (size_t i = 0; i < 3; i++) {
+      json_t *row = json_array_get(rows, i);
+      const double fr = json_real_value(json_object_get(row, "flops_reduction"));
+      const double pr = json_real_value(json_object_get(row, "params_reduction"));
+      if (i == 0) {
+        EXPECT_DOUBLE_EQ(json_real_value(json_object_get(row, "speedup")), 1.0);
+      }
+      EXPECT_GT(fr, last_flops);
+      EXPECT_GT(pr, last_params);
+      last_flops = fr;
+      last_params = pr;
+    }
+    json_decref(rows);
+    char *buf = nullptr;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    ws_table *k = ws_sweep_kinds_table(s);
+    ASSERT_NE(k, nullptr);
+    EXPECT_EQ(ws_table_rows(k), 3u);
+    ws_table_destroy(k);
+    json_t *j = ws_table_json(t);
+    for (size_t i = 0; i < 3; i++) /* wall-clock fields vary */
+      for (const char *w : {"wall_s", "events_per_s", "sim_wall_s", "peak_rss_bytes"})
+        json_object_del(json_array_get(j, i), w);
+    char *d = json_dumps(j, JSON_REAL_PRECISION(17));
+    fputs(d, f);
+    free(d);
+    json_decref(j);
+    fclose(f);
+    csv[jobs - 1] = std::string(buf, len);
+    free(buf);
+    ws_table_destroy(t);
+    ws_sweep_destroy(s);
+  }
+  EXPECT_EQ(csv[0], csv[1]);
+}
+
+// The reports on disk: every file there, the CSV headers as documented.
+TEST(RunCli, WritesItsReports) {
+  const std::string dir = wstest::temp_dir("run_out") + "/nested";
+  std::vector<std::string> args = {"run", "--out", dir, "--format", "csv"};
+  const auto sets = cli_sets(tiny({"workload.sparsity=0.5"}));
+  args.insert(args.end(), sets.begin(), sets.end());
+  const auto r = wstest::run_cli(args);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("op,layer,kind,kernel,", 0), 0u) << r.out.substr(0, 80);
+  for (const char *name : {"run.json", "totals.csv", "ops.csv", "pes.csv"}) {
+    const std::string text = wstest::read_file(dir + "/" + name);
+    EXPECT_FALSE(text.empty()) << name;
+  }
+  const std::string pes = wstest::read_file(dir + "/pes.csv");
+  EXPECT_EQ(pes.rfind("x,y,stage,op,busy_cycles,busy_fraction,sram_bytes\n", 0), 0u);
+  EXPECT_EQ((size_t)std::count(pes.begin(), pes.end(), '\n'), 64u * 64u + 1u);
+}
+
+TEST(RunCli, BadInputIsAClearError) {
+  struct Case {
+    std::vector<std::string> args;
+    const char *says;
+  } cases[] = {
+      {{"run", "--set", "sim.functional=true"}, "sim.functional"},
+      {{"run", "--out", "/proc/no/such"}, "/proc/no"},
+      {{"sweep", "--vary", "workload.micro_batch"}, "expected KEY=V1,V2"},
+      {{"sweep", "--vary", "workload.no_such_key=1,2"}, "workload.no_such_key"},
+      {{"sweep", "--vary", "workload.micro_batch=16,7"}, "micro_batch"},
+      {{"sweep", "-j", "0"}, "--jobs"},
+      {{"sweep", "--sparsity", "0.5", "--schedule", "0.2,0.8"}, "use one"},
+      {{"run", "--mesh", "16x16"}, "does not fit"},
+  };
+  for (const auto &c : cases) {
+    const auto r = wstest::run_cli(c.args);
+    EXPECT_NE(r.status, 0) << c.args[1];
+    EXPECT_NE(r.err.find(c.says), std::string::npos) << c.args[1] << ": " << r.err;
+  }
+}
+
+}  // namespace
