@@ -1,13 +1,27 @@
-/* Train fidelity: a message of n wavelets is one event per hop. At a router,
- * the train takes all of its hop's output links for n cycles from the first
- * cycle they are all free; at a core it takes the core's receive unit for
- * n x consume_cycles cycles, and a transfer sends its train on the core's
- * ramp once every input train has started arriving (plus add_latency) and
- * the PE's own data is ready. Links keep only the cycle they are free again,
- * and are claimed in the order train heads reach them in simulated time. */
+/* Train fidelity: a message of n wavelets is one event per hop. A unit that
+ * carries wavelets (a link, a core's ramp out, a core's receive unit) keeps
+ * only the cycle its backlog ends; a train takes it for n cycles (n x
+ * consume_cycles at a receive unit) on top of that backlog, so the unit's
+ * work is conserved. The colors on a unit share it wavelet by wavelet (the
+ * wavelet fidelity's round robin), so a train's head waits at most its own
+ * length behind the backlog rather than all of it: two trains of n on one
+ * link end at about 2n, not one at n and the other at 2n after a wait. At a
+ * router the train's head goes when every output link lets it; a transfer
+ * sends once every input train has started arriving (plus add_latency) and
+ * the PE's own data is ready. Units are claimed in the order train heads
+ * reach them in simulated time. */
 #include "fabric_internal.h"
 
 static uint64_t max_u64(uint64_t a, uint64_t b) { return a > b ? a : b; }
+static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
+
+/* A train taking `work` cycles of a unit whose backlog ends at *free_at,
+ * arriving at t: the cycle its head may go (see above); the backlog grows by work. */
+static uint64_t share(uint64_t *free_at, uint64_t t, uint64_t work) {
+  const uint64_t backlog = *free_at > t ? *free_at - t : 0;
+  *free_at = max_u64(*free_at, t) + work;
+  return t + min_u64(work, backlog);
+}
 
 /* The head of a train of n wavelets reaches node v at cycle t. */
 static void at_node(fab_fabric *f, uint32_t v, uint32_t n, uint64_t t) {
@@ -16,10 +30,9 @@ static void at_node(fab_fabric *f, uint32_t v, uint32_t n, uint64_t t) {
   uint64_t *free_at = &f->link_free[(size_t)r * FAB_PORTS];
   uint64_t start = t;
   for (int d = 0; d < FAB_PORTS; d++)
-    if (node->out >> d & 1u) start = max_u64(start, free_at[d]);
+    if (node->out >> d & 1u) start = max_u64(start, share(&free_at[d], t, n));
   for (int d = 0; d < FAB_PORTS; d++) {
     if (!(node->out >> d & 1u)) continue;
-    free_at[d] = start + n;
     f->busy[(size_t)r * FAB_PORTS + d] += n;
     if (d == FAB_RAMP) {
       fab_post(f, start + f->cfg.ramp_latency, 0, fab_core_entity(f, r), EV_T_CORE, v, n);
@@ -35,9 +48,8 @@ static void at_node(fab_fabric *f, uint32_t v, uint32_t n, uint64_t t) {
 /* The head of a train of n wavelets of endpoint v reaches its core at t. */
 static void at_core(fab_fabric *f, uint32_t v, uint32_t n, uint64_t t) {
   fab_core *c = &f->cores[fab_routes_node(f->routes, v)->router];
-  const uint64_t start = max_u64(t, c->consume_free);
-  c->consume_free = start + (uint64_t)n * f->cfg.consume_cycles;
-  const uint64_t last = c->consume_free - f->cfg.consume_cycles;
+  const uint64_t start = share(&c->consume_free, t, (uint64_t)n * f->cfg.consume_cycles);
+  const uint64_t last = start + ((uint64_t)n - 1) * f->cfg.consume_cycles;
   f->st.wavelets_received += n;
   const uint32_t consumer = fab_bind(f, v);
   const uint32_t sender = f->rs[f->ep[v].route].msg_x[f->ep[v].msg];
@@ -80,8 +92,7 @@ static void emit(fab_fabric *f, uint32_t xid, uint64_t t) {
     return;
   }
   fab_core *c = &f->cores[x->pe];
-  const uint64_t start = max_u64(t, c->inject_free);
-  c->inject_free = start + x->n;
+  const uint64_t start = share(&c->inject_free, t, x->n);
   f->busy[(size_t)f->cells * FAB_PORTS + x->pe] += x->n;
   f->st.wavelets_sent += x->n;
   x->sent = x->n;

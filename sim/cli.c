@@ -34,7 +34,7 @@ static const char common_help[] =
     "  -h, --help         this help\n"
     "\n"
     "Exit status: 0 success; 1 failure while running (e.g. cannot write output);\n"
-    "2 bad input (usage, configuration file, value); 3 not part of this version.\n";
+    "2 bad input (usage, configuration file, value, a model that cannot be placed).\n";
 
 static const command commands[] = {
     {"flops", "FLOPs, parameters and weight memory per sparsity level",

@@ -16,7 +16,6 @@ enum {
   WS_EXIT_OK = 0,
   WS_EXIT_FAILURE = 1,     /* failed while running, e.g. cannot write the output */
   WS_EXIT_BAD_INPUT = 2,   /* bad usage, configuration or value */
-  WS_EXIT_UNAVAILABLE = 3, /* the command is not part of this version */
 };
 
 /* Run one command line; results on out, messages on err. Returns the exit status. */

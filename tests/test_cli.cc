@@ -284,13 +284,6 @@ TEST(Cli, BadConfigFileExitsTwoNamingTheLocation) {
   EXPECT_EQ(r.err, "wafersim: " + path + ":6:10: model.heads: 3 does not divide model.d_model = 64\n");
 }
 
-TEST(Cli, RunSaysPlainlyThatItDoesNotSimulateYet) {
-  auto r = run_cli({"run"});
-  EXPECT_EQ(r.status, WS_EXIT_UNAVAILABLE);
-  EXPECT_TRUE(r.out.empty());
-  EXPECT_NE(r.err.find("does not simulate yet"), std::string::npos) << r.err;
-}
-
 TEST(Cli, SameCommandTwiceGivesIdenticalBytes) {
   for (const char *fmt : {"table", "csv", "json"}) {
     auto a = run_cli({"flops", "--format", fmt, "--per", "op", "--sparsity", "0.3,0.9"});
