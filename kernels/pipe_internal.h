@@ -98,6 +98,8 @@ typedef struct {
   fab_coll **max; /* ATTENTION: per column, max all-reduce; LAYERNORM: [0], the row's all-reduce */
   pe_state *pe;   /* rows x cols */
   bool entry;     /* no producer: it arms its own micro-batches */
+  uint32_t window; /* it arms m only once its output of m - window was sent: its deepest
+                      input + 2 (a micro-batch's transfers exist only that far ahead) */
   uint32_t armed; /* micro-batches armed */
   uint32_t want;  /* micro-batches a producer (or itself, an entry) has armed */
   uint32_t mb_m[RING];

@@ -190,10 +190,11 @@ static int pump(krn_pipe *p, uint32_t si, char *err, size_t errlen) {
     /* m takes the ring entries of m - RING: they must be done with (its
        output sent, and every PE started m - RING + 2, the last to look at
        that output's entry) */
-    const uint32_t m = s->armed, j = (m - RING) % RING, k = (m - RING + 2) % RING;
+    const uint32_t m = s->armed, j = (m - RING) % RING, k = (m - RING + 2) % RING, w = (m - s->window) % RING;
     if (m >= RING && (s->mb_m[j] != m - RING || s->out_free[j] == NEVER || s->mb_m[k] != m - RING + 2 ||
                       s->started[k] < s->rows * s->cols))
       return 0;
+    if (m >= s->window && (s->mb_m[w] != m - s->window || s->out_free[w] == NEVER)) return 0;
     if (arm_one(p, si, m, err, errlen) != 0) return -1;
   }
   return 0;

@@ -63,6 +63,10 @@ int krn_stage_setup(krn_pipe *p, uint32_t si, char *err, size_t errlen) {
   s->ninputs = inputs[k->kind];
   s->elementwise = k->kind == KRN_STAGE_LAYERNORM || k->kind == KRN_STAGE_GELU || k->kind == KRN_STAGE_ADD;
   s->entry = k->kind == KRN_STAGE_EMBED || (k->kind == KRN_STAGE_GEMM && k->in[0] < 0);
+  s->window = 4;
+  for (uint32_t in = 0; in < KRN_MAX_INPUTS; in++)
+    if (k->in[in] >= 0 && krn_depth(k, in) + 2 > s->window) s->window = krn_depth(k, in) + 2;
+  if (s->window > RING) s->window = RING;
   if (p->run.functional && ((k->kind == KRN_STAGE_EMBED && !p->run.tokens) ||
                             (s->entry && k->kind == KRN_STAGE_GEMM && !p->run.input) ||
                             (k->kind != KRN_STAGE_ATTENTION && k->kind != KRN_STAGE_ADD &&
