@@ -64,6 +64,11 @@ krn_cost krn_attn_cost(const krn_machine *m, uint32_t heads, uint32_t dh, uint64
   return c;
 }
 
+krn_cost krn_attn_norm_cost(const krn_machine *m, uint32_t features, uint32_t b) {
+  krn_cost c = {m->task_switch + ceil_div((uint64_t)b * features, m->simd_fp32), 0, 0, 0};
+  return c;
+}
+
 krn_cost krn_layernorm_phase(const krn_machine *m, int phase, uint32_t features, uint32_t b) {
   const uint64_t e = (uint64_t)features * b;
   krn_cost c = {m->task_switch + ceil_div(2 * e, m->simd_fp32), 2 * e, 0, 0};

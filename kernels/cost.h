@@ -73,6 +73,10 @@ krn_cost krn_attn_cost(const krn_machine *m, uint32_t heads, uint32_t dh, uint64
  * sum and scores x V (cycles and MACs; the total is their sum). */
 krn_cost krn_attn_phase(const krn_machine *m, int phase, uint32_t heads, uint32_t dh, uint64_t pairs);
 
+/* The output PE's last step of attention: out = sum P V / sum P for b tokens
+ * x `features` (its column's heads), fp32 (cycles only). */
+krn_cost krn_attn_norm_cost(const krn_machine *m, uint32_t features, uint32_t b);
+
 /* Layernorm of b tokens x `features` in fp32: sums, an inverse square root
  * per token, scale and shift; gain and shift parameters held. */
 krn_cost krn_layernorm_cost(const krn_machine *m, uint32_t features, uint32_t b);

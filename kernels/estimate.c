@@ -75,6 +75,8 @@ static int attention(const krn_machine *m, const fab_config *fc, const krn_stage
   for (uint32_t j = 0; j < c; j++) {
     const uint32_t heads = cut(NULL, s->heads, c, j + 1) - cut(NULL, s->heads, c, j), nt = heads * dh;
     const krn_cost cost = krn_attn_cost(m, heads, dh, pairs, b, r, seq);
+    krn_cost with_norm = cost; /* the output PE also normalises */
+    with_norm.cycles += krn_attn_norm_cost(m, nt, b).cycles;
     const uint64_t qkv = 3 * ceil_div((uint64_t)b * nt, 2), part = (uint64_t)b * heads * (dh + 1),
                    mx = (uint64_t)b * heads;
     const uint32_t root = krn_attn_row(r, c, j, KRN_ATTN_OUT), sides = (root > 0) + (root + 1 < r);
@@ -82,16 +84,16 @@ static int attention(const krn_machine *m, const fab_config *fc, const krn_stage
        others relayed); the output PE takes both sides of the reductions and
        sends; the others pass one side on, and an input's PE relays it */
     const uint64_t out = consumers * ceil_div((uint64_t)b * nt, 2);
-    if (r == 1) pe(e, cost, qkv, out);
+    if (r == 1) pe(e, with_norm, qkv, out);
     for (uint32_t port = 0; r > 1 && port < 4; port++) { /* the rows of the four ports, and one other */
       const uint32_t row = krn_attn_row(r, c, j, port);
       uint64_t relays = 0;
       for (uint32_t in = 0; in < 3; in++) relays += krn_attn_row(r, c, j, in) == row ? qkv / 3 : 0;
-      if (row == root) pe(e, cost, qkv + sides * (part + mx), mx + out + relays);
+      if (row == root) pe(e, with_norm, qkv + sides * (part + mx), mx + out + relays);
       else pe(e, cost, qkv + part + 2 * mx, part + mx + relays);
     }
     e->tile_n = e->tile_n > nt ? e->tile_n : nt;
-    e->latency = max_u64(e->latency, qkv + (uint64_t)(r - 1) * fc->hop_latency + cost.cycles +
+    e->latency = max_u64(e->latency, qkv + (uint64_t)(r - 1) * fc->hop_latency + with_norm.cycles +
                                          (r > 1 ? 2 * (part + mx) + (uint64_t)r * hop_red : 0) +
                                          consumers * ceil_div((uint64_t)b * nt, 2));
   }

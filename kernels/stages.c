@@ -388,7 +388,7 @@ static void attn_output(krn_pipe *p, uint32_t si, uint32_t j, uint32_t m, uint64
   stage *s = &p->st[si];
   const uint32_t b = p->run.b, nt = s->nc[j + 1] - s->nc[j], heads = nt / s->dh, dh = s->dh;
   const uint32_t local = s->out[j].local;
-  const krn_cost norm = {p->m.task_switch + ceil_div((uint64_t)b * nt, p->m.simd_fp32), 0, 0, 0};
+  const krn_cost norm = krn_attn_norm_cost(&p->m, nt, b);
   const uint64_t end = krn_interleave(p, s, local, at, norm);
   float *y = NULL;
   if (part) { /* out = sum_t P V / sum_t P */

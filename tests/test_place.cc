@@ -109,14 +109,17 @@ TEST(Place, ASmallModelIsLegalDeterministicAndReportsItsRoutes) {
 // the average PE is; see the issue 7 note for why not the plain mean over
 // stages, which the 97 layernorm and residual stages, 1-2 % of the PEs far
 // below any target, pull down to 1.56-1.71): at most 1.15 dense, and at 0.75
-// with micro-batches of 8 tokens; with 16, where stages at their SRAM floor
-// (partial sums of 16 tokens) run faster than the target, at most 1.2.
+// with micro-batches of 8 tokens; with 16 at most 1.3: attention cannot
+// take more than 16 columns (one per head), so its interval, with the output
+// PE's normalisation counted, is the floor (8,562 cycles on 16 x 248 PEs),
+// and the GEMMs sized around it keep 20-30 % of slack (1.2 before the
+// normalisation was counted).
 TEST(Place, Gpt3_1_3BRoutesWithin24ColorsOnTheFullWaferBalanced) {
   struct Case {
     const char *sparsity, *micro_batch;
     double bound;
   };
-  for (const Case &k : {Case{"0", "16", 1.15}, Case{"0.75", "8", 1.15}, Case{"0.75", "16", 1.2}}) {
+  for (const Case &k : {Case{"0", "16", 1.15}, Case{"0.75", "8", 1.15}, Case{"0.75", "16", 1.3}}) {
     const ws_config c =
         config({std::string("workload.sparsity=") + k.sparsity, std::string("workload.micro_batch=") + k.micro_batch});
     Placement p = place(c);
