@@ -123,8 +123,8 @@ static const command commands[] = {
      "prints the totals; CSV the op rows; JSON both.\n"
      "\n"
      "Totals: cycles (last micro-batch out), seconds, tokens_per_s, fill_cycles\n"
-     "(first micro-batch out), steady_interval (cycles per micro-batch over the\n"
-     "second half), bound_cycles (analytic lower bound: the largest op bound),\n"
+     "(first micro-batch out), steady_interval (mean cycles per micro-batch after\n"
+     "the first), bound_cycles (analytic lower bound: the largest op bound),\n"
      "placer_interval (the placer's slowest stage), flops_dense, flops_executed,\n"
      "flops_saved, flops_reduction (as 'wafersim flops', each weight at its\n"
      "mask's nonzeros), flops_per_s, peak_flops_per_s (PEs x fmac_fp16 x 2 x\n"
@@ -141,7 +141,8 @@ static const command commands[] = {
      OPT_RUN, ws_cmd_run},
     {"sweep", "run end to end at several sparsity levels (and values of one key): speedup, memory",
      "  --sparsity LIST    levels in [0, 1) (default: 0, the iterative-pruning\n"
-     "                     schedule 0.2,0.84 as in 'wafersim flops', then 0.9, 0.95);\n"
+     "                     schedule 0.4,0.84 as in 'wafersim flops': 0.4, 0.64,\n"
+     "                     0.784, 0.84; then 0.9, 0.95);\n"
      "                     dense (0) is always run: speedups are relative to it\n"
      "  --schedule STEP,TARGET  the pruning schedule's levels instead\n"
      "  --vary KEY=V1,V2   also sweep one configuration key, e.g.\n"

@@ -114,9 +114,7 @@ static int run_pipeline(ws_run *r, const ws_config *cfg, ws_run_progress progres
     t->micro_batches = mbs;
     t->cycles = krn_pipe_done(pipe, mbs - 1) + 1;
     t->fill_cycles = krn_pipe_done(pipe, 0) + 1;
-    const uint32_t half = mbs / 2;
-    t->steady_interval =
-        mbs > 1 ? (krn_pipe_done(pipe, mbs - 1) - krn_pipe_done(pipe, half ? half - 1 : 0)) / (mbs - (half ? half : 1)) : 0;
+    t->steady_interval = mbs > 1 ? (krn_pipe_done(pipe, mbs - 1) - krn_pipe_done(pipe, 0)) / (mbs - 1) : 0;
     for (uint32_t i = 0; i < r->nops; i++) op_row(r, i, pipe, mbs, fc.consume_cycles);
     const sim_stats es = sim_engine_stats(e);
     const fab_stats fs = fab_stats_get(f);
@@ -124,6 +122,7 @@ static int run_pipeline(ws_run *r, const ws_config *cfg, ws_run_progress progres
     t->wavelets_sent = fs.wavelets_sent;
     t->link_wavelets = fs.link_wavelets;
     t->events_per_s = t->sim_wall_s > 0 ? (double)es.executed / t->sim_wall_s : 0;
+    t->sim_bytes = fs.bytes + es.bytes;
   }
   krn_pipe_destroy(pipe);
   fab_destroy(f);
@@ -246,7 +245,7 @@ ws_table *ws_run_totals_table(const ws_run *r) {
       "params",          "weight_bytes",    "macs",            "sram_max_bytes",   "sram_mean_bytes",
       "pes_used",        "pes_mesh",        "kernel_mix",      "stages",           "micro_batch",
       "micro_batches",   "events",          "wavelets_sent",   "link_wavelets",    "wall_s",  "place_wall_s",
-      "sim_wall_s",      "events_per_s",    "peak_rss_bytes"};
+      "sim_wall_s",      "events_per_s",    "sim_bytes",       "peak_rss_bytes"};
   ws_table *tb = ws_table_create(sizeof cols / sizeof cols[0], cols);
   if (!tb || ws_table_row(tb) != 0) {
     ws_table_destroy(tb);
@@ -287,6 +286,7 @@ ws_table *ws_run_totals_table(const ws_run *r) {
   ws_table_f64(tb, c++, t->place_wall_s);
   ws_table_f64(tb, c++, t->sim_wall_s);
   ws_table_f64(tb, c++, t->events_per_s);
+  ws_table_i64(tb, c++, (int64_t)t->sim_bytes);
   ws_table_i64(tb, c++, (int64_t)t->peak_rss_bytes);
   return tb;
 }

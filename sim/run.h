@@ -6,8 +6,9 @@
  * Definitions (cycles are the simulated clock's):
  *   cycles           the last micro-batch's output complete at the last stage, + 1;
  *   fill_cycles      the same for micro-batch 0: the pipeline's fill latency;
- *   steady_interval  mean cycles between consecutive micro-batches' outputs over
- *                    the second half of the sequence (the pipeline full);
+ *   steady_interval  mean cycles between consecutive micro-batches' outputs after
+ *                    the first (the pipeline's rate once full; causal attention's
+ *                    work grows along the sequence, so late micro-batches are slower);
  *   per op: cycles   from its first compute to its last output ready, + 1;
  *           bound    the analytic lower bound on that span: micro-batches x the
  *                    busiest PE's per-micro-batch compute, wavelets taken in
@@ -71,6 +72,7 @@ typedef struct {
   uint64_t events, wavelets_sent, link_wavelets;
   double wall_s, place_wall_s, sim_wall_s;    /* wall-clock seconds: the whole run, placing, simulating */
   double events_per_s;                        /* per second of simulating */
+  uint64_t sim_bytes;                         /* the engine's and fabric's memory at the end */
   uint64_t peak_rss_bytes;                    /* the process's peak resident memory so far */
 } ws_run_totals;
 
