@@ -42,7 +42,7 @@ TEST_SRCS := $(wildcard tests/*.cc)
 TEST_OBJS := $(TEST_SRCS:%.cc=$(BUILD)/%.o) $(BENCH_MODELS)
 TEST_BIN := $(BUILD)/tests/wafersim_tests
 
-.PHONY: all deps test run fuzz bench clean
+.PHONY: all deps test run figures fuzz bench clean
 all: $(BIN)
 
 $(BIN): $(BUILD)/sim/main.o $(LIB)
@@ -86,8 +86,32 @@ test: $(TEST_BIN) $(BIN) $(SIMGRID_BIN)
 bench: $(BENCH_BIN) $(SIMGRID_BIN)
 	tests/bench/run.sh $(BENCH_BIN) $(SIMGRID_BIN)
 
+# The main job: the default sweep of GPT-3 1.3B on the CS-2 preset (dense,
+# the pruning schedule to 84%, 0.9, 0.95), its CSVs in $(DATA), then every
+# figure. The sweep always reruns; the sensitivity sweeps only when missing.
+DATA := plots/data
+FIG_OUT := plots/out
+SENS := --set workload.seq_len=512 --sparsity 0.84
 run: $(BIN)
-	./$(BIN) flops --sparsity 0,0.5,0.75,0.838,0.9
+	./$(BIN) sweep --out $(DATA)
+	$(MAKE) --no-print-directory figures
+
+# Sensitivity of the speedup (0.84 against dense) to the micro-batch size and
+# the per-nonzero set-up cost: a 512-token prefill keeps them to minutes.
+$(DATA)/sens_batch/sweep.csv: | $(BIN)
+	./$(BIN) sweep $(SENS) --vary workload.micro_batch=4,8,16 --out $(@D)
+$(DATA)/sens_setup/sweep.csv: | $(BIN)
+	./$(BIN) sweep $(SENS) --vary kernels.sparse_setup=0,1,2,4 --out $(@D)
+$(DATA)/sweep.csv: | $(BIN)
+	./$(BIN) sweep --out $(@D)
+
+FIGURES := speedup kinds memory heatmaps sensitivity
+figures: $(DATA)/sweep.csv $(DATA)/sens_batch/sweep.csv $(DATA)/sens_setup/sweep.csv
+	@mkdir -p $(FIG_OUT)
+	for f in $(FIGURES); do for fmt in png svg; do \
+	  gnuplot -e "data='$(DATA)'; out='$(FIG_OUT)'; fmt='$$fmt'" plots/$$f.gp || exit 1; \
+	done; done
+	@echo "figures: $(FIGURES) (png, svg) in $(FIG_OUT)/"
 
 fuzz:
 	$(MAKE) SANITIZE=address,undefined build-san/tests/wafersim_tests
