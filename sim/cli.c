@@ -13,7 +13,7 @@
 
 /* Options a command accepts beyond the common ones. */
 enum { OPT_SPARSITY = 1, OPT_PER = 2, OPT_PROBE = 4, OPT_KERNEL = 8, OPT_TILING = 16, OPT_PLACE = 32, OPT_RUN = 64,
-       OPT_SWEEP = 128 };
+       OPT_SWEEP = 128, OPT_CHECK = 256 };
 
 typedef struct {
   const char *name;
@@ -163,6 +163,32 @@ static const command commands[] = {
      "flops_executed, flops_per_s, peak_fraction, events, events_per_s, sim_wall_s,\n"
      "peak_rss_bytes (see 'wafersim run --help').\n",
      OPT_SWEEP | OPT_SPARSITY, ws_cmd_sweep},
+    {"check", "compare a run's or sweep's figures with a baseline (CI regression): what moved",
+     "  --baseline FILE    the baseline: a run.json or sweep.json wafersim wrote\n"
+     "  NEW.json           the document to compare (first argument); without it,\n"
+     "                     the baseline's own configuration is run (run documents;\n"
+     "                     --set KEY=VALUE applies on top) and compared\n"
+     "  --rtol X           relative tolerance (default 1e-9)\n"
+     "  --atol X           absolute tolerance (default 0): a number moved when\n"
+     "                     |new - old| > atol + rtol x |old|; any other value when it\n"
+     "                     differs\n"
+     "  --only K1,K2       compare only these fields (e.g. cycles,steady_interval)\n"
+     "  --allow-config-change  compare even when the configurations differ\n"
+     "  --update-baseline  write the new document over the baseline (after an\n"
+     "                     intended change; review the diff and commit it)\n"
+     "  --format F         text (a table of what moved) or github (::error lines\n"
+     "                     that GitHub Actions shows on the run)\n"
+     "\n"
+     "Totals compare field by field, op rows matched by op, sweep points and kind\n"
+     "rows by sparsity and --vary value. Wall time and host memory (x-host in\n"
+     "sim/output.schema.json, which documents every field and its unit) are never\n"
+     "compared, nor the configuration's output section. Both documents are\n"
+     "validated against that schema first.\n"
+     "\n"
+     "Exit status: 0 nothing moved (or the baseline was updated); 1 something\n"
+     "moved; 2 cannot compare (unreadable or invalid document, another\n"
+     "schema_version or command, configurations that differ).\n",
+     OPT_CHECK, ws_cmd_check},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -181,9 +207,11 @@ static void print_main_help(FILE *out) {
 }
 
 static void print_command_help(const command *c, FILE *out) {
-  fprintf(out, "usage: wafersim %s [FILE.yaml] [options]\n\n%s.\n\n", c->name, c->summary);
+  const bool check = c->opts & OPT_CHECK;
+  fprintf(out, "usage: wafersim %s %s [options]\n\n%s.\n\n", c->name, check ? "--baseline FILE.json [NEW.json]" : "[FILE.yaml]",
+          c->summary);
   if (c->usage[0]) fprintf(out, "Options of %s:\n%s\n", c->name, c->usage);
-  fputs(common_help, out);
+  if (!check) fputs(common_help, out);
 }
 
 /* Appends "prefix" + value as an owned --set assignment. */
@@ -216,6 +244,14 @@ static int parse_args(const command *c, int argc, char **argv, ws_cli_args *a, F
       continue;
     }
     if (strcmp(arg, "-j") == 0 && (c->opts & OPT_SWEEP)) arg = "--jobs";
+    if ((c->opts & OPT_CHECK) && strcmp(arg, "--update-baseline") == 0) {
+      a->update_baseline = true;
+      continue;
+    }
+    if ((c->opts & OPT_CHECK) && strcmp(arg, "--allow-config-change") == 0) {
+      a->allow_config_change = true;
+      continue;
+    }
     if (strncmp(arg, "--", 2) != 0 || arg[2] == '\0') {
       if ((c->opts & OPT_PROBE) && !a->pattern) {
         a->pattern = arg;
@@ -249,6 +285,8 @@ static int parse_args(const command *c, int argc, char **argv, ws_cli_args *a, F
                        ((c->opts & (OPT_RUN | OPT_SWEEP)) && (strcmp(name, "--mesh") == 0 || strcmp(name, "--fidelity") == 0 ||
                                                 strcmp(name, "--seed") == 0)) ||
                        ((c->opts & OPT_SWEEP) && (strcmp(name, "--jobs") == 0 || strcmp(name, "--vary") == 0)) ||
+                       ((c->opts & OPT_CHECK) && (strcmp(name, "--baseline") == 0 || strcmp(name, "--rtol") == 0 ||
+                                                  strcmp(name, "--atol") == 0 || strcmp(name, "--only") == 0)) ||
                        ((c->opts & OPT_KERNEL) &&
                         (strcmp(name, "--op") == 0 || strcmp(name, "--region") == 0 ||
                          strcmp(name, "--batch") == 0 || strcmp(name, "--kernel") == 0 ||
@@ -266,7 +304,12 @@ static int parse_args(const command *c, int argc, char **argv, ws_cli_args *a, F
     int rc = 0;
     if (strcmp(name, "--set") == 0) rc = push_set(a, "", value);
     else if (strcmp(name, "--model") == 0) rc = push_set(a, "model.preset=", value);
+    else if (strcmp(name, "--format") == 0 && (c->opts & OPT_CHECK)) a->check_format = value;
     else if (strcmp(name, "--format") == 0) rc = push_set(a, "output.format=", value);
+    else if (strcmp(name, "--baseline") == 0) a->baseline = value;
+    else if (strcmp(name, "--rtol") == 0) a->rtol = value;
+    else if (strcmp(name, "--atol") == 0) a->atol = value;
+    else if (strcmp(name, "--only") == 0) a->only = value;
     else if (strcmp(name, "--sparsity") == 0) a->sparsity = value;
     else if (strcmp(name, "--fidelity") == 0) rc = push_set(a, "sim.fidelity=", value);
     else if (strcmp(name, "--seed") == 0) rc = push_set(a, "sim.seed=", value);
@@ -304,18 +347,27 @@ int ws_cli_load_config(const ws_cli_args *a, ws_config *cfg, FILE *err) {
 }
 
 /* The JSON document every command writes: version, config, then its rows. */
-int ws_cli_write_json(const ws_config *cfg, const char *cmd, const char *group, json_t *rows,
-                      FILE *out) {
+json_t *ws_cli_doc(const ws_config *cfg, const char *cmd, const char *group, json_t *rows) {
   json_t *doc = json_object();
   json_object_set_new(doc, "wafersim", json_string(WS_VERSION));
   json_object_set_new(doc, "schema_version", json_integer(WS_SCHEMA_VERSION));
   json_object_set_new(doc, "command", json_string(cmd));
   json_object_set_new(doc, "config", ws_config_json(cfg));
   if (rows) json_object_set_new(doc, group, rows);
-  int rc = json_dumpf(doc, out, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
+  return doc;
+}
+
+int ws_cli_dump_json(const json_t *doc, FILE *out) {
+  const int rc = json_dumpf(doc, out, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
   fputc('\n', out);
-  json_decref(doc);
   return rc == 0 && !ferror(out) ? 0 : -1;
+}
+
+int ws_cli_write_json(const ws_config *cfg, const char *cmd, const char *group, json_t *rows, FILE *out) {
+  json_t *doc = ws_cli_doc(cfg, cmd, group, rows);
+  const int rc = ws_cli_dump_json(doc, out);
+  json_decref(doc);
+  return rc;
 }
 
 int ws_cli_emit(const ws_config *cfg, const char *cmd, const char *group, const ws_table *t,

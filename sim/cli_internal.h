@@ -32,13 +32,18 @@ typedef struct {
   const char *out;      /* run, sweep: --out DIR */
   const char *jobs;     /* sweep: -j N */
   const char *vary;     /* sweep: --vary KEY=V1,V2,... */
+  const char *baseline, *rtol, *atol, *only, *check_format; /* check */
+  bool update_baseline, allow_config_change;                /* check */
   bool help;
 } ws_cli_args;
 
 /* The embedded default, then FILE, then every --set, then the cross-key
  * checks; on failure the message is on err. */
 int ws_cli_load_config(const ws_cli_args *a, ws_config *cfg, FILE *err);
-/* The JSON document every command writes: version, config, then its rows under `group`. */
+/* The JSON document every command writes: version, config, then its rows
+ * under `group` (taken); ws_cli_dump_json prints one as every command does. */
+json_t *ws_cli_doc(const ws_config *cfg, const char *cmd, const char *group, json_t *rows);
+int ws_cli_dump_json(const json_t *doc, FILE *out);
 int ws_cli_write_json(const ws_config *cfg, const char *cmd, const char *group, json_t *rows, FILE *out);
 /* A command's table in the configured format; a WS_EXIT_* status. */
 int ws_cli_emit(const ws_config *cfg, const char *cmd, const char *group, const ws_table *t, FILE *out, FILE *err);
@@ -58,5 +63,9 @@ int ws_cmd_kernel(const ws_cli_args *a, FILE *out, FILE *err);
 int ws_cmd_place(const ws_cli_args *a, FILE *out, FILE *err);
 int ws_cmd_run(const ws_cli_args *a, FILE *out, FILE *err);
 int ws_cmd_sweep(const ws_cli_args *a, FILE *out, FILE *err);
+int ws_cmd_check(const ws_cli_args *a, FILE *out, FILE *err);
+
+/* The run's JSON document (see sim/output.schema.json): totals and op rows. */
+json_t *ws_cli_run_doc(const ws_config *cfg, const ws_table *totals, const ws_table *ops);
 
 #endif

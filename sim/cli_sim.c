@@ -43,13 +43,20 @@ typedef struct {
   const ws_table *totals, *ops;
 } run_doc;
 
+json_t *ws_cli_run_doc(const ws_config *cfg, const ws_table *totals, const ws_table *ops) {
+  json_t *tot = ws_table_json(totals), *obj = json_object();
+  json_object_set(obj, "totals", json_array_get(tot, 0));
+  json_object_set_new(obj, "ops", ws_table_json(ops));
+  json_decref(tot);
+  return ws_cli_doc(cfg, "run", "run", obj);
+}
+
 static int write_run_json(void *ctx, FILE *out) {
   const run_doc *d = ctx;
-  json_t *tot = ws_table_json(d->totals), *obj = json_object();
-  json_object_set(obj, "totals", json_array_get(tot, 0));
-  json_object_set_new(obj, "ops", ws_table_json(d->ops));
-  json_decref(tot);
-  return ws_cli_write_json(d->cfg, "run", "run", obj, out);
+  json_t *doc = ws_cli_run_doc(d->cfg, d->totals, d->ops);
+  const int rc = ws_cli_dump_json(doc, out);
+  json_decref(doc);
+  return rc;
 }
 static int write_ops_csv(void *ctx, FILE *out) { return ws_table_write(((run_doc *)ctx)->ops, WS_FORMAT_CSV, out); }
 static int write_totals_csv(void *ctx, FILE *out) {

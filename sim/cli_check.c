@@ -1,0 +1,159 @@
+/* `wafersim check --baseline FILE.json [NEW.json]`: the regression test of
+ * the performance model (the comparison itself is check.c). Without
+ * NEW.json it runs the baseline's own configuration (with any --set on top)
+ * and compares that. Exit 0: nothing moved; 1: something moved; 2: the
+ * documents cannot be compared (unreadable, invalid against the schema,
+ * another schema_version or command, another configuration). */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "cli.h"
+#include "cli_internal.h"
+#include "jschema.h"
+#include "report.h"
+#include "run.h"
+
+#define MAX_ONLY 64
+
+static int parse_tol(const char *opt, const char *text, double *v, FILE *err) {
+  if (!text) return 0;
+  char *end;
+  errno = 0;
+  *v = strtod(text, &end);
+  if (errno || end == text || *end || !isfinite(*v) || *v < 0) {
+    fprintf(err, "wafersim check: %s: expected a number >= 0, got '%s'\n", opt, text);
+    return -1;
+  }
+  return 0;
+}
+
+/* A document from path, valid against the schema; NULL with the reason on err. */
+static json_t *load_doc(const char *path, const json_t *schema, FILE *err) {
+  json_error_t je;
+  json_t *doc = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+  if (!doc) {
+    if (je.line > 0) fprintf(err, "wafersim check: %s: line %d, column %d: %s\n", path, je.line, je.column, je.text);
+    else fprintf(err, "wafersim check: %s: %s\n", path, je.text);
+    return NULL;
+  }
+  char msg[512];
+  if (ws_jschema_validate(schema, doc, msg, sizeof msg) != 0) {
+    fprintf(err, "wafersim check: %s: %s (sim/output.schema.json)\n", path, msg);
+    json_decref(doc);
+    return NULL;
+  }
+  return doc;
+}
+
+/* Run the baseline's configuration (then every --set) as `wafersim run` would. */
+static json_t *rerun(const json_t *base, const ws_cli_args *a, FILE *err) {
+  if (strcmp(json_string_value(json_object_get(base, "command")), "run") != 0) {
+    fprintf(err, "wafersim check: %s is a %s document: give the new one (NEW.json) to compare it with\n",
+            a->baseline, json_string_value(json_object_get(base, "command")));
+    return NULL;
+  }
+  char *text = json_dumps(json_object_get(base, "config"), JSON_COMPACT), msg[WS_CONFIG_ERR_MAX] = "", name[512];
+  snprintf(name, sizeof name, "%s (its config)", a->baseline);
+  ws_config cfg;
+  int rc = text ? ws_config_init_default(&cfg, msg, sizeof msg) : -1;
+  if (rc == 0) rc = ws_config_load_string(&cfg, text, strlen(text), name, msg, sizeof msg);
+  for (int i = 0; rc == 0 && i < a->nsets; i++) rc = ws_config_set(&cfg, a->sets[i], msg, sizeof msg);
+  if (rc == 0) rc = ws_config_finish(&cfg, msg, sizeof msg);
+  free(text);
+  if (rc != 0) {
+    fprintf(err, "wafersim check: %s\n", *msg ? msg : "out of memory");
+    return NULL;
+  }
+  ws_run *r = ws_run_simulate(&cfg, NULL, NULL, msg, sizeof msg);
+  if (!r) {
+    fprintf(err, "wafersim check: %s\n", msg);
+    return NULL;
+  }
+  ws_table *totals = ws_run_totals_table(r), *ops = ws_run_ops_table(r);
+  json_t *doc = totals && ops ? ws_cli_run_doc(&cfg, totals, ops) : NULL;
+  ws_table_destroy(totals);
+  ws_table_destroy(ops);
+  ws_run_destroy(r);
+  if (!doc) fprintf(err, "wafersim check: out of memory\n");
+  return doc;
+}
+
+static int write_doc(void *ctx, FILE *out) { return ws_cli_dump_json(ctx, out); }
+
+/* Replace the baseline with doc, atomically. */
+static int update(const char *path, json_t *doc, FILE *out, FILE *err) {
+  char dir[1024], msg[1200];
+  const char *slash = strrchr(path, '/');
+  if (strlen(path) >= sizeof dir) {
+    fprintf(err, "wafersim check: %s: path too long\n", path);
+    return WS_EXIT_FAILURE;
+  }
+  snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");
+  if (ws_report_write(dir, slash ? slash + 1 : path, write_doc, doc, msg, sizeof msg) != 0) {
+    fprintf(err, "wafersim check: %s\n", msg);
+    return WS_EXIT_FAILURE;
+  }
+  fprintf(out, "check: %s updated; review it (git diff) and commit it with the change that moved it\n", path);
+  return WS_EXIT_OK;
+}
+
+int ws_cmd_check(const ws_cli_args *a, FILE *out, FILE *err) {
+  if (!a->baseline) {
+    fprintf(err, "wafersim check: --baseline FILE.json is required; see 'wafersim check --help'\n");
+    return WS_EXIT_BAD_INPUT;
+  }
+  ws_check_opts o = {1e-9, 0, NULL, 0, a->allow_config_change || a->update_baseline, WS_CHECK_TEXT};
+  if (parse_tol("--rtol", a->rtol, &o.rtol, err) || parse_tol("--atol", a->atol, &o.atol, err))
+    return WS_EXIT_BAD_INPUT;
+  if (a->check_format && strcmp(a->check_format, "github") == 0) o.format = WS_CHECK_GITHUB;
+  else if (a->check_format && strcmp(a->check_format, "text") != 0) {
+    fprintf(err, "wafersim check: --format: expected text or github, got '%s'\n", a->check_format);
+    return WS_EXIT_BAD_INPUT;
+  }
+  char only_buf[1024];
+  const char *only[MAX_ONLY];
+  if (a->only) {
+    if (strlen(a->only) >= sizeof only_buf) {
+      fprintf(err, "wafersim check: --only: longer than %zu characters\n", sizeof only_buf - 1);
+      return WS_EXIT_BAD_INPUT;
+    }
+    snprintf(only_buf, sizeof only_buf, "%s", a->only);
+    for (char *save = NULL, *tok = strtok_r(only_buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+      if (o.nonly == MAX_ONLY) {
+        fprintf(err, "wafersim check: --only: more than %d names\n", MAX_ONLY);
+        return WS_EXIT_BAD_INPUT;
+      }
+      only[o.nonly++] = tok;
+    }
+    if (o.nonly == 0) {
+      fprintf(err, "wafersim check: --only: expected KEY[,KEY...], got '%s'\n", a->only);
+      return WS_EXIT_BAD_INPUT;
+    }
+    o.only = only;
+  }
+  char msg[1024];
+  json_t *schema = ws_jschema_output(msg, sizeof msg);
+  if (!schema) {
+    fprintf(err, "wafersim check: %s\n", msg);
+    return WS_EXIT_FAILURE;
+  }
+  json_t *base = load_doc(a->baseline, schema, err), *cur = NULL;
+  if (base) cur = a->file ? load_doc(a->file, schema, err) : rerun(base, a, err);
+  int rc = WS_EXIT_BAD_INPUT;
+  if (base && cur) {
+    ws_check_result res;
+    if (ws_check_compare(schema, base, cur, &o, out, &res, msg, sizeof msg) != 0)
+      fprintf(err, "wafersim check: %s: %s\n", a->baseline, msg);
+    else if (a->update_baseline)
+      rc = update(a->baseline, cur, out, err);
+    else
+      rc = res.moved ? WS_EXIT_FAILURE : WS_EXIT_OK;
+  }
+  json_decref(cur);
+  json_decref(base);
+  json_decref(schema);
+  return rc;
+}
