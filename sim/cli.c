@@ -166,8 +166,8 @@ static const command commands[] = {
     {"check", "compare a run's or sweep's figures with a baseline (CI regression): what moved",
      "  --baseline FILE    the baseline: a run.json or sweep.json wafersim wrote\n"
      "  NEW.json           the document to compare (first argument); without it,\n"
-     "                     the baseline's own configuration is run (run documents;\n"
-     "                     --set KEY=VALUE applies on top) and compared\n"
+     "                     the baseline's own configuration is run (a sweep's over\n"
+     "                     its levels and values; --set KEY=VALUE applies on top)\n"
      "  --rtol X           relative tolerance (default 1e-9)\n"
      "  --atol X           absolute tolerance (default 0): a number moved when\n"
      "                     |new - old| > atol + rtol x |old|; any other value when it\n"
@@ -175,7 +175,8 @@ static const command commands[] = {
      "  --only K1,K2       compare only these fields (e.g. cycles,steady_interval)\n"
      "  --allow-config-change  compare even when the configurations differ\n"
      "  --update-baseline  write the new document over the baseline (after an\n"
-     "                     intended change; review the diff and commit it)\n"
+     "                     intended change, or a new schema_version; review the\n"
+     "                     diff and commit it)\n"
      "  --format F         text (a table of what moved) or github (::error lines\n"
      "                     that GitHub Actions shows on the run)\n"
      "\n"
@@ -350,7 +351,7 @@ int ws_cli_load_config(const ws_cli_args *a, ws_config *cfg, FILE *err) {
 json_t *ws_cli_doc(const ws_config *cfg, const char *cmd, const char *group, json_t *rows) {
   json_t *doc = json_object();
   json_object_set_new(doc, "wafersim", json_string(WS_VERSION));
-  json_object_set_new(doc, "schema_version", json_integer(WS_SCHEMA_VERSION));
+  json_object_set_new(doc, "schema_version", json_integer(WS_OUTPUT_SCHEMA_VERSION));
   json_object_set_new(doc, "command", json_string(cmd));
   json_object_set_new(doc, "config", ws_config_json(cfg));
   if (rows) json_object_set_new(doc, group, rows);
@@ -497,7 +498,8 @@ int ws_cli_main(int argc, char **argv, FILE *out, FILE *err) {
     return WS_EXIT_OK;
   }
   if (strcmp(name, "--version") == 0) {
-    fprintf(out, "wafersim %s (config schema_version %d)\n", WS_VERSION, WS_SCHEMA_VERSION);
+    fprintf(out, "wafersim %s (config schema_version %d, output schema_version %d)\n", WS_VERSION, WS_SCHEMA_VERSION,
+            WS_OUTPUT_SCHEMA_VERSION);
     return WS_EXIT_OK;
   }
   const command *c = NULL;

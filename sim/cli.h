@@ -10,6 +10,9 @@ extern "C" {
 #endif
 
 #define WS_VERSION "0.1.0"
+/* The version of the JSON documents' fields (sim/output.schema.json). The
+ * configuration's keys have their own, WS_SCHEMA_VERSION (config.h). */
+#define WS_OUTPUT_SCHEMA_VERSION 2
 
 /* Exit statuses (also in `wafersim --help`). */
 enum {

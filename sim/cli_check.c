@@ -1,7 +1,8 @@
 /* `wafersim check --baseline FILE.json [NEW.json]`: the regression test of
  * the performance model (the comparison itself is check.c). Without
- * NEW.json it runs the baseline's own configuration (with any --set on top)
- * and compares that. Exit 0: nothing moved; 1: something moved; 2: the
+ * NEW.json it runs the baseline's own configuration (with any --set on top;
+ * a sweep, over its spec's levels and values) and compares that; with
+ * --update-baseline it also rewrites a baseline of an older schema_version. Exit 0: nothing moved; 1: something moved; 2: the
  * documents cannot be compared (unreadable, invalid against the schema,
  * another schema_version or command, another configuration). */
 #include <errno.h>
@@ -30,8 +31,10 @@ static int parse_tol(const char *opt, const char *text, double *v, FILE *err) {
   return 0;
 }
 
-/* A document from path, valid against the schema; NULL with the reason on err. */
-static json_t *load_doc(const char *path, const json_t *schema, FILE *err) {
+/* A document from path, valid against the schema; NULL with the reason on
+ * err. An old baseline being updated (another schema_version) needs only
+ * what running it again takes: its command and configuration. */
+static json_t *load_doc(const char *path, const json_t *schema, bool updating, FILE *err) {
   json_error_t je;
   json_t *doc = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
   if (!doc) {
@@ -40,6 +43,10 @@ static json_t *load_doc(const char *path, const json_t *schema, FILE *err) {
     return NULL;
   }
   char msg[512];
+  const char *cmd = json_string_value(json_object_get(doc, "command"));
+  if (updating && json_integer_value(json_object_get(doc, "schema_version")) != WS_OUTPUT_SCHEMA_VERSION &&
+      json_is_object(json_object_get(doc, "config")) && cmd && (!strcmp(cmd, "run") || !strcmp(cmd, "sweep")))
+    return doc;
   if (ws_jschema_validate(schema, doc, msg, sizeof msg) != 0) {
     fprintf(err, "wafersim check: %s: %s (sim/output.schema.json)\n", path, msg);
     json_decref(doc);
@@ -48,37 +55,72 @@ static json_t *load_doc(const char *path, const json_t *schema, FILE *err) {
   return doc;
 }
 
-/* Run the baseline's configuration (then every --set) as `wafersim run` would. */
-static json_t *rerun(const json_t *base, const ws_cli_args *a, FILE *err) {
-  if (strcmp(json_string_value(json_object_get(base, "command")), "run") != 0) {
-    fprintf(err, "wafersim check: %s is a %s document: give the new one (NEW.json) to compare it with\n",
-            a->baseline, json_string_value(json_object_get(base, "command")));
-    return NULL;
-  }
+/* The baseline's configuration, then every --set; 0 or -1 with the reason on err. */
+static int base_config(const json_t *base, const ws_cli_args *a, ws_config *cfg, FILE *err) {
   char *text = json_dumps(json_object_get(base, "config"), JSON_COMPACT), msg[WS_CONFIG_ERR_MAX] = "", name[512];
   snprintf(name, sizeof name, "%s (its config)", a->baseline);
-  ws_config cfg;
-  int rc = text ? ws_config_init_default(&cfg, msg, sizeof msg) : -1;
-  if (rc == 0) rc = ws_config_load_string(&cfg, text, strlen(text), name, msg, sizeof msg);
-  for (int i = 0; rc == 0 && i < a->nsets; i++) rc = ws_config_set(&cfg, a->sets[i], msg, sizeof msg);
-  if (rc == 0) rc = ws_config_finish(&cfg, msg, sizeof msg);
+  int rc = text ? ws_config_init_default(cfg, msg, sizeof msg) : -1;
+  if (rc == 0) rc = ws_config_load_string(cfg, text, strlen(text), name, msg, sizeof msg);
+  for (int i = 0; rc == 0 && i < a->nsets; i++) rc = ws_config_set(cfg, a->sets[i], msg, sizeof msg);
+  if (rc == 0) rc = ws_config_finish(cfg, msg, sizeof msg);
   free(text);
-  if (rc != 0) {
-    fprintf(err, "wafersim check: %s\n", *msg ? msg : "out of memory");
-    return NULL;
-  }
-  ws_run *r = ws_run_simulate(&cfg, NULL, NULL, msg, sizeof msg);
+  if (rc != 0) fprintf(err, "wafersim check: %s\n", *msg ? msg : "out of memory");
+  return rc;
+}
+
+static json_t *rerun_run(const ws_config *cfg, FILE *err) {
+  char msg[WS_CONFIG_ERR_MAX] = "";
+  ws_run *r = ws_run_simulate(cfg, NULL, NULL, msg, sizeof msg);
   if (!r) {
     fprintf(err, "wafersim check: %s\n", msg);
     return NULL;
   }
   ws_table *totals = ws_run_totals_table(r), *ops = ws_run_ops_table(r);
-  json_t *doc = totals && ops ? ws_cli_run_doc(&cfg, totals, ops) : NULL;
+  json_t *doc = totals && ops ? ws_cli_run_doc(cfg, totals, ops) : NULL;
   ws_table_destroy(totals);
   ws_table_destroy(ops);
   ws_run_destroy(r);
-  if (!doc) fprintf(err, "wafersim check: out of memory\n");
   return doc;
+}
+
+/* The sweep its spec names, on two workers (the table does not depend on how many). */
+static json_t *rerun_sweep(const json_t *base, const ws_config *cfg, const char *path, FILE *err) {
+  const json_t *sp = json_object_get(json_object_get(base, "sweep"), "spec");
+  const json_t *lv = json_object_get(sp, "levels"), *vs = json_object_get(sp, "values");
+  const char *key = json_string_value(json_object_get(sp, "key"));
+  if (!json_is_array(lv) || !json_is_array(vs) || !key) {
+    fprintf(err, "wafersim check: %s has no sweep.spec (written before schema_version 2): run the sweep again and give "
+            "its sweep.json as NEW.json\n", path);
+    return NULL;
+  }
+  const size_t nl = json_array_size(lv), nv = json_array_size(vs);
+  double *levels = calloc(nl + 1, sizeof *levels);
+  const char **values = calloc(nv + 1, sizeof *values);
+  for (size_t i = 0; levels && i < nl; i++) levels[i] = json_number_value(json_array_get(lv, i));
+  for (size_t i = 0; values && i < nv; i++) values[i] = json_string_value(json_array_get(vs, i));
+  json_t *doc = NULL;
+  if (levels && values) {
+    const ws_sweep_spec spec = {levels, nl, *key ? key : NULL, values, nv, 2, NULL, NULL};
+    char msg[WS_CONFIG_ERR_MAX] = "";
+    ws_sweep *s = ws_sweep_run(cfg, &spec, msg, sizeof msg);
+    if (!s) fprintf(err, "wafersim check: %s\n", msg);
+    ws_table *rows = s ? ws_sweep_table(s) : NULL, *kinds = s ? ws_sweep_kinds_table(s) : NULL;
+    if (rows && kinds) doc = ws_cli_sweep_doc(cfg, &spec, rows, kinds);
+    ws_table_destroy(rows);
+    ws_table_destroy(kinds);
+    ws_sweep_destroy(s);
+  }
+  free(levels);
+  free(values);
+  return doc;
+}
+
+/* Run the baseline's configuration (then every --set) as the command that wrote it did. */
+static json_t *rerun(const json_t *base, const ws_cli_args *a, FILE *err) {
+  ws_config cfg;
+  if (base_config(base, a, &cfg, err) != 0) return NULL;
+  const bool run = strcmp(json_string_value(json_object_get(base, "command")), "run") == 0;
+  return run ? rerun_run(&cfg, err) : rerun_sweep(base, &cfg, a->baseline, err);
 }
 
 static int write_doc(void *ctx, FILE *out) { return ws_cli_dump_json(ctx, out); }
@@ -140,10 +182,14 @@ int ws_cmd_check(const ws_cli_args *a, FILE *out, FILE *err) {
     fprintf(err, "wafersim check: %s\n", msg);
     return WS_EXIT_FAILURE;
   }
-  json_t *base = load_doc(a->baseline, schema, err), *cur = NULL;
-  if (base) cur = a->file ? load_doc(a->file, schema, err) : rerun(base, a, err);
+  json_t *base = load_doc(a->baseline, schema, a->update_baseline, err), *cur = NULL;
+  if (base) cur = a->file ? load_doc(a->file, schema, false, err) : rerun(base, a, err);
   int rc = WS_EXIT_BAD_INPUT;
-  if (base && cur) {
+  const json_int_t was = json_integer_value(json_object_get(base, "schema_version"));
+  if (base && cur && a->update_baseline && was != WS_OUTPUT_SCHEMA_VERSION) {
+    fprintf(out, "check: %s was of schema_version %lld, not compared\n", a->baseline, (long long)was);
+    rc = update(a->baseline, cur, out, err);
+  } else if (base && cur) {
     ws_check_result res;
     if (ws_check_compare(schema, base, cur, &o, out, &res, msg, sizeof msg) != 0)
       fprintf(err, "wafersim check: %s: %s\n", a->baseline, msg);

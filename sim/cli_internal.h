@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "config.h"
+#include "sweep.h"
 #include "table.h"
 
 #define WS_CLI_MAX_LEVELS 256
@@ -65,7 +66,11 @@ int ws_cmd_run(const ws_cli_args *a, FILE *out, FILE *err);
 int ws_cmd_sweep(const ws_cli_args *a, FILE *out, FILE *err);
 int ws_cmd_check(const ws_cli_args *a, FILE *out, FILE *err);
 
-/* The run's JSON document (see sim/output.schema.json): totals and op rows. */
+/* The JSON documents of a run (totals and op rows) and of a sweep (its spec,
+ * points and kind rows); sim/output.schema.json has their fields. */
 json_t *ws_cli_run_doc(const ws_config *cfg, const ws_table *totals, const ws_table *ops);
+json_t *ws_cli_sweep_doc(const ws_config *cfg, const ws_sweep_spec *spec, const ws_table *rows,
+                         const ws_table *kinds);
+
 
 #endif

@@ -124,16 +124,29 @@ static size_t default_levels(double *levels, FILE *err) {
 
 typedef struct {
   const ws_config *cfg;
+  const ws_sweep_spec *spec;
   const ws_sweep *s;
   ws_table *rows, *kinds;
 } sweep_doc;
 
+json_t *ws_cli_sweep_doc(const ws_config *cfg, const ws_sweep_spec *spec, const ws_table *rows,
+                         const ws_table *kinds) {
+  json_t *levels = json_array(), *values = json_array(), *obj = json_object();
+  for (size_t i = 0; i < spec->nlevels; i++) json_array_append_new(levels, json_real(spec->levels[i]));
+  for (size_t i = 0; i < spec->nvalues; i++) json_array_append_new(values, json_string(spec->values[i]));
+  json_object_set_new(obj, "spec",
+                      json_pack("{s:o,s:s,s:o}", "levels", levels, "key", spec->key ? spec->key : "", "values", values));
+  json_object_set_new(obj, "points", ws_table_json(rows));
+  json_object_set_new(obj, "kinds", ws_table_json(kinds));
+  return ws_cli_doc(cfg, "sweep", "sweep", obj);
+}
+
 static int write_sweep_json(void *ctx, FILE *out) {
   const sweep_doc *d = ctx;
-  json_t *obj = json_object();
-  json_object_set_new(obj, "points", ws_table_json(d->rows));
-  json_object_set_new(obj, "kinds", ws_table_json(d->kinds));
-  return ws_cli_write_json(d->cfg, "sweep", "sweep", obj, out);
+  json_t *doc = ws_cli_sweep_doc(d->cfg, d->spec, d->rows, d->kinds);
+  const int rc = ws_cli_dump_json(doc, out);
+  json_decref(doc);
+  return rc;
 }
 static int write_sweep_csv(void *ctx, FILE *out) { return ws_table_write(((sweep_doc *)ctx)->rows, WS_FORMAT_CSV, out); }
 static int write_kinds_csv(void *ctx, FILE *out) {
@@ -197,7 +210,7 @@ int ws_cmd_sweep(const ws_cli_args *a, FILE *out, FILE *err) {
     fprintf(err, "wafersim sweep: %s\n", msg);
     return WS_EXIT_BAD_INPUT;
   }
-  sweep_doc d = {&cfg, s, ws_sweep_table(s), ws_sweep_kinds_table(s)};
+  sweep_doc d = {&cfg, &spec, s, ws_sweep_table(s), ws_sweep_kinds_table(s)};
   int rc = d.rows && d.kinds ? WS_EXIT_OK : WS_EXIT_FAILURE;
   if (rc == WS_EXIT_OK && a->out) {
     const struct {

@@ -68,7 +68,7 @@ TEST(Cli, FlopsJsonCarriesTheConfigAndTheSameKeys) {
   json_error_t e;
   json_t *doc = json_loads(js.out.c_str(), 0, &e);
   ASSERT_NE(doc, nullptr) << e.text;
-  EXPECT_EQ(json_integer_value(json_object_get(doc, "schema_version")), 1);
+  EXPECT_EQ(json_integer_value(json_object_get(doc, "schema_version")), WS_OUTPUT_SCHEMA_VERSION);
   EXPECT_STREQ(json_string_value(json_object_get(doc, "command")), "flops");
   json_t *cfg = json_object_get(doc, "config");
   EXPECT_STREQ(json_string_value(json_object_get(json_object_get(cfg, "model"), "preset")), "1.3B");
