@@ -140,8 +140,7 @@ static void config_diff(const json_t *a, const json_t *b, const char *path, char
       char sub[256];
       snprintf(sub, sizeof sub, "%s%s%s", path, *path ? "." : "", key);
       const json_t *w = json_object_get(b, key);
-      if (w) config_diff(v, w, sub, buf, len, room);
-      else config_diff(v, json_null(), sub, buf, len, room);
+      config_diff(v, w ? w : json_null(), sub, buf, len, room);
     }
     json_object_foreach((json_t *)b, key, v) if (!json_object_get(a, key)) {
       char sub[256];
