@@ -72,6 +72,15 @@ static bool has_type(const json_t *v, const char *type) {
   return strcmp(t, type) == 0 || (strcmp(type, "number") == 0 && strcmp(t, "integer") == 0);
 }
 
+/* Whether v has the type, or one of the types, a "type" keyword names. */
+static bool type_matches(const json_t *v, const json_t *type) {
+  if (json_is_string(type)) return has_type(v, json_string_value(type));
+  size_t i;
+  const json_t *t;
+  json_array_foreach(type, i, t) if (json_is_string(t) && has_type(v, json_string_value(t))) return true;
+  return false;
+}
+
 static double number(const json_t *v) { return json_number_value(v); }
 
 typedef struct {
@@ -89,6 +98,8 @@ static int fail(ctx *c, const char *path, const char *fmt, const char *a, const 
 
 static int check(ctx *c, const json_t *s, const json_t *v, const char *path);
 
+/* An object's fields: the names first (required, then none unknown), then
+ * how many, then each value against its schema. */
 static int check_object(ctx *c, const json_t *s, const json_t *v, const char *path) {
   const json_t *req = json_object_get(s, "required"), *props = json_object_get(s, "properties"),
                *extra = json_object_get(s, "additionalProperties");
@@ -101,10 +112,25 @@ static int check_object(ctx *c, const json_t *s, const json_t *v, const char *pa
   const char *key;
   const json_t *val;
   json_object_foreach((json_t *)v, key, val) {
+    if (!json_object_get(props, key) && json_is_false(extra))
+      return fail(c, path, "field '%s' is not in the schema%s", key, "");
+  }
+  const json_t *least = json_object_get(s, "minProperties"), *most = json_object_get(s, "maxProperties");
+  const long long size = (long long)json_object_size(v);
+  char n[32], limit[32];
+  snprintf(n, sizeof n, "%lld", size);
+  if (least && size < json_integer_value(least)) {
+    snprintf(limit, sizeof limit, "%lld", (long long)json_integer_value(least));
+    return fail(c, path, "%s fields, expected at least %s", n, limit);
+  }
+  if (most && size > json_integer_value(most)) {
+    snprintf(limit, sizeof limit, "%lld", (long long)json_integer_value(most));
+    return fail(c, path, "%s fields, expected at most %s", n, limit);
+  }
+  json_object_foreach((json_t *)v, key, val) {
     char sub[512];
     snprintf(sub, sizeof sub, "%s%s%s", path, *path ? "." : "", key);
     const json_t *ps = json_object_get(props, key);
-    if (!ps && json_is_false(extra)) return fail(c, path, "field '%s' is not in the schema%s", key, "");
     if (!ps) ps = json_is_object(extra) ? extra : NULL;
     if (ps && check(c, ps, val, sub) != 0) return -1;
   }
@@ -112,9 +138,10 @@ static int check_object(ctx *c, const json_t *s, const json_t *v, const char *pa
 }
 
 /* The validation keywords this validator implements, then the annotations it skips. */
-static const char *const keywords[] = {"type", "const", "enum", "minimum", "maximum", "required", "properties",
-                                       "additionalProperties", "items", "$ref", "$schema", "$id", "$defs",
-                                       "title", "description", "x-unit", "x-host", NULL};
+static const char *const keywords[] = {
+    "type",  "const", "enum", "minimum", "maximum", "required", "minProperties", "maxProperties", "properties",
+    "additionalProperties", "items", "allOf", "if", "then", "$ref", "$schema", "$id", "$defs", "title",
+    "description", "x-unit", "x-host", NULL};
 
 static int check(ctx *c, const json_t *s, const json_t *v, const char *path) {
   const char *kw;
@@ -131,8 +158,13 @@ static int check(ctx *c, const json_t *s, const json_t *v, const char *path) {
     if (check(c, target, v, path) != 0) return -1;
   }
   const json_t *type = json_object_get(s, "type");
-  if (json_is_string(type) && !has_type(v, json_string_value(type)))
-    return fail(c, path, "expected %s, got %s", json_string_value(type), type_of(v));
+  if (type && !type_matches(v, type)) {
+    char *want = json_is_string(type) ? NULL : json_dumps(type, JSON_COMPACT);
+    fail(c, path, "expected %s, got %s", want ? want : json_string_value(type), type_of(v));
+    free(want);
+    return -1;
+  }
+  size_t i;
   const json_t *cst = json_object_get(s, "const");
   if (cst && !json_equal((json_t *)cst, (json_t *)v)) {
     char *want = json_dumps(cst, JSON_ENCODE_ANY), *got = json_dumps(v, JSON_ENCODE_ANY);
@@ -142,7 +174,6 @@ static int check(ctx *c, const json_t *s, const json_t *v, const char *path) {
   }
   const json_t *en = json_object_get(s, "enum");
   if (en) {
-    size_t i;
     const json_t *e;
     bool found = false;
     json_array_foreach(en, i, e) found = found || json_equal((json_t *)e, (json_t *)v);
@@ -160,16 +191,24 @@ static int check(ctx *c, const json_t *s, const json_t *v, const char *path) {
     snprintf(lim, sizeof lim, "[%.17g, %.17g]", lo ? number(lo) : -INFINITY, hi ? number(hi) : INFINITY);
     return fail(c, path, "%s is outside %s", val, lim);
   }
-  if (json_is_object(v)) return check_object(c, s, v, path);
+  if (json_is_object(v) && check_object(c, s, v, path) != 0) return -1;
   const json_t *items = json_object_get(s, "items");
   if (json_is_array(v) && items) {
-    size_t i;
     const json_t *e;
     json_array_foreach(v, i, e) {
       char sub[512];
       snprintf(sub, sizeof sub, "%s[%zu]", path, i);
       if (check(c, items, e, sub) != 0) return -1;
     }
+  }
+  /* the conditions last, so that a plainer violation is the one named */
+  const json_t *part;
+  json_array_foreach(json_object_get(s, "allOf"), i, part) if (check(c, part, v, path) != 0) return -1;
+  const json_t *cond = json_object_get(s, "if"), *then = json_object_get(s, "then");
+  if (cond && then) {
+    char scratch[512];
+    ctx quiet = {c->root, scratch, sizeof scratch};
+    if (check(&quiet, cond, v, path) == 0 && check(c, then, v, path) != 0) return -1;
   }
   return 0;
 }

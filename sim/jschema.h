@@ -1,9 +1,10 @@
 /* The output schema (sim/output.schema.json, embedded at build time) and a
- * validator for the part of JSON Schema (2020-12) it uses: type, const,
- * enum, minimum, maximum, required, properties, additionalProperties (false
- * or a schema), items and $ref to a JSON pointer in the same document. A
- * keyword outside that set is an error, so the schema cannot claim a check
- * the validator does not make; annotations ($schema, $id, title,
+ * validator for the part of JSON Schema (2020-12) it uses: type (a name or
+ * a list of names), const, enum, minimum, maximum, required, minProperties,
+ * maxProperties, properties, additionalProperties (false or a schema),
+ * items, allOf, if and then, and $ref to a JSON pointer in the same
+ * document. A keyword outside that set is an error, so the schema cannot
+ * claim a check the validator does not make; annotations ($schema, $id, title,
  * description, x-unit, x-host) are read by people and by `wafersim check`. */
 #ifndef WAFERSIM_SIM_JSCHEMA_H
 #define WAFERSIM_SIM_JSCHEMA_H
