@@ -1,5 +1,6 @@
 /* `wafersim check`: compare the figures of two output documents (run or
- * sweep JSON, both valid against the output schema, jschema.h) field by
+ * sweep JSON, both valid against the output schema, jschema.h; the other
+ * commands' documents are not compared) field by
  * field. Totals compare field to field; op rows match by op name, sweep
  * points and kind rows by (sparsity, value). A number moved when
  * |new - old| > atol + rtol x |old|; any other value when it differs; a row

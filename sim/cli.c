@@ -347,14 +347,13 @@ int ws_cli_load_config(const ws_cli_args *a, ws_config *cfg, FILE *err) {
   return rc;
 }
 
-/* The JSON document every command writes: version, config, then its rows. */
-json_t *ws_cli_doc(const ws_config *cfg, const char *cmd, const char *group, json_t *rows) {
+json_t *ws_cli_doc(const ws_config *cfg, const char *cmd, json_t *figures) {
   json_t *doc = json_object();
   json_object_set_new(doc, "wafersim", json_string(WS_VERSION));
   json_object_set_new(doc, "schema_version", json_integer(WS_OUTPUT_SCHEMA_VERSION));
   json_object_set_new(doc, "command", json_string(cmd));
   json_object_set_new(doc, "config", ws_config_json(cfg));
-  if (rows) json_object_set_new(doc, group, rows);
+  if (figures) json_object_set_new(doc, cmd, figures);
   return doc;
 }
 
@@ -364,8 +363,8 @@ int ws_cli_dump_json(const json_t *doc, FILE *out) {
   return rc == 0 && !ferror(out) ? 0 : -1;
 }
 
-int ws_cli_write_json(const ws_config *cfg, const char *cmd, const char *group, json_t *rows, FILE *out) {
-  json_t *doc = ws_cli_doc(cfg, cmd, group, rows);
+int ws_cli_write_json(const ws_config *cfg, const char *cmd, json_t *figures, FILE *out) {
+  json_t *doc = ws_cli_doc(cfg, cmd, figures);
   const int rc = ws_cli_dump_json(doc, out);
   json_decref(doc);
   return rc;
@@ -375,8 +374,8 @@ int ws_cli_emit(const ws_config *cfg, const char *cmd, const char *group, const 
                 FILE *out, FILE *err) {
   int rc;
   if (cfg->output.format == WS_FORMAT_JSON) {
-    json_t *rows = ws_table_json(t);
-    rc = rows ? ws_cli_write_json(cfg, cmd, group, rows, out) : -1;
+    json_t *rows = ws_table_json(t), *figures = rows && group ? json_pack("{s:o}", group, rows) : rows;
+    rc = figures ? ws_cli_write_json(cfg, cmd, figures, out) : -1;
   } else {
     rc = ws_table_write(t, cfg->output.format, out);
   }

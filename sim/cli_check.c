@@ -31,9 +31,9 @@ static int parse_tol(const char *opt, const char *text, double *v, FILE *err) {
   return 0;
 }
 
-/* A document from path, valid against the schema; NULL with the reason on
- * err. An old baseline being updated (another schema_version) needs only
- * what running it again takes: its command and configuration. */
+/* A run or sweep document from path, valid against the schema; NULL with
+ * the reason on err. An old baseline being updated (another schema_version)
+ * needs only what running it again takes: its command and configuration. */
 static json_t *load_doc(const char *path, const json_t *schema, bool updating, FILE *err) {
   json_error_t je;
   json_t *doc = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
@@ -44,6 +44,11 @@ static json_t *load_doc(const char *path, const json_t *schema, bool updating, F
   }
   char msg[512];
   const char *cmd = json_string_value(json_object_get(doc, "command"));
+  if (cmd && strcmp(cmd, "run") != 0 && strcmp(cmd, "sweep") != 0) {
+    fprintf(err, "wafersim check: %s: a document of '%s'; check compares those of run and sweep\n", path, cmd);
+    json_decref(doc);
+    return NULL;
+  }
   if (updating && json_integer_value(json_object_get(doc, "schema_version")) != WS_OUTPUT_SCHEMA_VERSION &&
       json_is_object(json_object_get(doc, "config")) && cmd && (!strcmp(cmd, "run") || !strcmp(cmd, "sweep")))
     return doc;

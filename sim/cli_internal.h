@@ -41,12 +41,15 @@ typedef struct {
 /* The embedded default, then FILE, then every --set, then the cross-key
  * checks; on failure the message is on err. */
 int ws_cli_load_config(const ws_cli_args *a, ws_config *cfg, FILE *err);
-/* The JSON document every command writes: version, config, then its rows
- * under `group` (taken); ws_cli_dump_json prints one as every command does. */
-json_t *ws_cli_doc(const ws_config *cfg, const char *cmd, const char *group, json_t *rows);
+/* The JSON document every command writes (sim/output.schema.json): version,
+ * command, config, then its figures (taken; NULL: none) under the key of the
+ * command's name; ws_cli_dump_json prints one as every command does. */
+json_t *ws_cli_doc(const ws_config *cfg, const char *cmd, json_t *figures);
 int ws_cli_dump_json(const json_t *doc, FILE *out);
-int ws_cli_write_json(const ws_config *cfg, const char *cmd, const char *group, json_t *rows, FILE *out);
-/* A command's table in the configured format; a WS_EXIT_* status. */
+int ws_cli_write_json(const ws_config *cfg, const char *cmd, json_t *figures, FILE *out);
+/* A command's table in the configured format; a WS_EXIT_* status. In JSON
+ * its rows are the command's figures, or with `group` the one field `group`
+ * of them (flops: totals, kinds or ops). */
 int ws_cli_emit(const ws_config *cfg, const char *cmd, const char *group, const ws_table *t, FILE *out, FILE *err);
 /* Option values; 0, or -1 with the message on err. */
 int ws_cli_parse_levels(const char *cmd, const char *list, double *levels, size_t *n, FILE *err);

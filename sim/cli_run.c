@@ -71,7 +71,7 @@ int ws_cmd_models(const ws_cli_args *a, FILE *out, FILE *err) {
     fprintf(err, "wafersim models: %s\n", msg);
     return WS_EXIT_FAILURE;
   }
-  int rc = ws_cli_emit(&cfg, "models", "models", t, out, err);
+  int rc = ws_cli_emit(&cfg, "models", NULL, t, out, err);
   ws_table_destroy(t);
   return rc;
 }
@@ -79,7 +79,7 @@ int ws_cmd_models(const ws_cli_args *a, FILE *out, FILE *err) {
 int ws_cmd_config(const ws_cli_args *a, FILE *out, FILE *err) {
   ws_config cfg;
   if (ws_cli_load_config(a, &cfg, err) != 0) return WS_EXIT_BAD_INPUT;
-  int rc = cfg.output.format == WS_FORMAT_JSON ? ws_cli_write_json(&cfg, "config", NULL, NULL, out)
+  int rc = cfg.output.format == WS_FORMAT_JSON ? ws_cli_write_json(&cfg, "config", NULL, out)
                                                : ws_config_write_yaml(&cfg, out);
   if (rc != 0 || fflush(out) != 0) {
     fprintf(err, "wafersim config: cannot write the output\n");
@@ -158,7 +158,7 @@ int ws_cmd_probe(const ws_cli_args *a, FILE *out, FILE *err) {
   ws_table_i64(t, 14, (int64_t)r.fabric.link_wavelets);
   ws_table_i64(t, 15, r.fabric.colors_max);
   ws_table_i64(t, 16, (int64_t)(r.fabric.bytes + r.engine.bytes));
-  int rc = ws_cli_emit(&cfg, "probe", "probes", t, out, err);
+  int rc = ws_cli_emit(&cfg, "probe", NULL, t, out, err);
   ws_table_destroy(t);
   return rc;
 }
@@ -190,7 +190,7 @@ int ws_cmd_kernel(const ws_cli_args *a, FILE *out, FILE *err) {
     fprintf(err, "wafersim %s\n", msg);
     return WS_EXIT_BAD_INPUT;
   }
-  int rc = ws_cli_emit(&cfg, "kernel", "kernels", t, out, err);
+  int rc = ws_cli_emit(&cfg, "kernel", NULL, t, out, err);
   ws_table_destroy(t);
   return rc;
 }
@@ -214,7 +214,7 @@ int ws_cmd_place(const ws_cli_args *a, FILE *out, FILE *err) {
     json_object_set_new(both, "stages", ws_table_json(stages));
     json_object_set(both, "totals", json_array_get(tot, 0));
     json_decref(tot);
-    rc = ws_cli_write_json(&cfg, "place", "placement", both, out) == 0 ? WS_EXIT_OK : WS_EXIT_FAILURE;
+    rc = ws_cli_write_json(&cfg, "place", both, out) == 0 ? WS_EXIT_OK : WS_EXIT_FAILURE;
   } else {
     rc = ws_table_write(stages, cfg.output.format, out) == 0 ? WS_EXIT_OK : WS_EXIT_FAILURE;
     FILE *tot_out = cfg.output.format == WS_FORMAT_CSV ? err : out;

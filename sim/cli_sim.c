@@ -48,7 +48,7 @@ json_t *ws_cli_run_doc(const ws_config *cfg, const ws_table *totals, const ws_ta
   json_object_set(obj, "totals", json_array_get(tot, 0));
   json_object_set_new(obj, "ops", ws_table_json(ops));
   json_decref(tot);
-  return ws_cli_doc(cfg, "run", "run", obj);
+  return ws_cli_doc(cfg, "run", obj);
 }
 
 static int write_run_json(void *ctx, FILE *out) {
@@ -138,7 +138,7 @@ json_t *ws_cli_sweep_doc(const ws_config *cfg, const ws_sweep_spec *spec, const 
                       json_pack("{s:o,s:s,s:o}", "levels", levels, "key", spec->key ? spec->key : "", "values", values));
   json_object_set_new(obj, "points", ws_table_json(rows));
   json_object_set_new(obj, "kinds", ws_table_json(kinds));
-  return ws_cli_doc(cfg, "sweep", "sweep", obj);
+  return ws_cli_doc(cfg, "sweep", obj);
 }
 
 static int write_sweep_json(void *ctx, FILE *out) {

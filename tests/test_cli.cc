@@ -72,7 +72,7 @@ TEST(Cli, FlopsJsonCarriesTheConfigAndTheSameKeys) {
   EXPECT_STREQ(json_string_value(json_object_get(doc, "command")), "flops");
   json_t *cfg = json_object_get(doc, "config");
   EXPECT_STREQ(json_string_value(json_object_get(json_object_get(cfg, "model"), "preset")), "1.3B");
-  json_t *rows = json_object_get(doc, "totals");
+  json_t *rows = json_object_get(json_object_get(doc, "flops"), "totals");
   ASSERT_EQ(json_array_size(rows), 1u);
   auto lines = split(csv.out, '\n');
   auto head = split(lines[0], ','), cells = split(lines[1], ',');
@@ -327,7 +327,7 @@ TEST(Cli, ProbePrintsTheDocumentedColumns) {
   json_error_t e;
   json_t *doc = json_loads(w.out.c_str(), 0, &e);
   ASSERT_NE(doc, nullptr) << e.text;
-  json_t *row = json_array_get(json_object_get(doc, "probes"), 0);
+  json_t *row = json_array_get(json_object_get(doc, "probe"), 0);
   EXPECT_EQ(json_integer_value(json_object_get(row, "cycles")), 26);
   EXPECT_STREQ(json_string_value(json_object_get(row, "fidelity")), "wavelet");
   EXPECT_STREQ(json_string_value(json_object_get(json_object_get(json_object_get(doc, "config"), "fabric"), "clock")), "1.1 GHz");

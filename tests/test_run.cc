@@ -92,7 +92,7 @@ TEST(Run, DenseFlopsEqualTheFlopsCommand) {
   json_error_t je;
   json_t *doc = json_loads(f.out.c_str(), 0, &je);
   ASSERT_NE(doc, nullptr) << je.text;
-  json_t *row = json_array_get(json_object_get(doc, "totals"), 0);
+  json_t *row = json_array_get(json_object_get(json_object_get(doc, "flops"), "totals"), 0);
   const double dense = (double)json_integer_value(json_object_get(row, "flops_dense"));
   const double sparse = (double)json_integer_value(json_object_get(row, "flops_sparse"));
   json_decref(doc);
