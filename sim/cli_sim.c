@@ -1,7 +1,9 @@
 /* The simulating commands: `wafersim run` (one configuration, end to end)
  * and `wafersim sweep` (many, over sparsity levels and one varied key). */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -10,18 +12,32 @@
 #include "run.h"
 #include "sweep.h"
 
-/* A progress bar on err when it is a terminal. */
+/* Progress on err: a bar redrawn in place on a terminal; otherwise (a CI
+ * log, a file) a line at every 10 %, with the wall time so far. */
 typedef struct {
   FILE *err;
   const char *what;
-  int shown; /* percent last drawn, -1 none */
+  bool tty;
+  int shown;       /* percent last drawn, -1 none */
+  double start_s;  /* monotonic clock at the start, s */
 } bar;
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 static void bar_draw(void *ctx, double done) {
   bar *b = ctx;
-  const int pct = (int)(done * 100.0);
-  if (!b->err || pct == b->shown) return;
+  const int step = b->tty ? 1 : 10, pct = (int)(done * 100.0) / step * step;
+  if (pct == b->shown) return;
   b->shown = pct;
+  if (!b->tty) {
+    fprintf(b->err, "%s: %d%% after %.0f s\n", b->what, pct, now_s() - b->start_s);
+    fflush(b->err);
+    return;
+  }
   char cells[41];
   const int full = pct * 40 / 100;
   for (int i = 0; i < 40; i++) cells[i] = i < full ? '#' : '.';
@@ -33,7 +49,7 @@ static void bar_draw(void *ctx, double done) {
 
 static bar bar_for(FILE *err, const char *what) {
   const int fd = fileno(err);
-  return (bar){fd >= 0 && isatty(fd) ? err : NULL, what, -1};
+  return (bar){err, what, fd >= 0 && isatty(fd), -1, now_s()};
 }
 
 /* The run's JSON document: totals and op rows. */

@@ -35,10 +35,11 @@ static uint64_t peak_rss(void) {
 }
 
 /* Events pending at a step's end decide whether to go on; progress is the
- * micro-batches out, which leave in order. */
+ * micro-batches out, which leave in order. A step of 2^16 cycles: the full
+ * wafer's prefill (about 4 M cycles) reports some 60 times. */
 static int simulate(sim_engine *e, const krn_pipe *pipe, uint32_t mbs, ws_run_progress progress, void *ctx) {
   if (!progress) return sim_engine_run(e);
-  const sim_time step = (sim_time)1 << 22;
+  const sim_time step = (sim_time)1 << 16;
   uint32_t out = 0;
   for (;;) {
     if (sim_engine_run_until(e, sim_engine_now(e) + step) != 0) return -1;

@@ -173,6 +173,7 @@ TEST(RunCli, WritesItsReports) {
   const auto r = wstest::run_cli(args);
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(r.out.rfind("op,layer,kind,kernel,", 0), 0u) << r.out.substr(0, 80);
+  EXPECT_NE(r.err.find("wafersim run: simulating: 100% after "), std::string::npos) << "progress for a log: " << r.err;
   for (const char *name : {"run.json", "totals.csv", "ops.csv", "pes.csv"}) {
     const std::string text = wstest::read_file(dir + "/" + name);
     EXPECT_FALSE(text.empty()) << name;
