@@ -3,7 +3,6 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -22,19 +21,13 @@ typedef struct {
   double start_s;  /* monotonic clock at the start, s */
 } bar;
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static void bar_draw(void *ctx, double done) {
   bar *b = ctx;
   const int step = b->tty ? 1 : 10, pct = (int)(done * 100.0) / step * step;
   if (pct == b->shown) return;
   b->shown = pct;
   if (!b->tty) {
-    fprintf(b->err, "%s: %d%% after %.0f s\n", b->what, pct, now_s() - b->start_s);
+    fprintf(b->err, "%s: %d%% after %.0f s\n", b->what, pct, ws_report_wall_s() - b->start_s);
     fflush(b->err);
     return;
   }
@@ -49,7 +42,7 @@ static void bar_draw(void *ctx, double done) {
 
 static bar bar_for(FILE *err, const char *what) {
   const int fd = fileno(err);
-  return (bar){err, what, fd >= 0 && isatty(fd), -1, now_s()};
+  return (bar){err, what, fd >= 0 && isatty(fd), -1, ws_report_wall_s()};
 }
 
 /* The run's JSON document: totals and op rows. */
@@ -97,19 +90,13 @@ int ws_cmd_run(const ws_cli_args *a, FILE *out, FILE *err) {
   ws_table *totals = ws_run_totals_table(r), *ops = ws_run_ops_table(r);
   run_doc d = {&cfg, r, totals, ops};
   int rc = totals && ops ? WS_EXIT_OK : WS_EXIT_FAILURE;
-  if (rc == WS_EXIT_OK && a->out) {
-    const struct {
-      const char *name;
-      int (*write)(void *, FILE *);
-    } files[] = {{"run.json", write_run_json},
-                 {"totals.csv", write_totals_csv},
-                 {"ops.csv", write_ops_csv},
-                 {"pes.csv", write_pes_csv}};
-    for (size_t i = 0; rc == WS_EXIT_OK && i < sizeof files / sizeof files[0]; i++)
-      if (ws_report_write(a->out, files[i].name, files[i].write, &d, msg, sizeof msg) != 0) {
-        fprintf(err, "wafersim run: %s\n", msg);
-        rc = WS_EXIT_FAILURE;
-      }
+  static const ws_report_file files[] = {
+      {"run.json", write_run_json}, {"totals.csv", write_totals_csv}, {"ops.csv", write_ops_csv},
+      {"pes.csv", write_pes_csv}};
+  if (rc == WS_EXIT_OK && a->out &&
+      ws_report_write_all(a->out, files, sizeof files / sizeof files[0], &d, msg, sizeof msg) != 0) {
+    fprintf(err, "wafersim run: %s\n", msg);
+    rc = WS_EXIT_FAILURE;
   }
   if (rc == WS_EXIT_OK) {
     const int wrote = cfg.output.format == WS_FORMAT_JSON ? write_run_json(&d, out)
@@ -228,17 +215,13 @@ int ws_cmd_sweep(const ws_cli_args *a, FILE *out, FILE *err) {
   }
   sweep_doc d = {&cfg, &spec, s, ws_sweep_table(s), ws_sweep_kinds_table(s)};
   int rc = d.rows && d.kinds ? WS_EXIT_OK : WS_EXIT_FAILURE;
-  if (rc == WS_EXIT_OK && a->out) {
-    const struct {
-      const char *name;
-      int (*write)(void *, FILE *);
-    } files[] = {{"sweep.csv", write_sweep_csv},  {"sweep.json", write_sweep_json}, {"kinds.csv", write_kinds_csv},
-                 {"pes_first.csv", write_pes_first}, {"pes_last.csv", write_pes_last}};
-    for (size_t i = 0; rc == WS_EXIT_OK && i < sizeof files / sizeof files[0]; i++)
-      if (ws_report_write(a->out, files[i].name, files[i].write, &d, msg, sizeof msg) != 0) {
-        fprintf(err, "wafersim sweep: %s\n", msg);
-        rc = WS_EXIT_FAILURE;
-      }
+  static const ws_report_file files[] = {
+      {"sweep.csv", write_sweep_csv}, {"sweep.json", write_sweep_json}, {"kinds.csv", write_kinds_csv},
+      {"pes_first.csv", write_pes_first}, {"pes_last.csv", write_pes_last}};
+  if (rc == WS_EXIT_OK && a->out &&
+      ws_report_write_all(a->out, files, sizeof files / sizeof files[0], &d, msg, sizeof msg) != 0) {
+    fprintf(err, "wafersim sweep: %s\n", msg);
+    rc = WS_EXIT_FAILURE;
   }
   if (rc == WS_EXIT_OK) {
     const int wrote = cfg.output.format == WS_FORMAT_JSON ? write_sweep_json(&d, out)

@@ -4,9 +4,9 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "place_internal.h"
+#include "report.h"
 
 #define NO_FIT UINT64_MAX /* memo: the shape does not fit in SRAM */
 #define T_MAX (UINT64_C(1) << 50)
@@ -365,12 +365,6 @@ static void explain(search *S, uint32_t h_lo, char *err, size_t errlen) {
            p->W, p->H, p->n, mdl_graph_model(p->g)->name, S->h, h_lo);
 }
 
-static double seconds(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* Whether the model's weights (4 bytes a nonzero sparse, fp16 dense) can
  * fit in the mesh's SRAM at all; if not, an error naming the largest op. */
 static int weights_fit(const ws_placement *p, char *err, size_t errlen) {
@@ -504,7 +498,7 @@ static void *search_heights(void *arg) {
 }
 
 ws_placement *ws_place(const ws_config *cfg, char *err, size_t errlen) {
-  const double t0 = seconds();
+  const double t0 = ws_report_wall_s();
   ws_placement *p = calloc(1, sizeof *p);
   if (!p) {
     snprintf(err, errlen, "place: out of memory");
@@ -576,7 +570,7 @@ ws_placement *ws_place(const ws_config *cfg, char *err, size_t errlen) {
     ws_placement_destroy(p);
     return NULL;
   }
-  p->tot.wall_s = seconds() - t0;
+  p->tot.wall_s = ws_report_wall_s() - t0;
   return p;
 }
 

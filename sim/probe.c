@@ -4,9 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "fabric/collective.h"
+#include "report.h"
 
 static const char *const names[WS_PROBE_PATTERNS] = {
     "unicast", "multicast-row", "reduce-column", "allreduce", "region-copy", "random",
@@ -20,12 +20,6 @@ int ws_probe_pattern_parse(const char *name) {
   for (int i = 0; i < WS_PROBE_PATTERNS; i++)
     if (strcmp(name, names[i]) == 0) return i;
   return -1;
-}
-
-static double seconds(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 /* Cycles of a chain over r PEs: each hop goes down a ramp, adds, and up. */
@@ -148,7 +142,7 @@ int ws_probe_run(const ws_probe_spec *s, ws_probe_result *r, char *err, size_t e
     return -1;
   }
   memset(r, 0, sizeof *r);
-  const double t0 = seconds();
+  const double t0 = ws_report_wall_s();
   sim_engine *e = sim_engine_create(NULL, err, errlen);
   fab_fabric *f = e ? fab_create(e, c, err, errlen) : NULL;
   int rc = f ? build(f, s, r, err, errlen) : -1;
@@ -164,6 +158,6 @@ int ws_probe_run(const ws_probe_spec *s, ws_probe_result *r, char *err, size_t e
   }
   fab_destroy(f);
   sim_engine_destroy(e);
-  r->wall_s = seconds() - t0;
+  r->wall_s = ws_report_wall_s() - t0;
   return rc;
 }

@@ -1,6 +1,7 @@
 /* Report files: written whole to a temporary name in the output directory,
  * then renamed, so a reader never sees half a file (and a failed run leaves
- * the previous report in place). */
+ * the previous report in place); and the host's clock that the reports'
+ * wall times (x-host fields) are read from. */
 #ifndef WAFERSIM_SIM_REPORT_H
 #define WAFERSIM_SIM_REPORT_H
 
@@ -10,6 +11,9 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* The host's monotonic clock, s (differences only: wall times). */
+double ws_report_wall_s(void);
 
 /* Make dir and its missing parents. 0, or -1 with the reason in err. */
 int ws_report_mkdir(const char *dir, char *err, size_t errlen);

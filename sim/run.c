@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
 
 #include "kernels/pipeline.h"
+#include "report.h"
 #include "sim/engine/engine.h"
 
 struct ws_run {
@@ -20,12 +20,6 @@ struct ws_run {
   uint64_t *busy;  /* per mesh PE: compute cycles */
   uint32_t *sram;  /* per mesh PE: bytes */
 };
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static uint64_t max_u64(uint64_t a, uint64_t b) { return a > b ? a : b; }
 
@@ -101,13 +95,13 @@ static int run_pipeline(ws_run *r, const ws_config *cfg, ws_run_progress progres
   krn_pipe *pipe = f ? krn_pipe_create(e, f, &m, stages, r->nops, &run, err, errlen) : NULL;
   int rc = pipe ? 0 : -1;
   if (!stages) snprintf(err, errlen, "out of memory");
-  const double t0 = now_s();
+  const double t0 = ws_report_wall_s();
   if (rc == 0 && simulate(e, pipe, run.micro_batches, progress, ctx) != 0) {
     snprintf(err, errlen, "simulation: %s", sim_engine_error(e));
     rc = -1;
   }
   ws_run_totals *t = &r->tot;
-  t->sim_wall_s = now_s() - t0;
+  t->sim_wall_s = ws_report_wall_s() - t0;
   if (rc == 0 && (krn_pipe_check(pipe, err, errlen) != 0 || fab_check_finished(f, err, errlen) != 0)) rc = -1;
   if (rc == 0) {
     const uint32_t mbs = run.micro_batches;
@@ -184,7 +178,7 @@ ws_run *ws_run_simulate(const ws_config *cfg, ws_run_progress progress, void *ct
     snprintf(err, errlen, "run: sim.functional carries values through `wafersim kernel` only; set it false");
     return NULL;
   }
-  const double t0 = now_s();
+  const double t0 = ws_report_wall_s();
   ws_run *r = calloc(1, sizeof *r);
   if (!r) {
     snprintf(err, errlen, "out of memory");
@@ -220,7 +214,7 @@ ws_run *ws_run_simulate(const ws_config *cfg, ws_run_progress progress, void *ct
     ws_run_destroy(r);
     return NULL;
   }
-  r->tot.wall_s = now_s() - t0;
+  r->tot.wall_s = ws_report_wall_s() - t0;
   return r;
 }
 
