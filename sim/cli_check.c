@@ -50,7 +50,7 @@ static json_t *load_doc(const char *path, const json_t *schema, bool updating, F
     return NULL;
   }
   if (updating && json_integer_value(json_object_get(doc, "schema_version")) != WS_OUTPUT_SCHEMA_VERSION &&
-      json_is_object(json_object_get(doc, "config")) && cmd && (!strcmp(cmd, "run") || !strcmp(cmd, "sweep")))
+      json_is_object(json_object_get(doc, "config")) && cmd)
     return doc;
   if (ws_jschema_validate(schema, doc, msg, sizeof msg) != 0) {
     fprintf(err, "wafersim check: %s: %s (sim/output.schema.json)\n", path, msg);

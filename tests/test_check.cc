@@ -152,6 +152,7 @@ TEST(Schema, EveryCommandsDocumentValidates) {
   const std::string tiny = source_path("tests/expected/tiny-sparse.yaml");
   const std::vector<std::vector<std::string>> commands = {
       {"flops"},
+      {"flops", "--tiling", "8x8"},
       {"flops", "--per", "kind", "--schedule", "0.4,0.84"},
       {"flops", "--per", "op", "--tiling", "8x8", "--sparsity", "0,0.5"},
       {"flops", "--per", "kind", "--tiling", "8x8"},
