@@ -30,6 +30,7 @@
 
 #include "config.h"
 #include "fabric/mesh.h"
+#include "functional.h"
 #include "place.h"
 #include "table.h"
 
@@ -88,6 +89,9 @@ ws_run *ws_run_simulate(const ws_config *cfg, ws_run_progress progress, void *ct
 void ws_run_destroy(ws_run *r);
 
 const ws_run_totals *ws_run_totals_of(const ws_run *r);
+/* Functional mode (sim.functional): the pipeline's logits against the
+ * reference forward pass (functional.h); NULL when the run carried no values. */
+const ws_functional_result *ws_run_functional(const ws_run *r);
 uint32_t ws_run_op_count(const ws_run *r);
 const ws_run_op *ws_run_op_at(const ws_run *r, uint32_t i);
 
