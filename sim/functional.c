@@ -25,9 +25,9 @@ int ws_functional_check(const ws_config *cfg, const mdl_graph *g, const char *wh
   const uint64_t weights = ws_functional_weights(g);
   if (weights > WS_FUNCTIONAL_MAX_WEIGHTS) {
     snprintf(err, errlen,
-             "%s: sim.functional: model %s has %llu parameters; functional mode keeps every one as a real value in "
-             "memory (fp32 in the run, double in its reference forward pass) and takes at most %llu (2^24); use a "
-             "smaller model (model.preset: custom) or set it false",
+             "%s: sim.functional: model %s has %llu parameters; functional mode holds every one in memory as a "
+             "real fp32 value and takes at most %llu (2^24, 64 MiB); use a smaller model (model.preset: custom) "
+             "or set it false",
              where, cfg->model.name, (unsigned long long)weights, (unsigned long long)WS_FUNCTIONAL_MAX_WEIGHTS);
     return -1;
   }
@@ -38,8 +38,8 @@ int ws_functional_check(const ws_config *cfg, const mdl_graph *g, const char *wh
   if (acts > WS_FUNCTIONAL_MAX_ACTIVATIONS) {
     snprintf(err, errlen,
              "%s: sim.functional: workload.seq_len %lld x the widest op output (%lld) is %llu values; functional "
-             "mode keeps an op's output for the whole sequence in memory and takes at most %llu (2^22); use a "
-             "shorter workload.seq_len or set it false",
+             "mode holds an op's output for the whole sequence in memory (its reference forward pass, in double) "
+             "and takes at most %llu (2^22, 32 MiB); use a shorter workload.seq_len or set it false",
              where, (long long)cfg->workload.seq_len, (long long)wide, (unsigned long long)acts,
              (unsigned long long)WS_FUNCTIONAL_MAX_ACTIVATIONS);
     return -1;
@@ -300,7 +300,7 @@ double *ws_functional_reference(const ws_config *cfg, const uint32_t *tokens, ch
 }
 
 int ws_functional_compare(const ws_config *cfg, const ws_functional *f, const krn_pipe *pipe,
-                          ws_functional_result *out, char *err, size_t errlen) {
+                          ws_functional_result *out, float *logits, char *err, size_t errlen) {
   memset(out, 0, sizeof *out);
   double *ref = ws_functional_reference(cfg, f->tokens, err, errlen);
   if (!ref) return -1;
@@ -312,6 +312,7 @@ int ws_functional_compare(const ws_config *cfg, const ws_functional *f, const kr
       free(ref);
       return -1;
     }
+    if (logits) memcpy(&logits[(size_t)mb * b * V], y, (size_t)b * V * sizeof *logits);
     for (uint32_t t = 0; t < b; t++)
       for (uint32_t n = 0; n < V; n++) {
         const double r = ref[((size_t)mb * b + t) * V + n], e = fabs((double)y[(size_t)t * V + n] - r);

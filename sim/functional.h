@@ -10,8 +10,8 @@
  * Limits (memory for real values, checked by ws_config_finish):
  *   WS_FUNCTIONAL_MAX_WEIGHTS      parameters of the model (every weight
  *                                  matrix, the embedding tables, biases, gains):
- *                                  each is an fp32 value in the run and a
- *                                  double in the reference;
+ *                                  the run holds each as an fp32 value (the
+ *                                  reference draws them an op at a time);
  *   WS_FUNCTIONAL_MAX_ACTIVATIONS  workload.seq_len x the widest op output
  *                                  (d_ff, vocab or d_model): one op's output
  *                                  for the whole sequence, which the reference
@@ -70,10 +70,11 @@ ws_functional *ws_functional_create(const ws_config *cfg, const ws_placement *p,
                                     char *err, size_t errlen);
 void ws_functional_destroy(ws_functional *f);
 
-/* After the run: the pipeline's logits against the reference. 0, or -1
- * with the reason (out of memory, an output missing). */
+/* After the run: the pipeline's logits against the reference, and (logits
+ * not NULL) a copy of them, seq_len x vocab row-major. 0, or -1 with the
+ * reason (out of memory, an output missing). */
 int ws_functional_compare(const ws_config *cfg, const ws_functional *f, const krn_pipe *pipe,
-                          ws_functional_result *out, char *err, size_t errlen);
+                          ws_functional_result *out, float *logits, char *err, size_t errlen);
 
 /* The reference forward pass: logits, seq_len x vocab row-major, of cfg's
  * model on `tokens` (seq_len ids), its values from cfg's seed and its masks

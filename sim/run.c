@@ -22,6 +22,7 @@ struct ws_run {
   uint32_t *sram;  /* per mesh PE: bytes */
   bool functional;
   ws_functional_result fres; /* functional: the logits against the reference */
+  float *logits;             /* functional: seq_len x vocab */
 };
 
 static uint64_t max_u64(uint64_t a, uint64_t b) { return a > b ? a : b; }
@@ -111,7 +112,12 @@ static int run_pipeline(ws_run *r, const ws_config *cfg, ws_run_progress progres
   ws_run_totals *t = &r->tot;
   t->sim_wall_s = ws_report_wall_s() - t0;
   if (rc == 0 && (krn_pipe_check(pipe, err, errlen) != 0 || fab_check_finished(f, err, errlen) != 0)) rc = -1;
-  if (rc == 0 && values && ws_functional_compare(cfg, values, pipe, &r->fres, err, errlen) != 0) rc = -1;
+  if (rc == 0 && values &&
+      (!(r->logits = malloc((size_t)seq * (size_t)cfg->model.vocab * sizeof *r->logits)) ||
+       ws_functional_compare(cfg, values, pipe, &r->fres, r->logits, err, errlen) != 0)) {
+    if (!r->logits) snprintf(err, errlen, "functional: out of memory for the logits");
+    rc = -1;
+  }
   r->functional = values != NULL;
   if (rc == 0) {
     const uint32_t mbs = run.micro_batches;
@@ -232,11 +238,13 @@ void ws_run_destroy(ws_run *r) {
   free(r->owner);
   free(r->busy);
   free(r->sram);
+  free(r->logits);
   free(r);
 }
 
 const ws_run_totals *ws_run_totals_of(const ws_run *r) { return &r->tot; }
 const ws_functional_result *ws_run_functional(const ws_run *r) { return r->functional ? &r->fres : NULL; }
+const float *ws_run_logits(const ws_run *r) { return r->functional ? r->logits : NULL; }
 uint32_t ws_run_op_count(const ws_run *r) { return r->nops; }
 const ws_run_op *ws_run_op_at(const ws_run *r, uint32_t i) { return &r->ops[i]; }
 

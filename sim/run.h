@@ -92,6 +92,8 @@ const ws_run_totals *ws_run_totals_of(const ws_run *r);
 /* Functional mode (sim.functional): the pipeline's logits against the
  * reference forward pass (functional.h); NULL when the run carried no values. */
 const ws_functional_result *ws_run_functional(const ws_run *r);
+/* Functional mode: the pipeline's logits, seq_len x vocab row-major; NULL otherwise. */
+const float *ws_run_logits(const ws_run *r);
 uint32_t ws_run_op_count(const ws_run *r);
 const ws_run_op *ws_run_op_at(const ws_run *r, uint32_t i);
 
