@@ -146,17 +146,23 @@ ws_functional *ws_functional_create(const ws_config *cfg, const ws_placement *p,
 
 /* ---- the reference forward pass over the graph's ops ---- */
 
-/* y[t, n] = bias[n] + sum over kept k of x[t, k] w[k, n] (mask NULL: all kept). */
-static void linear(const double *x, const float *w, const float *bias, const wl_mask *mask, uint32_t seq, uint32_t k,
+/* y[t, n] = bias[n] + sum over kept k of x[t, k] w[k, n] (mask NULL: all
+ * kept). Masked weights are zeroed in w first (w is the caller's copy), so
+ * that the loops run along rows. */
+static void linear(const double *x, float *w, const float *bias, const wl_mask *mask, uint32_t seq, uint32_t k,
                    uint32_t n, double *y) {
-  for (uint32_t t = 0; t < seq; t++)
-    for (uint32_t j = 0; j < n; j++) y[(size_t)t * n + j] = bias ? bias[j] : 0.0;
-  for (uint32_t kk = 0; kk < k; kk++)
-    for (uint32_t j = 0; j < n; j++) {
-      if (mask && !wl_mask_get(mask, kk, j)) continue;
-      const double wv = w[(size_t)kk * n + j];
-      for (uint32_t t = 0; t < seq; t++) y[(size_t)t * n + j] += x[(size_t)t * k + kk] * wv;
+  for (uint32_t kk = 0; mask && kk < k; kk++)
+    for (uint32_t j = 0; j < n; j++)
+      if (!wl_mask_get(mask, kk, j)) w[(size_t)kk * n + j] = 0.0f;
+  for (uint32_t t = 0; t < seq; t++) {
+    double *row = &y[(size_t)t * n];
+    for (uint32_t j = 0; j < n; j++) row[j] = bias ? bias[j] : 0.0;
+    for (uint32_t kk = 0; kk < k; kk++) {
+      const double a = x[(size_t)t * k + kk];
+      const float *wr = &w[(size_t)kk * n];
+      for (uint32_t j = 0; j < n; j++) row[j] += a * wr[j];
     }
+  }
 }
 
 static void layernorm(const double *x, const float *gain, const float *shift, uint32_t seq, uint32_t d, double *y) {

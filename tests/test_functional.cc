@@ -218,6 +218,15 @@ TEST_P(Functional, RunLogitsMatchAnIndependentForwardPass) {
   std::unique_ptr<double, void (*)(void *)> own(ws_functional_reference(&c, tok.data(), err, sizeof err), std::free);
   ASSERT_TRUE(own) << err;
   EXPECT_LT(max_diff(ref, own.get()), 1e-9 * std::max(1.0, max_abs(ref)));
+  // values change no timing: the same cycles and events without them
+  ws_config timing = c;
+  timing.sim.functional = false;
+  std::unique_ptr<ws_run, void (*)(ws_run *)> t(ws_run_simulate(&timing, nullptr, nullptr, err, sizeof err),
+                                                ws_run_destroy);
+  ASSERT_TRUE(t) << err;
+  EXPECT_EQ(ws_run_functional(t.get()), nullptr);
+  EXPECT_EQ(ws_run_totals_of(t.get())->cycles, ws_run_totals_of(r.get())->cycles);
+  EXPECT_EQ(ws_run_totals_of(t.get())->events, ws_run_totals_of(r.get())->events);
 }
 
 INSTANTIATE_TEST_SUITE_P(
