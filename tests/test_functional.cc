@@ -309,4 +309,38 @@ TEST(FunctionalCli, LargeConfigurationsAreRefusedUpFront) {
   EXPECT_NE(r.err.find(path + ":2:19: sim.functional: model 1.3B"), std::string::npos) << r.err;
 }
 
+// The generator's promises (values.h): a table's first rows do not depend on
+// how many rows are asked for, each op and role its own stream, the seed
+// changes everything, the scales as stated, token ids within the vocabulary.
+TEST(FunctionalValues, SeededByOpNameRoleAndElement) {
+  std::vector<float> a(10 * 4), b(20 * 4), c(10 * 4), e(10 * 4);
+  wl_values_fill(1, "embed", WL_VALUES_TABLE, 10, 4, a.data());
+  wl_values_fill(1, "embed", WL_VALUES_TABLE, 20, 4, b.data());
+  EXPECT_TRUE(std::equal(a.begin(), a.end(), b.begin()));
+  wl_values_fill(2, "embed", WL_VALUES_TABLE, 10, 4, c.data());
+  wl_values_fill(1, "pos_embed", WL_VALUES_TABLE, 10, 4, e.data());
+  size_t same_seed = 0, same_op = 0;
+  for (size_t i = 0; i < a.size(); i++) same_seed += a[i] == c[i], same_op += a[i] == e[i];
+  EXPECT_EQ(same_seed, 0u);
+  EXPECT_EQ(same_op, 0u);
+  std::vector<float> w(256 * 64), g(64);
+  wl_values_fill(1, "L0.q", WL_VALUES_WEIGHT, 256, 64, w.data());
+  double lo = 0, hi = 0, mean = 0;
+  for (float x : w) lo = std::min(lo, (double)x), hi = std::max(hi, (double)x), mean += x / w.size();
+  EXPECT_GE(lo, -1.0 / 16);  // u / sqrt(256)
+  EXPECT_LT(hi, 1.0 / 16);
+  EXPECT_GT(hi - lo, 0.99 * 2 / 16);  // the range is used
+  EXPECT_LT(std::fabs(mean), 0.002);  // centred: 16384 draws of sd 0.036
+  wl_values_fill(1, "L0.ln1", WL_VALUES_GAIN, 1, 64, g.data());
+  for (float x : g) EXPECT_TRUE(x >= 0.8f && x < 1.2f) << x;
+  std::vector<uint32_t> t(1000);
+  wl_values_tokens(1, 1000, 7, t.data());
+  std::vector<int> hits(7);
+  for (uint32_t id : t) {
+    ASSERT_LT(id, 7u);
+    hits[id]++;
+  }
+  for (int h : hits) EXPECT_GT(h, 100);  // about 143 each
+}
+
 }  // namespace
