@@ -16,6 +16,12 @@
  *                                  (d_ff, vocab or d_model): one op's output
  *                                  for the whole sequence, which the reference
  *                                  holds (a few at a time) in double.
+ * Measured (2 cores, shared): tiny-dense (0.43 M parameters, 128 tokens)
+ * 0.5 s and 68 MiB against 0.15 s and 20 MiB without values; 4 layers of
+ * d_model 512 (14.8 M parameters, 256 tokens, 128 x 128 PEs) 16.5 s and
+ * 318 MiB against 1.2 s and 45 MiB: memory grows about 18 bytes a
+ * parameter (the stages' fp32 values, the fabric's copies in flight, the
+ * reference), so the limit keeps a run within about 350 MiB.
  *
  * Tolerance: the kernels compute in fp32 (values, products and partial
  * sums; the accumulate setting only changes the wavelets counted), the

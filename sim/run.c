@@ -20,7 +20,7 @@ struct ws_run {
   int32_t *owner;  /* per mesh PE: its stage, -1 unused */
   uint64_t *busy;  /* per mesh PE: compute cycles */
   uint32_t *sram;  /* per mesh PE: bytes */
-  bool functional;
+  bool functional;           /* the run carried values (sim.functional) */
   ws_functional_result fres; /* functional: the logits against the reference */
   float *logits;             /* functional: seq_len x vocab */
 };

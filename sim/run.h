@@ -84,7 +84,10 @@ typedef void (*ws_run_progress)(void *ctx, double done);
 
 /* Place and simulate the configured model. NULL with the reason in err (a
  * configuration that cannot be placed or routed, names what). progress may
- * be NULL. The caller frees the run with ws_run_destroy. */
+ * be NULL. With sim.functional the stages carry real values and the logits
+ * are compared with a reference forward pass (functional.h): the verdict is
+ * ws_run_functional's, a mismatch is no error here (`wafersim run` exits 1).
+ * The caller frees the run with ws_run_destroy. */
 ws_run *ws_run_simulate(const ws_config *cfg, ws_run_progress progress, void *ctx, char *err, size_t errlen);
 void ws_run_destroy(ws_run *r);
 
