@@ -141,7 +141,7 @@ int krn_stage_setup(krn_pipe *p, uint32_t si, char *err, size_t errlen) {
       if (!s->red[j]) return -1;
     }
   }
-  if ((k->kind == KRN_STAGE_ATTENTION && r > 1) || (k->kind == KRN_STAGE_LAYERNORM && c > 1)) {
+  if ((k->kind == KRN_STAGE_ATTENTION && r > 1) || (k->kind == KRN_STAGE_LAYERNORM && r * c > 1)) {
     if (!(s->max = calloc(c, sizeof *s->max))) return shape_error(s, "out of memory", err, errlen);
     for (uint32_t j = 0; j < (k->kind == KRN_STAGE_ATTENTION ? c : 1); j++) {
       s->max[j] = k->kind == KRN_STAGE_ATTENTION

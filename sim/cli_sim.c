@@ -73,6 +73,24 @@ static int write_totals_csv(void *ctx, FILE *out) {
 }
 static int write_pes_csv(void *ctx, FILE *out) { return ws_run_write_pes(((run_doc *)ctx)->r, out); }
 
+/* Functional mode's verdict, one line on err (the output's schema has no
+ * field for it); false when the logits do not match (the run exits 1, its
+ * reports written all the same). */
+static bool report_functional(const ws_functional_result *fr, uint32_t seq, FILE *err) {
+  if (fr->ok)
+    fprintf(err,
+            "wafersim run: functional: the logits (%u tokens x %llu) match the reference forward pass: largest "
+            "difference %.2e, tolerance %.2e (%g x max(1, largest logit %.3g))\n",
+            seq, (unsigned long long)(fr->logits / seq), fr->max_error, fr->tolerance, WS_FUNCTIONAL_TOLERANCE,
+            fr->max_logit);
+  else
+    fprintf(err,
+            "wafersim run: functional: the logits do NOT match the reference forward pass: token %u, logit %u off "
+            "by %.3e, tolerance %.2e (%g x max(1, largest logit %.3g))\n",
+            fr->worst_token, fr->worst_logit, fr->max_error, fr->tolerance, WS_FUNCTIONAL_TOLERANCE, fr->max_logit);
+  return fr->ok;
+}
+
 int ws_cmd_run(const ws_cli_args *a, FILE *out, FILE *err) {
   ws_config cfg;
   if (ws_cli_load_config(a, &cfg, err) != 0) return WS_EXIT_BAD_INPUT;
@@ -90,6 +108,8 @@ int ws_cmd_run(const ws_cli_args *a, FILE *out, FILE *err) {
   ws_table *totals = ws_run_totals_table(r), *ops = ws_run_ops_table(r);
   run_doc d = {&cfg, r, totals, ops};
   int rc = totals && ops ? WS_EXIT_OK : WS_EXIT_FAILURE;
+  const ws_functional_result *fr = ws_run_functional(r);
+  if (fr && !report_functional(fr, (uint32_t)cfg.workload.seq_len, err)) rc = WS_EXIT_FAILURE;
   static const ws_report_file files[] = {
       {"run.json", write_run_json}, {"totals.csv", write_totals_csv}, {"ops.csv", write_ops_csv},
       {"pes.csv", write_pes_csv}};

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "functional.h"
 #include "schema.h"
 
 static const char *origin(const ws_config *cfg, const char *path) {
@@ -111,6 +112,9 @@ static int check_workload(const ws_config *cfg, char *err, size_t errlen) {
     return -1;
   }
   int rc = check_file(cfg, g, err, errlen);
+  /* functional mode holds real values: small models only (functional.h) */
+  if (rc == 0 && cfg->sim.functional && ws_functional_check(cfg, g, origin(cfg, "sim.functional"), err, errlen) != 0)
+    rc = -1;
   wl_sparsity s;
   ws_config_sparsity(cfg, &s);
   const wl_spec spec = ws_config_spec(cfg, &s);

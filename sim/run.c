@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "functional.h"
 #include "kernels/pipeline.h"
 #include "report.h"
 #include "sim/engine/engine.h"
@@ -19,6 +20,9 @@ struct ws_run {
   int32_t *owner;  /* per mesh PE: its stage, -1 unused */
   uint64_t *busy;  /* per mesh PE: compute cycles */
   uint32_t *sram;  /* per mesh PE: bytes */
+  bool functional;           /* the run carried values (sim.functional) */
+  ws_functional_result fres; /* functional: the logits against the reference */
+  float *logits;             /* functional: seq_len x vocab */
 };
 
 static uint64_t max_u64(uint64_t a, uint64_t b) { return a > b ? a : b; }
@@ -83,7 +87,7 @@ static void op_row(ws_run *r, uint32_t i, const krn_pipe *pipe, uint32_t mbs, ui
 static int run_pipeline(ws_run *r, const ws_config *cfg, ws_run_progress progress, void *ctx, char *err,
                         size_t errlen) {
   const uint32_t b = (uint32_t)cfg->workload.micro_batch, seq = (uint32_t)cfg->workload.seq_len;
-  const krn_run run = {.b = b, .micro_batches = seq / b, .seq = seq};
+  krn_run run = {.b = b, .micro_batches = seq / b, .seq = seq};
   fab_config fc;
   krn_machine m;
   ws_config_fabric(cfg, &fc);
@@ -92,7 +96,12 @@ static int run_pipeline(ws_run *r, const ws_config *cfg, ws_run_progress progres
   sim_engine *e = stages ? sim_engine_create(NULL, err, errlen) : NULL;
   fab_fabric *f = e ? fab_create(e, &fc, err, errlen) : NULL;
   for (uint32_t i = 0; stages && i < r->nops; i++) stages[i] = ws_placement_stage(r->place, i)->stage;
-  krn_pipe *pipe = f ? krn_pipe_create(e, f, &m, stages, r->nops, &run, err, errlen) : NULL;
+  /* functional: values for the stages, token ids for the run */
+  ws_functional *values =
+      f && cfg->sim.functional ? ws_functional_create(cfg, r->place, stages, &run, err, errlen) : NULL;
+  krn_pipe *pipe = f && (values || !cfg->sim.functional)
+                       ? krn_pipe_create(e, f, &m, stages, r->nops, &run, err, errlen)
+                       : NULL;
   int rc = pipe ? 0 : -1;
   if (!stages) snprintf(err, errlen, "out of memory");
   const double t0 = ws_report_wall_s();
@@ -103,6 +112,13 @@ static int run_pipeline(ws_run *r, const ws_config *cfg, ws_run_progress progres
   ws_run_totals *t = &r->tot;
   t->sim_wall_s = ws_report_wall_s() - t0;
   if (rc == 0 && (krn_pipe_check(pipe, err, errlen) != 0 || fab_check_finished(f, err, errlen) != 0)) rc = -1;
+  if (rc == 0 && values &&
+      (!(r->logits = malloc((size_t)seq * (size_t)cfg->model.vocab * sizeof *r->logits)) ||
+       ws_functional_compare(cfg, values, pipe, &r->fres, r->logits, err, errlen) != 0)) {
+    if (!r->logits) snprintf(err, errlen, "functional: out of memory for the logits");
+    rc = -1;
+  }
+  r->functional = values != NULL;
   if (rc == 0) {
     const uint32_t mbs = run.micro_batches;
     t->micro_batch = b;
@@ -120,6 +136,7 @@ static int run_pipeline(ws_run *r, const ws_config *cfg, ws_run_progress progres
     t->sim_bytes = fs.bytes + es.bytes;
   }
   krn_pipe_destroy(pipe);
+  ws_functional_destroy(values);
   fab_destroy(f);
   sim_engine_destroy(e);
   free(stages);
@@ -174,10 +191,6 @@ static int totals(ws_run *r, const ws_config *cfg, char *err, size_t errlen) {
 }
 
 ws_run *ws_run_simulate(const ws_config *cfg, ws_run_progress progress, void *ctx, char *err, size_t errlen) {
-  if (cfg->sim.functional) {
-    snprintf(err, errlen, "run: sim.functional carries values through `wafersim kernel` only; set it false");
-    return NULL;
-  }
   const double t0 = ws_report_wall_s();
   ws_run *r = calloc(1, sizeof *r);
   if (!r) {
@@ -225,10 +238,13 @@ void ws_run_destroy(ws_run *r) {
   free(r->owner);
   free(r->busy);
   free(r->sram);
+  free(r->logits);
   free(r);
 }
 
 const ws_run_totals *ws_run_totals_of(const ws_run *r) { return &r->tot; }
+const ws_functional_result *ws_run_functional(const ws_run *r) { return r->functional ? &r->fres : NULL; }
+const float *ws_run_logits(const ws_run *r) { return r->functional ? r->logits : NULL; }
 uint32_t ws_run_op_count(const ws_run *r) { return r->nops; }
 const ws_run_op *ws_run_op_at(const ws_run *r, uint32_t i) { return &r->ops[i]; }
 

@@ -30,6 +30,7 @@
 
 #include "config.h"
 #include "fabric/mesh.h"
+#include "functional.h"
 #include "place.h"
 #include "table.h"
 
@@ -83,11 +84,19 @@ typedef void (*ws_run_progress)(void *ctx, double done);
 
 /* Place and simulate the configured model. NULL with the reason in err (a
  * configuration that cannot be placed or routed, names what). progress may
- * be NULL. The caller frees the run with ws_run_destroy. */
+ * be NULL. With sim.functional the stages carry real values and the logits
+ * are compared with a reference forward pass (functional.h): the verdict is
+ * ws_run_functional's, a mismatch is no error here (`wafersim run` exits 1).
+ * The caller frees the run with ws_run_destroy. */
 ws_run *ws_run_simulate(const ws_config *cfg, ws_run_progress progress, void *ctx, char *err, size_t errlen);
 void ws_run_destroy(ws_run *r);
 
 const ws_run_totals *ws_run_totals_of(const ws_run *r);
+/* Functional mode (sim.functional): the pipeline's logits against the
+ * reference forward pass (functional.h); NULL when the run carried no values. */
+const ws_functional_result *ws_run_functional(const ws_run *r);
+/* Functional mode: the pipeline's logits, seq_len x vocab row-major; NULL otherwise. */
+const float *ws_run_logits(const ws_run *r);
 uint32_t ws_run_op_count(const ws_run *r);
 const ws_run_op *ws_run_op_at(const ws_run *r, uint32_t i);
 
