@@ -16,6 +16,7 @@
 #include "jschema.h"
 #include "report.h"
 #include "run.h"
+#include "workloads/infile.h"
 
 #define MAX_ONLY 64
 
@@ -36,13 +37,20 @@ static int parse_tol(const char *opt, const char *text, double *v, FILE *err) {
  * needs only what running it again takes: its command and configuration. */
 static json_t *load_doc(const char *path, const json_t *schema, bool updating, FILE *err) {
   json_error_t je;
-  json_t *doc = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+  char msg[512];
+  size_t len;
+  char *text = wl_infile_read(path, "JSON document", WL_INFILE_DOC_MAX, &len, msg, sizeof msg);
+  if (!text) {
+    fprintf(err, "wafersim check: %s\n", msg);
+    return NULL;
+  }
+  json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+  free(text);
   if (!doc) {
     if (je.line > 0) fprintf(err, "wafersim check: %s: line %d, column %d: %s\n", path, je.line, je.column, je.text);
     else fprintf(err, "wafersim check: %s: %s\n", path, je.text);
     return NULL;
   }
-  char msg[512];
   const char *cmd = json_string_value(json_object_get(doc, "command"));
   if (cmd && strcmp(cmd, "run") != 0 && strcmp(cmd, "sweep") != 0) {
     fprintf(err, "wafersim check: %s: a document of '%s'; check compares those of run and sweep\n", path, cmd);

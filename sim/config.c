@@ -13,6 +13,7 @@
 
 #include "schema.h"
 #include "units.h"
+#include "workloads/infile.h"
 
 /* The embedded default, generated at build time from sim/default.yaml. */
 extern const char ws_default_yaml_text[];
@@ -269,37 +270,18 @@ int ws_config_load_string(ws_config *cfg, const char *text, size_t len, const ch
   return rc;
 }
 
-#define CONFIG_FILE_MAX (1 << 20) /* bytes; a configuration is a few hundred */
-
 int ws_config_load_file(ws_config *cfg, const char *path, char *err, size_t errlen) {
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-    return -1;
-  }
-  char *buf = malloc(CONFIG_FILE_MAX + 1);
-  if (!buf) {
-    fclose(f);
-    snprintf(err, errlen, "%s: out of memory", path);
-    return -1;
-  }
-  size_t n = fread(buf, 1, CONFIG_FILE_MAX + 1, f);
-  int read_error = ferror(f) ? errno : 0;
-  fclose(f);
+  size_t n;
+  char *buf = wl_infile_read(path, "configuration", WL_INFILE_CONFIG_MAX, &n, err, errlen);
+  if (!buf) return -1;
   int rc = -1;
-  if (read_error)
-    snprintf(err, errlen, "%s: cannot read: %s", path, strerror(read_error));
-  else if (n > CONFIG_FILE_MAX)
-    snprintf(err, errlen, "%s: larger than %d bytes; not a wafersim configuration", path,
-             CONFIG_FILE_MAX);
-  else if (memchr(buf, '\0', n))
+  if (memchr(buf, '\0', n))
     snprintf(err, errlen, "%s: contains a NUL byte; expected a YAML text file", path);
   else
     rc = ws_config_load_string(cfg, buf, n, path, err, errlen);
   free(buf);
   return rc;
 }
-
 
 /* ---- overrides ---- */
 
