@@ -216,8 +216,50 @@ static int load_root(loader *L, const yaml_node_t *root) {
   return 0;
 }
 
+/* The parser's message for a YAML syntax error. */
+static void malformed(const yaml_parser_t *p, const char *name, char *err, size_t errlen) {
+  snprintf(err, errlen, "%s:%zu:%zu: malformed YAML: %s%s%s", name, p->problem_mark.line + 1,
+           p->problem_mark.column + 1, p->problem ? p->problem : "parse error", p->context ? " " : "",
+           p->context ? p->context : "");
+}
+
+/* A first pass over the events: refuses, where it starts, the first
+ * collection nested deeper than WS_CONFIG_DEPTH_MAX, before building any
+ * document (libyaml takes time quadratic in the depth to build one). */
+static int check_depth(const char *text, size_t len, const char *name, char *err, size_t errlen) {
+  yaml_parser_t p;
+  if (!yaml_parser_initialize(&p)) {
+    snprintf(err, errlen, "%s: cannot initialise the YAML parser (out of memory)", name);
+    return -1;
+  }
+  yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
+  int depth = 0, rc = 0;
+  for (bool done = false; !done && rc == 0;) {
+    yaml_event_t e;
+    if (!yaml_parser_parse(&p, &e)) {
+      malformed(&p, name, err, errlen);
+      rc = -1;
+      break;
+    }
+    if (e.type == YAML_MAPPING_START_EVENT || e.type == YAML_SEQUENCE_START_EVENT) {
+      if (++depth > WS_CONFIG_DEPTH_MAX) {
+        snprintf(err, errlen, "%s:%zu:%zu: nested deeper than %d levels; a configuration needs at most 4", name,
+                 e.start_mark.line + 1, e.start_mark.column + 1, WS_CONFIG_DEPTH_MAX);
+        rc = -1;
+      }
+    } else if (e.type == YAML_MAPPING_END_EVENT || e.type == YAML_SEQUENCE_END_EVENT) {
+      depth--;
+    }
+    done = e.type == YAML_STREAM_END_EVENT;
+    yaml_event_delete(&e);
+  }
+  yaml_parser_delete(&p);
+  return rc;
+}
+
 int ws_config_load_string(ws_config *cfg, const char *text, size_t len, const char *name,
                           char *err, size_t errlen) {
+  if (check_depth(text, len, name, err, errlen) != 0) return -1;
   yaml_parser_t parser;
   yaml_document_t doc;
   if (!yaml_parser_initialize(&parser)) {
@@ -227,10 +269,7 @@ int ws_config_load_string(ws_config *cfg, const char *text, size_t len, const ch
   yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
   int rc = -1;
   if (!yaml_parser_load(&parser, &doc)) {
-    snprintf(err, errlen, "%s:%zu:%zu: malformed YAML: %s%s%s", name,
-             parser.problem_mark.line + 1, parser.problem_mark.column + 1,
-             parser.problem ? parser.problem : "parse error", parser.context ? " " : "",
-             parser.context ? parser.context : "");
+    malformed(&parser, name, err, errlen);
     yaml_parser_delete(&parser);
     return -1;
   }
@@ -249,9 +288,7 @@ int ws_config_load_string(ws_config *cfg, const char *text, size_t len, const ch
       yaml_document_t extra;
       if (!yaml_parser_load(&parser, &extra)) {
         rc = -1;
-        snprintf(err, errlen, "%s:%zu:%zu: malformed YAML: %s", name,
-                 parser.problem_mark.line + 1, parser.problem_mark.column + 1,
-                 parser.problem ? parser.problem : "parse error");
+        malformed(&parser, name, err, errlen);
       } else {
         yaml_node_t *more = yaml_document_get_root_node(&extra);
         if (more) {

@@ -30,6 +30,10 @@ extern "C" {
 #define WS_CONFIG_ERR_MAX 512
 #define WS_CONFIG_MAX_KEYS 96
 #define WS_WHERE_MAX 128
+/* Input limits of a configuration: its YAML nests at most this deep (the
+ * schema needs 4: top level, section, subsection, map), and a file holds at
+ * most WL_INFILE_CONFIG_MAX bytes (1 MiB, workloads/infile.h). */
+#define WS_CONFIG_DEPTH_MAX 32
 
 typedef enum { WS_PHASE_PREFILL } ws_phase;
 typedef enum { WS_FORMAT_TABLE, WS_FORMAT_CSV, WS_FORMAT_JSON } ws_format;
