@@ -76,8 +76,10 @@ typedef struct {
   bool seen_version;
 } loader;
 
-static int fail_at(loader *L, yaml_mark_t m, const char *path, const char *fmt, ...) {
-  int n = snprintf(L->err, L->errlen, "%s:%zu:%zu: %s: ", L->name, m.line + 1, m.column + 1, path);
+/* "NAME:LINE:COL: PATH[.LEAF]: message" into L->err; returns -1. */
+static int fail_at(loader *L, yaml_mark_t m, const char *path, const char *leaf, const char *fmt, ...) {
+  int n = snprintf(L->err, L->errlen, "%s:%zu:%zu: %s%s%s: ", L->name, m.line + 1, m.column + 1, path,
+                   leaf ? "." : "", leaf ? leaf : "");
   if (n >= 0 && (size_t)n < L->errlen) {
     va_list ap;
     va_start(ap, fmt);
@@ -109,68 +111,92 @@ static void where(loader *L, int ki, yaml_mark_t m) {
 static int load_map(loader *L, int ki, const yaml_node_t *val) {
   const ws_key *k = ws_schema_key((size_t)ki);
   if (!is_null(val) && val->type != YAML_MAPPING_NODE)
-    return fail_at(L, val->start_mark, k->path, "expected a mapping (e.g. {0: 0.5} or {name: L0.q}), got %s",
+    return fail_at(L, val->start_mark, k->path, NULL, "expected a mapping (e.g. {0: 0.5} or {name: L0.q}), got %s",
                    node_kind(val));
   ws_schema_clear(L->cfg, k);
   where(L, ki, val->start_mark);
   if (is_null(val)) return 0;
-  for (yaml_node_pair_t *p = val->data.mapping.pairs.start; p < val->data.mapping.pairs.top; p++) {
+  const size_t n = (size_t)(val->data.mapping.pairs.top - val->data.mapping.pairs.start);
+  char(*canon)[WS_ENTRY_NAME_MAX] = malloc((n + 1) * sizeof *canon);
+  if (!canon) return fail_at(L, val->start_mark, k->path, NULL, "out of memory");
+  int rc = 0;
+  for (size_t i = 0; i < n && rc == 0; i++) {
+    const yaml_node_pair_t *p = &val->data.mapping.pairs.start[i];
     const yaml_node_t *key = yaml_document_get_node(L->doc, p->key), *v = yaml_document_get_node(L->doc, p->value);
-    if (key->type != YAML_SCALAR_NODE || is_null(key))
-      return fail_at(L, key->start_mark, k->path, "expected an entry name, got %s", node_kind(key));
-    char path[256];
-    snprintf(path, sizeof path, "%s.%s", k->path, node_text(key));
-    for (yaml_node_pair_t *q = val->data.mapping.pairs.start; q < p; q++) {
-      const yaml_node_t *other = yaml_document_get_node(L->doc, q->key);
-      if (other->type == YAML_SCALAR_NODE && strcmp(node_text(other), node_text(key)) == 0)
-        return fail_at(L, key->start_mark, path, "given twice");
+    if (key->type != YAML_SCALAR_NODE || is_null(key)) {
+      rc = fail_at(L, key->start_mark, k->path, NULL, "expected an entry name, got %s", node_kind(key));
+      break;
     }
-    if (v->type != YAML_SCALAR_NODE || is_null(v))
-      return fail_at(L, v->start_mark, path, "expected a single value, got %s", node_kind(v));
+    const char *name = node_text(key);
     char msg[384];
-    if (ws_schema_put(L->cfg, k, node_text(key), node_text(v), msg, sizeof msg) != 0)
-      return fail_at(L, v->start_mark, path, "%s", msg);
+    if (ws_schema_entry_name(k, name, canon[i], sizeof canon[i], msg, sizeof msg) != 0) {
+      rc = fail_at(L, key->start_mark, k->path, name, "%s", msg);
+      break;
+    }
+    /* Duplicates by what they name, not how they are spelled: {1: 0.5, 01: 0.6}. */
+    for (size_t j = 0; j < i && rc == 0; j++) {
+      if (strcmp(canon[j], canon[i]) != 0) continue;
+      const yaml_node_t *other = yaml_document_get_node(L->doc, val->data.mapping.pairs.start[j].key);
+      if (strcmp(node_text(other), name) == 0)
+        rc = fail_at(L, key->start_mark, k->path, name, "given twice (first at %zu:%zu)",
+                     other->start_mark.line + 1, other->start_mark.column + 1);
+      else
+        rc = fail_at(L, key->start_mark, k->path, name, "given twice: '%s' (at %zu:%zu) and '%s' both name "
+                     "entry %s", node_text(other), other->start_mark.line + 1, other->start_mark.column + 1, name,
+                     canon[i]);
+    }
+    if (rc != 0) break;
+    if (v->type != YAML_SCALAR_NODE || is_null(v)) {
+      rc = fail_at(L, v->start_mark, k->path, canon[i], "expected a single value, got %s", node_kind(v));
+      break;
+    }
+    if (ws_schema_put(L->cfg, k, canon[i], node_text(v), msg, sizeof msg) != 0)
+      rc = fail_at(L, v->start_mark, k->path, canon[i], "%s", msg);
   }
-  return 0;
+  free(canon);
+  return rc;
 }
 
 static int load_leaf(loader *L, int ki, const yaml_node_t *val) {
   const ws_key *k = ws_schema_key((size_t)ki);
-  if (L->seen_key[ki]) return fail_at(L, val->start_mark, k->path, "given twice");
+  if (L->seen_key[ki]) return fail_at(L, val->start_mark, k->path, NULL, "given twice");
   L->seen_key[ki] = true;
   if (k->type == WS_K_LAYER_MAP || k->type == WS_K_NAME_MAP) return load_map(L, ki, val);
   if (val->type != YAML_SCALAR_NODE || is_null(val))
-    return fail_at(L, val->start_mark, k->path, "expected a single value, got %s", node_kind(val));
+    return fail_at(L, val->start_mark, k->path, NULL, "expected a single value, got %s", node_kind(val));
   char msg[384];
   if (ws_schema_parse(L->cfg, k, node_text(val), msg, sizeof msg) != 0)
-    return fail_at(L, val->start_mark, k->path, "%s", msg);
+    return fail_at(L, val->start_mark, k->path, NULL, "%s", msg);
   where(L, ki, val->start_mark);
   return 0;
 }
 
 static int load_section(loader *L, int si, const yaml_node_t *map) {
   const char *sec = ws_schema_section((size_t)si);
-  if (L->seen_section[si]) return fail_at(L, map->start_mark, sec, "section given twice");
+  if (L->seen_section[si]) return fail_at(L, map->start_mark, sec, NULL, "section given twice");
   L->seen_section[si] = true;
   if (is_null(map)) return 0;
   if (map->type != YAML_MAPPING_NODE)
-    return fail_at(L, map->start_mark, sec, "expected a mapping of %s keys, got %s", sec, node_kind(map));
+    return fail_at(L, map->start_mark, sec, NULL, "expected a mapping of %s keys, got %s", sec, node_kind(map));
   for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
     yaml_node_t *key = yaml_document_get_node(L->doc, p->key);
     yaml_node_t *val = yaml_document_get_node(L->doc, p->value);
     if (key->type != YAML_SCALAR_NODE)
-      return fail_at(L, key->start_mark, sec, "expected a key name, got %s", node_kind(key));
-    char path[256];
-    snprintf(path, sizeof path, "%s.%s", sec, node_text(key));
+      return fail_at(L, key->start_mark, sec, NULL, "expected a key name, got %s", node_kind(key));
+    const size_t plen = strlen(sec) + strlen(node_text(key)) + 2;
+    char *path = malloc(plen);
+    if (!path) return fail_at(L, key->start_mark, sec, NULL, "out of memory");
+    snprintf(path, plen, "%s.%s", sec, node_text(key));
     const int ki = ws_schema_find(path), sub = ws_schema_find_section(path);
+    free(path);
     if (ki >= 0) {
       if (load_leaf(L, ki, val) != 0) return -1;
     } else if (sub >= 0) {
       if (load_section(L, sub, val) != 0) return -1;
     } else {
-      char why[640];
+      char why[WS_CONFIG_ERR_MAX];
       unknown_key(sec, node_text(key), why, sizeof why);
-      return fail_at(L, key->start_mark, path, "%s", why);
+      return fail_at(L, key->start_mark, sec, node_text(key), "%s", why);
     }
   }
   return 0;
@@ -178,22 +204,22 @@ static int load_section(loader *L, int si, const yaml_node_t *map) {
 
 static int load_root(loader *L, const yaml_node_t *root) {
   if (root->type != YAML_MAPPING_NODE)
-    return fail_at(L, root->start_mark, "(top level)", "expected a mapping with schema_version and sections, got %s",
+    return fail_at(L, root->start_mark, "(top level)", NULL, "expected a mapping with schema_version and sections, got %s",
                    node_kind(root));
   for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; p++) {
     yaml_node_t *key = yaml_document_get_node(L->doc, p->key);
     yaml_node_t *val = yaml_document_get_node(L->doc, p->value);
     if (key->type != YAML_SCALAR_NODE)
-      return fail_at(L, key->start_mark, "(top level)", "expected a section name, got %s", node_kind(key));
+      return fail_at(L, key->start_mark, "(top level)", NULL, "expected a section name, got %s", node_kind(key));
     const char *name = node_text(key);
     if (strcmp(name, "schema_version") == 0) {
-      if (L->seen_version) return fail_at(L, val->start_mark, name, "given twice");
+      if (L->seen_version) return fail_at(L, val->start_mark, name, NULL, "given twice");
       L->seen_version = true;
       int64_t v;
       char msg[256];
       if (val->type != YAML_SCALAR_NODE ||
           ws_units_parse(node_text(val), WS_UNIT_COUNT, 1, 1000, &v, msg, sizeof msg) != 0 || v != WS_SCHEMA_VERSION)
-        return fail_at(L, val->start_mark, name, "expected %d (the schema this wafersim reads), got %s%s%s",
+        return fail_at(L, val->start_mark, name, NULL, "expected %d (the schema this wafersim reads), got %s%s%s",
                        WS_SCHEMA_VERSION, val->type == YAML_SCALAR_NODE ? "'" : "",
                        val->type == YAML_SCALAR_NODE ? node_text(val) : node_kind(val),
                        val->type == YAML_SCALAR_NODE ? "'" : "");
@@ -205,13 +231,13 @@ static int load_root(loader *L, const yaml_node_t *root) {
       for (size_t i = 0; i < ws_schema_sections(); i++)
         if (!strchr(ws_schema_section(i), '.'))
           snprintf(known + strlen(known), sizeof known - strlen(known), ", %s", ws_schema_section(i));
-      return fail_at(L, key->start_mark, name, "unknown section; expected one of: %s", known);
+      return fail_at(L, key->start_mark, name, NULL, "unknown section; expected one of: %s", known);
     }
     if (load_section(L, si, val) != 0) return -1;
   }
   if (!L->seen_version) {
     yaml_mark_t start = {0, 0, 0};
-    return fail_at(L, start, "schema_version", "missing; expected 'schema_version: %d' first", WS_SCHEMA_VERSION);
+    return fail_at(L, start, "schema_version", NULL, "missing; expected 'schema_version: %d' first", WS_SCHEMA_VERSION);
   }
   return 0;
 }

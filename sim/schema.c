@@ -198,16 +198,41 @@ int ws_schema_parse(ws_config *cfg, const ws_key *k, const char *text, char *msg
   return -1;
 }
 
+static int parse_layer(const char *name, int64_t *layer, char *msg, size_t msglen) {
+  char m2[256];
+  if (ws_units_parse(name, WS_UNIT_COUNT, 0, WL_MAX_LAYERS - 1, layer, m2, sizeof m2) != 0) {
+    snprintf(msg, msglen, "a layer: %s", m2);
+    return -1;
+  }
+  return 0;
+}
+
+int ws_schema_entry_name(const ws_key *k, const char *name, char *canon, size_t len, char *msg, size_t msglen) {
+  if (k->type == WS_K_LAYER_MAP) {
+    int64_t layer;
+    if (parse_layer(name, &layer, msg, msglen) != 0) return -1;
+    snprintf(canon, len, "%lld", (long long)layer);
+    return 0;
+  }
+  if (k->type != WS_K_NAME_MAP) {
+    snprintf(msg, msglen, "is not a mapping");
+    return -1;
+  }
+  if (strlen(name) >= len) {
+    snprintf(msg, msglen, "tensor '%s': names up to %zu characters", name, len - 1);
+    return -1;
+  }
+  snprintf(canon, len, "%s", name);
+  return 0;
+}
+
 int ws_schema_put(ws_config *cfg, const ws_key *k, const char *name, const char *value, char *msg,
                   size_t msglen) {
   if (k->type == WS_K_LAYER_MAP) {
     int64_t layer;
     double level;
     char m2[256];
-    if (ws_units_parse(name, WS_UNIT_COUNT, 0, WL_MAX_LAYERS - 1, &layer, m2, sizeof m2) != 0) {
-      snprintf(msg, msglen, "a layer: %s", m2);
-      return -1;
-    }
+    if (parse_layer(name, &layer, msg, msglen) != 0) return -1;
     if (ws_units_parse_real(value, 0.0, 1.0, 1, &level, m2, sizeof m2) != 0) {
       snprintf(msg, msglen, "layer %lld: %s", (long long)layer, m2);
       return -1;

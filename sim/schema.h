@@ -34,6 +34,9 @@ enum {
   WS_F_OPTIONAL = 2,   /* means something only where given: written and compared only then */
 };
 
+/* Room for the canonical name of a map entry (a tensor name's limit). */
+#define WS_ENTRY_NAME_MAX WL_TENSOR_NAME_MAX
+
 typedef struct {
   const char *path; /* "section.key" or "section.sub.key" */
   ws_key_type type;
@@ -66,6 +69,11 @@ int ws_schema_parse(ws_config *cfg, const ws_key *k, const char *text, char *msg
 /* Add one entry of a map key; 0, or -1 with what was expected in msg. */
 int ws_schema_put(ws_config *cfg, const ws_key *k, const char *name, const char *value, char *msg,
                   size_t msglen);
+/* The canonical form of an entry name of map key k: a layer as its decimal
+ * number ("01", "1.0" and "1e0" are layer 1: "1"), a tensor name as it is.
+ * Two spellings name the same entry when their canonical forms are equal.
+ * 0, or -1 with what was expected in msg. */
+int ws_schema_entry_name(const ws_key *k, const char *name, char *canon, size_t len, char *msg, size_t msglen);
 /* Empty a map key (a file's map replaces the one below it). */
 void ws_schema_clear(ws_config *cfg, const ws_key *k);
 

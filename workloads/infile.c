@@ -33,7 +33,7 @@ int wl_infile_open(const char *path, const char *kind, uint64_t max_bytes, uint6
   /* O_NONBLOCK: opening a FIFO with no writer returns at once instead of waiting. */
   const int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
   if (fd < 0) {
-    snprintf(err, errlen, "%s: cannot open the %s file: %s", path, kind, strerror(errno));
+    snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
     return -1;
   }
   struct stat st;
