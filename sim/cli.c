@@ -4,6 +4,7 @@
  * and returns WS_EXIT_BAD_INPUT; nothing here calls exit(). */
 #include "cli.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -216,14 +217,19 @@ static void print_command_help(const command *c, FILE *out) {
   if (!check) fputs(common_help, out);
 }
 
-/* Appends "prefix" + value as an owned --set assignment. */
-static int push_set(ws_cli_args *a, const char *prefix, const char *value) {
-  size_t n = strlen(prefix) + strlen(value) + 1;
+/* Appends "prefix" + the first vlen characters of value as an owned --set
+ * assignment (sized to fit: no option value is ever cut short). */
+static int push_set_n(ws_cli_args *a, const char *prefix, const char *value, size_t vlen) {
+  size_t n = strlen(prefix) + vlen + 1;
   char *s = malloc(n);
   if (!s) return -1;
-  snprintf(s, n, "%s%s", prefix, value);
+  snprintf(s, n, "%s%.*s", prefix, (int)vlen, value);
   a->sets[a->nsets++] = s;
   return 0;
+}
+
+static int push_set(ws_cli_args *a, const char *prefix, const char *value) {
+  return push_set_n(a, prefix, value, strlen(value));
 }
 
 /* --mesh WxH as two --set assignments (their values are checked as any). */
@@ -233,9 +239,7 @@ static int push_mesh(ws_cli_args *a, const char *value, const char *cmd, FILE *e
     fprintf(err, "wafersim %s: --mesh: expected WxH, e.g. 64x64, got '%s'\n", cmd, value);
     return 1;
   }
-  char w[32];
-  snprintf(w, sizeof w, "%.*s", (int)(x - value), value);
-  return push_set(a, "fabric.width=", w) || push_set(a, "fabric.height=", x + 1) ? -1 : 0;
+  return push_set_n(a, "fabric.width=", value, (size_t)(x - value)) || push_set(a, "fabric.height=", x + 1) ? -1 : 0;
 }
 
 static int parse_args(const command *c, int argc, char **argv, ws_cli_args *a, FILE *err) {
@@ -268,11 +272,11 @@ static int parse_args(const command *c, int argc, char **argv, ws_cli_args *a, F
       continue;
     }
     /* --name=value or --name value */
-    char name[32];
+    char name[32]; /* the longest option is shorter; a longer name is unknown, and named in full */
     const char *eq = strchr(arg, '=');
     size_t len = eq ? (size_t)(eq - arg) : strlen(arg);
     snprintf(name, sizeof name, "%.*s", (int)len, arg);
-    const bool known = strcmp(name, "--set") == 0 || strcmp(name, "--model") == 0 ||
+    const bool known = len < sizeof name && ( strcmp(name, "--set") == 0 || strcmp(name, "--model") == 0 ||
                        strcmp(name, "--format") == 0 ||
                        (strcmp(name, "--sparsity") == 0 && (c->opts & OPT_SPARSITY)) ||
                        (strcmp(name, "--per") == 0 && (c->opts & OPT_PER)) ||
@@ -292,10 +296,10 @@ static int parse_args(const command *c, int argc, char **argv, ws_cli_args *a, F
                        ((c->opts & OPT_KERNEL) &&
                         (strcmp(name, "--op") == 0 || strcmp(name, "--region") == 0 ||
                          strcmp(name, "--batch") == 0 || strcmp(name, "--kernel") == 0 ||
-                         strcmp(name, "--micro-batches") == 0));
+                         strcmp(name, "--micro-batches") == 0)));
     if (!known) {
-      fprintf(err, "wafersim %s: unknown option '%s'; see 'wafersim %s --help'\n", c->name,
-              name, c->name);
+      fprintf(err, "wafersim %s: unknown option '%.*s'; see 'wafersim %s --help'\n", c->name,
+              (int)len, arg, c->name);
       return -1;
     }
     const char *value = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
@@ -416,12 +420,17 @@ int ws_cli_parse_levels(const char *cmd, const char *list, double *levels, size_
 
 /* "WxH" (--region, --tiling): two counts in [1, 2^20]. 0, or -1 with a message. */
 int ws_cli_parse_wh(const char *cmd, const char *opt, const char *value, uint32_t *w, uint32_t *h, FILE *err) {
-  char buf[64], msg[256];
+  char msg[256];
   int64_t v[2];
-  snprintf(buf, sizeof buf, "%s", value);
+  char *buf = strdup(value); /* sized to the value: never cut short */
+  if (!buf) {
+    fprintf(err, "wafersim %s: out of memory\n", cmd);
+    return -1;
+  }
   char *x = strchr(buf, 'x');
-  if (!x || strlen(value) >= sizeof buf) {
+  if (!x) {
     fprintf(err, "wafersim %s: %s: expected WxH, e.g. 64x32, got '%s'\n", cmd, opt, value);
+    free(buf);
     return -1;
   }
   *x = '\0';
@@ -429,8 +438,10 @@ int ws_cli_parse_wh(const char *cmd, const char *opt, const char *value, uint32_
   for (int i = 0; i < 2; i++)
     if (ws_units_parse(part[i], WS_UNIT_COUNT, 1, 1 << 20, &v[i], msg, sizeof msg) != 0) {
       fprintf(err, "wafersim %s: %s (WxH): %s\n", cmd, opt, msg);
+      free(buf);
       return -1;
     }
+  free(buf);
   *w = (uint32_t)v[0];
   *h = (uint32_t)v[1];
   return 0;
@@ -438,13 +449,19 @@ int ws_cli_parse_wh(const char *cmd, const char *opt, const char *value, uint32_
 
 /* --schedule STEP,TARGET into levels. */
 int ws_cli_parse_schedule(const char *cmd, const char *value, double *levels, size_t *n, FILE *err) {
-  char buf[128], msg[256];
+  char msg[256];
   double v[2];
-  snprintf(buf, sizeof buf, "%s", value);
+  char *buf = strdup(value); /* sized to the value: never cut short */
+  if (!buf) {
+    fprintf(err, "wafersim %s: out of memory\n", cmd);
+    return -1;
+  }
   char *comma = strchr(buf, ',');
   if (comma) *comma = '\0';
-  if (!comma || ws_units_parse_real(buf, 0.0, 1.0, 1, &v[0], msg, sizeof msg) != 0 ||
-      ws_units_parse_real(comma + 1, 0.0, 1.0, 1, &v[1], msg, sizeof msg) != 0) {
+  const bool ok = comma && ws_units_parse_real(buf, 0.0, 1.0, 1, &v[0], msg, sizeof msg) == 0 &&
+                  ws_units_parse_real(comma + 1, 0.0, 1.0, 1, &v[1], msg, sizeof msg) == 0;
+  free(buf);
+  if (!ok) {
     fprintf(err, "wafersim %s: --schedule: expected STEP,TARGET, two fractions like 0.2,0.84, got '%s'\n", cmd, value);
     return -1;
   }
@@ -461,8 +478,12 @@ int ws_cli_parse_schedule(const char *cmd, const char *value, double *levels, si
  * (names == NULL, in [1, 2^31)). 0, or -1 with a message. */
 int ws_cli_parse_list(const char *cmd, const char *opt, const char *list, const char *const *names,
                       uint32_t *out, uint32_t max, uint32_t *n, FILE *err) {
-  char buf[1024], msg[256];
-  snprintf(buf, sizeof buf, "%s", list);
+  char msg[256];
+  char *buf = strdup(list); /* sized to the list: never cut short */
+  if (!buf) {
+    fprintf(err, "wafersim %s: out of memory\n", cmd);
+    return -1;
+  }
   *n = 0;
   char *save = NULL;
   for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
@@ -476,10 +497,12 @@ int ws_cli_parse_list(const char *cmd, const char *opt, const char *list, const 
     }
     if (v < 0 || *n == max) {
       fprintf(err, "wafersim %s: %s: %s\n", cmd, opt, *n == max ? "too many values" : msg);
+      free(buf);
       return -1;
     }
     out[(*n)++] = (uint32_t)v;
   }
+  free(buf);
   if (*n == 0) {
     fprintf(err, "wafersim %s: %s: expected a list, got '%s'\n", cmd, opt, list);
     return -1;

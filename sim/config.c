@@ -48,7 +48,8 @@ int ws_config_init_default(ws_config *cfg, char *err, size_t errlen) {
 }
 
 /* Why `leaf` is not a key of `section`: "unknown key; expected one of: ...",
- * or, for an op kind that is never sparse, why it cannot be. */
+ * or, for an op kind that is never sparse, why it cannot be. The list is
+ * whole, or says how many more keys there are (ws_schema_list). */
 static void unknown_key(const char *section, const char *leaf, char *buf, size_t len) {
   const int kind = mdl_op_kind_parse(leaf);
   if (strcmp(section, "workload.sparsity_by_kind") == 0 && kind >= 0) {
@@ -58,9 +59,23 @@ static void unknown_key(const char *section, const char *leaf, char *buf, size_t
              leaf);
     return;
   }
-  char known[512];
-  ws_schema_list(section, known, sizeof known);
-  snprintf(buf, len, "unknown key; expected one of: %s", known);
+  static const char head[] = "unknown key; expected one of: ";
+  snprintf(buf, len, "%s", head);
+  if (len > sizeof head) ws_schema_list(section, buf + sizeof head - 1, len - (sizeof head - 1));
+}
+
+/* The room left in a message of errlen bytes after `used` bytes of prefix
+ * (at least a little, so that a list says how many it leaves out). */
+static size_t room_after(size_t errlen, size_t used) { return used + 96 < errlen ? errlen - used : 96; }
+
+/* "fabric, model, ...": the top-level sections (a short list: it fits). */
+static const char *top_sections(char *buf, size_t len) {
+  size_t used = 0;
+  buf[0] = '\0';
+  for (size_t i = 0; i < ws_schema_sections() && used < len; i++)
+    if (!strchr(ws_schema_section(i), '.'))
+      used += (size_t)snprintf(buf + used, len - used, "%s%s", used ? ", " : "", ws_schema_section(i));
+  return buf;
 }
 
 /* ---- loading YAML ---- */
@@ -103,8 +118,21 @@ static const char *node_kind(const yaml_node_t *n) {
   return is_null(n) ? "nothing" : "a value";
 }
 
+/* Records where key ki got its value. An origin has room for WS_WHERE_MAX
+ * bytes: a longer file name keeps its end, marked "...", so a message never
+ * shows a cut name as if it were whole. */
 static void where(loader *L, int ki, yaml_mark_t m) {
-  snprintf(L->cfg->origin[ki].where, WS_WHERE_MAX, "%s:%zu:%zu", L->name, m.line + 1, m.column + 1);
+  char lc[48];
+  snprintf(lc, sizeof lc, ":%zu:%zu", m.line + 1, m.column + 1);
+  const size_t nlc = strlen(lc), room = WS_WHERE_MAX - nlc - 1, n = strlen(L->name);
+  char *w = L->cfg->origin[ki].where;
+  if (n <= room) {
+    memcpy(w, L->name, n);
+  } else {
+    memcpy(w, "...", 3);
+    memcpy(w + 3, L->name + n - (room - 3), room - 3);
+  }
+  memcpy(w + (n <= room ? n : room), lc, nlc + 1);
 }
 
 /* A map-valued key: its mapping replaces the map below it. */
@@ -195,7 +223,8 @@ static int load_section(loader *L, int si, const yaml_node_t *map) {
       if (load_section(L, sub, val) != 0) return -1;
     } else {
       char why[WS_CONFIG_ERR_MAX];
-      unknown_key(sec, node_text(key), why, sizeof why);
+      const size_t prefix = strlen(L->name) + strlen(sec) + strlen(node_text(key)) + 32;
+      unknown_key(sec, node_text(key), why, room_after(sizeof why < L->errlen ? sizeof why : L->errlen, prefix));
       return fail_at(L, key->start_mark, sec, node_text(key), "%s", why);
     }
   }
@@ -227,11 +256,9 @@ static int load_root(loader *L, const yaml_node_t *root) {
     }
     const int si = strchr(name, '.') ? -1 : ws_schema_find_section(name);
     if (si < 0) {
-      char known[256] = "schema_version";
-      for (size_t i = 0; i < ws_schema_sections(); i++)
-        if (!strchr(ws_schema_section(i), '.'))
-          snprintf(known + strlen(known), sizeof known - strlen(known), ", %s", ws_schema_section(i));
-      return fail_at(L, key->start_mark, name, NULL, "unknown section; expected one of: %s", known);
+      char known[256];
+      return fail_at(L, key->start_mark, name, NULL, "unknown section; expected one of: schema_version, %s",
+                     top_sections(known, sizeof known));
     }
     if (load_section(L, si, val) != 0) return -1;
   }
@@ -360,33 +387,48 @@ static int map_entry_key(const char *path) {
   return -1;
 }
 
+static int set_path(ws_config *cfg, const char *path, const char *value, char *err, size_t errlen);
+
 int ws_config_set(ws_config *cfg, const char *assignment, char *err, size_t errlen) {
   const char *eq = strchr(assignment, '=');
   if (!eq || eq == assignment) {
     snprintf(err, errlen, "--set '%s': expected key.path=value (e.g. fabric.clock=850MHz)", assignment);
     return -1;
   }
-  char path[256]; /* longer paths are unknown keys anyway */
-  snprintf(path, sizeof path, "%.*s", (int)(eq - assignment), assignment);
+  /* The key path, sized to fit: a long one is named in full in messages. */
+  char *path = strndup(assignment, (size_t)(eq - assignment));
+  if (!path) {
+    snprintf(err, errlen, "--set: out of memory");
+    return -1;
+  }
+  const int rc = set_path(cfg, path, eq + 1, err, errlen);
+  free(path);
+  return rc;
+}
+
+/* ws_config_set of value at key path `path`. */
+static int set_path(ws_config *cfg, const char *path, const char *value, char *err, size_t errlen) {
   const int ki = ws_schema_find(path), mi = ki < 0 ? map_entry_key(path) : -1;
   const ws_key *k = ki >= 0 ? ws_schema_key((size_t)ki) : mi >= 0 ? ws_schema_key((size_t)mi) : NULL;
-  char msg[640];
+  char msg[WS_CONFIG_ERR_MAX];
   if (!k) {
     const char *dot = strrchr(path, '.');
-    char section[256];
-    snprintf(section, sizeof section, "%.*s", dot ? (int)(dot - path) : 0, path);
-    if (strcmp(path, "schema_version") == 0) {
+    char *section = strndup(path, dot ? (size_t)(dot - path) : 0);
+    if (!section) {
+      snprintf(err, errlen, "--set %s: out of memory", path);
+    } else if (strcmp(path, "schema_version") == 0) {
       snprintf(err, errlen, "--set %s: the schema version cannot be overridden", path);
     } else if (ws_schema_find_section(path) >= 0) {
-      ws_schema_list(path, msg, sizeof msg);
+      ws_schema_list(path, msg, room_after(sizeof msg, strlen(path) + 48));
       snprintf(err, errlen, "--set %s: is a section; set one of its keys: %s", path, msg);
     } else if (dot && ws_schema_find_section(section) >= 0) {
-      unknown_key(section, dot + 1, msg, sizeof msg);
+      unknown_key(section, dot + 1, msg, room_after(sizeof msg < errlen ? sizeof msg : errlen, strlen(path) + 8));
       snprintf(err, errlen, "--set %s: %s", path, msg);
     } else {
-      ws_schema_list(NULL, msg, sizeof msg);
-      snprintf(err, errlen, "--set %s: unknown key; expected one of: %s", path, msg);
+      snprintf(err, errlen, "--set %s: unknown key; expected SECTION.KEY with a section of: %s (every key: "
+               "'wafersim config', README 'Configuration')", path, top_sections(msg, sizeof msg));
     }
+    free(section);
     return -1;
   }
   if (ki >= 0 && (k->type == WS_K_LAYER_MAP || k->type == WS_K_NAME_MAP)) {
@@ -400,8 +442,8 @@ int ws_config_set(ws_config *cfg, const char *assignment, char *err, size_t errl
     return -1;
   }
   *next = *cfg;
-  const int rc = ki >= 0 ? ws_schema_parse(next, k, eq + 1, msg, sizeof msg)
-                         : ws_schema_put(next, k, path + strlen(k->path) + 1, eq + 1, msg, sizeof msg);
+  const int rc = ki >= 0 ? ws_schema_parse(next, k, value, msg, sizeof msg)
+                         : ws_schema_put(next, k, path + strlen(k->path) + 1, value, msg, sizeof msg);
   if (rc != 0) {
     snprintf(err, errlen, "--set %s: %s", path, msg);
   } else {

@@ -61,7 +61,8 @@ const char *ws_schema_leaf(const char *path);
 bool ws_schema_in(const char *path, const char *section);
 
 /* "width, height, ..." (the keys and sections directly in `section`), or
- * every key path when section is NULL. */
+ * every key path when section is NULL: all of them, or as many as fit in
+ * len and "; and N more: 'wafersim config' prints every key". */
 void ws_schema_list(const char *section, char *buf, size_t len);
 
 /* Parse a scalar value into key k of cfg; 0, or -1 with what was expected in msg. */
