@@ -295,7 +295,7 @@ TEST(Config, SetOverridesWithTheSameChecks) {
       {"fabric.width", "--set 'fabric.width': expected key.path=value"},
       {"=3", "expected key.path=value"},
       {"fabric.widht=3", "--set fabric.widht: unknown key; expected one of: width, height"},
-      {"fabrik.width=3", "--set fabrik.width: unknown key; expected one of: fabric.width, fabric.height"},
+      {"fabrik.width=3", "--set fabrik.width: unknown key; expected SECTION.KEY with a section of: fabric, model"},
       {"fabric=3", "--set fabric: is a section; set one of its keys: width, height"},
       {"schema_version=1", "--set schema_version: the schema version cannot be overridden"},
       {"fabric.width=0", "--set fabric.width: expected an integer in [1, 1048576], got '0'"},
