@@ -65,6 +65,11 @@ static json_t *load_doc(const char *path, const json_t *schema, bool updating, F
     json_decref(doc);
     return NULL;
   }
+  if (ws_check_unique(doc, msg, sizeof msg) != 0) {
+    fprintf(err, "wafersim check: %s: %s\n", path, msg);
+    json_decref(doc);
+    return NULL;
+  }
   return doc;
 }
 
