@@ -19,6 +19,7 @@
 extern const char ws_default_yaml_text[];
 
 #define MAX_SECTIONS 16
+#define DEFAULT_NAME "(embedded default)" /* the embedded default's name in origins */
 
 const char *ws_config_default_yaml(void) { return ws_default_yaml_text; }
 
@@ -43,7 +44,7 @@ void ws_config_init_empty(ws_config *cfg) {
 
 int ws_config_init_default(ws_config *cfg, char *err, size_t errlen) {
   ws_config_init_empty(cfg);
-  return ws_config_load_string(cfg, ws_default_yaml_text, strlen(ws_default_yaml_text), "(embedded default)", err,
+  return ws_config_load_string(cfg, ws_default_yaml_text, strlen(ws_default_yaml_text), DEFAULT_NAME, err,
                                errlen);
 }
 
@@ -135,6 +136,23 @@ static void where(loader *L, int ki, yaml_mark_t m) {
   memcpy(w + (n <= room ? n : room), lc, nlc + 1);
 }
 
+/* A map's entries have no --set of their own any more (it was replaced). */
+static void clear_entry_set(ws_config *cfg, const ws_key *k) {
+  if (k->type == WS_K_LAYER_MAP) memset(cfg->entry_set.layer, 0, sizeof cfg->entry_set.layer);
+  if (k->type == WS_K_NAME_MAP) memset(cfg->entry_set.tensor, 0, sizeof cfg->entry_set.tensor);
+}
+
+/* Marks the entry `canon` of map key k as given by --set. */
+static void mark_entry_set(ws_config *cfg, const ws_key *k, const char *canon) {
+  if (k->type == WS_K_LAYER_MAP) {
+    const long layer = strtol(canon, NULL, 10);
+    if (layer >= 0 && layer < WL_MAX_LAYERS) cfg->entry_set.layer[layer] = true;
+  } else if (k->type == WS_K_NAME_MAP) {
+    for (uint32_t i = 0; i < cfg->workload.file.ntensors; i++)
+      if (strcmp(cfg->workload.file.tensors[i].tensor, canon) == 0) cfg->entry_set.tensor[i] = true;
+  }
+}
+
 /* A map-valued key: its mapping replaces the map below it. */
 static int load_map(loader *L, int ki, const yaml_node_t *val) {
   const ws_key *k = ws_schema_key((size_t)ki);
@@ -142,6 +160,7 @@ static int load_map(loader *L, int ki, const yaml_node_t *val) {
     return fail_at(L, val->start_mark, k->path, NULL, "expected a mapping (e.g. {0: 0.5} or {name: L0.q}), got %s",
                    node_kind(val));
   ws_schema_clear(L->cfg, k);
+  clear_entry_set(L->cfg, k);
   where(L, ki, val->start_mark);
   if (is_null(val)) return 0;
   const size_t n = (size_t)(val->data.mapping.pairs.top - val->data.mapping.pairs.start);
@@ -446,8 +465,18 @@ static int set_path(ws_config *cfg, const char *path, const char *value, char *e
                          : ws_schema_put(next, k, path + strlen(k->path) + 1, value, msg, sizeof msg);
   if (rc != 0) {
     snprintf(err, errlen, "--set %s: %s", path, msg);
+  } else if (ki >= 0) {
+    snprintf(next->origin[ki].where, WS_WHERE_MAX, "--set");
+    *cfg = *next;
   } else {
-    snprintf(next->origin[ki >= 0 ? ki : mi].where, WS_WHERE_MAX, "--set");
+    /* One entry: the map keeps the origin of its other entries (a file's,
+     * a baseline's), the entry is marked as given by --set. */
+    char canon[WS_ENTRY_NAME_MAX];
+    if (ws_schema_entry_name(k, path + strlen(k->path) + 1, canon, sizeof canon, msg, sizeof msg) == 0)
+      mark_entry_set(next, k, canon);
+    const char *was = next->origin[mi].where;
+    if (!was[0] || strncmp(was, DEFAULT_NAME ":", strlen(DEFAULT_NAME) + 1) == 0)
+      snprintf(next->origin[mi].where, WS_WHERE_MAX, "--set"); /* the default's {} is nobody's choice */
     *cfg = *next;
   }
   free(next);

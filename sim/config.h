@@ -100,6 +100,12 @@ typedef struct {
     ws_format format; /* default output format of the commands */
   } output;
   ws_origin origin[WS_CONFIG_MAX_KEYS]; /* per schema key, in schema order */
+  /* Map entries a --set gave on top of the map's source: their origin is
+   * "--set", the map's (origin[]) is where its other entries came from. */
+  struct {
+    bool layer[WL_MAX_LAYERS];   /* workload.sparsity_by_layer */
+    bool tensor[WL_MAX_TENSORS]; /* workload.file.tensors, by index */
+  } entry_set;
 } ws_config;
 
 /* The embedded default (sim/default.yaml), as text. */
