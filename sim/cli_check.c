@@ -117,10 +117,14 @@ static json_t *rerun_sweep(const json_t *base, const ws_config *cfg, const char 
   for (size_t i = 0; levels && i < nl; i++) levels[i] = json_number_value(json_array_get(lv, i));
   for (size_t i = 0; values && i < nv; i++) values[i] = json_string_value(json_array_get(vs, i));
   json_t *doc = NULL;
-  if (levels && values) {
+  /* Messages about the levels and values name the baseline, not --set or --vary. */
+  const size_t slen = strlen(path) + 32;
+  char *source = malloc(slen);
+  if (source) snprintf(source, slen, "%s (its sweep.spec)", path);
+  if (levels && values && source) {
     const ws_sweep_spec spec = {levels, nl, *key ? key : NULL, values, nv, 2, NULL, NULL};
     char msg[WS_CONFIG_ERR_MAX] = "";
-    ws_sweep *s = ws_sweep_run(cfg, &spec, msg, sizeof msg);
+    ws_sweep *s = ws_sweep_run_from(cfg, &spec, source, msg, sizeof msg);
     if (!s) fprintf(err, "wafersim check: %s\n", msg);
     ws_table *rows = s ? ws_sweep_table(s) : NULL, *kinds = s ? ws_sweep_kinds_table(s) : NULL;
     if (rows && kinds) doc = ws_cli_sweep_doc(cfg, &spec, rows, kinds);
@@ -130,6 +134,7 @@ static json_t *rerun_sweep(const json_t *base, const ws_config *cfg, const char 
   }
   free(levels);
   free(values);
+  free(source);
   return doc;
 }
 

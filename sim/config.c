@@ -119,21 +119,26 @@ static const char *node_kind(const yaml_node_t *n) {
   return is_null(n) ? "nothing" : "a value";
 }
 
-/* Records where key ki got its value. An origin has room for WS_WHERE_MAX
- * bytes: a longer file name keeps its end, marked "...", so a message never
- * shows a cut name as if it were whole. */
+/* Writes "NAME" + suffix into an origin of WS_WHERE_MAX bytes: a longer
+ * name keeps its end, marked "...", so that a message never shows a cut
+ * name as if it were whole. */
+static void origin_text(ws_origin *o, const char *name, const char *suffix) {
+  const size_t ns = strlen(suffix), room = WS_WHERE_MAX - ns - 1, n = strlen(name);
+  char *w = o->where;
+  if (n <= room) {
+    memcpy(w, name, n);
+  } else {
+    memcpy(w, "...", 3);
+    memcpy(w + 3, name + n - (room - 3), room - 3);
+  }
+  memcpy(w + (n <= room ? n : room), suffix, ns + 1);
+}
+
+/* Records where key ki got its value: NAME:LINE:COL. */
 static void where(loader *L, int ki, yaml_mark_t m) {
   char lc[48];
   snprintf(lc, sizeof lc, ":%zu:%zu", m.line + 1, m.column + 1);
-  const size_t nlc = strlen(lc), room = WS_WHERE_MAX - nlc - 1, n = strlen(L->name);
-  char *w = L->cfg->origin[ki].where;
-  if (n <= room) {
-    memcpy(w, L->name, n);
-  } else {
-    memcpy(w, "...", 3);
-    memcpy(w + 3, L->name + n - (room - 3), room - 3);
-  }
-  memcpy(w + (n <= room ? n : room), lc, nlc + 1);
+  origin_text(&L->cfg->origin[ki], L->name, lc);
 }
 
 /* A map's entries have no --set of their own any more (it was replaced). */
@@ -406,8 +411,6 @@ static int map_entry_key(const char *path) {
   return -1;
 }
 
-static int set_path(ws_config *cfg, const char *path, const char *value, char *err, size_t errlen);
-
 int ws_config_set(ws_config *cfg, const char *assignment, char *err, size_t errlen) {
   const char *eq = strchr(assignment, '=');
   if (!eq || eq == assignment) {
@@ -420,13 +423,15 @@ int ws_config_set(ws_config *cfg, const char *assignment, char *err, size_t errl
     snprintf(err, errlen, "--set: out of memory");
     return -1;
   }
-  const int rc = set_path(cfg, path, eq + 1, err, errlen);
+  const int rc = ws_config_set_key(cfg, path, eq + 1, "--set", err, errlen);
   free(path);
   return rc;
 }
 
-/* ws_config_set of value at key path `path`. */
-static int set_path(ws_config *cfg, const char *path, const char *value, char *err, size_t errlen) {
+int ws_config_set_key(ws_config *cfg, const char *path, const char *value, const char *source, char *err,
+                      size_t errlen) {
+  /* "--set KEY: ..." for an option, "FILE (its part): KEY: ..." for a file. */
+  const char *sep = strncmp(source, "--", 2) == 0 ? " " : ": ";
   const int ki = ws_schema_find(path), mi = ki < 0 ? map_entry_key(path) : -1;
   const ws_key *k = ki >= 0 ? ws_schema_key((size_t)ki) : mi >= 0 ? ws_schema_key((size_t)mi) : NULL;
   char msg[WS_CONFIG_ERR_MAX];
@@ -434,39 +439,39 @@ static int set_path(ws_config *cfg, const char *path, const char *value, char *e
     const char *dot = strrchr(path, '.');
     char *section = strndup(path, dot ? (size_t)(dot - path) : 0);
     if (!section) {
-      snprintf(err, errlen, "--set %s: out of memory", path);
+      snprintf(err, errlen, "%s%s%s: out of memory", source, sep, path);
     } else if (strcmp(path, "schema_version") == 0) {
-      snprintf(err, errlen, "--set %s: the schema version cannot be overridden", path);
+      snprintf(err, errlen, "%s%s%s: the schema version cannot be overridden", source, sep, path);
     } else if (ws_schema_find_section(path) >= 0) {
       ws_schema_list(path, msg, room_after(sizeof msg, strlen(path) + 48));
-      snprintf(err, errlen, "--set %s: is a section; set one of its keys: %s", path, msg);
+      snprintf(err, errlen, "%s%s%s: is a section; set one of its keys: %s", source, sep, path, msg);
     } else if (dot && ws_schema_find_section(section) >= 0) {
       unknown_key(section, dot + 1, msg, room_after(sizeof msg < errlen ? sizeof msg : errlen, strlen(path) + 8));
-      snprintf(err, errlen, "--set %s: %s", path, msg);
+      snprintf(err, errlen, "%s%s%s: %s", source, sep, path, msg);
     } else {
-      snprintf(err, errlen, "--set %s: unknown key; expected SECTION.KEY with a section of: %s (every key: "
-               "'wafersim config', README 'Configuration')", path, top_sections(msg, sizeof msg));
+      snprintf(err, errlen, "%s%s%s: unknown key; expected SECTION.KEY with a section of: %s (every key: "
+               "'wafersim config', README 'Configuration')", source, sep, path, top_sections(msg, sizeof msg));
     }
     free(section);
     return -1;
   }
   if (ki >= 0 && (k->type == WS_K_LAYER_MAP || k->type == WS_K_NAME_MAP)) {
-    snprintf(err, errlen, "--set %s: is a mapping; set one entry, e.g. %s.%s=%s", path, path,
+    snprintf(err, errlen, "%s%s%s: is a mapping; set one entry, e.g. %s.%s=%s", source, sep, path, path,
              k->type == WS_K_LAYER_MAP ? "0" : "TENSOR", k->type == WS_K_LAYER_MAP ? "0.5" : "L0.q");
     return -1;
   }
   ws_config *next = malloc(sizeof *next); /* a failed --set leaves cfg as it was */
   if (!next) {
-    snprintf(err, errlen, "--set %s: out of memory", path);
+    snprintf(err, errlen, "%s%s%s: out of memory", source, sep, path);
     return -1;
   }
   *next = *cfg;
   const int rc = ki >= 0 ? ws_schema_parse(next, k, value, msg, sizeof msg)
                          : ws_schema_put(next, k, path + strlen(k->path) + 1, value, msg, sizeof msg);
   if (rc != 0) {
-    snprintf(err, errlen, "--set %s: %s", path, msg);
+    snprintf(err, errlen, "%s%s%s: %s", source, sep, path, msg);
   } else if (ki >= 0) {
-    snprintf(next->origin[ki].where, WS_WHERE_MAX, "--set");
+    origin_text(&next->origin[ki], source, "");
     *cfg = *next;
   } else {
     /* One entry: the map keeps the origin of its other entries (a file's,
@@ -476,7 +481,7 @@ static int set_path(ws_config *cfg, const char *path, const char *value, char *e
       mark_entry_set(next, k, canon);
     const char *was = next->origin[mi].where;
     if (!was[0] || strncmp(was, DEFAULT_NAME ":", strlen(DEFAULT_NAME) + 1) == 0)
-      snprintf(next->origin[mi].where, WS_WHERE_MAX, "--set"); /* the default's {} is nobody's choice */
+      origin_text(&next->origin[mi], source, ""); /* the default's {} is nobody's choice */
     *cfg = *next;
   }
   free(next);

@@ -126,6 +126,11 @@ int ws_config_load_string(ws_config *cfg, const char *text, size_t len, const ch
 
 /* Apply one "key.path=value" override from the command line. */
 int ws_config_set(ws_config *cfg, const char *assignment, char *err, size_t errlen);
+/* The same for key `path` and `value` given apart, from `source`: an
+ * option ("--set", "--vary") or a part of a file ("B.json (its sweep.spec)"),
+ * which messages name and the key's origin records. */
+int ws_config_set_key(ws_config *cfg, const char *path, const char *value, const char *source, char *err,
+                      size_t errlen);
 
 /* Resolve the model preset and check keys against each other (custom model
  * dimensions all given, heads divide d_model, seq_len within the context;
