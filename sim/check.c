@@ -89,17 +89,15 @@ static void exact_text(double d, char *buf, size_t len) {
   }
 }
 
-/* A row's name: an op's, or a sweep row's sparsity and --vary value. */
-static void row_key(const json_t *row, char *buf, size_t len) {
+/* A row's name: an op's, or a sweep row's sparsity and --vary value.
+ * False if it does not fit in len (ws_check_unique refuses such a row). */
+static bool row_key(const json_t *row, char *buf, size_t len) {
   const json_t *op = json_object_get(row, "op");
-  if (op) {
-    snprintf(buf, len, "%s", json_string_value(op));
-    return;
-  }
+  if (op) return (size_t)snprintf(buf, len, "%s", json_string_value(op)) < len;
   const char *value = json_string_value(json_object_get(row, "value"));
   char level[32];
   exact_text(json_number_value(json_object_get(row, "sparsity")), level, sizeof level);
-  snprintf(buf, len, "s=%s%s%s", level, value && *value ? " v=" : "", value ? value : "");
+  return (size_t)snprintf(buf, len, "s=%s%s%s", level, value && *value ? " v=" : "", value ? value : "") < len;
 }
 
 /* Whether the rows' keys (row_key) are unique; -1 naming the first repeated one. */
@@ -112,9 +110,12 @@ static int unique_rows(const json_t *rows, const char *section, char *err, size_
   json_array_foreach(rows, i, r) {
     if (rc) break;
     char key[WS_CHECK_KEY_MAX];
-    row_key(r, key, sizeof key);
-    const json_t *first = json_object_get(seen, key);
-    if (first) {
+    const json_t *first = NULL;
+    if (!row_key(r, key, sizeof key)) {
+      snprintf(err, errlen, "%s: row %zu: its %s is longer than %d characters", section, i,
+               json_object_get(r, "op") ? "op name" : "--vary value", WS_CHECK_KEY_MAX - 16);
+      rc = -1;
+    } else if ((first = json_object_get(seen, key)) != NULL) {
       snprintf(err, errlen, "%s: rows %lld and %zu are both %s; expected each %s once", section,
                (long long)json_integer_value(first), i, key,
                json_object_get(r, "op") ? "op" : "sparsity and --vary value");

@@ -75,13 +75,16 @@ static json_t *load_doc(const char *path, const json_t *schema, bool updating, F
 
 /* The baseline's configuration, then every --set; 0 or -1 with the reason on err. */
 static int base_config(const json_t *base, const ws_cli_args *a, ws_config *cfg, FILE *err) {
-  char *text = json_dumps(json_object_get(base, "config"), JSON_COMPACT), msg[WS_CONFIG_ERR_MAX] = "", name[512];
-  snprintf(name, sizeof name, "%s (its config)", a->baseline);
-  int rc = text ? ws_config_init_default(cfg, msg, sizeof msg) : -1;
+  char *text = json_dumps(json_object_get(base, "config"), JSON_COMPACT), msg[WS_CONFIG_ERR_MAX] = "";
+  const size_t nlen = strlen(a->baseline) + 16;
+  char *name = malloc(nlen); /* sized to the path: the baseline is named in full */
+  if (name) snprintf(name, nlen, "%s (its config)", a->baseline);
+  int rc = text && name ? ws_config_init_default(cfg, msg, sizeof msg) : -1;
   if (rc == 0) rc = ws_config_load_string(cfg, text, strlen(text), name, msg, sizeof msg);
   for (int i = 0; rc == 0 && i < a->nsets; i++) rc = ws_config_set(cfg, a->sets[i], msg, sizeof msg);
   if (rc == 0) rc = ws_config_finish(cfg, msg, sizeof msg);
   free(text);
+  free(name);
   if (rc != 0) fprintf(err, "wafersim check: %s\n", *msg ? msg : "out of memory");
   return rc;
 }
@@ -153,7 +156,7 @@ static int update(const char *path, json_t *doc, FILE *out, FILE *err) {
   char dir[1024], msg[1200];
   const char *slash = strrchr(path, '/');
   if (strlen(path) >= sizeof dir) {
-    fprintf(err, "wafersim check: %s: path too long\n", path);
+    fprintf(err, "wafersim check: %s: path longer than %zu characters\n", path, sizeof dir - 1);
     return WS_EXIT_FAILURE;
   }
   snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");
