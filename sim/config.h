@@ -27,7 +27,7 @@ extern "C" {
 #endif
 
 #define WS_SCHEMA_VERSION 1
-#define WS_CONFIG_ERR_MAX 512
+#define WS_CONFIG_ERR_MAX 5120 /* room for a message naming a whole path (PATH_MAX 4096) */
 #define WS_CONFIG_MAX_KEYS 96
 #define WS_WHERE_MAX 128
 /* Input limits of a configuration: its YAML nests at most this deep (the

@@ -125,7 +125,8 @@ static int parse_entry(const char *name, json_t *v, uint64_t data_bytes, tensor 
 static int by_offsets(const void *a, const void *b) {
   const tensor *x = a, *y = b;
   if (x->begin != y->begin) return x->begin < y->begin ? -1 : 1;
-  return x->end < y->end ? -1 : x->end > y->end;
+  if (x->end != y->end) return x->end < y->end ? -1 : 1;
+  return strcmp(x->name, y->name); /* names are unique: a total order, so messages do not depend on qsort */
 }
 
 /* The format's rule for the data area: the tensors' ranges, in order of
