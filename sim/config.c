@@ -255,6 +255,19 @@ static int load_section(loader *L, int si, const yaml_node_t *map) {
   return 0;
 }
 
+/* Every scalar is read as a C string: one holding a NUL (YAML's "\0"
+ * escape) would be cut there, so it is refused where it is. */
+static int no_nul(loader *L) {
+  for (const yaml_node_t *n = L->doc->nodes.start; n < L->doc->nodes.top; n++) {
+    if (n->type == YAML_SCALAR_NODE && memchr(n->data.scalar.value, '\0', n->data.scalar.length)) {
+      snprintf(L->err, L->errlen, "%s:%zu:%zu: a NUL character (\\0) after '%s'; expected text without one", L->name,
+               n->start_mark.line + 1, n->start_mark.column + 1, node_text(n));
+      return -1;
+    }
+  }
+  return 0;
+}
+
 static int load_root(loader *L, const yaml_node_t *root) {
   if (root->type != YAML_MAPPING_NODE)
     return fail_at(L, root->start_mark, "(top level)", NULL, "expected a mapping with schema_version and sections, got %s",
@@ -360,7 +373,8 @@ int ws_config_load_string(ws_config *cfg, const char *text, size_t len, const ch
     loader L = {.cfg = next, .name = name, .doc = &doc, .err = err, .errlen = errlen};
     if (next) *next = *cfg;
     else snprintf(err, errlen, "%s: out of memory", name);
-    rc = next ? load_root(&L, root) : -1;
+    rc = next ? no_nul(&L) : -1;
+    if (rc == 0) rc = load_root(&L, root);
     if (rc == 0) {
       yaml_document_t extra;
       if (!yaml_parser_load(&parser, &extra)) {

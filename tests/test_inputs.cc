@@ -154,6 +154,12 @@ TEST(Inputs, NoOptionValueIsCutShort) {
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(r.out, run_cli({"flops", "--format", "csv", "--schedule", "0.2,0.84"}).out);
 
+  // A YAML "\0" escape would cut a value at the NUL ("nm\0junk" was nm).
+  EXPECT_EQ(load_error("schema_version: 1\nworkload:\n  pattern: \"nm\\0junk\"\n"),
+            "t.yaml:3:12: a NUL character (\\0) after 'nm'; expected text without one");
+  EXPECT_EQ(load_error("schema_version: 1\nworkload:\n  \"pattern\\0x\": nm\n"),
+            "t.yaml:3:3: a NUL character (\\0) after 'pattern'; expected text without one");
+
   const std::string opt = "--" + std::string(60, 'q');
   r = run_cli({"flops", opt + "=1"});
   EXPECT_EQ(r.status, 2);
