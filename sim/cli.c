@@ -281,7 +281,7 @@ static int parse_args(const command *c, int argc, char **argv, ws_cli_args *a, F
     const char *eq = strchr(arg, '=');
     size_t len = eq ? (size_t)(eq - arg) : strlen(arg);
     snprintf(name, sizeof name, "%.*s", (int)len, arg);
-    const bool known = len < sizeof name && ( strcmp(name, "--set") == 0 || strcmp(name, "--model") == 0 ||
+    const bool known = len < sizeof name && (strcmp(name, "--set") == 0 || strcmp(name, "--model") == 0 ||
                        strcmp(name, "--format") == 0 ||
                        (strcmp(name, "--sparsity") == 0 && (c->opts & OPT_SPARSITY)) ||
                        (strcmp(name, "--per") == 0 && (c->opts & OPT_PER)) ||

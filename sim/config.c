@@ -4,7 +4,6 @@
  * config_write.c. */
 #include "config.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -270,8 +269,8 @@ static int no_nul(loader *L) {
 
 static int load_root(loader *L, const yaml_node_t *root) {
   if (root->type != YAML_MAPPING_NODE)
-    return fail_at(L, root->start_mark, "(top level)", NULL, "expected a mapping with schema_version and sections, got %s",
-                   node_kind(root));
+    return fail_at(L, root->start_mark, "(top level)", NULL,
+                   "expected a mapping with schema_version and sections, got %s", node_kind(root));
   for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; p++) {
     yaml_node_t *key = yaml_document_get_node(L->doc, p->key);
     yaml_node_t *val = yaml_document_get_node(L->doc, p->value);
