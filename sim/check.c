@@ -80,22 +80,72 @@ static void object(cmp *c, const json_t *def, const char *where, const json_t *a
   json_object_foreach((json_t *)b, key, v) if (!json_object_get(a, key)) field(c, def, where, key, NULL, v);
 }
 
-/* A row's name: an op's, or a sweep row's sparsity and --vary value. */
-static void row_key(const json_t *row, char *buf, size_t len) {
-  const json_t *op = json_object_get(row, "op");
-  if (op) {
-    snprintf(buf, len, "%s", json_string_value(op));
-    return;
+/* The shortest decimal text that reads back to d exactly: two levels are
+ * the same row only when they are the same number. */
+static void exact_text(double d, char *buf, size_t len) {
+  for (int prec = 1; prec <= 17; prec++) {
+    snprintf(buf, len, "%.*g", prec, d);
+    if (strtod(buf, NULL) == d) return;
   }
+}
+
+/* A row's name: an op's, or a sweep row's sparsity and --vary value.
+ * False if it does not fit in len (ws_check_unique refuses such a row). */
+static bool row_key(const json_t *row, char *buf, size_t len) {
+  const json_t *op = json_object_get(row, "op");
+  if (op) return (size_t)snprintf(buf, len, "%s", json_string_value(op)) < len;
   const char *value = json_string_value(json_object_get(row, "value"));
-  snprintf(buf, len, "s=%.6g%s%s", json_number_value(json_object_get(row, "sparsity")), value && *value ? " v=" : "",
-           value ? value : "");
+  char level[32];
+  exact_text(json_number_value(json_object_get(row, "sparsity")), level, sizeof level);
+  return (size_t)snprintf(buf, len, "s=%s%s%s", level, value && *value ? " v=" : "", value ? value : "") < len;
+}
+
+/* Whether the rows' keys (row_key) are unique; -1 naming the first repeated one. */
+static int unique_rows(const json_t *rows, const char *section, char *err, size_t errlen) {
+  json_t *seen = json_object();
+  size_t i;
+  const json_t *r;
+  int rc = seen ? 0 : -1;
+  if (!seen) snprintf(err, errlen, "out of memory");
+  json_array_foreach(rows, i, r) {
+    if (rc) break;
+    char key[WS_CHECK_KEY_MAX];
+    const json_t *first = NULL;
+    if (!row_key(r, key, sizeof key)) {
+      snprintf(err, errlen, "%s: row %zu: its %s is longer than %d characters", section, i,
+               json_object_get(r, "op") ? "op name" : "--vary value", WS_CHECK_KEY_MAX - 16);
+      rc = -1;
+    } else if ((first = json_object_get(seen, key)) != NULL) {
+      snprintf(err, errlen, "%s: rows %lld and %zu are both %s; expected each %s once", section,
+               (long long)json_integer_value(first), i, key,
+               json_object_get(r, "op") ? "op" : "sparsity and --vary value");
+      rc = -1;
+    } else if (json_object_set_new(seen, key, json_integer((json_int_t)i)) != 0) {
+      snprintf(err, errlen, "out of memory");
+      rc = -1;
+    }
+  }
+  json_decref(seen);
+  return rc;
+}
+
+int ws_check_unique(const json_t *doc, char *err, size_t errlen) {
+  const char *cmd = json_string_value(json_object_get(doc, "command"));
+  const json_t *fig = cmd ? json_object_get(doc, cmd) : NULL;
+  if (!cmd || !fig) return 0;
+  if (strcmp(cmd, "run") == 0) return unique_rows(json_object_get(fig, "ops"), "run.ops", err, errlen);
+  if (strcmp(cmd, "sweep") == 0)
+    return unique_rows(json_object_get(fig, "points"), "sweep.points", err, errlen) != 0 ||
+                   unique_rows(json_object_get(fig, "kinds"), "sweep.kinds", err, errlen) != 0
+               ? -1
+               : 0;
+  return 0;
 }
 
 static const json_t *find_row(const json_t *rows, const char *key) {
   size_t i;
   const json_t *r;
-  char k[128];
+  char k[WS_CHECK_KEY_MAX];
   json_array_foreach(rows, i, r) {
     row_key(r, k, sizeof k);
     if (strcmp(k, key) == 0) return r;
@@ -115,7 +165,7 @@ static void rows(cmp *c, const char *def_name, const char *what, const json_t *a
   const json_t *def = ws_jschema_at(c->schema, def_name);
   size_t i;
   const json_t *r;
-  char key[128], where[160];
+  char key[WS_CHECK_KEY_MAX], where[WS_CHECK_KEY_MAX + 32];
   json_array_foreach(a, i, r) {
     row_key(r, key, sizeof key);
     snprintf(where, sizeof where, "%s[%s]", what, key);

@@ -32,6 +32,16 @@ typedef struct {
   size_t compared, moved;
 } ws_check_result;
 
+/* Room for a row's key: an op name, or "s=LEVEL v=VALUE" (a --vary value
+ * is a configuration value; the output schema bounds neither). */
+#define WS_CHECK_KEY_MAX 1024
+
+/* Whether a run or sweep document names each of its rows once: run ops by
+ * op, sweep points and kind rows by sparsity and --vary value (the keys
+ * the comparison matches rows by). 0, or -1 with "SECTION: rows I and J
+ * are both KEY ..." in err. */
+int ws_check_unique(const json_t *doc, char *err, size_t errlen);
+
 /* Compare cur against base (schema: the output schema, for x-host). Writes
  * one line per moved figure and a summary line to out. 0 with res filled;
  * -1 when they cannot be compared (different schema_version or command,

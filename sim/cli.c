@@ -4,10 +4,12 @@
  * and returns WS_EXIT_BAD_INPUT; nothing here calls exit(). */
 #include "cli.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli_internal.h"
+#include "schema.h"
 #include "units.h"
 #include "workloads/sparsity.h"
 
@@ -20,8 +22,12 @@ typedef struct {
   const char *summary;
   const char *usage; /* options beyond the common ones */
   unsigned opts;
+  unsigned formats; /* the output.format values it writes: bit 1 << ws_format; 0: it has its own --format */
   int (*run)(const ws_cli_args *a, FILE *out, FILE *err);
 } command;
+
+#define FMT(f) (1u << (f))
+#define FMT_ALL (FMT(WS_FORMAT_TABLE) | FMT(WS_FORMAT_CSV) | FMT(WS_FORMAT_JSON))
 
 static const char common_help[] =
     "Options of every command:\n"
@@ -60,8 +66,8 @@ static const command commands[] = {
      "weight_bytes_csr, weight_bytes_bitmap, seq_len; with --tiling, tile_nnz_max,\n"
      "tile_nnz_mean, tile_nnz_min (nonzeros of a tile) and tile_imbalance (max/mean;\n"
      "in kind and total rows, the worst op's).\n",
-     OPT_SPARSITY | OPT_PER | OPT_TILING, ws_cmd_flops},
-    {"models", "the GPT-3 presets: dimensions, parameters, weight bytes", "", 0, ws_cmd_models},
+     OPT_SPARSITY | OPT_PER | OPT_TILING, FMT_ALL, ws_cmd_flops},
+    {"models", "the GPT-3 presets: dimensions, parameters, weight bytes", "", 0, FMT_ALL, ws_cmd_models},
     {"probe", "run one communication pattern on the fabric (as the SDK benchmarks)",
      "  PATTERN            unicast, multicast-row, reduce-column, allreduce,\n"
      "                     region-copy, random or multicast-reduce (first argument)\n"
@@ -77,7 +83,7 @@ static const command commands[] = {
      "bound_exact (yes: nothing contends, cycles must equal it), time_us (cycles\n"
      "at the clock), events_per_s, wavelets_sent, wavelets_received,\n"
      "link_wavelets, colors_max, memory_bytes.\n",
-     OPT_PROBE, ws_cmd_probe},
+     OPT_PROBE, FMT_ALL, ws_cmd_probe},
     {"kernel", "one weight GEMM of the model on a region: cycles and SRAM per PE, simulated",
      "  --op NAME          a weight GEMM, e.g. L0.ffn_up (default), L3.q, lm_head\n"
      "  --region WxH       its PEs, columns x rows (default 64x32)\n"
@@ -92,9 +98,9 @@ static const command commands[] = {
      "(the first micro-batch's latency), sram_pe_max (bytes), fits, sparse_pes,\n"
      "macs_per_microbatch, interval_model (the placer's model of cycles_interval,\n"
      "kernels/estimate.h). A row that does not fit in SRAM is not simulated.\n",
-     OPT_SPARSITY | OPT_KERNEL, ws_cmd_kernel},
+     OPT_SPARSITY | OPT_KERNEL, FMT_ALL, ws_cmd_kernel},
     {"config", "print the effective configuration (YAML; JSON with --format json)", "", 0,
-     ws_cmd_config},
+     FMT(WS_FORMAT_TABLE) | FMT(WS_FORMAT_JSON), ws_cmd_config},
     {"place", "map the layer graph onto the mesh: a region per stage, balanced, in SRAM and colors",
      "  --map FILE         also write every PE's stage (x, y, op) to FILE, for heatmaps\n"
      "\n"
@@ -110,7 +116,7 @@ static const command commands[] = {
      "between consecutive stages), hops_edge_max (any producer to consumer),\n"
      "wall_s. Table format prints both; CSV the stages (totals on stderr); JSON\n"
      "both, under \"stages\" and \"totals\".\n",
-     OPT_PLACE, ws_cmd_place},
+     OPT_PLACE, FMT_ALL, ws_cmd_place},
     {"run", "simulate the configured model on the wafer, end to end: cycles, FLOPs, memory",
      "  --out DIR          also write DIR/run.json (totals, ops, the effective\n"
      "                     config), totals.csv, ops.csv and pes.csv (every PE)\n"
@@ -139,7 +145,7 @@ static const command commands[] = {
      "(micro-batches x the busiest PE's compute or ramp per micro-batch),\n"
      "placer_interval, macs, sram_max_bytes.\n"
      "pes.csv: x, y, stage (index, -1 unused), op, busy_cycles, busy_fraction, sram_bytes.\n",
-     OPT_RUN, ws_cmd_run},
+     OPT_RUN, FMT_ALL, ws_cmd_run},
     {"sweep", "run end to end at several sparsity levels (and values of one key): speedup, memory",
      "  --sparsity LIST    levels in [0, 1) (default: 0, the iterative-pruning\n"
      "                     schedule 0.4,0.84 as in 'wafersim flops': 0.4, 0.64,\n"
@@ -163,7 +169,7 @@ static const command commands[] = {
      "fill_cycles, steady_interval, bound_cycles, placer_interval, flops_dense,\n"
      "flops_executed, flops_per_s, peak_fraction, events, events_per_s, sim_wall_s,\n"
      "peak_rss_bytes (see 'wafersim run --help').\n",
-     OPT_SWEEP | OPT_SPARSITY, ws_cmd_sweep},
+     OPT_SWEEP | OPT_SPARSITY, FMT_ALL, ws_cmd_sweep},
     {"check", "compare a run's or sweep's figures with a baseline (CI regression): what moved",
      "  --baseline FILE    the baseline: a run.json or sweep.json wafersim wrote\n"
      "  NEW.json           the document to compare (first argument); without it,\n"
@@ -190,7 +196,7 @@ static const command commands[] = {
      "Exit status: 0 nothing moved (or the baseline was updated); 1 something\n"
      "moved; 2 cannot compare (unreadable or invalid document, another\n"
      "schema_version or command, configurations that differ).\n",
-     OPT_CHECK, ws_cmd_check},
+     OPT_CHECK, 0, ws_cmd_check},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -216,14 +222,19 @@ static void print_command_help(const command *c, FILE *out) {
   if (!check) fputs(common_help, out);
 }
 
-/* Appends "prefix" + value as an owned --set assignment. */
-static int push_set(ws_cli_args *a, const char *prefix, const char *value) {
-  size_t n = strlen(prefix) + strlen(value) + 1;
+/* Appends "prefix" + the first vlen characters of value as an owned --set
+ * assignment (sized to fit: no option value is ever cut short). */
+static int push_set_n(ws_cli_args *a, const char *prefix, const char *value, size_t vlen) {
+  size_t n = strlen(prefix) + vlen + 1;
   char *s = malloc(n);
   if (!s) return -1;
-  snprintf(s, n, "%s%s", prefix, value);
+  snprintf(s, n, "%s%.*s", prefix, (int)vlen, value);
   a->sets[a->nsets++] = s;
   return 0;
+}
+
+static int push_set(ws_cli_args *a, const char *prefix, const char *value) {
+  return push_set_n(a, prefix, value, strlen(value));
 }
 
 /* --mesh WxH as two --set assignments (their values are checked as any). */
@@ -233,9 +244,7 @@ static int push_mesh(ws_cli_args *a, const char *value, const char *cmd, FILE *e
     fprintf(err, "wafersim %s: --mesh: expected WxH, e.g. 64x64, got '%s'\n", cmd, value);
     return 1;
   }
-  char w[32];
-  snprintf(w, sizeof w, "%.*s", (int)(x - value), value);
-  return push_set(a, "fabric.width=", w) || push_set(a, "fabric.height=", x + 1) ? -1 : 0;
+  return push_set_n(a, "fabric.width=", value, (size_t)(x - value)) || push_set(a, "fabric.height=", x + 1) ? -1 : 0;
 }
 
 static int parse_args(const command *c, int argc, char **argv, ws_cli_args *a, FILE *err) {
@@ -268,11 +277,11 @@ static int parse_args(const command *c, int argc, char **argv, ws_cli_args *a, F
       continue;
     }
     /* --name=value or --name value */
-    char name[32];
+    char name[32]; /* the longest option is shorter; a longer name is unknown, and named in full */
     const char *eq = strchr(arg, '=');
     size_t len = eq ? (size_t)(eq - arg) : strlen(arg);
     snprintf(name, sizeof name, "%.*s", (int)len, arg);
-    const bool known = strcmp(name, "--set") == 0 || strcmp(name, "--model") == 0 ||
+    const bool known = len < sizeof name && (strcmp(name, "--set") == 0 || strcmp(name, "--model") == 0 ||
                        strcmp(name, "--format") == 0 ||
                        (strcmp(name, "--sparsity") == 0 && (c->opts & OPT_SPARSITY)) ||
                        (strcmp(name, "--per") == 0 && (c->opts & OPT_PER)) ||
@@ -292,10 +301,10 @@ static int parse_args(const command *c, int argc, char **argv, ws_cli_args *a, F
                        ((c->opts & OPT_KERNEL) &&
                         (strcmp(name, "--op") == 0 || strcmp(name, "--region") == 0 ||
                          strcmp(name, "--batch") == 0 || strcmp(name, "--kernel") == 0 ||
-                         strcmp(name, "--micro-batches") == 0));
+                         strcmp(name, "--micro-batches") == 0)));
     if (!known) {
-      fprintf(err, "wafersim %s: unknown option '%s'; see 'wafersim %s --help'\n", c->name,
-              name, c->name);
+      fprintf(err, "wafersim %s: unknown option '%.*s'; see 'wafersim %s --help'\n", c->name,
+              (int)len, arg, c->name);
       return -1;
     }
     const char *value = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
@@ -304,6 +313,8 @@ static int parse_args(const command *c, int argc, char **argv, ws_cli_args *a, F
       return -1;
     }
     int rc = 0;
+    if (strcmp(name, "--set") == 0 && strncmp(value, "output.format=", 14) == 0) a->format_from = "--set output.format";
+    if (strcmp(name, "--format") == 0) a->format_from = "--format";
     if (strcmp(name, "--set") == 0) rc = push_set(a, "", value);
     else if (strcmp(name, "--model") == 0) rc = push_set(a, "model.preset=", value);
     else if (strcmp(name, "--format") == 0 && (c->opts & OPT_CHECK)) a->check_format = value;
@@ -345,6 +356,21 @@ int ws_cli_load_config(const ws_cli_args *a, ws_config *cfg, FILE *err) {
   for (int i = 0; rc == 0 && i < a->nsets; i++) rc = ws_config_set(cfg, a->sets[i], msg, sizeof msg);
   if (rc == 0) rc = ws_config_finish(cfg, msg, sizeof msg);
   if (rc != 0) fprintf(err, "wafersim: %s\n", msg);
+  if (rc == 0 && a->formats && !(a->formats & FMT(cfg->output.format))) {
+    /* A command refuses a format it cannot write, wherever it was asked for. */
+    const char *at = cfg->origin[ws_schema_find("output.format")].where;
+    char can[64] = "";
+    for (int f = WS_FORMAT_TABLE; f <= WS_FORMAT_JSON; f++)
+      if (a->formats & FMT(f))
+        snprintf(can + strlen(can), sizeof can - strlen(can), "%s%s", *can ? " or " : "", ws_format_name((ws_format)f));
+    const char *fmt = ws_format_name(cfg->output.format);
+    if (strcmp(at, "--set") != 0 || !a->format_from)
+      fprintf(err, "wafersim %s: %s: output.format: %s writes %s, not %s\n", a->cmd, at, a->cmd, can, fmt);
+    else
+      fprintf(err, "wafersim %s: %s%s%s: %s writes %s, not %s\n", a->cmd, a->format_from,
+              strcmp(a->format_from, "--format") == 0 ? " " : "=", fmt, a->cmd, can, fmt);
+    rc = -1;
+  }
   return rc;
 }
 
@@ -416,12 +442,17 @@ int ws_cli_parse_levels(const char *cmd, const char *list, double *levels, size_
 
 /* "WxH" (--region, --tiling): two counts in [1, 2^20]. 0, or -1 with a message. */
 int ws_cli_parse_wh(const char *cmd, const char *opt, const char *value, uint32_t *w, uint32_t *h, FILE *err) {
-  char buf[64], msg[256];
+  char msg[256];
   int64_t v[2];
-  snprintf(buf, sizeof buf, "%s", value);
+  char *buf = strdup(value); /* sized to the value: never cut short */
+  if (!buf) {
+    fprintf(err, "wafersim %s: out of memory\n", cmd);
+    return -1;
+  }
   char *x = strchr(buf, 'x');
-  if (!x || strlen(value) >= sizeof buf) {
+  if (!x) {
     fprintf(err, "wafersim %s: %s: expected WxH, e.g. 64x32, got '%s'\n", cmd, opt, value);
+    free(buf);
     return -1;
   }
   *x = '\0';
@@ -429,8 +460,10 @@ int ws_cli_parse_wh(const char *cmd, const char *opt, const char *value, uint32_
   for (int i = 0; i < 2; i++)
     if (ws_units_parse(part[i], WS_UNIT_COUNT, 1, 1 << 20, &v[i], msg, sizeof msg) != 0) {
       fprintf(err, "wafersim %s: %s (WxH): %s\n", cmd, opt, msg);
+      free(buf);
       return -1;
     }
+  free(buf);
   *w = (uint32_t)v[0];
   *h = (uint32_t)v[1];
   return 0;
@@ -438,13 +471,19 @@ int ws_cli_parse_wh(const char *cmd, const char *opt, const char *value, uint32_
 
 /* --schedule STEP,TARGET into levels. */
 int ws_cli_parse_schedule(const char *cmd, const char *value, double *levels, size_t *n, FILE *err) {
-  char buf[128], msg[256];
+  char msg[256];
   double v[2];
-  snprintf(buf, sizeof buf, "%s", value);
+  char *buf = strdup(value); /* sized to the value: never cut short */
+  if (!buf) {
+    fprintf(err, "wafersim %s: out of memory\n", cmd);
+    return -1;
+  }
   char *comma = strchr(buf, ',');
   if (comma) *comma = '\0';
-  if (!comma || ws_units_parse_real(buf, 0.0, 1.0, 1, &v[0], msg, sizeof msg) != 0 ||
-      ws_units_parse_real(comma + 1, 0.0, 1.0, 1, &v[1], msg, sizeof msg) != 0) {
+  const bool ok = comma && ws_units_parse_real(buf, 0.0, 1.0, 1, &v[0], msg, sizeof msg) == 0 &&
+                  ws_units_parse_real(comma + 1, 0.0, 1.0, 1, &v[1], msg, sizeof msg) == 0;
+  free(buf);
+  if (!ok) {
     fprintf(err, "wafersim %s: --schedule: expected STEP,TARGET, two fractions like 0.2,0.84, got '%s'\n", cmd, value);
     return -1;
   }
@@ -461,8 +500,12 @@ int ws_cli_parse_schedule(const char *cmd, const char *value, double *levels, si
  * (names == NULL, in [1, 2^31)). 0, or -1 with a message. */
 int ws_cli_parse_list(const char *cmd, const char *opt, const char *list, const char *const *names,
                       uint32_t *out, uint32_t max, uint32_t *n, FILE *err) {
-  char buf[1024], msg[256];
-  snprintf(buf, sizeof buf, "%s", list);
+  char msg[256];
+  char *buf = strdup(list); /* sized to the list: never cut short */
+  if (!buf) {
+    fprintf(err, "wafersim %s: out of memory\n", cmd);
+    return -1;
+  }
   *n = 0;
   char *save = NULL;
   for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
@@ -476,10 +519,12 @@ int ws_cli_parse_list(const char *cmd, const char *opt, const char *list, const 
     }
     if (v < 0 || *n == max) {
       fprintf(err, "wafersim %s: %s: %s\n", cmd, opt, *n == max ? "too many values" : msg);
+      free(buf);
       return -1;
     }
     out[(*n)++] = (uint32_t)v;
   }
+  free(buf);
   if (*n == 0) {
     fprintf(err, "wafersim %s: %s: expected a list, got '%s'\n", cmd, opt, list);
     return -1;
@@ -509,7 +554,7 @@ int ws_cli_main(int argc, char **argv, FILE *out, FILE *err) {
     fprintf(err, "wafersim: unknown command '%s'; run 'wafersim --help'\n", name);
     return WS_EXIT_BAD_INPUT;
   }
-  ws_cli_args a = {.cmd = name};
+  ws_cli_args a = {.cmd = name, .formats = c->formats};
   a.sets = calloc((size_t)argc, sizeof *a.sets);
   if (!a.sets) {
     fprintf(err, "wafersim: out of memory\n");

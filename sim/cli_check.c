@@ -16,6 +16,7 @@
 #include "jschema.h"
 #include "report.h"
 #include "run.h"
+#include "workloads/infile.h"
 
 #define MAX_ONLY 64
 
@@ -36,13 +37,20 @@ static int parse_tol(const char *opt, const char *text, double *v, FILE *err) {
  * needs only what running it again takes: its command and configuration. */
 static json_t *load_doc(const char *path, const json_t *schema, bool updating, FILE *err) {
   json_error_t je;
-  json_t *doc = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+  char msg[512];
+  size_t len;
+  char *text = wl_infile_read(path, "JSON document", WL_INFILE_DOC_MAX, &len, msg, sizeof msg);
+  if (!text) {
+    fprintf(err, "wafersim check: %s\n", msg);
+    return NULL;
+  }
+  json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+  free(text);
   if (!doc) {
     if (je.line > 0) fprintf(err, "wafersim check: %s: line %d, column %d: %s\n", path, je.line, je.column, je.text);
     else fprintf(err, "wafersim check: %s: %s\n", path, je.text);
     return NULL;
   }
-  char msg[512];
   const char *cmd = json_string_value(json_object_get(doc, "command"));
   if (cmd && strcmp(cmd, "run") != 0 && strcmp(cmd, "sweep") != 0) {
     fprintf(err, "wafersim check: %s: a document of '%s'; check compares those of run and sweep\n", path, cmd);
@@ -57,18 +65,26 @@ static json_t *load_doc(const char *path, const json_t *schema, bool updating, F
     json_decref(doc);
     return NULL;
   }
+  if (ws_check_unique(doc, msg, sizeof msg) != 0) {
+    fprintf(err, "wafersim check: %s: %s\n", path, msg);
+    json_decref(doc);
+    return NULL;
+  }
   return doc;
 }
 
 /* The baseline's configuration, then every --set; 0 or -1 with the reason on err. */
 static int base_config(const json_t *base, const ws_cli_args *a, ws_config *cfg, FILE *err) {
-  char *text = json_dumps(json_object_get(base, "config"), JSON_COMPACT), msg[WS_CONFIG_ERR_MAX] = "", name[512];
-  snprintf(name, sizeof name, "%s (its config)", a->baseline);
-  int rc = text ? ws_config_init_default(cfg, msg, sizeof msg) : -1;
+  char *text = json_dumps(json_object_get(base, "config"), JSON_COMPACT), msg[WS_CONFIG_ERR_MAX] = "";
+  const size_t nlen = strlen(a->baseline) + 16;
+  char *name = malloc(nlen); /* sized to the path: the baseline is named in full */
+  if (name) snprintf(name, nlen, "%s (its config)", a->baseline);
+  int rc = text && name ? ws_config_init_default(cfg, msg, sizeof msg) : -1;
   if (rc == 0) rc = ws_config_load_string(cfg, text, strlen(text), name, msg, sizeof msg);
   for (int i = 0; rc == 0 && i < a->nsets; i++) rc = ws_config_set(cfg, a->sets[i], msg, sizeof msg);
   if (rc == 0) rc = ws_config_finish(cfg, msg, sizeof msg);
   free(text);
+  free(name);
   if (rc != 0) fprintf(err, "wafersim check: %s\n", *msg ? msg : "out of memory");
   return rc;
 }
@@ -104,10 +120,14 @@ static json_t *rerun_sweep(const json_t *base, const ws_config *cfg, const char 
   for (size_t i = 0; levels && i < nl; i++) levels[i] = json_number_value(json_array_get(lv, i));
   for (size_t i = 0; values && i < nv; i++) values[i] = json_string_value(json_array_get(vs, i));
   json_t *doc = NULL;
-  if (levels && values) {
+  /* Messages about the levels and values name the baseline, not --set or --vary. */
+  const size_t slen = strlen(path) + 32;
+  char *source = malloc(slen);
+  if (source) snprintf(source, slen, "%s (its sweep.spec)", path);
+  if (levels && values && source) {
     const ws_sweep_spec spec = {levels, nl, *key ? key : NULL, values, nv, 2, NULL, NULL};
     char msg[WS_CONFIG_ERR_MAX] = "";
-    ws_sweep *s = ws_sweep_run(cfg, &spec, msg, sizeof msg);
+    ws_sweep *s = ws_sweep_run_from(cfg, &spec, source, msg, sizeof msg);
     if (!s) fprintf(err, "wafersim check: %s\n", msg);
     ws_table *rows = s ? ws_sweep_table(s) : NULL, *kinds = s ? ws_sweep_kinds_table(s) : NULL;
     if (rows && kinds) doc = ws_cli_sweep_doc(cfg, &spec, rows, kinds);
@@ -117,6 +137,7 @@ static json_t *rerun_sweep(const json_t *base, const ws_config *cfg, const char 
   }
   free(levels);
   free(values);
+  free(source);
   return doc;
 }
 
@@ -135,7 +156,7 @@ static int update(const char *path, json_t *doc, FILE *out, FILE *err) {
   char dir[1024], msg[1200];
   const char *slash = strrchr(path, '/');
   if (strlen(path) >= sizeof dir) {
-    fprintf(err, "wafersim check: %s: path too long\n", path);
+    fprintf(err, "wafersim check: %s: path longer than %zu characters\n", path, sizeof dir - 1);
     return WS_EXIT_FAILURE;
   }
   snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");

@@ -36,6 +36,8 @@ typedef struct {
   const char *baseline, *rtol, *atol, *only, *check_format; /* check */
   bool update_baseline, allow_config_change;                /* check */
   bool help;
+  unsigned formats;        /* the output.format values the command writes (bit 1 << ws_format) */
+  const char *format_from; /* the option that set output.format last: "--format" or "--set output.format" */
 } ws_cli_args;
 
 /* The embedded default, then FILE, then every --set, then the cross-key

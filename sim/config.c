@@ -4,7 +4,6 @@
  * config_write.c. */
 #include "config.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -13,11 +12,13 @@
 
 #include "schema.h"
 #include "units.h"
+#include "workloads/infile.h"
 
 /* The embedded default, generated at build time from sim/default.yaml. */
 extern const char ws_default_yaml_text[];
 
 #define MAX_SECTIONS 16
+#define DEFAULT_NAME "(embedded default)" /* the embedded default's name in origins */
 
 const char *ws_config_default_yaml(void) { return ws_default_yaml_text; }
 
@@ -42,12 +43,13 @@ void ws_config_init_empty(ws_config *cfg) {
 
 int ws_config_init_default(ws_config *cfg, char *err, size_t errlen) {
   ws_config_init_empty(cfg);
-  return ws_config_load_string(cfg, ws_default_yaml_text, strlen(ws_default_yaml_text), "(embedded default)", err,
+  return ws_config_load_string(cfg, ws_default_yaml_text, strlen(ws_default_yaml_text), DEFAULT_NAME, err,
                                errlen);
 }
 
 /* Why `leaf` is not a key of `section`: "unknown key; expected one of: ...",
- * or, for an op kind that is never sparse, why it cannot be. */
+ * or, for an op kind that is never sparse, why it cannot be. The list is
+ * whole, or says how many more keys there are (ws_schema_list). */
 static void unknown_key(const char *section, const char *leaf, char *buf, size_t len) {
   const int kind = mdl_op_kind_parse(leaf);
   if (strcmp(section, "workload.sparsity_by_kind") == 0 && kind >= 0) {
@@ -57,9 +59,23 @@ static void unknown_key(const char *section, const char *leaf, char *buf, size_t
              leaf);
     return;
   }
-  char known[512];
-  ws_schema_list(section, known, sizeof known);
-  snprintf(buf, len, "unknown key; expected one of: %s", known);
+  static const char head[] = "unknown key; expected one of: ";
+  snprintf(buf, len, "%s", head);
+  if (len > sizeof head) ws_schema_list(section, buf + sizeof head - 1, len - (sizeof head - 1));
+}
+
+/* The room left in a message of errlen bytes after `used` bytes of prefix
+ * (at least a little, so that a list says how many it leaves out). */
+static size_t room_after(size_t errlen, size_t used) { return used + 96 < errlen ? errlen - used : 96; }
+
+/* "fabric, model, ...": the top-level sections (a short list: it fits). */
+static const char *top_sections(char *buf, size_t len) {
+  size_t used = 0;
+  buf[0] = '\0';
+  for (size_t i = 0; i < ws_schema_sections() && used < len; i++)
+    if (!strchr(ws_schema_section(i), '.'))
+      used += (size_t)snprintf(buf + used, len - used, "%s%s", used ? ", " : "", ws_schema_section(i));
+  return buf;
 }
 
 /* ---- loading YAML ---- */
@@ -75,8 +91,10 @@ typedef struct {
   bool seen_version;
 } loader;
 
-static int fail_at(loader *L, yaml_mark_t m, const char *path, const char *fmt, ...) {
-  int n = snprintf(L->err, L->errlen, "%s:%zu:%zu: %s: ", L->name, m.line + 1, m.column + 1, path);
+/* "NAME:LINE:COL: PATH[.LEAF]: message" into L->err; returns -1. */
+static int fail_at(loader *L, yaml_mark_t m, const char *path, const char *leaf, const char *fmt, ...) {
+  int n = snprintf(L->err, L->errlen, "%s:%zu:%zu: %s%s%s: ", L->name, m.line + 1, m.column + 1, path,
+                   leaf ? "." : "", leaf ? leaf : "");
   if (n >= 0 && (size_t)n < L->errlen) {
     va_list ap;
     va_start(ap, fmt);
@@ -100,76 +118,150 @@ static const char *node_kind(const yaml_node_t *n) {
   return is_null(n) ? "nothing" : "a value";
 }
 
+/* Writes "NAME" + suffix into an origin of WS_WHERE_MAX bytes: a longer
+ * name keeps its end, marked "...", so that a message never shows a cut
+ * name as if it were whole. */
+static void origin_text(ws_origin *o, const char *name, const char *suffix) {
+  const size_t ns = strlen(suffix), room = WS_WHERE_MAX - ns - 1, n = strlen(name);
+  char *w = o->where;
+  if (n <= room) {
+    memcpy(w, name, n);
+  } else {
+    memcpy(w, "...", 3);
+    memcpy(w + 3, name + n - (room - 3), room - 3);
+  }
+  memcpy(w + (n <= room ? n : room), suffix, ns + 1);
+}
+
+/* Records where key ki got its value: NAME:LINE:COL. */
 static void where(loader *L, int ki, yaml_mark_t m) {
-  snprintf(L->cfg->origin[ki].where, WS_WHERE_MAX, "%s:%zu:%zu", L->name, m.line + 1, m.column + 1);
+  char lc[48];
+  snprintf(lc, sizeof lc, ":%zu:%zu", m.line + 1, m.column + 1);
+  origin_text(&L->cfg->origin[ki], L->name, lc);
+}
+
+/* A map's entries have no --set of their own any more (it was replaced). */
+static void clear_entry_set(ws_config *cfg, const ws_key *k) {
+  if (k->type == WS_K_LAYER_MAP) memset(cfg->entry_set.layer, 0, sizeof cfg->entry_set.layer);
+  if (k->type == WS_K_NAME_MAP) memset(cfg->entry_set.tensor, 0, sizeof cfg->entry_set.tensor);
+}
+
+/* Marks the entry `canon` of map key k as given by --set. */
+static void mark_entry_set(ws_config *cfg, const ws_key *k, const char *canon) {
+  if (k->type == WS_K_LAYER_MAP) {
+    const long layer = strtol(canon, NULL, 10);
+    if (layer >= 0 && layer < WL_MAX_LAYERS) cfg->entry_set.layer[layer] = true;
+  } else if (k->type == WS_K_NAME_MAP) {
+    for (uint32_t i = 0; i < cfg->workload.file.ntensors; i++)
+      if (strcmp(cfg->workload.file.tensors[i].tensor, canon) == 0) cfg->entry_set.tensor[i] = true;
+  }
 }
 
 /* A map-valued key: its mapping replaces the map below it. */
 static int load_map(loader *L, int ki, const yaml_node_t *val) {
   const ws_key *k = ws_schema_key((size_t)ki);
   if (!is_null(val) && val->type != YAML_MAPPING_NODE)
-    return fail_at(L, val->start_mark, k->path, "expected a mapping (e.g. {0: 0.5} or {name: L0.q}), got %s",
+    return fail_at(L, val->start_mark, k->path, NULL, "expected a mapping (e.g. {0: 0.5} or {name: L0.q}), got %s",
                    node_kind(val));
   ws_schema_clear(L->cfg, k);
+  clear_entry_set(L->cfg, k);
   where(L, ki, val->start_mark);
   if (is_null(val)) return 0;
-  for (yaml_node_pair_t *p = val->data.mapping.pairs.start; p < val->data.mapping.pairs.top; p++) {
+  const size_t n = (size_t)(val->data.mapping.pairs.top - val->data.mapping.pairs.start);
+  char(*canon)[WS_ENTRY_NAME_MAX] = malloc((n + 1) * sizeof *canon);
+  if (!canon) return fail_at(L, val->start_mark, k->path, NULL, "out of memory");
+  int rc = 0;
+  for (size_t i = 0; i < n && rc == 0; i++) {
+    const yaml_node_pair_t *p = &val->data.mapping.pairs.start[i];
     const yaml_node_t *key = yaml_document_get_node(L->doc, p->key), *v = yaml_document_get_node(L->doc, p->value);
-    if (key->type != YAML_SCALAR_NODE || is_null(key))
-      return fail_at(L, key->start_mark, k->path, "expected an entry name, got %s", node_kind(key));
-    char path[256];
-    snprintf(path, sizeof path, "%s.%s", k->path, node_text(key));
-    for (yaml_node_pair_t *q = val->data.mapping.pairs.start; q < p; q++) {
-      const yaml_node_t *other = yaml_document_get_node(L->doc, q->key);
-      if (other->type == YAML_SCALAR_NODE && strcmp(node_text(other), node_text(key)) == 0)
-        return fail_at(L, key->start_mark, path, "given twice");
+    if (key->type != YAML_SCALAR_NODE || is_null(key)) {
+      rc = fail_at(L, key->start_mark, k->path, NULL, "expected an entry name, got %s", node_kind(key));
+      break;
     }
-    if (v->type != YAML_SCALAR_NODE || is_null(v))
-      return fail_at(L, v->start_mark, path, "expected a single value, got %s", node_kind(v));
+    const char *name = node_text(key);
     char msg[384];
-    if (ws_schema_put(L->cfg, k, node_text(key), node_text(v), msg, sizeof msg) != 0)
-      return fail_at(L, v->start_mark, path, "%s", msg);
+    if (ws_schema_entry_name(k, name, canon[i], sizeof canon[i], msg, sizeof msg) != 0) {
+      rc = fail_at(L, key->start_mark, k->path, name, "%s", msg);
+      break;
+    }
+    /* Duplicates by what they name, not how they are spelled: {1: 0.5, 01: 0.6}. */
+    for (size_t j = 0; j < i && rc == 0; j++) {
+      if (strcmp(canon[j], canon[i]) != 0) continue;
+      const yaml_node_t *other = yaml_document_get_node(L->doc, val->data.mapping.pairs.start[j].key);
+      if (strcmp(node_text(other), name) == 0)
+        rc = fail_at(L, key->start_mark, k->path, name, "given twice (first at %zu:%zu)",
+                     other->start_mark.line + 1, other->start_mark.column + 1);
+      else
+        rc = fail_at(L, key->start_mark, k->path, name, "given twice: '%s' (at %zu:%zu) and '%s' both name "
+                     "entry %s", node_text(other), other->start_mark.line + 1, other->start_mark.column + 1, name,
+                     canon[i]);
+    }
+    if (rc != 0) break;
+    if (v->type != YAML_SCALAR_NODE || is_null(v)) {
+      rc = fail_at(L, v->start_mark, k->path, canon[i], "expected a single value, got %s", node_kind(v));
+      break;
+    }
+    if (ws_schema_put(L->cfg, k, canon[i], node_text(v), msg, sizeof msg) != 0)
+      rc = fail_at(L, v->start_mark, k->path, canon[i], "%s", msg);
   }
-  return 0;
+  free(canon);
+  return rc;
 }
 
 static int load_leaf(loader *L, int ki, const yaml_node_t *val) {
   const ws_key *k = ws_schema_key((size_t)ki);
-  if (L->seen_key[ki]) return fail_at(L, val->start_mark, k->path, "given twice");
+  if (L->seen_key[ki]) return fail_at(L, val->start_mark, k->path, NULL, "given twice");
   L->seen_key[ki] = true;
   if (k->type == WS_K_LAYER_MAP || k->type == WS_K_NAME_MAP) return load_map(L, ki, val);
   if (val->type != YAML_SCALAR_NODE || is_null(val))
-    return fail_at(L, val->start_mark, k->path, "expected a single value, got %s", node_kind(val));
+    return fail_at(L, val->start_mark, k->path, NULL, "expected a single value, got %s", node_kind(val));
   char msg[384];
   if (ws_schema_parse(L->cfg, k, node_text(val), msg, sizeof msg) != 0)
-    return fail_at(L, val->start_mark, k->path, "%s", msg);
+    return fail_at(L, val->start_mark, k->path, NULL, "%s", msg);
   where(L, ki, val->start_mark);
   return 0;
 }
 
 static int load_section(loader *L, int si, const yaml_node_t *map) {
   const char *sec = ws_schema_section((size_t)si);
-  if (L->seen_section[si]) return fail_at(L, map->start_mark, sec, "section given twice");
+  if (L->seen_section[si]) return fail_at(L, map->start_mark, sec, NULL, "section given twice");
   L->seen_section[si] = true;
   if (is_null(map)) return 0;
   if (map->type != YAML_MAPPING_NODE)
-    return fail_at(L, map->start_mark, sec, "expected a mapping of %s keys, got %s", sec, node_kind(map));
+    return fail_at(L, map->start_mark, sec, NULL, "expected a mapping of %s keys, got %s", sec, node_kind(map));
   for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
     yaml_node_t *key = yaml_document_get_node(L->doc, p->key);
     yaml_node_t *val = yaml_document_get_node(L->doc, p->value);
     if (key->type != YAML_SCALAR_NODE)
-      return fail_at(L, key->start_mark, sec, "expected a key name, got %s", node_kind(key));
-    char path[256];
-    snprintf(path, sizeof path, "%s.%s", sec, node_text(key));
+      return fail_at(L, key->start_mark, sec, NULL, "expected a key name, got %s", node_kind(key));
+    const size_t plen = strlen(sec) + strlen(node_text(key)) + 2;
+    char *path = malloc(plen);
+    if (!path) return fail_at(L, key->start_mark, sec, NULL, "out of memory");
+    snprintf(path, plen, "%s.%s", sec, node_text(key));
     const int ki = ws_schema_find(path), sub = ws_schema_find_section(path);
+    free(path);
     if (ki >= 0) {
       if (load_leaf(L, ki, val) != 0) return -1;
     } else if (sub >= 0) {
       if (load_section(L, sub, val) != 0) return -1;
     } else {
-      char why[640];
-      unknown_key(sec, node_text(key), why, sizeof why);
-      return fail_at(L, key->start_mark, path, "%s", why);
+      char why[WS_CONFIG_ERR_MAX];
+      const size_t prefix = strlen(L->name) + strlen(sec) + strlen(node_text(key)) + 32;
+      unknown_key(sec, node_text(key), why, room_after(sizeof why < L->errlen ? sizeof why : L->errlen, prefix));
+      return fail_at(L, key->start_mark, sec, node_text(key), "%s", why);
+    }
+  }
+  return 0;
+}
+
+/* Every scalar is read as a C string: one holding a NUL (YAML's "\0"
+ * escape) would be cut there, so it is refused where it is. */
+static int no_nul(loader *L) {
+  for (const yaml_node_t *n = L->doc->nodes.start; n < L->doc->nodes.top; n++) {
+    if (n->type == YAML_SCALAR_NODE && memchr(n->data.scalar.value, '\0', n->data.scalar.length)) {
+      snprintf(L->err, L->errlen, "%s:%zu:%zu: a NUL character (\\0) after '%s'; expected text without one", L->name,
+               n->start_mark.line + 1, n->start_mark.column + 1, node_text(n));
+      return -1;
     }
   }
   return 0;
@@ -177,22 +269,22 @@ static int load_section(loader *L, int si, const yaml_node_t *map) {
 
 static int load_root(loader *L, const yaml_node_t *root) {
   if (root->type != YAML_MAPPING_NODE)
-    return fail_at(L, root->start_mark, "(top level)", "expected a mapping with schema_version and sections, got %s",
-                   node_kind(root));
+    return fail_at(L, root->start_mark, "(top level)", NULL,
+                   "expected a mapping with schema_version and sections, got %s", node_kind(root));
   for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; p++) {
     yaml_node_t *key = yaml_document_get_node(L->doc, p->key);
     yaml_node_t *val = yaml_document_get_node(L->doc, p->value);
     if (key->type != YAML_SCALAR_NODE)
-      return fail_at(L, key->start_mark, "(top level)", "expected a section name, got %s", node_kind(key));
+      return fail_at(L, key->start_mark, "(top level)", NULL, "expected a section name, got %s", node_kind(key));
     const char *name = node_text(key);
     if (strcmp(name, "schema_version") == 0) {
-      if (L->seen_version) return fail_at(L, val->start_mark, name, "given twice");
+      if (L->seen_version) return fail_at(L, val->start_mark, name, NULL, "given twice");
       L->seen_version = true;
       int64_t v;
       char msg[256];
       if (val->type != YAML_SCALAR_NODE ||
           ws_units_parse(node_text(val), WS_UNIT_COUNT, 1, 1000, &v, msg, sizeof msg) != 0 || v != WS_SCHEMA_VERSION)
-        return fail_at(L, val->start_mark, name, "expected %d (the schema this wafersim reads), got %s%s%s",
+        return fail_at(L, val->start_mark, name, NULL, "expected %d (the schema this wafersim reads), got %s%s%s",
                        WS_SCHEMA_VERSION, val->type == YAML_SCALAR_NODE ? "'" : "",
                        val->type == YAML_SCALAR_NODE ? node_text(val) : node_kind(val),
                        val->type == YAML_SCALAR_NODE ? "'" : "");
@@ -200,23 +292,63 @@ static int load_root(loader *L, const yaml_node_t *root) {
     }
     const int si = strchr(name, '.') ? -1 : ws_schema_find_section(name);
     if (si < 0) {
-      char known[256] = "schema_version";
-      for (size_t i = 0; i < ws_schema_sections(); i++)
-        if (!strchr(ws_schema_section(i), '.'))
-          snprintf(known + strlen(known), sizeof known - strlen(known), ", %s", ws_schema_section(i));
-      return fail_at(L, key->start_mark, name, "unknown section; expected one of: %s", known);
+      char known[256];
+      return fail_at(L, key->start_mark, name, NULL, "unknown section; expected one of: schema_version, %s",
+                     top_sections(known, sizeof known));
     }
     if (load_section(L, si, val) != 0) return -1;
   }
   if (!L->seen_version) {
     yaml_mark_t start = {0, 0, 0};
-    return fail_at(L, start, "schema_version", "missing; expected 'schema_version: %d' first", WS_SCHEMA_VERSION);
+    return fail_at(L, start, "schema_version", NULL, "missing; expected 'schema_version: %d' first", WS_SCHEMA_VERSION);
   }
   return 0;
 }
 
+/* The parser's message for a YAML syntax error. */
+static void malformed(const yaml_parser_t *p, const char *name, char *err, size_t errlen) {
+  snprintf(err, errlen, "%s:%zu:%zu: malformed YAML: %s%s%s", name, p->problem_mark.line + 1,
+           p->problem_mark.column + 1, p->problem ? p->problem : "parse error", p->context ? " " : "",
+           p->context ? p->context : "");
+}
+
+/* A first pass over the events: refuses, where it starts, the first
+ * collection nested deeper than WS_CONFIG_DEPTH_MAX, before building any
+ * document (libyaml takes time quadratic in the depth to build one). */
+static int check_depth(const char *text, size_t len, const char *name, char *err, size_t errlen) {
+  yaml_parser_t p;
+  if (!yaml_parser_initialize(&p)) {
+    snprintf(err, errlen, "%s: cannot initialise the YAML parser (out of memory)", name);
+    return -1;
+  }
+  yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
+  int depth = 0, rc = 0;
+  for (bool done = false; !done && rc == 0;) {
+    yaml_event_t e;
+    if (!yaml_parser_parse(&p, &e)) {
+      malformed(&p, name, err, errlen);
+      rc = -1;
+      break;
+    }
+    if (e.type == YAML_MAPPING_START_EVENT || e.type == YAML_SEQUENCE_START_EVENT) {
+      if (++depth > WS_CONFIG_DEPTH_MAX) {
+        snprintf(err, errlen, "%s:%zu:%zu: nested deeper than %d levels; a configuration needs at most 4", name,
+                 e.start_mark.line + 1, e.start_mark.column + 1, WS_CONFIG_DEPTH_MAX);
+        rc = -1;
+      }
+    } else if (e.type == YAML_MAPPING_END_EVENT || e.type == YAML_SEQUENCE_END_EVENT) {
+      depth--;
+    }
+    done = e.type == YAML_STREAM_END_EVENT;
+    yaml_event_delete(&e);
+  }
+  yaml_parser_delete(&p);
+  return rc;
+}
+
 int ws_config_load_string(ws_config *cfg, const char *text, size_t len, const char *name,
                           char *err, size_t errlen) {
+  if (check_depth(text, len, name, err, errlen) != 0) return -1;
   yaml_parser_t parser;
   yaml_document_t doc;
   if (!yaml_parser_initialize(&parser)) {
@@ -226,10 +358,7 @@ int ws_config_load_string(ws_config *cfg, const char *text, size_t len, const ch
   yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
   int rc = -1;
   if (!yaml_parser_load(&parser, &doc)) {
-    snprintf(err, errlen, "%s:%zu:%zu: malformed YAML: %s%s%s", name,
-             parser.problem_mark.line + 1, parser.problem_mark.column + 1,
-             parser.problem ? parser.problem : "parse error", parser.context ? " " : "",
-             parser.context ? parser.context : "");
+    malformed(&parser, name, err, errlen);
     yaml_parser_delete(&parser);
     return -1;
   }
@@ -243,14 +372,13 @@ int ws_config_load_string(ws_config *cfg, const char *text, size_t len, const ch
     loader L = {.cfg = next, .name = name, .doc = &doc, .err = err, .errlen = errlen};
     if (next) *next = *cfg;
     else snprintf(err, errlen, "%s: out of memory", name);
-    rc = next ? load_root(&L, root) : -1;
+    rc = next ? no_nul(&L) : -1;
+    if (rc == 0) rc = load_root(&L, root);
     if (rc == 0) {
       yaml_document_t extra;
       if (!yaml_parser_load(&parser, &extra)) {
         rc = -1;
-        snprintf(err, errlen, "%s:%zu:%zu: malformed YAML: %s", name,
-                 parser.problem_mark.line + 1, parser.problem_mark.column + 1,
-                 parser.problem ? parser.problem : "parse error");
+        malformed(&parser, name, err, errlen);
       } else {
         yaml_node_t *more = yaml_document_get_root_node(&extra);
         if (more) {
@@ -269,37 +397,18 @@ int ws_config_load_string(ws_config *cfg, const char *text, size_t len, const ch
   return rc;
 }
 
-#define CONFIG_FILE_MAX (1 << 20) /* bytes; a configuration is a few hundred */
-
 int ws_config_load_file(ws_config *cfg, const char *path, char *err, size_t errlen) {
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-    return -1;
-  }
-  char *buf = malloc(CONFIG_FILE_MAX + 1);
-  if (!buf) {
-    fclose(f);
-    snprintf(err, errlen, "%s: out of memory", path);
-    return -1;
-  }
-  size_t n = fread(buf, 1, CONFIG_FILE_MAX + 1, f);
-  int read_error = ferror(f) ? errno : 0;
-  fclose(f);
+  size_t n;
+  char *buf = wl_infile_read(path, "configuration", WL_INFILE_CONFIG_MAX, &n, err, errlen);
+  if (!buf) return -1;
   int rc = -1;
-  if (read_error)
-    snprintf(err, errlen, "%s: cannot read: %s", path, strerror(read_error));
-  else if (n > CONFIG_FILE_MAX)
-    snprintf(err, errlen, "%s: larger than %d bytes; not a wafersim configuration", path,
-             CONFIG_FILE_MAX);
-  else if (memchr(buf, '\0', n))
+  if (memchr(buf, '\0', n))
     snprintf(err, errlen, "%s: contains a NUL byte; expected a YAML text file", path);
   else
     rc = ws_config_load_string(cfg, buf, n, path, err, errlen);
   free(buf);
   return rc;
 }
-
 
 /* ---- overrides ---- */
 
@@ -321,46 +430,71 @@ int ws_config_set(ws_config *cfg, const char *assignment, char *err, size_t errl
     snprintf(err, errlen, "--set '%s': expected key.path=value (e.g. fabric.clock=850MHz)", assignment);
     return -1;
   }
-  char path[256]; /* longer paths are unknown keys anyway */
-  snprintf(path, sizeof path, "%.*s", (int)(eq - assignment), assignment);
+  /* The key path, sized to fit: a long one is named in full in messages. */
+  char *path = strndup(assignment, (size_t)(eq - assignment));
+  if (!path) {
+    snprintf(err, errlen, "--set: out of memory");
+    return -1;
+  }
+  const int rc = ws_config_set_key(cfg, path, eq + 1, "--set", err, errlen);
+  free(path);
+  return rc;
+}
+
+int ws_config_set_key(ws_config *cfg, const char *path, const char *value, const char *source, char *err,
+                      size_t errlen) {
+  /* "--set KEY: ..." for an option, "FILE (its part): KEY: ..." for a file. */
+  const char *sep = strncmp(source, "--", 2) == 0 ? " " : ": ";
   const int ki = ws_schema_find(path), mi = ki < 0 ? map_entry_key(path) : -1;
   const ws_key *k = ki >= 0 ? ws_schema_key((size_t)ki) : mi >= 0 ? ws_schema_key((size_t)mi) : NULL;
-  char msg[640];
+  char msg[WS_CONFIG_ERR_MAX];
   if (!k) {
     const char *dot = strrchr(path, '.');
-    char section[256];
-    snprintf(section, sizeof section, "%.*s", dot ? (int)(dot - path) : 0, path);
-    if (strcmp(path, "schema_version") == 0) {
-      snprintf(err, errlen, "--set %s: the schema version cannot be overridden", path);
+    char *section = strndup(path, dot ? (size_t)(dot - path) : 0);
+    if (!section) {
+      snprintf(err, errlen, "%s%s%s: out of memory", source, sep, path);
+    } else if (strcmp(path, "schema_version") == 0) {
+      snprintf(err, errlen, "%s%s%s: the schema version cannot be overridden", source, sep, path);
     } else if (ws_schema_find_section(path) >= 0) {
-      ws_schema_list(path, msg, sizeof msg);
-      snprintf(err, errlen, "--set %s: is a section; set one of its keys: %s", path, msg);
+      ws_schema_list(path, msg, room_after(sizeof msg, strlen(path) + 48));
+      snprintf(err, errlen, "%s%s%s: is a section; set one of its keys: %s", source, sep, path, msg);
     } else if (dot && ws_schema_find_section(section) >= 0) {
-      unknown_key(section, dot + 1, msg, sizeof msg);
-      snprintf(err, errlen, "--set %s: %s", path, msg);
+      unknown_key(section, dot + 1, msg, room_after(sizeof msg < errlen ? sizeof msg : errlen, strlen(path) + 8));
+      snprintf(err, errlen, "%s%s%s: %s", source, sep, path, msg);
     } else {
-      ws_schema_list(NULL, msg, sizeof msg);
-      snprintf(err, errlen, "--set %s: unknown key; expected one of: %s", path, msg);
+      snprintf(err, errlen, "%s%s%s: unknown key; expected SECTION.KEY with a section of: %s (every key: "
+               "'wafersim config', README 'Configuration')", source, sep, path, top_sections(msg, sizeof msg));
     }
+    free(section);
     return -1;
   }
   if (ki >= 0 && (k->type == WS_K_LAYER_MAP || k->type == WS_K_NAME_MAP)) {
-    snprintf(err, errlen, "--set %s: is a mapping; set one entry, e.g. %s.%s=%s", path, path,
+    snprintf(err, errlen, "%s%s%s: is a mapping; set one entry, e.g. %s.%s=%s", source, sep, path, path,
              k->type == WS_K_LAYER_MAP ? "0" : "TENSOR", k->type == WS_K_LAYER_MAP ? "0.5" : "L0.q");
     return -1;
   }
   ws_config *next = malloc(sizeof *next); /* a failed --set leaves cfg as it was */
   if (!next) {
-    snprintf(err, errlen, "--set %s: out of memory", path);
+    snprintf(err, errlen, "%s%s%s: out of memory", source, sep, path);
     return -1;
   }
   *next = *cfg;
-  const int rc = ki >= 0 ? ws_schema_parse(next, k, eq + 1, msg, sizeof msg)
-                         : ws_schema_put(next, k, path + strlen(k->path) + 1, eq + 1, msg, sizeof msg);
+  const int rc = ki >= 0 ? ws_schema_parse(next, k, value, msg, sizeof msg)
+                         : ws_schema_put(next, k, path + strlen(k->path) + 1, value, msg, sizeof msg);
   if (rc != 0) {
-    snprintf(err, errlen, "--set %s: %s", path, msg);
+    snprintf(err, errlen, "%s%s%s: %s", source, sep, path, msg);
+  } else if (ki >= 0) {
+    origin_text(&next->origin[ki], source, "");
+    *cfg = *next;
   } else {
-    snprintf(next->origin[ki >= 0 ? ki : mi].where, WS_WHERE_MAX, "--set");
+    /* One entry: the map keeps the origin of its other entries (a file's,
+     * a baseline's), the entry is marked as given by --set. */
+    char canon[WS_ENTRY_NAME_MAX];
+    if (ws_schema_entry_name(k, path + strlen(k->path) + 1, canon, sizeof canon, msg, sizeof msg) == 0)
+      mark_entry_set(next, k, canon);
+    const char *was = next->origin[mi].where;
+    if (!was[0] || strncmp(was, DEFAULT_NAME ":", strlen(DEFAULT_NAME) + 1) == 0)
+      origin_text(&next->origin[mi], source, ""); /* the default's {} is nobody's choice */
     *cfg = *next;
   }
   free(next);

@@ -27,9 +27,13 @@ extern "C" {
 #endif
 
 #define WS_SCHEMA_VERSION 1
-#define WS_CONFIG_ERR_MAX 512
+#define WS_CONFIG_ERR_MAX 5120 /* room for a message naming a whole path (PATH_MAX 4096) */
 #define WS_CONFIG_MAX_KEYS 96
 #define WS_WHERE_MAX 128
+/* Input limits of a configuration: its YAML nests at most this deep (the
+ * schema needs 4: top level, section, subsection, map), and a file holds at
+ * most WL_INFILE_CONFIG_MAX bytes (1 MiB, workloads/infile.h). */
+#define WS_CONFIG_DEPTH_MAX 32
 
 typedef enum { WS_PHASE_PREFILL } ws_phase;
 typedef enum { WS_FORMAT_TABLE, WS_FORMAT_CSV, WS_FORMAT_JSON } ws_format;
@@ -96,6 +100,12 @@ typedef struct {
     ws_format format; /* default output format of the commands */
   } output;
   ws_origin origin[WS_CONFIG_MAX_KEYS]; /* per schema key, in schema order */
+  /* Map entries a --set gave on top of the map's source: their origin is
+   * "--set", the map's (origin[]) is where its other entries came from. */
+  struct {
+    bool layer[WL_MAX_LAYERS];   /* workload.sparsity_by_layer */
+    bool tensor[WL_MAX_TENSORS]; /* workload.file.tensors, by index */
+  } entry_set;
 } ws_config;
 
 /* The embedded default (sim/default.yaml), as text. */
@@ -116,6 +126,11 @@ int ws_config_load_string(ws_config *cfg, const char *text, size_t len, const ch
 
 /* Apply one "key.path=value" override from the command line. */
 int ws_config_set(ws_config *cfg, const char *assignment, char *err, size_t errlen);
+/* The same for key `path` and `value` given apart, from `source`: an
+ * option ("--set", "--vary") or a part of a file ("B.json (its sweep.spec)"),
+ * which messages name and the key's origin records. */
+int ws_config_set_key(ws_config *cfg, const char *path, const char *value, const char *source, char *err,
+                      size_t errlen);
 
 /* Resolve the model preset and check keys against each other (custom model
  * dimensions all given, heads divide d_model, seq_len within the context;

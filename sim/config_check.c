@@ -69,8 +69,9 @@ static int check_file(const ws_config *cfg, const mdl_graph *g, char *err, size_
              origin(cfg, "workload.pattern"));
     return -1;
   }
-  const char *at = origin(cfg, "workload.file.tensors");
+  const char *map_at = origin(cfg, "workload.file.tensors");
   for (uint32_t i = 0; i < f->ntensors; i++) {
+    const char *at = cfg->entry_set.tensor[i] ? "--set" : map_at;
     const int op = mdl_graph_find(g, f->tensors[i].op);
     if (op < 0 || !mdl_graph_op(g, (size_t)op)->sparsifiable) {
       snprintf(err, errlen, "%s: workload.file.tensors.%s: '%s' is not %s of model %s (e.g. L0.q, L0.ffn_up)", at,
@@ -90,7 +91,7 @@ static int check_file(const ws_config *cfg, const mdl_graph *g, char *err, size_
     while (j < f->ntensors && strcmp(f->tensors[j].op, op->name) != 0) j++;
     if (op->sparsifiable && j == f->ntensors) {
       snprintf(err, errlen, "%s: workload.file.tensors: no tensor for op %s; pattern file needs one per sparse weight",
-               at, op->name);
+               map_at, op->name);
       return -1;
     }
   }
@@ -102,7 +103,7 @@ static int check_workload(const ws_config *cfg, char *err, size_t errlen) {
   for (int l = (int)cfg->model.layers; l < WL_MAX_LAYERS; l++)
     if (!isnan(cfg->workload.by_layer[l])) {
       snprintf(err, errlen, "%s: workload.sparsity_by_layer.%d: model %s has layers 0 to %lld",
-               origin(cfg, "workload.sparsity_by_layer"), l, cfg->model.name, (long long)cfg->model.layers - 1);
+               cfg->entry_set.layer[l] ? "--set" : origin(cfg, "workload.sparsity_by_layer"), l, cfg->model.name, (long long)cfg->model.layers - 1);
       return -1;
     }
   char msg[WS_CONFIG_ERR_MAX];

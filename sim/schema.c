@@ -114,18 +114,30 @@ bool ws_schema_in(const char *path, const char *section) {
   return strncmp(path, section, n) == 0 && path[n] == '.' && !strchr(path + n + 1, '.');
 }
 
-void ws_schema_list(const char *section, char *buf, size_t len) {
-  size_t used = 0;
-  buf[0] = '\0';
-  for (size_t i = 0; i < NKEYS && used < len; i++) {
-    if (section && !ws_schema_in(keys[i].path, section)) continue;
-    used += (size_t)snprintf(buf + used, len - used, "%s%s", used ? ", " : "",
-                             section ? ws_schema_leaf(keys[i].path) : keys[i].path);
+/* Appends item to the list in buf if it fits with room for the tail that
+ * counts what does not; counts it in *left otherwise. */
+static void list_add(const char *item, char *buf, size_t len, size_t *used, size_t *left) {
+  enum { TAIL = 64 }; /* "; and 999 more: 'wafersim config' prints every key" */
+  const size_t n = strlen(item) + (*used ? 2 : 0);
+  if (*left == 0 && *used + n + TAIL < len) {
+    *used += (size_t)snprintf(buf + *used, len - *used, "%s%s", *used ? ", " : "", item);
+  } else {
+    (*left)++;
   }
-  for (size_t i = 0; section && i < NSECTIONS && used < len; i++)
-    if (ws_schema_in(sections[i], section))
-      used += (size_t)snprintf(buf + used, len - used, "%s%s", used ? ", " : "", ws_schema_leaf(sections[i]));
-  if (!buf[0])
+}
+
+void ws_schema_list(const char *section, char *buf, size_t len) {
+  size_t used = 0, left = 0;
+  buf[0] = '\0';
+  for (size_t i = 0; i < NKEYS; i++) {
+    if (section && !ws_schema_in(keys[i].path, section)) continue;
+    list_add(section ? ws_schema_leaf(keys[i].path) : keys[i].path, buf, len, &used, &left);
+  }
+  for (size_t i = 0; section && i < NSECTIONS; i++)
+    if (ws_schema_in(sections[i], section)) list_add(ws_schema_leaf(sections[i]), buf, len, &used, &left);
+  if (left && used < len)
+    snprintf(buf + used, len - used, "%sand %zu more: 'wafersim config' prints every key", used ? "; " : "", left);
+  else if (!buf[0])
     snprintf(buf, len, "(none: section %s has no keys in schema_version %d)", section ? section : "?",
              WS_SCHEMA_VERSION);
 }
@@ -198,16 +210,41 @@ int ws_schema_parse(ws_config *cfg, const ws_key *k, const char *text, char *msg
   return -1;
 }
 
+static int parse_layer(const char *name, int64_t *layer, char *msg, size_t msglen) {
+  char m2[256];
+  if (ws_units_parse(name, WS_UNIT_COUNT, 0, WL_MAX_LAYERS - 1, layer, m2, sizeof m2) != 0) {
+    snprintf(msg, msglen, "a layer: %s", m2);
+    return -1;
+  }
+  return 0;
+}
+
+int ws_schema_entry_name(const ws_key *k, const char *name, char *canon, size_t len, char *msg, size_t msglen) {
+  if (k->type == WS_K_LAYER_MAP) {
+    int64_t layer;
+    if (parse_layer(name, &layer, msg, msglen) != 0) return -1;
+    snprintf(canon, len, "%lld", (long long)layer);
+    return 0;
+  }
+  if (k->type != WS_K_NAME_MAP) {
+    snprintf(msg, msglen, "is not a mapping");
+    return -1;
+  }
+  if (strlen(name) >= len) {
+    snprintf(msg, msglen, "tensor '%s': names up to %zu characters", name, len - 1);
+    return -1;
+  }
+  snprintf(canon, len, "%s", name);
+  return 0;
+}
+
 int ws_schema_put(ws_config *cfg, const ws_key *k, const char *name, const char *value, char *msg,
                   size_t msglen) {
   if (k->type == WS_K_LAYER_MAP) {
     int64_t layer;
     double level;
     char m2[256];
-    if (ws_units_parse(name, WS_UNIT_COUNT, 0, WL_MAX_LAYERS - 1, &layer, m2, sizeof m2) != 0) {
-      snprintf(msg, msglen, "a layer: %s", m2);
-      return -1;
-    }
+    if (parse_layer(name, &layer, msg, msglen) != 0) return -1;
     if (ws_units_parse_real(value, 0.0, 1.0, 1, &level, m2, sizeof m2) != 0) {
       snprintf(msg, msglen, "layer %lld: %s", (long long)layer, m2);
       return -1;

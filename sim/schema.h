@@ -34,6 +34,9 @@ enum {
   WS_F_OPTIONAL = 2,   /* means something only where given: written and compared only then */
 };
 
+/* Room for the canonical name of a map entry (a tensor name's limit). */
+#define WS_ENTRY_NAME_MAX WL_TENSOR_NAME_MAX
+
 typedef struct {
   const char *path; /* "section.key" or "section.sub.key" */
   ws_key_type type;
@@ -58,7 +61,8 @@ const char *ws_schema_leaf(const char *path);
 bool ws_schema_in(const char *path, const char *section);
 
 /* "width, height, ..." (the keys and sections directly in `section`), or
- * every key path when section is NULL. */
+ * every key path when section is NULL: all of them, or as many as fit in
+ * len and "; and N more: 'wafersim config' prints every key". */
 void ws_schema_list(const char *section, char *buf, size_t len);
 
 /* Parse a scalar value into key k of cfg; 0, or -1 with what was expected in msg. */
@@ -66,6 +70,11 @@ int ws_schema_parse(ws_config *cfg, const ws_key *k, const char *text, char *msg
 /* Add one entry of a map key; 0, or -1 with what was expected in msg. */
 int ws_schema_put(ws_config *cfg, const ws_key *k, const char *name, const char *value, char *msg,
                   size_t msglen);
+/* The canonical form of an entry name of map key k: a layer as its decimal
+ * number ("01", "1.0" and "1e0" are layer 1: "1"), a tensor name as it is.
+ * Two spellings name the same entry when their canonical forms are equal.
+ * 0, or -1 with what was expected in msg. */
+int ws_schema_entry_name(const ws_key *k, const char *name, char *canon, size_t len, char *msg, size_t msglen);
 /* Empty a map key (a file's map replaces the one below it). */
 void ws_schema_clear(ws_config *cfg, const ws_key *k);
 

@@ -109,7 +109,8 @@ static void *worker(void *arg) {
 }
 
 /* The points' configurations: levels ascending with 0 first, per value. */
-static int configure(ws_sweep *s, const ws_config *cfg, const ws_sweep_spec *spec, char *err, size_t errlen) {
+static int configure(ws_sweep *s, const ws_config *cfg, const ws_sweep_spec *spec, const char *source, char *err,
+                     size_t errlen) {
   double *lv = malloc((spec->nlevels + 1) * sizeof *lv);
   if (!lv) return -1;
   size_t n = 0;
@@ -127,16 +128,17 @@ static int configure(ws_sweep *s, const ws_config *cfg, const ws_sweep_spec *spe
   for (size_t v = 0; rc == 0 && v < s->nvalues; v++)
     for (size_t l = 0; rc == 0 && l < s->nlevels; l++) {
       point *p = &s->pt[v * s->nlevels + l];
-      char set[512], msg[1024] = "";
+      char level[32], msg[1024] = "";
       p->cfg = *cfg;
       p->level = lv[l];
       p->value = v;
-      snprintf(set, sizeof set, "workload.sparsity=%.17g", lv[l]);
-      rc = ws_config_set(&p->cfg, set, msg, sizeof msg);
-      if (rc == 0 && spec->key) {
-        snprintf(set, sizeof set, "%s=%s", spec->key, spec->values[v]);
-        rc = ws_config_set(&p->cfg, set, msg, sizeof msg);
-      }
+      snprintf(level, sizeof level, "%.17g", lv[l]);
+      /* Key and value apart: a value is never cut to a buffer; messages name where they came from. */
+      rc = ws_config_set_key(&p->cfg, "workload.sparsity", level, source ? source : "--sparsity", msg,
+                             sizeof msg);
+      if (rc == 0 && spec->key)
+        rc = ws_config_set_key(&p->cfg, spec->key, spec->values[v], source ? source : "--vary", msg,
+                               sizeof msg);
       if (rc == 0) rc = ws_config_finish(&p->cfg, msg, sizeof msg);
       if (rc != 0) snprintf(err, errlen, "%s", msg);
     }
@@ -146,6 +148,11 @@ static int configure(ws_sweep *s, const ws_config *cfg, const ws_sweep_spec *spe
 }
 
 ws_sweep *ws_sweep_run(const ws_config *cfg, const ws_sweep_spec *spec, char *err, size_t errlen) {
+  return ws_sweep_run_from(cfg, spec, NULL, err, errlen);
+}
+
+ws_sweep *ws_sweep_run_from(const ws_config *cfg, const ws_sweep_spec *spec, const char *source, char *err,
+                            size_t errlen) {
   ws_sweep *s = calloc(1, sizeof *s);
   if (!s) {
     snprintf(err, errlen, "out of memory");
@@ -156,7 +163,7 @@ ws_sweep *ws_sweep_run(const ws_config *cfg, const ws_sweep_spec *spec, char *er
   s->progress = spec->progress;
   s->ctx = spec->ctx;
   pthread_mutex_init(&s->lock, NULL);
-  if (configure(s, cfg, spec, err, errlen) != 0) {
+  if (configure(s, cfg, spec, source, err, errlen) != 0) {
     ws_sweep_destroy(s);
     return NULL;
   }

@@ -43,6 +43,11 @@ typedef struct ws_sweep ws_sweep;
  * a bad value names the key and the value; a point that fails names its
  * level and value and says why. */
 ws_sweep *ws_sweep_run(const ws_config *cfg, const ws_sweep_spec *spec, char *err, size_t errlen);
+/* The same, naming `source` (e.g. "B.json (its sweep.spec)") as where the
+ * levels and values come from in messages; ws_sweep_run names the options
+ * --sparsity and --vary. */
+ws_sweep *ws_sweep_run_from(const ws_config *cfg, const ws_sweep_spec *spec, const char *source, char *err,
+                            size_t errlen);
 void ws_sweep_destroy(ws_sweep *s);
 
 /* One row per point, the varied value's points together, levels ascending:

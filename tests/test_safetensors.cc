@@ -207,7 +207,7 @@ TEST(Safetensors, MalformedFilesGiveClearErrors) {
   EXPECT_STREQ(err, "/nonexistent/w.safetensors: cannot open: No such file or directory");
   const std::string dir = wstest::source_path("tests");
   EXPECT_EQ(wl_st_open(dir.c_str(), err, sizeof err), nullptr);
-  EXPECT_EQ(std::string(err), dir + ": not a regular file");
+  EXPECT_EQ(std::string(err), dir + ": is a directory; expected a regular safetensors file");
 }
 
 // Corrupted bytes anywhere (length, header, data) give a mask or a message

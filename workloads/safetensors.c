@@ -4,6 +4,7 @@
 #define _FILE_OFFSET_BITS 64
 #include <stdbool.h>
 #include "safetensors.h"
+#include "infile.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -43,7 +44,7 @@ typedef struct {
 
 struct wl_st {
   int fd; /* read with pread only, so threads may share it */
-  char path[WL_PATH_MAX];
+  char *path;
   uint64_t data_start, data_bytes;
   size_t n;
   tensor *t;
@@ -53,6 +54,7 @@ void wl_st_close(wl_st *f) {
   if (!f) return;
   for (size_t i = 0; i < f->n; i++) free(f->t[i].name);
   free(f->t);
+  free(f->path);
   if (f->fd >= 0) close(f->fd);
   free(f);
 }
@@ -120,6 +122,43 @@ static int parse_entry(const char *name, json_t *v, uint64_t data_bytes, tensor 
   return 0;
 }
 
+static int by_offsets(const void *a, const void *b) {
+  const tensor *x = a, *y = b;
+  if (x->begin != y->begin) return x->begin < y->begin ? -1 : 1;
+  if (x->end != y->end) return x->end < y->end ? -1 : 1;
+  return strcmp(x->name, y->name); /* names are unique: a total order, so messages do not depend on qsort */
+}
+
+/* The format's rule for the data area: the tensors' ranges, in order of
+ * their offsets, start at 0, each where the one before ends (no overlap, no
+ * gap: empty tensors may share an offset) and the last ends at the end of
+ * the file. 0, or -1 with the tensor(s) at fault in why. Sorts t. */
+static int check_cover(tensor *t, size_t n, uint64_t data_bytes, char *why, size_t len) {
+  qsort(t, n, sizeof *t, by_offsets);
+  uint64_t at = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (t[i].begin < at) {
+      snprintf(why, len, "tensors '%s' (data_offsets [%llu, %llu]) and '%s' ([%llu, %llu]) overlap", t[i - 1].name,
+               (unsigned long long)t[i - 1].begin, (unsigned long long)t[i - 1].end, t[i].name,
+               (unsigned long long)t[i].begin, (unsigned long long)t[i].end);
+      return -1;
+    }
+    if (t[i].begin > at) {
+      snprintf(why, len, "data bytes [%llu, %llu) belong to no tensor (before tensor '%s'); expected the tensors "
+               "to cover the data exactly", (unsigned long long)at, (unsigned long long)t[i].begin, t[i].name);
+      return -1;
+    }
+    at = t[i].end;
+  }
+  if (at != data_bytes) {
+    snprintf(why, len, "data bytes [%llu, %llu) belong to no tensor (after %s%s%s); expected the tensors to cover "
+             "the data exactly", (unsigned long long)at, (unsigned long long)data_bytes, n ? "tensor '" : "the header",
+             n ? t[n - 1].name : "", n ? "'" : "");
+    return -1;
+  }
+  return 0;
+}
+
 /* Exactly len bytes at offset, or false. */
 static bool read_at(int fd, void *buf, size_t len, uint64_t offset) {
   for (size_t done = 0; done < len;) {
@@ -172,6 +211,7 @@ static int read_header(wl_st *f, uint64_t size, char *why, size_t len) {
     if (rc == 0) f->n++;
   }
   json_decref(root);
+  if (rc == 0) rc = check_cover(f->t, f->n, f->data_bytes, why, len);
   return rc;
 }
 
@@ -182,21 +222,16 @@ wl_st *wl_st_open(const char *path, char *err, size_t errlen) {
     snprintf(err, errlen, "%s: out of memory", path);
     return NULL;
   }
-  snprintf(f->path, sizeof f->path, "%s", path);
-  f->fd = open(path, O_RDONLY);
-  struct stat st;
-  if (f->fd < 0 || fstat(f->fd, &st) != 0) {
-    snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-    wl_st_close(f);
-    return NULL;
-  }
-  if (!S_ISREG(st.st_mode)) {
-    snprintf(err, errlen, "%s: not a regular file", path);
+  uint64_t size = 0;
+  f->path = strdup(path);
+  f->fd = f->path ? wl_infile_open(path, "safetensors", WL_INFILE_NO_LIMIT, &size, err, errlen) : -1;
+  if (!f->path) snprintf(err, errlen, "%s: out of memory", path);
+  if (f->fd < 0) {
     wl_st_close(f);
     return NULL;
   }
   char why[384];
-  if (read_header(f, (uint64_t)st.st_size, why, sizeof why) != 0) {
+  if (read_header(f, size, why, sizeof why) != 0) {
     snprintf(err, errlen, "%s: %s", path, why);
     wl_st_close(f);
     return NULL;
