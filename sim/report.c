@@ -138,11 +138,21 @@ static bool is_set_name(const char *name, const ws_report_file *files, size_t n)
   return false;
 }
 
-/* A temporary wafersim made (".wafersim-", ".NAME.wafersim-"), or one of the
- * ".NAME.PID.tmp" that versions before 0.1.1 made, left by a killed run. */
+/* A temporary wafersim made (".wafersim-PID-K", ".NAME.wafersim-PID-K",
+ * ".NAME.wafersim-old-PID-K") that is this process's or was left by one
+ * that no longer runs (one still running is writing: not ours to remove),
+ * or one of the ".NAME.PID.tmp" that earlier versions made. */
 static bool is_temp_name(const char *name, const ws_report_file *files, size_t n) {
   if (name[0] != '.') return false;
-  if (strstr(name, ".wafersim-")) return true;
+  const char *w = strstr(name, ".wafersim-");
+  if (w) {
+    const char *p = w + strlen(".wafersim-");
+    if (strncmp(p, "old-", 4) == 0) p += 4;
+    char *end;
+    const long pid = strtol(p, &end, 10);
+    if (end == p || *end != '-' || pid <= 0) return false;
+    return pid == (long)getpid() || (kill((pid_t)pid, 0) != 0 && errno == ESRCH);
+  }
   const size_t len = strlen(name);
   if (len < 5 || strcmp(name + len - 4, ".tmp") != 0) return false;
   for (size_t i = 0; i < n; i++) {
@@ -304,7 +314,7 @@ static int plan(const char *dir, const ws_report_file *files, size_t n, target *
   t->exists = true;
   t->mode = st.st_mode & 07777;
   t->in_place = !*t->base || strcmp(t->base, ".") == 0 || strcmp(t->base, "..") == 0 ||
-                stat(t->parent, &pst) != 0 || pst.st_dev != st.st_dev;
+                stat(t->parent, &pst) != 0 || pst.st_dev != st.st_dev || access(t->parent, W_OK | X_OK) != 0;
   DIR *d = opendir(t->dir);
   if (!d) {
     snprintf(err, errlen, "cannot read the output directory %s: %s", dir, strerror(errno));
@@ -507,10 +517,15 @@ int ws_report_write_dir(const char *dir, const ws_report_file *files, size_t n, 
   }
   sigset_t old;
   block_signals(&old);
+  /* Look again: DIR may have changed while the files were written (been
+   * made, been given someone's file). A set begun inside DIR stays in place. */
+  target now;
+  if (rc == 0 && plan(dir, files, n, &now, err, errlen) != 0) rc = -1;
+  const bool in_place = rc == 0 && (t.in_place || now.in_place);
   if (rc == 0)
-    rc = t.in_place ? commit_in_place(&t, dir, tmp, files, n, err, errlen)
-                    : commit_swap(&t, dir, tmp, files, n, err, errlen);
-  if (tmp[0] && (rc != 0 || t.in_place)) remove_temp_dir(tmp, 1);
+    rc = in_place ? commit_in_place(&now, dir, tmp, files, n, err, errlen)
+                  : commit_swap(&now, dir, tmp, files, n, err, errlen);
+  if (tmp[0] && (rc != 0 || in_place)) remove_temp_dir(tmp, 1);
   if (rc != 0) undo_dirs(t.parent, made);
   temps_pop(mark);
   restore_signals(&old);

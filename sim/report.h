@@ -20,22 +20,28 @@
  *   one put back if that fails): for that instant DIR is absent, still
  *   never a mix. DIR's permission bits are kept.
  * - DIR holding anything else (a user's file, another command's files,
- *   subdirectories as plots/data holds sens_batch/; or DIR is ".", "/" or
- *   a mount point): nothing but the set's own names is touched, ever. The
- *   set is written into `DIR/.wafersim-PID-N/`, the old versions are
- *   hard-linked aside, then each file is renamed over its name with
- *   SIGINT, SIGTERM and SIGHUP blocked; if one rename fails every name is
- *   put back as it was. An error or a signal cannot leave a mix; a reader
- *   listing DIR during those few renames (microseconds), or a crash or
- *   power loss then, can.
+ *   subdirectories as plots/data holds sens_batch/; or DIR is ".", "/", a
+ *   mount point, or in a directory we cannot write): nothing but the
+ *   set's own names is touched, ever. The set is written into
+ *   `DIR/.wafersim-PID-N/`, the old versions are hard-linked aside, then
+ *   each file is renamed over its name with SIGINT, SIGTERM and SIGHUP
+ *   blocked; if one rename fails every name is put back as it was. An
+ *   error or a signal cannot leave a mix; a reader listing DIR during
+ *   those few renames (microseconds), or a crash or power loss then, can.
+ * - Which of the two is decided again, with the signals blocked, just
+ *   before the move: a file put in DIR while the set was being written
+ *   makes it the second.
  * - A name of the set that exists in DIR but is not a regular file (a
- *   directory, a link to a device) is never replaced: refused, DIR
- *   unchanged.
+ *   directory, a symbolic link) is never replaced: refused before the
+ *   computation (ws_report_check_dir), DIR unchanged.
  * - DIR a symbolic link: the directory it names is replaced, the link kept.
  *
- * Signals: SIGINT, SIGTERM and SIGHUP (unless ignored when the first
- * temporary was made) remove every temporary that exists, then end the
- * process by the same signal (a shell reports 128 + its number). The paths
+ * Signals: SIGINT, SIGTERM and SIGHUP (those whose action was the default
+ * when the first temporary was made) remove every temporary that exists,
+ * then end the process by the same signal (a shell reports 128 + its
+ * number). SIGKILL or a crash leaves them (hidden names with "wafersim-"):
+ * those inside DIR go when a later set replaces DIR whole; the others stay
+ * until removed by hand. The paths
  * live in one small static table in report.c, wafersim's only process-wide
  * mutable state: a signal handler is given no object to find them from. */
 #ifndef WAFERSIM_SIM_REPORT_H

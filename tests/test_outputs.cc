@@ -197,6 +197,26 @@ TEST(Outputs, RunReplacesTheOldSetWhole) {
   EXPECT_EQ(st.st_mode & 0777, 0750u);
 }
 
+// Temporaries left in DIR by a killed run (SIGKILL) go with the old set;
+// one of a process still running is not touched.
+TEST(Outputs, LeftoverTemporariesOfDeadProcessesGoLiveOnesStay) {
+  const std::string root = fresh("leftover"), dir = root + "/out";
+  ASSERT_EQ(spawn({"run", kTiny, "--out", dir}).code(), 0);
+  const std::string dead = dir + "/.wafersim-999999999-0", legacy = dir + "/.pes.csv.12345.tmp";
+  mkdir(dead.c_str(), 0777);
+  std::fclose(std::fopen((dead + "/pes.csv").c_str(), "w"));
+  std::fclose(std::fopen(legacy.c_str(), "w"));
+  ASSERT_EQ(spawn({"run", kTiny, "--out", dir}).code(), 0);
+  EXPECT_EQ(names(dir), kRunSet);
+  const std::string live = dir + "/.wafersim-" + std::to_string((long)getpid()) + "-0";
+  mkdir(live.c_str(), 0777);
+  ASSERT_EQ(spawn({"run", kTiny, "--out", dir}).code(), 0);
+  auto want = kRunSet;
+  want.insert(live.substr(dir.size() + 1));
+  EXPECT_EQ(names(dir), want);
+  EXPECT_EQ(names(root), std::set<std::string>{"out"});
+}
+
 // A run that fails after it started writing (pes.csv, 138 kB, passes a
 // 64 kB file size limit; run.json before it does not): the old set stays
 // byte for byte, no temporaries; into a new directory: nothing is made.
@@ -281,6 +301,27 @@ TEST(Outputs, ANonFileUnderASetNameIsRefusedFirst) {
   EXPECT_EQ(r2.code(), 1);
   EXPECT_NE(r2.err.find("run.json/x: Not a directory"), std::string::npos) << r2.err;
   EXPECT_EQ(r2.err.find("simulating"), std::string::npos) << "refused before the run: " << r2.err;
+}
+
+// Targets that cannot be written are said before the work, one line, exit 1.
+TEST(Outputs, UnwritableTargetsAreRefusedBeforeTheWork) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string err;
+  } cases[] = {
+      {{"sweep", kTiny, "--sparsity", "0.5", "--out", "/proc/x/y"},
+       "wafersim sweep: --out: /proc/x/y: cannot write in /proc: No such file or directory\n"},
+      {{"run", kTiny, "--out", "/dev/full"}, "wafersim run: --out: output directory /dev/full is not a directory\n"},
+      {{"place", kTiny, "--map", "/proc/version"},
+       "wafersim place: --map: /proc/version: cannot write in /proc: No such file or directory\n"},
+      {{"check", "--baseline", "/proc/version", "--update-baseline"},
+       "wafersim check: --update-baseline: /proc/version: cannot write in /proc: No such file or directory\n"},
+  };
+  for (const auto &c : cases) {
+    const Spawned r = spawn(c.args);
+    EXPECT_EQ(r.code(), 1) << c.args[0];
+    EXPECT_EQ(r.err, c.err);
+  }
 }
 
 // DIR and its parents are made only once there is something to put in them.
