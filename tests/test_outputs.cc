@@ -433,6 +433,47 @@ TEST(Outputs, ASignalMidWriteRemovesEveryTemporary) {
   }
 }
 
+// Someone changes DIR while the set is being written: the choice between
+// replacing DIR whole and file by file is made again just before the move.
+struct Meddle {
+  std::string path;
+  bool dir;  // replace path by a directory; else create it as a file
+};
+
+int write_new(void *, FILE *out) { return std::fputs("new\n", out) < 0 ? -1 : 0; }
+int write_and_meddle(void *ctx, FILE *out) {
+  const Meddle *m = static_cast<const Meddle *>(ctx);
+  if (m->dir) {
+    unlink(m->path.c_str());
+    mkdir(m->path.c_str(), 0777);
+  } else {
+    std::fclose(std::fopen(m->path.c_str(), "w"));
+  }
+  return write_new(nullptr, out);
+}
+
+TEST(Outputs, DirectoryChangedDuringTheWriteIsLookedAtAgain) {
+  const ws_report_file old_set[] = {{"a.txt", write_bye}, {"b.txt", write_bye}, {"c.txt", write_bye}};
+  const std::string root = fresh("meddle"), dir = root + "/out";
+  char err[1024] = "";
+  ASSERT_EQ(ws_report_write_dir(dir.c_str(), old_set, 3, nullptr, err, sizeof err), 0) << err;
+  const ws_report_file new_set[] = {{"a.txt", write_new}, {"b.txt", write_new}, {"c.txt", write_and_meddle}};
+
+  Meddle notes{dir + "/notes.txt", false};  // a user's file appears: kept, in DIR
+  ASSERT_EQ(ws_report_write_dir(dir.c_str(), new_set, 3, &notes, err, sizeof err), 0) << err;
+  EXPECT_EQ(listing(dir), (std::map<std::string, std::string>{
+                              {"a.txt", "new\n"}, {"b.txt", "new\n"}, {"c.txt", "new\n"}, {"notes.txt", ""}}));
+  EXPECT_EQ(names(root), std::set<std::string>{"out"});
+
+  unlink(notes.path.c_str());
+  ASSERT_EQ(ws_report_write_dir(dir.c_str(), old_set, 3, nullptr, err, sizeof err), 0) << err;
+  Meddle b{dir + "/b.txt", true};  // a name of the set becomes a directory: refused, the rest as it was
+  EXPECT_EQ(ws_report_write_dir(dir.c_str(), new_set, 3, &b, err, sizeof err), -1);
+  EXPECT_NE(std::string(err).find(dir + "/b.txt is not a regular file"), std::string::npos) << err;
+  EXPECT_EQ(listing(dir), (std::map<std::string, std::string>{{"a.txt", "bye\n"}, {"b.txt", "<dir>"}, {"c.txt", "bye\n"}}));
+  EXPECT_EQ(names(root), std::set<std::string>{"out"});
+}
+
 // The exit status a shell reports: 128 + the signal's number.
 TEST(Outputs, AShellSees128PlusTheSignal) {
   const std::string bin = binary();
