@@ -119,14 +119,18 @@ std::set<std::string> names(const std::string &dir) {
   return s;
 }
 
-// A fresh, empty directory for one test.
-std::string fresh(const std::string &name) {
-  const std::string dir = wstest::temp_dir("outputs_" + name);
-  std::string cmd = "rm -rf '" + dir + "'";
-  if (std::system(cmd.c_str()) != 0) std::abort();
-  mkdir(dir.c_str(), 0777);
-  return dir;
-}
+// A fresh, empty directory for one test, removed with what it holds at the end.
+struct Scratch {
+  std::string dir;
+  explicit Scratch(const std::string &name) : dir(wstest::temp_dir("outputs_" + name)) {
+    clear();
+    mkdir(dir.c_str(), 0777);
+  }
+  ~Scratch() { clear(); }
+  void clear() const {
+    if (std::system(("rm -rf '" + dir + "'").c_str()) != 0) std::abort();
+  }
+};
 
 const std::set<std::string> kRunSet = {"run.json", "totals.csv", "ops.csv", "pes.csv"};
 
@@ -179,7 +183,8 @@ TEST(Outputs, InProcessFullStreamIsOneLine) {
 // A second run over the first's directory: the whole new set, the
 // directory's permission bits kept, no temporary left beside or inside.
 TEST(Outputs, RunReplacesTheOldSetWhole) {
-  const std::string root = fresh("replace"), dir = root + "/out";
+  const Scratch scratch("replace");
+  const std::string root = scratch.dir, dir = root + "/out";
   ASSERT_EQ(spawn({"run", kTiny, "--out", dir}).code(), 0);
   const auto first = listing(dir);
   ASSERT_EQ(names(dir), kRunSet);
@@ -200,7 +205,8 @@ TEST(Outputs, RunReplacesTheOldSetWhole) {
 // Temporaries left in DIR by a killed run (SIGKILL) go with the old set;
 // one of a process still running is not touched.
 TEST(Outputs, LeftoverTemporariesOfDeadProcessesGoLiveOnesStay) {
-  const std::string root = fresh("leftover"), dir = root + "/out";
+  const Scratch scratch("leftover");
+  const std::string root = scratch.dir, dir = root + "/out";
   ASSERT_EQ(spawn({"run", kTiny, "--out", dir}).code(), 0);
   const std::string dead = dir + "/.wafersim-999999999-0", legacy = dir + "/.pes.csv.12345.tmp";
   mkdir(dead.c_str(), 0777);
@@ -221,7 +227,8 @@ TEST(Outputs, LeftoverTemporariesOfDeadProcessesGoLiveOnesStay) {
 // 64 kB file size limit; run.json before it does not): the old set stays
 // byte for byte, no temporaries; into a new directory: nothing is made.
 TEST(Outputs, AFailedWriteLeavesTheOldSetAndNoTemporaries) {
-  const std::string root = fresh("failed"), dir = root + "/out";
+  const Scratch scratch("failed");
+  const std::string root = scratch.dir, dir = root + "/out";
   ASSERT_EQ(spawn({"run", kTiny, "--out", dir}).code(), 0);
   const auto old = listing(dir);
   SpawnOpts o;
@@ -254,7 +261,8 @@ TEST(Outputs, AFailedWriteLeavesTheOldSetAndNoTemporaries) {
 // plots/data holds sens_batch/, another command's files): those stay as
 // they are; the set's names are replaced, or on failure kept.
 TEST(Outputs, OthersFilesInTheDirectoryStay) {
-  const std::string root = fresh("others"), dir = root + "/out";
+  const Scratch scratch("others");
+  const std::string root = scratch.dir, dir = root + "/out";
   ASSERT_EQ(spawn({"run", kTiny, "--out", dir}).code(), 0);
   {
     FILE *f = std::fopen((dir + "/notes.txt").c_str(), "w");
@@ -285,7 +293,8 @@ TEST(Outputs, OthersFilesInTheDirectoryStay) {
 // A name of the set that is not a regular file is refused before the
 // simulation, and nothing changes.
 TEST(Outputs, ANonFileUnderASetNameIsRefusedFirst) {
-  const std::string root = fresh("refused"), dir = root + "/out";
+  const Scratch scratch("refused");
+  const std::string root = scratch.dir, dir = root + "/out";
   ASSERT_EQ(spawn({"run", kTiny, "--out", dir}).code(), 0);
   unlink((dir + "/pes.csv").c_str());
   mkdir((dir + "/pes.csv").c_str(), 0777);
@@ -326,7 +335,8 @@ TEST(Outputs, UnwritableTargetsAreRefusedBeforeTheWork) {
 
 // DIR and its parents are made only once there is something to put in them.
 TEST(Outputs, NothingIsMadeWhenTheRunFailsOrIsStopped) {
-  const std::string root = fresh("nothing");
+  const Scratch scratch("nothing");
+  const std::string root = scratch.dir;
   Spawned r = spawn({"run", kTiny, "--mesh", "16x16", "--out", root + "/a/b"});
   EXPECT_EQ(r.code(), 2) << r.err;
   EXPECT_TRUE(names(root).empty());
@@ -394,7 +404,8 @@ TEST(Outputs, ASignalMidWriteRemovesEveryTemporary) {
   const ws_report_file old_set[] = {{"a.txt", write_bye}, {"b.txt", write_bye}, {"c.txt", write_bye}};
   for (int sig : {SIGTERM, SIGINT}) {
     SCOPED_TRACE(sig);
-    const std::string root = fresh("signal");
+    const Scratch scratch("signal");
+    const std::string root = scratch.dir;
     char err[1024];
     // Over an older set: the old set stays.
     const std::string dir = root + "/out";
@@ -454,7 +465,8 @@ int write_and_meddle(void *ctx, FILE *out) {
 
 TEST(Outputs, DirectoryChangedDuringTheWriteIsLookedAtAgain) {
   const ws_report_file old_set[] = {{"a.txt", write_bye}, {"b.txt", write_bye}, {"c.txt", write_bye}};
-  const std::string root = fresh("meddle"), dir = root + "/out";
+  const Scratch scratch("meddle");
+  const std::string root = scratch.dir, dir = root + "/out";
   char err[1024] = "";
   ASSERT_EQ(ws_report_write_dir(dir.c_str(), old_set, 3, nullptr, err, sizeof err), 0) << err;
   const ws_report_file new_set[] = {{"a.txt", write_new}, {"b.txt", write_new}, {"c.txt", write_and_meddle}};
@@ -479,7 +491,8 @@ TEST(Outputs, DirectoryChangedDuringTheWriteIsLookedAtAgain) {
 TEST(Outputs, AShellSees128PlusTheSignal) {
   const std::string bin = binary();
   ASSERT_FALSE(bin.empty());
-  const std::string root = fresh("shell");
+  const Scratch scratch("shell");
+  const std::string root = scratch.dir;
   const std::string cmd = "exec 2>/dev/null; '" + bin + "' sweep '" + kSmall + "' --out '" + root +
                           "/o' >/dev/null & pid=$!; sleep 1; kill -TERM $pid; wait $pid; exit $?";
   const int status = std::system(cmd.c_str());
@@ -491,7 +504,8 @@ TEST(Outputs, AShellSees128PlusTheSignal) {
 // --map and --update-baseline: the old file or the new one, never a part;
 // /dev/full and a directory are errors that say so.
 TEST(Outputs, SingleFilesAreReplacedWhole) {
-  const std::string root = fresh("single"), map = root + "/map.csv";
+  const Scratch scratch("single");
+  const std::string root = scratch.dir, map = root + "/map.csv";
   ASSERT_EQ(spawn({"place", kTiny, "--map", map}).code(), 0);
   const std::string whole = wstest::read_file(map);
   ASSERT_GT(whole.size(), 8192u);
