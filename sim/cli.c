@@ -5,6 +5,7 @@
 #include "cli.h"
 
 #include <stdbool.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -406,11 +407,24 @@ int ws_cli_emit(const ws_config *cfg, const char *cmd, const char *group, const 
   } else {
     rc = ws_table_write(t, cfg->output.format, out);
   }
-  if (rc != 0 || fflush(out) != 0) {
-    fprintf(err, "wafersim %s: cannot write the output\n", cmd);
-    return WS_EXIT_FAILURE;
-  }
-  return WS_EXIT_OK;
+  return ws_cli_wrote(cmd, rc, out, err);
+}
+
+int ws_cli_wrote(const char *cmd, int wrote, FILE *out, FILE *err) {
+  if (wrote == 0) return WS_EXIT_OK;
+  if (!ferror(out)) fprintf(err, "wafersim %s: cannot format the output: out of memory\n", cmd);
+  return WS_EXIT_FAILURE;
+}
+
+/* Every command's standard output, checked once at the end: flushed here,
+ * so a full disk or a closed pipe is seen however the command wrote. */
+static int check_output(const char *cmd, int rc, FILE *out, FILE *err) {
+  errno = 0;
+  const bool failed = fflush(out) != 0 || ferror(out);
+  if (!failed) return rc;
+  fprintf(err, "wafersim%s%s: cannot write to standard output: %s\n", cmd ? " " : "", cmd ? cmd : "",
+          errno ? strerror(errno) : "write error");
+  return rc == WS_EXIT_OK ? WS_EXIT_FAILURE : rc;
 }
 
 int ws_cli_parse_levels(const char *cmd, const char *list, double *levels, size_t *n, FILE *err) {
@@ -540,12 +554,12 @@ int ws_cli_main(int argc, char **argv, FILE *out, FILE *err) {
   const char *name = argv[1];
   if (strcmp(name, "-h") == 0 || strcmp(name, "--help") == 0 || strcmp(name, "help") == 0) {
     print_main_help(out);
-    return WS_EXIT_OK;
+    return check_output(NULL, WS_EXIT_OK, out, err);
   }
   if (strcmp(name, "--version") == 0) {
     fprintf(out, "wafersim %s (config schema_version %d, output schema_version %d)\n", WS_VERSION, WS_SCHEMA_VERSION,
             WS_OUTPUT_SCHEMA_VERSION);
-    return WS_EXIT_OK;
+    return check_output(NULL, WS_EXIT_OK, out, err);
   }
   const command *c = NULL;
   for (size_t i = 0; i < NCOMMANDS; i++)
@@ -571,5 +585,5 @@ int ws_cli_main(int argc, char **argv, FILE *out, FILE *err) {
   }
   for (int i = 0; i < a.nsets; i++) free(a.sets[i]);
   free(a.sets);
-  return rc;
+  return check_output(c->name, rc, out, err);
 }

@@ -151,16 +151,10 @@ static json_t *rerun(const json_t *base, const ws_cli_args *a, FILE *err) {
 
 static int write_doc(void *ctx, FILE *out) { return ws_cli_dump_json(ctx, out); }
 
-/* Replace the baseline with doc, atomically. */
+/* Replace the baseline with doc, whole (report.h). */
 static int update(const char *path, json_t *doc, FILE *out, FILE *err) {
-  char dir[1024], msg[1200];
-  const char *slash = strrchr(path, '/');
-  if (strlen(path) >= sizeof dir) {
-    fprintf(err, "wafersim check: %s: path longer than %zu characters\n", path, sizeof dir - 1);
-    return WS_EXIT_FAILURE;
-  }
-  snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");
-  if (ws_report_write(dir, slash ? slash + 1 : path, write_doc, doc, msg, sizeof msg) != 0) {
+  char msg[1200];
+  if (ws_report_write_file(path, write_doc, doc, msg, sizeof msg) != 0) {
     fprintf(err, "wafersim check: %s\n", msg);
     return WS_EXIT_FAILURE;
   }
@@ -206,6 +200,11 @@ int ws_cmd_check(const ws_cli_args *a, FILE *out, FILE *err) {
   json_t *schema = ws_jschema_output(msg, sizeof msg);
   if (!schema) {
     fprintf(err, "wafersim check: %s\n", msg);
+    return WS_EXIT_FAILURE;
+  }
+  if (a->update_baseline && ws_report_check_file(a->baseline, msg, sizeof msg) != 0) {
+    fprintf(err, "wafersim check: --update-baseline: %s\n", msg);
+    json_decref(schema);
     return WS_EXIT_FAILURE;
   }
   json_t *base = load_doc(a->baseline, schema, a->update_baseline, err), *cur = NULL;

@@ -53,6 +53,11 @@ int ws_cli_write_json(const ws_config *cfg, const char *cmd, json_t *figures, FI
  * its rows are the command's figures, or with `group` the one field `group`
  * of them (flops: totals, kinds or ops). */
 int ws_cli_emit(const ws_config *cfg, const char *cmd, const char *group, const ws_table *t, FILE *out, FILE *err);
+/* A command's status once its writer returned wrote (0, or -1) on out. A
+ * stream error is left to ws_cli_main, which says "cannot write to
+ * standard output" once for every command; any other failure of the
+ * writer is said here. */
+int ws_cli_wrote(const char *cmd, int wrote, FILE *out, FILE *err);
 /* Option values; 0, or -1 with the message on err. */
 int ws_cli_parse_levels(const char *cmd, const char *list, double *levels, size_t *n, FILE *err);
 int ws_cli_parse_wh(const char *cmd, const char *opt, const char *value, uint32_t *w, uint32_t *h, FILE *err);

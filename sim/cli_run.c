@@ -10,6 +10,7 @@
 #include "oprun.h"
 #include "place.h"
 #include "probe.h"
+#include "report.h"
 #include "units.h"
 
 int ws_cmd_flops(const ws_cli_args *a, FILE *out, FILE *err) {
@@ -81,11 +82,7 @@ int ws_cmd_config(const ws_cli_args *a, FILE *out, FILE *err) {
   if (ws_cli_load_config(a, &cfg, err) != 0) return WS_EXIT_BAD_INPUT;
   int rc = cfg.output.format == WS_FORMAT_JSON ? ws_cli_write_json(&cfg, "config", NULL, out)
                                                : ws_config_write_yaml(&cfg, out);
-  if (rc != 0 || fflush(out) != 0) {
-    fprintf(err, "wafersim config: cannot write the output\n");
-    return WS_EXIT_FAILURE;
-  }
-  return WS_EXIT_OK;
+  return ws_cli_wrote("config", rc, out, err);
 }
 
 /* A count option (--wavelets, --messages) in [1, 2^31 - 1]. */
@@ -195,11 +192,16 @@ int ws_cmd_kernel(const ws_cli_args *a, FILE *out, FILE *err) {
   return rc;
 }
 
+static int write_map(void *ctx, FILE *out) { return ws_place_write_map(ctx, out); }
 
 int ws_cmd_place(const ws_cli_args *a, FILE *out, FILE *err) {
   ws_config cfg;
   if (ws_cli_load_config(a, &cfg, err) != 0) return WS_EXIT_BAD_INPUT;
   char msg[WS_CONFIG_ERR_MAX] = "";
+  if (a->map && ws_report_check_file(a->map, msg, sizeof msg) != 0) {
+    fprintf(err, "wafersim place: --map: %s\n", msg);
+    return WS_EXIT_FAILURE;
+  }
   ws_placement *p = ws_place(&cfg, msg, sizeof msg);
   if (!p) {
     fprintf(err, "wafersim %s\n", msg);
@@ -214,22 +216,18 @@ int ws_cmd_place(const ws_cli_args *a, FILE *out, FILE *err) {
     json_object_set_new(both, "stages", ws_table_json(stages));
     json_object_set(both, "totals", json_array_get(tot, 0));
     json_decref(tot);
-    rc = ws_cli_write_json(&cfg, "place", both, out) == 0 ? WS_EXIT_OK : WS_EXIT_FAILURE;
+    rc = ws_cli_wrote("place", ws_cli_write_json(&cfg, "place", both, out), out, err);
   } else {
-    rc = ws_table_write(stages, cfg.output.format, out) == 0 ? WS_EXIT_OK : WS_EXIT_FAILURE;
+    int wrote = ws_table_write(stages, cfg.output.format, out);
     FILE *tot_out = cfg.output.format == WS_FORMAT_CSV ? err : out;
-    if (rc == WS_EXIT_OK && cfg.output.format == WS_FORMAT_TABLE) fputc('\n', out);
-    if (rc == WS_EXIT_OK && ws_table_write(totals, cfg.output.format, tot_out) != 0) rc = WS_EXIT_FAILURE;
+    if (wrote == 0 && cfg.output.format == WS_FORMAT_TABLE) fputc('\n', out);
+    if (wrote == 0 && ws_table_write(totals, cfg.output.format, tot_out) != 0 && tot_out == out) wrote = -1;
+    rc = ws_cli_wrote("place", wrote, out, err);
   }
-  if (rc == WS_EXIT_OK && a->map) {
-    FILE *f = fopen(a->map, "w");
-    const int wrote = f ? ws_place_write_map(p, f) : -1;
-    if (!f || (fclose(f) != 0) | (wrote != 0)) {
-      fprintf(err, "wafersim place: cannot write the map to %s\n", a->map);
-      rc = WS_EXIT_FAILURE;
-    }
+  if (rc == WS_EXIT_OK && a->map && ws_report_write_file(a->map, write_map, p, msg, sizeof msg) != 0) {
+    fprintf(err, "wafersim place: --map: %s\n", msg);
+    rc = WS_EXIT_FAILURE;
   }
-  if (rc == WS_EXIT_OK && fflush(out) != 0) rc = WS_EXIT_FAILURE;
   if (rc == WS_EXIT_OK && !ws_placement_totals(p)->routes_ok) {
     fprintf(err, "wafersim place: the placement does not route within %lld colors: %s\n", (long long)cfg.fabric.colors,
             ws_placement_totals(p)->route_error);

@@ -90,13 +90,18 @@ static bool report_functional(const ws_functional_result *fr, uint32_t seq, FILE
             fr->worst_token, fr->worst_logit, fr->max_error, fr->tolerance, WS_FUNCTIONAL_TOLERANCE, fr->max_logit);
   return fr->ok;
 }
+/* run --out DIR: written as a unit (report.h). */
+static const ws_report_file run_files[] = {
+    {"run.json", write_run_json}, {"totals.csv", write_totals_csv}, {"ops.csv", write_ops_csv},
+    {"pes.csv", write_pes_csv}};
+#define NRUN_FILES (sizeof run_files / sizeof run_files[0])
 
 int ws_cmd_run(const ws_cli_args *a, FILE *out, FILE *err) {
   ws_config cfg;
   if (ws_cli_load_config(a, &cfg, err) != 0) return WS_EXIT_BAD_INPUT;
   char msg[WS_CONFIG_ERR_MAX] = "";
-  if (a->out && ws_report_mkdir(a->out, msg, sizeof msg) != 0) {
-    fprintf(err, "wafersim run: %s\n", msg);
+  if (a->out && ws_report_check_dir(a->out, run_files, NRUN_FILES, msg, sizeof msg) != 0) {
+    fprintf(err, "wafersim run: --out: %s\n", msg);
     return WS_EXIT_FAILURE;
   }
   bar b = bar_for(err, "wafersim run: simulating");
@@ -109,12 +114,8 @@ int ws_cmd_run(const ws_cli_args *a, FILE *out, FILE *err) {
   run_doc d = {&cfg, r, totals, ops};
   int rc = totals && ops ? WS_EXIT_OK : WS_EXIT_FAILURE;
   const ws_functional_result *fr = ws_run_functional(r);
-  if (fr && !report_functional(fr, (uint32_t)cfg.workload.seq_len, err)) rc = WS_EXIT_FAILURE;
-  static const ws_report_file files[] = {
-      {"run.json", write_run_json}, {"totals.csv", write_totals_csv}, {"ops.csv", write_ops_csv},
-      {"pes.csv", write_pes_csv}};
-  if (rc == WS_EXIT_OK && a->out &&
-      ws_report_write_all(a->out, files, sizeof files / sizeof files[0], &d, msg, sizeof msg) != 0) {
+  bool functional_ok = !fr || report_functional(fr, (uint32_t)cfg.workload.seq_len, err);
+  if (rc == WS_EXIT_OK && a->out && ws_report_write_dir(a->out, run_files, NRUN_FILES, &d, msg, sizeof msg) != 0) {
     fprintf(err, "wafersim run: %s\n", msg);
     rc = WS_EXIT_FAILURE;
   }
@@ -122,11 +123,9 @@ int ws_cmd_run(const ws_cli_args *a, FILE *out, FILE *err) {
     const int wrote = cfg.output.format == WS_FORMAT_JSON ? write_run_json(&d, out)
                       : cfg.output.format == WS_FORMAT_CSV ? ws_table_write(ops, WS_FORMAT_CSV, out)
                                                            : ws_table_write_fields(totals, out);
-    if (wrote != 0 || fflush(out) != 0) {
-      fprintf(err, "wafersim run: cannot write the output\n");
-      rc = WS_EXIT_FAILURE;
-    }
+    rc = ws_cli_wrote("run", wrote, out, err);
   }
+  if (rc == WS_EXIT_OK && !functional_ok) rc = WS_EXIT_FAILURE;
   ws_table_destroy(totals);
   ws_table_destroy(ops);
   ws_run_destroy(r);
@@ -178,6 +177,12 @@ static int write_kinds_csv(void *ctx, FILE *out) {
 static int write_pes_first(void *ctx, FILE *out) { return ws_sweep_write_pes(((sweep_doc *)ctx)->s, 1, out); }
 static int write_pes_last(void *ctx, FILE *out) { return ws_sweep_write_pes(((sweep_doc *)ctx)->s, 0, out); }
 
+/* sweep --out DIR: written as a unit (report.h). */
+static const ws_report_file sweep_files[] = {
+    {"sweep.csv", write_sweep_csv}, {"sweep.json", write_sweep_json}, {"kinds.csv", write_kinds_csv},
+    {"pes_first.csv", write_pes_first}, {"pes_last.csv", write_pes_last}};
+#define NSWEEP_FILES (sizeof sweep_files / sizeof sweep_files[0])
+
 /* --vary KEY=V1,V2,...: the key and its values (pointers into buf). */
 static int parse_vary(const char *vary, char *buf, size_t len, const char **key, const char **values, size_t *n,
                       FILE *err) {
@@ -222,8 +227,8 @@ int ws_cmd_sweep(const ws_cli_args *a, FILE *out, FILE *err) {
   size_t nv = 0;
   if (a->vary && parse_vary(a->vary, vbuf, sizeof vbuf, &key, values, &nv, err) != 0) return WS_EXIT_BAD_INPUT;
   char msg[WS_CONFIG_ERR_MAX] = "";
-  if (a->out && ws_report_mkdir(a->out, msg, sizeof msg) != 0) {
-    fprintf(err, "wafersim sweep: %s\n", msg);
+  if (a->out && ws_report_check_dir(a->out, sweep_files, NSWEEP_FILES, msg, sizeof msg) != 0) {
+    fprintf(err, "wafersim sweep: --out: %s\n", msg);
     return WS_EXIT_FAILURE;
   }
   bar b = bar_for(err, "wafersim sweep");
@@ -235,21 +240,15 @@ int ws_cmd_sweep(const ws_cli_args *a, FILE *out, FILE *err) {
   }
   sweep_doc d = {&cfg, &spec, s, ws_sweep_table(s), ws_sweep_kinds_table(s)};
   int rc = d.rows && d.kinds ? WS_EXIT_OK : WS_EXIT_FAILURE;
-  static const ws_report_file files[] = {
-      {"sweep.csv", write_sweep_csv}, {"sweep.json", write_sweep_json}, {"kinds.csv", write_kinds_csv},
-      {"pes_first.csv", write_pes_first}, {"pes_last.csv", write_pes_last}};
   if (rc == WS_EXIT_OK && a->out &&
-      ws_report_write_all(a->out, files, sizeof files / sizeof files[0], &d, msg, sizeof msg) != 0) {
+      ws_report_write_dir(a->out, sweep_files, NSWEEP_FILES, &d, msg, sizeof msg) != 0) {
     fprintf(err, "wafersim sweep: %s\n", msg);
     rc = WS_EXIT_FAILURE;
   }
   if (rc == WS_EXIT_OK) {
     const int wrote = cfg.output.format == WS_FORMAT_JSON ? write_sweep_json(&d, out)
                                                           : ws_table_write(d.rows, cfg.output.format, out);
-    if (wrote != 0 || fflush(out) != 0) {
-      fprintf(err, "wafersim sweep: cannot write the output\n");
-      rc = WS_EXIT_FAILURE;
-    }
+    rc = ws_cli_wrote("sweep", wrote, out, err);
   }
   ws_table_destroy(d.rows);
   ws_table_destroy(d.kinds);
