@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "kernels/estimate.h"
 #include "kernels/pipeline.h"
 #include "report.h"
 #include "sim/engine/engine.h"
@@ -43,8 +44,32 @@ static int simulate(sim_engine *e, const krn_pipe *pipe, uint32_t mbs, ws_run_pr
   }
 }
 
+/* Micro-batches whose inputs may reach a stage before its first compute: a
+ * message of micro-batch m leaves its producer only once the stage finished
+ * m - depth (its input's buffer depth), so from the deepest input's depth on
+ * every wavelet a micro-batch brings, relays, reduces and sends lies within
+ * the op's span; the embedding takes no input, an entry GEMM (no producer)
+ * is given its first two. */
+static uint32_t early_micro_batches(const krn_stage *s) {
+  if (s->kind == KRN_STAGE_EMBED) return 0;
+  uint32_t d = 0;
+  for (uint32_t k = 0; k < KRN_MAX_INPUTS; k++)
+    if (s->in[k] >= 0 && krn_depth(s, k) > d) d = krn_depth(s, k);
+  return s->kind == KRN_STAGE_GEMM && s->in[0] < 0 && d < 2 ? 2 : d;
+}
+
+/* The lower bound on an op's span (run.h): its busiest PE's compute over
+ * the sequence, or the busiest ramp's traffic of the micro-batches that
+ * must pass within the span, whichever is larger. */
+static uint64_t op_bound(const krn_stage *s, const krn_estimate *est, const krn_machine *m, uint32_t b, uint32_t mbs,
+                         uint64_t consume) {
+  const uint32_t early = early_micro_batches(s), inside = mbs > early ? mbs - early : 0;
+  return max_u64(krn_estimate_busy(m, s, b, b * mbs), inside * max_u64(est->ramp_in * consume, est->ramp_out));
+}
+
 /* Per op: what the simulation measured beside what the placer estimated. */
-static void op_row(ws_run *r, uint32_t i, const krn_pipe *pipe, uint32_t mbs, uint64_t consume) {
+static void op_row(ws_run *r, uint32_t i, const krn_pipe *pipe, const krn_machine *m, uint32_t b, uint32_t mbs,
+                   uint64_t consume) {
   const ws_placed *pl = ws_placement_stage(r->place, i);
   const krn_stage_stats st = krn_pipe_stats(pipe, i);
   ws_run_op *o = &r->ops[i];
@@ -63,8 +88,8 @@ static void op_row(ws_run *r, uint32_t i, const krn_pipe *pipe, uint32_t mbs, ui
   o->nnz_max = pl->est.nnz_max;
   o->nnz_mean = pl->est.nnz_mean;
   o->first = st.first;
-  o->cycles = st.last + 1 - st.first;
-  o->bound = mbs * max_u64(pl->est.compute, max_u64(pl->est.ramp_in * consume, pl->est.ramp_out));
+  o->cycles = st.sent + 1 - st.first;
+  o->bound = op_bound(&pl->stage, &pl->est, m, b, mbs, consume);
   o->macs = st.macs;
   o->sram_max = st.sram_max;
   o->weight_bytes = st.weight_bytes;
@@ -110,7 +135,7 @@ static int run_pipeline(ws_run *r, const ws_config *cfg, ws_run_progress progres
     t->cycles = krn_pipe_done(pipe, mbs - 1) + 1;
     t->fill_cycles = krn_pipe_done(pipe, 0) + 1;
     t->steady_interval = mbs > 1 ? (krn_pipe_done(pipe, mbs - 1) - krn_pipe_done(pipe, 0)) / (mbs - 1) : 0;
-    for (uint32_t i = 0; i < r->nops; i++) op_row(r, i, pipe, mbs, fc.consume_cycles);
+    for (uint32_t i = 0; i < r->nops; i++) op_row(r, i, pipe, &m, b, mbs, fc.consume_cycles);
     const sim_stats es = sim_engine_stats(e);
     const fab_stats fs = fab_stats_get(f);
     t->events = es.executed;
