@@ -24,7 +24,12 @@
  *   bound            the run's lower bound: the largest op bound;
  *   flops            forward FLOPs of the sequence as `wafersim flops` counts
  *                    them (the embedding lookup excluded), each sparse weight at
- *                    its mask's nonzeros; executed = sparse, saved = dense - sparse;
+ *                    its mask's nonzeros; executed = sparse, saved = dense - sparse:
+ *                    the accounting, what the model needs;
+ *   flops_simulated  2 x the multiply-accumulates the simulated PEs executed
+ *                    (macs): a dense-kernel PE's zeros included, causal attention
+ *                    at the pairs its PEs held, layernorm's and GELU's multiply-adds;
+ *   flops_per_s      flops_simulated / seconds (schema 4; before, the accounting's);
  *   peak_flops_per_s the mesh's dense fp16 peak: PEs x fmac_fp16 x 2 x clock. */
 #ifndef WAFERSIM_SIM_RUN_H
 #define WAFERSIM_SIM_RUN_H
@@ -65,6 +70,7 @@ typedef struct {
   uint64_t cycles, fill_cycles, steady_interval, bound;
   double seconds, tokens_per_s;
   double flops_dense, flops_executed, flops_saved, flops_reduction; /* see above */
+  double flops_simulated;                     /* 2 x macs (see above) */
   double flops_per_s, peak_flops_per_s, peak_fraction;
   int64_t params_dense, params;
   uint64_t weight_bytes;                      /* the ops' weight_bytes: what the wafer holds */

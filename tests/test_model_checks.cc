@@ -129,4 +129,101 @@ TEST(ModelChecks, BusiestComputeEqualsTheStagesClosedForm) {
   }
 }
 
+// ---- 2. MACs and FLOPs from what the simulated PEs executed ----
+
+// Kept weights of a tile, counted element by element from the mask (not
+// with wl_mask_count, which the pipeline uses); every weight without one.
+uint64_t kept(const wl_mask *mask, uint32_t k0, uint32_t k1, uint32_t n0, uint32_t n1) {
+  if (!mask) return (uint64_t)(k1 - k0) * (n1 - n0);
+  uint64_t n = 0;
+  for (uint32_t k = k0; k < k1; k++)
+    for (uint32_t c = n0; c < n1; c++) n += wl_mask_get(mask, k, c);
+  return n;
+}
+
+// Cut point i of n in `parts`: the stage's own, or even.
+uint32_t cut_at(const uint32_t *given, uint32_t n, uint32_t parts, uint32_t i) {
+  return given ? given[i] : (uint32_t)((uint64_t)i * n / parts);
+}
+
+// Every weight-GEMM PE executed, over the sequence, its tile's nonzeros x
+// tokens MACs if it ran the sparse kernel and its whole tile x tokens if it
+// ran the dense one (the auto kernel's dense PEs multiply the zeros): the
+// tile from the stage's cut points (band j in column w - 1 - j when nrev),
+// its nonzeros counted weight by weight from the mask. tiny-sparse (75 %
+// magnitude masks) has an op where the auto kernel mixes the two (L0.v:
+// 528,768 MACs, against 524,288 nonzeros x tokens). The op rows' and the
+// run's MACs are these summed, and flops_simulated is twice the run's.
+TEST(ModelChecks, EveryPeExecutesItsTilesNonzerosOrItsWholeTile) {
+  const ws_config c = point("tiny-sparse");
+  Simulated s;
+  ASSERT_TRUE(simulate_placed(c, s));
+  RunPtr r = simulate(c);
+  ASSERT_TRUE(r);
+  const uint32_t seq = (uint32_t)c.workload.seq_len;
+  uint32_t mixed = 0;
+  uint64_t run_macs = 0;
+  for (uint32_t si = 0; si < s.stages.size(); si++) {
+    const krn_stage &st = s.stages[si];
+    const krn_stage_stats stats = krn_pipe_stats(s.p, si);
+    const ws_run_op *o = ws_run_op_at(r.get(), si);
+    ASSERT_STREQ(o->name, st.name);
+    EXPECT_EQ(o->macs, stats.macs) << st.name;
+    run_macs += o->macs;
+    if (st.kind != KRN_STAGE_GEMM) continue;
+    const uint32_t rows = st.region.h, cols = st.region.w;
+    uint64_t op_macs = 0, nnz_tokens = 0;
+    uint32_t sparse = 0;
+    for (uint32_t i = 0; i < rows; i++)
+      for (uint32_t j = 0; j < cols; j++) {
+        const uint32_t band = st.nrev ? cols - 1 - j : j;
+        const uint32_t k0 = cut_at(st.k_cut, st.k, rows, i), k1 = cut_at(st.k_cut, st.k, rows, i + 1);
+        const uint32_t n0 = cut_at(st.n_cut, st.n, cols, band), n1 = cut_at(st.n_cut, st.n, cols, band + 1);
+        const krn_pe_stats pe = krn_pipe_pe(s.p, si, i * cols + j);
+        ASSERT_TRUE(pe.kernel == KRN_SPARSE || pe.kernel == KRN_DENSE) << st.name;
+        const uint64_t nnz = kept(st.mask, k0, k1, n0, n1);
+        const uint64_t want = (pe.kernel == KRN_SPARSE ? nnz : (uint64_t)(k1 - k0) * (n1 - n0)) * seq;
+        EXPECT_EQ(pe.macs, want) << st.name << " PE (" << i << ", " << j << ") "
+                                 << (pe.kernel == KRN_SPARSE ? "sparse" : "dense");
+        sparse += pe.kernel == KRN_SPARSE;
+        op_macs += pe.macs;
+        nnz_tokens += nnz * seq;
+      }
+    EXPECT_EQ(op_macs, stats.macs) << st.name;
+    EXPECT_EQ(sparse, o->sparse_pes) << st.name;
+    if (sparse > 0 && sparse < rows * cols) {
+      mixed++;
+      EXPECT_GT(op_macs, nnz_tokens) << st.name << ": its dense PEs multiply zeros";
+    }
+  }
+  EXPECT_GE(mixed, 1u) << "tiny-sparse no longer has an op that mixes the kernels: pick a configuration that does";
+  const ws_run_totals *t = ws_run_totals_of(r.get());
+  EXPECT_EQ(t->macs, run_macs);
+  EXPECT_EQ(t->flops_simulated, 2.0 * (double)run_macs);
+  EXPECT_DOUBLE_EQ(t->flops_per_s, t->flops_simulated / t->seconds);
+  EXPECT_LT(t->flops_simulated, t->flops_executed) << "causal attention does about half of the accounting's S x S";
+}
+
+// The dense run's MACs in closed form, from cost.h's counts written out for
+// tiny-dense (L = 2 layers, d = 128, f = 512, V = 256, S = 128 tokens):
+// the weight GEMMs S (4 d^2 + 2 d f) per layer and S d V for the LM head;
+// causal attention d S (S + 1) per layer (a dot product and an AXPY of the
+// head size per head and (query, key) pair, S (S + 1) / 2 pairs); layernorm
+// 4 S d each (2L + 1 of them); GELU 5 S f per layer. FLOP/s and the share of
+// the peak follow from it: 2 MACs x clock / cycles, over PEs x 4 x 2 x clock.
+TEST(ModelChecks, DenseMacsAndFlopRateMatchTheClosedForm) {
+  const ws_config c = point("tiny-dense");
+  RunPtr r = simulate(c);
+  ASSERT_TRUE(r);
+  const uint64_t L = 2, d = 128, f = 512, V = 256, S = 128;
+  const uint64_t macs = L * S * (4 * d * d + 2 * d * f) + S * d * V + L * d * S * (S + 1) + (2 * L + 1) * 4 * S * d +
+                        L * 5 * S * f;
+  EXPECT_EQ(macs, 59736064u);  // the figure, written out
+  const ws_run_totals *t = ws_run_totals_of(r.get());
+  EXPECT_EQ(t->macs, macs);
+  const double clock = 1.1e9, seconds = (double)t->cycles / clock;
+  EXPECT_DOUBLE_EQ(t->flops_per_s, 2.0 * (double)macs / seconds);
+  EXPECT_DOUBLE_EQ(t->peak_fraction, (double)macs / (64.0 * 64.0 * 4.0 * (double)t->cycles));
+}
+
 }  // namespace
