@@ -226,4 +226,200 @@ TEST(ModelChecks, DenseMacsAndFlopRateMatchTheClosedForm) {
   EXPECT_DOUBLE_EQ(t->peak_fraction, (double)macs / (64.0 * 64.0 * 4.0 * (double)t->cycles));
 }
 
+// ---- 5. the seed, and the placer's estimates of the other stages ----
+
+// sim.seed changes a run: with a random pattern (bernoulli at 0.5) two seeds
+// give different masks (counted weight by weight: about half the weights of
+// a 128 x 128 matrix differ between two independent draws, and at least a
+// third must) and so different tiles and cycles; the same seed gives the
+// same masks and the same figures.
+TEST(ModelChecks, TheSeedChangesMasksAndCyclesAndTheSameSeedRepeats) {
+  const auto cfg = [](const char *seed) {
+    return point("tiny-sparse", {"workload.pattern=bernoulli", "workload.sparsity=0.5", std::string("sim.seed=") + seed});
+  };
+  const ws_config a = cfg("1"), b = cfg("2"), a2 = cfg("1");
+  char err[1024] = "";
+  std::unique_ptr<ws_placement, void (*)(ws_placement *)> pa(ws_place(&a, err, sizeof err), ws_placement_destroy),
+      pb(ws_place(&b, err, sizeof err), ws_placement_destroy), pa2(ws_place(&a2, err, sizeof err), ws_placement_destroy);
+  ASSERT_TRUE(pa && pb && pa2) << err;
+  for (uint32_t i = 0; i < ws_placement_count(pa.get()); i++) {
+    const krn_stage &sa = ws_placement_stage(pa.get(), i)->stage, &sb = ws_placement_stage(pb.get(), i)->stage,
+                    &sa2 = ws_placement_stage(pa2.get(), i)->stage;
+    if (!sa.mask) continue;
+    ASSERT_TRUE(sb.mask && sa2.mask) << sa.name;
+    uint64_t differ = 0, differ_same = 0;
+    for (uint32_t k = 0; k < sa.k; k++)
+      for (uint32_t n = 0; n < sa.n; n++) {
+        differ += wl_mask_get(sa.mask, k, n) != wl_mask_get(sb.mask, k, n);
+        differ_same += wl_mask_get(sa.mask, k, n) != wl_mask_get(sa2.mask, k, n);
+      }
+    EXPECT_GT(differ * 3, (uint64_t)sa.k * sa.n) << sa.name;
+    EXPECT_EQ(differ_same, 0u) << sa.name;
+  }
+  RunPtr ra = simulate(a), rb = simulate(b), ra2 = simulate(a2);
+  ASSERT_TRUE(ra && rb && ra2);
+  const ws_run_totals *ta = ws_run_totals_of(ra.get()), *tb = ws_run_totals_of(rb.get()),
+                      *ta2 = ws_run_totals_of(ra2.get());
+  EXPECT_NE(ta->cycles, tb->cycles);
+  EXPECT_NE(ta->flops_executed, tb->flops_executed);
+  EXPECT_EQ(ta->cycles, ta2->cycles);
+  EXPECT_EQ(ta->events, ta2->events);
+  EXPECT_EQ(ta->macs, ta2->macs);
+  EXPECT_EQ(ta->flops_executed, ta2->flops_executed);
+}
+
+// A stage fed by entry GEMMs (the host's x, K = 4, 8 columns each: faster
+// than the stage), simulated alone on a small mesh; its steady interval per
+// micro-batch beside krn_estimate_stage's (consumers 0: the last stage).
+struct Isolated {
+  uint64_t est = 0, sim_mean = 0, sim_first = 0, est_latency = 0;
+};
+
+Isolated isolated(krn_stage st, uint32_t feeders, uint32_t b, uint32_t mbs, fab_fidelity fid) {
+  ws_config c = wstest::config({});
+  krn_machine m;
+  fab_config fc;
+  ws_config_machine(&c, &m);
+  ws_config_fabric(&c, &fc);
+  fc.width = 48;
+  fc.height = 32;
+  fc.fidelity = fid;
+  const uint32_t in_n = st.kind == KRN_STAGE_GEMM ? st.k : st.n;
+  std::vector<krn_stage> stages;
+  for (uint32_t i = 0; i < feeders; i++) {
+    krn_stage g{};
+    g.kind = KRN_STAGE_GEMM;
+    g.name = "feeder";
+    g.region = {i * 8, 0, 8, 1};
+    g.in[0] = g.in[1] = g.in[2] = -1;
+    g.k = 4;
+    g.n = in_n;
+    g.kernel = KRN_DENSE;
+    stages.push_back(g);
+  }
+  st.region.x = feeders * 8 + 2;
+  for (uint32_t i = 0; i < KRN_MAX_INPUTS; i++) st.in[i] = i < feeders ? (int)i : -1;
+  stages.push_back(st);
+  Isolated out;
+  char err[1024] = "";
+  krn_estimate e;
+  EXPECT_EQ(krn_estimate_stage(&m, &fc, &st, b, b * mbs, 0, &e, err, sizeof err), 0) << err;
+  out.est = e.interval;
+  out.est_latency = e.latency;
+  sim_engine *eng = sim_engine_create(nullptr, err, sizeof err);
+  fab_fabric *f = fab_create(eng, &fc, err, sizeof err);
+  const krn_run run = {b, mbs, b * mbs, false, nullptr, nullptr};
+  krn_pipe *p = krn_pipe_create(eng, f, &m, stages.data(), (uint32_t)stages.size(), &run, err, sizeof err);
+  EXPECT_NE(p, nullptr) << err;
+  if (p) {
+    EXPECT_EQ(sim_engine_run(eng), 0);
+    EXPECT_EQ(krn_pipe_check(p, err, sizeof err), 0) << err;
+    if (st.kind == KRN_STAGE_ATTENTION) { /* micro-batches 1 .. mbs - 1 at the whole sequence's mean work */
+      uint64_t all = 0, later = 0;
+      for (uint32_t mb = 0; mb < mbs; mb++) {
+        const uint64_t pairs = krn_attn_pairs(b, mb, 0, st.region.h);
+        all += pairs;
+        later += mb > 0 ? pairs : 0;
+      }
+      out.sim_mean = (uint64_t)std::llround((double)(krn_pipe_done(p, mbs - 1) - krn_pipe_done(p, 0)) * (double)all /
+                                            ((double)later * mbs));
+    } else {
+      out.sim_mean = (krn_pipe_done(p, mbs - 1) - krn_pipe_done(p, 1)) / (mbs - 2);
+    }
+    out.sim_first = krn_pipe_done(p, 0) + 1;
+  }
+  krn_pipe_destroy(p);
+  fab_destroy(f);
+  sim_engine_destroy(eng);
+  return out;
+}
+
+krn_stage stage_of(krn_stage_kind kind, const char *name, uint32_t w, uint32_t h, uint32_t n) {
+  krn_stage s{};
+  s.kind = kind;
+  s.name = name;
+  s.region = {0, 0, w, h};
+  s.n = n;
+  return s;
+}
+
+// The placer's model of a layernorm, GELU, residual add and attention stage
+// (krn_estimate_stage) against the stage simulated alone, fed by faster
+// GEMMs, in both fidelities (the GEMM's is `wafersim kernel`'s
+// interval_model, README). What the estimate leaves out, and so the
+// tolerance:
+// - compute-bound stages (layernorm, GELU here): nothing. The busiest PE's
+//   compute is the same cost.h cycles, and its inputs, statistics and
+//   outputs move while it computes the other micro-batch (double buffers):
+//   equal to the cycle.
+// - ramp-bound stages (the add, two inputs of b f / 2 wavelets a PE): the
+//   estimate counts the wavelets per micro-batch; the simulation adds the
+//   gap before each micro-batch's first wavelet arrives, at most the route's
+//   latency (hops from the farthest feeder PE + the two ramps).
+// - attention: the estimate puts the output PE's normalisation on the PE
+//   with the most (query, key) pairs, row 0, which is not the output row:
+//   it may exceed the simulation by up to the normalisation's cycles; it
+//   takes the sequence's mean causal work, and the simulated mean leaves out
+//   micro-batch 0 (its outputs start the clock), so the simulated interval
+//   is rescaled by the pairs of micro-batches 1 .. M - 1 against all M
+//   (krn_attn_pairs), which is exact for the work per pair but scales the
+//   per-micro-batch constants (two task switches and the normalisation) by
+//   the same ratio: that share is added to the lower tolerance.
+// Regions of one column (and attention's staggered input rows) keep the
+// feeders' messages on separate links: a layout that funnels several into
+// one link (a 2 x 4 add fed from one row: 1,040 cycles against 512) is
+// link-bound, which the stage model does not claim to see.
+TEST(ModelChecks, PlacerEstimatesOfTheOtherStagesMatchTheirSimulation) {
+  const uint32_t b = 16;
+  const ws_config c = wstest::config({});
+  krn_machine m;
+  ws_config_machine(&c, &m);
+  for (fab_fidelity fid : {FAB_TRAIN, FAB_WAVELET}) {
+    struct Case {
+      krn_stage s;
+      uint32_t feeders, mbs;
+    } cases[] = {
+        {stage_of(KRN_STAGE_LAYERNORM, "layernorm 1x16", 1, 16, 256), 1, 8},
+        {stage_of(KRN_STAGE_LAYERNORM, "layernorm 2x8", 2, 8, 256), 1, 8},
+        {stage_of(KRN_STAGE_LAYERNORM, "layernorm 1x4", 1, 4, 256), 1, 8},
+        {stage_of(KRN_STAGE_GELU, "gelu 1x16", 1, 16, 256), 1, 8},
+        {stage_of(KRN_STAGE_GELU, "gelu 2x2", 2, 2, 256), 1, 8},
+        {stage_of(KRN_STAGE_ADD, "add 1x4", 1, 4, 256), 2, 8},
+        {stage_of(KRN_STAGE_ADD, "add 1x2", 1, 2, 256), 2, 8},
+        {stage_of(KRN_STAGE_ATTENTION, "attention 4x8", 4, 8, 256), 3, 8},
+        {stage_of(KRN_STAGE_ATTENTION, "attention 8x16", 8, 16, 256), 3, 8},
+        {stage_of(KRN_STAGE_ATTENTION, "attention 2x8", 2, 8, 256), 3, 8},
+        {stage_of(KRN_STAGE_ATTENTION, "attention 8x4", 8, 4, 256), 3, 16},
+    };
+    for (auto &cs : cases) {
+      cs.s.heads = 8;
+      const Isolated r = isolated(cs.s, cs.feeders, b, cs.mbs, fid);
+      const std::string what = std::string(cs.s.name) + " " + fab_fidelity_name(fid);
+      const uint32_t x0 = cs.feeders * 8 + 2, rows = cs.s.region.h, cols = cs.s.region.w;
+      const uint64_t route = x0 + cols - 1 + rows - 1 + 2 * c.fabric.ramp_latency;  // farthest feeder PE (0, 0)
+      std::printf("[ estimate ] %-16s %-7s estimated %6llu simulated %6llu (%+.1f %%)\n", cs.s.name,
+                  fab_fidelity_name(fid), (unsigned long long)r.est, (unsigned long long)r.sim_mean,
+                  100.0 * ((double)r.sim_mean - (double)r.est) / (double)r.est);
+      if (cs.s.kind == KRN_STAGE_LAYERNORM || cs.s.kind == KRN_STAGE_GELU) {
+        EXPECT_EQ(r.sim_mean, r.est) << what;
+      } else if (cs.s.kind == KRN_STAGE_ADD) {
+        EXPECT_GE(r.sim_mean, r.est) << what;
+        EXPECT_LE(r.sim_mean, r.est + route) << what;
+      } else {
+        const uint32_t heads = cs.s.heads / cols, dh = cs.s.n / cs.s.heads;
+        const uint64_t norm = krn_attn_norm_cost(&m, heads * dh, b).cycles;
+        uint64_t all = 0, later = 0;
+        for (uint32_t mb = 0; mb < cs.mbs; mb++) {
+          all += krn_attn_pairs(b, mb, 0, rows);
+          later += mb > 0 ? krn_attn_pairs(b, mb, 0, rows) : 0;
+        }
+        const double scale = (double)all * (cs.mbs - 1) / ((double)later * cs.mbs);
+        const double constants = (double)(2 * m.task_switch + norm) * (1.0 - scale);
+        EXPECT_GE((double)r.sim_mean, (double)r.est - (double)norm - constants) << what;
+        EXPECT_LE(r.sim_mean, r.est + route) << what;
+      }
+    }
+  }
+}
+
 }  // namespace
