@@ -35,7 +35,7 @@ static int gemm(const krn_machine *m, const fab_config *fc, const krn_stage *s, 
       const krn_kernel k = s->kernel == KRN_AUTO ? krn_gemm_pick(m, kt, nt, nnz, b) : s->kernel;
       krn_cost cost = krn_gemm_cost(m, k, kt, nt, nnz, b);
       const uint64_t x = ceil_div((uint64_t)kt * b, 2), part = ceil_div((uint64_t)nt * b * acc, 4);
-      if (i == r - 1 && s->bias_add) cost.cycles += krn_add_cost(m, nt, b).cycles;
+      if (i == krn_gemm_out_row(s) && s->bias_add) cost.cycles += krn_add_cost(m, nt, b).cycles;
       pe(e, cost, x + (i > 0 ? part : 0),
          (j == 0 && c > 1 ? x : 0) + (i + 1 < r ? part : consumers * ceil_div((uint64_t)nt * b, 2)));
       e->sparse_pes += k == KRN_SPARSE;
@@ -173,4 +173,76 @@ int krn_estimate_stage(const krn_machine *m, const fab_config *fc, const krn_sta
   out->interval = max_u64(max_u64(out->compute, out->ramp_in * fc->consume_cycles),
                           max_u64(out->ramp_out, ceil_div(out->latency, 2)));
   return rc;
+}
+
+/* The token-id hits of an embedding column holding table rows [v0, v1) in a
+ * micro-batch of b uniform ids (the expected share, rounded up), and the
+ * position rows of micro-batch mb it holds: what the stage's program charges. */
+static uint64_t embed_hits(const krn_stage *s, uint32_t v0, uint32_t v1, uint32_t b, uint32_t mb) {
+  uint64_t hits = v0 < s->k ? ceil_div((uint64_t)b * ((v1 < s->k ? v1 : s->k) - v0), s->k) : 0;
+  for (uint32_t t = 0; s->bias_add && t < b; t++) {
+    const uint64_t row = (uint64_t)s->k + (uint64_t)mb * b + t;
+    hits += row >= v0 && row < v1;
+  }
+  return hits;
+}
+
+uint64_t krn_estimate_busy(const krn_machine *m, const krn_stage *s, uint32_t b, uint32_t seq) {
+  const uint32_t r = s->region.h, c = s->region.w, mbs = b ? seq / b : 0;
+  uint64_t best = 0;
+  switch (s->kind) {
+    case KRN_STAGE_GEMM:
+      for (uint32_t i = 0; i < r; i++) {
+        const uint32_t k0 = cut(s->k_cut, s->k, r, i), kt = cut(s->k_cut, s->k, r, i + 1) - k0;
+        for (uint32_t j = 0; j < c; j++) {
+          const uint32_t n0 = cut(s->n_cut, s->n, c, j), nt = cut(s->n_cut, s->n, c, j + 1) - n0;
+          const uint64_t nnz = s->mask ? wl_mask_count(s->mask, k0, k0 + kt, n0, n0 + nt) : (uint64_t)kt * nt;
+          const krn_kernel k = s->kernel == KRN_AUTO ? krn_gemm_pick(m, kt, nt, nnz, b) : s->kernel;
+          uint64_t per = krn_gemm_cost(m, k, kt, nt, nnz, b).cycles;
+          if (i == krn_gemm_out_row(s) && s->bias_add) per += krn_add_cost(m, nt, b).cycles;
+          best = max_u64(best, mbs * per);
+        }
+      }
+      break;
+    case KRN_STAGE_ATTENTION:
+      if (s->heads == 0 || s->n % s->heads != 0) return 0;
+      for (uint32_t j = 0; j < c; j++) {
+        const uint32_t heads = cut(NULL, s->heads, c, j + 1) - cut(NULL, s->heads, c, j), dh = s->n / s->heads;
+        const uint32_t root = krn_attn_row(r, c, j, KRN_ATTN_OUT);
+        for (uint32_t i = 0; i < r; i++) {
+          uint64_t sum = 0;
+          for (uint32_t mb = 0; mb < mbs; mb++) {
+            const uint64_t pairs = krn_attn_pairs(b, mb, i, r);
+            sum += krn_attn_phase(m, 1, heads, dh, pairs).cycles + krn_attn_phase(m, 2, heads, dh, pairs).cycles;
+          }
+          if (i == root) sum += mbs * krn_attn_norm_cost(m, heads * dh, b).cycles;
+          best = max_u64(best, sum);
+        }
+      }
+      break;
+    case KRN_STAGE_EMBED: {
+      const uint32_t kk = krn_embed_rows(s, seq);
+      for (uint32_t j = 0; j < c; j++) {
+        const uint32_t v0 = cut(s->k_cut, kk, c, j), v1 = cut(s->k_cut, kk, c, j + 1);
+        for (uint32_t i = 0; i < r; i++) {
+          const uint32_t nt = cut(s->n_cut, s->n, r, i + 1) - cut(s->n_cut, s->n, r, i);
+          uint64_t sum = 0;
+          for (uint32_t mb = 0; mb < mbs; mb++)
+            sum += krn_embed_cost(m, v1 - v0, nt, (uint32_t)embed_hits(s, v0, v1, b, mb), b).cycles;
+          best = max_u64(best, sum);
+        }
+      }
+      break;
+    }
+    default:
+      for (uint32_t l = 0; l < r * c; l++) {
+        const uint32_t f = cut(s->n_cut, s->n, r * c, l + 1) - cut(s->n_cut, s->n, r * c, l);
+        const krn_cost cost = s->kind == KRN_STAGE_LAYERNORM ? krn_layernorm_cost(m, f, b)
+                              : s->kind == KRN_STAGE_GELU    ? krn_gelu_cost(m, f, b)
+                                                             : krn_add_cost(m, f, b);
+        best = max_u64(best, mbs * cost.cycles);
+      }
+      break;
+  }
+  return best;
 }

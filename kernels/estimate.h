@@ -54,6 +54,15 @@ typedef struct {
 int krn_estimate_stage(const krn_machine *m, const fab_config *fc, const krn_stage *s, uint32_t b, uint32_t seq,
                        uint32_t consumers, krn_estimate *out, char *err, size_t errlen);
 
+/* The busiest PE's compute cycles over the whole seq-token sequence (seq / b
+ * micro-batches), as the stage's program charges them: per micro-batch the
+ * cost.h cycles of its share, attention's causal pairs of each micro-batch
+ * (not their mean) and its output PEs' normalisation, the embedding's
+ * position rows each micro-batch hits, a GEMM's bias add at its output row.
+ * The simulation's busy_max of the stage must equal it; the run's per-op
+ * bound uses it. 0 for a shape the stage cannot take. */
+uint64_t krn_estimate_busy(const krn_machine *m, const krn_stage *s, uint32_t b, uint32_t seq);
+
 #ifdef __cplusplus
 }
 #endif

@@ -37,6 +37,8 @@ uint32_t krn_attn_row(uint32_t r, uint32_t c, uint32_t n, uint32_t port) {
   return (uint32_t)(((uint64_t)n * r / c + port) % r);
 }
 
+uint32_t krn_gemm_out_row(const krn_stage *s) { return s->flip ? 0 : s->region.h - 1; }
+
 void krn_tag(krn_pipe *p, fab_xfer x, tag t) {
   if (x >= p->ntags) {
     uint32_t n = x + x / 2 + 1024;
@@ -275,6 +277,7 @@ void krn_arrival(krn_pipe *p, uint32_t si, uint32_t local, uint32_t input, uint3
 static void out_free(krn_pipe *p, uint32_t si, uint32_t m, uint64_t cycle) {
   stage *s = &p->st[si];
   s->out_free[m % RING] = cycle;
+  if (s->st.sent == NEVER || cycle > s->st.sent) s->st.sent = cycle;
   char err[256] = "";
   if ((s->entry ? arm(p, si, m + 2, err, sizeof err) : pump(p, si, err, sizeof err)) != 0) krn_fail(p, err);
   for (uint32_t l = 0; l < s->rows * s->cols; l++) try_compute(p, si, l);
@@ -471,7 +474,7 @@ krn_pipe *krn_pipe_create(sim_engine *e, fab_fabric *f, const krn_machine *m,
     s->s = stages[i];
     s->rows = stages[i].region.h;
     s->cols = stages[i].region.w;
-    s->st.first = s->st.last = NEVER;
+    s->st.first = s->st.last = s->st.sent = NEVER;
     for (uint32_t r = 0; r < RING; r++) s->mb_m[r] = NO_MB;
     for (uint32_t k = 0; k < KRN_MAX_INPUTS; k++) {
       if (stages[i].in[k] < 0) continue;
@@ -632,5 +635,6 @@ const float *krn_pipe_output(const krn_pipe *p, uint32_t mb) { return p->final[m
 krn_pe_stats krn_pipe_pe(const krn_pipe *p, uint32_t si, uint32_t local) {
   const stage *s = &p->st[si];
   const pe_state *pe = &s->pe[local];
-  return (krn_pe_stats){krn_col_x(s, local % s->cols), krn_row_y(s, local / s->cols), pe->busy, pe->macs, pe->sram, pe->weights};
+  return (krn_pe_stats){krn_col_x(s, local % s->cols), krn_row_y(s, local / s->cols), pe->busy, pe->macs, pe->sram,
+                        pe->weights, s->s.kind == KRN_STAGE_GEMM ? pe->kernel : KRN_AUTO};
 }

@@ -117,6 +117,9 @@ typedef struct {
   uint64_t weight_bytes;       /* bytes of weights, tables and gains its PEs keep (in each
                                   PE's kernel's encoding) */
   uint64_t first, last;        /* cycles its first compute started and last output was ready */
+  uint64_t sent;               /* cycle its last micro-batch's output had all left its PEs (its
+                                  sends' last wavelet; the pipeline's last stage, which sends
+                                  nothing: its output complete) */
   uint32_t pes;
   uint32_t sparse_pes;         /* GEMM: PEs that ran the sparse kernel */
 } krn_stage_stats;
@@ -138,6 +141,10 @@ uint32_t krn_embed_rows(const krn_stage *s, uint32_t seq);
  * the projections reach the columns along different rows; four PEs, so
  * that no router holds all the routes into and out of a column. */
 uint32_t krn_attn_row(uint32_t r, uint32_t c, uint32_t n, uint32_t port);
+/* The row (0-based, in the stage's rows) of a GEMM's output PEs, where its
+ * columns' reductions end and its bias is added: the last, or with flip the
+ * first (its column still reduces top to bottom on the mesh). */
+uint32_t krn_gemm_out_row(const krn_stage *s);
 #define KRN_ATTN_OUT 3
 
 typedef struct krn_pipe krn_pipe;
@@ -166,6 +173,7 @@ typedef struct {
   uint64_t busy, macs; /* compute cycles and multiply-accumulates, all micro-batches */
   uint64_t sram;       /* bytes, the reserve included */
   uint64_t weights;    /* of sram: weights, tables and gains */
+  krn_kernel kernel;   /* GEMM: the kernel it ran (KRN_SPARSE or KRN_DENSE); else KRN_AUTO */
 } krn_pe_stats;
 krn_pe_stats krn_pipe_pe(const krn_pipe *p, uint32_t stage, uint32_t local_pe);
 

@@ -112,7 +112,7 @@ int krn_stage_setup(krn_pipe *p, uint32_t si, char *err, size_t errlen) {
   for (uint32_t j = 0; j < s->nout; j++) /* GEMM: the bottom row; embedding: the last column; attention: its output row */
     s->out[j] = s->elementwise ? make_slot(s, w, j / c, j % c, s->nc[j], s->nc[j + 1])
                 : emb          ? make_slot(s, w, j, c - 1, s->nc[j], s->nc[j + 1])
-                               : make_slot(s, w, tiled ? (k->flip ? 0 : r - 1) : krn_attn_row(r, c, j, KRN_ATTN_OUT),
+                               : make_slot(s, w, tiled ? krn_gemm_out_row(k) : krn_attn_row(r, c, j, KRN_ATTN_OUT),
                                            krn_band(s, j), s->nc[j], s->nc[j + 1]);
   for (uint32_t i = 0; i < s->ninputs; i++) {
     for (uint32_t n = 0; n < s->nin_slots[i]; n++) {

@@ -135,15 +135,17 @@ static const command commands[] = {
      "the first), bound_cycles (analytic lower bound: the largest op bound),\n"
      "placer_interval (the placer's slowest stage), flops_dense, flops_executed,\n"
      "flops_saved, flops_reduction (as 'wafersim flops', each weight at its\n"
-     "mask's nonzeros), flops_per_s, peak_flops_per_s (PEs x fmac_fp16 x 2 x\n"
-     "clock), peak_fraction, params_dense, params, weight_bytes, macs,\n"
+     "mask's nonzeros), flops_per_s (flops_simulated / seconds), peak_flops_per_s\n"
+     "(PEs x fmac_fp16 x 2 x clock), peak_fraction, params_dense, params,\n"
+     "weight_bytes, macs (executed by the simulated PEs, a dense PE's zeros included),\n"
      "sram_max_bytes, sram_mean_bytes, pes_used, pes_mesh, kernel_mix (share of\n"
      "weight-GEMM PEs on the sparse kernel), stages, micro_batch, micro_batches,\n"
      "events, wavelets_sent, link_wavelets, place_wall_s, sim_wall_s,\n"
-     "events_per_s, peak_rss_bytes.\n"
+     "events_per_s, peak_rss_bytes, flops_simulated (2 x macs).\n"
      "Ops: op, layer, kind, kernel, x, y, w, h, pes, busy_max, utilisation,\n"
-     "nnz_max, nnz_mean, first, cycles (first compute to last output), bound_cycles\n"
-     "(micro-batches x the busiest PE's compute or ramp per micro-batch),\n"
+     "nnz_max, nnz_mean, first, cycles (first compute to last output sent),\n"
+     "bound_cycles (the busiest PE's compute, or its ramp traffic of the\n"
+     "micro-batches after its input buffers' depth),\n"
      "placer_interval, macs, sram_max_bytes.\n"
      "pes.csv: x, y, stage (index, -1 unused), op, busy_cycles, busy_fraction, sram_bytes.\n",
      OPT_RUN, FMT_ALL, ws_cmd_run},
@@ -169,7 +171,7 @@ static const command commands[] = {
      "sparse kernel), wall_s, then micro_batch, sparse_setup, value (of --vary),\n"
      "fill_cycles, steady_interval, bound_cycles, placer_interval, flops_dense,\n"
      "flops_executed, flops_per_s, peak_fraction, events, events_per_s, sim_wall_s,\n"
-     "peak_rss_bytes (see 'wafersim run --help').\n",
+     "peak_rss_bytes, flops_simulated (see 'wafersim run --help').\n",
      OPT_SWEEP | OPT_SPARSITY, FMT_ALL, ws_cmd_sweep},
     {"check", "compare a run's or sweep's figures with a baseline (CI regression): what moved",
      "  --baseline FILE    the baseline: a run.json or sweep.json wafersim wrote\n"

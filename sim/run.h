@@ -9,16 +9,27 @@
  *   steady_interval  mean cycles between consecutive micro-batches' outputs after
  *                    the first (the pipeline's rate once full; causal attention's
  *                    work grows along the sequence, so late micro-batches are slower);
- *   per op: cycles   from its first compute to its last output ready, + 1;
- *           bound    the analytic lower bound on that span: micro-batches x the
- *                    busiest PE's per-micro-batch compute, wavelets taken in
- *                    (x consume_cycles) or sent (one a cycle), whichever is
- *                    largest (kernels/estimate.h; attention at its mean causal
- *                    work, which the sum over micro-batches equals);
+ *   per op: cycles   from its first compute to its last output sent (the last
+ *                    wavelet of its last micro-batch's output left its PEs; the
+ *                    last stage, which sends nothing: its output complete), + 1;
+ *           bound    the analytic lower bound on that span, the larger of: its
+ *                    busiest PE's compute over the sequence (krn_estimate_busy:
+ *                    attention at each micro-batch's causal pairs); and the
+ *                    busiest PE's wavelets taken in (x consume_cycles) or sent
+ *                    (one a cycle) per micro-batch (kernels/estimate.h) x the
+ *                    micro-batches whose traffic must pass within the span: all
+ *                    but the first `depth` (its deepest input buffer, 2 unless a
+ *                    residual's skip; none for the embedding, which takes no
+ *                    input), whose inputs may arrive before its first compute;
  *   bound            the run's lower bound: the largest op bound;
  *   flops            forward FLOPs of the sequence as `wafersim flops` counts
  *                    them (the embedding lookup excluded), each sparse weight at
- *                    its mask's nonzeros; executed = sparse, saved = dense - sparse;
+ *                    its mask's nonzeros; executed = sparse, saved = dense - sparse:
+ *                    the accounting, what the model needs;
+ *   flops_simulated  2 x the multiply-accumulates the simulated PEs executed
+ *                    (macs): a dense-kernel PE's zeros included, causal attention
+ *                    at the pairs its PEs held, layernorm's and GELU's multiply-adds;
+ *   flops_per_s      flops_simulated / seconds (schema 4; before, the accounting's);
  *   peak_flops_per_s the mesh's dense fp16 peak: PEs x fmac_fp16 x 2 x clock. */
 #ifndef WAFERSIM_SIM_RUN_H
 #define WAFERSIM_SIM_RUN_H
@@ -48,7 +59,7 @@ typedef struct {
   double utilisation;      /* its PEs' compute cycles / (PEs x the run's cycles) */
   uint64_t nnz_max;        /* GEMM: nonzeros of its fullest tile (EMBED: table rows) */
   double nnz_mean;         /* GEMM: nonzeros per tile */
-  uint64_t first, cycles;  /* its first compute's cycle; its span (see above) */
+  uint64_t first, cycles;  /* its first compute's cycle; its span to its last output sent (see above) */
   uint64_t bound;          /* lower bound on cycles (see above) */
   uint64_t macs;           /* multiply-accumulates its PEs executed */
   uint64_t sram_max;       /* bytes of its fullest PE */
@@ -60,6 +71,7 @@ typedef struct {
   uint64_t cycles, fill_cycles, steady_interval, bound;
   double seconds, tokens_per_s;
   double flops_dense, flops_executed, flops_saved, flops_reduction; /* see above */
+  double flops_simulated;                     /* 2 x macs (see above) */
   double flops_per_s, peak_flops_per_s, peak_fraction;
   int64_t params_dense, params;
   uint64_t weight_bytes;                      /* the ops' weight_bytes: what the wafer holds */

@@ -172,24 +172,47 @@ TEST_P(Fid, GemmStageComputesTheMaskedProduct) {
   }
 }
 
-TEST(Kernels, ExecutedMacsEqualNonzerosTimesTokens) {
+// The MACs each PE executed, against its tile counted weight by weight
+// from the mask (wl_mask_get; the pipeline counts with wl_mask_count):
+// nonzeros x tokens on the sparse kernel, the whole tile x tokens on the
+// dense one (it multiplies the zeros), whichever each PE ran with auto; the
+// op's sum is then the mask's nonzeros x tokens only where every PE is sparse.
+TEST(Kernels, ExecutedMacsAreEachPesTileAtItsKernel) {
   const uint32_t K = 48, N = 36, S = 16, B = 8, rows = 3, cols = 4;
   std::unique_ptr<wl_mask, void (*)(wl_mask *)> mask(wl_mask_bernoulli(K, N, 0.25, 4), wl_mask_destroy);
-  Pipe run(8, 8, FAB_TRAIN);
-  krn_run rr{B, S / B, S, false, nullptr, nullptr};
-  ASSERT_TRUE(run.start(machine(), {gemm_stage({0, 0, cols, rows}, K, N, KRN_SPARSE, mask.get(), nullptr, nullptr)}, rr))
-      << run.err;
-  run.finish();
-  uint64_t all = 0;
-  for (uint32_t i = 0; i < rows; i++)
-    for (uint32_t j = 0; j < cols; j++) {
-      const uint64_t nnz = wl_mask_count(mask.get(), K * i / rows, K * (i + 1) / rows, N * j / cols, N * (j + 1) / cols);
-      EXPECT_EQ(krn_pipe_pe(run.p, 0, i * cols + j).macs, nnz * B * (S / B)) << i << "," << j;
-      all += krn_pipe_pe(run.p, 0, i * cols + j).macs;
+  for (krn_kernel kern : {KRN_SPARSE, KRN_DENSE, KRN_AUTO}) {
+    Pipe run(8, 8, FAB_TRAIN);
+    krn_run rr{B, S / B, S, false, nullptr, nullptr};
+    ASSERT_TRUE(run.start(machine(), {gemm_stage({0, 0, cols, rows}, K, N, kern, mask.get(), nullptr, nullptr)}, rr))
+        << run.err;
+    run.finish();
+    uint64_t all = 0, kept_all = 0, sparse = 0;
+    for (uint32_t i = 0; i < rows; i++)
+      for (uint32_t j = 0; j < cols; j++) {
+        const uint32_t k0 = K * i / rows, k1 = K * (i + 1) / rows, n0 = N * j / cols, n1 = N * (j + 1) / cols;
+        uint64_t kept = 0;
+        for (uint32_t k = k0; k < k1; k++)
+          for (uint32_t n = n0; n < n1; n++) kept += wl_mask_get(mask.get(), k, n);
+        const krn_pe_stats pe = krn_pipe_pe(run.p, 0, i * cols + j);
+        if (kern != KRN_AUTO) {
+          EXPECT_EQ(pe.kernel, kern);
+        }
+        const uint64_t want = pe.kernel == KRN_SPARSE ? kept : (uint64_t)(k1 - k0) * (n1 - n0);
+        EXPECT_EQ(pe.macs, want * S) << krn_kernel_name(kern) << " " << i << "," << j;
+        all += pe.macs;
+        kept_all += kept;
+        sparse += pe.kernel == KRN_SPARSE;
+      }
+    EXPECT_EQ(kept_all, wl_mask_nnz(mask.get()));
+    EXPECT_EQ(krn_pipe_stats(run.p, 0).macs, all);
+    EXPECT_EQ(krn_pipe_stats(run.p, 0).sparse_pes, sparse);
+    if (kern == KRN_SPARSE) {
+      EXPECT_EQ(all, kept_all * S);  // the op's nonzeros x tokens
     }
-  EXPECT_EQ(all, wl_mask_nnz(mask.get()) * S);  // the op's nonzeros x tokens
-  EXPECT_EQ(krn_pipe_stats(run.p, 0).macs, all);
-  EXPECT_EQ(krn_pipe_stats(run.p, 0).sparse_pes, rows * cols);
+    if (kern == KRN_DENSE) {
+      EXPECT_EQ(all, (uint64_t)K * N * S);
+    }
+  }
 }
 
 // One micro-batch of a GEMM stage: each row's first PE multicasts its x

@@ -1,9 +1,10 @@
 // The end-to-end run and the sweep on small configurations: the invariants
 // of issue 8 (cycles never below the analytic bound, per op and in total;
-// executed MACs equal nonzeros x tokens; the dense run's FLOPs equal the
-// flops command's; FLOP/s never above peak; train and wavelet fidelity
-// close; determinism is test_check.cc's), the sweep's speedups, and the
-// reports and errors of `wafersim run` and `wafersim sweep`.
+// the dense run's FLOPs equal Chinchilla's closed form; the FLOP rate
+// within the PEs' busy cycles; train within a derived distance of wavelet;
+// determinism is test_check.cc's, MACs per PE test_model_checks.cc's), the
+// sweep's speedups, and the reports and errors of `wafersim run` and
+// `wafersim sweep`.
 #include <gtest/gtest.h>
 #include <jansson.h>
 
@@ -14,6 +15,8 @@
 #include <vector>
 
 #include "sim/config.h"
+#include "kernels/pipeline.h"
+#include "sim/place.h"
 #include "sim/run.h"
 #include "sim/sweep.h"
 #include "ws_test.h"
@@ -50,9 +53,15 @@ RunPtr simulate(const ws_config &c) {
   return r;
 }
 
-// Cycles never below the analytic lower bound, per op and in total; FLOP/s
-// never above the peak; every weight GEMM executes nonzeros x tokens MACs.
-TEST(Run, CyclesRespectTheBoundAndMacsMatchTheMasks) {
+// Cycles never below the analytic lower bound, per op and in total, and
+// the FLOP rate within what the PEs' busy cycles allow: a PE executes at
+// most fmac_fp16 multiply-accumulates a busy cycle (its widest SIMD), so
+// flops_per_s / peak = macs / (PEs x fmac x cycles) is at most the mesh's
+// busy share, sum of busy cycles / (PEs x cycles) (tiny dense: 0.064 against
+// a busy share of 0.081; "at most 1" could not catch a FLOP count even ten
+// times too large). The MACs themselves are counted PE by PE in
+// ModelChecks.EveryPeExecutesItsTilesNonzerosOrItsWholeTile.
+TEST(Run, CyclesRespectTheBoundAndTheFlopRateTheBusyCycles) {
   for (const char *level : {"0", "0.5", "0.9"}) {
     const ws_config c = wstest::config(tiny({std::string("workload.sparsity=") + level}));
     RunPtr r = simulate(c);
@@ -61,76 +70,141 @@ TEST(Run, CyclesRespectTheBoundAndMacsMatchTheMasks) {
     EXPECT_GE(t->cycles, t->bound) << level;
     EXPECT_GT(t->bound, 0u);
     EXPECT_GE(t->cycles, t->fill_cycles);
-    EXPECT_LE(t->peak_fraction, 1.0);
     EXPECT_EQ(t->micro_batches, 8u);
     EXPECT_LE(t->sram_max, (uint64_t)c.fabric.sram_per_pe);
-    uint64_t nnz_tokens = 0, gemm_macs = 0;
+    double busy = 0;
     for (uint32_t i = 0; i < ws_run_op_count(r.get()); i++) {
       const ws_run_op *o = ws_run_op_at(r.get(), i);
       EXPECT_GE(o->cycles, o->bound) << o->name << " at " << level;
       EXPECT_GE(o->cycles, o->busy_max) << o->name;
       EXPECT_LE(o->utilisation, 1.0) << o->name;
-      const bool gemm = std::string(o->kernel) == "sparse" || std::string(o->kernel) == "dense" ||
-                        std::string(o->kernel) == "mixed";
-      if (!gemm) continue;
-      gemm_macs += o->macs;
-      nnz_tokens += (uint64_t)std::llround(o->nnz_mean * o->pes) * 128u;
+      busy += o->utilisation * (double)o->pes * (double)t->cycles;
     }
-    // the weight GEMMs' FLOPs (2 per MAC) are the executed FLOPs less attention's
-    EXPECT_EQ(gemm_macs, nnz_tokens) << level;
-    EXPECT_LE(2.0 * (double)gemm_macs, t->flops_executed) << level;
+    const double share = busy / ((double)t->pes_mesh * (double)t->cycles);
+    std::printf("[ run ] sparsity %s: peak fraction %.4f, busy share %.4f\n", level, t->peak_fraction, share);
+    EXPECT_LE(t->peak_fraction, share * (1 + 1e-12)) << level;
+    EXPECT_LE((double)t->macs, (double)c.fabric.fmac_fp16 * busy * (1 + 1e-12)) << level;
+    EXPECT_GT(t->peak_fraction, 0.0);
   }
 }
 
-// The dense run's FLOPs are the flops command's, to the FLOP.
-TEST(Run, DenseFlopsEqualTheFlopsCommand) {
+// The dense run's FLOPs against Chinchilla's closed form (Hoffmann et al.
+// 2022, appendix F), written out for the two tiny layers (L = 2, d = 128,
+// H = 4, f = 512, V = 256, S = 128): per layer QKV 2 3 S d^2, scores
+// 2 S^2 d, softmax 3 H S^2, scores x V 2 S^2 d, output 2 S d^2, FFN
+// 2 S 2 d f; logits 2 S d V; embeddings not counted. The flops command's
+// figure is checked against the same number, not against the run's (both
+// come from one function).
+TEST(Run, DenseFlopsEqualChinchillasClosedForm) {
+  const double L = 2, d = 128, H = 4, f = 512, V = 256, S = 128;
+  const double layer = 2 * 3 * S * d * d + 2 * S * S * d + 3 * H * S * S + 2 * S * S * d + 2 * S * d * d + 2 * S * 2 * d * f;
+  const double want = L * layer + 2 * S * d * V;
+  EXPECT_EQ(want, 126222336.0);  // written out
   const auto sets = cli_sets(tiny({}));
   std::vector<std::string> flops = {"flops", "--format", "json"};
   flops.insert(flops.end(), sets.begin(), sets.end());
-  const auto f = wstest::run_cli(flops);
-  ASSERT_EQ(f.status, 0) << f.err;
+  const auto fl = wstest::run_cli(flops);
+  ASSERT_EQ(fl.status, 0) << fl.err;
   json_error_t je;
-  json_t *doc = json_loads(f.out.c_str(), 0, &je);
+  json_t *doc = json_loads(fl.out.c_str(), 0, &je);
   ASSERT_NE(doc, nullptr) << je.text;
   json_t *row = json_array_get(json_object_get(json_object_get(doc, "flops"), "totals"), 0);
-  const double dense = (double)json_integer_value(json_object_get(row, "flops_dense"));
-  const double sparse = (double)json_integer_value(json_object_get(row, "flops_sparse"));
+  EXPECT_EQ((double)json_integer_value(json_object_get(row, "flops_dense")), want);
+  EXPECT_EQ((double)json_integer_value(json_object_get(row, "flops_sparse")), want);
   json_decref(doc);
   RunPtr r = simulate(wstest::config(tiny({})));
   ASSERT_TRUE(r);
-  EXPECT_EQ(ws_run_totals_of(r.get())->flops_dense, dense);
-  EXPECT_EQ(ws_run_totals_of(r.get())->flops_executed, sparse);
-  EXPECT_GT(dense, 0);
+  EXPECT_EQ(ws_run_totals_of(r.get())->flops_dense, want);
+  EXPECT_EQ(ws_run_totals_of(r.get())->flops_executed, want);
 }
 
-// Train fidelity against the wavelet reference on the whole pipeline: total
-// cycles, the first micro-batch's latency and the steady interval. Measured
-// when written: train 58,663 / 40,164 / 2,284 cycles, wavelet 59,725 /
-// 42,222 / 2,033 (train took links, ramps and receive units whole before
-// it shared them by color: 67,841 / 42,271 / 3,663).
-TEST(Run, TrainIsCloseToWaveletOnTwoLayers) {
+// Train fidelity against the wavelet reference on the whole pipeline, within
+// what train's two approximations can cost, derived from the placed stages
+// (not from a measurement). Both fidelities move one wavelet per cycle per
+// unit (link, ramp, receive unit) and conserve work; an uncontended message
+// is exact in both (the probes' bound_exact). They differ only where
+// messages share a unit: (1) train serves a message whole behind the one
+// before it instead of interleaving them wavelet by wavelet, which moves
+// either one's end by at most the other's length; (2) it has no
+// back-pressure, which in wavelet holds a sender only while the unit
+// downstream is busy with another message: again at most that message's
+// length. The messages a stage's PEs share units with are its own data
+// messages of a micro-batch (x and its relay along a row, q, k and v and
+// their relays along a column, outputs to each consumer), at most
+//   e_s = b x (its widest tile's features) / 2 wavelets
+// (its partial sums run on their column's own chain, meeting only the row
+// head's relay of x, which is no longer). So:
+//   fill (micro-batch 0 through the stages): |d| <= sum of e_s over the
+//     longest chain of producers and consumers;
+//   steady interval (the slowest stage, once per micro-batch): |d| <= max e_s;
+//   cycles = fill + (M - 1) steady: |d| <= the fill's + (M - 1) max e_s.
+// The embedding's tile_k counts table rows, not features: its e_s is its
+// output's. Here: a chain of 5,768 wavelets, the widest message 688 (FFN-up's
+// output), tolerances 18.6 % (cycles), 14.3 % (fill), 29.2 % (steady).
+// Measured when written: train 56,679 / 41,468 / 2,173 cycles, wavelet
+// 56,831 / 40,315 / 2,359 (-0.3 %, +2.9 %, -7.9 %); train before it shared
+// units by color took them whole (then 67,841 / 42,271 / 3,663 against
+// 59,725 / 42,222 / 2,033: steady +80 %, which the steady tolerance catches).
+TEST(Run, TrainWithinOneSharedMessagePerStageOfWavelet) {
   ws_run_totals t[2];
   const char *fid[2] = {"sim.fidelity=train", "sim.fidelity=wavelet"};
+  const ws_config c = wstest::config(tiny({"workload.sparsity=0.5"}));
   for (int i = 0; i < 2; i++) {
     RunPtr r = simulate(wstest::config(tiny({"workload.sparsity=0.5", fid[i]})));
     ASSERT_TRUE(r);
     t[i] = *ws_run_totals_of(r.get());
   }
-  std::printf("[ run ] 2 layers on 64x64: train %llu cycles (fill %llu, steady %llu), wavelet %llu (%llu, %llu)\n",
+  char err[1024] = "";
+  std::unique_ptr<ws_placement, void (*)(ws_placement *)> p(ws_place(&c, err, sizeof err), ws_placement_destroy);
+  ASSERT_TRUE(p) << err;
+  const uint64_t b = (uint64_t)c.workload.micro_batch, M = t[1].micro_batches;
+  const uint32_t n = ws_placement_count(p.get());
+  std::vector<uint64_t> chain(n, 0);
+  uint64_t widest = 0, path = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    const ws_placed *s = ws_placement_stage(p.get(), i);
+    const uint32_t features = s->stage.kind == KRN_STAGE_GEMM ? std::max(s->est.tile_k, s->est.tile_n) : s->est.tile_n;
+    const uint64_t e = b * features / 2; /* the embedding's tile_k counts table rows, not features */
+    uint64_t before = 0;
+    for (int k = 0; k < KRN_MAX_INPUTS; k++)
+      if (s->stage.in[k] >= 0) before = std::max(before, chain[(size_t)s->stage.in[k]]);
+    chain[i] = before + e;
+    widest = std::max(widest, e);
+    path = std::max(path, chain[i]);
+  }
+  const double tol_fill = (double)path / (double)t[1].fill_cycles, tol_steady = (double)widest / (double)t[1].steady_interval,
+               tol_cycles = ((double)path + (double)(M - 1) * (double)widest) / (double)t[1].cycles;
+  std::printf("[ run ] 2 layers on 64x64: train %llu cycles (fill %llu, steady %llu), wavelet %llu (%llu, %llu); "
+              "derived tolerances %.1f %% / %.1f %% / %.1f %% (chain %llu, widest message %llu wavelets)\n",
               (unsigned long long)t[0].cycles, (unsigned long long)t[0].fill_cycles,
               (unsigned long long)t[0].steady_interval, (unsigned long long)t[1].cycles,
-              (unsigned long long)t[1].fill_cycles, (unsigned long long)t[1].steady_interval);
-  EXPECT_NEAR((double)t[0].cycles / (double)t[1].cycles, 1.0, 0.05);
-  EXPECT_NEAR((double)t[0].fill_cycles / (double)t[1].fill_cycles, 1.0, 0.06);
-  EXPECT_NEAR((double)t[0].steady_interval / (double)t[1].steady_interval, 1.0, 0.15);
+              (unsigned long long)t[1].fill_cycles, (unsigned long long)t[1].steady_interval, 100 * tol_cycles,
+              100 * tol_fill, 100 * tol_steady, (unsigned long long)path, (unsigned long long)widest);
+  EXPECT_NEAR((double)t[0].cycles / (double)t[1].cycles, 1.0, tol_cycles);
+  EXPECT_NEAR((double)t[0].fill_cycles / (double)t[1].fill_cycles, 1.0, tol_fill);
+  EXPECT_NEAR((double)t[0].steady_interval / (double)t[1].steady_interval, 1.0, tol_steady);
+  EXPECT_LT(tol_steady, 0.8) << "the derivation no longer catches train taking units whole";
   EXPECT_EQ(t[0].macs, t[1].macs);
 }
 
-// A sweep: dense first and speedup 1; FLOPs and parameters fall as the
-// sparsity grows (test_check.cc: the same files on one worker or two).
+// A sweep: dense first, each row's cycles those of the same point run on
+// its own, speedups their ratio to the dense run's; FLOPs and parameters
+// fall as the sparsity grows (test_check.cc: the same files on one worker
+// or two).
 TEST(Sweep, DenseFirstAndMonotone) {
   const ws_config c = wstest::config(tiny({}));
   const double levels[] = {0.9, 0.5};
+  // each point's cycles from its own run, outside the sweep: the rows'
+  // order (dense first, then ascending), their cycles and every speedup
+  // (the dense point's cycles / the point's) are checked against them
+  const double want_level[] = {0, 0.5, 0.9};
+  uint64_t cycles[3];
+  for (int i = 0; i < 3; i++) {
+    RunPtr one = simulate(wstest::config(tiny({"workload.sparsity=" + std::to_string(want_level[i])})));
+    ASSERT_TRUE(one);
+    cycles[i] = ws_run_totals_of(one.get())->cycles;
+  }
+  EXPECT_NE(cycles[0], cycles[2]);
   {
     const unsigned jobs = 2;
     const ws_sweep_spec spec = {levels, 2, nullptr, nullptr, 0, jobs, nullptr, nullptr};
@@ -146,9 +220,10 @@ TEST(Sweep, DenseFirstAndMonotone) {
       json_t *row = json_array_get(rows, i);
       const double fr = json_real_value(json_object_get(row, "flops_reduction"));
       const double pr = json_real_value(json_object_get(row, "params_reduction"));
-      if (i == 0) {
-        EXPECT_DOUBLE_EQ(json_real_value(json_object_get(row, "speedup")), 1.0);
-      }
+      EXPECT_DOUBLE_EQ(json_real_value(json_object_get(row, "sparsity")), want_level[i]);
+      EXPECT_EQ((uint64_t)json_integer_value(json_object_get(row, "cycles")), cycles[i]) << want_level[i];
+      EXPECT_DOUBLE_EQ(json_real_value(json_object_get(row, "speedup")), (double)cycles[0] / (double)cycles[i])
+          << want_level[i];
       EXPECT_GT(fr, last_flops);
       EXPECT_GT(pr, last_params);
       last_flops = fr;
