@@ -201,8 +201,9 @@ int ws_cmd_place(const ws_cli_args *a, FILE *out, FILE *err) {
   if (ws_cli_load_config(a, &cfg, err) != 0) return WS_EXIT_BAD_INPUT;
   char msg[WS_CONFIG_ERR_MAX] = "";
   ws_placement *p = ws_place(&cfg, msg, sizeof msg);
-  if (!p) {
+  if (!p || ws_placement_routed(p, msg, sizeof msg) != 0) {
     fprintf(err, "wafersim %s\n", msg);
+    ws_placement_destroy(p);
     return WS_EXIT_BAD_INPUT;
   }
   ws_table *stages = ws_place_table(p), *totals = ws_place_totals_table(p);
@@ -230,11 +231,6 @@ int ws_cmd_place(const ws_cli_args *a, FILE *out, FILE *err) {
     }
   }
   if (rc == WS_EXIT_OK && fflush(out) != 0) rc = WS_EXIT_FAILURE;
-  if (rc == WS_EXIT_OK && !ws_placement_totals(p)->routes_ok) {
-    fprintf(err, "wafersim place: the placement does not route within %lld colors: %s\n", (long long)cfg.fabric.colors,
-            ws_placement_totals(p)->route_error);
-    rc = WS_EXIT_FAILURE;
-  }
   ws_table_destroy(stages);
   ws_table_destroy(totals);
   ws_placement_destroy(p);

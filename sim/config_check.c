@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bounds.h"
 #include "config.h"
 #include "schema.h"
 
@@ -124,6 +125,9 @@ static int check_workload(const ws_config *cfg, char *err, size_t errlen) {
 
 int ws_config_finish(ws_config *cfg, char *err, size_t errlen) {
   if (check_model(cfg, err, errlen) != 0) return -1;
+  const char *mesh_at = cfg->origin[ws_schema_find("fabric.width")].where[0] ? origin(cfg, "fabric.width")
+                                                                                : origin(cfg, "fabric.height");
+  if (ws_bounds_mesh(cfg, mesh_at, err, errlen) != 0) return -1;
   if (cfg->workload.seq_len % cfg->workload.micro_batch != 0) {
     snprintf(err, errlen, "%s: workload.micro_batch: %lld tokens do not divide workload.seq_len = %lld",
              origin(cfg, "workload.micro_batch"), (long long)cfg->workload.micro_batch,

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bounds.h"
 #include "place_internal.h"
 #include "report.h"
 
@@ -411,6 +412,7 @@ static int prepare(ws_placement *p, const ws_config *cfg, char *err, size_t errl
   if (!(p->g = mdl_graph_build(&cfg->model, cfg->workload.seq_len, err, errlen))) return -1;
   if (krn_lower(p->g, &p->low, err, errlen) != 0) return -1;
   if (weights_fit(p, err, errlen) != 0) return -1; /* before building masks of a model that cannot fit */
+  if (ws_bounds_memory_check(cfg, WS_WORK_PLACE, 1, ws_bounds_budget(), err, errlen) != 0) return -1; /* and here */
   const wl_spec spec = ws_config_spec(cfg, &p->sp);
   if (!(p->w = wl_weights_build(p->g, &spec, err, errlen))) return -1;
   p->n = p->low.n;
@@ -591,6 +593,13 @@ void ws_placement_destroy(ws_placement *p) {
   krn_lowered_free(&p->low);
   mdl_graph_destroy(p->g);
   free(p);
+}
+
+int ws_placement_routed(const ws_placement *p, char *err, size_t errlen) {
+  if (p->tot.routes_ok) return 0;
+  snprintf(err, errlen, "place: the placement does not route within fabric.colors = %u: %s", p->fc.colors,
+           p->tot.route_error);
+  return -1;
 }
 
 uint32_t ws_placement_count(const ws_placement *p) { return p->n; }

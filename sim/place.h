@@ -77,6 +77,11 @@ void ws_placement_destroy(ws_placement *p);
 uint32_t ws_placement_count(const ws_placement *p);
 const ws_placed *ws_placement_stage(const ws_placement *p, uint32_t i);
 const ws_place_totals *ws_placement_totals(const ws_placement *p);
+/* Whether the layout routes within fabric.colors: 0, or -1 with the failing
+ * route and router in err. A layout that does not route is an input problem
+ * (too few colors for the model on this mesh): place, run and sweep refuse
+ * it with exit status 2. */
+int ws_placement_routed(const ws_placement *p, char *err, size_t errlen);
 
 /* FLOPs, parameters and bytes of the placed model (models/account.h), with
  * each sparse weight's nonzeros counted from its mask: the flops report's

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "bounds.h"
 #include "kernels/pipeline.h"
 #include "report.h"
 #include "sim/engine/engine.h"
@@ -178,6 +179,7 @@ ws_run *ws_run_simulate(const ws_config *cfg, ws_run_progress progress, void *ct
     snprintf(err, errlen, "run: sim.functional carries values through `wafersim kernel` only; set it false");
     return NULL;
   }
+  if (ws_bounds_memory_check(cfg, WS_WORK_RUN, 1, ws_bounds_budget(), err, errlen) != 0) return NULL;
   const double t0 = ws_report_wall_s();
   ws_run *r = calloc(1, sizeof *r);
   if (!r) {
@@ -189,10 +191,7 @@ ws_run *ws_run_simulate(const ws_config *cfg, ws_run_progress progress, void *ct
     free(r);
     return NULL;
   }
-  const ws_place_totals *pt = ws_placement_totals(r->place);
-  if (!pt->routes_ok) {
-    snprintf(err, errlen, "place: the placement does not route within %lld colors: %s", (long long)cfg->fabric.colors,
-             pt->route_error);
+  if (ws_placement_routed(r->place, err, errlen) != 0) {
     ws_run_destroy(r);
     return NULL;
   }
