@@ -179,7 +179,7 @@ ws_run *ws_run_simulate(const ws_config *cfg, ws_run_progress progress, void *ct
     snprintf(err, errlen, "run: sim.functional carries values through `wafersim kernel` only; set it false");
     return NULL;
   }
-  if (ws_bounds_memory_check(cfg, WS_WORK_RUN, 1, ws_bounds_budget(), err, errlen) != 0) return NULL;
+  if (ws_place_check(cfg, WS_WORK_RUN, 1, err, errlen) != 0) return NULL;
   const double t0 = ws_report_wall_s();
   ws_run *r = calloc(1, sizeof *r);
   if (!r) {

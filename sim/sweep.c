@@ -257,8 +257,15 @@ ws_sweep *ws_sweep_run(const ws_config *cfg, const ws_sweep_spec *spec, char *er
   if (rc == 0) rc = configure(s, cfg, spec, err, errlen);
   if (rc == 0) rc = check_distinct(s, err, errlen);
   if (jobs > s->n) jobs = (unsigned)s->n;
-  for (size_t i = 0; rc == 0 && i < s->n; i++)
-    rc = ws_bounds_memory_check(&s->pt[i].cfg, WS_WORK_RUN, jobs, ws_bounds_budget(), err, errlen);
+  for (size_t i = 0; rc == 0 && i < s->n; i++) { /* each point fits, and jobs of them in memory */
+    const point *p = &s->pt[i];
+    char why[512];
+    if ((rc = ws_place_check(&p->cfg, WS_WORK_RUN, jobs, why, sizeof why)) == 0) continue;
+    if (s->key)
+      snprintf(err, errlen, "sparsity %g, %s=%s: %s", p->level, s->key, s->values[p->value], why);
+    else
+      snprintf(err, errlen, "sparsity %g: %s", p->level, why);
+  }
   if (rc != 0) {
     ws_sweep_destroy(s);
     return NULL;
