@@ -34,7 +34,9 @@ static const char common_help[] =
     "  -h, --help         this help\n"
     "\n"
     "Exit status: 0 success; 1 failure while running (e.g. cannot write output);\n"
-    "2 bad input (usage, configuration file, value, a model that cannot be placed).\n";
+    "2 bad input (usage, configuration file, value, a model that cannot be placed\n"
+    "or routed, work above a limit: a mesh over 4,194,304 PEs, or more memory than\n"
+    "the machine has by the estimate checked before any work).\n";
 
 static const command commands[] = {
     {"flops", "FLOPs, parameters and weight memory per sparsity level",
@@ -45,7 +47,9 @@ static const command commands[] = {
      "                     TARGET (e.g. 0.2,0.84: 0, 0.2, 0.36, ..., 0.832, 0.84)\n"
      "  --per total|kind|op  one row per level (default), per op kind, or per op\n"
      "  --tiling WxH       cut every weight as on a W x H region (H parts along K,\n"
-     "                     W along N) and add its masks' nonzeros per tile\n"
+     "                     W along N) and add its masks' nonzeros per tile; every\n"
+     "                     tile holds a weight: W at most the fewest columns of a\n"
+     "                     weight, H the fewest rows (d_model for the presets)\n"
      "\n"
      "The levels set workload.sparsity; workload.sparsity_by_kind and\n"
      "sparsity_by_layer still override it where given. Nonzeros are the masks'\n"
@@ -80,11 +84,13 @@ static const command commands[] = {
      OPT_PROBE, ws_cmd_probe},
     {"kernel", "one weight GEMM of the model on a region: cycles and SRAM per PE, simulated",
      "  --op NAME          a weight GEMM, e.g. L0.ffn_up (default), L3.q, lm_head\n"
-     "  --region WxH       its PEs, columns x rows (default 64x32)\n"
+     "  --region WxH       its PEs, columns x rows (default 64x32); at most the op's\n"
+     "                     N columns and K rows (no empty tile), 4,194,304 PEs\n"
      "  --batch LIST       micro-batch sizes, e.g. 1,16,64 (default: workload.micro_batch)\n"
      "  --sparsity LIST    levels in [0, 1) (default: workload.sparsity)\n"
      "  --kernel LIST      sparse, dense, auto (default: kernels.kernel)\n"
-     "  --micro-batches M  micro-batches simulated (default 8)\n"
+     "  --micro-batches M  micro-batches simulated (default 8); M x each batch at\n"
+     "                     most model.context tokens\n"
      "\n"
      "Columns: op, region, pes, batch, sparsity, kernel, nnz_max, nnz_mean (per PE),\n"
      "cycles_pe_max and cycles_pe_mean (the cost model's compute per micro-batch),\n"
@@ -147,12 +153,18 @@ static const command commands[] = {
      "                     dense (0) is always run: speedups are relative to it\n"
      "  --schedule STEP,TARGET  the pruning schedule's levels instead\n"
      "  --vary KEY=V1,V2   also sweep one configuration key, e.g.\n"
-     "                     workload.micro_batch=8,16,32 (each value has its own dense run)\n"
-     "  -j, --jobs N       runs at once (default 2: this machine's cores)\n"
+     "                     workload.micro_batch=8,16,32 (each value has its own dense run);\n"
+     "                     not workload.sparsity (the levels set it) nor output.*\n"
+     "  -j, --jobs N       runs at once, 1 to 64 (default 2: this machine's cores)\n"
      "  --mesh WxH, --fidelity F, --seed S  as for run\n"
      "  --out DIR          also write DIR/sweep.csv, sweep.json, kinds.csv (busy\n"
      "                     cycles per op kind and point) and pes_first.csv,\n"
      "                     pes_last.csv (per-PE maps of the lowest and highest level)\n"
+     "\n"
+     "At most 256 points (levels, dense included, x values); no two points may be\n"
+     "the same run (e.g. workload.sparsity_by_kind or sparsity_by_layer setting every\n"
+     "sparse weight's level, so that the levels change nothing). The estimated\n"
+     "memory of N runs at once is checked against the machine's before any run.\n"
      "\n"
      "Each point is a whole 'wafersim run' (placement and simulation). Progress on\n"
      "stderr when it is a terminal. Columns (CSV header = JSON keys): sparsity,\n"
