@@ -59,7 +59,7 @@ uint64_t ws_bounds_memory(const ws_config *cfg, ws_work work, uint64_t *masks) {
   /* per layer: q, k, v, attn_out (d x d), ffn_up (d x f), ffn_down (f x d);
      then the selection keys of the largest, 4 B a weight */
   const uint64_t layer = 4 * bitmap(d, d) + bitmap(d, f) + bitmap(f, d);
-  const uint64_t mask = (uint64_t)m->layers * layer + 4 * (uint64_t)d * (uint64_t)f;
+  const uint64_t mask = (uint64_t)m->layers * layer + 4 * (uint64_t)d * (uint64_t)(f > d ? f : d);
   const uint64_t pes = work == WS_WORK_MASKS ? 0 : (uint64_t)cfg->fabric.width * (uint64_t)cfg->fabric.height;
   if (masks) *masks = mask;
   return mask + pes * per_pe(work);

@@ -398,7 +398,7 @@ static int weights_fit(const mdl_graph *g, const wl_sparsity *sp, const krn_mach
   return -1;
 }
 
-int ws_place_check(const ws_config *cfg, int work, uint64_t copies, char *err, size_t errlen) {
+int ws_place_check(const ws_config *cfg, ws_work work, uint64_t copies, char *err, size_t errlen) {
   mdl_graph *g = mdl_graph_build(&cfg->model, cfg->workload.seq_len, err, errlen);
   if (!g) return -1;
   wl_sparsity sp;
@@ -407,7 +407,7 @@ int ws_place_check(const ws_config *cfg, int work, uint64_t copies, char *err, s
   ws_config_machine(cfg, &m);
   int rc = weights_fit(g, &sp, &m, (uint32_t)cfg->fabric.width, (uint32_t)cfg->fabric.height, err, errlen);
   mdl_graph_destroy(g);
-  if (rc == 0) rc = ws_bounds_memory_check(cfg, (ws_work)work, copies, ws_bounds_budget(), err, errlen);
+  if (rc == 0) rc = ws_bounds_memory_check(cfg, work, copies, ws_bounds_budget(), err, errlen);
   return rc;
 }
 

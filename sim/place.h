@@ -30,6 +30,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "bounds.h"
 #include "config.h"
 #include "kernels/estimate.h"
 #include "models/account.h"
@@ -75,10 +76,10 @@ ws_placement *ws_place(const ws_config *cfg, char *err, size_t errlen);
 void ws_placement_destroy(ws_placement *p);
 /* Before any work: whether cfg's weights can fit in the mesh's SRAM (as
  * ws_place checks first), then the estimated host memory of `copies` works
- * at once (a ws_work of bounds.h: WS_WORK_PLACE, WS_WORK_RUN) within the
+ * at once (WS_WORK_PLACE, WS_WORK_RUN: bounds.h) within the
  * machine's. 0, or -1 with the reason. run and sweep call it before
  * placing anything. */
-int ws_place_check(const ws_config *cfg, int work, uint64_t copies, char *err, size_t errlen);
+int ws_place_check(const ws_config *cfg, ws_work work, uint64_t copies, char *err, size_t errlen);
 
 uint32_t ws_placement_count(const ws_placement *p);
 const ws_placed *ws_placement_stage(const ws_placement *p, uint32_t i);
