@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bounds.h"
 #include "fabric/collective.h"
 #include "report.h"
 
@@ -140,6 +141,21 @@ int ws_probe_run(const ws_probe_spec *s, ws_probe_result *r, char *err, size_t e
     snprintf(err, errlen, "probe %s: the %u x %u mesh is too small for it, or no wavelets",
              ws_probe_pattern_name(s->pattern), c->width, c->height);
     return -1;
+  }
+  if (c->fidelity == FAB_WAVELET) { /* bounded work: every wavelet an event at every hop */
+    const bool random = s->pattern == WS_PROBE_RANDOM;
+    const uint64_t reach = random ? (uint64_t)s->messages * ((uint64_t)c->width + c->height)
+                                  : (uint64_t)c->width * c->height;
+    const double hops = (double)s->wavelets * (double)reach; /* up to 2^83: no integer overflow */
+    if (hops > (double)WS_WAVELET_HOPS_MAX) {
+      snprintf(err, errlen,
+               "probe %s: --wavelets %u x %s%llu = %.3g wavelet-hops in wavelet fidelity, at most 2^30 (%llu); fewer "
+               "wavelets, a smaller mesh, or --fidelity train",
+               ws_probe_pattern_name(s->pattern), s->wavelets, random ? "--messages x (W + H) = " : "the mesh's PEs ",
+               (unsigned long long)reach, hops,
+               (unsigned long long)WS_WAVELET_HOPS_MAX);
+      return -1;
+    }
   }
   memset(r, 0, sizeof *r);
   const double t0 = ws_report_wall_s();

@@ -175,6 +175,23 @@ TEST(Limits, KernelSimulatesAtMostOneContextOfTokens) {
   expect_refused({"kernel", "--micro-batches", "1000000000"}, "--micro-batches 1000000000 x --batch 16");
 }
 
+TEST(Limits, WaveletFidelityProbesAreBoundedInWaveletHops) {
+  // before: unicast --wavelets 2000000000 in wavelet fidelity ran past 20 s (an event per wavelet per hop)
+  expect_refused({"probe", "unicast", "--wavelets", "2000000000", "--fidelity", "wavelet"},
+                 "--wavelets 2000000000 x the mesh's PEs 745500 = 1.49e+15 wavelet-hops in wavelet fidelity, at most "
+                 "2^30 (1073741824)");
+  // the bound is wavelets x PEs: 1440 x 745500 is under 2^30, 1441 x 745500 over
+  expect_refused({"probe", "multicast-row", "--wavelets", "1441", "--fidelity", "wavelet"}, "1.07e+09 wavelet-hops");
+  expect_refused({"probe", "random", "--mesh", "64x64", "--messages", "1000", "--wavelets", "8389", "--fidelity",
+                  "wavelet"},
+                 "--messages x (W + H) = 128000");
+  // train fidelity moves a message as one event per hop: not bounded by wavelets
+  auto r = run_cli({"probe", "unicast", "--mesh", "8x8", "--wavelets", "2000000000", "--format", "csv"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  r = run_cli({"probe", "unicast", "--mesh", "8x8", "--wavelets", "100", "--fidelity", "wavelet", "--format", "csv"});
+  EXPECT_EQ(r.status, 0) << r.err;
+}
+
 TEST(Limits, MemoryEstimateIsTheMasksPlusACostPerPe) {
   const ws_config c = wstest::config({}, "schema_version: 1\nfabric: {width: 64, height: 64}\n"
                                          "model: {preset: custom, layers: 2, d_model: 128, heads: 4, d_ff: 512, "
