@@ -35,12 +35,11 @@ extern "C" {
 #endif
 
 #define WS_MESH_MAX_PES (1u << 22) /* 4,194,304 PEs, e.g. 2048 x 2048 */
-/* In wavelet fidelity every wavelet is about three events at every hop
- * (19 M events/s here): a probe may move at most 2^30 wavelet-hops, about 3
- * minutes. The estimate is an upper bound: wavelets x the mesh's PEs (a
- * pattern's trees reach each PE at most once or twice), or for random
- * wavelets x messages x (W + H) (a path is at most W + H hops). */
-#define WS_WAVELET_HOPS_MAX (UINT64_C(1) << 30)
+/* In wavelet fidelity every wavelet is an event at every hop (about six
+ * events a wavelet-hop for multicasts, 18 M events/s here): a probe may move
+ * at most 2^28 wavelet-hops, counted from its pattern's routes before it
+ * starts (multicast-row on the 750 x 994 wafer moved 1.07e9 in 356 s). */
+#define WS_WAVELET_HOPS_MAX (UINT64_C(1) << 28)
 
 /* Host memory per PE of the mesh, bytes, measured (peak RSS over the mask
  * bitmaps): place of GPT-3 125M on 300 x 200 and 600 x 400 grows 770 B per

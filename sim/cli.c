@@ -71,7 +71,7 @@ static const command commands[] = {
      "                     region-copy, random or multicast-reduce (first argument)\n"
      "  --mesh WxH         mesh size; same as --set fabric.width=W --set fabric.height=H\n"
      "  --wavelets N       wavelets per message (default 1000); in wavelet fidelity\n"
-     "                     N x the mesh's PEs (random: N x M x (W + H)) at most 2^30\n"
+     "                     N x the links of the pattern's routes at most 2^28\n"
      "  --fidelity F       train or wavelet; same as --set sim.fidelity=F\n"
      "  --messages M       random: how many unicasts (default 16)\n"
      "  --seed S           random: which ones; same as --set sim.seed=S\n"

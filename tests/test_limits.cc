@@ -178,18 +178,20 @@ TEST(Limits, KernelSimulatesAtMostOneContextOfTokens) {
 TEST(Limits, WaveletFidelityProbesAreBoundedInWaveletHops) {
   // before: unicast --wavelets 2000000000 in wavelet fidelity ran past 20 s (an event per wavelet per hop)
   expect_refused({"probe", "unicast", "--wavelets", "2000000000", "--fidelity", "wavelet"},
-                 "--wavelets 2000000000 x the mesh's PEs 745500 = 1.49e+15 wavelet-hops in wavelet fidelity, at most "
-                 "2^30 (1073741824)");
-  // the bound is wavelets x PEs: 1440 x 745500 is under 2^30, 1441 x 745500 over
-  expect_refused({"probe", "multicast-row", "--wavelets", "1441", "--fidelity", "wavelet"}, "1.07e+09 wavelet-hops");
-  expect_refused({"probe", "random", "--mesh", "64x64", "--messages", "1000", "--wavelets", "8389", "--fidelity",
+                 "--wavelets 2000000000 x 1742 links = 3.484e+12 wavelet-hops in wavelet fidelity, at most 2^28 "
+                 "(268435456)");
+  // multicast-row on 750 x 994: 994 rows x 749 links = 744506 a wavelet; 360 of them fit in 2^28, 361 do not
+  expect_refused({"probe", "multicast-row", "--wavelets", "361", "--fidelity", "wavelet"}, "x 744506 links");
+  expect_refused({"probe", "random", "--mesh", "64x64", "--messages", "1000", "--wavelets", "2098", "--fidelity",
                   "wavelet"},
-                 "--messages x (W + H) = 128000");
+                 "x 128000 links");
+  for (const char *pattern : {"reduce-column", "multicast-reduce", "allreduce", "region-copy"})
+    expect_refused({"probe", pattern, "--wavelets", "2000000000", "--fidelity", "wavelet"}, "wavelet-hops");
   // train fidelity moves a message as one event per hop: not bounded by wavelets
   auto r = run_cli({"probe", "unicast", "--mesh", "8x8", "--wavelets", "2000000000", "--format", "csv"});
   EXPECT_EQ(r.status, 0) << r.err;
-  r = run_cli({"probe", "unicast", "--mesh", "8x8", "--wavelets", "100", "--fidelity", "wavelet", "--format", "csv"});
-  EXPECT_EQ(r.status, 0) << r.err;
+  r = run_cli({"probe", "unicast", "--wavelets", "1000", "--fidelity", "wavelet", "--format", "csv"});
+  EXPECT_EQ(r.status, 0) << r.err;  // the full wafer's corner to corner: 1.7 M wavelet-hops
 }
 
 TEST(Limits, MemoryEstimateIsTheMasksPlusACostPerPe) {
