@@ -26,6 +26,14 @@ int ws_cmd_flops(const ws_cli_args *a, FILE *out, FILE *err) {
       (a->schedule && ws_cli_parse_schedule("flops", a->schedule, levels, &spec.nlevels, err) != 0) ||
       (a->tiling && ws_cli_parse_wh("flops", "--tiling", a->tiling, &spec.tile_w, &spec.tile_h, err) != 0))
     return WS_EXIT_BAD_INPUT;
+  if ((a->sparsity || a->schedule) && !ws_config_sparsity_reaches(&cfg)) {
+    fprintf(err,
+            "wafersim flops: %s: workload.sparsity_by_kind / sparsity_by_layer give every sparse weight its level, so "
+            "the levels (workload.sparsity) change nothing and would label rows that did not run at them; drop the "
+            "overrides or the levels\n",
+            a->sparsity ? "--sparsity" : "--schedule");
+    return WS_EXIT_BAD_INPUT;
+  }
   const int per = a->per ? ws_flops_per_parse(a->per) : WS_PER_TOTAL;
   if (per < 0) {
     fprintf(err, "wafersim flops: --per: expected total, kind or op, got '%s'\n", a->per);

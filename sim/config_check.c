@@ -171,6 +171,15 @@ void ws_config_machine(const ws_config *cfg, krn_machine *out) {
   };
 }
 
+bool ws_config_sparsity_reaches(const ws_config *cfg) {
+  bool kind_free = false; /* a sparsifiable kind without its own level */
+  for (int k = 0; k < MDL_OP_KIND_COUNT; k++)
+    if (wl_sparsity_kind_sparsifiable((mdl_op_kind)k) && isnan(cfg->workload.by_kind[k])) kind_free = true;
+  for (int l = 0; kind_free && l < (int)cfg->model.layers && l < WL_MAX_LAYERS; l++)
+    if (isnan(cfg->workload.by_layer[l])) return true;
+  return false;
+}
+
 void ws_config_sparsity(const ws_config *cfg, wl_sparsity *out) {
   *out = wl_sparsity_uniform(cfg->workload.sparsity);
   for (int k = 0; k < MDL_OP_KIND_COUNT; k++)

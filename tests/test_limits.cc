@@ -101,6 +101,28 @@ TEST(Limits, SweepWithAPartialOverrideRunsAndItsLevelsDiffer) {
   EXPECT_NE(rows[0][1], rows[1][1]) << r.out;  // the cycles differ: the level reached layer 1
 }
 
+TEST(Limits, FlopsLevelsThatChangeNothingAreRefusedToo) {
+  std::vector<std::string> kinds;
+  for (const char *k : {"q", "k", "v", "attn_out", "ffn_up", "ffn_down"})
+    kinds = with(kinds, {"--set", std::string("workload.sparsity_by_kind.") + k + "=0.5"});
+  const ws_config all = wstest::config({"workload.sparsity_by_kind.q=0.5", "workload.sparsity_by_kind.k=0.5",
+                                        "workload.sparsity_by_kind.v=0.5", "workload.sparsity_by_kind.attn_out=0.5",
+                                        "workload.sparsity_by_kind.ffn_up=0.5", "workload.sparsity_by_kind.ffn_down=0.5"});
+  EXPECT_FALSE(ws_config_sparsity_reaches(&all));
+  const ws_config one_kind = wstest::config({"workload.sparsity_by_kind.q=0.5"}),
+                  one_layer = wstest::config({"workload.sparsity_by_layer.0=0.5"});
+  EXPECT_TRUE(ws_config_sparsity_reaches(&one_kind));
+  EXPECT_TRUE(ws_config_sparsity_reaches(&one_layer));
+  // before: exit 0 with rows labelled 0.5 and 0.9, both at the overrides' 0.5
+  expect_refused(with({"flops", "--sparsity", "0.5,0.9"}, kinds), "--sparsity: workload.sparsity_by_kind");
+  expect_refused({"flops", kTiny, "--schedule", "0.2,0.5", "--set", "workload.sparsity_by_layer.0=0.5", "--set",
+                  "workload.sparsity_by_layer.1=0.7"},
+                 "--schedule: workload.sparsity_by_kind / sparsity_by_layer give every sparse weight its level");
+  // without levels of its own, flops reports the configuration as it is
+  auto r = run_cli(with({"flops", "--format", "csv"}, kinds));
+  EXPECT_EQ(r.status, 0) << r.err;
+}
+
 TEST(Limits, VaryValueErrorsNameVary) {
   expect_refused({"sweep", kTiny, "--vary", "workload.micro_batch=x", "-j", "1"},
                  "--vary workload.micro_batch=x: expected an integer");
