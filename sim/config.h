@@ -155,6 +155,12 @@ void ws_config_fabric(const ws_config *cfg, fab_config *out);
 /* The PE cost model from the fabric and kernels keys. */
 void ws_config_machine(const ws_config *cfg, krn_machine *out);
 
+/* Whether workload.sparsity reaches any sparse weight: false when
+ * workload.sparsity_by_kind and sparsity_by_layer give every sparsifiable
+ * weight of the model its level (then levels set on workload.sparsity, as
+ * flops --sparsity and sweep do, change nothing and must not label rows). */
+bool ws_config_sparsity_reaches(const ws_config *cfg);
+
 /* The sparsity spec (levels per op kind and layer) and the mask pattern. */
 void ws_config_sparsity(const ws_config *cfg, wl_sparsity *out);
 wl_pattern ws_config_pattern(const ws_config *cfg);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bounds.h"
 #include "config.h"
 #include "functional.h"
 #include "schema.h"
@@ -129,6 +130,9 @@ static int check_workload(const ws_config *cfg, char *err, size_t errlen) {
 
 int ws_config_finish(ws_config *cfg, char *err, size_t errlen) {
   if (check_model(cfg, err, errlen) != 0) return -1;
+  const char *mesh_at = cfg->origin[ws_schema_find("fabric.width")].where[0] ? origin(cfg, "fabric.width")
+                                                                                : origin(cfg, "fabric.height");
+  if (ws_bounds_mesh(cfg, mesh_at, err, errlen) != 0) return -1;
   if (cfg->workload.seq_len % cfg->workload.micro_batch != 0) {
     snprintf(err, errlen, "%s: workload.micro_batch: %lld tokens do not divide workload.seq_len = %lld",
              origin(cfg, "workload.micro_batch"), (long long)cfg->workload.micro_batch,
@@ -170,6 +174,15 @@ void ws_config_machine(const ws_config *cfg, krn_machine *out) {
       .sram = (uint64_t)cfg->fabric.sram_per_pe,
       .sram_reserve = (uint64_t)cfg->kernels.sram_reserve,
   };
+}
+
+bool ws_config_sparsity_reaches(const ws_config *cfg) {
+  bool kind_free = false; /* a sparsifiable kind without its own level */
+  for (int k = 0; k < MDL_OP_KIND_COUNT; k++)
+    if (wl_sparsity_kind_sparsifiable((mdl_op_kind)k) && isnan(cfg->workload.by_kind[k])) kind_free = true;
+  for (int l = 0; kind_free && l < (int)cfg->model.layers && l < WL_MAX_LAYERS; l++)
+    if (isnan(cfg->workload.by_layer[l])) return true;
+  return false;
 }
 
 void ws_config_sparsity(const ws_config *cfg, wl_sparsity *out) {

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bounds.h"
 #include "models/account.h"
 #include "models/graph.h"
 #include "workloads/mask.h"
@@ -218,6 +219,11 @@ ws_table *ws_flops_table(const ws_config *cfg, const ws_flops_spec *spec, char *
                 : per == WS_PER_KIND ? create(kind_lead, COUNT(kind_lead), false, tiled)
                                      : create(total_lead, COUNT(total_lead), true, tiled);
   bool ok = t && nnz && per_op && s && (!tiled || tiles);
+  for (size_t i = 0; ok && tiled && i < nops; i++) /* before any work: every tile holds a weight */
+    if (mdl_graph_op(g, i)->weight_rows > 0 &&
+        ws_bounds_region(mdl_graph_op(g, i), spec->tile_w, spec->tile_h, "--tiling", err, errlen) != 0)
+      ok = false;
+  if (ok && masks && ws_bounds_memory_check(cfg, WS_WORK_MASKS, 1, ws_bounds_budget(), err, errlen) != 0) ok = false;
   for (size_t l = 0; ok && l < spec->nlevels; l++) {
     const double level = spec->levels[l];
     ok = wl_sparsity_check(level, err, errlen) == 0;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bounds.h"
 #include "kernels/estimate.h"
 #include "kernels/pipeline.h"
 #include "models/graph.h"
@@ -62,9 +63,11 @@ ws_table *ws_oprun(const ws_config *cfg, const ws_oprun_spec *spec, char *err, s
     mdl_graph_destroy(g);
     return NULL;
   }
-  if (spec->height > op->k || spec->width > op->n) {
-    snprintf(err, errlen, "kernel: a %ux%u region gives %s (%lld x %lld) an empty tile", spec->width,
-             spec->height, spec->op, (long long)op->k, (long long)op->n);
+  char why[WS_CONFIG_ERR_MAX];
+  if (ws_bounds_region(op, spec->width, spec->height, "--region", why, sizeof why) != 0 ||
+      ws_bounds_tokens(cfg, spec->batches, spec->nbatches, spec->micro_batches, why, sizeof why) != 0 ||
+      ws_bounds_op_memory_check(op, spec->width, spec->height, ws_bounds_budget(), why, sizeof why) != 0) {
+    snprintf(err, errlen, "kernel: %s", why);
     mdl_graph_destroy(g);
     return NULL;
   }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bounds.h"
 #include "place_internal.h"
 #include "report.h"
 
@@ -367,33 +368,47 @@ static void explain(search *S, uint32_t h_lo, char *err, size_t errlen) {
 
 /* Whether the model's weights (4 bytes a nonzero sparse, fp16 dense) can
  * fit in the mesh's SRAM at all; if not, an error naming the largest op. */
-static int weights_fit(const ws_placement *p, char *err, size_t errlen) {
-  const size_t n = mdl_graph_op_count(p->g);
+static int weights_fit(const mdl_graph *g, const wl_sparsity *sp, const krn_machine *m, uint32_t W, uint32_t H,
+                       char *err, size_t errlen) {
+  const size_t n = mdl_graph_op_count(g);
   int64_t *nnz = calloc(n, sizeof *nnz);
   if (!nnz) {
     snprintf(err, errlen, "place: out of memory");
     return -1;
   }
-  wl_sparsity_nnz(&p->sp, p->g, nnz);
+  wl_sparsity_nnz(sp, g, nnz);
   uint64_t need = 0, most = 0;
   const char *largest = "?";
   for (size_t i = 0; i < n; i++) {
-    const mdl_op *op = mdl_graph_op(p->g, i);
+    const mdl_op *op = mdl_graph_op(g, i);
     const uint64_t bytes = op->sparsifiable ? 4 * (uint64_t)nnz[i] : 2 * (uint64_t)op->weight_rows * op->weight_cols;
     need += bytes;
     if (bytes > most) most = bytes, largest = op->name;
   }
   free(nnz);
-  const uint64_t per_pe = p->m.sram > p->m.sram_reserve ? p->m.sram - p->m.sram_reserve : 0;
-  const uint64_t usable = (uint64_t)p->W * p->H * per_pe;
+  const uint64_t per_pe = m->sram > m->sram_reserve ? m->sram - m->sram_reserve : 0;
+  const uint64_t usable = (uint64_t)W * H * per_pe;
   if (need <= usable) return 0;
   snprintf(err, errlen,
            "place: GPT-3 %s does not fit: its weights need %llu bytes (the largest, %s, %llu), the %u x %u mesh offers "
            "%llu (fabric.sram_per_pe - kernels.sram_reserve = %llu bytes a PE); sparsity, a larger mesh or more "
            "SRAM would",
-           mdl_graph_model(p->g)->name, (unsigned long long)need, largest, (unsigned long long)most, p->W, p->H,
+           mdl_graph_model(g)->name, (unsigned long long)need, largest, (unsigned long long)most, W, H,
            (unsigned long long)usable, (unsigned long long)per_pe);
   return -1;
+}
+
+int ws_place_check(const ws_config *cfg, ws_work work, uint64_t copies, char *err, size_t errlen) {
+  mdl_graph *g = mdl_graph_build(&cfg->model, cfg->workload.seq_len, err, errlen);
+  if (!g) return -1;
+  wl_sparsity sp;
+  krn_machine m;
+  ws_config_sparsity(cfg, &sp);
+  ws_config_machine(cfg, &m);
+  int rc = weights_fit(g, &sp, &m, (uint32_t)cfg->fabric.width, (uint32_t)cfg->fabric.height, err, errlen);
+  mdl_graph_destroy(g);
+  if (rc == 0) rc = ws_bounds_memory_check(cfg, work, copies, ws_bounds_budget(), err, errlen);
+  return rc;
 }
 
 /* The model, masks and stages of cfg. */
@@ -410,7 +425,10 @@ static int prepare(ws_placement *p, const ws_config *cfg, char *err, size_t errl
   ws_config_sparsity(cfg, &p->sp);
   if (!(p->g = mdl_graph_build(&cfg->model, cfg->workload.seq_len, err, errlen))) return -1;
   if (krn_lower(p->g, &p->low, err, errlen) != 0) return -1;
-  if (weights_fit(p, err, errlen) != 0) return -1; /* before building masks of a model that cannot fit */
+  /* before building masks of a model that cannot fit, or of one that would not fit in the host's memory */
+  if (weights_fit(p->g, &p->sp, &p->m, p->W, p->H, err, errlen) != 0 ||
+      ws_bounds_memory_check(cfg, WS_WORK_PLACE, 1, ws_bounds_budget(), err, errlen) != 0)
+    return -1;
   const wl_spec spec = ws_config_spec(cfg, &p->sp);
   if (!(p->w = wl_weights_build(p->g, &spec, err, errlen))) return -1;
   p->n = p->low.n;
@@ -591,6 +609,13 @@ void ws_placement_destroy(ws_placement *p) {
   krn_lowered_free(&p->low);
   mdl_graph_destroy(p->g);
   free(p);
+}
+
+int ws_placement_routed(const ws_placement *p, char *err, size_t errlen) {
+  if (p->tot.routes_ok) return 0;
+  snprintf(err, errlen, "place: the placement does not route within fabric.colors = %u: %s", p->fc.colors,
+           p->tot.route_error);
+  return -1;
 }
 
 uint32_t ws_placement_count(const ws_placement *p) { return p->n; }

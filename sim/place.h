@@ -30,6 +30,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "bounds.h"
 #include "config.h"
 #include "kernels/estimate.h"
 #include "models/account.h"
@@ -73,10 +74,21 @@ typedef struct ws_placement ws_placement;
  * (see routes_ok). */
 ws_placement *ws_place(const ws_config *cfg, char *err, size_t errlen);
 void ws_placement_destroy(ws_placement *p);
+/* Before any work: whether cfg's weights can fit in the mesh's SRAM (as
+ * ws_place checks first), then the estimated host memory of `copies` works
+ * at once (WS_WORK_PLACE, WS_WORK_RUN: bounds.h) within the
+ * machine's. 0, or -1 with the reason. run and sweep call it before
+ * placing anything. */
+int ws_place_check(const ws_config *cfg, ws_work work, uint64_t copies, char *err, size_t errlen);
 
 uint32_t ws_placement_count(const ws_placement *p);
 const ws_placed *ws_placement_stage(const ws_placement *p, uint32_t i);
 const ws_place_totals *ws_placement_totals(const ws_placement *p);
+/* Whether the layout routes within fabric.colors: 0, or -1 with the failing
+ * route and router in err. A layout that does not route is an input problem
+ * (too few colors for the model on this mesh): place, run and sweep refuse
+ * it with exit status 2. */
+int ws_placement_routed(const ws_placement *p, char *err, size_t errlen);
 
 /* FLOPs, parameters and bytes of the placed model (models/account.h), with
  * each sparse weight's nonzeros counted from its mask: the flops report's

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bounds.h"
 #include "fabric/collective.h"
 #include "report.h"
 
@@ -130,6 +131,21 @@ static int build(fab_fabric *f, const ws_probe_spec *s, ws_probe_result *r, char
   }
 }
 
+/* The links a wavelet of the pattern crosses, summed over its messages (an
+ * upper bound): the work of wavelet fidelity is this x the wavelets. */
+static uint64_t links(const ws_probe_spec *s) {
+  const uint64_t w = s->fabric.width, h = s->fabric.height;
+  switch (s->pattern) {
+    case WS_PROBE_UNICAST: return w - 1 + h - 1;
+    case WS_PROBE_MULTICAST_ROW: return h * (w - 1);
+    case WS_PROBE_REDUCE_COLUMN: return w * (h - 1);
+    case WS_PROBE_MULTICAST_REDUCE: return h * (w - 1) + w * (h - 1);
+    case WS_PROBE_REGION_COPY: return 16 * 16 * 16; /* at most 16 x 16 routes of 16 hops */
+    case WS_PROBE_RANDOM: return (uint64_t)s->messages * (w + h);
+    default: return 2 * w * h; /* allreduce: reduced in, multicast back */
+  }
+}
+
 int ws_probe_run(const ws_probe_spec *s, ws_probe_result *r, char *err, size_t errlen) {
   const fab_config *c = &s->fabric;
   const uint32_t min_w = s->pattern == WS_PROBE_REGION_COPY ? 2 : 1;
@@ -139,6 +155,15 @@ int ws_probe_run(const ws_probe_spec *s, ws_probe_result *r, char *err, size_t e
       (s->pattern == WS_PROBE_MULTICAST_REDUCE && (c->width < 2 || c->height < 2))) {
     snprintf(err, errlen, "probe %s: the %u x %u mesh is too small for it, or no wavelets",
              ws_probe_pattern_name(s->pattern), c->width, c->height);
+    return -1;
+  }
+  const double hops = (double)s->wavelets * (double)links(s); /* up to 2^83: no integer overflow */
+  if (c->fidelity == FAB_WAVELET && hops > (double)WS_WAVELET_HOPS_MAX) { /* every wavelet an event at every hop */
+    snprintf(err, errlen,
+             "probe %s: --wavelets %u x %llu links = %.4g wavelet-hops in wavelet fidelity, at most 2^28 (%llu); "
+             "fewer --wavelets%s, a smaller mesh, or --fidelity train",
+             ws_probe_pattern_name(s->pattern), s->wavelets, (unsigned long long)links(s), hops,
+             (unsigned long long)WS_WAVELET_HOPS_MAX, s->pattern == WS_PROBE_RANDOM ? " or --messages" : "");
     return -1;
   }
   memset(r, 0, sizeof *r);

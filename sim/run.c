@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "bounds.h"
 #include "functional.h"
 #include "kernels/estimate.h"
 #include "kernels/pipeline.h"
@@ -219,6 +220,7 @@ static int totals(ws_run *r, const ws_config *cfg, char *err, size_t errlen) {
 }
 
 ws_run *ws_run_simulate(const ws_config *cfg, ws_run_progress progress, void *ctx, char *err, size_t errlen) {
+  if (ws_place_check(cfg, WS_WORK_RUN, 1, err, errlen) != 0) return NULL;
   const double t0 = ws_report_wall_s();
   ws_run *r = calloc(1, sizeof *r);
   if (!r) {
@@ -230,10 +232,7 @@ ws_run *ws_run_simulate(const ws_config *cfg, ws_run_progress progress, void *ct
     free(r);
     return NULL;
   }
-  const ws_place_totals *pt = ws_placement_totals(r->place);
-  if (!pt->routes_ok) {
-    snprintf(err, errlen, "place: the placement does not route within %lld colors: %s", (long long)cfg->fabric.colors,
-             pt->route_error);
+  if (ws_placement_routed(r->place, err, errlen) != 0) {
     ws_run_destroy(r);
     return NULL;
   }

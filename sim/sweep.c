@@ -8,6 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bounds.h"
+#include "schema.h"
+#include "workloads/sparsity.h"
+
 #define MAX_KINDS 16
 
 typedef struct {
@@ -108,6 +112,78 @@ static void *worker(void *arg) {
   }
 }
 
+/* A --vary key must be one the sweep does not set itself and one that can
+ * change a figure. 0, or -1 naming the key and why. */
+static int check_key(const char *key, char *err, size_t errlen) {
+  if (strcmp(key, "workload.sparsity") == 0) {
+    snprintf(err, errlen,
+             "--vary workload.sparsity: the sweep sets it itself, to each of its levels (every point would run at "
+             "the --vary value under the level's label); give the levels with --sparsity or --schedule");
+    return -1;
+  }
+  if (strcmp(key, "output") == 0 || strncmp(key, "output.", 7) == 0) {
+    snprintf(err, errlen, "--vary %s: changes no figure (the output section only chooses how results are written)",
+             key);
+    return -1;
+  }
+  if (ws_schema_find(key) < 0) {
+    snprintf(err, errlen, "--vary %s: not a configuration key (see 'wafersim config' for the keys)", key);
+    return -1;
+  }
+  return 0;
+}
+
+/* Whether two points' configurations are the same run: every sparse weight
+ * at the same level (wherever the level comes from: workload.sparsity, a
+ * kind's or a layer's override) and every other key equal. */
+static bool same_run(const ws_config *a, const ws_config *b) {
+  wl_sparsity sa, sb;
+  ws_config_sparsity(a, &sa);
+  ws_config_sparsity(b, &sb);
+  if (a->model.layers != b->model.layers) return false;
+  for (int l = 0; l < (int)a->model.layers && l < WL_MAX_LAYERS; l++)
+    for (int k = 0; k < MDL_OP_KIND_COUNT; k++) {
+      const mdl_op op = {.kind = (mdl_op_kind)k, .layer = l, .sparsifiable = wl_sparsity_kind_sparsifiable((mdl_op_kind)k)};
+      if (wl_sparsity_level(&sa, &op) != wl_sparsity_level(&sb, &op)) return false;
+    }
+  ws_config *ca = malloc(sizeof *ca), *cb = malloc(sizeof *cb);
+  bool same = ca && cb;
+  if (same) {
+    *ca = *a;
+    *cb = *b;
+    ca->workload.sparsity = cb->workload.sparsity = 0;
+    memcpy(cb->workload.by_kind, ca->workload.by_kind, sizeof ca->workload.by_kind);
+    memcpy(cb->workload.by_layer, ca->workload.by_layer, sizeof ca->workload.by_layer);
+    same = ws_config_equal(ca, cb);
+  }
+  free(ca);
+  free(cb);
+  return same;
+}
+
+/* No two points with different labels may be the same run. 0, or -1 naming
+ * the two points and why. */
+static int check_distinct(const ws_sweep *s, char *err, size_t errlen) {
+  for (size_t i = 0; i < s->n; i++)
+    for (size_t j = i + 1; j < s->n; j++) {
+      const point *a = &s->pt[i], *b = &s->pt[j];
+      if (!same_run(&a->cfg, &b->cfg)) continue;
+      if (a->value == b->value)
+        snprintf(err, errlen,
+                 "sparsity %g and %g are the same run: workload.sparsity_by_kind / sparsity_by_layer give every "
+                 "sparse weight its level, so the sweep's levels (workload.sparsity) change nothing; drop the "
+                 "overrides, or sweep one of them with --vary",
+                 a->level, b->level);
+      else
+        snprintf(err, errlen,
+                 "--vary %s: %s and %s are the same run (at sparsity %g): a value repeated, or one this "
+                 "configuration does not use",
+                 s->key, s->values[a->value], s->values[b->value], a->level);
+      return -1;
+    }
+  return 0;
+}
+
 /* The points' configurations: levels ascending with 0 first, per value. */
 static int configure(ws_sweep *s, const ws_config *cfg, const ws_sweep_spec *spec, const char *source, char *err,
                      size_t errlen) {
@@ -123,6 +199,15 @@ static int configure(ws_sweep *s, const ws_config *cfg, const ws_sweep_spec *spe
   s->nlevels = u;
   s->nvalues = spec->key ? spec->nvalues : 1;
   s->n = s->nlevels * s->nvalues;
+  if (s->n > WS_SWEEP_MAX_POINTS) {
+    snprintf(err, errlen,
+             "%zu levels (dense included) x %zu values = %zu points: at most %d in a sweep (--sparsity, --schedule, "
+             "--vary)",
+             s->nlevels, s->nvalues, s->n, WS_SWEEP_MAX_POINTS);
+    s->n = 0;
+    free(lv);
+    return -1;
+  }
   s->pt = calloc(s->n, sizeof *s->pt);
   int rc = s->pt ? 0 : -1;
   for (size_t v = 0; rc == 0 && v < s->nvalues; v++)
@@ -163,15 +248,31 @@ ws_sweep *ws_sweep_run_from(const ws_config *cfg, const ws_sweep_spec *spec, con
   s->progress = spec->progress;
   s->ctx = spec->ctx;
   pthread_mutex_init(&s->lock, NULL);
-  if (configure(s, cfg, spec, source, err, errlen) != 0) {
+  unsigned jobs = spec->jobs ? spec->jobs : 1;
+  int rc = spec->key ? check_key(spec->key, err, errlen) : 0;
+  if (rc == 0 && jobs > WS_SWEEP_MAX_JOBS) {
+    snprintf(err, errlen, "-j %u: at most %d runs at once", jobs, WS_SWEEP_MAX_JOBS);
+    rc = -1;
+  }
+  if (rc == 0) rc = configure(s, cfg, spec, source, err, errlen);
+  if (rc == 0) rc = check_distinct(s, err, errlen);
+  if (jobs > s->n) jobs = (unsigned)s->n;
+  for (size_t i = 0; rc == 0 && i < s->n; i++) { /* each point fits, and jobs of them in memory */
+    const point *p = &s->pt[i];
+    char why[512];
+    if ((rc = ws_place_check(&p->cfg, WS_WORK_RUN, jobs, why, sizeof why)) == 0) continue;
+    if (s->key)
+      snprintf(err, errlen, "sparsity %g, %s=%s: %s", p->level, s->key, s->values[p->value], why);
+    else
+      snprintf(err, errlen, "sparsity %g: %s", p->level, why);
+  }
+  if (rc != 0) {
     ws_sweep_destroy(s);
     return NULL;
   }
-  unsigned jobs = spec->jobs ? spec->jobs : 1;
-  if (jobs > s->n) jobs = (unsigned)s->n;
-  pthread_t th[64];
+  pthread_t th[WS_SWEEP_MAX_JOBS];
   unsigned started = 0;
-  for (; started < jobs && started < 64; started++)
+  for (; started < jobs; started++)
     if (pthread_create(&th[started], NULL, worker, s) != 0) break;
   if (started == 0) worker(s);
   for (unsigned i = 0; i < started; i++) pthread_join(th[i], NULL);

@@ -24,6 +24,11 @@ extern "C" {
 #endif
 
 #define WS_SWEEP_MAX_VALUES 32
+/* A sweep runs at most this many points (levels, dense included, x values)
+ * on at most WS_SWEEP_MAX_JOBS threads: 256 full-wafer points are about 15
+ * hours on two cores. */
+#define WS_SWEEP_MAX_POINTS 256
+#define WS_SWEEP_MAX_JOBS 64
 
 typedef struct {
   const double *levels; /* sparsity levels in [0, 1) */
@@ -38,10 +43,17 @@ typedef struct {
 
 typedef struct ws_sweep ws_sweep;
 
-/* Check every point's configuration (the level and value set on cfg, then
- * the cross-key checks), then run them all. NULL with the reason in err:
- * a bad value names the key and the value; a point that fails names its
- * level and value and says why. */
+/* Check the sweep before any work, then run every point. The checks: the
+ * varied key is one the sweep does not set itself (workload.sparsity, which
+ * the levels set) and one that can change a figure (not output.*); every
+ * point's configuration (the level and value set on cfg, then the cross-key
+ * checks); no two points with different labels are the same run (e.g.
+ * workload.sparsity_by_kind / sparsity_by_layer giving every sparse weight
+ * its level, so that the levels change nothing, or a repeated value); at
+ * most WS_SWEEP_MAX_POINTS points and WS_SWEEP_MAX_JOBS jobs; the estimated
+ * memory of jobs runs at once within the machine's (bounds.h). NULL with the
+ * reason in err: a bad value names the key and the value; a point that
+ * fails names its level and value and says why. */
 ws_sweep *ws_sweep_run(const ws_config *cfg, const ws_sweep_spec *spec, char *err, size_t errlen);
 /* The same, naming `source` (e.g. "B.json (its sweep.spec)") as where the
  * levels and values come from in messages; ws_sweep_run names the options
