@@ -215,8 +215,8 @@ static int load_root(loader *L, const yaml_node_t *root) {
   return 0;
 }
 
-int ws_config_load_string(ws_config *cfg, const char *text, size_t len, const char *name,
-                          char *err, size_t errlen) {
+static int load_string(ws_config *cfg, const char *text, size_t len, const char *name, char *err,
+                       size_t errlen) {
   yaml_parser_t parser;
   yaml_document_t doc;
   if (!yaml_parser_initialize(&parser)) {
@@ -269,6 +269,15 @@ int ws_config_load_string(ws_config *cfg, const char *text, size_t len, const ch
   return rc;
 }
 
+/* Messages quote values of the input, which may hold newlines ("a\nb"
+ * in YAML): escaped, so that every message is one line. */
+int ws_config_load_string(ws_config *cfg, const char *text, size_t len, const char *name,
+                          char *err, size_t errlen) {
+  const int rc = load_string(cfg, text, len, name, err, errlen);
+  if (rc != 0) ws_schema_one_line(err, errlen);
+  return rc;
+}
+
 #define CONFIG_FILE_MAX (1 << 20) /* bytes; a configuration is a few hundred */
 
 int ws_config_load_file(ws_config *cfg, const char *path, char *err, size_t errlen) {
@@ -315,7 +324,7 @@ static int map_entry_key(const char *path) {
   return -1;
 }
 
-int ws_config_set(ws_config *cfg, const char *assignment, char *err, size_t errlen) {
+static int set_one(ws_config *cfg, const char *assignment, char *err, size_t errlen) {
   const char *eq = strchr(assignment, '=');
   if (!eq || eq == assignment) {
     snprintf(err, errlen, "--set '%s': expected key.path=value (e.g. fabric.clock=850MHz)", assignment);
@@ -364,5 +373,11 @@ int ws_config_set(ws_config *cfg, const char *assignment, char *err, size_t errl
     *cfg = *next;
   }
   free(next);
+  return rc;
+}
+
+int ws_config_set(ws_config *cfg, const char *assignment, char *err, size_t errlen) {
+  const int rc = set_one(cfg, assignment, err, errlen);
+  if (rc != 0) ws_schema_one_line(err, errlen);
   return rc;
 }

@@ -122,7 +122,7 @@ static int check_workload(const ws_config *cfg, char *err, size_t errlen) {
   return rc;
 }
 
-int ws_config_finish(ws_config *cfg, char *err, size_t errlen) {
+static int finish(ws_config *cfg, char *err, size_t errlen) {
   if (check_model(cfg, err, errlen) != 0) return -1;
   if (cfg->workload.seq_len % cfg->workload.micro_batch != 0) {
     snprintf(err, errlen, "%s: workload.micro_batch: %lld tokens do not divide workload.seq_len = %lld",
@@ -137,6 +137,12 @@ int ws_config_finish(ws_config *cfg, char *err, size_t errlen) {
     return -1;
   }
   return check_workload(cfg, err, errlen);
+}
+
+int ws_config_finish(ws_config *cfg, char *err, size_t errlen) {
+  const int rc = finish(cfg, err, errlen);
+  if (rc != 0) ws_schema_one_line(err, errlen); /* names of the input quoted: one line */
+  return rc;
 }
 
 void ws_config_fabric(const ws_config *cfg, fab_config *out) {
