@@ -103,6 +103,23 @@ static const json_t *find_row(const json_t *rows, const char *key) {
   return NULL;
 }
 
+/* Whether no two rows of a document share a key (rows are matched by it:
+ * with two, one would be compared with the other's match); else -1 with why. */
+static int unique_rows(const json_t *rows_, const char *what, const char *doc, char *err, size_t errlen) {
+  size_t i;
+  const json_t *r;
+  char key[128];
+  json_array_foreach(rows_, i, r) {
+    row_key(r, key, sizeof key);
+    if (find_row(rows_, key) != r) {
+      snprintf(err, errlen, "the %s has two rows %s[%s]; rows are matched by %s, which must tell them apart", doc, what,
+               key, strcmp(what, "ops") == 0 ? "op" : "sparsity (6 digits) and value");
+      return -1;
+    }
+  }
+  return 0;
+}
+
 /* A row of only one of the documents. */
 static void row_alone(cmp *c, const char *where, bool in_base) {
   json_t *p = json_string("present");
@@ -184,6 +201,13 @@ int ws_check_compare(const json_t *schema, const json_t *base, const json_t *cur
     snprintf(err, errlen, "the configurations differ (%s); --allow-config-change compares them anyway", diff);
     return -1;
   }
+  const json_t *a = json_object_get(base, cmd), *b = json_object_get(cur, cmd);
+  const bool run = strcmp(cmd, "run") == 0;
+  const char *const groups[2] = {run ? "ops" : "points", run ? NULL : "kinds"};
+  for (int g = 0; g < 2 && groups[g]; g++)
+    if (unique_rows(json_object_get(a, groups[g]), groups[g], "baseline", err, errlen) != 0 ||
+        unique_rows(json_object_get(b, groups[g]), groups[g], "new document", err, errlen) != 0)
+      return -1;
   cmp c = {schema, o, out, res, calloc(o->nonly + 1, sizeof(size_t)), false};
   if (!c.only_hits) {
     snprintf(err, errlen, "out of memory");
@@ -192,8 +216,7 @@ int ws_check_compare(const json_t *schema, const json_t *base, const json_t *cur
   if (*diff)
     fprintf(out, "%sthe configurations differ (%s)\n",
             o->format == WS_CHECK_GITHUB ? "::warning title=wafersim check::" : "check: ", diff);
-  const json_t *a = json_object_get(base, cmd), *b = json_object_get(cur, cmd);
-  if (strcmp(cmd, "run") == 0) {
+  if (run) {
     object(&c, ws_jschema_at(schema, "#/$defs/totals"), "totals", json_object_get(a, "totals"),
            json_object_get(b, "totals"));
     rows(&c, "#/$defs/op", "ops", json_object_get(a, "ops"), json_object_get(b, "ops"));
