@@ -17,7 +17,9 @@
 #include <string>
 #include <vector>
 
+#include "sim/check.h"
 #include "sim/config.h"
+#include "sim/jschema.h"
 #include "tests/fuzz/fuzz.h"
 
 namespace {
@@ -83,6 +85,54 @@ TEST(FuzzCorpus, TargetsTellAcceptedFromRefused) {
   const std::string cli = std::string("config") + '\0' + "--set" + '\0' + "fabric.widht=3";
   EXPECT_EQ(ws_fuzz_cli(reinterpret_cast<const uint8_t *>(cli.data()), cli.size(), why, sizeof why), WS_FUZZ_REFUSED)
       << why;
+}
+
+// What the fuzz targets found, as plain tests of the API.
+
+// check matches rows by op name: with two rows of one name the second was
+// compared with the first's match, so a change in it went unreported
+// (0 of N moved) and a document moved against itself. Now refused.
+TEST(FuzzFindings, CheckRefusesRowsItCannotTellApart) {
+  char err[512] = "";
+  json_t *schema = ws_jschema_output(err, sizeof err);
+  ASSERT_NE(schema, nullptr) << err;
+  json_error_t je;
+  json_t *base = json_load_file(WS_SOURCE_DIR "/tests/expected/tiny-dense.json", 0, &je);
+  ASSERT_NE(base, nullptr) << je.text;
+  json_t *ops = json_object_get(json_object_get(base, "run"), "ops");
+  json_t *first = json_deep_copy(json_array_get(ops, 0));
+  json_array_clear(ops);
+  json_array_append(ops, first);
+  json_array_append_new(ops, json_deep_copy(first));
+  json_t *cur = json_deep_copy(base);
+  json_t *second = json_array_get(json_object_get(json_object_get(cur, "run"), "ops"), 1);
+  json_object_set_new(second, "cycles", json_integer(json_integer_value(json_object_get(second, "cycles")) + 5));
+  ASSERT_EQ(ws_jschema_validate(schema, cur, err, sizeof err), 0) << err;
+  const ws_check_opts o = {0.0, 0.0, nullptr, 0, false, WS_CHECK_TEXT};
+  ws_check_result res;
+  FILE *out = std::tmpfile();
+  ASSERT_NE(out, nullptr);
+  EXPECT_EQ(ws_check_compare(schema, base, cur, &o, out, &res, err, sizeof err), -1);
+  const std::string want = std::string("the baseline has two rows ops[") + json_string_value(json_object_get(first, "op")) + "]";
+  EXPECT_EQ(std::string(err).rfind(want, 0), 0u) << err;
+  std::fclose(out);
+  json_decref(first);
+  json_decref(base);
+  json_decref(cur);
+  json_decref(schema);
+}
+
+// Messages quoted a YAML value's newline: two lines, where one is the rule.
+TEST(FuzzFindings, ConfigMessagesAreOneLineWhateverTheyQuote) {
+  ws_config c;
+  char err[WS_CONFIG_ERR_MAX] = "";
+  ASSERT_EQ(ws_config_init_default(&c, err, sizeof err), 0) << err;
+  const std::string text = "schema_version: 1\nkernels: {accumulate: \"fp32\\nrp\"}\n";
+  EXPECT_EQ(ws_config_load_string(&c, text.data(), text.size(), "q.yaml", err, sizeof err), -1);
+  EXPECT_STREQ(err, "q.yaml:2:23: kernels.accumulate: expected one of: fp32, fp16, got 'fp32\\nrp'");
+  EXPECT_EQ(ws_config_set(&c, "model.preset=1.3B\x01\n", err, sizeof err), -1);
+  EXPECT_EQ(std::strchr(err, '\n'), nullptr) << err;
+  EXPECT_NE(std::strstr(err, "1.3B\\x01\\n"), nullptr) << err;
 }
 
 struct Rng {
