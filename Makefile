@@ -134,8 +134,10 @@ figures: $(DATA)/sweep.csv $(DATA)/sens_batch/sweep.csv $(DATA)/sens_setup/sweep
 # Coverage-guided fuzzing (libFuzzer, clang): one binary per target of
 # tests/fuzz/ against the library built with clang under ASan+UBSan in
 # build-fuzz/. Each replays its corpus and regression inputs, then fuzzes for
-# FUZZ_SECONDS with its working corpus in build-fuzz/corpus/TARGET; a crash or
-# a violated invariant stops with the input in build-fuzz/crashes/.
+# FUZZ_SECONDS with its working corpus in build-fuzz/corpus/TARGET; a crash, a
+# leak, a hang or a violated invariant stops it, the input written straight
+# into tests/fuzz/regress/TARGET/ (crash-SHA1 etc.), which make test replays:
+# fix the cause, keep the input.
 FUZZ_TARGETS := config safetensors check cli
 FUZZ_SECONDS ?= 15
 FUZZ_CC ?= clang
@@ -147,15 +149,15 @@ fuzz:
 	  SANITIZE=fuzzer-no-link,address,undefined fuzz-targets
 	@for t in $(FUZZ_TARGETS); do \
 	  log=$(FUZZ_BUILD)/$$t.log; \
-	  mkdir -p $(FUZZ_BUILD)/corpus/$$t $(FUZZ_BUILD)/crashes tests/fuzz/regress/$$t || exit 1; \
+	  mkdir -p $(FUZZ_BUILD)/corpus/$$t tests/fuzz/regress/$$t || exit 1; \
 	  echo "== fuzz $$t: replay of tests/fuzz/corpus/$$t tests/fuzz/regress/$$t, then $(FUZZ_SECONDS) s"; \
 	  $(FUZZ_BUILD)/fuzz/$$t -runs=0 tests/fuzz/corpus/$$t tests/fuzz/regress/$$t >$$log 2>&1 && \
 	  $(FUZZ_BUILD)/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) $(FUZZ_OPTS) \
-	    -artifact_prefix=$(FUZZ_BUILD)/crashes/$$t- $(FUZZ_BUILD)/corpus/$$t tests/fuzz/corpus/$$t \
+	    -artifact_prefix=tests/fuzz/regress/$$t/ $(FUZZ_BUILD)/corpus/$$t tests/fuzz/corpus/$$t \
 	    tests/fuzz/regress/$$t >>$$log 2>&1; \
 	  st=$$?; grep -E '^#[0-9]+[[:space:]]+DONE|stat::(number_of_executed_units|average_exec_per_sec)' $$log; \
 	  if [ $$st -ne 0 ]; then tail -n 40 $$log; \
-	    echo "fuzz $$t: failed (log $$log); the input is in $(FUZZ_BUILD)/crashes/: fix the cause, add it to tests/fuzz/regress/$$t/"; \
+	    echo "fuzz $$t: failed (log $$log); the input is now in tests/fuzz/regress/$$t/: fix the cause, commit both"; \
 	    exit 1; fi; \
 	done
 
