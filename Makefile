@@ -151,13 +151,16 @@ fuzz:
 	  log=$(FUZZ_BUILD)/$$t.log; \
 	  mkdir -p $(FUZZ_BUILD)/corpus/$$t tests/fuzz/regress/$$t || exit 1; \
 	  echo "== fuzz $$t: replay of tests/fuzz/corpus/$$t tests/fuzz/regress/$$t, then $(FUZZ_SECONDS) s"; \
-	  $(FUZZ_BUILD)/fuzz/$$t -runs=0 tests/fuzz/corpus/$$t tests/fuzz/regress/$$t >$$log 2>&1 && \
+	  if ! $(FUZZ_BUILD)/fuzz/$$t -runs=0 -artifact_prefix=$(FUZZ_BUILD)/ tests/fuzz/corpus/$$t \
+	      tests/fuzz/regress/$$t >$$log 2>&1; then tail -n 40 $$log; \
+	    echo "fuzz $$t: an input of tests/fuzz/corpus/$$t or tests/fuzz/regress/$$t fails (log $$log): fix the cause"; \
+	    exit 1; fi; \
 	  $(FUZZ_BUILD)/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) $(FUZZ_OPTS) \
 	    -artifact_prefix=tests/fuzz/regress/$$t/ $(FUZZ_BUILD)/corpus/$$t tests/fuzz/corpus/$$t \
 	    tests/fuzz/regress/$$t >>$$log 2>&1; \
 	  st=$$?; grep -E '^#[0-9]+[[:space:]]+DONE|stat::(number_of_executed_units|average_exec_per_sec)' $$log; \
 	  if [ $$st -ne 0 ]; then tail -n 40 $$log; \
-	    echo "fuzz $$t: failed (log $$log); the input is now in tests/fuzz/regress/$$t/: fix the cause, commit both"; \
+	    echo "fuzz $$t: found a failure (log $$log); its input is now in tests/fuzz/regress/$$t/: fix the cause, commit both"; \
 	    exit 1; fi; \
 	done
 
