@@ -4,8 +4,8 @@
  * tensor gets one line starting with the path; an opened file's every 2-D
  * tensor (this target reads the header itself, with jansson) gives a mask
  * or a refusal as its dtype and values say: weights (F32, F16, BF16) keep
- * exactly round(density x K x N) at each density, the lower density's mask
- * inside the higher's, the same count in the other layout, and are refused
+ * exactly round(density x K x N) at each density, the largest magnitudes
+ * (ties to the lower index), the lower density's mask inside the higher's, the same count in the other layout, and are refused
  * exactly when a value is NaN; masks (U8, BOOL) keep their nonzero bytes,
  * whatever the density, and the other layout is the transpose; other
  * dtypes, other shapes and unknown names are refused. */
@@ -48,6 +48,38 @@ static bool is_nan(const char *dtype, const uint8_t *p, uint64_t i) {
   }
   const uint32_t h = (uint32_t)p[2 * i] | (uint32_t)p[2 * i + 1] << 8;
   return (h & 0x7FFFu) > (strcmp(dtype, "F16") == 0 ? 0x7C00u : 0x7F80u);
+}
+
+/* The magnitude of weight element i as an ordered key: the bits of |value|
+ * (non-negative floats order as their bits do). */
+static uint32_t magnitude(const char *dtype, const uint8_t *p, uint64_t i) {
+  if (strcmp(dtype, "F32") == 0)
+    return ((uint32_t)p[4 * i] | (uint32_t)p[4 * i + 1] << 8 | (uint32_t)p[4 * i + 2] << 16 |
+            (uint32_t)p[4 * i + 3] << 24) & 0x7FFFFFFFu;
+  return ((uint32_t)p[2 * i] | (uint32_t)p[2 * i + 1] << 8) & 0x7FFFu;
+}
+
+/* Whether mask m (K x N = a x b, stored K x N at p) keeps the largest
+ * magnitudes, ties to the lower row-major index: every kept weight is larger
+ * than every dropped one, or as large and before it. */
+static bool keeps_largest(const wl_mask *m, const char *dtype, const uint8_t *p, uint32_t a, uint32_t b) {
+  bool any_kept = false, any_dropped = false;
+  uint32_t min_kept = 0, max_dropped = 0;
+  uint64_t last_kept_at_min = 0, first_dropped_at_max = 0;
+  for (uint64_t i = 0; i < (uint64_t)a * b; i++) {
+    const uint32_t k = magnitude(dtype, p, i);
+    if (wl_mask_get(m, (uint32_t)(i / b), (uint32_t)(i % b))) {
+      if (!any_kept || k <= min_kept) last_kept_at_min = i;
+      if (!any_kept || k < min_kept) min_kept = k;
+      any_kept = true;
+    } else {
+      if (!any_dropped || k > max_dropped) first_dropped_at_max = i;
+      if (!any_dropped || k > max_dropped) max_dropped = k;
+      any_dropped = true;
+    }
+  }
+  if (!any_kept || !any_dropped || min_kept > max_dropped) return true;
+  return min_kept == max_dropped && last_kept_at_min < first_dropped_at_max;
 }
 
 /* A refusal of tensor `name`: NULL, with one line starting with the path. */
@@ -93,6 +125,9 @@ static int check_tensor(wl_st *f, const char *path, const char *name, const char
       rc = ws_fuzz_fail(why, whylen, "tensor '%s' [%u, %u]: kept %llu, %llu, %llu (nk); expected %llu, %llu", name, a, b,
                         (unsigned long long)wl_mask_nnz(m1), (unsigned long long)wl_mask_nnz(m2),
                         (unsigned long long)wl_mask_nnz(mt), (unsigned long long)want1, (unsigned long long)want2);
+    if (rc == WS_FUZZ_ACCEPTED && (!keeps_largest(m1, dtype, p, a, b) || !keeps_largest(m2, dtype, p, a, b)))
+      rc = ws_fuzz_fail(why, whylen, "tensor '%s' [%u, %u]: a dropped weight is larger than a kept one (or as large "
+                        "and before it)", name, a, b);
     for (uint32_t r = 0; r < a && rc == WS_FUZZ_ACCEPTED; r++)
       for (uint32_t c = 0; c < b; c++)
         if (wl_mask_get(m1, r, c) && !wl_mask_get(m2, r, c)) {
