@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <climits>
 #include <cstdint>
 #include <cstring>
@@ -117,6 +118,39 @@ TEST(FuzzFindings, CheckRefusesRowsItCannotTellApart) {
   EXPECT_EQ(std::string(err).rfind(want, 0), 0u) << err;
   std::fclose(out);
   json_decref(first);
+  json_decref(base);
+  json_decref(cur);
+  json_decref(schema);
+}
+
+// An op name holding a newline split a ::error line of the github format in
+// two (GitHub reads the second as text, or as another workflow command).
+TEST(FuzzFindings, CheckOutputQuotesDocumentsOnOneLine) {
+  char err[512] = "";
+  json_t *schema = ws_jschema_output(err, sizeof err);
+  ASSERT_NE(schema, nullptr) << err;
+  json_error_t je;
+  json_t *base = json_load_file(WS_SOURCE_DIR "/tests/expected/tiny-dense.json", 0, &je);
+  ASSERT_NE(base, nullptr) << je.text;
+  json_t *cur = json_deep_copy(base);
+  json_object_set_new(json_array_get(json_object_get(json_object_get(cur, "run"), "ops"), 1), "op",
+                      json_string("x\ny%"));
+  for (ws_check_format f : {WS_CHECK_GITHUB, WS_CHECK_TEXT}) {
+    const ws_check_opts o = {0.0, 0.0, nullptr, 0, false, f};
+    ws_check_result res;
+    char *text = nullptr;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    ASSERT_NE(out, nullptr);
+    ASSERT_EQ(ws_check_compare(schema, base, cur, &o, out, &res, err, sizeof err), 0) << err;
+    std::fclose(out);
+    const std::string s(text, len);
+    std::free(text);
+    EXPECT_EQ(res.moved, 2u);
+    EXPECT_EQ((size_t)std::count(s.begin(), s.end(), '\n'), res.moved + (f == WS_CHECK_GITHUB ? 1 : 2)) << s;
+    EXPECT_NE(s.find(f == WS_CHECK_GITHUB ? "::error title=wafersim check::ops[x%0Ay%] (row)" : "ops[x\\ny%]"),
+              std::string::npos) << s;
+  }
   json_decref(base);
   json_decref(cur);
   json_decref(schema);
