@@ -4,7 +4,8 @@
 #   make test            build and run the GoogleTest suites; ends with "N passed, N failed"
 #   make regress         rerun every baseline in tests/expected/ (one full wafer: minutes) and compare
 #   make run             the main job on the embedded default configuration
-#   make fuzz            mutated configurations through the loader under ASan+UBSan
+#   make fuzz            libFuzzer (clang) on every input surface, FUZZ_SECONDS each, after a
+#                        replay of the corpus (tests/fuzz/); make deps installs clang for it
 #   make bench           benchmarks: engine (PHOLD, systolic mesh, bare queue), SimGrid pairs, masks
 #   make SANITIZE=address,undefined [test]   the same targets with sanitizers (in build-san/)
 #   make clean
@@ -13,7 +14,8 @@ SANITIZE ?=
 BUILD := build$(if $(SANITIZE),-san)
 BIN := $(if $(SANITIZE),$(BUILD)/wafersim,wafersim)
 
-DEB_PKGS := libyaml-dev libjansson-dev libsimgrid-dev libgtest-dev gnuplot-nox g++ pkg-config
+DEB_PKGS := libyaml-dev libjansson-dev libsimgrid-dev libgtest-dev gnuplot-nox g++ pkg-config \
+  clang libclang-rt-dev
 PKGS := yaml-0.1 jansson
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(or $(shell pkg-config --libs $(PKGS) 2>/dev/null),-lyaml -ljansson)
@@ -40,10 +42,12 @@ BENCH_MODELS := $(BUILD)/tests/bench/phold.o $(BUILD)/tests/bench/systolic.o
 BENCH_BIN := $(BUILD)/bench/bench
 SIMGRID_BIN := $(BUILD)/bench/systolic_simgrid
 TEST_SRCS := $(wildcard tests/*.cc)
-TEST_OBJS := $(TEST_SRCS:%.cc=$(BUILD)/%.o) $(BENCH_MODELS)
+# The fuzz targets (tests/fuzz/*.c): in the test binary, which replays their corpus.
+FUZZ_SRCS := $(wildcard tests/fuzz/*.c)
+TEST_OBJS := $(TEST_SRCS:%.cc=$(BUILD)/%.o) $(BENCH_MODELS) $(FUZZ_SRCS:%.c=$(BUILD)/%.o)
 TEST_BIN := $(BUILD)/tests/wafersim_tests
 
-.PHONY: all deps test regress run figures fuzz bench clean
+.PHONY: all deps test regress run figures fuzz fuzz-targets bench clean
 all: $(BIN)
 
 $(BIN): $(BUILD)/sim/main.o $(LIB)
@@ -127,9 +131,45 @@ figures: $(DATA)/sweep.csv $(DATA)/sens_batch/sweep.csv $(DATA)/sens_setup/sweep
 	done; done
 	@echo "figures: $(FIGURES) (png, svg) in $(FIG_OUT)/"
 
+# Coverage-guided fuzzing (libFuzzer, clang): one binary per target of
+# tests/fuzz/ against the library built with clang under ASan+UBSan in
+# build-fuzz/. Each replays its corpus and regression inputs, then fuzzes for
+# FUZZ_SECONDS with its working corpus in build-fuzz/corpus/TARGET; a crash, a
+# leak, a hang or a violated invariant stops it, the input written straight
+# into tests/fuzz/regress/TARGET/ (crash-SHA1 etc.), which make test replays:
+# fix the cause, keep the input.
+FUZZ_TARGETS := config safetensors check cli
+FUZZ_SECONDS ?= 15
+FUZZ_CC ?= clang
+FUZZ_BUILD := build-fuzz
+FUZZ_OPTS ?= -timeout=20 -rss_limit_mb=2048 -print_final_stats=1
 fuzz:
-	$(MAKE) SANITIZE=address,undefined build-san/tests/wafersim_tests
-	build-san/tests/wafersim_tests --gtest_filter='ConfigFuzz.*'
+	@command -v $(FUZZ_CC) >/dev/null || { echo "fuzz: $(FUZZ_CC) not found; run make deps"; exit 2; }
+	$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=$(FUZZ_CC) CFLAGS='-O1 -g' \
+	  SANITIZE=fuzzer-no-link,address,undefined fuzz-targets
+	@for t in $(FUZZ_TARGETS); do \
+	  log=$(FUZZ_BUILD)/$$t.log; \
+	  mkdir -p $(FUZZ_BUILD)/corpus/$$t tests/fuzz/regress/$$t || exit 1; \
+	  echo "== fuzz $$t: replay of tests/fuzz/corpus/$$t tests/fuzz/regress/$$t, then $(FUZZ_SECONDS) s"; \
+	  if ! $(FUZZ_BUILD)/fuzz/$$t -runs=0 -artifact_prefix=$(FUZZ_BUILD)/ tests/fuzz/corpus/$$t \
+	      tests/fuzz/regress/$$t >$$log 2>&1; then tail -n 40 $$log; \
+	    echo "fuzz $$t: an input of tests/fuzz/corpus/$$t or tests/fuzz/regress/$$t fails (log $$log): fix the cause"; \
+	    exit 1; fi; \
+	  $(FUZZ_BUILD)/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) $(FUZZ_OPTS) \
+	    -artifact_prefix=tests/fuzz/regress/$$t/ $(FUZZ_BUILD)/corpus/$$t tests/fuzz/corpus/$$t \
+	    tests/fuzz/regress/$$t >>$$log 2>&1; \
+	  st=$$?; grep -E '^#[0-9]+[[:space:]]+DONE|stat::(number_of_executed_units|average_exec_per_sec)' $$log; \
+	  if [ $$st -ne 0 ]; then tail -n 40 $$log; \
+	    echo "fuzz $$t: found a failure (log $$log); its input is now in tests/fuzz/regress/$$t/: fix the cause, commit both"; \
+	    exit 1; fi; \
+	done
+
+# Built in the sub-make above (BUILD=build-fuzz, CC=clang).
+fuzz-targets: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/%)
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(BUILD)/tests/fuzz/fuzz.o $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -DWS_FUZZ_LIBFUZZER -fsanitize=fuzzer $(LDFLAGS) -o $@ $< $(BUILD)/tests/fuzz/fuzz.o \
+	  $(LIB) $(PKG_LIBS) -lm
 
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do \
@@ -142,7 +182,7 @@ deps:
 	DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -q --no-install-recommends $$missing
 
 clean:
-	rm -rf build build-san wafersim
+	rm -rf build build-san build-fuzz wafersim
 
 -include $(LIB_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(BUILD)/sim/main.d $(BUILD)/tests/bench/bench.d \
   $(BUILD)/tests/bench/systolic_simgrid.d

@@ -27,10 +27,34 @@ static void text_of(const json_t *v, char *buf, size_t len) {
   }
 }
 
-static void report(cmp *c, const char *where, const char *field, const json_t *a, const json_t *b, double tol) {
-  char old[64], now[64], change[32] = "-", tolerance[32] = "-";
-  text_of(a, old, sizeof old);
-  text_of(b, now, sizeof now);
+/* Text quoted from a document made safe for one line of output: line breaks
+ * as GitHub's workflow commands escape them (%0D, %0A) in the github format,
+ * else, like every control character, as \r, \n, \xHH. */
+static void one_line(const char *s, bool github, char *buf, size_t len) {
+  size_t o = 0;
+  for (const unsigned char *p = (const unsigned char *)s; *p && o + 1 < len; p++) {
+    char esc[8] = {(char)*p, 0};
+    if (github && (*p == '\n' || *p == '\r')) snprintf(esc, sizeof esc, "%%0%c", *p == '\n' ? 'A' : 'D');
+    else if (!github && (*p == '\n' || *p == '\r')) snprintf(esc, sizeof esc, "\\%c", *p == '\n' ? 'n' : 'r');
+    else if (*p < 0x20 || *p == 0x7F) snprintf(esc, sizeof esc, "\\x%02x", *p);
+    const size_t n = strlen(esc);
+    if (o + n >= len) break;
+    memcpy(buf + o, esc, n);
+    o += n;
+  }
+  buf[o] = '\0';
+}
+
+static void report(cmp *c, const char *where_raw, const char *field_raw, const json_t *a, const json_t *b, double tol) {
+  char old_raw[64], now_raw[64], change[32] = "-", tolerance[32] = "-";
+  char where[640], field[256], old[256], now[256];
+  const bool github = c->o->format == WS_CHECK_GITHUB;
+  text_of(a, old_raw, sizeof old_raw);
+  text_of(b, now_raw, sizeof now_raw);
+  one_line(where_raw, github, where, sizeof where);
+  one_line(field_raw, github, field, sizeof field);
+  one_line(old_raw, github, old, sizeof old);
+  one_line(now_raw, github, now, sizeof now);
   if (json_is_number(a) && json_is_number(b)) {
     snprintf(tolerance, sizeof tolerance, "%.3g", tol);
     if (json_number_value(a) != 0)
@@ -38,7 +62,7 @@ static void report(cmp *c, const char *where, const char *field, const json_t *a
                100.0 * (json_number_value(b) - json_number_value(a)) / fabs(json_number_value(a)));
   }
   c->res->moved++;
-  if (c->o->format == WS_CHECK_GITHUB) {
+  if (github) {
     fprintf(c->out, "::error title=wafersim check::%s %s moved from %s to %s (%s; tolerance %s)\n", where, field,
             old, now, change, tolerance);
     return;
@@ -207,8 +231,8 @@ static void config_diff(const json_t *a, const json_t *b, const char *path, char
   (*room)--;
 }
 
-int ws_check_compare(const json_t *schema, const json_t *base, const json_t *cur, const ws_check_opts *o,
-                     FILE *out, ws_check_result *res, char *err, size_t errlen) {
+static int compare_docs(const json_t *schema, const json_t *base, const json_t *cur, const ws_check_opts *o,
+                        FILE *out, ws_check_result *res, char *err, size_t errlen) {
   *res = (ws_check_result){0, 0};
   const json_t *va = json_object_get(base, "schema_version"), *vb = json_object_get(cur, "schema_version");
   if (!json_equal((json_t *)va, (json_t *)vb)) {
@@ -234,16 +258,28 @@ int ws_check_compare(const json_t *schema, const json_t *base, const json_t *cur
     snprintf(err, errlen, "the configurations differ (%s); --allow-config-change compares them anyway", diff);
     return -1;
   }
+  const json_t *a = json_object_get(base, cmd), *b = json_object_get(cur, cmd);
+  const bool run = strcmp(cmd, "run") == 0;
+  /* rows are matched by their key: with two of one key, one would be compared with the other's match */
+  char why[WS_CHECK_KEY_MAX + 256];
+  const json_t *const docs[2] = {base, cur};
+  for (int d = 0; d < 2; d++)
+    if (ws_check_unique(docs[d], why, sizeof why) != 0) {
+      snprintf(err, errlen, "the %s: %s", d ? "new document" : "baseline", why);
+      return -1;
+    }
   cmp c = {schema, o, out, res, calloc(o->nonly + 1, sizeof(size_t)), false};
   if (!c.only_hits) {
     snprintf(err, errlen, "out of memory");
     return -1;
   }
-  if (*diff)
+  if (*diff) {
+    char quoted[2048];
+    one_line(diff, o->format == WS_CHECK_GITHUB, quoted, sizeof quoted);
     fprintf(out, "%sthe configurations differ (%s)\n",
-            o->format == WS_CHECK_GITHUB ? "::warning title=wafersim check::" : "check: ", diff);
-  const json_t *a = json_object_get(base, cmd), *b = json_object_get(cur, cmd);
-  if (strcmp(cmd, "run") == 0) {
+            o->format == WS_CHECK_GITHUB ? "::warning title=wafersim check::" : "check: ", quoted);
+  }
+  if (run) {
     object(&c, ws_jschema_at(schema, "#/$defs/totals"), "totals", json_object_get(a, "totals"),
            json_object_get(b, "totals"));
     rows(&c, "#/$defs/op", "ops", json_object_get(a, "ops"), json_object_get(b, "ops"));
@@ -261,5 +297,16 @@ int ws_check_compare(const json_t *schema, const json_t *base, const json_t *cur
   if (rc == 0)
     fprintf(out, "check: %zu of %zu figures moved (rtol %g, atol %g)\n", res->moved, res->compared, o->rtol,
             o->atol);
+  return rc;
+}
+
+int ws_check_compare(const json_t *schema, const json_t *base, const json_t *cur, const ws_check_opts *o,
+                     FILE *out, ws_check_result *res, char *err, size_t errlen) {
+  const int rc = compare_docs(schema, base, cur, o, out, res, err, errlen);
+  if (rc != 0 && errlen > 0) { /* the reason quotes op names and values: one line */
+    char *raw = strdup(err);
+    if (raw) one_line(raw, false, err, errlen);
+    free(raw);
+  }
   return rc;
 }

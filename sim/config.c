@@ -346,8 +346,8 @@ static int check_depth(const char *text, size_t len, const char *name, char *err
   return rc;
 }
 
-int ws_config_load_string(ws_config *cfg, const char *text, size_t len, const char *name,
-                          char *err, size_t errlen) {
+static int load_string(ws_config *cfg, const char *text, size_t len, const char *name, char *err,
+                       size_t errlen) {
   if (check_depth(text, len, name, err, errlen) != 0) return -1;
   yaml_parser_t parser;
   yaml_document_t doc;
@@ -397,6 +397,15 @@ int ws_config_load_string(ws_config *cfg, const char *text, size_t len, const ch
   return rc;
 }
 
+/* Messages quote values of the input, which may hold newlines ("a\nb"
+ * in YAML): escaped, so that every message is one line. */
+int ws_config_load_string(ws_config *cfg, const char *text, size_t len, const char *name,
+                          char *err, size_t errlen) {
+  const int rc = load_string(cfg, text, len, name, err, errlen);
+  if (rc != 0) ws_schema_one_line(err, errlen);
+  return rc;
+}
+
 int ws_config_load_file(ws_config *cfg, const char *path, char *err, size_t errlen) {
   size_t n;
   char *buf = wl_infile_read(path, "configuration", WL_INFILE_CONFIG_MAX, &n, err, errlen);
@@ -424,7 +433,7 @@ static int map_entry_key(const char *path) {
   return -1;
 }
 
-int ws_config_set(ws_config *cfg, const char *assignment, char *err, size_t errlen) {
+static int set_one(ws_config *cfg, const char *assignment, char *err, size_t errlen) {
   const char *eq = strchr(assignment, '=');
   if (!eq || eq == assignment) {
     snprintf(err, errlen, "--set '%s': expected key.path=value (e.g. fabric.clock=850MHz)", assignment);
@@ -498,5 +507,11 @@ int ws_config_set_key(ws_config *cfg, const char *path, const char *value, const
     *cfg = *next;
   }
   free(next);
+  return rc;
+}
+
+int ws_config_set(ws_config *cfg, const char *assignment, char *err, size_t errlen) {
+  const int rc = set_one(cfg, assignment, err, errlen);
+  if (rc != 0) ws_schema_one_line(err, errlen);
   return rc;
 }

@@ -128,7 +128,7 @@ static int check_workload(const ws_config *cfg, char *err, size_t errlen) {
   return rc;
 }
 
-int ws_config_finish(ws_config *cfg, char *err, size_t errlen) {
+static int finish(ws_config *cfg, char *err, size_t errlen) {
   if (check_model(cfg, err, errlen) != 0) return -1;
   const char *mesh_at = cfg->origin[ws_schema_find("fabric.width")].where[0] ? origin(cfg, "fabric.width")
                                                                                 : origin(cfg, "fabric.height");
@@ -146,6 +146,12 @@ int ws_config_finish(ws_config *cfg, char *err, size_t errlen) {
     return -1;
   }
   return check_workload(cfg, err, errlen);
+}
+
+int ws_config_finish(ws_config *cfg, char *err, size_t errlen) {
+  const int rc = finish(cfg, err, errlen);
+  if (rc != 0) ws_schema_one_line(err, errlen); /* names of the input quoted: one line */
+  return rc;
 }
 
 void ws_config_fabric(const ws_config *cfg, fab_config *out) {

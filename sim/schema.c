@@ -340,3 +340,25 @@ void ws_schema_format(const ws_config *cfg, const ws_key *k, char *buf, size_t l
     }
   }
 }
+
+void ws_schema_one_line(char *msg, size_t len) {
+  char *text = strdup(msg);
+  if (!text || len == 0) {
+    for (char *p = msg; *p; p++)
+      if ((unsigned char)*p < 0x20 || *p == 0x7F) *p = ' ';
+    free(text);
+    return;
+  }
+  size_t o = 0;
+  for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+    char esc[5] = {(char)*p, 0};
+    if (*p == '\n' || *p == '\r' || *p == '\t') snprintf(esc, sizeof esc, "\\%c", *p == '\n' ? 'n' : *p == '\r' ? 'r' : 't');
+    else if (*p < 0x20 || *p == 0x7F) snprintf(esc, sizeof esc, "\\x%02x", *p);
+    const size_t n = strlen(esc);
+    if (o + n >= len) break;
+    memcpy(msg + o, esc, n);
+    o += n;
+  }
+  msg[o] = '\0';
+  free(text);
+}

@@ -82,6 +82,10 @@ void ws_schema_clear(ws_config *cfg, const ws_key *k);
  * mapping). */
 void ws_schema_format(const ws_config *cfg, const ws_key *k, char *buf, size_t len);
 
+/* A message made one line: control characters (from quoted input) escaped
+ * as \n, \r, \t or \xHH, in place, truncated to len. */
+void ws_schema_one_line(char *msg, size_t len);
+
 #ifdef __cplusplus
 }
 #endif
