@@ -114,7 +114,8 @@ TEST(FuzzFindings, CheckRefusesRowsItCannotTellApart) {
   FILE *out = std::tmpfile();
   ASSERT_NE(out, nullptr);
   EXPECT_EQ(ws_check_compare(schema, base, cur, &o, out, &res, err, sizeof err), -1);
-  const std::string want = std::string("the baseline has two rows ops[") + json_string_value(json_object_get(first, "op")) + "]";
+  const std::string want = std::string("the baseline: run.ops: rows 0 and 1 are both ") +
+                           json_string_value(json_object_get(first, "op"));
   EXPECT_EQ(std::string(err).rfind(want, 0), 0u) << err;
   std::fclose(out);
   json_decref(first);
