@@ -14,6 +14,29 @@ static uint32_t cut(const uint32_t *given, uint32_t n, uint32_t parts, uint32_t 
   return given ? given[i] : (uint32_t)((uint64_t)i * n / parts);
 }
 
+/* GEMM tile (i, j) of an r x c region: its shape, nonzeros, the kernel it
+ * runs and its compute per micro-batch of b tokens (the output row's bias
+ * add included). */
+typedef struct {
+  uint32_t kt, nt;
+  uint64_t nnz;
+  krn_kernel kernel;
+  krn_cost cost;
+} gemm_tile;
+
+static gemm_tile tile_of(const krn_machine *m, const krn_stage *s, uint32_t b, uint32_t i, uint32_t j) {
+  const uint32_t r = s->region.h, c = s->region.w;
+  gemm_tile t;
+  const uint32_t k0 = cut(s->k_cut, s->k, r, i), n0 = cut(s->n_cut, s->n, c, j);
+  t.kt = cut(s->k_cut, s->k, r, i + 1) - k0;
+  t.nt = cut(s->n_cut, s->n, c, j + 1) - n0;
+  t.nnz = s->mask ? wl_mask_count(s->mask, k0, k0 + t.kt, n0, n0 + t.nt) : (uint64_t)t.kt * t.nt;
+  t.kernel = s->kernel == KRN_AUTO ? krn_gemm_pick(m, t.kt, t.nt, t.nnz, b) : s->kernel;
+  t.cost = krn_gemm_cost(m, t.kernel, t.kt, t.nt, t.nnz, b);
+  if (i == krn_gemm_out_row(s) && s->bias_add) t.cost.cycles += krn_add_cost(m, t.nt, b).cycles;
+  return t;
+}
+
 /* Track one PE's figures into the stage's maxima. */
 static void pe(krn_estimate *e, krn_cost c, uint64_t in, uint64_t out) {
   e->compute = max_u64(e->compute, c.cycles);
@@ -28,15 +51,13 @@ static int gemm(const krn_machine *m, const fab_config *fc, const krn_stage *s, 
   const uint64_t hop_red = 2 * fc->ramp_latency + fc->hop_latency + fc->add_latency;
   uint64_t nnz_sum = 0, kt_max = 0, nt_max = 0;
   for (uint32_t i = 0; i < r; i++) {
-    const uint32_t k0 = cut(s->k_cut, s->k, r, i), kt = cut(s->k_cut, s->k, r, i + 1) - k0;
     for (uint32_t j = 0; j < c; j++) {
-      const uint32_t n0 = cut(s->n_cut, s->n, c, j), nt = cut(s->n_cut, s->n, c, j + 1) - n0;
-      const uint64_t nnz = s->mask ? wl_mask_count(s->mask, k0, k0 + kt, n0, n0 + nt) : (uint64_t)kt * nt;
-      const krn_kernel k = s->kernel == KRN_AUTO ? krn_gemm_pick(m, kt, nt, nnz, b) : s->kernel;
-      krn_cost cost = krn_gemm_cost(m, k, kt, nt, nnz, b);
+      const gemm_tile t = tile_of(m, s, b, i, j);
+      const uint32_t kt = t.kt, nt = t.nt;
+      const uint64_t nnz = t.nnz;
+      const krn_kernel k = t.kernel;
       const uint64_t x = ceil_div((uint64_t)kt * b, 2), part = ceil_div((uint64_t)nt * b * acc, 4);
-      if (i == krn_gemm_out_row(s) && s->bias_add) cost.cycles += krn_add_cost(m, nt, b).cycles;
-      pe(e, cost, x + (i > 0 ? part : 0),
+      pe(e, t.cost, x + (i > 0 ? part : 0),
          (j == 0 && c > 1 ? x : 0) + (i + 1 < r ? part : consumers * ceil_div((uint64_t)nt * b, 2)));
       e->sparse_pes += k == KRN_SPARSE;
       nnz_sum += nnz;
@@ -192,17 +213,8 @@ uint64_t krn_estimate_busy(const krn_machine *m, const krn_stage *s, uint32_t b,
   uint64_t best = 0;
   switch (s->kind) {
     case KRN_STAGE_GEMM:
-      for (uint32_t i = 0; i < r; i++) {
-        const uint32_t k0 = cut(s->k_cut, s->k, r, i), kt = cut(s->k_cut, s->k, r, i + 1) - k0;
-        for (uint32_t j = 0; j < c; j++) {
-          const uint32_t n0 = cut(s->n_cut, s->n, c, j), nt = cut(s->n_cut, s->n, c, j + 1) - n0;
-          const uint64_t nnz = s->mask ? wl_mask_count(s->mask, k0, k0 + kt, n0, n0 + nt) : (uint64_t)kt * nt;
-          const krn_kernel k = s->kernel == KRN_AUTO ? krn_gemm_pick(m, kt, nt, nnz, b) : s->kernel;
-          uint64_t per = krn_gemm_cost(m, k, kt, nt, nnz, b).cycles;
-          if (i == krn_gemm_out_row(s) && s->bias_add) per += krn_add_cost(m, nt, b).cycles;
-          best = max_u64(best, mbs * per);
-        }
-      }
+      for (uint32_t i = 0; i < r; i++)
+        for (uint32_t j = 0; j < c; j++) best = max_u64(best, mbs * tile_of(m, s, b, i, j).cost.cycles);
       break;
     case KRN_STAGE_ATTENTION:
       if (s->heads == 0 || s->n % s->heads != 0) return 0;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "jschema.h"
+#include "schema.h"
 
 typedef struct {
   const json_t *schema;
@@ -27,34 +28,16 @@ static void text_of(const json_t *v, char *buf, size_t len) {
   }
 }
 
-/* Text quoted from a document made safe for one line of output: line breaks
- * as GitHub's workflow commands escape them (%0D, %0A) in the github format,
- * else, like every control character, as \r, \n, \xHH. */
-static void one_line(const char *s, bool github, char *buf, size_t len) {
-  size_t o = 0;
-  for (const unsigned char *p = (const unsigned char *)s; *p && o + 1 < len; p++) {
-    char esc[8] = {(char)*p, 0};
-    if (github && (*p == '\n' || *p == '\r')) snprintf(esc, sizeof esc, "%%0%c", *p == '\n' ? 'A' : 'D');
-    else if (!github && (*p == '\n' || *p == '\r')) snprintf(esc, sizeof esc, "\\%c", *p == '\n' ? 'n' : 'r');
-    else if (*p < 0x20 || *p == 0x7F) snprintf(esc, sizeof esc, "\\x%02x", *p);
-    const size_t n = strlen(esc);
-    if (o + n >= len) break;
-    memcpy(buf + o, esc, n);
-    o += n;
-  }
-  buf[o] = '\0';
-}
-
 static void report(cmp *c, const char *where_raw, const char *field_raw, const json_t *a, const json_t *b, double tol) {
   char old_raw[64], now_raw[64], change[32] = "-", tolerance[32] = "-";
   char where[640], field[256], old[256], now[256];
   const bool github = c->o->format == WS_CHECK_GITHUB;
   text_of(a, old_raw, sizeof old_raw);
   text_of(b, now_raw, sizeof now_raw);
-  one_line(where_raw, github, where, sizeof where);
-  one_line(field_raw, github, field, sizeof field);
-  one_line(old_raw, github, old, sizeof old);
-  one_line(now_raw, github, now, sizeof now);
+  ws_schema_escape(where_raw, github, where, sizeof where);
+  ws_schema_escape(field_raw, github, field, sizeof field);
+  ws_schema_escape(old_raw, github, old, sizeof old);
+  ws_schema_escape(now_raw, github, now, sizeof now);
   if (json_is_number(a) && json_is_number(b)) {
     snprintf(tolerance, sizeof tolerance, "%.3g", tol);
     if (json_number_value(a) != 0)
@@ -275,7 +258,7 @@ static int compare_docs(const json_t *schema, const json_t *base, const json_t *
   }
   if (*diff) {
     char quoted[2048];
-    one_line(diff, o->format == WS_CHECK_GITHUB, quoted, sizeof quoted);
+    ws_schema_escape(diff, o->format == WS_CHECK_GITHUB, quoted, sizeof quoted);
     fprintf(out, "%sthe configurations differ (%s)\n",
             o->format == WS_CHECK_GITHUB ? "::warning title=wafersim check::" : "check: ", quoted);
   }
@@ -303,10 +286,6 @@ static int compare_docs(const json_t *schema, const json_t *base, const json_t *
 int ws_check_compare(const json_t *schema, const json_t *base, const json_t *cur, const ws_check_opts *o,
                      FILE *out, ws_check_result *res, char *err, size_t errlen) {
   const int rc = compare_docs(schema, base, cur, o, out, res, err, errlen);
-  if (rc != 0 && errlen > 0) { /* the reason quotes op names and values: one line */
-    char *raw = strdup(err);
-    if (raw) one_line(raw, false, err, errlen);
-    free(raw);
-  }
+  if (rc != 0) ws_schema_one_line(err, errlen); /* the reason quotes op names and values: one line */
   return rc;
 }

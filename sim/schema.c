@@ -341,24 +341,30 @@ void ws_schema_format(const ws_config *cfg, const ws_key *k, char *buf, size_t l
   }
 }
 
-void ws_schema_one_line(char *msg, size_t len) {
-  char *text = strdup(msg);
-  if (!text || len == 0) {
-    for (char *p = msg; *p; p++)
-      if ((unsigned char)*p < 0x20 || *p == 0x7F) *p = ' ';
-    free(text);
-    return;
-  }
+void ws_schema_escape(const char *s, bool github, char *buf, size_t len) {
+  if (len == 0) return;
   size_t o = 0;
-  for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
-    char esc[5] = {(char)*p, 0};
-    if (*p == '\n' || *p == '\r' || *p == '\t') snprintf(esc, sizeof esc, "\\%c", *p == '\n' ? 'n' : *p == '\r' ? 'r' : 't');
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    char esc[8] = {(char)*p, 0};
+    if (github && (*p == '\n' || *p == '\r')) snprintf(esc, sizeof esc, "%%0%c", *p == '\n' ? 'A' : 'D');
+    else if (*p == '\n' || *p == '\r' || *p == '\t')
+      snprintf(esc, sizeof esc, "\\%c", *p == '\n' ? 'n' : *p == '\r' ? 'r' : 't');
     else if (*p < 0x20 || *p == 0x7F) snprintf(esc, sizeof esc, "\\x%02x", *p);
     const size_t n = strlen(esc);
     if (o + n >= len) break;
-    memcpy(msg + o, esc, n);
+    memcpy(buf + o, esc, n);
     o += n;
   }
-  msg[o] = '\0';
+  buf[o] = '\0';
+}
+
+void ws_schema_one_line(char *msg, size_t len) {
+  char *text = strdup(msg);
+  if (!text) { /* out of memory: blank the control characters where they are */
+    for (char *p = msg; *p; p++)
+      if ((unsigned char)*p < 0x20 || *p == 0x7F) *p = ' ';
+    return;
+  }
+  ws_schema_escape(text, false, msg, len);
   free(text);
 }

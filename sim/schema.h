@@ -82,8 +82,11 @@ void ws_schema_clear(ws_config *cfg, const ws_key *k);
  * mapping). */
 void ws_schema_format(const ws_config *cfg, const ws_key *k, char *buf, size_t len);
 
-/* A message made one line: control characters (from quoted input) escaped
- * as \n, \r, \t or \xHH, in place, truncated to len. */
+/* Text quoted from the input made safe for one line of output, into buf
+ * (truncated to len): control characters as \n, \r, \t or \xHH; with
+ * github, line breaks as GitHub's workflow commands escape them (%0A, %0D). */
+void ws_schema_escape(const char *s, bool github, char *buf, size_t len);
+/* The same in place: a message made one line. */
 void ws_schema_one_line(char *msg, size_t len);
 
 #ifdef __cplusplus
