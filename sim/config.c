@@ -54,7 +54,7 @@ static void unknown_key(const char *section, const char *leaf, char *buf, size_t
   const int kind = mdl_op_kind_parse(leaf);
   if (strcmp(section, "workload.sparsity_by_kind") == 0 && kind >= 0) {
     snprintf(buf, len,
-             "%s weights are never sparsified (DESIGN.md section 4: embeddings, layernorm, attention scores "
+             "%s weights are never sparsified (README, Accounting conventions: embeddings, layernorm, attention scores "
              "and the LM head stay dense); sparsifiable kinds: q, k, v, attn_out, ffn_up, ffn_down",
              leaf);
     return;

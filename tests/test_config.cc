@@ -202,7 +202,7 @@ const BadCase kBad[] = {
     {"schema_version: 1\nsim:\n  seed: *nope\n", {"t.yaml:3:9: malformed YAML", nullptr}},
     // the workload's sparsity spec, pattern and file
     {"schema_version: 1\nworkload:\n  sparsity_by_kind: {lm_head: 0.5}\n",
-     {"t.yaml:3:22: workload.sparsity_by_kind.lm_head: lm_head weights are never sparsified", "DESIGN.md section 4"}},
+     {"t.yaml:3:22: workload.sparsity_by_kind.lm_head: lm_head weights are never sparsified", "README, Accounting conventions"}},
     {"schema_version: 1\nworkload:\n  sparsity_by_kind: {ffn: 0.5}\n",
      {"t.yaml:3:22: workload.sparsity_by_kind.ffn: unknown key; expected one of: q, k, v, attn_out, ffn_up, ffn_down", nullptr}},
     {"schema_version: 1\nworkload:\n  sparsity_by_kind: {q: 1}\n", {"t.yaml:3:25: workload.sparsity_by_kind.q: expected a number in [0, 1)", nullptr}},
