@@ -2,15 +2,18 @@
 // 16), each against a figure derived independently of the code that makes
 // it (a definition written out, a count from the masks, a monotone trend, a
 // bound), on tiny configurations: the run's totals against their
-// definitions at a clock that is not the default, the weights the wafer
-// holds in each PE's kernel's encoding (0.4 holds more than dense, yet runs
-// faster), the run's executed FLOPs at the masks' nonzeros, causal
-// attention's cost growing with the micro-batch's position (up to twice the
-// mean), smaller micro-batches shortening both the fill and the interval
-// (more than sparsity does), `wafersim kernel`'s interval_model within 3 %
-// of the simulation where compute sets the pace, train serving messages
-// that meet one after the other (wavelet interleaves them), and attention
-// taking at most one column per head.
+// definitions at a clock that is not the default (and no cycle moved by
+// the clock); the weights the wafer holds in each PE's kernel's encoding
+// (0.4 holds more than dense, yet runs faster); the run's executed FLOPs at
+// the masks' nonzeros; causal attention's cost growing with the
+// micro-batch's position (up to twice the mean); smaller micro-batches
+// shortening both the fill and the interval (more than sparsity does);
+// `wafersim kernel`'s interval_model within 3 % where compute sets the
+// pace; train serving messages that meet one after the other (wavelet
+// interleaves them); attention at most one column per head; the value+index
+// encoding beating dense only below 50 % density; attention setting the
+// pace while sparsity frees PEs (each GEMM on its fewest columns); and
+// kinds.csv's sums of the busiest PEs' compute.
 #include <gtest/gtest.h>
 #include <jansson.h>
 
@@ -29,6 +32,8 @@
 #include "sim/engine/engine.h"
 #include "sim/place.h"
 #include "sim/run.h"
+#include "sim/sweep.h"
+#include "sim/table.h"
 #include "workloads/mask.h"
 #include "ws_test.h"
 
@@ -644,6 +649,72 @@ TEST(Claims, AttentionSetsThePaceAndSparsityFreesPes) {
                 (unsigned long long)t->stage_max);
   }
   EXPECT_LT(pes_last, pes_first);
+}
+
+// ---- 11. kinds.csv: each op kind's summed busiest-PE compute ----
+
+// README: "`kinds.csv` has, per point, each op kind's summed busiest-PE
+// compute cycles" (the stacked `kinds` figure). A sweep of tiny over dense
+// and 0.75, its kinds table against each point run on its own: per kind,
+// the sum of busy_max over the ops of that kind (five layernorms, two of
+// every layer op, one embedding and LM head). Catches a kind's column
+// summing another figure (the span, the mean PE), a kind left out or an op
+// counted under the wrong kind, or the points' columns swapped.
+TEST(Claims, KindsTableSumsEachKindsBusiestPeCompute) {
+  const ws_config c = wstest::config(tiny({}));
+  const double levels[] = {0.75};
+  const ws_sweep_spec spec = {levels, 1, nullptr, nullptr, 0, 1, nullptr, nullptr};
+  char err[1024] = "";
+  std::unique_ptr<ws_sweep, void (*)(ws_sweep *)> sw(ws_sweep_run(&c, &spec, err, sizeof err), ws_sweep_destroy);
+  ASSERT_TRUE(sw) << err;
+  std::unique_ptr<ws_table, void (*)(ws_table *)> k(ws_sweep_kinds_table(sw.get()), ws_table_destroy);
+  ASSERT_TRUE(k);
+  char *buf = nullptr;
+  size_t len = 0;
+  FILE *out = open_memstream(&buf, &len);
+  ASSERT_EQ(ws_table_write(k.get(), WS_FORMAT_CSV, out), 0);
+  std::fclose(out);
+  const std::string csv(buf, len);
+  std::free(buf);
+  std::vector<std::vector<std::string>> rows;
+  size_t at = 0;
+  while (at < csv.size()) {
+    const size_t end = csv.find('\n', at);
+    const std::string line = csv.substr(at, end - at);
+    at = end == std::string::npos ? csv.size() : end + 1;
+    std::vector<std::string> cells;
+    size_t c0 = 0;
+    for (;;) {
+      const size_t c1 = line.find(',', c0);
+      cells.push_back(line.substr(c0, c1 - c0));
+      if (c1 == std::string::npos) break;
+      c0 = c1 + 1;
+    }
+    rows.push_back(cells);
+  }
+  ASSERT_EQ(rows.size(), 3u) << csv;
+  ASSERT_EQ(rows[0][0], "sparsity");
+  const char *level_sets[2] = {"workload.sparsity=0", "workload.sparsity=0.75"};
+  for (int p = 0; p < 2; p++) {
+    RunPtr r = simulate(wstest::config(tiny({level_sets[p]})));
+    ASSERT_TRUE(r);
+    uint32_t kinds_seen = 0;
+    for (size_t col = 2; col < rows[0].size(); col++) {
+      uint64_t sum = 0;
+      uint32_t ops = 0;
+      for (uint32_t i = 0; i < ws_run_op_count(r.get()); i++) {
+        const ws_run_op *o = ws_run_op_at(r.get(), i);
+        if (rows[0][col] == o->kind) {
+          sum += o->busy_max;
+          ops++;
+        }
+      }
+      EXPECT_GT(ops, 0u) << rows[0][col] << ": a kind with no op";
+      EXPECT_EQ(std::stoull(rows[1 + p][col]), sum) << rows[0][col] << " at " << level_sets[p];
+      kinds_seen += ops;
+    }
+    EXPECT_EQ(kinds_seen, ws_run_op_count(r.get())) << "every op under one kind";
+  }
 }
 
 }  // namespace
