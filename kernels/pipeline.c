@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kind.h"
 #include "pipe_internal.h"
 
 static uint64_t max_u64(uint64_t a, uint64_t b) { return a > b ? a : b; }
@@ -51,20 +52,23 @@ void krn_tag(krn_pipe *p, fab_xfer x, tag t) {
   p->tags[x] = t;
 }
 
-/* The slot of each input that feeds PE `local` of stage s. */
+/* The slot of each input that feeds PE `local` of stage s: its row's
+ * first PE's, its column's, or its own (kind.h's layouts). */
 static uint32_t pe_slot(const stage *s, uint32_t local) {
-  switch (s->s.kind) {
-    case KRN_STAGE_GEMM: return local / s->cols;      /* its row's first PE */
-    case KRN_STAGE_ATTENTION: return local % s->cols; /* its column's first PE */
-    default: return local;                            /* element-wise: its own */
+  switch (krn_kind_of(s->s.kind)->in) {
+    case KRN_SLOTS_ROWS: return local / s->cols;
+    case KRN_SLOTS_COLS: return local % s->cols;
+    default: return local;
   }
 }
 
 /* PEs a slot feeds. */
 static uint32_t group_size(const stage *s) {
-  if (s->s.kind == KRN_STAGE_GEMM) return s->cols;
-  if (s->s.kind == KRN_STAGE_ATTENTION) return s->rows;
-  return 1;
+  switch (krn_kind_of(s->s.kind)->in) {
+    case KRN_SLOTS_ROWS: return s->cols;
+    case KRN_SLOTS_COLS: return s->rows;
+    default: return 1;
+  }
 }
 
 static void slot_claim(slot *sl, uint32_t m) {
@@ -316,7 +320,7 @@ static void on_event(sim_engine *e, void *ctx, const sim_event *ev) {
   krn_pipe *p = ctx;
   const uint32_t si = (uint32_t)ev->payload.a, m = (uint32_t)ev->payload.b;
   stage *s = &p->st[si];
-  if (s->s.kind == KRN_STAGE_EMBED) { /* token ids: nothing to wait for */
+  if (s->ninputs == 0) { /* an embedding's token ids: nothing to wait for */
     for (uint32_t l = 0; l < s->rows * s->cols; l++) krn_arrival(p, si, l, 0, m, fab_now(p->f));
   } else { /* a GEMM's rows' first PEs hold their x */
     for (uint32_t n = 0; n < s->nin_slots[0]; n++) krn_arrival(p, si, s->in[0][n].local, 0, m, fab_now(p->f));
@@ -636,5 +640,5 @@ krn_pe_stats krn_pipe_pe(const krn_pipe *p, uint32_t si, uint32_t local) {
   const stage *s = &p->st[si];
   const pe_state *pe = &s->pe[local];
   return (krn_pe_stats){krn_col_x(s, local % s->cols), krn_row_y(s, local / s->cols), pe->busy, pe->macs, pe->sram,
-                        pe->weights, s->s.kind == KRN_STAGE_GEMM ? pe->kernel : KRN_AUTO};
+                        pe->weights, krn_kind_of(s->s.kind)->picks_kernel ? pe->kernel : KRN_AUTO};
 }
