@@ -12,6 +12,11 @@
 
 #include "kind_internal.h"
 
+/* See pipeline.h: staggered down the region by column, one row per port. */
+uint32_t krn_attn_row(uint32_t r, uint32_t c, uint32_t n, uint32_t port) {
+  return (uint32_t)(((uint64_t)n * r / c + port) % r);
+}
+
 /* ---- the estimate ---- */
 
 /* Causal pairs of the keys row i of r holds, over the whole sequence. */
@@ -229,7 +234,8 @@ static void compute(krn_pipe *p, uint32_t si, uint32_t l, uint32_t m, uint64_t s
           float sc = -INFINITY;
           if (i + key * rows <= m * b + t) {
             sc = 0.0f;
-            for (uint32_t d = 0; d < dh; d++) sc += q[(size_t)t * nt + h * dh + d] * pe->kv[((size_t)key * 2) * nt + h * dh + d];
+            for (uint32_t d = 0; d < dh; d++)
+              sc += q[(size_t)t * nt + h * dh + d] * pe->kv[((size_t)key * 2) * nt + h * dh + d];
             sc *= scale;
           }
           e->scratch[((size_t)t * nk + key) * heads + h] = sc;

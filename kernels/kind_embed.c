@@ -9,6 +9,9 @@
 
 #include "kind_internal.h"
 
+/* See pipeline.h: the table is the vocabulary's rows, then with bias_add the positions'. */
+uint32_t krn_embed_rows(const krn_stage *s, uint32_t seq) { return s->k + (s->bias_add ? seq : 0); }
+
 /* ---- the estimate ---- */
 
 static bool shape_ok(const krn_stage *s, uint32_t r, uint32_t c, uint32_t seq) {

@@ -9,6 +9,9 @@
 
 #include "kind_internal.h"
 
+/* See pipeline.h: the last row, or with flip the first. */
+uint32_t krn_gemm_out_row(const krn_stage *s) { return s->flip ? 0 : s->region.h - 1; }
+
 /* ---- the estimate ---- */
 
 /* Tile (i, j) of an r x c region: its shape, nonzeros, the kernel it runs

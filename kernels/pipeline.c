@@ -1,6 +1,7 @@
 /* The pipeline's common part: checking and setting up stages, pieces
  * between them, arming micro-batches, credits, the fabric callbacks and
- * results. What each stage computes is in stages.c. */
+ * results. What each stage computes is its kind's
+ * (kind.h: kind_*.c), called from stages.c. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,14 +32,6 @@ uint64_t krn_depth_sram(const krn_stage *s, uint64_t values) {
     if (s->in[k] >= 0) bytes += (uint64_t)(krn_depth(s, k) - 2) * values * 2;
   return bytes;
 }
-
-uint32_t krn_embed_rows(const krn_stage *s, uint32_t seq) { return s->k + (s->bias_add ? seq : 0); }
-
-uint32_t krn_attn_row(uint32_t r, uint32_t c, uint32_t n, uint32_t port) {
-  return (uint32_t)(((uint64_t)n * r / c + port) % r);
-}
-
-uint32_t krn_gemm_out_row(const krn_stage *s) { return s->flip ? 0 : s->region.h - 1; }
 
 void krn_tag(krn_pipe *p, fab_xfer x, tag t) {
   if (x >= p->ntags) {
