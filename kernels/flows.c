@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kind.h"
 #include "pipe_internal.h"
 
 static fab_pe to_pe(const krn_pipe *p, uint32_t pi) {
@@ -53,7 +54,7 @@ static bool u_turn(const krn_pipe *p, uint32_t f0, uint32_t nf, uint32_t *via) {
   const uint32_t w = fab_config_of(p->f)->width;
   const piece *pc = &p->pc[p->fl[f0].piece0];
   const stage *a = &p->st[pc->from], *b = &p->st[pc->to];
-  const bool cols = (a->elementwise || a->s.kind == KRN_STAGE_EMBED) && b->elementwise && a->cols == 1 && b->cols == 1;
+  const bool cols = krn_kind_of(a->s.kind)->col_out && b->elementwise && a->cols == 1 && b->cols == 1;
   if (!cols || nf < 2 || (a->s.region.y + a->rows > b->s.region.y && b->s.region.y + b->rows > a->s.region.y))
     return false;
   for (uint32_t k = 0; k < nf; k++)

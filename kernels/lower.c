@@ -50,7 +50,13 @@ int krn_lower(const mdl_graph *g, krn_lowered *out, char *err, size_t errlen) {
         break;
       case MDL_OP_LAYERNORM: s->kind = KRN_STAGE_LAYERNORM; break;
       case MDL_OP_GELU: s->kind = KRN_STAGE_GELU; break;
-      case MDL_OP_RESIDUAL: s->kind = KRN_STAGE_ADD; break;
+      case MDL_OP_RESIDUAL:
+        s->kind = KRN_STAGE_ADD;
+        for (uint32_t k = 0; k < 2; k++) { /* the residual's skip: see lower.h */
+          const uint32_t gap = out->n - (uint32_t)s->in[k] - 1, d = 2 + 2 * gap;
+          s->depth[k] = (uint8_t)(d < KRN_DEPTH_MAX ? d : KRN_DEPTH_MAX);
+        }
+        break;
       case MDL_OP_SCORES: { /* q, k from the scores op; v from the scores_v op two further on */
         const mdl_op *sv = mdl_graph_op(g, i + 2);
         if (i + 2 >= nops || sv->kind != MDL_OP_SCORES_V || sv->in[1] == MDL_NO_INPUT) {
@@ -73,10 +79,6 @@ int krn_lower(const mdl_graph *g, krn_lowered *out, char *err, size_t errlen) {
         break;
     }
     if (op->kind == MDL_OP_EMBED) snprintf(name, NAME_MAX_LEN, "embed+pos");
-    for (uint32_t k = 0; s->kind == KRN_STAGE_ADD && k < 2; k++) { /* the residual's skip: see lower.h */
-      const uint32_t gap = out->n - (uint32_t)s->in[k] - 1, d = 2 + 2 * gap;
-      s->depth[k] = (uint8_t)(d < KRN_DEPTH_MAX ? d : KRN_DEPTH_MAX);
-    }
     out->first_op[out->n] = out->last_op[out->n] = i;
     stage_of[i] = (int)out->n++;
   }

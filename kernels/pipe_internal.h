@@ -1,4 +1,5 @@
-/* Private to kernels/pipeline.c and stages.c: the pipeline's state. */
+/* Private to kernels/pipeline.c, stages.c and the kind files (kind.h): the
+ * pipeline's state. */
 #ifndef WAFERSIM_KERNELS_PIPE_INTERNAL_H
 #define WAFERSIM_KERNELS_PIPE_INTERNAL_H
 
@@ -151,7 +152,7 @@ static inline uint32_t krn_local(const stage *s, fab_pe pe, uint32_t width) {
   return i * s->cols + j;
 }
 
-/* pipeline.c, for stages.c */
+/* pipeline.c, for stages.c and the kind files */
 void krn_entry_later(krn_pipe *p, uint32_t si, uint32_t m);
 pe_mb *krn_pe_mb(stage *s, uint32_t local, uint32_t m);
 void krn_tag(krn_pipe *p, fab_xfer x, tag t);
@@ -168,7 +169,7 @@ uint64_t krn_interleave(krn_pipe *p, stage *s, uint32_t local, uint64_t at, krn_
 int krn_flows_index(krn_pipe *p);
 int krn_flows_route(krn_pipe *p, char *err, size_t errlen);
 
-/* stages.c: the stages' programs */
+/* stages.c: the stages' programs (each kind's from its table, kind.h) */
 int krn_stage_setup(krn_pipe *p, uint32_t si, char *err, size_t errlen);
 int krn_stage_arm(krn_pipe *p, uint32_t si, uint32_t m, char *err, size_t errlen);
 void krn_stage_compute(krn_pipe *p, uint32_t si, uint32_t local, uint32_t m, uint64_t start);

@@ -1,11 +1,13 @@
 /* The pipeline's common part: checking and setting up stages, pieces
  * between them, arming micro-batches, credits, the fabric callbacks and
- * results. What each stage computes is in stages.c. */
+ * results. What each stage computes is its kind's
+ * (kind.h: kind_*.c), called from stages.c. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "kind.h"
 #include "pipe_internal.h"
 
 static uint64_t max_u64(uint64_t a, uint64_t b) { return a > b ? a : b; }
@@ -31,14 +33,6 @@ uint64_t krn_depth_sram(const krn_stage *s, uint64_t values) {
   return bytes;
 }
 
-uint32_t krn_embed_rows(const krn_stage *s, uint32_t seq) { return s->k + (s->bias_add ? seq : 0); }
-
-uint32_t krn_attn_row(uint32_t r, uint32_t c, uint32_t n, uint32_t port) {
-  return (uint32_t)(((uint64_t)n * r / c + port) % r);
-}
-
-uint32_t krn_gemm_out_row(const krn_stage *s) { return s->flip ? 0 : s->region.h - 1; }
-
 void krn_tag(krn_pipe *p, fab_xfer x, tag t) {
   if (x >= p->ntags) {
     uint32_t n = x + x / 2 + 1024;
@@ -51,20 +45,23 @@ void krn_tag(krn_pipe *p, fab_xfer x, tag t) {
   p->tags[x] = t;
 }
 
-/* The slot of each input that feeds PE `local` of stage s. */
+/* The slot of each input that feeds PE `local` of stage s: its row's
+ * first PE's, its column's, or its own (kind.h's layouts). */
 static uint32_t pe_slot(const stage *s, uint32_t local) {
-  switch (s->s.kind) {
-    case KRN_STAGE_GEMM: return local / s->cols;      /* its row's first PE */
-    case KRN_STAGE_ATTENTION: return local % s->cols; /* its column's first PE */
-    default: return local;                            /* element-wise: its own */
+  switch (krn_kind_of(s->s.kind)->in) {
+    case KRN_SLOTS_ROWS: return local / s->cols;
+    case KRN_SLOTS_COLS: return local % s->cols;
+    default: return local;
   }
 }
 
 /* PEs a slot feeds. */
 static uint32_t group_size(const stage *s) {
-  if (s->s.kind == KRN_STAGE_GEMM) return s->cols;
-  if (s->s.kind == KRN_STAGE_ATTENTION) return s->rows;
-  return 1;
+  switch (krn_kind_of(s->s.kind)->in) {
+    case KRN_SLOTS_ROWS: return s->cols;
+    case KRN_SLOTS_COLS: return s->rows;
+    default: return 1;
+  }
 }
 
 static void slot_claim(slot *sl, uint32_t m) {
@@ -316,7 +313,7 @@ static void on_event(sim_engine *e, void *ctx, const sim_event *ev) {
   krn_pipe *p = ctx;
   const uint32_t si = (uint32_t)ev->payload.a, m = (uint32_t)ev->payload.b;
   stage *s = &p->st[si];
-  if (s->s.kind == KRN_STAGE_EMBED) { /* token ids: nothing to wait for */
+  if (s->ninputs == 0) { /* an embedding's token ids: nothing to wait for */
     for (uint32_t l = 0; l < s->rows * s->cols; l++) krn_arrival(p, si, l, 0, m, fab_now(p->f));
   } else { /* a GEMM's rows' first PEs hold their x */
     for (uint32_t n = 0; n < s->nin_slots[0]; n++) krn_arrival(p, si, s->in[0][n].local, 0, m, fab_now(p->f));
@@ -636,5 +633,5 @@ krn_pe_stats krn_pipe_pe(const krn_pipe *p, uint32_t si, uint32_t local) {
   const stage *s = &p->st[si];
   const pe_state *pe = &s->pe[local];
   return (krn_pe_stats){krn_col_x(s, local % s->cols), krn_row_y(s, local / s->cols), pe->busy, pe->macs, pe->sram,
-                        pe->weights, s->s.kind == KRN_STAGE_GEMM ? pe->kernel : KRN_AUTO};
+                        pe->weights, krn_kind_of(s->s.kind)->picks_kernel ? pe->kernel : KRN_AUTO};
 }

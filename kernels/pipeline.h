@@ -3,7 +3,9 @@
  * stated fusion of several) owns a rectangle of PEs; micro-batches of b
  * tokens flow through all stages at once.
  *
- * Stages and their programs (per micro-batch):
+ * Stages and their programs (per micro-batch; each kind's program, cost,
+ * estimate and placer facts are in its own file, kind_*.c, behind one table
+ * of operations, kind.h):
  *   GEMM       r x c PEs, PE (i, j) holds the tile W[K_i, N_j] (its nonzeros
  *              for the sparse kernel). Row i's first PE receives x[K_i] and
  *              relays it along the row (multicast); every PE computes its

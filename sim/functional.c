@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/kind.h"
 #include "workloads/values.h"
 #include "workloads/weights.h"
 
@@ -64,15 +65,10 @@ void ws_functional_destroy(ws_functional *f) {
   free(f);
 }
 
-static float *fill(uint64_t seed, const char *op, wl_values_role role, uint32_t rows, uint32_t cols) {
-  float *v = malloc(((size_t)rows * cols + 1) * sizeof *v);
-  if (v) wl_values_fill(seed, op, role, rows, cols, v);
-  return v;
-}
-
 /* The LM head's weight, d x vocab: the token table (vocab x d) transposed. */
 static float *tied_head(uint64_t seed, uint32_t vocab, uint32_t d) {
-  float *e = fill(seed, "embed", WL_VALUES_TABLE, vocab, d), *w = e ? malloc((size_t)d * vocab * sizeof *w) : NULL;
+  float *e = krn_values_fill(seed, "embed", WL_VALUES_TABLE, vocab, d);
+  float *w = e ? malloc((size_t)d * vocab * sizeof *w) : NULL;
   for (uint32_t k = 0; w && k < d; k++)
     for (uint32_t n = 0; n < vocab; n++) w[(size_t)k * vocab + n] = e[(size_t)n * d + k];
   free(e);
@@ -102,38 +98,27 @@ ws_functional *ws_functional_create(const ws_config *cfg, const ws_placement *p,
     krn_stage *s = &stages[i];
     const ws_placed *pl = ws_placement_stage(p, i);
     float **w = &f->vals[2 * i], **b = &f->vals[2 * i + 1];
-    bool need_w = true, need_b = false;
-    switch (s->kind) {
-      case KRN_STAGE_EMBED: /* token table rows, then the positions' (krn_embed_rows) */
-        *w = fill(seed, "embed", WL_VALUES_TABLE, s->k, s->n);
-        *b = fill(seed, "pos_embed", WL_VALUES_TABLE, seq, s->n);
-        need_b = true;
-        break;
-      case KRN_STAGE_GEMM:
-        if (strcmp(pl->kind, "lm_head") == 0) {
-          if (s->k != d || s->n != vocab) {
-            snprintf(err, errlen, "functional: stage %s is %u x %u, the tied LM head %u x %u", s->name, s->k, s->n,
-                     d, vocab);
-            ws_functional_destroy(f);
-            return NULL;
-          }
-          *w = tied_head(seed, vocab, d);
-        } else {
-          *w = fill(seed, s->name, WL_VALUES_WEIGHT, s->k, s->n);
-        }
-        if (s->bias_add) *b = fill(seed, s->name, WL_VALUES_BIAS, 1, s->n), need_b = true;
-        break;
-      case KRN_STAGE_LAYERNORM:
-        *w = fill(seed, s->name, WL_VALUES_GAIN, 1, s->n);
-        *b = fill(seed, s->name, WL_VALUES_SHIFT, 1, s->n);
-        need_b = true;
-        break;
-      default: need_w = false; break;
-    }
-    if ((need_w && !*w) || (need_b && !*b)) {
+    /* its weights, table or gain and its bias, positions or shift (kernels/kind.h); the LM head's
+       weight is the token table's transpose (tied) */
+    const krn_kind_ops *ko = krn_kind_of(s->kind);
+    if (ko->values && ko->values(s, seed, seq, w, b) != 0) {
       ws_functional_destroy(f);
       snprintf(err, errlen, "functional: out of memory");
       return NULL;
+    }
+    if (strcmp(pl->kind, "lm_head") == 0) {
+      if (s->k != d || s->n != vocab) {
+        snprintf(err, errlen, "functional: stage %s is %u x %u, the tied LM head %u x %u", s->name, s->k, s->n, d,
+                 vocab);
+        ws_functional_destroy(f);
+        return NULL;
+      }
+      free(*w);
+      if (!(*w = tied_head(seed, vocab, d))) {
+        ws_functional_destroy(f);
+        snprintf(err, errlen, "functional: out of memory");
+        return NULL;
+      }
     }
     s->weight = *w;
     s->bias = *b;
@@ -222,17 +207,17 @@ static int forward_op(const ws_config *cfg, const mdl_graph *g, const wl_weights
   int rc = 0;
   switch (op->kind) {
     case MDL_OP_EMBED:
-      if (!(w = fill(seed, "embed", WL_VALUES_TABLE, vocab, n))) return -1;
+      if (!(w = krn_values_fill(seed, "embed", WL_VALUES_TABLE, vocab, n))) return -1;
       for (uint32_t t = 0; t < seq; t++)
         for (uint32_t j = 0; j < n; j++) y[(size_t)t * n + j] = w[(size_t)tokens[t] * n + j];
       break;
     case MDL_OP_POS_EMBED:
-      if (!(w = fill(seed, op->name, WL_VALUES_TABLE, seq, n))) return -1;
+      if (!(w = krn_values_fill(seed, op->name, WL_VALUES_TABLE, seq, n))) return -1;
       for (size_t e = 0; e < (size_t)seq * n; e++) y[e] = a[e] + w[e];
       break;
     case MDL_OP_LAYERNORM:
-      w = fill(seed, op->name, WL_VALUES_GAIN, 1, n);
-      bias = fill(seed, op->name, WL_VALUES_SHIFT, 1, n);
+      w = krn_values_fill(seed, op->name, WL_VALUES_GAIN, 1, n);
+      bias = krn_values_fill(seed, op->name, WL_VALUES_SHIFT, 1, n);
       if (w && bias) layernorm(a, w, bias, seq, n, y);
       else rc = -1;
       break;
@@ -250,8 +235,8 @@ static int forward_op(const ws_config *cfg, const mdl_graph *g, const wl_weights
       break;
     default: { /* a projection: q, k, v, attn_out, ffn_up, ffn_down, lm_head (tied) */
       const uint32_t k = (uint32_t)op->weight_rows;
-      w = op->weight_tied ? tied_head(seed, n, k) : fill(seed, op->name, WL_VALUES_WEIGHT, k, n);
-      if (op->bias > 0) bias = fill(seed, op->name, WL_VALUES_BIAS, 1, n);
+      w = op->weight_tied ? tied_head(seed, n, k) : krn_values_fill(seed, op->name, WL_VALUES_WEIGHT, k, n);
+      if (op->bias > 0) bias = krn_values_fill(seed, op->name, WL_VALUES_BIAS, 1, n);
       if (!w || (op->bias > 0 && !bias)) rc = -1;
       else linear(a, w, bias, op->sparsifiable ? wl_weights_mask(wts, i) : NULL, seq, k, n, y);
       break;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "bounds.h"
+#include "kernels/kind.h"
 #include "place_internal.h"
 #include "report.h"
 
@@ -13,11 +14,9 @@
 #define T_MAX (UINT64_C(1) << 50)
 
 /* Whether a stage's outputs leave as a row (a GEMM's, the attention's). */
-static bool row_out(const krn_stage *s) { return s->kind == KRN_STAGE_GEMM || s->kind == KRN_STAGE_ATTENTION; }
+static bool row_out(const krn_stage *s) { return krn_kind_of(s->kind)->row_out; }
 
-static bool elementwise(const krn_stage *s) {
-  return s->kind == KRN_STAGE_LAYERNORM || s->kind == KRN_STAGE_GELU || s->kind == KRN_STAGE_ADD;
-}
+static bool elementwise(const krn_stage *s) { return krn_kind_of(s->kind)->elementwise; }
 
 int ws_place_estimate(const ws_placement *p, uint32_t i, fab_rect region, uint32_t *kc, uint32_t *nc,
                       krn_estimate *est, krn_estimate *uniform, char *err, size_t errlen) {
@@ -26,7 +25,7 @@ int ws_place_estimate(const ws_placement *p, uint32_t i, fab_rect region, uint32
   s.k_cut = s.n_cut = NULL;
   if (krn_estimate_stage(&p->m, &p->fc, &s, p->b, p->seq, p->st[i].consumers, uniform, err, errlen) != 0) return -1;
   *est = *uniform;
-  if (!(p->balanced && p->rows[i] && s.kind == KRN_STAGE_GEMM)) return 0;
+  if (!(p->balanced && p->rows[i] && krn_kind_of(s.kind)->picks_kernel)) return 0;
   /* K is cut evenly after a column of features (layernorm, GELU): the
      GEMM's rows then take the features of the rows beside them, and the
      flows run straight along the rows (uneven K cuts there make them cross
@@ -71,13 +70,13 @@ static uint64_t interval(search *S, uint32_t i, uint32_t r, uint32_t c) {
 /* Rows a full-height stage takes: the shelf's (a GEMM at most k, an embedding at most n). */
 static uint32_t rows_of(const search *S, uint32_t i) {
   const krn_stage *s = &S->p->st[i].stage;
-  const uint32_t lim = s->kind == KRN_STAGE_GEMM ? s->k : s->kind == KRN_STAGE_EMBED ? s->n : S->h;
+  const uint32_t lim = krn_kind_of(s->kind)->max_rows(s);
   return lim < S->h ? lim : S->h;
 }
 
 static uint32_t max_cols(const search *S, uint32_t i) {
   const krn_stage *s = &S->p->st[i].stage;
-  const uint32_t lim = s->kind == KRN_STAGE_ATTENTION ? s->heads : s->kind == KRN_STAGE_EMBED ? s->k : s->n;
+  const uint32_t lim = krn_kind_of(s->kind)->max_cols(s);
   return lim < S->p->W ? lim : S->p->W;
 }
 
@@ -94,17 +93,16 @@ static uint32_t max_cols(const search *S, uint32_t i) {
  * at the end are the check. */
 
 static uint32_t in_slots(const krn_stage *s, uint32_t r, uint32_t c) {
-  return s->kind == KRN_STAGE_GEMM ? r : elementwise(s) ? r * c : c;
+  return krn_slots_count(krn_kind_of(s->kind)->in, r, c);
 }
 static uint32_t out_slots(const krn_stage *s, uint32_t r, uint32_t c) {
-  return elementwise(s) ? r * c : s->kind == KRN_STAGE_EMBED ? r : c;
+  return krn_slots_count(krn_kind_of(s->kind)->out, r, c);
 }
 
 /* The first feature of slot j of `slots` even slots over f features, or of
  * attention's heads (whole heads of dh features each). */
 static uint64_t slot_start(const krn_stage *s, uint32_t f, uint32_t slots, uint32_t j) {
-  if (s->kind == KRN_STAGE_ATTENTION) return (uint64_t)j * s->heads / slots * (s->n / s->heads);
-  return (uint64_t)j * f / slots;
+  return krn_kind_slot_start(s, f, slots, j);
 }
 
 /* The most flows one of consumer cons's t input slots takes from producer
@@ -125,11 +123,7 @@ static uint32_t fan_in(const krn_stage *prod, uint32_t s, const krn_stage *cons,
 /* Colors a slot's router has for flows, after its region's own routes and
  * the margin. */
 static uint32_t flow_budget(const search *S, const krn_stage *s, bool in) {
-  const uint32_t own = s->kind == KRN_STAGE_ATTENTION   ? 8
-                       : s->kind == KRN_STAGE_LAYERNORM ? 4
-                       : s->kind == KRN_STAGE_GEMM      ? (in ? 3 : 1)
-                       : s->kind == KRN_STAGE_EMBED     ? 1
-                                                        : 0;
+  const uint32_t own = in ? krn_kind_of(s->kind)->routes_in : krn_kind_of(s->kind)->routes_out;
   return S->colors > own + 4 ? S->colors - own - 4 : 1;
 }
 
@@ -241,7 +235,7 @@ static bool elementwise_shape(search *S, uint32_t i, uint64_t T, uint32_t *r, ui
  * column of inputs beside it. The layout moves the stages from the last
  * such point on to the next shelf. */
 static bool turn_ok(const search *S, uint32_t i) {
-  return i == 0 || S->p->st[i].stage.kind == KRN_STAGE_GELU;
+  return i == 0 || krn_kind_of(S->p->st[i].stage.kind)->turn_before;
 }
 
 /* Stage i's rows and columns for T; false if none meets it. */
@@ -307,11 +301,11 @@ static void orient(ws_placement *p, uint32_t h) {
     const uint32_t shelf = s->region.y / h;
     s->mirror = shelf % 2 == 1;
     s->flip = s->nrev = false;
-    if (elementwise(s) || s->kind == KRN_STAGE_EMBED) s->flip = shelf % 2 == 1;
+    if (krn_kind_of(s->kind)->col_out) s->flip = shelf % 2 == 1;
   }
   for (uint32_t i = 0; i < p->n; i++) {
     krn_stage *s = &p->st[i].stage;
-    if (s->kind != KRN_STAGE_GEMM) continue;
+    if (!krn_kind_of(s->kind)->banded) continue;
     const uint32_t shelf = s->region.y / h;
     if (s->in[0] >= 0) {
       const krn_stage *pr = &p->st[s->in[0]].stage;
@@ -446,9 +440,8 @@ static int prepare(ws_placement *p, const ws_config *cfg, char *err, size_t errl
     const mdl_op *op = mdl_graph_op(p->g, p->low.first_op[i]);
     st->stage = p->low.stages[i];
     st->layer = op->layer;
-    st->kind = st->stage.kind == KRN_STAGE_ATTENTION ? "attention"
-               : st->stage.kind == KRN_STAGE_EMBED   ? "embed"
-                                                     : mdl_op_kind_name(op->kind);
+    const krn_kind_ops *ko = krn_kind_of(st->stage.kind);
+    st->kind = ko->named_by_op ? mdl_op_kind_name(op->kind) : ko->name;
     st->stage.kernel = (krn_kernel)cfg->kernels.kernel;
     st->stage.mask = wl_weights_mask(p->w, p->low.first_op[i]);
     if (st->stage.mask && wl_mask_nnz(st->stage.mask) == (uint64_t)st->stage.k * st->stage.n)

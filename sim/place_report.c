@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/kind.h"
 #include "kernels/pipeline.h"
 #include "place_internal.h"
 #include "sim/engine/engine.h"
@@ -56,7 +57,7 @@ int ws_place_finish(ws_placement *p, char *err, size_t errlen) {
     ws_placed *st = &p->st[i];
     krn_stage *s = &st->stage;
     const uint32_t r = s->region.h, c = s->region.w;
-    if (s->kind == KRN_STAGE_GEMM && p->rows[i]) {
+    if (krn_kind_of(s->kind)->picks_kernel && p->rows[i]) {
       p->kc[i] = malloc((r + 1) * sizeof *p->kc[i]);
       p->nc[i] = malloc((c + 1) * sizeof *p->nc[i]);
       if (!p->kc[i] || !p->nc[i]) {
@@ -115,7 +116,7 @@ ws_table *ws_place_table(const ws_placement *p) {
   for (uint32_t i = 0; t && i < p->n; i++) {
     const ws_placed *st = &p->st[i];
     const fab_rect q = st->stage.region;
-    const bool gemm = st->stage.kind == KRN_STAGE_GEMM;
+    const bool gemm = krn_kind_of(st->stage.kind)->picks_kernel; /* tiles of nonzeros, sparse PEs */
     if (ws_table_row(t) != 0) {
       ws_table_destroy(t);
       return NULL;

@@ -9,6 +9,7 @@
 #include "bounds.h"
 #include "functional.h"
 #include "kernels/estimate.h"
+#include "kernels/kind.h"
 #include "kernels/pipeline.h"
 #include "report.h"
 #include "sim/engine/engine.h"
@@ -56,11 +57,11 @@ static int simulate(sim_engine *e, const krn_pipe *pipe, uint32_t mbs, ws_run_pr
  * the op's span; the embedding takes no input, an entry GEMM (no producer)
  * is given its first two. */
 static uint32_t early_micro_batches(const krn_stage *s) {
-  if (s->kind == KRN_STAGE_EMBED) return 0;
+  if (krn_kind_of(s->kind)->inputs == 0) return 0;
   uint32_t d = 0;
   for (uint32_t k = 0; k < KRN_MAX_INPUTS; k++)
     if (s->in[k] >= 0 && krn_depth(s, k) > d) d = krn_depth(s, k);
-  return s->kind == KRN_STAGE_GEMM && s->in[0] < 0 && d < 2 ? 2 : d;
+  return krn_kind_entry(s) && d < 2 ? 2 : d;
 }
 
 /* The lower bound on an op's span (run.h): its busiest PE's compute over
@@ -84,9 +85,8 @@ static void op_row(ws_run *r, uint32_t i, const krn_pipe *pipe, const krn_machin
   o->region = pl->stage.region;
   o->pes = st.pes;
   o->sparse_pes = st.sparse_pes;
-  static const char *const kinds[] = {"embed", "gemm", "attention", "layernorm", "gelu", "add"};
-  o->kernel = kinds[pl->stage.kind];
-  if (pl->stage.kind == KRN_STAGE_GEMM)
+  o->kernel = krn_kind_of(pl->stage.kind)->name;
+  if (krn_kind_of(pl->stage.kind)->picks_kernel)
     o->kernel = st.sparse_pes == st.pes ? "sparse" : st.sparse_pes == 0 ? "dense" : "mixed";
   o->busy_max = st.busy_max;
   o->utilisation = (double)st.busy_sum; /* divided by the run's cycles once known */
@@ -202,7 +202,7 @@ static int totals(ws_run *r, const ws_config *cfg, char *err, size_t errlen) {
     t->macs += o->macs;
     t->weight_bytes += o->weight_bytes;
     t->sram_max = max_u64(t->sram_max, o->sram_max);
-    if (ws_placement_stage(r->place, i)->stage.kind == KRN_STAGE_GEMM) {
+    if (krn_kind_of(ws_placement_stage(r->place, i)->stage.kind)->picks_kernel) {
       gemm_pes += o->pes;
       sparse_pes += o->sparse_pes;
     }

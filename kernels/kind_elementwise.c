@@ -1,0 +1,77 @@
+/* What the element-wise stage kinds (kind_layernorm.c, kind_gelu.c,
+ * kind_add.c) share: r x c PEs, PE l (row-major) holding features D_l of
+ * every token, an input and an output slot at each PE. */
+#include "kind_internal.h"
+
+int krn_elementwise_setup(krn_pipe *p, uint32_t si, char *err, size_t errlen) {
+  stage *s = &p->st[si];
+  const krn_stage *k = &s->s;
+  const uint32_t c = s->cols, pes = s->rows * c, w = fab_config_of(p->f)->width;
+  s->nc = krn_cuts(k->n_cut, k->n, pes);
+  if (!s->nc) return krn_shape_error(s, "out of memory", err, errlen);
+  if (!krn_cuts_ok(s->nc, pes, k->n))
+    return krn_shape_error(s, "needs at least one feature (and, tiled, one k) per PE", err, errlen);
+  for (uint32_t j = 0; j < s->nout; j++) s->out[j] = krn_make_slot(s, w, j / c, j % c, s->nc[j], s->nc[j + 1]);
+  for (uint32_t i = 0; i < s->ninputs; i++)
+    for (uint32_t n = 0; n < s->nin_slots[i]; n++) /* every PE its own features */
+      s->in[i][n] = krn_make_slot(s, w, n / c, n % c, s->nc[n], s->nc[n + 1]);
+  return 0;
+}
+
+void krn_elementwise(krn_pipe *p, uint32_t si, uint32_t l, uint32_t m, uint64_t start, krn_cost c,
+                     float (*f)(float a, float b)) {
+  stage *s = &p->st[si];
+  const uint32_t b = p->run.b, nt = s->nc[l + 1] - s->nc[l];
+  const uint64_t end = krn_charge(p, s, l, start, c);
+  float *y = NULL;
+  if (p->run.functional) {
+    const float *a = s->in[0][l].vals[m % RING], *x = s->ninputs > 1 ? s->in[1][l].vals[m % RING] : NULL;
+    y = krn_new_values((size_t)b * nt);
+    for (size_t e = 0; e < (size_t)b * nt; e++) y[e] = f(a[e], x ? x[e] : 0.0f);
+  }
+  krn_freed(p, si, l, m, end);
+  krn_output(p, si, l, m, end, y);
+}
+
+bool krn_elementwise_shape_ok(const krn_stage *s, uint32_t r, uint32_t c, uint32_t seq) {
+  (void)seq;
+  return (uint64_t)r * c <= s->n;
+}
+
+int krn_elementwise_estimate(const krn_machine *m, const fab_config *fc, const krn_stage *s, uint32_t b,
+                             uint32_t consumers, krn_estimate *e,
+                             krn_cost (*cost)(const krn_machine *, uint32_t, uint32_t), bool stats) {
+  const uint32_t r = s->region.h, c = s->region.w, pes = r * c, inputs = krn_kind_of(s->kind)->inputs;
+  uint64_t f_max = 0;
+  for (uint32_t l = 0; l < pes; l++) {
+    const uint32_t f = krn_cut(s->n_cut, s->n, pes, l + 1) - krn_cut(s->n_cut, s->n, pes, l);
+    f_max = krn_max_u64(f_max, f);
+    krn_cost pc = cost(m, f, b);
+    pc.sram += krn_depth_sram(s, (uint64_t)f * b); /* a residual's deeper buffers */
+    const uint64_t x = krn_ceil_div((uint64_t)f * b, 2), sums = stats && pes > 1 ? 2 * b : 0;
+    /* layernorm: the corner takes a row's and a column's sums and multicasts them back */
+    krn_est_pe(e, pc, inputs * x + (l == 0 ? 2 * sums : sums), consumers * x + sums);
+  }
+  e->tile_n = (uint32_t)f_max;
+  const uint64_t x = krn_ceil_div(f_max * b, 2);
+  e->latency = inputs * x + e->compute + consumers * x +
+               (stats && pes > 1 ? 4 * b + (uint64_t)(r + c) * krn_hop_red(fc) : 0);
+  return 0;
+}
+
+uint64_t krn_elementwise_busy(const krn_machine *m, const krn_stage *s, uint32_t b, uint32_t seq,
+                              krn_cost (*cost)(const krn_machine *, uint32_t, uint32_t)) {
+  const uint32_t pes = s->region.h * s->region.w, mbs = b ? seq / b : 0;
+  uint64_t best = 0;
+  for (uint32_t l = 0; l < pes; l++) {
+    const uint32_t f = krn_cut(s->n_cut, s->n, pes, l + 1) - krn_cut(s->n_cut, s->n, pes, l);
+    best = krn_max_u64(best, mbs * cost(m, f, b).cycles);
+  }
+  return best;
+}
+
+uint32_t krn_elementwise_max_rows(const krn_stage *s) {
+  (void)s;
+  return UINT32_MAX;
+}
+uint32_t krn_elementwise_max_cols(const krn_stage *s) { return s->n; }
