@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "bounds.h"
+#include "input.h"
 #include "kernels/estimate.h"
 #include "kernels/pipeline.h"
 #include "models/graph.h"
@@ -26,24 +27,18 @@ static int simulate(const ws_config *cfg, const krn_machine *m, const krn_stage 
   ws_config_fabric(cfg, &fc);
   fc.width = st->region.w;
   fc.height = st->region.h;
-  sim_engine *e = sim_engine_create(NULL, err, errlen);
-  fab_fabric *f = e ? fab_create(e, &fc, err, errlen) : NULL;
   const krn_run run = {.b = b, .micro_batches = mbs, .seq = b * mbs};
-  krn_pipe *p = f ? krn_pipe_create(e, f, m, st, 1, &run, err, errlen) : NULL;
-  int rc = p ? 0 : -1;
-  if (rc == 0 && sim_engine_run(e) != 0) {
-    snprintf(err, errlen, "%s", sim_engine_error(e));
-    rc = -1;
-  }
+  ws_program prog;
+  int rc = ws_program_create(&prog, &fc, m, st, 1, &run, err, errlen);
+  if (rc == 0) rc = ws_program_run(&prog, NULL, err, errlen);
+  const krn_pipe *p = prog.pipe;
   if (rc == 0) rc = krn_pipe_check(p, err, errlen);
   if (rc == 0) {
     *first = krn_pipe_done(p, 0) + 1;
     *interval = mbs >= 3 ? (krn_pipe_done(p, mbs - 1) - krn_pipe_done(p, 1)) / (mbs - 2)
                          : mbs == 2 ? krn_pipe_done(p, 1) - krn_pipe_done(p, 0) : *first;
   }
-  krn_pipe_destroy(p);
-  fab_destroy(f);
-  sim_engine_destroy(e);
+  ws_program_destroy(&prog);
   return rc;
 }
 
