@@ -17,9 +17,12 @@ struct ws_run {
 };
 
 ws_run *ws_run_simulate(const ws_config *cfg, ws_run_progress progress, void *ctx, char *err, size_t errlen) {
-  /* the bound builds no pipeline: the host memory of its masks alone */
-  const ws_work work = cfg->sim.strategy == WS_STRATEGY_BOUND ? WS_WORK_MASKS : WS_WORK_RUN;
-  if (ws_place_check(cfg, work, 1, err, errlen) != 0) return NULL;
+  /* the bound places nothing: its own SRAM check (weights in their smaller
+     encoding), and the host memory of its masks alone */
+  if (cfg->sim.strategy == WS_STRATEGY_BOUND
+          ? ws_bounds_memory_check(cfg, WS_WORK_MASKS, 1, ws_bounds_budget(), err, errlen) != 0
+          : ws_place_check(cfg, WS_WORK_RUN, 1, err, errlen) != 0)
+    return NULL;
   const double t0 = ws_report_wall_s();
   ws_run *r = calloc(1, sizeof *r);
   if (!r) {
