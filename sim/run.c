@@ -16,13 +16,16 @@ struct ws_run {
   strat_result res;
 };
 
-ws_run *ws_run_simulate(const ws_config *cfg, ws_run_progress progress, void *ctx, char *err, size_t errlen) {
+int ws_run_check(const ws_config *cfg, uint64_t copies, char *err, size_t errlen) {
   /* the bound places nothing: its own SRAM check (weights in their smaller
-     encoding), and the host memory of its masks alone */
-  if (cfg->sim.strategy == WS_STRATEGY_BOUND
-          ? ws_bounds_memory_check(cfg, WS_WORK_MASKS, 1, ws_bounds_budget(), err, errlen) != 0
-          : ws_place_check(cfg, WS_WORK_RUN, 1, err, errlen) != 0)
-    return NULL;
+     encoding, when it runs), and the host memory of its masks alone */
+  if (cfg->sim.strategy == WS_STRATEGY_BOUND)
+    return ws_bounds_memory_check(cfg, WS_WORK_MASKS, copies, ws_bounds_budget(), err, errlen);
+  return ws_place_check(cfg, WS_WORK_RUN, copies, err, errlen);
+}
+
+ws_run *ws_run_simulate(const ws_config *cfg, ws_run_progress progress, void *ctx, char *err, size_t errlen) {
+  if (ws_run_check(cfg, 1, err, errlen) != 0) return NULL;
   const double t0 = ws_report_wall_s();
   ws_run *r = calloc(1, sizeof *r);
   if (!r) {

@@ -80,6 +80,12 @@ typedef strat_progress ws_run_progress;
  * ws_run_functional's, a mismatch is no error here (`wafersim run` exits 1).
  * The caller frees the run with ws_run_destroy. */
 ws_run *ws_run_simulate(const ws_config *cfg, ws_run_progress progress, void *ctx, char *err, size_t errlen);
+/* Before any work: what ws_run_simulate checks first, for `copies` runs at
+ * once (the sweep's jobs): with sim.strategy pipeline ws_place_check (the
+ * weights can fit in the mesh, the host's memory holds the runs); with bound
+ * the host's memory of the masks (its SRAM check comes with the bound). 0,
+ * or -1 with the reason. */
+int ws_run_check(const ws_config *cfg, uint64_t copies, char *err, size_t errlen);
 void ws_run_destroy(ws_run *r);
 
 const ws_run_totals *ws_run_totals_of(const ws_run *r);

@@ -260,7 +260,7 @@ ws_sweep *ws_sweep_run_from(const ws_config *cfg, const ws_sweep_spec *spec, con
   for (size_t i = 0; rc == 0 && i < s->n; i++) { /* each point fits, and jobs of them in memory */
     const point *p = &s->pt[i];
     char why[512];
-    if ((rc = ws_place_check(&p->cfg, WS_WORK_RUN, jobs, why, sizeof why)) == 0) continue;
+    if ((rc = ws_run_check(&p->cfg, jobs, why, sizeof why)) == 0) continue;
     if (s->key)
       snprintf(err, errlen, "sparsity %g, %s=%s: %s", p->level, s->key, s->values[p->value], why);
     else
