@@ -188,6 +188,18 @@ TEST(Strategy, SweepComparesStrategiesSideBySide) {
   json_decref(doc);
 }
 
+// A bound run's document is one the output schema describes, and `check`
+// reruns it to the same figures (check does not know which strategy ran).
+TEST(Strategy, CheckTakesABoundRunLikeAnyOther) {
+  const wstest::CliResult r = wstest::run_cli({"run", wstest::source_path("tests/expected/tiny-sparse.yaml"), "--set",
+                                               "sim.strategy=bound", "--set", "output.format=json"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const std::string path = wstest::write_temp("bound_run.json", r.out);
+  const wstest::CliResult c = wstest::run_cli({"check", "--baseline", path});
+  EXPECT_EQ(c.status, 0) << c.out << c.err;
+  EXPECT_NE(c.out.find("check: 0 of "), std::string::npos) << c.out;
+}
+
 // The embedded default (GPT-3 1.3B on the whole wafer) bounds in well under a second.
 TEST(Strategy, BoundOfTheDefaultIsFast) {
   RunPtr r = simulate(wstest::config({"sim.strategy=bound"}));

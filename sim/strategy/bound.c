@@ -15,6 +15,10 @@
  * layernorm gains must fit in the mesh's SRAM less each PE's reserve, else
  * an error naming the bytes.
  *
+ * The totals: one micro-batch of all the new tokens (micro_batch = tokens,
+ * fill_cycles = cycles, steady_interval 0, as a one-micro-batch pipeline
+ * reports them); no placer, engine or fabric figures (0).
+ *
  * The op rows: each stage on the whole mesh, its cycles ceil(work / PEs),
  * one after the other (first); per PE, the total work spread evenly (stage
  * -1: every PE holds a share of every op). FLOPs per second count the
@@ -137,6 +141,7 @@ static int bound_simulate(void *state, const ws_input *in, strat_result *out, st
   }
   if (sram_check(in, weights, err, errlen) != 0) return -1;
   t->cycles = ceil_div(work, P);
+  t->fill_cycles = t->cycles; /* one micro-batch of every token: out at the end */
   for (uint64_t at = 0; at < P; at++) { /* the work and the weights spread evenly */
     out->busy[at] = work / P + (at < work % P);
     out->sram[at] = (uint32_t)(in->m.sram_reserve + weights / P + (at < weights % P));
