@@ -1,9 +1,12 @@
 /* The resolved run input: everything a run needs, made once from a finished
  * configuration (DESIGN.md section 6): the PE cost model and the fabric's
  * settings, the layer graph, its lowered stages, the sparsity levels and the
- * masks, the phase and the token counts. place, run and the strategies
- * (sim/strategy/) take it instead of turning the configuration into these
- * again; it owns them and frees them in ws_input_destroy.
+ * masks, the phase and the token counts. place, run (and so sweep and
+ * check), kernel, flops and the strategies (sim/strategy/) take it instead
+ * of turning the configuration into these again; it owns them and frees
+ * them in ws_input_destroy. (probe needs only the fabric's settings,
+ * ws_config_fabric; flops and kernel build their own masks, one set per
+ * level they sweep.)
  *
  * Token counts: `tokens` is the number of new tokens a run processes,
  * `keys` the number of keys (positions) the last of them attends to. In a
