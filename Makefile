@@ -32,7 +32,7 @@ ALL_CXXFLAGS := -std=c++17 $(CXXFLAGS) $(WARN) $(SAN) -I. $(PKG_CFLAGS) \
   -DWS_SOURCE_DIR='"$(CURDIR)"' -DWS_BUILD_DIR='"$(CURDIR)/$(BUILD)"' -MMD -MP
 LDFLAGS += $(SAN) -pthread
 
-LIB_SRCS := $(wildcard models/*.c workloads/*.c fabric/*.c kernels/*.c sim/engine/*.c) \
+LIB_SRCS := $(wildcard models/*.c workloads/*.c fabric/*.c kernels/*.c sim/engine/*.c sim/strategy/*.c) \
   $(filter-out sim/main.c,$(wildcard sim/*.c))
 GEN_TEXTS := $(BUILD)/gen/default_yaml.c $(BUILD)/gen/output_schema.c
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o) $(GEN_TEXTS:.c=.o)

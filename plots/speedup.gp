@@ -1,5 +1,7 @@
 # Speedup vs sparsity: the simulated pipeline (dense cycles / cycles), the
-# FLOPs reduction (dense / executed FLOPs) and the ideal 1/(1-s).
+# FLOPs reduction (dense / executed FLOPs) and the ideal 1/(1-s); on the
+# right axis, bound_fraction: the wafer's limit over the simulated cycles
+# (output schema 5).
 load 'plots/common.gp'
 set output out.'/speedup.'.fmt
 set title 'GPT-3 1.3B prefill on the wafer: speedup from unstructured weight sparsity'
@@ -8,6 +10,10 @@ set ylabel 'speedup over dense (x)'
 set logscale y 2
 set xrange [0:1]
 set yrange [0.8:25]
+set y2label 'share of the wafer''s limit (bound cycles / cycles)'
+set y2range [0:1]
+set y2tics 0.1
 plot 1/(1-x) with lines dashtype 2 lw 2 lc rgb '#888888' title 'ideal 1/(1-s) (every FLOP sparsifiable)', \
      data.'/sweep.csv' using 'sparsity':'flops_reduction' with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'FLOPs reduction (dense / executed)', \
-     data.'/sweep.csv' using 'sparsity':'speedup' with linespoints lw 2 pt 5 lc rgb '#d62728' title 'simulated speedup (dense cycles / cycles)'
+     data.'/sweep.csv' using 'sparsity':'speedup' with linespoints lw 2 pt 5 lc rgb '#d62728' title 'simulated speedup (dense cycles / cycles)', \
+     data.'/sweep.csv' using 'sparsity':'bound_fraction' axes x1y2 with linespoints lw 2 dashtype 3 pt 9 lc rgb '#2ca02c' title 'bound fraction (right axis)'

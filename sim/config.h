@@ -40,6 +40,8 @@ typedef enum { WS_FORMAT_TABLE, WS_FORMAT_CSV, WS_FORMAT_JSON } ws_format;
 typedef enum { WS_FIDELITY_TRAIN, WS_FIDELITY_WAVELET } ws_fidelity;
 typedef enum { WS_ACC_FP32, WS_ACC_FP16 } ws_accumulate;
 typedef enum { WS_TILING_UNIFORM, WS_TILING_BALANCED } ws_tiling;
+/* How the model runs on the wafer (sim/strategy/strategy.h). */
+typedef enum { WS_STRATEGY_PIPELINE, WS_STRATEGY_BOUND } ws_strategy;
 
 /* Where a key got its value: "FILE:LINE:COL" or "--set"; empty if never set. */
 typedef struct {
@@ -95,6 +97,7 @@ typedef struct {
     int64_t seed;         /* seeds every random choice of a run */
     ws_fidelity fidelity; /* how the fabric moves wavelets */
     bool functional;      /* carry real values (small configurations) */
+    ws_strategy strategy; /* how the model runs: pipeline or bound */
   } sim;
   struct {
     ws_format format; /* default output format of the commands */

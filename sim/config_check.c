@@ -117,6 +117,14 @@ static int check_workload(const ws_config *cfg, char *err, size_t errlen) {
   /* functional mode holds real values: small models only (functional.h) */
   if (rc == 0 && cfg->sim.functional && ws_functional_check(cfg, g, origin(cfg, "sim.functional"), err, errlen) != 0)
     rc = -1;
+  /* the bound simulates nothing, so it carries no values to compare */
+  if (rc == 0 && cfg->sim.functional && cfg->sim.strategy == WS_STRATEGY_BOUND) {
+    snprintf(err, errlen,
+             "%s: sim.functional: true needs sim.strategy: pipeline (the bound strategy simulates no PE and "
+             "carries no values)",
+             origin(cfg, "sim.functional"));
+    rc = -1;
+  }
   wl_sparsity s;
   ws_config_sparsity(cfg, &s);
   const wl_spec spec = ws_config_spec(cfg, &s);

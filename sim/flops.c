@@ -1,6 +1,7 @@
 /* Builds the rows of `wafersim flops` and `wafersim models` from the layer
  * graph (models/), the sparsity spec (workloads/) and the accounting. */
 #include "flops.h"
+#include "input.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -205,8 +206,12 @@ static int from_masks(const ws_config *cfg, const ws_flops_spec *spec, const mdl
 }
 
 ws_table *ws_flops_table(const ws_config *cfg, const ws_flops_spec *spec, char *err, size_t errlen) {
-  mdl_graph *g = mdl_graph_build(&cfg->model, cfg->workload.seq_len, err, errlen);
-  if (!g) return NULL;
+  ws_input in; /* the graph; the masks are made here, one set per level */
+  if (ws_input_create(&in, cfg, err, errlen) != 0) {
+    ws_input_destroy(&in);
+    return NULL;
+  }
+  const mdl_graph *g = in.g;
   const size_t nops = mdl_graph_op_count(g);
   const bool tiled = spec->tile_w > 0 && spec->tile_h > 0;
   const bool masks = tiled || cfg->workload.pattern == WL_PATTERN_FILE;
@@ -262,7 +267,7 @@ ws_table *ws_flops_table(const ws_config *cfg, const ws_flops_spec *spec, char *
   free(per_op);
   free(tiles);
   free(s);
-  mdl_graph_destroy(g);
+  ws_input_destroy(&in);
   return t;
 }
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "bounds.h"
+#include "input.h"
 #include "kernels/estimate.h"
 #include "kernels/pipeline.h"
 #include "models/graph.h"
@@ -20,30 +21,23 @@ static const char *const cols[] = {
 
 /* The simulated cycles per micro-batch once the stage runs steadily, and the
  * first micro-batch's latency. 0, or -1 with the reason. */
-static int simulate(const ws_config *cfg, const krn_machine *m, const krn_stage *st, uint32_t b,
+static int simulate(const fab_config *mesh, const krn_machine *m, const krn_stage *st, uint32_t b,
                     uint32_t mbs, uint64_t *interval, uint64_t *first, char *err, size_t errlen) {
-  fab_config fc;
-  ws_config_fabric(cfg, &fc);
+  fab_config fc = *mesh;
   fc.width = st->region.w;
   fc.height = st->region.h;
-  sim_engine *e = sim_engine_create(NULL, err, errlen);
-  fab_fabric *f = e ? fab_create(e, &fc, err, errlen) : NULL;
   const krn_run run = {.b = b, .micro_batches = mbs, .seq = b * mbs};
-  krn_pipe *p = f ? krn_pipe_create(e, f, m, st, 1, &run, err, errlen) : NULL;
-  int rc = p ? 0 : -1;
-  if (rc == 0 && sim_engine_run(e) != 0) {
-    snprintf(err, errlen, "%s", sim_engine_error(e));
-    rc = -1;
-  }
+  ws_program prog;
+  int rc = ws_program_create(&prog, &fc, m, st, 1, &run, err, errlen);
+  if (rc == 0) rc = ws_program_run(&prog, NULL, err, errlen);
+  const krn_pipe *p = prog.pipe;
   if (rc == 0) rc = krn_pipe_check(p, err, errlen);
   if (rc == 0) {
     *first = krn_pipe_done(p, 0) + 1;
     *interval = mbs >= 3 ? (krn_pipe_done(p, mbs - 1) - krn_pipe_done(p, 1)) / (mbs - 2)
                          : mbs == 2 ? krn_pipe_done(p, 1) - krn_pipe_done(p, 0) : *first;
   }
-  krn_pipe_destroy(p);
-  fab_destroy(f);
-  sim_engine_destroy(e);
+  ws_program_destroy(&prog);
   return rc;
 }
 
@@ -53,14 +47,18 @@ static uint64_t tile_nnz(const wl_mask *m, uint32_t k0, uint32_t k1, uint32_t n0
 }
 
 ws_table *ws_oprun(const ws_config *cfg, const ws_oprun_spec *spec, char *err, size_t errlen) {
-  mdl_graph *g = mdl_graph_build(&cfg->model, cfg->workload.seq_len, err, errlen);
-  if (!g) return NULL;
+  ws_input in; /* the machine, the fabric's settings and the graph */
+  if (ws_input_create(&in, cfg, err, errlen) != 0) {
+    ws_input_destroy(&in);
+    return NULL;
+  }
+  const mdl_graph *g = in.g;
   const int index = mdl_graph_find(g, spec->op);
   const mdl_op *op = index >= 0 ? mdl_graph_op(g, (size_t)index) : NULL;
   if (!op || op->weight_rows == 0 || op->kind == MDL_OP_EMBED) {
     snprintf(err, errlen, "kernel: '%s' is not a weight GEMM of model %s (e.g. L0.q, L0.ffn_up, lm_head)",
              spec->op, cfg->model.name);
-    mdl_graph_destroy(g);
+    ws_input_destroy(&in);
     return NULL;
   }
   char why[WS_CONFIG_ERR_MAX];
@@ -68,13 +66,10 @@ ws_table *ws_oprun(const ws_config *cfg, const ws_oprun_spec *spec, char *err, s
       ws_bounds_tokens(cfg, spec->batches, spec->nbatches, spec->micro_batches, why, sizeof why) != 0 ||
       ws_bounds_op_memory_check(op, spec->width, spec->height, ws_bounds_budget(), why, sizeof why) != 0) {
     snprintf(err, errlen, "kernel: %s", why);
-    mdl_graph_destroy(g);
+    ws_input_destroy(&in);
     return NULL;
   }
-  krn_machine m;
-  ws_config_machine(cfg, &m);
-  fab_config fc;
-  ws_config_fabric(cfg, &fc);
+  const krn_machine m = in.m;
   ws_table *t = ws_table_create(sizeof cols / sizeof cols[0], cols);
   const uint32_t K = (uint32_t)op->k, N = (uint32_t)op->n, r = spec->height, c = spec->width;
   char region[32];
@@ -120,7 +115,7 @@ ws_table *ws_oprun(const ws_config *cfg, const ws_oprun_spec *spec, char *err, s
           }
         const bool fits = krn_fits(&m, sram_max);
         uint64_t interval = 0, first = 0;
-        if (fits && simulate(cfg, &m, &st, b, spec->micro_batches, &interval, &first, err, errlen) != 0) {
+        if (fits && simulate(&in.fc, &m, &st, b, spec->micro_batches, &interval, &first, err, errlen) != 0) {
           ws_table_destroy(t);
           t = NULL;
           break;
@@ -145,13 +140,13 @@ ws_table *ws_oprun(const ws_config *cfg, const ws_oprun_spec *spec, char *err, s
         ws_table_i64(t, 14, (int64_t)sparse);
         ws_table_i64(t, 15, (int64_t)macs);
         krn_estimate est;
-        if (krn_estimate_stage(&m, &fc, &st, b, b * spec->micro_batches, 0, &est, err, errlen) == 0)
+        if (krn_estimate_stage(&m, &in.fc, &st, b, b * spec->micro_batches, 0, &est, err, errlen) == 0)
           ws_table_i64(t, 16, (int64_t)est.interval);
       }
     }
     wl_mask_destroy(mask);
   }
   if (!t && !err[0]) snprintf(err, errlen, "kernel: out of memory");
-  mdl_graph_destroy(g);
+  ws_input_destroy(&in);
   return t;
 }

@@ -360,38 +360,6 @@ static void explain(search *S, uint32_t h_lo, char *err, size_t errlen) {
            p->W, p->H, p->n, mdl_graph_model(p->g)->name, S->h, h_lo);
 }
 
-/* Whether the model's weights (4 bytes a nonzero sparse, fp16 dense) can
- * fit in the mesh's SRAM at all; if not, an error naming the largest op. */
-static int weights_fit(const mdl_graph *g, const wl_sparsity *sp, const krn_machine *m, uint32_t W, uint32_t H,
-                       char *err, size_t errlen) {
-  const size_t n = mdl_graph_op_count(g);
-  int64_t *nnz = calloc(n, sizeof *nnz);
-  if (!nnz) {
-    snprintf(err, errlen, "place: out of memory");
-    return -1;
-  }
-  wl_sparsity_nnz(sp, g, nnz);
-  uint64_t need = 0, most = 0;
-  const char *largest = "?";
-  for (size_t i = 0; i < n; i++) {
-    const mdl_op *op = mdl_graph_op(g, i);
-    const uint64_t bytes = op->sparsifiable ? 4 * (uint64_t)nnz[i] : 2 * (uint64_t)op->weight_rows * op->weight_cols;
-    need += bytes;
-    if (bytes > most) most = bytes, largest = op->name;
-  }
-  free(nnz);
-  const uint64_t per_pe = m->sram > m->sram_reserve ? m->sram - m->sram_reserve : 0;
-  const uint64_t usable = (uint64_t)W * H * per_pe;
-  if (need <= usable) return 0;
-  snprintf(err, errlen,
-           "place: GPT-3 %s does not fit: its weights need %llu bytes (the largest, %s, %llu), the %u x %u mesh offers "
-           "%llu (fabric.sram_per_pe - kernels.sram_reserve = %llu bytes a PE); sparsity, a larger mesh or more "
-           "SRAM would",
-           mdl_graph_model(g)->name, (unsigned long long)need, largest, (unsigned long long)most, W, H,
-           (unsigned long long)usable, (unsigned long long)per_pe);
-  return -1;
-}
-
 int ws_place_check(const ws_config *cfg, ws_work work, uint64_t copies, char *err, size_t errlen) {
   mdl_graph *g = mdl_graph_build(&cfg->model, cfg->workload.seq_len, err, errlen);
   if (!g) return -1;
@@ -399,33 +367,29 @@ int ws_place_check(const ws_config *cfg, ws_work work, uint64_t copies, char *er
   krn_machine m;
   ws_config_sparsity(cfg, &sp);
   ws_config_machine(cfg, &m);
-  int rc = weights_fit(g, &sp, &m, (uint32_t)cfg->fabric.width, (uint32_t)cfg->fabric.height, err, errlen);
+  int rc = ws_input_weights_fit(g, &sp, &m, (uint32_t)cfg->fabric.width, (uint32_t)cfg->fabric.height, err, errlen);
   mdl_graph_destroy(g);
   if (rc == 0) rc = ws_bounds_memory_check(cfg, work, copies, ws_bounds_budget(), err, errlen);
   return rc;
 }
 
-/* The model, masks and stages of cfg. */
-static int prepare(ws_placement *p, const ws_config *cfg, char *err, size_t errlen) {
-  ws_config_machine(cfg, &p->m);
-  ws_config_fabric(cfg, &p->fc);
+/* The model, masks and stages of the run input. */
+static int prepare(ws_placement *p, const ws_input *in, char *err, size_t errlen) {
+  const ws_config *cfg = in->cfg;
+  p->in = in;
+  p->m = in->m;
+  p->fc = in->fc;
   p->fc.fidelity = FAB_TRAIN;
   p->W = p->fc.width;
   p->H = p->fc.height;
-  p->b = (uint32_t)cfg->workload.micro_batch;
-  p->seq = (uint32_t)cfg->workload.seq_len;
-  p->clock = (uint64_t)cfg->fabric.clock;
+  p->b = in->micro_batch;
+  p->seq = in->keys;
+  p->clock = in->clock;
   p->balanced = cfg->placer.tiling == WS_TILING_BALANCED;
-  ws_config_sparsity(cfg, &p->sp);
-  if (!(p->g = mdl_graph_build(&cfg->model, cfg->workload.seq_len, err, errlen))) return -1;
-  if (krn_lower(p->g, &p->low, err, errlen) != 0) return -1;
-  /* before building masks of a model that cannot fit, or of one that would not fit in the host's memory */
-  if (weights_fit(p->g, &p->sp, &p->m, p->W, p->H, err, errlen) != 0 ||
-      ws_bounds_memory_check(cfg, WS_WORK_PLACE, 1, ws_bounds_budget(), err, errlen) != 0)
-    return -1;
-  const wl_spec spec = ws_config_spec(cfg, &p->sp);
-  if (!(p->w = wl_weights_build(p->g, &spec, err, errlen))) return -1;
-  p->n = p->low.n;
+  p->g = in->g;
+  p->w = in->w;
+  const krn_lowered *low = &in->low;
+  p->n = low->n;
   p->st = calloc(p->n, sizeof *p->st);
   p->rows = calloc(p->n, sizeof *p->rows);
   p->cols = calloc(p->n, sizeof *p->cols);
@@ -437,13 +401,12 @@ static int prepare(ws_placement *p, const ws_config *cfg, char *err, size_t errl
   }
   for (uint32_t i = 0; i < p->n; i++) {
     ws_placed *st = &p->st[i];
-    const mdl_op *op = mdl_graph_op(p->g, p->low.first_op[i]);
-    st->stage = p->low.stages[i];
+    const mdl_op *op = mdl_graph_op(p->g, low->first_op[i]);
+    st->stage = low->stages[i];
     st->layer = op->layer;
-    const krn_kind_ops *ko = krn_kind_of(st->stage.kind);
-    st->kind = ko->named_by_op ? mdl_op_kind_name(op->kind) : ko->name;
+    st->kind = ws_input_stage_kind(in, i);
     st->stage.kernel = (krn_kernel)cfg->kernels.kernel;
-    st->stage.mask = wl_weights_mask(p->w, p->low.first_op[i]);
+    st->stage.mask = wl_weights_mask(p->w, low->first_op[i]);
     if (st->stage.mask && wl_mask_nnz(st->stage.mask) == (uint64_t)st->stage.k * st->stage.n)
       st->stage.mask = NULL; /* every weight kept: dense, and no tile to count */
     for (uint32_t k = 0; k < KRN_MAX_INPUTS; k++)
@@ -515,7 +478,31 @@ ws_placement *ws_place(const ws_config *cfg, char *err, size_t errlen) {
     snprintf(err, errlen, "place: out of memory");
     return NULL;
   }
-  if (prepare(p, cfg, err, errlen) != 0) {
+  if (ws_input_create(&p->own, cfg, err, errlen) != 0 || ws_input_masks(&p->own, WS_WORK_PLACE, err, errlen) != 0) {
+    ws_placement_destroy(p);
+    return NULL;
+  }
+  ws_placement *q = ws_place_input(&p->own, err, errlen);
+  if (q) {
+    q->own = p->own;
+    q->in = &q->own;
+    q->tot.wall_s = ws_report_wall_s() - t0;
+  } else {
+    ws_input_destroy(&p->own);
+  }
+  free(p);
+  return q;
+}
+
+ws_placement *ws_place_input(const ws_input *in, char *err, size_t errlen) {
+  const ws_config *cfg = in->cfg;
+  const double t0 = ws_report_wall_s();
+  ws_placement *p = calloc(1, sizeof *p);
+  if (!p) {
+    snprintf(err, errlen, "place: out of memory");
+    return NULL;
+  }
+  if (prepare(p, in, err, errlen) != 0) {
     ws_placement_destroy(p);
     return NULL;
   }
@@ -598,9 +585,7 @@ void ws_placement_destroy(ws_placement *p) {
   free(p->kc);
   free(p->nc);
   free(p->st);
-  wl_weights_destroy(p->w);
-  krn_lowered_free(&p->low);
-  mdl_graph_destroy(p->g);
+  if (p->own.g) ws_input_destroy(&p->own);
   free(p);
 }
 

@@ -32,6 +32,7 @@
 
 #include "bounds.h"
 #include "config.h"
+#include "input.h"
 #include "kernels/estimate.h"
 #include "models/account.h"
 #include "table.h"
@@ -73,6 +74,9 @@ typedef struct ws_placement ws_placement;
  * mesh too small for the stages. A layout that does not route is returned
  * (see routes_ok). */
 ws_placement *ws_place(const ws_config *cfg, char *err, size_t errlen);
+/* The same on a run input with its masks built (input.h, ws_input_masks),
+ * which must outlive the placement. */
+ws_placement *ws_place_input(const ws_input *in, char *err, size_t errlen);
 void ws_placement_destroy(ws_placement *p);
 /* Before any work: whether cfg's weights can fit in the mesh's SRAM (as
  * ws_place checks first), then the estimated host memory of `copies` works

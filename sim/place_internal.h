@@ -3,15 +3,16 @@
 #ifndef WAFERSIM_SIM_PLACE_INTERNAL_H
 #define WAFERSIM_SIM_PLACE_INTERNAL_H
 
+#include "input.h"
 #include "kernels/lower.h"
 #include "place.h"
 #include "workloads/weights.h"
 
 struct ws_placement {
-  mdl_graph *g;
-  krn_lowered low;
-  wl_sparsity sp;
-  wl_weights *w;
+  ws_input own;       /* the input, when ws_place made it (owned: own.g set) */
+  const ws_input *in; /* the run input placed (own, or the caller's) */
+  const mdl_graph *g; /* in's */
+  const wl_weights *w; /* in's masks */
   krn_machine m;
   fab_config fc;
   uint32_t b, seq, W, H;

@@ -22,14 +22,16 @@ static uint32_t gap(fab_rect a, fab_rect b) {
  * SRAM and every router's colors. Colors per stage into st[].colors_max. */
 static int routes(ws_placement *p, char *err, size_t errlen) {
   krn_stage *stages = malloc(p->n * sizeof *stages);
-  sim_engine *e = stages ? sim_engine_create(NULL, err, errlen) : NULL;
-  fab_fabric *f = e ? fab_create(e, &p->fc, err, errlen) : NULL;
-  if (!stages && err[0] == '\0') snprintf(err, errlen, "place: out of memory");
-  for (uint32_t i = 0; stages && i < p->n; i++) stages[i] = p->st[i].stage;
+  if (!stages) {
+    snprintf(err, errlen, "place: out of memory");
+    return -1;
+  }
+  for (uint32_t i = 0; i < p->n; i++) stages[i] = p->st[i].stage;
   const krn_run run = {.b = p->b, .micro_batches = p->seq / p->b, .seq = p->seq};
-  krn_pipe *pipe = f ? krn_pipe_create(e, f, &p->m, stages, p->n, &run, err, errlen) : NULL;
-  if (pipe) {
-    const fab_routes *r = fab_routes_of(f);
+  ws_program prog;
+  const int rc = ws_program_create(&prog, &p->fc, &p->m, stages, p->n, &run, err, errlen);
+  if (rc == 0) {
+    const fab_routes *r = fab_routes_of(prog.f);
     p->tot.colors_max = fab_routes_colors_max(r);
     for (uint32_t i = 0; i < p->n; i++) {
       const fab_rect q = p->st[i].stage.region;
@@ -40,11 +42,9 @@ static int routes(ws_placement *p, char *err, size_t errlen) {
         }
     }
   }
-  krn_pipe_destroy(pipe);
-  fab_destroy(f);
-  sim_engine_destroy(e);
+  ws_program_destroy(&prog);
   free(stages);
-  return pipe ? 0 : -1;
+  return rc;
 }
 
 int ws_place_finish(ws_placement *p, char *err, size_t errlen) {
@@ -93,19 +93,7 @@ int ws_place_finish(ws_placement *p, char *err, size_t errlen) {
   return 0;
 }
 
-int ws_placement_account(const ws_placement *p, mdl_cost *total) {
-  const size_t nops = mdl_graph_op_count(p->g);
-  int64_t *nnz = malloc(nops * sizeof *nnz);
-  if (!nnz) return -1;
-  for (size_t i = 0; i < nops; i++) {
-    const mdl_op *op = mdl_graph_op(p->g, i);
-    const wl_mask *m = wl_weights_mask(p->w, i);
-    nnz[i] = m ? (int64_t)wl_mask_nnz(m) : op->weight_rows * op->weight_cols;
-  }
-  mdl_account(p->g, nnz, NULL, total);
-  free(nnz);
-  return 0;
-}
+int ws_placement_account(const ws_placement *p, mdl_cost *total) { return ws_input_account(p->in, total); }
 
 ws_table *ws_place_table(const ws_placement *p) {
   static const char *const cols[] = {"op",      "layer",    "x",        "y",          "w",

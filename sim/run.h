@@ -1,7 +1,10 @@
-/* The end-to-end run (`wafersim run`): place the configured model on the
- * mesh (place.h), then simulate every PE of every stage over every
- * micro-batch of the sequence on the fabric (kernels/pipeline.h on the
- * event engine), and gather what the reports show.
+/* The end-to-end run (`wafersim run`): resolve the configuration into the
+ * run input (input.h), run it with the strategy sim.strategy names
+ * (sim/strategy/strategy.h): `pipeline` places the model on the mesh
+ * (place.h) and simulates every PE of every stage over every micro-batch of
+ * the sequence on the fabric (kernels/pipeline.h on the event engine);
+ * `bound` gives the wafer's limit without simulating. Then gather what the
+ * reports show, the same columns whichever strategy ran.
  *
  * Definitions (cycles are the simulated clock's):
  *   cycles           the last micro-batch's output complete at the last stage, + 1;
@@ -30,7 +33,17 @@
  *                    (macs): a dense-kernel PE's zeros included, causal attention
  *                    at the pairs its PEs held, layernorm's and GELU's multiply-adds;
  *   flops_per_s      flops_simulated / seconds (schema 4; before, the accounting's);
- *   peak_flops_per_s the mesh's dense fp16 peak: PEs x fmac_fp16 x 2 x clock. */
+ *   peak_flops_per_s the mesh's dense fp16 peak: PEs x fmac_fp16 x 2 x clock;
+ *   bound_cycles_wafer the wafer's limit for the same configuration: the
+ *                    bound strategy's cycles (sim/strategy/bound.c: every op's
+ *                    work at its best kernel and the whole sequence as one
+ *                    vector, spread perfectly over every PE, no communication,
+ *                    no fill) (schema 5);
+ *   bound_fraction   bound_cycles_wafer / cycles: how close the strategy comes
+ *                    to the wafer's limit (1 for the bound itself) (schema 5).
+ * With sim.strategy: bound the op rows and totals are the bound's (bound.c
+ * says which fields it leaves 0, and that its flops_per_s and peak_fraction
+ * count the accounting's FLOPs). */
 #ifndef WAFERSIM_SIM_RUN_H
 #define WAFERSIM_SIM_RUN_H
 
@@ -43,56 +56,22 @@
 #include "fabric/mesh.h"
 #include "functional.h"
 #include "place.h"
+#include "sim/strategy/strategy.h"
 #include "table.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-typedef struct {
-  const char *name, *kind; /* borrowed from the run */
-  int layer;               /* decoder block, -1 outside */
-  fab_rect region;
-  uint32_t pes, sparse_pes; /* sparse_pes: GEMM PEs running the sparse kernel */
-  const char *kernel;      /* GEMM: sparse, dense or mixed (per PE, auto); else the stage kind */
-  uint64_t busy_max;       /* compute cycles of its busiest PE, all micro-batches */
-  double utilisation;      /* its PEs' compute cycles / (PEs x the run's cycles) */
-  uint64_t nnz_max;        /* GEMM: nonzeros of its fullest tile (EMBED: table rows) */
-  double nnz_mean;         /* GEMM: nonzeros per tile */
-  uint64_t first, cycles;  /* its first compute's cycle; its span to its last output sent (see above) */
-  uint64_t bound;          /* lower bound on cycles (see above) */
-  uint64_t macs;           /* multiply-accumulates its PEs executed */
-  uint64_t sram_max;       /* bytes of its fullest PE */
-  uint64_t weight_bytes;   /* weights, tables and gains its PEs keep, in their kernels' encoding */
-  uint64_t interval;       /* the placer's estimate, cycles per micro-batch */
-} ws_run_op;
-
-typedef struct {
-  uint64_t cycles, fill_cycles, steady_interval, bound;
-  double seconds, tokens_per_s;
-  double flops_dense, flops_executed, flops_saved, flops_reduction; /* see above */
-  double flops_simulated;                     /* 2 x macs (see above) */
-  double flops_per_s, peak_flops_per_s, peak_fraction;
-  int64_t params_dense, params;
-  uint64_t weight_bytes;                      /* the ops' weight_bytes: what the wafer holds */
-  uint64_t macs;                              /* executed by every PE */
-  uint64_t sram_max;                          /* bytes, fullest PE */
-  double sram_mean;                           /* bytes, over the PEs used */
-  uint64_t pes_used, pes_mesh;
-  double kernel_mix;                          /* share of weight-GEMM PEs running the sparse kernel */
-  uint32_t stages, micro_batch, micro_batches;
-  uint64_t placer_interval;                   /* the placer's slowest stage, cycles per micro-batch */
-  uint64_t events, wavelets_sent, link_wavelets;
-  double wall_s, place_wall_s, sim_wall_s;    /* wall-clock seconds: the whole run, placing, simulating */
-  double events_per_s;                        /* per second of simulating */
-  uint64_t sim_bytes;                         /* the engine's and fabric's memory at the end */
-  uint64_t peak_rss_bytes;                    /* the process's peak resident memory so far */
-} ws_run_totals;
+/* One op's row and the totals (fields as defined above; the strategy that
+ * ran fills them: sim/strategy/strategy.h). */
+typedef strat_op ws_run_op;
+typedef strat_totals ws_run_totals;
 
 typedef struct ws_run ws_run;
 
 /* Called now and then while simulating with the share of micro-batches out (0 to 1). */
-typedef void (*ws_run_progress)(void *ctx, double done);
+typedef strat_progress ws_run_progress;
 
 /* Place and simulate the configured model. NULL with the reason in err (a
  * configuration that cannot be placed or routed, names what). progress may
@@ -101,6 +80,12 @@ typedef void (*ws_run_progress)(void *ctx, double done);
  * ws_run_functional's, a mismatch is no error here (`wafersim run` exits 1).
  * The caller frees the run with ws_run_destroy. */
 ws_run *ws_run_simulate(const ws_config *cfg, ws_run_progress progress, void *ctx, char *err, size_t errlen);
+/* Before any work: what ws_run_simulate checks first, for `copies` runs at
+ * once (the sweep's jobs): with sim.strategy pipeline ws_place_check (the
+ * weights can fit in the mesh, the host's memory holds the runs); with bound
+ * the host's memory of the masks (its SRAM check comes with the bound). 0,
+ * or -1 with the reason. */
+int ws_run_check(const ws_config *cfg, uint64_t copies, char *err, size_t errlen);
 void ws_run_destroy(ws_run *r);
 
 const ws_run_totals *ws_run_totals_of(const ws_run *r);

@@ -16,6 +16,7 @@ static const char *const accumulate_names[] = {"fp32", "fp16", NULL};
 static const char *const pattern_names[] = {"bernoulli", "magnitude", "nm", "block", "file", NULL}; /* wl_pattern_kind */
 static const char *const layout_names[] = {"kn", "nk", NULL}; /* wl_layout */
 static const char *const tiling_names[] = {"uniform", "balanced", NULL}; /* ws_tiling */
+static const char *const strategy_names[] = {"pipeline", "bound", NULL}; /* ws_strategy */
 
 #define AT(field) offsetof(ws_config, field)
 #define DIM_MAX (1 << 24)
@@ -77,6 +78,7 @@ static const ws_key keys[] = {
     I("sim.seed", sim.seed, 0, INT64_MAX),
     E("sim.fidelity", sim.fidelity, fidelity_names),
     {"sim.functional", WS_K_BOOL, AT(sim.functional), 0, 0, 0, 0, NULL, 0},
+    E("sim.strategy", sim.strategy, strategy_names),
     E("output.format", output.format, format_names),
 };
 #define NKEYS (sizeof keys / sizeof keys[0])

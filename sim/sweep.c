@@ -260,7 +260,7 @@ ws_sweep *ws_sweep_run_from(const ws_config *cfg, const ws_sweep_spec *spec, con
   for (size_t i = 0; rc == 0 && i < s->n; i++) { /* each point fits, and jobs of them in memory */
     const point *p = &s->pt[i];
     char why[512];
-    if ((rc = ws_place_check(&p->cfg, WS_WORK_RUN, jobs, why, sizeof why)) == 0) continue;
+    if ((rc = ws_run_check(&p->cfg, jobs, why, sizeof why)) == 0) continue;
     if (s->key)
       snprintf(err, errlen, "sparsity %g, %s=%s: %s", p->level, s->key, s->values[p->value], why);
     else
@@ -298,7 +298,8 @@ ws_table *ws_sweep_table(const ws_sweep *s) {
       "params_reduction", "weight_bytes",  "sram_max_bytes",   "pes_used",     "kernel_mix",       "wall_s",
       "micro_batch",     "sparse_setup",   "value",            "fill_cycles",  "steady_interval",  "bound_cycles",
       "placer_interval", "flops_dense",    "flops_executed",   "flops_per_s",  "peak_fraction",    "events",
-      "events_per_s",    "sim_wall_s",     "peak_rss_bytes",   "flops_simulated"};
+      "events_per_s",    "sim_wall_s",     "peak_rss_bytes",   "flops_simulated", "bound_cycles_wafer",
+      "bound_fraction"};
   ws_table *tb = ws_table_create(sizeof cols / sizeof cols[0], cols);
   for (size_t i = 0; tb && i < s->n; i++) {
     if (ws_table_row(tb) != 0) {
@@ -337,6 +338,8 @@ ws_table *ws_sweep_table(const ws_sweep *s) {
     ws_table_f64(tb, c++, t->sim_wall_s);
     ws_table_i64(tb, c++, (int64_t)t->peak_rss_bytes);
     ws_table_f64(tb, c++, t->flops_simulated);
+    ws_table_i64(tb, c++, (int64_t)t->bound_cycles_wafer);
+    ws_table_f64(tb, c++, t->bound_fraction);
   }
   return tb;
 }

@@ -1,0 +1,132 @@
+/* The resolved run input and the engine + fabric + program helper (see input.h). */
+#include "input.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/kind.h"
+
+int ws_input_weights_fit(const mdl_graph *g, const wl_sparsity *sp, const krn_machine *m, uint32_t W, uint32_t H,
+                         char *err, size_t errlen) {
+  const size_t n = mdl_graph_op_count(g);
+  int64_t *nnz = calloc(n, sizeof *nnz);
+  if (!nnz) {
+    snprintf(err, errlen, "place: out of memory");
+    return -1;
+  }
+  wl_sparsity_nnz(sp, g, nnz);
+  uint64_t need = 0, most = 0;
+  const char *largest = "?";
+  for (size_t i = 0; i < n; i++) {
+    const mdl_op *op = mdl_graph_op(g, i);
+    const uint64_t bytes = op->sparsifiable ? 4 * (uint64_t)nnz[i] : 2 * (uint64_t)op->weight_rows * op->weight_cols;
+    need += bytes;
+    if (bytes > most) most = bytes, largest = op->name;
+  }
+  free(nnz);
+  const uint64_t per_pe = m->sram > m->sram_reserve ? m->sram - m->sram_reserve : 0;
+  const uint64_t usable = (uint64_t)W * H * per_pe;
+  if (need <= usable) return 0;
+  snprintf(err, errlen,
+           "place: GPT-3 %s does not fit: its weights need %llu bytes (the largest, %s, %llu), the %u x %u mesh offers "
+           "%llu (fabric.sram_per_pe - kernels.sram_reserve = %llu bytes a PE); sparsity, a larger mesh or more "
+           "SRAM would",
+           mdl_graph_model(g)->name, (unsigned long long)need, largest, (unsigned long long)most, W, H,
+           (unsigned long long)usable, (unsigned long long)per_pe);
+  return -1;
+}
+
+int ws_input_create(ws_input *in, const ws_config *cfg, char *err, size_t errlen) {
+  memset(in, 0, sizeof *in);
+  in->cfg = cfg;
+  ws_config_machine(cfg, &in->m);
+  ws_config_fabric(cfg, &in->fc);
+  in->phase = cfg->workload.phase;
+  /* prefill: every token of the sequence is new and attends to the ones before it */
+  in->tokens = (uint32_t)cfg->workload.seq_len;
+  in->keys = (uint32_t)cfg->workload.seq_len;
+  in->micro_batch = (uint32_t)cfg->workload.micro_batch;
+  in->micro_batches = in->tokens / in->micro_batch;
+  in->W = in->fc.width;
+  in->H = in->fc.height;
+  in->clock = (uint64_t)cfg->fabric.clock;
+  ws_config_sparsity(cfg, &in->sp);
+  if (!(in->g = mdl_graph_build(&cfg->model, cfg->workload.seq_len, err, errlen))) return -1;
+  return krn_lower(in->g, &in->low, err, errlen);
+}
+
+int ws_input_masks(ws_input *in, ws_work work, char *err, size_t errlen) {
+  /* before building masks of a model that cannot fit, or of one that would not fit in the host's memory */
+  if (ws_input_weights_fit(in->g, &in->sp, &in->m, in->W, in->H, err, errlen) != 0 ||
+      ws_bounds_memory_check(in->cfg, work, 1, ws_bounds_budget(), err, errlen) != 0)
+    return -1;
+  const wl_spec spec = ws_config_spec(in->cfg, &in->sp);
+  return (in->w = wl_weights_build(in->g, &spec, err, errlen)) ? 0 : -1;
+}
+
+bool ws_input_dense(const ws_input *in) {
+  if (in->cfg->workload.pattern == WL_PATTERN_FILE) return false;
+  for (size_t i = 0; i < mdl_graph_op_count(in->g); i++) {
+    const mdl_op *op = mdl_graph_op(in->g, i);
+    if (op->sparsifiable && wl_sparsity_level(&in->sp, op) > 0) return false;
+  }
+  return true;
+}
+
+void ws_input_destroy(ws_input *in) {
+  wl_weights_destroy(in->w);
+  krn_lowered_free(&in->low);
+  mdl_graph_destroy(in->g);
+  memset(in, 0, sizeof *in);
+}
+
+const char *ws_input_stage_kind(const ws_input *in, uint32_t i) {
+  const krn_kind_ops *ko = krn_kind_of(in->low.stages[i].kind);
+  return ko->named_by_op ? mdl_op_kind_name(mdl_graph_op(in->g, in->low.first_op[i])->kind) : ko->name;
+}
+
+int ws_input_account(const ws_input *in, mdl_cost *total) {
+  const size_t nops = mdl_graph_op_count(in->g);
+  int64_t *nnz = malloc(nops * sizeof *nnz);
+  if (!nnz) return -1;
+  for (size_t i = 0; i < nops; i++) {
+    const mdl_op *op = mdl_graph_op(in->g, i);
+    const wl_mask *m = in->w ? wl_weights_mask(in->w, i) : NULL;
+    nnz[i] = m ? (int64_t)wl_mask_nnz(m) : op->weight_rows * op->weight_cols;
+  }
+  mdl_account(in->g, nnz, NULL, total);
+  free(nnz);
+  return 0;
+}
+
+int ws_program_open(ws_program *p, const fab_config *fc, char *err, size_t errlen) {
+  *p = (ws_program){0};
+  p->e = sim_engine_create(NULL, err, errlen);
+  p->f = p->e ? fab_create(p->e, fc, err, errlen) : NULL;
+  return p->f ? 0 : -1;
+}
+
+int ws_program_load(ws_program *p, const krn_machine *m, const krn_stage *stages, uint32_t n, const krn_run *run,
+                    char *err, size_t errlen) {
+  p->pipe = p->f ? krn_pipe_create(p->e, p->f, m, stages, n, run, err, errlen) : NULL;
+  return p->pipe ? 0 : -1;
+}
+
+int ws_program_create(ws_program *p, const fab_config *fc, const krn_machine *m, const krn_stage *stages,
+                      uint32_t n, const krn_run *run, char *err, size_t errlen) {
+  return ws_program_open(p, fc, err, errlen) == 0 ? ws_program_load(p, m, stages, n, run, err, errlen) : -1;
+}
+
+int ws_program_run(ws_program *p, const char *prefix, char *err, size_t errlen) {
+  if (sim_engine_run(p->e) == 0) return 0;
+  if (prefix) snprintf(err, errlen, "%s: %s", prefix, sim_engine_error(p->e));
+  else snprintf(err, errlen, "%s", sim_engine_error(p->e));
+  return -1;
+}
+
+void ws_program_destroy(ws_program *p) {
+  krn_pipe_destroy(p->pipe);
+  fab_destroy(p->f);
+  sim_engine_destroy(p->e);
+  *p = (ws_program){0};
+}

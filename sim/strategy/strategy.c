@@ -1,0 +1,89 @@
+/* The strategies' table and what every strategy's result shares: its
+ * arrays and the totals derived alike from its cycles and op rows (see
+ * strategy.h). */
+#include "strategy.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "sim/config.h"
+
+static uint64_t max_u64(uint64_t a, uint64_t b) { return a > b ? a : b; }
+
+static uint64_t peak_rss(void) {
+  struct rusage u;
+  return getrusage(RUSAGE_SELF, &u) == 0 ? (uint64_t)u.ru_maxrss * 1024u : 0;
+}
+
+const strat_strategy *strat_of(int strategy) {
+  switch (strategy) {
+    case WS_STRATEGY_BOUND: return &strat_bound;
+    default: return &strat_pipeline;
+  }
+}
+
+int strat_result_alloc(strat_result *r, uint32_t nops, uint32_t W, uint32_t H, char *err, size_t errlen) {
+  memset(r, 0, sizeof *r);
+  const size_t cells = (size_t)W * H;
+  r->nops = nops;
+  r->W = W;
+  r->H = H;
+  r->ops = calloc(nops ? nops : 1, sizeof *r->ops);
+  r->owner = malloc(cells * sizeof *r->owner);
+  r->busy = calloc(cells, sizeof *r->busy);
+  r->sram = calloc(cells, sizeof *r->sram);
+  if (!r->ops || !r->owner || !r->busy || !r->sram) {
+    snprintf(err, errlen, "out of memory for a %u x %u mesh", W, H);
+    strat_result_free(r);
+    return -1;
+  }
+  for (size_t i = 0; i < cells; i++) r->owner[i] = -1;
+  return 0;
+}
+
+void strat_result_free(strat_result *r) {
+  free(r->ops);
+  free(r->owner);
+  free(r->busy);
+  free(r->sram);
+  free(r->logits);
+  memset(r, 0, sizeof *r);
+}
+
+int strat_result_common(strat_result *r, const ws_input *in, char *err, size_t errlen) {
+  strat_totals *t = &r->tot;
+  mdl_cost acc;
+  if (ws_input_account(in, &acc) != 0) {
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  const double clock = (double)in->clock;
+  t->seconds = (double)t->cycles / clock;
+  t->tokens_per_s = (double)in->tokens / t->seconds;
+  t->flops_dense = (double)acc.flops_dense;
+  t->flops_executed = (double)acc.flops_sparse;
+  t->flops_saved = t->flops_dense - t->flops_executed;
+  t->flops_reduction = t->flops_dense / t->flops_executed;
+  t->peak_flops_per_s = (double)t->pes_mesh * (double)in->cfg->fabric.fmac_fp16 * 2.0 * clock;
+  t->params_dense = acc.params_dense;
+  t->params = acc.params_sparse;
+  double sram_sum = 0;
+  for (uint32_t i = 0; i < r->nops; i++) {
+    strat_op *o = &r->ops[i];
+    o->utilisation /= (double)o->pes * (double)t->cycles;
+    t->bound = max_u64(t->bound, o->bound);
+    t->macs += o->macs;
+    t->weight_bytes += o->weight_bytes;
+    t->sram_max = max_u64(t->sram_max, o->sram_max);
+  }
+  /* what the simulated PEs executed, 2 FLOPs a multiply-accumulate: the
+     rate and the share of the peak come from it, not from the accounting */
+  t->flops_simulated = 2.0 * (double)t->macs;
+  t->flops_per_s = t->flops_simulated / t->seconds;
+  t->peak_fraction = t->flops_per_s / t->peak_flops_per_s;
+  for (size_t at = 0; at < (size_t)r->W * r->H; at++) sram_sum += r->owner[at] >= 0 ? r->sram[at] : 0;
+  t->sram_mean = sram_sum / (double)t->pes_used;
+  t->peak_rss_bytes = peak_rss();
+  return 0;
+}

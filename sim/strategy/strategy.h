@@ -1,0 +1,142 @@
+/* Execution strategies: how a model runs on the wafer (DESIGN.md section 3).
+ * A strategy is one module behind this interface (prefix strat_): from the
+ * resolved run input (sim/input.h) it prepares (checks the input can run
+ * its way, builds what it needs), simulates, and reports its totals, one
+ * row per op and one per PE of the mesh in a strat_result. `wafersim run`,
+ * `sweep`, `check` and the figures read the result (through sim/run.h) and
+ * do not know which strategy filled it; the key sim.strategy chooses it.
+ *
+ *   pipeline  today's layer pipeline: the placer gives every stage a region,
+ *             micro-batches flow through all stages at once (sim/place.h,
+ *             kernels/pipeline.h on the event engine);
+ *   bound     the wafer's limit: every op's work at the best kernel and the
+ *             longest vector the phase allows, spread perfectly over every
+ *             PE of the mesh, no communication and no fill (bound.c).
+ *
+ * Every strategy's totals carry bound_cycles_wafer (the bound strategy's
+ * cycles for the same input, strat_bound_cycles) and bound_fraction
+ * (bound_cycles_wafer / its own cycles: 1 for the bound itself), so any
+ * mapping reads as a share of what the wafer could do.
+ *
+ * Layering: sim/strategy/ sits between the run input and the placer below
+ * (sim/input.h, sim/place.h, kernels/) and the run and the commands above
+ * (sim/run.h, sim/sweep.h, sim/cli*); nothing below includes it. */
+#ifndef WAFERSIM_SIM_STRATEGY_STRATEGY_H
+#define WAFERSIM_SIM_STRATEGY_STRATEGY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fabric/mesh.h"
+#include "sim/functional.h"
+#include "sim/input.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* One op (stage) of a run; the columns of `wafersim run`'s op rows (run.h
+ * defines each). A strategy leaves 0 what it has no value for. */
+typedef struct {
+  const char *name, *kind; /* borrowed from the strategy's state */
+  int layer;               /* decoder block, -1 outside */
+  fab_rect region;         /* PEs it ran on (bound: the whole mesh) */
+  uint32_t pes, sparse_pes; /* sparse_pes: GEMM PEs running the sparse kernel */
+  const char *kernel;      /* GEMM: sparse, dense or mixed (per PE, auto); else the stage kind */
+  uint64_t busy_max;       /* compute cycles of its busiest PE, all micro-batches */
+  double utilisation;      /* its PEs' compute cycles / (PEs x the run's cycles) */
+  uint64_t nnz_max;        /* GEMM: nonzeros of its fullest tile (EMBED: table rows) */
+  double nnz_mean;         /* GEMM: nonzeros per tile */
+  uint64_t first, cycles;  /* its first compute's cycle; its span to its last output sent */
+  uint64_t bound;          /* lower bound on cycles */
+  uint64_t macs;           /* multiply-accumulates its PEs executed */
+  uint64_t sram_max;       /* bytes of its fullest PE */
+  uint64_t weight_bytes;   /* weights, tables and gains its PEs keep, in their kernels' encoding */
+  uint64_t interval;       /* the placer's estimate, cycles per micro-batch */
+} strat_op;
+
+/* A run's totals (run.h defines each). */
+typedef struct {
+  uint64_t cycles, fill_cycles, steady_interval, bound;
+  double seconds, tokens_per_s;
+  double flops_dense, flops_executed, flops_saved, flops_reduction;
+  double flops_simulated;
+  double flops_per_s, peak_flops_per_s, peak_fraction;
+  int64_t params_dense, params;
+  uint64_t weight_bytes;
+  uint64_t macs;
+  uint64_t sram_max;
+  double sram_mean;
+  uint64_t pes_used, pes_mesh;
+  double kernel_mix;
+  uint32_t stages, micro_batch, micro_batches;
+  uint64_t placer_interval;
+  uint64_t events, wavelets_sent, link_wavelets;
+  double wall_s, place_wall_s, sim_wall_s;
+  double events_per_s;
+  uint64_t sim_bytes;
+  uint64_t peak_rss_bytes;
+  uint64_t bound_cycles_wafer; /* the wafer's limit for this input (bound.c), cycles */
+  double bound_fraction;       /* bound_cycles_wafer / cycles */
+} strat_totals;
+
+/* What a strategy reports: totals, op rows, and per PE of the W x H mesh
+ * its op (-1 unused), compute cycles and SRAM bytes. */
+typedef struct {
+  strat_totals tot;
+  strat_op *ops;
+  uint32_t nops;
+  uint32_t W, H;
+  int32_t *owner;
+  uint64_t *busy;
+  uint32_t *sram;
+  bool functional;           /* the run carried values (sim.functional) */
+  ws_functional_result fres; /* functional: the logits against the reference */
+  float *logits;             /* functional: tokens x vocab */
+} strat_result;
+
+/* Called now and then while simulating with the share done (0 to 1). */
+typedef void (*strat_progress)(void *ctx, double done);
+
+typedef struct {
+  const char *name; /* as sim.strategy spells it */
+  /* Check that in can run this way, build in's masks if the strategy
+   * needs them (ws_input_masks) and the state it keeps for the run (state
+   * may hold what the op rows borrow). 0, or -1 with the reason (an input
+   * error: exit status 2). */
+  int (*prepare)(ws_input *in, void **state, char *err, size_t errlen);
+  /* Simulate and fill out (its arrays from strat_result_alloc; the run
+   * sets bound_cycles_wafer and bound_fraction after). 0, or -1 with the
+   * reason; out is then freed by the caller all the same. */
+  int (*simulate)(void *state, const ws_input *in, strat_result *out, strat_progress progress, void *ctx,
+                  char *err, size_t errlen);
+  void (*release)(void *state);
+} strat_strategy;
+
+/* The strategy sim.strategy names (ws_strategy order). */
+const strat_strategy *strat_of(int strategy);
+
+/* The result's arrays for nops ops on a W x H mesh (owner all -1). 0, or -1 out of memory. */
+int strat_result_alloc(strat_result *r, uint32_t nops, uint32_t W, uint32_t H, char *err, size_t errlen);
+void strat_result_free(strat_result *r);
+
+/* Totals every strategy derives alike once its cycles and op rows are in:
+ * seconds, tokens/s, the accounting's FLOPs and parameters (input.h), the
+ * peak (of pes_mesh, set before), the ops' sums and maxima, the executed
+ * FLOPs and the share of the peak. 0, or -1 out of memory. */
+int strat_result_common(strat_result *r, const ws_input *in, char *err, size_t errlen);
+
+/* The wafer's limit for in (bound.c): the bound strategy's cycles, with its
+ * SRAM check (all weights in their smaller encoding within the mesh's SRAM
+ * less the reserve). Nonzeros from in's masks; without masks every weight
+ * (ws_input_dense). 0, or -1 with the reason. */
+int strat_bound_cycles(const ws_input *in, uint64_t *cycles, char *err, size_t errlen);
+
+extern const strat_strategy strat_pipeline; /* pipeline.c */
+extern const strat_strategy strat_bound;    /* bound.c */
+
+#ifdef __cplusplus
+}
+#endif
+#endif
