@@ -72,6 +72,9 @@ void ws_sweep_destroy(ws_sweep *s);
  * point ended), flops_simulated, bound_cycles_wafer, bound_fraction (run.h).
  * NULL out of memory. */
 ws_table *ws_sweep_table(const ws_sweep *s);
+/* Its columns, in output order (table.h): each one's name, unit and where
+ * its value comes from; *n is set to their count. */
+const ws_column *ws_sweep_columns(size_t *n);
 /* Per point: sparsity, value, then one column per op kind (in graph order):
  * the sum over the kind's stages of their busiest PE's compute cycles. */
 ws_table *ws_sweep_kinds_table(const ws_sweep *s);
