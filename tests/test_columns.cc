@@ -1,5 +1,5 @@
 // Reports by key (sim/table.h ws_column): every report's column table
-// (run totals, run op rows, sweep points) against the output schema
+// (run totals, run op rows, sweep points, place stages and totals) against the output schema
 // (sim/output.schema.json, the embedded copy): the same properties in the
 // same order, the same x-unit, a JSON type that matches the column's; every
 // column says where its value comes from; and a row read back by name
@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "sim/jschema.h"
+#include "sim/place.h"
 #include "sim/run.h"
 #include "sim/sweep.h"
 #include "sim/table.h"
@@ -46,6 +47,10 @@ std::vector<Cols> reports() {
   v.push_back({"op", c, n});
   c = ws_sweep_columns(&n);
   v.push_back({"point", c, n});
+  c = ws_place_columns(&n);
+  v.push_back({"place_stage", c, n});
+  c = ws_place_totals_columns(&n);
+  v.push_back({"place_totals", c, n});
   return v;
 }
 
@@ -120,9 +125,19 @@ TEST(Columns, SchemaMatchesTables) {
       } else {
         EXPECT_EQ(unit, nullptr) << "x-unit " << unit << " in the schema, none in the table";
       }
-      const json_t *type = json_object_get(p, "type");
-      ASSERT_TRUE(json_is_string(type)) << "one JSON type";
-      EXPECT_STREQ(json_string_value(type), json_type_of(col.type));
+      const json_t *type = json_object_get(p, "type"), *en = json_object_get(p, "enum");
+      if (!type && en) { // an enum of strings (yes / no): a string column
+        EXPECT_EQ(col.type, WS_COL_STR);
+        for (size_t e = 0; e < json_array_size(en); e++) EXPECT_TRUE(json_is_string(json_array_get(en, e)));
+      } else if (json_is_array(type)) { // [T, "null"]: a derived column that leaves the cell empty where it does not apply
+        ASSERT_EQ(json_array_size(type), 2u);
+        EXPECT_STREQ(json_string_value(json_array_get(type, 0)), json_type_of(col.type));
+        EXPECT_STREQ(json_string_value(json_array_get(type, 1)), "null");
+        EXPECT_NE(col.get, nullptr) << "nullable in the schema: only a get can leave a cell empty";
+      } else {
+        ASSERT_TRUE(json_is_string(type)) << "one JSON type";
+        EXPECT_STREQ(json_string_value(type), json_type_of(col.type));
+      }
     }
   }
 }
