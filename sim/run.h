@@ -98,7 +98,8 @@ uint32_t ws_run_op_count(const ws_run *r);
 const ws_run_op *ws_run_op_at(const ws_run *r, uint32_t i);
 
 /* The totals as one row, and one row per op (the columns are the fields
- * above). NULL out of memory. */
+ * above, listed with their units in run.c's column tables,
+ * ws_run_totals_columns and ws_run_ops_columns). NULL out of memory. */
 ws_table *ws_run_totals_table(const ws_run *r);
 ws_table *ws_run_ops_table(const ws_run *r);
 /* The same from the structs themselves: totals t as one row; nops op rows. */
