@@ -1,5 +1,5 @@
 // Reports by key (sim/table.h ws_column): every report's column table
-// (run totals, run op rows, sweep points, place stages and totals) against the output schema
+// (run totals, run op rows, sweep points, place stages and totals, probe) against the output schema
 // (sim/output.schema.json, the embedded copy): the same properties in the
 // same order, the same x-unit, a JSON type that matches the column's; every
 // column says where its value comes from; and a row read back by name
@@ -17,6 +17,7 @@
 
 #include "sim/jschema.h"
 #include "sim/place.h"
+#include "sim/probe.h"
 #include "sim/run.h"
 #include "sim/sweep.h"
 #include "sim/table.h"
@@ -51,6 +52,8 @@ std::vector<Cols> reports() {
   v.push_back({"place_stage", c, n});
   c = ws_place_totals_columns(&n);
   v.push_back({"place_totals", c, n});
+  c = ws_probe_columns(&n);
+  v.push_back({"probe", c, n});
   return v;
 }
 
@@ -295,6 +298,51 @@ TEST(Columns, OpRowReadBackByName) {
   expect_int(row.j, "sram_max_bytes", 113);
   expect_int(row.j, "weight_bytes", 114);
   expect_int(row.j, "placer_interval", 115);
+}
+
+// The probe's row: each named cell from the field of that name, the
+// derived ones by their definitions.
+TEST(Columns, ProbeRowReadBackByName) {
+  ws_probe_row p;
+  std::memset(&p, 0, sizeof p);
+  p.spec.pattern = (ws_probe_pattern)ws_probe_pattern_parse("allreduce");
+  p.spec.wavelets = 201;
+  p.spec.fabric.width = 7;
+  p.spec.fabric.height = 9;
+  p.spec.fabric.fidelity = FAB_WAVELET;
+  p.res.cycles = 2000;
+  p.res.bound = 203;
+  p.res.bound_exact = 1;
+  p.res.wall_s = 0.5;
+  p.res.fabric.link_busy_max = 204;
+  p.res.fabric.wavelets_sent = 205;
+  p.res.fabric.wavelets_received = 206;
+  p.res.fabric.link_wavelets = 207;
+  p.res.fabric.colors_max = 208;
+  p.res.fabric.bytes = 1000;
+  p.res.engine.executed = 209;
+  p.res.engine.bytes = 24;
+  p.clock = 1000000000;
+  std::unique_ptr<ws_table, void (*)(ws_table *)> tb(ws_probe_table(&p), ws_table_destroy);
+  ASSERT_TRUE(tb);
+  Json row(row_of(tb.get(), 0));
+  expect_str(row.j, "pattern", "allreduce");
+  expect_str(row.j, "mesh", "7x9");
+  expect_int(row.j, "wavelets", 201);
+  expect_str(row.j, "fidelity", "wavelet");
+  expect_int(row.j, "cycles", 2000);
+  expect_int(row.j, "link_busy_max", 204);
+  expect_int(row.j, "events", 209);
+  expect_real(row.j, "wall_s", 0.5);
+  expect_int(row.j, "cycles_bound", 203);
+  expect_str(row.j, "bound_exact", "yes");
+  expect_real(row.j, "time_us", 2.0);
+  expect_real(row.j, "events_per_s", 418.0);
+  expect_int(row.j, "wavelets_sent", 205);
+  expect_int(row.j, "wavelets_received", 206);
+  expect_int(row.j, "link_wavelets", 207);
+  expect_int(row.j, "colors_max", 208);
+  expect_int(row.j, "memory_bytes", 1024);
 }
 
 namespace {
