@@ -132,37 +132,12 @@ int ws_cmd_probe(const ws_cli_args *a, FILE *out, FILE *err) {
     fprintf(err, "wafersim probe: %s\n", msg);
     return WS_EXIT_BAD_INPUT;
   }
-  static const char *const cols[] = {
-      "pattern",     "mesh",          "wavelets",      "fidelity",          "cycles",
-      "link_busy_max", "events",      "wall_s",        "cycles_bound",      "bound_exact",
-      "time_us",     "events_per_s",  "wavelets_sent", "wavelets_received", "link_wavelets",
-      "colors_max",  "memory_bytes"};
-  ws_table *t = ws_table_create(sizeof cols / sizeof cols[0], cols);
-  if (!t || ws_table_row(t) != 0) {
-    ws_table_destroy(t);
+  const ws_probe_row row = {spec, r, cfg.fabric.clock};
+  ws_table *t = ws_probe_table(&row);
+  if (!t) {
     fprintf(err, "wafersim probe: out of memory\n");
     return WS_EXIT_FAILURE;
   }
-  char mesh[48];
-  snprintf(mesh, sizeof mesh, "%ux%u", spec.fabric.width, spec.fabric.height);
-  const double wall = r.wall_s > 0 ? r.wall_s : 1e-9;
-  ws_table_str(t, 0, ws_probe_pattern_name(spec.pattern));
-  ws_table_str(t, 1, mesh);
-  ws_table_i64(t, 2, spec.wavelets);
-  ws_table_str(t, 3, fab_fidelity_name(spec.fabric.fidelity));
-  ws_table_i64(t, 4, (int64_t)r.cycles);
-  ws_table_i64(t, 5, (int64_t)r.fabric.link_busy_max);
-  ws_table_i64(t, 6, (int64_t)r.engine.executed);
-  ws_table_f64(t, 7, r.wall_s);
-  ws_table_i64(t, 8, (int64_t)r.bound);
-  ws_table_str(t, 9, r.bound_exact ? "yes" : "no");
-  ws_table_f64(t, 10, (double)r.cycles / (double)cfg.fabric.clock * 1e6);
-  ws_table_f64(t, 11, (double)r.engine.executed / wall);
-  ws_table_i64(t, 12, (int64_t)r.fabric.wavelets_sent);
-  ws_table_i64(t, 13, (int64_t)r.fabric.wavelets_received);
-  ws_table_i64(t, 14, (int64_t)r.fabric.link_wavelets);
-  ws_table_i64(t, 15, r.fabric.colors_max);
-  ws_table_i64(t, 16, (int64_t)(r.fabric.bytes + r.engine.bytes));
   int rc = ws_cli_emit(&cfg, "probe", NULL, t, out, err);
   ws_table_destroy(t);
   return rc;

@@ -99,12 +99,17 @@ int ws_placement_routed(const ws_placement *p, char *err, size_t errlen);
  * accounting of the weights this placement holds. 0, or -1 out of memory. */
 int ws_placement_account(const ws_placement *p, mdl_cost *total);
 
-/* One row per stage: op, layer, kind, x, y, w, h, pes, tile_k, tile_n,
- * nnz_max, nnz_mean, nnz_max_uniform, stage_cycles, sram_max_bytes,
- * colors_max, sparse_pes. NULL on out of memory. */
+/* One row per stage, its columns ws_place_columns' (op, layer, x, y, w,
+ * h, pes, tile_k, tile_n, nnz_max, nnz_mean, stage_cycles, sram_max_bytes,
+ * colors_max, kind, nnz_max_uniform, stage_cycles_uniform, sparse_pes,
+ * latency). NULL on out of memory. */
 ws_table *ws_place_table(const ws_placement *p);
-/* The totals as one row. */
+/* The totals as one row, its columns ws_place_totals_columns'. */
 ws_table *ws_place_totals_table(const ws_placement *p);
+/* The columns of those tables, in output order (table.h): each one's name,
+ * unit and where its value comes from; *n is set to their count. */
+const ws_column *ws_place_columns(size_t *n);
+const ws_column *ws_place_totals_columns(size_t *n);
 /* Every PE of the mesh: x, y, op (empty where unused). 0, or -1 on a write error. */
 int ws_place_write_map(const ws_placement *p, FILE *out);
 

@@ -95,79 +95,142 @@ int ws_place_finish(ws_placement *p, char *err, size_t errlen) {
 
 int ws_placement_account(const ws_placement *p, mdl_cost *total) { return ws_input_account(p->in, total); }
 
+/* The derived and nullable columns (row: a ws_placed, or the totals; ctx: the placement). */
+static bool is_gemm(const void *row) { return krn_kind_of(((const ws_placed *)row)->stage.kind)->picks_kernel; }
+static void get_nnz_max(ws_table *t, size_t col, const void *row, const void *ctx) {
+  (void)ctx;
+  if (is_gemm(row)) ws_table_i64(t, col, (int64_t)((const ws_placed *)row)->est.nnz_max);
+}
+static void get_nnz_mean(ws_table *t, size_t col, const void *row, const void *ctx) {
+  (void)ctx;
+  if (is_gemm(row)) ws_table_f64(t, col, ((const ws_placed *)row)->est.nnz_mean);
+}
+static void get_stage_colors(ws_table *t, size_t col, const void *row, const void *ctx) {
+  if (((const ws_placement *)ctx)->tot.routes_ok) ws_table_i64(t, col, ((const ws_placed *)row)->colors_max);
+}
+static void get_nnz_max_uniform(ws_table *t, size_t col, const void *row, const void *ctx) {
+  (void)ctx;
+  if (is_gemm(row)) ws_table_i64(t, col, (int64_t)((const ws_placed *)row)->uniform.nnz_max);
+}
+static void get_interval_uniform(ws_table *t, size_t col, const void *row, const void *ctx) {
+  (void)ctx;
+  if (is_gemm(row)) ws_table_i64(t, col, (int64_t)((const ws_placed *)row)->uniform.interval);
+}
+static void get_sparse_pes(ws_table *t, size_t col, const void *row, const void *ctx) {
+  (void)ctx;
+  if (is_gemm(row)) ws_table_i64(t, col, ((const ws_placed *)row)->est.sparse_pes);
+}
+
+/* A placed stage's columns, in output order (place.h). */
+static const ws_column stage_columns[] = {
+    WS_COLUMN(ws_placed, stage.name, "op", NULL),
+    WS_COLUMN(ws_placed, layer, "layer", "layer"),
+    WS_COLUMN(ws_placed, stage.region.x, "x", "PEs"),
+    WS_COLUMN(ws_placed, stage.region.y, "y", "PEs"),
+    WS_COLUMN(ws_placed, stage.region.w, "w", "PEs"),
+    WS_COLUMN(ws_placed, stage.region.h, "h", "PEs"),
+    WS_COLUMN(ws_placed, est.pes, "pes", "PEs"),
+    WS_COLUMN(ws_placed, est.tile_k, "tile_k", "rows of K"),
+    WS_COLUMN(ws_placed, est.tile_n, "tile_n", "columns of N"),
+    WS_COLUMN_GET("nnz_max", "nonzeros", WS_COL_U64, get_nnz_max, "ws_placed.est.nnz_max; null unless a weight GEMM"),
+    WS_COLUMN_GET("nnz_mean", "nonzeros", WS_COL_F64, get_nnz_mean, "ws_placed.est.nnz_mean; null unless a weight GEMM"),
+    WS_COLUMN(ws_placed, est.interval, "stage_cycles", "cycles per micro-batch"),
+    WS_COLUMN(ws_placed, est.sram, "sram_max_bytes", "bytes"),
+    WS_COLUMN_GET("colors_max", "colors", WS_COL_U32, get_stage_colors,
+                  "ws_placed.colors_max; null unless the routes fit (ws_place_totals.routes_ok)"),
+    WS_COLUMN(ws_placed, kind, "kind", NULL),
+    WS_COLUMN_GET("nnz_max_uniform", "nonzeros", WS_COL_U64, get_nnz_max_uniform,
+                  "ws_placed.uniform.nnz_max; null unless a weight GEMM"),
+    WS_COLUMN_GET("stage_cycles_uniform", "cycles per micro-batch", WS_COL_U64, get_interval_uniform,
+                  "ws_placed.uniform.interval; null unless a weight GEMM"),
+    WS_COLUMN_GET("sparse_pes", "PEs", WS_COL_U32, get_sparse_pes, "ws_placed.est.sparse_pes; null unless a weight GEMM"),
+    WS_COLUMN(ws_placed, est.latency, "latency", "cycles"),
+};
+
+static void get_model(ws_table *t, size_t col, const void *row, const void *ctx) {
+  (void)row;
+  ws_table_str(t, col, mdl_graph_model(((const ws_placement *)ctx)->g)->name);
+}
+static void get_mesh(ws_table *t, size_t col, const void *row, const void *ctx) {
+  (void)row;
+  const ws_placement *p = ctx;
+  char mesh[32];
+  snprintf(mesh, sizeof mesh, "%ux%u", p->W, p->H);
+  ws_table_str(t, col, mesh);
+}
+static void get_max_over_mean(ws_table *t, size_t col, const void *row, const void *ctx) {
+  (void)ctx;
+  const ws_place_totals *tot = row;
+  ws_table_f64(t, col, (double)tot->stage_max / tot->stage_mean);
+}
+static void get_max_over_mean_pe(ws_table *t, size_t col, const void *row, const void *ctx) {
+  (void)ctx;
+  const ws_place_totals *tot = row;
+  ws_table_f64(t, col, (double)tot->stage_max / tot->stage_mean_pe);
+}
+static void get_colors_max(ws_table *t, size_t col, const void *row, const void *ctx) {
+  (void)ctx;
+  const ws_place_totals *tot = row;
+  if (tot->routes_ok) ws_table_i64(t, col, tot->colors_max);
+}
+static void get_routes_ok(ws_table *t, size_t col, const void *row, const void *ctx) {
+  (void)ctx;
+  ws_table_str(t, col, ((const ws_place_totals *)row)->routes_ok ? "yes" : "no");
+}
+
+/* The placement's totals' columns, in output order (place.h). */
+static const ws_column place_totals_columns[] = {
+    WS_COLUMN_GET("model", NULL, WS_COL_STR, get_model, "the placed graph's model name (mdl_graph_model)"),
+    WS_COLUMN_GET("mesh", "PEs", WS_COL_STR, get_mesh, "the mesh placed on, WxH"),
+    WS_COLUMN(ws_place_totals, stages, "stages", "stages"),
+    WS_COLUMN(ws_place_totals, pes_used, "pes_used", "PEs"),
+    WS_COLUMN(ws_place_totals, pes_mesh, "pes_mesh", "PEs"),
+    WS_COLUMN(ws_place_totals, shelf_height, "shelf_height", "PE rows"),
+    WS_COLUMN(ws_place_totals, stage_max, "stage_max", "cycles per micro-batch"),
+    WS_COLUMN(ws_place_totals, stage_mean, "stage_mean", "cycles per micro-batch"),
+    WS_COLUMN(ws_place_totals, stage_mean_pe, "stage_mean_pe", "cycles per micro-batch"),
+    WS_COLUMN_GET("max_over_mean", "ratio", WS_COL_F64, get_max_over_mean,
+                  "ws_place_totals.stage_max / ws_place_totals.stage_mean"),
+    WS_COLUMN_GET("max_over_mean_pe", "ratio", WS_COL_F64, get_max_over_mean_pe,
+                  "ws_place_totals.stage_max / ws_place_totals.stage_mean_pe"),
+    WS_COLUMN(ws_place_totals, tokens_per_s, "tokens_per_s", "tokens/s"),
+    WS_COLUMN(ws_place_totals, fill_latency, "fill_latency", "cycles"),
+    WS_COLUMN_GET("colors_max", "colors", WS_COL_U32, get_colors_max,
+                  "ws_place_totals.colors_max; null unless the routes fit (routes_ok)"),
+    WS_COLUMN(ws_place_totals, hops_next_max, "hops_next_max", "hops"),
+    WS_COLUMN(ws_place_totals, hops_edge_max, "hops_edge_max", "hops"),
+    WS_COLUMN(ws_place_totals, wall_s, "wall_s", "s"),
+    WS_COLUMN_GET("routes_ok", NULL, WS_COL_STR, get_routes_ok, "ws_place_totals.routes_ok as yes or no"),
+};
+
+#define NCOLS(a) (sizeof a / sizeof a[0])
+
+const ws_column *ws_place_columns(size_t *n) {
+  *n = NCOLS(stage_columns);
+  return stage_columns;
+}
+
+const ws_column *ws_place_totals_columns(size_t *n) {
+  *n = NCOLS(place_totals_columns);
+  return place_totals_columns;
+}
+
 ws_table *ws_place_table(const ws_placement *p) {
-  static const char *const cols[] = {"op",      "layer",    "x",        "y",          "w",
-                                     "h",       "pes",      "tile_k",   "tile_n",     "nnz_max",
-                                     "nnz_mean", "stage_cycles", "sram_max_bytes", "colors_max", "kind",
-                                     "nnz_max_uniform", "stage_cycles_uniform", "sparse_pes", "latency"};
-  ws_table *t = ws_table_create(sizeof cols / sizeof cols[0], cols);
-  for (uint32_t i = 0; t && i < p->n; i++) {
-    const ws_placed *st = &p->st[i];
-    const fab_rect q = st->stage.region;
-    const bool gemm = krn_kind_of(st->stage.kind)->picks_kernel; /* tiles of nonzeros, sparse PEs */
-    if (ws_table_row(t) != 0) {
+  ws_table *t = ws_table_of_columns(stage_columns, NCOLS(stage_columns));
+  for (uint32_t i = 0; t && i < p->n; i++)
+    if (ws_table_add(t, stage_columns, NCOLS(stage_columns), &p->st[i], p) != 0) {
       ws_table_destroy(t);
       return NULL;
     }
-    ws_table_str(t, 0, st->stage.name);
-    ws_table_i64(t, 1, st->layer);
-    ws_table_i64(t, 2, q.x);
-    ws_table_i64(t, 3, q.y);
-    ws_table_i64(t, 4, q.w);
-    ws_table_i64(t, 5, q.h);
-    ws_table_i64(t, 6, st->est.pes);
-    ws_table_i64(t, 7, st->est.tile_k);
-    ws_table_i64(t, 8, st->est.tile_n);
-    if (gemm) {
-      ws_table_i64(t, 9, (int64_t)st->est.nnz_max);
-      ws_table_f64(t, 10, st->est.nnz_mean);
-    }
-    ws_table_i64(t, 11, (int64_t)st->est.interval);
-    ws_table_i64(t, 12, (int64_t)st->est.sram);
-    if (p->tot.routes_ok) ws_table_i64(t, 13, st->colors_max);
-    ws_table_str(t, 14, st->kind);
-    if (gemm) {
-      ws_table_i64(t, 15, (int64_t)st->uniform.nnz_max);
-      ws_table_i64(t, 16, (int64_t)st->uniform.interval);
-      ws_table_i64(t, 17, st->est.sparse_pes);
-    }
-    ws_table_i64(t, 18, (int64_t)st->est.latency);
-  }
   return t;
 }
 
 ws_table *ws_place_totals_table(const ws_placement *p) {
-  static const char *const cols[] = {"model",        "mesh",         "stages",         "pes_used",
-                                     "pes_mesh",     "shelf_height", "stage_max",      "stage_mean",
-                                     "stage_mean_pe", "max_over_mean", "max_over_mean_pe", "tokens_per_s",
-                                     "fill_latency", "colors_max",   "hops_next_max",  "hops_edge_max",
-                                     "wall_s",       "routes_ok"};
-  const ws_place_totals *t = &p->tot;
-  ws_table *tb = ws_table_create(sizeof cols / sizeof cols[0], cols);
-  if (!tb || ws_table_row(tb) != 0) {
+  ws_table *tb = ws_table_of_columns(place_totals_columns, NCOLS(place_totals_columns));
+  if (tb && ws_table_add(tb, place_totals_columns, NCOLS(place_totals_columns), &p->tot, p) != 0) {
     ws_table_destroy(tb);
     return NULL;
   }
-  char mesh[32];
-  snprintf(mesh, sizeof mesh, "%ux%u", p->W, p->H);
-  ws_table_str(tb, 0, mdl_graph_model(p->g)->name);
-  ws_table_str(tb, 1, mesh);
-  ws_table_i64(tb, 2, t->stages);
-  ws_table_i64(tb, 3, (int64_t)t->pes_used);
-  ws_table_i64(tb, 4, (int64_t)t->pes_mesh);
-  ws_table_i64(tb, 5, t->shelf_height);
-  ws_table_i64(tb, 6, (int64_t)t->stage_max);
-  ws_table_f64(tb, 7, t->stage_mean);
-  ws_table_f64(tb, 8, t->stage_mean_pe);
-  ws_table_f64(tb, 9, (double)t->stage_max / t->stage_mean);
-  ws_table_f64(tb, 10, (double)t->stage_max / t->stage_mean_pe);
-  ws_table_f64(tb, 11, t->tokens_per_s);
-  ws_table_i64(tb, 12, (int64_t)t->fill_latency);
-  if (t->routes_ok) ws_table_i64(tb, 13, t->colors_max);
-  ws_table_i64(tb, 14, t->hops_next_max);
-  ws_table_i64(tb, 15, t->hops_edge_max);
-  ws_table_f64(tb, 16, t->wall_s);
-  ws_table_str(tb, 17, t->routes_ok ? "yes" : "no");
   return tb;
 }
 

@@ -186,3 +186,75 @@ int ws_probe_run(const ws_probe_spec *s, ws_probe_result *r, char *err, size_t e
   r->wall_s = ws_report_wall_s() - t0;
   return rc;
 }
+
+/* The report's derived columns (row: a ws_probe_row). */
+static void get_pattern(ws_table *t, size_t col, const void *row, const void *ctx) {
+  (void)ctx;
+  ws_table_str(t, col, ws_probe_pattern_name(((const ws_probe_row *)row)->spec.pattern));
+}
+static void get_mesh(ws_table *t, size_t col, const void *row, const void *ctx) {
+  (void)ctx;
+  const fab_config *f = &((const ws_probe_row *)row)->spec.fabric;
+  char mesh[48];
+  snprintf(mesh, sizeof mesh, "%ux%u", f->width, f->height);
+  ws_table_str(t, col, mesh);
+}
+static void get_fidelity(ws_table *t, size_t col, const void *row, const void *ctx) {
+  (void)ctx;
+  ws_table_str(t, col, fab_fidelity_name(((const ws_probe_row *)row)->spec.fabric.fidelity));
+}
+static void get_bound_exact(ws_table *t, size_t col, const void *row, const void *ctx) {
+  (void)ctx;
+  ws_table_str(t, col, ((const ws_probe_row *)row)->res.bound_exact ? "yes" : "no");
+}
+static void get_time_us(ws_table *t, size_t col, const void *row, const void *ctx) {
+  (void)ctx;
+  const ws_probe_row *p = row;
+  ws_table_f64(t, col, (double)p->res.cycles / (double)p->clock * 1e6);
+}
+static void get_events_per_s(ws_table *t, size_t col, const void *row, const void *ctx) {
+  (void)ctx;
+  const ws_probe_result *r = &((const ws_probe_row *)row)->res;
+  ws_table_f64(t, col, (double)r->engine.executed / (r->wall_s > 0 ? r->wall_s : 1e-9));
+}
+static void get_memory(ws_table *t, size_t col, const void *row, const void *ctx) {
+  (void)ctx;
+  const ws_probe_result *r = &((const ws_probe_row *)row)->res;
+  ws_table_i64(t, col, (int64_t)(r->fabric.bytes + r->engine.bytes));
+}
+
+static const ws_column probe_columns[] = {
+    WS_COLUMN_GET("pattern", NULL, WS_COL_STR, get_pattern, "ws_probe_row.spec.pattern's name"),
+    WS_COLUMN_GET("mesh", "PEs", WS_COL_STR, get_mesh, "ws_probe_row.spec.fabric width x height, WxH"),
+    WS_COLUMN(ws_probe_row, spec.wavelets, "wavelets", "wavelets"),
+    WS_COLUMN_GET("fidelity", NULL, WS_COL_STR, get_fidelity, "ws_probe_row.spec.fabric.fidelity's name"),
+    WS_COLUMN(ws_probe_row, res.cycles, "cycles", "cycles"),
+    WS_COLUMN(ws_probe_row, res.fabric.link_busy_max, "link_busy_max", "cycles"),
+    WS_COLUMN(ws_probe_row, res.engine.executed, "events", "events"),
+    WS_COLUMN(ws_probe_row, res.wall_s, "wall_s", "s"),
+    WS_COLUMN(ws_probe_row, res.bound, "cycles_bound", "cycles"),
+    WS_COLUMN_GET("bound_exact", NULL, WS_COL_STR, get_bound_exact, "ws_probe_row.res.bound_exact as yes or no"),
+    WS_COLUMN_GET("time_us", "us", WS_COL_F64, get_time_us, "ws_probe_row.res.cycles / ws_probe_row.clock x 1e6"),
+    WS_COLUMN_GET("events_per_s", "events/s", WS_COL_F64, get_events_per_s,
+                  "ws_probe_row.res.engine.executed / res.wall_s (1e-9 s at least)"),
+    WS_COLUMN(ws_probe_row, res.fabric.wavelets_sent, "wavelets_sent", "wavelets"),
+    WS_COLUMN(ws_probe_row, res.fabric.wavelets_received, "wavelets_received", "wavelets"),
+    WS_COLUMN(ws_probe_row, res.fabric.link_wavelets, "link_wavelets", "wavelet-hops"),
+    WS_COLUMN(ws_probe_row, res.fabric.colors_max, "colors_max", "colors"),
+    WS_COLUMN_GET("memory_bytes", "bytes", WS_COL_U64, get_memory, "ws_probe_row.res.fabric.bytes + res.engine.bytes"),
+};
+#define NPROBE_COLUMNS (sizeof probe_columns / sizeof probe_columns[0])
+
+const ws_column *ws_probe_columns(size_t *n) {
+  *n = NPROBE_COLUMNS;
+  return probe_columns;
+}
+
+ws_table *ws_probe_table(const ws_probe_row *row) {
+  ws_table *t = ws_table_of_columns(probe_columns, NPROBE_COLUMNS);
+  if (t && ws_table_add(t, probe_columns, NPROBE_COLUMNS, row, NULL) != 0) {
+    ws_table_destroy(t);
+    return NULL;
+  }
+  return t;
+}

@@ -20,6 +20,7 @@
 
 #include "fabric/fabric.h"
 #include "sim/engine/engine.h"
+#include "sim/table.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -59,6 +60,18 @@ int ws_probe_pattern_parse(const char *name); /* -1 if unknown */
 /* Build and run one pattern. 0, or -1 with the reason in err (mesh too
  * small for the pattern, colors exhausted, a transfer stuck). */
 int ws_probe_run(const ws_probe_spec *s, ws_probe_result *r, char *err, size_t errlen);
+
+/* One row of `wafersim probe`'s report: what ran and what it gave. */
+typedef struct {
+  ws_probe_spec spec;
+  ws_probe_result res;
+  int64_t clock; /* fabric.clock, Hz: for time_us */
+} ws_probe_row;
+
+/* The report as one row (NULL out of memory), and its columns in output
+ * order (table.h: each one's name, unit and where its value comes from). */
+ws_table *ws_probe_table(const ws_probe_row *row);
+const ws_column *ws_probe_columns(size_t *n);
 
 #ifdef __cplusplus
 }

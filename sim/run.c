@@ -4,6 +4,7 @@
  * run.h). */
 #include "run.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -62,100 +63,105 @@ const float *ws_run_logits(const ws_run *r) { return r->res.functional ? r->res.
 uint32_t ws_run_op_count(const ws_run *r) { return r->res.nops; }
 const ws_run_op *ws_run_op_at(const ws_run *r, uint32_t i) { return &r->res.ops[i]; }
 
-ws_table *ws_run_totals_table(const ws_run *r) {
-  static const char *const cols[] = {
-      "cycles",          "seconds",         "tokens_per_s",    "fill_cycles",      "steady_interval",
-      "bound_cycles",    "placer_interval", "flops_dense",     "flops_executed",   "flops_saved",
-      "flops_reduction", "flops_per_s",     "peak_flops_per_s", "peak_fraction",   "params_dense",
-      "params",          "weight_bytes",    "macs",            "sram_max_bytes",   "sram_mean_bytes",
-      "pes_used",        "pes_mesh",        "kernel_mix",      "stages",           "micro_batch",
-      "micro_batches",   "events",          "wavelets_sent",   "link_wavelets",    "wall_s",  "place_wall_s",
-      "sim_wall_s",      "events_per_s",    "sim_bytes",       "peak_rss_bytes",   "flops_simulated",
-      "bound_cycles_wafer", "bound_fraction"};
-  ws_table *tb = ws_table_create(sizeof cols / sizeof cols[0], cols);
-  if (!tb || ws_table_row(tb) != 0) {
+/* The totals' columns, in output order (run.h defines each field). */
+static const ws_column totals_columns[] = {
+    WS_COLUMN(strat_totals, cycles, "cycles", "cycles"),
+    WS_COLUMN(strat_totals, seconds, "seconds", "s"),
+    WS_COLUMN(strat_totals, tokens_per_s, "tokens_per_s", "tokens/s"),
+    WS_COLUMN(strat_totals, fill_cycles, "fill_cycles", "cycles"),
+    WS_COLUMN(strat_totals, steady_interval, "steady_interval", "cycles per micro-batch"),
+    WS_COLUMN(strat_totals, bound, "bound_cycles", "cycles"),
+    WS_COLUMN(strat_totals, placer_interval, "placer_interval", "cycles per micro-batch"),
+    WS_COLUMN(strat_totals, flops_dense, "flops_dense", "FLOP"),
+    WS_COLUMN(strat_totals, flops_executed, "flops_executed", "FLOP"),
+    WS_COLUMN(strat_totals, flops_saved, "flops_saved", "FLOP"),
+    WS_COLUMN(strat_totals, flops_reduction, "flops_reduction", "ratio"),
+    WS_COLUMN(strat_totals, flops_per_s, "flops_per_s", "FLOP/s"),
+    WS_COLUMN(strat_totals, peak_flops_per_s, "peak_flops_per_s", "FLOP/s"),
+    WS_COLUMN(strat_totals, peak_fraction, "peak_fraction", "ratio"),
+    WS_COLUMN(strat_totals, params_dense, "params_dense", "parameters"),
+    WS_COLUMN(strat_totals, params, "params", "parameters"),
+    WS_COLUMN(strat_totals, weight_bytes, "weight_bytes", "bytes"),
+    WS_COLUMN(strat_totals, macs, "macs", "multiply-accumulates"),
+    WS_COLUMN(strat_totals, sram_max, "sram_max_bytes", "bytes"),
+    WS_COLUMN(strat_totals, sram_mean, "sram_mean_bytes", "bytes"),
+    WS_COLUMN(strat_totals, pes_used, "pes_used", "PEs"),
+    WS_COLUMN(strat_totals, pes_mesh, "pes_mesh", "PEs"),
+    WS_COLUMN(strat_totals, kernel_mix, "kernel_mix", "ratio"),
+    WS_COLUMN(strat_totals, stages, "stages", "stages"),
+    WS_COLUMN(strat_totals, micro_batch, "micro_batch", "tokens"),
+    WS_COLUMN(strat_totals, micro_batches, "micro_batches", "micro-batches"),
+    WS_COLUMN(strat_totals, events, "events", "events"),
+    WS_COLUMN(strat_totals, wavelets_sent, "wavelets_sent", "wavelets"),
+    WS_COLUMN(strat_totals, link_wavelets, "link_wavelets", "wavelet-hops"),
+    WS_COLUMN(strat_totals, wall_s, "wall_s", "s"),
+    WS_COLUMN(strat_totals, place_wall_s, "place_wall_s", "s"),
+    WS_COLUMN(strat_totals, sim_wall_s, "sim_wall_s", "s"),
+    WS_COLUMN(strat_totals, events_per_s, "events_per_s", "events/s"),
+    WS_COLUMN(strat_totals, sim_bytes, "sim_bytes", "bytes"),
+    WS_COLUMN(strat_totals, peak_rss_bytes, "peak_rss_bytes", "bytes"),
+    WS_COLUMN(strat_totals, flops_simulated, "flops_simulated", "FLOP"),
+    WS_COLUMN(strat_totals, bound_cycles_wafer, "bound_cycles_wafer", "cycles"),
+    WS_COLUMN(strat_totals, bound_fraction, "bound_fraction", "ratio"),
+};
+
+/* An op row's columns, in output order (strategy.h and run.h define each field). */
+static const ws_column ops_columns[] = {
+    WS_COLUMN(strat_op, name, "op", NULL),
+    WS_COLUMN(strat_op, layer, "layer", "layer"),
+    WS_COLUMN(strat_op, kind, "kind", NULL),
+    WS_COLUMN(strat_op, kernel, "kernel", NULL),
+    WS_COLUMN(strat_op, region.x, "x", "PEs"),
+    WS_COLUMN(strat_op, region.y, "y", "PEs"),
+    WS_COLUMN(strat_op, region.w, "w", "PEs"),
+    WS_COLUMN(strat_op, region.h, "h", "PEs"),
+    WS_COLUMN(strat_op, pes, "pes", "PEs"),
+    WS_COLUMN(strat_op, busy_max, "busy_max", "cycles"),
+    WS_COLUMN(strat_op, utilisation, "utilisation", "ratio"),
+    WS_COLUMN(strat_op, nnz_max, "nnz_max", "nonzeros"),
+    WS_COLUMN(strat_op, nnz_mean, "nnz_mean", "nonzeros"),
+    WS_COLUMN(strat_op, first, "first", "cycle"),
+    WS_COLUMN(strat_op, cycles, "cycles", "cycles"),
+    WS_COLUMN(strat_op, bound, "bound_cycles", "cycles"),
+    WS_COLUMN(strat_op, interval, "placer_interval", "cycles per micro-batch"),
+    WS_COLUMN(strat_op, macs, "macs", "multiply-accumulates"),
+    WS_COLUMN(strat_op, sram_max, "sram_max_bytes", "bytes"),
+    WS_COLUMN(strat_op, weight_bytes, "weight_bytes", "bytes"),
+};
+
+#define NCOLS(a) (sizeof a / sizeof a[0])
+
+const ws_column *ws_run_totals_columns(size_t *n) {
+  *n = NCOLS(totals_columns);
+  return totals_columns;
+}
+
+const ws_column *ws_run_ops_columns(size_t *n) {
+  *n = NCOLS(ops_columns);
+  return ops_columns;
+}
+
+ws_table *ws_run_totals_row(const ws_run_totals *t) {
+  ws_table *tb = ws_table_of_columns(totals_columns, NCOLS(totals_columns));
+  if (tb && ws_table_add(tb, totals_columns, NCOLS(totals_columns), t, NULL) != 0) {
     ws_table_destroy(tb);
     return NULL;
   }
-  const ws_run_totals *t = &r->res.tot;
-  size_t c = 0;
-  ws_table_i64(tb, c++, (int64_t)t->cycles);
-  ws_table_f64(tb, c++, t->seconds);
-  ws_table_f64(tb, c++, t->tokens_per_s);
-  ws_table_i64(tb, c++, (int64_t)t->fill_cycles);
-  ws_table_i64(tb, c++, (int64_t)t->steady_interval);
-  ws_table_i64(tb, c++, (int64_t)t->bound);
-  ws_table_i64(tb, c++, (int64_t)t->placer_interval);
-  ws_table_f64(tb, c++, t->flops_dense);
-  ws_table_f64(tb, c++, t->flops_executed);
-  ws_table_f64(tb, c++, t->flops_saved);
-  ws_table_f64(tb, c++, t->flops_reduction);
-  ws_table_f64(tb, c++, t->flops_per_s);
-  ws_table_f64(tb, c++, t->peak_flops_per_s);
-  ws_table_f64(tb, c++, t->peak_fraction);
-  ws_table_i64(tb, c++, t->params_dense);
-  ws_table_i64(tb, c++, t->params);
-  ws_table_i64(tb, c++, (int64_t)t->weight_bytes);
-  ws_table_i64(tb, c++, (int64_t)t->macs);
-  ws_table_i64(tb, c++, (int64_t)t->sram_max);
-  ws_table_f64(tb, c++, t->sram_mean);
-  ws_table_i64(tb, c++, (int64_t)t->pes_used);
-  ws_table_i64(tb, c++, (int64_t)t->pes_mesh);
-  ws_table_f64(tb, c++, t->kernel_mix);
-  ws_table_i64(tb, c++, t->stages);
-  ws_table_i64(tb, c++, t->micro_batch);
-  ws_table_i64(tb, c++, t->micro_batches);
-  ws_table_i64(tb, c++, (int64_t)t->events);
-  ws_table_i64(tb, c++, (int64_t)t->wavelets_sent);
-  ws_table_i64(tb, c++, (int64_t)t->link_wavelets);
-  ws_table_f64(tb, c++, t->wall_s);
-  ws_table_f64(tb, c++, t->place_wall_s);
-  ws_table_f64(tb, c++, t->sim_wall_s);
-  ws_table_f64(tb, c++, t->events_per_s);
-  ws_table_i64(tb, c++, (int64_t)t->sim_bytes);
-  ws_table_i64(tb, c++, (int64_t)t->peak_rss_bytes);
-  ws_table_f64(tb, c++, t->flops_simulated);
-  ws_table_i64(tb, c++, (int64_t)t->bound_cycles_wafer);
-  ws_table_f64(tb, c++, t->bound_fraction);
   return tb;
 }
 
-ws_table *ws_run_ops_table(const ws_run *r) {
-  static const char *const cols[] = {"op",     "layer",    "kind",        "kernel",  "x",       "y",
-                                     "w",      "h",        "pes",         "busy_max", "utilisation", "nnz_max",
-                                     "nnz_mean", "first",  "cycles",      "bound_cycles", "placer_interval",
-                                     "macs",   "sram_max_bytes", "weight_bytes"};
-  ws_table *tb = ws_table_create(sizeof cols / sizeof cols[0], cols);
-  for (uint32_t i = 0; tb && i < r->res.nops; i++) {
-    if (ws_table_row(tb) != 0) {
+ws_table *ws_run_ops_rows(const ws_run_op *ops, uint32_t nops) {
+  ws_table *tb = ws_table_of_columns(ops_columns, NCOLS(ops_columns));
+  for (uint32_t i = 0; tb && i < nops; i++)
+    if (ws_table_add(tb, ops_columns, NCOLS(ops_columns), &ops[i], NULL) != 0) {
       ws_table_destroy(tb);
       return NULL;
     }
-    const ws_run_op *o = &r->res.ops[i];
-    size_t c = 0;
-    ws_table_str(tb, c++, o->name);
-    ws_table_i64(tb, c++, o->layer);
-    ws_table_str(tb, c++, o->kind);
-    ws_table_str(tb, c++, o->kernel);
-    ws_table_i64(tb, c++, o->region.x);
-    ws_table_i64(tb, c++, o->region.y);
-    ws_table_i64(tb, c++, o->region.w);
-    ws_table_i64(tb, c++, o->region.h);
-    ws_table_i64(tb, c++, o->pes);
-    ws_table_i64(tb, c++, (int64_t)o->busy_max);
-    ws_table_f64(tb, c++, o->utilisation);
-    ws_table_i64(tb, c++, (int64_t)o->nnz_max);
-    ws_table_f64(tb, c++, o->nnz_mean);
-    ws_table_i64(tb, c++, (int64_t)o->first);
-    ws_table_i64(tb, c++, (int64_t)o->cycles);
-    ws_table_i64(tb, c++, (int64_t)o->bound);
-    ws_table_i64(tb, c++, (int64_t)o->interval);
-    ws_table_i64(tb, c++, (int64_t)o->macs);
-    ws_table_i64(tb, c++, (int64_t)o->sram_max);
-    ws_table_i64(tb, c++, (int64_t)o->weight_bytes);
-  }
   return tb;
 }
+
+ws_table *ws_run_totals_table(const ws_run *r) { return ws_run_totals_row(&r->res.tot); }
+ws_table *ws_run_ops_table(const ws_run *r) { return ws_run_ops_rows(r->res.ops, r->res.nops); }
 
 int ws_run_write_pes(const ws_run *run, FILE *out) {
   const strat_result *r = &run->res;

@@ -98,9 +98,17 @@ uint32_t ws_run_op_count(const ws_run *r);
 const ws_run_op *ws_run_op_at(const ws_run *r, uint32_t i);
 
 /* The totals as one row, and one row per op (the columns are the fields
- * above). NULL out of memory. */
+ * above, listed with their units in run.c's column tables,
+ * ws_run_totals_columns and ws_run_ops_columns). NULL out of memory. */
 ws_table *ws_run_totals_table(const ws_run *r);
 ws_table *ws_run_ops_table(const ws_run *r);
+/* The same from the structs themselves: totals t as one row; nops op rows. */
+ws_table *ws_run_totals_row(const ws_run_totals *t);
+ws_table *ws_run_ops_rows(const ws_run_op *ops, uint32_t nops);
+/* The columns of those tables, in output order (table.h): each one's name,
+ * unit and field; *n is set to their count. */
+const ws_column *ws_run_totals_columns(size_t *n);
+const ws_column *ws_run_ops_columns(size_t *n);
 /* Every PE of the mesh: x, y, stage (its index, -1 unused), op (empty where unused), busy_cycles,
  * busy_fraction (of the run's cycles), sram_bytes. 0, or -1 on a write error. */
 int ws_run_write_pes(const ws_run *r, FILE *out);

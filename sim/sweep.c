@@ -5,6 +5,7 @@
 #include "sweep.h"
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -292,55 +293,73 @@ void ws_sweep_destroy(ws_sweep *s) {
   free(s);
 }
 
+/* The derived columns of a point (row: a point; ctx: its sweep). */
+static const ws_run_totals *dense_of(const void *row, const void *ctx) {
+  const ws_sweep *s = ctx;
+  return &s->pt[((const point *)row)->value * s->nlevels].tot;
+}
+static void get_speedup(ws_table *t, size_t col, const void *row, const void *ctx) {
+  ws_table_f64(t, col, (double)dense_of(row, ctx)->cycles / (double)((const point *)row)->tot.cycles);
+}
+static void get_params_reduction(ws_table *t, size_t col, const void *row, const void *ctx) {
+  (void)ctx;
+  const ws_run_totals *tot = &((const point *)row)->tot;
+  ws_table_f64(t, col, (double)tot->params_dense / (double)tot->params);
+}
+static void get_value(ws_table *t, size_t col, const void *row, const void *ctx) {
+  const ws_sweep *s = ctx;
+  ws_table_str(t, col, s->key ? s->values[((const point *)row)->value] : "");
+}
+
+/* A point's columns, in output order (sweep.h; the totals' fields as run.h defines them). */
+static const ws_column point_columns[] = {
+    WS_COLUMN(point, level, "sparsity", "fraction of zeros"),
+    WS_COLUMN(point, tot.cycles, "cycles", "cycles"),
+    WS_COLUMN(point, tot.seconds, "seconds", "s"),
+    WS_COLUMN(point, tot.tokens_per_s, "tokens_per_s", "tokens/s"),
+    WS_COLUMN_GET("speedup", "ratio", WS_COL_F64, get_speedup,
+                  "cycles of the dense point (level 0) with the same value / point.tot.cycles"),
+    WS_COLUMN(point, tot.flops_reduction, "flops_reduction", "ratio"),
+    WS_COLUMN_GET("params_reduction", "ratio", WS_COL_F64, get_params_reduction,
+                  "point.tot.params_dense / point.tot.params"),
+    WS_COLUMN(point, tot.weight_bytes, "weight_bytes", "bytes"),
+    WS_COLUMN(point, tot.sram_max, "sram_max_bytes", "bytes"),
+    WS_COLUMN(point, tot.pes_used, "pes_used", "PEs"),
+    WS_COLUMN(point, tot.kernel_mix, "kernel_mix", "ratio"),
+    WS_COLUMN(point, tot.wall_s, "wall_s", "s"),
+    WS_COLUMN(point, cfg.workload.micro_batch, "micro_batch", "tokens"),
+    WS_COLUMN(point, cfg.kernels.sparse_setup, "sparse_setup", "cycles per nonzero"),
+    WS_COLUMN_GET("value", NULL, WS_COL_STR, get_value, "the --vary key's value of the point, empty without --vary"),
+    WS_COLUMN(point, tot.fill_cycles, "fill_cycles", "cycles"),
+    WS_COLUMN(point, tot.steady_interval, "steady_interval", "cycles per micro-batch"),
+    WS_COLUMN(point, tot.bound, "bound_cycles", "cycles"),
+    WS_COLUMN(point, tot.placer_interval, "placer_interval", "cycles per micro-batch"),
+    WS_COLUMN(point, tot.flops_dense, "flops_dense", "FLOP"),
+    WS_COLUMN(point, tot.flops_executed, "flops_executed", "FLOP"),
+    WS_COLUMN(point, tot.flops_per_s, "flops_per_s", "FLOP/s"),
+    WS_COLUMN(point, tot.peak_fraction, "peak_fraction", "ratio"),
+    WS_COLUMN(point, tot.events, "events", "events"),
+    WS_COLUMN(point, tot.events_per_s, "events_per_s", "events/s"),
+    WS_COLUMN(point, tot.sim_wall_s, "sim_wall_s", "s"),
+    WS_COLUMN(point, tot.peak_rss_bytes, "peak_rss_bytes", "bytes"),
+    WS_COLUMN(point, tot.flops_simulated, "flops_simulated", "FLOP"),
+    WS_COLUMN(point, tot.bound_cycles_wafer, "bound_cycles_wafer", "cycles"),
+    WS_COLUMN(point, tot.bound_fraction, "bound_fraction", "ratio"),
+};
+#define NPOINT_COLUMNS (sizeof point_columns / sizeof point_columns[0])
+
+const ws_column *ws_sweep_columns(size_t *n) {
+  *n = NPOINT_COLUMNS;
+  return point_columns;
+}
+
 ws_table *ws_sweep_table(const ws_sweep *s) {
-  static const char *const cols[] = {
-      "sparsity",        "cycles",         "seconds",          "tokens_per_s", "speedup",          "flops_reduction",
-      "params_reduction", "weight_bytes",  "sram_max_bytes",   "pes_used",     "kernel_mix",       "wall_s",
-      "micro_batch",     "sparse_setup",   "value",            "fill_cycles",  "steady_interval",  "bound_cycles",
-      "placer_interval", "flops_dense",    "flops_executed",   "flops_per_s",  "peak_fraction",    "events",
-      "events_per_s",    "sim_wall_s",     "peak_rss_bytes",   "flops_simulated", "bound_cycles_wafer",
-      "bound_fraction"};
-  ws_table *tb = ws_table_create(sizeof cols / sizeof cols[0], cols);
-  for (size_t i = 0; tb && i < s->n; i++) {
-    if (ws_table_row(tb) != 0) {
+  ws_table *tb = ws_table_of_columns(point_columns, NPOINT_COLUMNS);
+  for (size_t i = 0; tb && i < s->n; i++)
+    if (ws_table_add(tb, point_columns, NPOINT_COLUMNS, &s->pt[i], s) != 0) {
       ws_table_destroy(tb);
       return NULL;
     }
-    const point *p = &s->pt[i];
-    const ws_run_totals *t = &p->tot;
-    const ws_run_totals *dense = &s->pt[p->value * s->nlevels].tot;
-    size_t c = 0;
-    ws_table_f64(tb, c++, p->level);
-    ws_table_i64(tb, c++, (int64_t)t->cycles);
-    ws_table_f64(tb, c++, t->seconds);
-    ws_table_f64(tb, c++, t->tokens_per_s);
-    ws_table_f64(tb, c++, (double)dense->cycles / (double)t->cycles);
-    ws_table_f64(tb, c++, t->flops_reduction);
-    ws_table_f64(tb, c++, (double)t->params_dense / (double)t->params);
-    ws_table_i64(tb, c++, (int64_t)t->weight_bytes);
-    ws_table_i64(tb, c++, (int64_t)t->sram_max);
-    ws_table_i64(tb, c++, (int64_t)t->pes_used);
-    ws_table_f64(tb, c++, t->kernel_mix);
-    ws_table_f64(tb, c++, t->wall_s);
-    ws_table_i64(tb, c++, p->cfg.workload.micro_batch);
-    ws_table_i64(tb, c++, p->cfg.kernels.sparse_setup);
-    ws_table_str(tb, c++, s->key ? s->values[p->value] : "");
-    ws_table_i64(tb, c++, (int64_t)t->fill_cycles);
-    ws_table_i64(tb, c++, (int64_t)t->steady_interval);
-    ws_table_i64(tb, c++, (int64_t)t->bound);
-    ws_table_i64(tb, c++, (int64_t)t->placer_interval);
-    ws_table_f64(tb, c++, t->flops_dense);
-    ws_table_f64(tb, c++, t->flops_executed);
-    ws_table_f64(tb, c++, t->flops_per_s);
-    ws_table_f64(tb, c++, t->peak_fraction);
-    ws_table_i64(tb, c++, (int64_t)t->events);
-    ws_table_f64(tb, c++, t->events_per_s);
-    ws_table_f64(tb, c++, t->sim_wall_s);
-    ws_table_i64(tb, c++, (int64_t)t->peak_rss_bytes);
-    ws_table_f64(tb, c++, t->flops_simulated);
-    ws_table_i64(tb, c++, (int64_t)t->bound_cycles_wafer);
-    ws_table_f64(tb, c++, t->bound_fraction);
-  }
   return tb;
 }
 

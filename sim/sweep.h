@@ -62,8 +62,9 @@ ws_sweep *ws_sweep_run_from(const ws_config *cfg, const ws_sweep_spec *spec, con
                             size_t errlen);
 void ws_sweep_destroy(ws_sweep *s);
 
-/* One row per point, the varied value's points together, levels ascending:
- * sparsity, cycles, seconds, tokens_per_s, speedup, flops_reduction,
+/* One row per point, the varied value's points together, levels ascending;
+ * its columns are ws_sweep_columns' (sweep.c: each one's name, unit and
+ * field or derivation), in this order: sparsity, cycles, seconds, tokens_per_s, speedup, flops_reduction,
  * params_reduction, weight_bytes, sram_max_bytes, pes_used, kernel_mix,
  * wall_s, then micro_batch, sparse_setup, value (of the varied key, or
  * empty), fill_cycles, steady_interval, bound_cycles, placer_interval,
@@ -72,6 +73,9 @@ void ws_sweep_destroy(ws_sweep *s);
  * point ended), flops_simulated, bound_cycles_wafer, bound_fraction (run.h).
  * NULL out of memory. */
 ws_table *ws_sweep_table(const ws_sweep *s);
+/* Its columns, in output order (table.h): each one's name, unit and where
+ * its value comes from; *n is set to their count. */
+const ws_column *ws_sweep_columns(size_t *n);
 /* Per point: sparsity, value, then one column per op kind (in graph order):
  * the sum over the kind's stages of their busiest PE's compute cycles. */
 ws_table *ws_sweep_kinds_table(const ws_sweep *s);

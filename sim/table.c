@@ -222,3 +222,68 @@ int ws_table_write(const ws_table *t, ws_format fmt, FILE *out) {
   }
   return ferror(out) ? -1 : 0;
 }
+
+ws_table *ws_table_of_columns(const ws_column *cols, size_t n) {
+  const char *names[128];
+  if (n > sizeof names / sizeof names[0]) {
+    fprintf(stderr, "%s:%d: internal error: %zu columns\n", __FILE__, __LINE__, n);
+    abort();
+  }
+  for (size_t c = 0; c < n; c++) names[c] = cols[c].name;
+  return ws_table_create(n, names);
+}
+
+int ws_table_add(ws_table *t, const ws_column *cols, size_t n, const void *row, const void *ctx) {
+  if (n != t->ncols) {
+    fprintf(stderr, "%s:%d: internal error: %zu columns for a table of %zu\n", __FILE__, __LINE__, n, t->ncols);
+    abort();
+  }
+  if (ws_table_row(t) != 0) return -1;
+  for (size_t c = 0; c < n; c++) {
+    const ws_column *k = &cols[c];
+    if (k->get) {
+      k->get(t, c, row, ctx);
+      continue;
+    }
+    const char *at = (const char *)row + k->offset;
+    switch (k->type) { /* memcpy: the row struct's field, whatever its alignment here */
+    case WS_COL_I64: {
+      int64_t v;
+      memcpy(&v, at, sizeof v);
+      ws_table_i64(t, c, v);
+    } break;
+    case WS_COL_U64: {
+      uint64_t v;
+      memcpy(&v, at, sizeof v);
+      ws_table_i64(t, c, (int64_t)v);
+    } break;
+    case WS_COL_I32: {
+      int32_t v;
+      memcpy(&v, at, sizeof v);
+      ws_table_i64(t, c, v);
+    } break;
+    case WS_COL_U32: {
+      uint32_t v;
+      memcpy(&v, at, sizeof v);
+      ws_table_i64(t, c, v);
+    } break;
+    case WS_COL_F64: {
+      double v;
+      memcpy(&v, at, sizeof v);
+      ws_table_f64(t, c, v);
+    } break;
+    case WS_COL_STR: {
+      const char *v;
+      memcpy(&v, at, sizeof v);
+      ws_table_str(t, c, v ? v : "");
+    } break;
+    }
+  }
+  return 0;
+}
+
+const ws_column *ws_column_find(const ws_column *cols, size_t n, const char *name) {
+  for (size_t c = 0; c < n; c++)
+    if (strcmp(cols[c].name, name) == 0) return &cols[c];
+  return NULL;
+}

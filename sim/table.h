@@ -43,6 +43,44 @@ int ws_table_write(const ws_table *t, ws_format fmt, FILE *out);
 /* A one-row table as aligned "name  value" lines, human text (a report's totals). */
 int ws_table_write_fields(const ws_table *t, FILE *out);
 
+/* Reports by key: a report's columns as one table of ws_column, each with
+ * its name (CSV header, JSON key), unit (the output schema's x-unit) and
+ * where its value comes from; headers, keys and cells are all built from
+ * that one table, so a column cannot be labelled with another's name, and
+ * tests/test_columns.cc checks each table against sim/output.schema.json. */
+typedef enum { WS_COL_I64, WS_COL_U64, WS_COL_I32, WS_COL_U32, WS_COL_F64, WS_COL_STR } ws_col_type;
+
+typedef struct ws_column {
+  const char *name; /* CSV header and JSON key */
+  const char *unit; /* the schema's x-unit; NULL for none (text) */
+  ws_col_type type; /* of the field (or, for get, of the value it sets) */
+  size_t offset;    /* of the field in the row struct (nested members allowed); unused with get */
+  /* A derived value: sets cell col of t's last row from row and ctx; NULL reads the field. */
+  void (*get)(ws_table *t, size_t col, const void *row, const void *ctx);
+  const char *source; /* where the value comes from, one line */
+} ws_column;
+
+/* A column type from a field's C type (a field of any other type does not
+ * compile): int64_t, uint64_t, int32_t, uint32_t, double, or a string
+ * pointer (const char *; not a char array). C only (_Generic). */
+#define WS_COL_TYPE_OF(e)                                                                                      \
+  _Generic((e), int64_t: WS_COL_I64, uint64_t: WS_COL_U64, int32_t: WS_COL_I32, uint32_t: WS_COL_U32,          \
+           double: WS_COL_F64, const char *: WS_COL_STR, char *: WS_COL_STR)
+/* A column read from field `member` of row struct S: its type from the
+ * field's, its source the field's name ("S.member"). */
+#define WS_COLUMN(S, member, name, unit)                                                                       \
+  { (name), (unit), WS_COL_TYPE_OF(((S *)0)->member), offsetof(S, member), NULL, #S "." #member }
+/* A derived column: get sets it; source says how it is derived. */
+#define WS_COLUMN_GET(name, unit, type, get, source) { (name), (unit), (type), 0, (get), (source) }
+
+/* A table whose columns are cols' names. NULL on out of memory. */
+ws_table *ws_table_of_columns(const ws_column *cols, size_t n);
+/* Add a row: each column's cell from row's field at its offset, or from
+ * its get (given row and ctx). 0, or -1 on out of memory. */
+int ws_table_add(ws_table *t, const ws_column *cols, size_t n, const void *row, const void *ctx);
+/* The column named name in cols, or NULL. */
+const ws_column *ws_column_find(const ws_column *cols, size_t n, const char *name);
+
 #ifdef __cplusplus
 }
 #endif

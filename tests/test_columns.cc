@@ -1,0 +1,438 @@
+// Reports by key (sim/table.h ws_column): every report's column table
+// (run totals, run op rows, sweep points, place stages and totals, probe) against the output schema
+// (sim/output.schema.json, the embedded copy): the same properties in the
+// same order, the same x-unit, a JSON type that matches the column's; every
+// column says where its value comes from; and a row read back by name
+// carries the value of the field of that name (written out here, field by
+// field, with a distinct value in each), so a reordered or mislabelled
+// column fails.
+#include <jansson.h>
+
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "sim/jschema.h"
+#include "sim/place.h"
+#include "sim/probe.h"
+#include "sim/run.h"
+#include "sim/sweep.h"
+#include "sim/table.h"
+#include "ws_test.h"
+
+namespace {
+
+struct Json {
+  json_t *j;
+  explicit Json(json_t *p) : j(p) {}
+  ~Json() { json_decref(j); }
+  Json(const Json &) = delete;
+  Json &operator=(const Json &) = delete;
+};
+
+struct Cols {
+  const char *def; // the schema's $defs entry
+  const ws_column *cols;
+  size_t n;
+};
+
+std::vector<Cols> reports() {
+  std::vector<Cols> v;
+  size_t n = 0;
+  const ws_column *c = ws_run_totals_columns(&n);
+  v.push_back({"totals", c, n});
+  c = ws_run_ops_columns(&n);
+  v.push_back({"op", c, n});
+  c = ws_sweep_columns(&n);
+  v.push_back({"point", c, n});
+  c = ws_place_columns(&n);
+  v.push_back({"place_stage", c, n});
+  c = ws_place_totals_columns(&n);
+  v.push_back({"place_totals", c, n});
+  c = ws_probe_columns(&n);
+  v.push_back({"probe", c, n});
+  return v;
+}
+
+// A property of the schema, "$ref"s followed (only "#/..." pointers).
+const json_t *resolve(const json_t *schema, const json_t *prop) {
+  for (int hops = 0; hops < 8; hops++) {
+    const json_t *ref = json_object_get(prop, "$ref");
+    if (!ref) return prop;
+    std::string p = json_string_value(ref);
+    EXPECT_EQ(p.rfind("#/", 0), 0u) << p;
+    const json_t *at = schema;
+    size_t i = 2;
+    while (at && i <= p.size()) {
+      const size_t j = std::min(p.find('/', i), p.size());
+      at = json_object_get(at, p.substr(i, j - i).c_str());
+      i = j + 1;
+    }
+    EXPECT_NE(at, nullptr) << p;
+    if (!at) return nullptr;
+    prop = at;
+  }
+  ADD_FAILURE() << "a $ref loop";
+  return nullptr;
+}
+
+// The schema type a column of type t must have.
+const char *json_type_of(ws_col_type t) {
+  switch (t) {
+  case WS_COL_I64:
+  case WS_COL_U64:
+  case WS_COL_I32:
+  case WS_COL_U32: return "integer";
+  case WS_COL_F64: return "number";
+  case WS_COL_STR: return "string";
+  }
+  return "?";
+}
+
+json_t *schema() {
+  char err[256];
+  json_t *s = ws_jschema_output(err, sizeof err);
+  EXPECT_NE(s, nullptr) << err;
+  return s;
+}
+
+} // namespace
+
+// Each column table is exactly its schema object: the properties (no more,
+// no fewer), in the order the schema's "required" lists them, each with the
+// column's unit as x-unit and a type that holds the column's values.
+TEST(Columns, SchemaMatchesTables) {
+  Json s(schema());
+  ASSERT_NE(s.j, nullptr);
+  for (const Cols &r : reports()) {
+    SCOPED_TRACE(r.def);
+    const json_t *def = json_object_get(json_object_get(s.j, "$defs"), r.def);
+    ASSERT_NE(def, nullptr);
+    const json_t *props = json_object_get(def, "properties"), *req = json_object_get(def, "required");
+    ASSERT_NE(props, nullptr);
+    ASSERT_NE(req, nullptr);
+    EXPECT_EQ(json_object_size(props), r.n);
+    ASSERT_EQ(json_array_size(req), r.n);
+    for (size_t c = 0; c < r.n; c++) {
+      const ws_column &col = r.cols[c];
+      SCOPED_TRACE(col.name);
+      EXPECT_STREQ(json_string_value(json_array_get(req, c)), col.name) << "column " << c << " out of order";
+      const json_t *p = resolve(s.j, json_object_get(props, col.name));
+      ASSERT_NE(p, nullptr) << "not in the schema";
+      const char *unit = json_string_value(json_object_get(p, "x-unit"));
+      if (col.unit) {
+        EXPECT_STREQ(unit, col.unit);
+      } else {
+        EXPECT_EQ(unit, nullptr) << "x-unit " << unit << " in the schema, none in the table";
+      }
+      const json_t *type = json_object_get(p, "type"), *en = json_object_get(p, "enum");
+      if (!type && en) { // an enum of strings (yes / no): a string column
+        EXPECT_EQ(col.type, WS_COL_STR);
+        for (size_t e = 0; e < json_array_size(en); e++) EXPECT_TRUE(json_is_string(json_array_get(en, e)));
+      } else if (json_is_array(type)) { // [T, "null"]: a derived column that leaves the cell empty where it does not apply
+        ASSERT_EQ(json_array_size(type), 2u);
+        EXPECT_STREQ(json_string_value(json_array_get(type, 0)), json_type_of(col.type));
+        EXPECT_STREQ(json_string_value(json_array_get(type, 1)), "null");
+        EXPECT_NE(col.get, nullptr) << "nullable in the schema: only a get can leave a cell empty";
+      } else {
+        ASSERT_TRUE(json_is_string(type)) << "one JSON type";
+        EXPECT_STREQ(json_string_value(type), json_type_of(col.type));
+      }
+    }
+  }
+}
+
+// Every column says where its value comes from; names are unique; a
+// column read from a field has no getter and a derived one has one.
+TEST(Columns, EveryColumnHasASource) {
+  for (const Cols &r : reports()) {
+    SCOPED_TRACE(r.def);
+    std::set<std::string> names;
+    for (size_t c = 0; c < r.n; c++) {
+      const ws_column &col = r.cols[c];
+      ASSERT_NE(col.name, nullptr);
+      EXPECT_TRUE(names.insert(col.name).second) << col.name << " twice";
+      ASSERT_NE(col.source, nullptr) << col.name;
+      EXPECT_GT(std::strlen(col.source), 0u) << col.name;
+      EXPECT_EQ(std::strchr(col.source, '\n'), nullptr) << col.name << ": one line";
+      if (col.unit) {
+        EXPECT_GT(std::strlen(col.unit), 0u) << col.name;
+      }
+    }
+    EXPECT_EQ(ws_column_find(r.cols, r.n, "no_such_column"), nullptr);
+  }
+}
+
+namespace {
+
+// The one row of t as a JSON object (new reference).
+json_t *row_of(const ws_table *t, size_t i) {
+  json_t *rows = ws_table_json(t);
+  json_t *row = json_incref(json_array_get(rows, i));
+  json_decref(rows);
+  return row;
+}
+
+void expect_int(const json_t *row, const char *key, int64_t v) {
+  const json_t *x = json_object_get(row, key);
+  ASSERT_TRUE(json_is_integer(x)) << key;
+  EXPECT_EQ(json_integer_value(x), v) << key;
+}
+void expect_real(const json_t *row, const char *key, double v) {
+  const json_t *x = json_object_get(row, key);
+  ASSERT_TRUE(json_is_real(x)) << key;
+  EXPECT_EQ(json_real_value(x), v) << key;
+}
+void expect_str(const json_t *row, const char *key, const char *v) {
+  const json_t *x = json_object_get(row, key);
+  ASSERT_TRUE(json_is_string(x)) << key;
+  EXPECT_STREQ(json_string_value(x), v) << key;
+}
+
+} // namespace
+
+// Totals with a distinct value in every field: each named cell holds the
+// field of that name (run.h), whatever the columns' order.
+TEST(Columns, TotalsRowReadBackByName) {
+  ws_run_totals t;
+  std::memset(&t, 0, sizeof t);
+  t.cycles = 1001; t.fill_cycles = 1002; t.steady_interval = 1003; t.bound = 1004;
+  t.seconds = 1.5; t.tokens_per_s = 2.5;
+  t.flops_dense = 3.5; t.flops_executed = 4.5; t.flops_saved = 5.5; t.flops_reduction = 6.5;
+  t.flops_simulated = 7.5; t.flops_per_s = 8.5; t.peak_flops_per_s = 9.5; t.peak_fraction = 10.5;
+  t.params_dense = 1005; t.params = -1006; t.weight_bytes = 1007; t.macs = 1008; t.sram_max = 1009;
+  t.sram_mean = 11.5; t.pes_used = 1010; t.pes_mesh = 1011; t.kernel_mix = 12.5;
+  t.stages = 1012; t.micro_batch = 1013; t.micro_batches = 1014; t.placer_interval = 1015;
+  t.events = 1016; t.wavelets_sent = 1017; t.link_wavelets = 1018;
+  t.wall_s = 13.5; t.place_wall_s = 14.5; t.sim_wall_s = 15.5; t.events_per_s = 16.5;
+  t.sim_bytes = 1019; t.peak_rss_bytes = 1020; t.bound_cycles_wafer = 1021; t.bound_fraction = 17.5;
+  std::unique_ptr<ws_table, void (*)(ws_table *)> tb(ws_run_totals_row(&t), ws_table_destroy);
+  ASSERT_TRUE(tb);
+  ASSERT_EQ(ws_table_rows(tb.get()), 1u);
+  Json row(row_of(tb.get(), 0));
+  size_t n = 0;
+  ws_run_totals_columns(&n);
+  EXPECT_EQ(json_object_size(row.j), n);
+  expect_int(row.j, "cycles", 1001);
+  expect_int(row.j, "fill_cycles", 1002);
+  expect_int(row.j, "steady_interval", 1003);
+  expect_int(row.j, "bound_cycles", 1004);
+  expect_real(row.j, "seconds", 1.5);
+  expect_real(row.j, "tokens_per_s", 2.5);
+  expect_real(row.j, "flops_dense", 3.5);
+  expect_real(row.j, "flops_executed", 4.5);
+  expect_real(row.j, "flops_saved", 5.5);
+  expect_real(row.j, "flops_reduction", 6.5);
+  expect_real(row.j, "flops_simulated", 7.5);
+  expect_real(row.j, "flops_per_s", 8.5);
+  expect_real(row.j, "peak_flops_per_s", 9.5);
+  expect_real(row.j, "peak_fraction", 10.5);
+  expect_int(row.j, "params_dense", 1005);
+  expect_int(row.j, "params", -1006);
+  expect_int(row.j, "weight_bytes", 1007);
+  expect_int(row.j, "macs", 1008);
+  expect_int(row.j, "sram_max_bytes", 1009);
+  expect_real(row.j, "sram_mean_bytes", 11.5);
+  expect_int(row.j, "pes_used", 1010);
+  expect_int(row.j, "pes_mesh", 1011);
+  expect_real(row.j, "kernel_mix", 12.5);
+  expect_int(row.j, "stages", 1012);
+  expect_int(row.j, "micro_batch", 1013);
+  expect_int(row.j, "micro_batches", 1014);
+  expect_int(row.j, "placer_interval", 1015);
+  expect_int(row.j, "events", 1016);
+  expect_int(row.j, "wavelets_sent", 1017);
+  expect_int(row.j, "link_wavelets", 1018);
+  expect_real(row.j, "wall_s", 13.5);
+  expect_real(row.j, "place_wall_s", 14.5);
+  expect_real(row.j, "sim_wall_s", 15.5);
+  expect_real(row.j, "events_per_s", 16.5);
+  expect_int(row.j, "sim_bytes", 1019);
+  expect_int(row.j, "peak_rss_bytes", 1020);
+  expect_int(row.j, "bound_cycles_wafer", 1021);
+  expect_real(row.j, "bound_fraction", 17.5);
+}
+
+// The same for an op row (strategy.h's strat_op), nested region included.
+TEST(Columns, OpRowReadBackByName) {
+  ws_run_op o[2];
+  std::memset(o, 0, sizeof o);
+  o[1].name = "L1.q";
+  o[1].kind = "q";
+  o[1].kernel = "sparse";
+  o[1].layer = -3;
+  o[1].region.x = 101; o[1].region.y = 102; o[1].region.w = 103; o[1].region.h = 104;
+  o[1].pes = 105; o[1].sparse_pes = 106; o[1].busy_max = 107; o[1].utilisation = 0.25;
+  o[1].nnz_max = 108; o[1].nnz_mean = 1.75; o[1].first = 109; o[1].cycles = 110; o[1].bound = 111;
+  o[1].macs = 112; o[1].sram_max = 113; o[1].weight_bytes = 114; o[1].interval = 115;
+  o[0] = o[1];
+  o[0].name = "embed";
+  std::unique_ptr<ws_table, void (*)(ws_table *)> tb(ws_run_ops_rows(o, 2), ws_table_destroy);
+  ASSERT_TRUE(tb);
+  ASSERT_EQ(ws_table_rows(tb.get()), 2u);
+  Json first(row_of(tb.get(), 0)), row(row_of(tb.get(), 1));
+  expect_str(first.j, "op", "embed");
+  size_t n = 0;
+  ws_run_ops_columns(&n);
+  EXPECT_EQ(json_object_size(row.j), n);
+  expect_str(row.j, "op", "L1.q");
+  expect_str(row.j, "kind", "q");
+  expect_str(row.j, "kernel", "sparse");
+  expect_int(row.j, "layer", -3);
+  expect_int(row.j, "x", 101);
+  expect_int(row.j, "y", 102);
+  expect_int(row.j, "w", 103);
+  expect_int(row.j, "h", 104);
+  expect_int(row.j, "pes", 105);
+  expect_int(row.j, "busy_max", 107);
+  expect_real(row.j, "utilisation", 0.25);
+  expect_int(row.j, "nnz_max", 108);
+  expect_real(row.j, "nnz_mean", 1.75);
+  expect_int(row.j, "first", 109);
+  expect_int(row.j, "cycles", 110);
+  expect_int(row.j, "bound_cycles", 111);
+  expect_int(row.j, "macs", 112);
+  expect_int(row.j, "sram_max_bytes", 113);
+  expect_int(row.j, "weight_bytes", 114);
+  expect_int(row.j, "placer_interval", 115);
+}
+
+// The probe's row: each named cell from the field of that name, the
+// derived ones by their definitions.
+TEST(Columns, ProbeRowReadBackByName) {
+  ws_probe_row p;
+  std::memset(&p, 0, sizeof p);
+  p.spec.pattern = (ws_probe_pattern)ws_probe_pattern_parse("allreduce");
+  p.spec.wavelets = 201;
+  p.spec.fabric.width = 7;
+  p.spec.fabric.height = 9;
+  p.spec.fabric.fidelity = FAB_WAVELET;
+  p.res.cycles = 2000;
+  p.res.bound = 203;
+  p.res.bound_exact = 1;
+  p.res.wall_s = 0.5;
+  p.res.fabric.link_busy_max = 204;
+  p.res.fabric.wavelets_sent = 205;
+  p.res.fabric.wavelets_received = 206;
+  p.res.fabric.link_wavelets = 207;
+  p.res.fabric.colors_max = 208;
+  p.res.fabric.bytes = 1000;
+  p.res.engine.executed = 209;
+  p.res.engine.bytes = 24;
+  p.clock = 1000000000;
+  std::unique_ptr<ws_table, void (*)(ws_table *)> tb(ws_probe_table(&p), ws_table_destroy);
+  ASSERT_TRUE(tb);
+  Json row(row_of(tb.get(), 0));
+  expect_str(row.j, "pattern", "allreduce");
+  expect_str(row.j, "mesh", "7x9");
+  expect_int(row.j, "wavelets", 201);
+  expect_str(row.j, "fidelity", "wavelet");
+  expect_int(row.j, "cycles", 2000);
+  expect_int(row.j, "link_busy_max", 204);
+  expect_int(row.j, "events", 209);
+  expect_real(row.j, "wall_s", 0.5);
+  expect_int(row.j, "cycles_bound", 203);
+  expect_str(row.j, "bound_exact", "yes");
+  expect_real(row.j, "time_us", 2.0);
+  expect_real(row.j, "events_per_s", 418.0);
+  expect_int(row.j, "wavelets_sent", 205);
+  expect_int(row.j, "wavelets_received", 206);
+  expect_int(row.j, "link_wavelets", 207);
+  expect_int(row.j, "colors_max", 208);
+  expect_int(row.j, "memory_bytes", 1024);
+}
+
+namespace {
+
+ws_config tiny_sparse(const std::vector<std::string> &sets) {
+  ws_config c;
+  char err[WS_CONFIG_ERR_MAX];
+  EXPECT_EQ(ws_config_init_default(&c, err, sizeof err), 0) << err;
+  EXPECT_EQ(ws_config_load_file(&c, wstest::source_path("tests/expected/tiny-sparse.yaml").c_str(), err, sizeof err),
+            0)
+      << err;
+  for (const auto &s : sets) EXPECT_EQ(ws_config_set(&c, s.c_str(), err, sizeof err), 0) << err;
+  EXPECT_EQ(ws_config_finish(&c, err, sizeof err), 0) << err;
+  return c;
+}
+
+} // namespace
+
+// A sweep's rows against runs of the same points, by name: the totals'
+// columns are the run's fields, the derived ones their definitions
+// (speedup = the dense point's cycles / the point's, params_reduction,
+// micro_batch and sparse_setup from the point's configuration, value the
+// --vary value), and every cell's JSON type is its column's.
+TEST(Columns, SweepRowsReadBackByName) {
+  const double levels[] = {0.5};
+  const char *const values[] = {"8", "16"};
+  ws_sweep_spec spec{};
+  spec.levels = levels;
+  spec.nlevels = 1;
+  spec.key = "workload.micro_batch";
+  spec.values = values;
+  spec.nvalues = 2;
+  spec.jobs = 1;
+  ws_config base = tiny_sparse({"kernels.sparse_setup=3"});
+  char err[512] = "";
+  std::unique_ptr<ws_sweep, void (*)(ws_sweep *)> s(ws_sweep_run(&base, &spec, err, sizeof err), ws_sweep_destroy);
+  ASSERT_TRUE(s) << err;
+  std::unique_ptr<ws_table, void (*)(ws_table *)> tb(ws_sweep_table(s.get()), ws_table_destroy);
+  ASSERT_TRUE(tb);
+  ASSERT_EQ(ws_table_rows(tb.get()), 4u); // per value: dense, then 0.5
+  size_t n = 0;
+  const ws_column *cols = ws_sweep_columns(&n);
+  size_t i = 0;
+  for (const char *mb : values) {
+    uint64_t dense_cycles = 0;
+    for (const char *level : {"0", "0.5"}) {
+      SCOPED_TRACE(std::string("micro_batch ") + mb + ", sparsity " + level);
+      ws_config c = tiny_sparse({"kernels.sparse_setup=3", std::string("workload.micro_batch=") + mb,
+                                 std::string("workload.sparsity=") + level});
+      std::unique_ptr<ws_run, void (*)(ws_run *)> r(ws_run_simulate(&c, nullptr, nullptr, err, sizeof err),
+                                                    ws_run_destroy);
+      ASSERT_TRUE(r) << err;
+      const ws_run_totals *t = ws_run_totals_of(r.get());
+      if (dense_cycles == 0) dense_cycles = t->cycles;
+      Json row(row_of(tb.get(), i++));
+      EXPECT_EQ(json_object_size(row.j), n);
+      for (size_t k = 0; k < n; k++) { // the type each column declares
+        const json_t *x = json_object_get(row.j, cols[k].name);
+        EXPECT_TRUE(cols[k].type == WS_COL_STR ? json_is_string(x)
+                    : cols[k].type == WS_COL_F64 ? json_is_real(x)
+                                                 : json_is_integer(x))
+            << cols[k].name;
+      }
+      expect_real(row.j, "sparsity", std::atof(level));
+      expect_int(row.j, "cycles", (int64_t)t->cycles);
+      expect_real(row.j, "seconds", t->seconds);
+      expect_real(row.j, "tokens_per_s", t->tokens_per_s);
+      expect_real(row.j, "speedup", (double)dense_cycles / (double)t->cycles);
+      expect_real(row.j, "flops_reduction", t->flops_reduction);
+      expect_real(row.j, "params_reduction", (double)t->params_dense / (double)t->params);
+      expect_int(row.j, "weight_bytes", (int64_t)t->weight_bytes);
+      expect_int(row.j, "sram_max_bytes", (int64_t)t->sram_max);
+      expect_int(row.j, "pes_used", (int64_t)t->pes_used);
+      expect_real(row.j, "kernel_mix", t->kernel_mix);
+      expect_int(row.j, "micro_batch", std::atoi(mb));
+      expect_int(row.j, "sparse_setup", 3);
+      expect_str(row.j, "value", mb);
+      expect_int(row.j, "fill_cycles", (int64_t)t->fill_cycles);
+      expect_int(row.j, "steady_interval", (int64_t)t->steady_interval);
+      expect_int(row.j, "bound_cycles", (int64_t)t->bound);
+      expect_int(row.j, "placer_interval", (int64_t)t->placer_interval);
+      expect_real(row.j, "flops_dense", t->flops_dense);
+      expect_real(row.j, "flops_executed", t->flops_executed);
+      expect_real(row.j, "flops_per_s", t->flops_per_s);
+      expect_real(row.j, "peak_fraction", t->peak_fraction);
+      expect_int(row.j, "events", (int64_t)t->events);
+      expect_real(row.j, "flops_simulated", t->flops_simulated);
+      expect_int(row.j, "bound_cycles_wafer", (int64_t)t->bound_cycles_wafer);
+      expect_real(row.j, "bound_fraction", t->bound_fraction);
+      // host fields (wall_s, events_per_s, sim_wall_s, peak_rss_bytes) differ from run to run: typed above
+    }
+  }
+}
