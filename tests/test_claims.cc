@@ -69,49 +69,6 @@ uint64_t kept(const wl_mask *mask, uint32_t k0, uint32_t k1, uint32_t n0, uint32
   return n;
 }
 
-// Cut point i of n in `parts`: the stage's own, or even.
-uint32_t cut_at(const uint32_t *given, uint32_t n, uint32_t parts, uint32_t i) {
-  return given ? given[i] : (uint32_t)((uint64_t)i * n / parts);
-}
-
-// A placed configuration simulated with its per-PE state kept.
-struct Simulated {
-  ws_placement *place = nullptr;
-  sim_engine *e = nullptr;
-  fab_fabric *f = nullptr;
-  krn_pipe *p = nullptr;
-  std::vector<krn_stage> stages;
-  ~Simulated() {
-    krn_pipe_destroy(p);
-    fab_destroy(f);
-    sim_engine_destroy(e);
-    ws_placement_destroy(place);
-  }
-};
-
-bool simulate_placed(const ws_config &c, Simulated &s) {
-  char err[1024] = "";
-  s.place = ws_place(&c, err, sizeof err);
-  EXPECT_NE(s.place, nullptr) << err;
-  if (!s.place) return false;
-  for (uint32_t i = 0; i < ws_placement_count(s.place); i++) s.stages.push_back(ws_placement_stage(s.place, i)->stage);
-  fab_config fc;
-  krn_machine m;
-  ws_config_fabric(&c, &fc);
-  ws_config_machine(&c, &m);
-  const uint32_t b = (uint32_t)c.workload.micro_batch, seq = (uint32_t)c.workload.seq_len;
-  const krn_run run = {b, seq / b, seq, false, nullptr, nullptr};
-  s.e = sim_engine_create(nullptr, err, sizeof err);
-  s.f = s.e ? fab_create(s.e, &fc, err, sizeof err) : nullptr;
-  s.p = s.f ? krn_pipe_create(s.e, s.f, &m, s.stages.data(), (uint32_t)s.stages.size(), &run, err, sizeof err)
-            : nullptr;
-  EXPECT_NE(s.p, nullptr) << err;
-  if (!s.p) return false;
-  EXPECT_EQ(sim_engine_run(s.e), 0) << sim_engine_error(s.e);
-  EXPECT_EQ(krn_pipe_check(s.p, err, sizeof err), 0) << err;
-  return true;
-}
-
 // ---- 1. the totals are what the README defines them to be, at any clock ----
 
 // README, "The end-to-end run": seconds are cycles at the clock, tokens/s
@@ -198,8 +155,8 @@ TEST(Claims, WeightsHeldAreEachPesTileInItsKernelsEncodingAndPoint4HoldsMoreThan
   const char *levels[2] = {"0", "0.4"};
   for (int l = 0; l < 2; l++) {
     const ws_config c = wstest::config(tiny({std::string("workload.sparsity=") + levels[l]}));
-    Simulated s;
-    ASSERT_TRUE(simulate_placed(c, s));
+    wstest::Simulated s;
+    ASSERT_TRUE(wstest::simulate_placed(c, s));
     RunPtr r = simulate(c);
     ASSERT_TRUE(r);
     uint32_t sparse_total = 0, gemm_total = 0;
@@ -214,8 +171,8 @@ TEST(Claims, WeightsHeldAreEachPesTileInItsKernelsEncodingAndPoint4HoldsMoreThan
       for (uint32_t i = 0; i < rows; i++)
         for (uint32_t j = 0; j < cols; j++) {
           const uint32_t band = st.nrev ? cols - 1 - j : j;
-          const uint32_t k0 = cut_at(st.k_cut, st.k, rows, i), k1 = cut_at(st.k_cut, st.k, rows, i + 1);
-          const uint32_t n0 = cut_at(st.n_cut, st.n, cols, band), n1 = cut_at(st.n_cut, st.n, cols, band + 1);
+          const uint32_t k0 = wstest::cut_at(st.k_cut, st.k, rows, i), k1 = wstest::cut_at(st.k_cut, st.k, rows, i + 1);
+          const uint32_t n0 = wstest::cut_at(st.n_cut, st.n, cols, band), n1 = wstest::cut_at(st.n_cut, st.n, cols, band + 1);
           const krn_pe_stats pe = krn_pipe_pe(s.p, si, i * cols + j);
           const uint64_t want =
               pe.kernel == KRN_SPARSE ? 4 * kept(st.mask, k0, k1, n0, n1) + 2 * (uint64_t)(k1 - k0)

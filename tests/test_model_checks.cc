@@ -41,45 +41,6 @@ RunPtr simulate(const ws_config &c) {
   return r;
 }
 
-// The placed pipeline of a configuration, simulated with its per-PE state
-// kept (ws_run keeps only its reports): what the MAC count reads.
-struct Simulated {
-  ws_placement *place = nullptr;
-  sim_engine *e = nullptr;
-  fab_fabric *f = nullptr;
-  krn_pipe *p = nullptr;
-  std::vector<krn_stage> stages;
-  ~Simulated() {
-    krn_pipe_destroy(p);
-    fab_destroy(f);
-    sim_engine_destroy(e);
-    ws_placement_destroy(place);
-  }
-};
-
-bool simulate_placed(const ws_config &c, Simulated &s) {
-  char err[1024] = "";
-  s.place = ws_place(&c, err, sizeof err);
-  EXPECT_NE(s.place, nullptr) << err;
-  if (!s.place) return false;
-  for (uint32_t i = 0; i < ws_placement_count(s.place); i++) s.stages.push_back(ws_placement_stage(s.place, i)->stage);
-  fab_config fc;
-  krn_machine m;
-  ws_config_fabric(&c, &fc);
-  ws_config_machine(&c, &m);
-  const uint32_t b = (uint32_t)c.workload.micro_batch, seq = (uint32_t)c.workload.seq_len;
-  const krn_run run = {b, seq / b, seq, false, nullptr, nullptr};
-  s.e = sim_engine_create(nullptr, err, sizeof err);
-  s.f = s.e ? fab_create(s.e, &fc, err, sizeof err) : nullptr;
-  s.p = s.f ? krn_pipe_create(s.e, s.f, &m, s.stages.data(), (uint32_t)s.stages.size(), &run, err, sizeof err)
-            : nullptr;
-  EXPECT_NE(s.p, nullptr) << err;
-  if (!s.p) return false;
-  EXPECT_EQ(sim_engine_run(s.e), 0) << sim_engine_error(s.e);
-  EXPECT_EQ(krn_pipe_check(s.p, err, sizeof err), 0) << err;
-  return true;
-}
-
 // ---- 1. the bounds, per op and in total, in both fidelities ----
 
 // Every op's span (first compute to last output sent) is at least its
@@ -118,8 +79,8 @@ TEST(ModelChecks, EveryOpSpanIsAtLeastItsBoundInBothFidelities) {
 TEST(ModelChecks, BusiestComputeEqualsTheStagesClosedForm) {
   for (const char *name : {"tiny-wavelet", "tiny-sparse", "tiny-dense"}) {
     const ws_config c = point(name);
-    Simulated s;
-    ASSERT_TRUE(simulate_placed(c, s)) << name;
+    wstest::Simulated s;
+    ASSERT_TRUE(wstest::simulate_placed(c, s)) << name;
     krn_machine m;
     ws_config_machine(&c, &m);
     const uint32_t b = (uint32_t)c.workload.micro_batch, seq = (uint32_t)c.workload.seq_len;
@@ -141,11 +102,6 @@ uint64_t kept(const wl_mask *mask, uint32_t k0, uint32_t k1, uint32_t n0, uint32
   return n;
 }
 
-// Cut point i of n in `parts`: the stage's own, or even.
-uint32_t cut_at(const uint32_t *given, uint32_t n, uint32_t parts, uint32_t i) {
-  return given ? given[i] : (uint32_t)((uint64_t)i * n / parts);
-}
-
 // Every weight-GEMM PE executed, over the sequence, its tile's nonzeros x
 // tokens MACs if it ran the sparse kernel and its whole tile x tokens if it
 // ran the dense one (the auto kernel's dense PEs multiply the zeros): the
@@ -156,8 +112,8 @@ uint32_t cut_at(const uint32_t *given, uint32_t n, uint32_t parts, uint32_t i) {
 // run's MACs are these summed, and flops_simulated is twice the run's.
 TEST(ModelChecks, EveryPeExecutesItsTilesNonzerosOrItsWholeTile) {
   const ws_config c = point("tiny-sparse");
-  Simulated s;
-  ASSERT_TRUE(simulate_placed(c, s));
+  wstest::Simulated s;
+  ASSERT_TRUE(wstest::simulate_placed(c, s));
   RunPtr r = simulate(c);
   ASSERT_TRUE(r);
   const uint32_t seq = (uint32_t)c.workload.seq_len;
@@ -177,8 +133,8 @@ TEST(ModelChecks, EveryPeExecutesItsTilesNonzerosOrItsWholeTile) {
     for (uint32_t i = 0; i < rows; i++)
       for (uint32_t j = 0; j < cols; j++) {
         const uint32_t band = st.nrev ? cols - 1 - j : j;
-        const uint32_t k0 = cut_at(st.k_cut, st.k, rows, i), k1 = cut_at(st.k_cut, st.k, rows, i + 1);
-        const uint32_t n0 = cut_at(st.n_cut, st.n, cols, band), n1 = cut_at(st.n_cut, st.n, cols, band + 1);
+        const uint32_t k0 = wstest::cut_at(st.k_cut, st.k, rows, i), k1 = wstest::cut_at(st.k_cut, st.k, rows, i + 1);
+        const uint32_t n0 = wstest::cut_at(st.n_cut, st.n, cols, band), n1 = wstest::cut_at(st.n_cut, st.n, cols, band + 1);
         const krn_pe_stats pe = krn_pipe_pe(s.p, si, i * cols + j);
         ASSERT_TRUE(pe.kernel == KRN_SPARSE || pe.kernel == KRN_DENSE) << st.name;
         const uint64_t nnz = kept(st.mask, k0, k1, n0, n1);

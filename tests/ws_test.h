@@ -14,6 +14,9 @@
 #include "fabric/fabric.h"
 #include "sim/cli.h"
 #include "sim/config.h"
+#include "sim/place.h"
+#include "sim/engine/engine.h"
+#include "kernels/pipeline.h"
 
 namespace wstest {
 
@@ -100,6 +103,50 @@ inline std::string read_file(const std::string &path) {
   for (size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) text.append(buf, n);
   std::fclose(f);
   return text;
+}
+
+// The placed pipeline of a configuration, simulated with its per-PE state
+// kept (ws_run keeps only its reports): what the MAC count reads.
+struct Simulated {
+  ws_placement *place = nullptr;
+  sim_engine *e = nullptr;
+  fab_fabric *f = nullptr;
+  krn_pipe *p = nullptr;
+  std::vector<krn_stage> stages;
+  ~Simulated() {
+    krn_pipe_destroy(p);
+    fab_destroy(f);
+    sim_engine_destroy(e);
+    ws_placement_destroy(place);
+  }
+};
+
+inline bool simulate_placed(const ws_config &c, Simulated &s) {
+  char err[1024] = "";
+  s.place = ws_place(&c, err, sizeof err);
+  EXPECT_NE(s.place, nullptr) << err;
+  if (!s.place) return false;
+  for (uint32_t i = 0; i < ws_placement_count(s.place); i++) s.stages.push_back(ws_placement_stage(s.place, i)->stage);
+  fab_config fc;
+  krn_machine m;
+  ws_config_fabric(&c, &fc);
+  ws_config_machine(&c, &m);
+  const uint32_t b = (uint32_t)c.workload.micro_batch, seq = (uint32_t)c.workload.seq_len;
+  const krn_run run = {b, seq / b, seq, false, nullptr, nullptr};
+  s.e = sim_engine_create(nullptr, err, sizeof err);
+  s.f = s.e ? fab_create(s.e, &fc, err, sizeof err) : nullptr;
+  s.p = s.f ? krn_pipe_create(s.e, s.f, &m, s.stages.data(), (uint32_t)s.stages.size(), &run, err, sizeof err)
+            : nullptr;
+  EXPECT_NE(s.p, nullptr) << err;
+  if (!s.p) return false;
+  EXPECT_EQ(sim_engine_run(s.e), 0) << sim_engine_error(s.e);
+  EXPECT_EQ(krn_pipe_check(s.p, err, sizeof err), 0) << err;
+  return true;
+}
+
+// Cut point i of n in `parts`: the stage's own, or even (as the pipeline cuts).
+inline uint32_t cut_at(const uint32_t *given, uint32_t n, uint32_t parts, uint32_t i) {
+  return given ? given[i] : (uint32_t)((uint64_t)i * n / parts);
 }
 
 }  // namespace wstest
