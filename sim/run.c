@@ -163,15 +163,45 @@ ws_table *ws_run_ops_rows(const ws_run_op *ops, uint32_t nops) {
 ws_table *ws_run_totals_table(const ws_run *r) { return ws_run_totals_row(&r->res.tot); }
 ws_table *ws_run_ops_table(const ws_run *r) { return ws_run_ops_rows(r->res.ops, r->res.nops); }
 
+/* One PE of the per-PE map (pes.csv). */
+typedef struct {
+  uint32_t x, y;         /* its place on the mesh */
+  int32_t stage;         /* the op it runs, -1 unused */
+  const char *op;        /* that op's name, "" unused */
+  uint64_t busy_cycles;  /* cycles */
+  double busy_fraction;  /* of the run's cycles */
+  uint32_t sram_bytes;   /* bytes */
+} pe_row;
+
+static const ws_column pes_columns[] = {
+    WS_COLUMN(pe_row, x, "x", "PEs"),
+    WS_COLUMN(pe_row, y, "y", "PEs"),
+    WS_COLUMN(pe_row, stage, "stage", NULL),
+    WS_COLUMN(pe_row, op, "op", NULL),
+    WS_COLUMN(pe_row, busy_cycles, "busy_cycles", "cycles"),
+    WS_COLUMN_FIXED(pe_row, busy_fraction, "busy_fraction", "ratio", 4),
+    WS_COLUMN(pe_row, sram_bytes, "sram_bytes", "bytes"),
+};
+
+const ws_column *ws_run_pes_columns(size_t *n) {
+  *n = NCOLS(pes_columns);
+  return pes_columns;
+}
+
+/* Row by row (a full wafer has close to a million PEs): one row held at a time. */
 int ws_run_write_pes(const ws_run *run, FILE *out) {
   const strat_result *r = &run->res;
-  fputs("x,y,stage,op,busy_cycles,busy_fraction,sram_bytes\n", out);
-  for (uint32_t y = 0; y < r->H; y++)
-    for (uint32_t x = 0; x < r->W; x++) {
+  ws_table *tb = ws_table_of_columns(pes_columns, NCOLS(pes_columns));
+  int rc = tb ? ws_table_write_csv_header(tb, out) : -1;
+  for (uint32_t y = 0; rc == 0 && y < r->H; y++)
+    for (uint32_t x = 0; rc == 0 && x < r->W; x++) {
       const size_t at = (size_t)y * r->W + x;
       const int32_t o = r->owner[at];
-      fprintf(out, "%u,%u,%d,%s,%llu,%.4f,%u\n", x, y, o, o >= 0 ? r->ops[o].name : "", (unsigned long long)r->busy[at],
-              (double)r->busy[at] / (double)r->tot.cycles, r->sram[at]);
+      const pe_row row = {x, y, o, o >= 0 ? r->ops[o].name : "", r->busy[at],
+                          (double)r->busy[at] / (double)r->tot.cycles, r->sram[at]};
+      ws_table_clear(tb);
+      rc = ws_table_add(tb, pes_columns, NCOLS(pes_columns), &row, NULL) != 0 ? -1 : ws_table_write_csv_rows(tb, out);
     }
-  return ferror(out) ? -1 : 0;
+  ws_table_destroy(tb);
+  return rc != 0 || ferror(out) ? -1 : 0;
 }

@@ -109,9 +109,12 @@ ws_table *ws_run_ops_rows(const ws_run_op *ops, uint32_t nops);
  * unit and field; *n is set to their count. */
 const ws_column *ws_run_totals_columns(size_t *n);
 const ws_column *ws_run_ops_columns(size_t *n);
-/* Every PE of the mesh: x, y, stage (its index, -1 unused), op (empty where unused), busy_cycles,
- * busy_fraction (of the run's cycles), sram_bytes. 0, or -1 on a write error. */
+/* Every PE of the mesh as CSV (pes.csv), built from the columns
+ * ws_run_pes_columns: x, y, stage (its index, -1 unused), op (empty where
+ * unused), busy_cycles, busy_fraction (of the run's cycles, 4 decimals),
+ * sram_bytes. 0, or -1 on a write or memory error. */
 int ws_run_write_pes(const ws_run *r, FILE *out);
+const ws_column *ws_run_pes_columns(size_t *n);
 
 #ifdef __cplusplus
 }

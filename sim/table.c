@@ -21,6 +21,7 @@ typedef struct {
 struct ws_table {
   size_t ncols;
   char **names; /* owned, ncols */
+  int *decimals; /* owned, ncols: CSV decimals of a real, 0 exact */
   size_t nrows, cap;
   cell *cells; /* owned, nrows x ncols */
 };
@@ -30,7 +31,10 @@ ws_table *ws_table_create(size_t ncols, const char *const *names) {
   if (!t) return NULL;
   t->ncols = ncols;
   t->names = calloc(ncols, sizeof *t->names);
-  if (!t->names) {
+  t->decimals = calloc(ncols ? ncols : 1, sizeof *t->decimals);
+  if (!t->names || !t->decimals) {
+    free(t->names);
+    free(t->decimals);
     free(t);
     return NULL;
   }
@@ -44,11 +48,21 @@ ws_table *ws_table_create(size_t ncols, const char *const *names) {
   return t;
 }
 
-void ws_table_destroy(ws_table *t) {
-  if (!t) return;
+void ws_table_clear(ws_table *t) {
   for (size_t i = 0; i < t->nrows * t->ncols; i++)
     if (t->cells[i].type == CELL_STR) free(t->cells[i].v.s);
+  t->nrows = 0;
+}
+
+void ws_table_decimals(ws_table *t, size_t col, int decimals) {
+  if (col < t->ncols) t->decimals[col] = decimals;
+}
+
+void ws_table_destroy(ws_table *t) {
+  if (!t) return;
+  ws_table_clear(t);
   free(t->cells);
+  free(t->decimals);
   for (size_t c = 0; c < t->ncols; c++) free(t->names[c]);
   free(t->names);
   free(t);
@@ -118,11 +132,15 @@ json_t *ws_table_json(const ws_table *t) {
   return rows;
 }
 
-/* Exact text of a cell (CSV): integers in full, reals with 15 digits. */
-static void exact_text(const cell *x, char *buf, size_t len) {
+/* Exact text of a cell (CSV): integers in full, reals with 15 digits, or
+ * with the given decimals when more than 0. */
+static void exact_text(const cell *x, int decimals, char *buf, size_t len) {
   switch (x->type) {
   case CELL_I64: snprintf(buf, len, "%" PRId64, x->v.i); break;
-  case CELL_F64: snprintf(buf, len, "%.15g", x->v.f); break;
+  case CELL_F64:
+    if (decimals > 0) snprintf(buf, len, "%.*f", decimals, x->v.f);
+    else snprintf(buf, len, "%.15g", x->v.f);
+    break;
   case CELL_STR: snprintf(buf, len, "%s", x->v.s); break;
   default: buf[0] = '\0';
   }
@@ -136,7 +154,7 @@ static void human_text(const cell *x, char *buf, size_t len) {
     return;
   }
   if (x->type != CELL_I64 || llabs(x->v.i) < 1000000) {
-    exact_text(x, buf, len);
+    exact_text(x, 0, buf, len);
     return;
   }
   double v = (double)x->v.i;
@@ -199,22 +217,22 @@ int ws_table_write_fields(const ws_table *t, FILE *out) {
   return ferror(out) ? -1 : 0;
 }
 
-int ws_table_write(const ws_table *t, ws_format fmt, FILE *out) {
-  if (fmt != WS_FORMAT_CSV) {
-    if (write_text(t, out) != 0) return -1;
-    return ferror(out) ? -1 : 0;
-  }
-  char buf[64];
+int ws_table_write_csv_header(const ws_table *t, FILE *out) {
   for (size_t c = 0; c < t->ncols; c++) {
     csv_field(out, t->names[c]);
     fputc(c + 1 < t->ncols ? ',' : '\n', out);
   }
+  return ferror(out) ? -1 : 0;
+}
+
+int ws_table_write_csv_rows(const ws_table *t, FILE *out) {
+  char buf[512]; /* a real with up to 308 integer digits and its decimals */
   for (size_t r = 0; r < t->nrows; r++) {
     for (size_t c = 0; c < t->ncols; c++) {
       const cell *x = &t->cells[r * t->ncols + c];
       if (x->type == CELL_STR) csv_field(out, x->v.s);
       else {
-        exact_text(x, buf, sizeof buf);
+        exact_text(x, t->decimals[c], buf, sizeof buf);
         fputs(buf, out);
       }
       fputc(c + 1 < t->ncols ? ',' : '\n', out);
@@ -223,14 +241,25 @@ int ws_table_write(const ws_table *t, ws_format fmt, FILE *out) {
   return ferror(out) ? -1 : 0;
 }
 
+int ws_table_write(const ws_table *t, ws_format fmt, FILE *out) {
+  if (fmt != WS_FORMAT_CSV) {
+    if (write_text(t, out) != 0) return -1;
+    return ferror(out) ? -1 : 0;
+  }
+  if (ws_table_write_csv_header(t, out) != 0) return -1;
+  return ws_table_write_csv_rows(t, out);
+}
+
 ws_table *ws_table_of_columns(const ws_column *cols, size_t n) {
-  const char *names[128];
+  const char *names[128] = {0};
   if (n > sizeof names / sizeof names[0]) {
     fprintf(stderr, "%s:%d: internal error: %zu columns\n", __FILE__, __LINE__, n);
     abort();
   }
   for (size_t c = 0; c < n; c++) names[c] = cols[c].name;
-  return ws_table_create(n, names);
+  ws_table *t = ws_table_create(n, names);
+  for (size_t c = 0; t && c < n; c++) ws_table_decimals(t, c, cols[c].decimals);
+  return t;
 }
 
 int ws_table_add(ws_table *t, const ws_column *cols, size_t n, const void *row, const void *ctx) {

@@ -40,6 +40,18 @@ struct json_t *ws_table_json(const ws_table *t);
  * Returns 0, or -1 on a write or memory error. */
 int ws_table_write(const ws_table *t, ws_format fmt, FILE *out);
 
+/* CSV in pieces, for a report too large to hold (one row at a time): the
+ * header line; the rows held; ws_table_clear drops the rows (the columns
+ * stay). ws_table_write's CSV is the header then the rows. 0, or -1 on a
+ * write error. */
+int ws_table_write_csv_header(const ws_table *t, FILE *out);
+int ws_table_write_csv_rows(const ws_table *t, FILE *out);
+void ws_table_clear(ws_table *t);
+
+/* CSV only: column col's reals written with a fixed number of decimals
+ * (%.*f) instead of exactly (%.15g); decimals 0 restores exact. */
+void ws_table_decimals(ws_table *t, size_t col, int decimals);
+
 /* A one-row table as aligned "name  value" lines, human text (a report's totals). */
 int ws_table_write_fields(const ws_table *t, FILE *out);
 
@@ -58,6 +70,7 @@ typedef struct ws_column {
   /* A derived value: sets cell col of t's last row from row and ctx; NULL reads the field. */
   void (*get)(ws_table *t, size_t col, const void *row, const void *ctx);
   const char *source; /* where the value comes from, one line */
+  int decimals;       /* CSV: a real with this many decimals (%.*f); 0 exact (%.15g) */
 } ws_column;
 
 /* A column type from a field's C type (a field of any other type does not
@@ -69,11 +82,14 @@ typedef struct ws_column {
 /* A column read from field `member` of row struct S: its type from the
  * field's, its source the field's name ("S.member"). */
 #define WS_COLUMN(S, member, name, unit)                                                                       \
-  { (name), (unit), WS_COL_TYPE_OF(((S *)0)->member), offsetof(S, member), NULL, #S "." #member }
+  { (name), (unit), WS_COL_TYPE_OF(((S *)0)->member), offsetof(S, member), NULL, #S "." #member, 0 }
+/* As WS_COLUMN, a real written to CSV with a fixed number of decimals. */
+#define WS_COLUMN_FIXED(S, member, name, unit, decimals)                                                       \
+  { (name), (unit), WS_COL_TYPE_OF(((S *)0)->member), offsetof(S, member), NULL, #S "." #member, (decimals) }
 /* A derived column: get sets it; source says how it is derived. */
-#define WS_COLUMN_GET(name, unit, type, get, source) { (name), (unit), (type), 0, (get), (source) }
+#define WS_COLUMN_GET(name, unit, type, get, source) { (name), (unit), (type), 0, (get), (source), 0 }
 
-/* A table whose columns are cols' names. NULL on out of memory. */
+/* A table whose columns are cols' names (and decimals). NULL on out of memory. */
 ws_table *ws_table_of_columns(const ws_column *cols, size_t n);
 /* Add a row: each column's cell from row's field at its offset, or from
  * its get (given row and ctx). 0, or -1 on out of memory. */

@@ -436,3 +436,88 @@ TEST(Columns, SweepRowsReadBackByName) {
     }
   }
 }
+
+// pes.csv (no schema): its header is its column table's names, in order,
+// and every row has a cell per column with the figures of that PE: stage -1
+// exactly where op is empty, busy_fraction = busy_cycles / the run's cycles
+// with 4 decimals (the table's fixed-decimals column), one row per PE.
+TEST(Columns, PesCsvFromItsColumns) {
+  size_t n = 0;
+  const ws_column *cols = ws_run_pes_columns(&n);
+  ASSERT_EQ(n, 7u);
+  std::string want;
+  for (size_t c = 0; c < n; c++) want += std::string(c ? "," : "") + cols[c].name;
+  EXPECT_EQ(want, "x,y,stage,op,busy_cycles,busy_fraction,sram_bytes"); // plots/heatmaps.gp reads by position
+  const ws_column *bf = ws_column_find(cols, n, "busy_fraction");
+  ASSERT_NE(bf, nullptr);
+  EXPECT_EQ(bf->decimals, 4);
+
+  ws_config c = tiny_sparse({});
+  char err[512] = "";
+  std::unique_ptr<ws_run, void (*)(ws_run *)> r(ws_run_simulate(&c, nullptr, nullptr, err, sizeof err),
+                                                ws_run_destroy);
+  ASSERT_TRUE(r) << err;
+  const ws_run_totals *t = ws_run_totals_of(r.get());
+  char *buf = nullptr;
+  size_t len = 0;
+  FILE *f = open_memstream(&buf, &len);
+  ASSERT_NE(f, nullptr);
+  ASSERT_EQ(ws_run_write_pes(r.get(), f), 0);
+  std::fclose(f);
+  std::string text(buf, len);
+  std::free(buf);
+  std::vector<std::string> lines;
+  for (size_t at = 0, nl; (nl = text.find('\n', at)) != std::string::npos; at = nl + 1)
+    lines.push_back(text.substr(at, nl - at));
+  ASSERT_FALSE(lines.empty());
+  EXPECT_EQ(lines[0], want);
+  EXPECT_EQ(lines.size(), 1 + (size_t)t->pes_mesh);
+  size_t used = 0;
+  for (size_t i = 1; i < lines.size(); i++) {
+    std::vector<std::string> cell;
+    std::string::size_type at = 0, comma;
+    while ((comma = lines[i].find(',', at)) != std::string::npos) {
+      cell.push_back(lines[i].substr(at, comma - at));
+      at = comma + 1;
+    }
+    cell.push_back(lines[i].substr(at));
+    ASSERT_EQ(cell.size(), n) << lines[i];
+    EXPECT_EQ(cell[2] == "-1", cell[3].empty()) << lines[i];
+    used += cell[2] != "-1";
+    char want_bf[32];
+    std::snprintf(want_bf, sizeof want_bf, "%.4f", std::stod(cell[4]) / (double)t->cycles);
+    EXPECT_EQ(cell[5], want_bf) << lines[i];
+    EXPECT_EQ(cell[5].size() - cell[5].find('.'), 5u) << lines[i];
+  }
+  EXPECT_EQ(used, (size_t)t->pes_used);
+}
+
+// A fixed-decimals column: CSV with that many decimals, the JSON and text
+// renderings exact as before; ws_table_clear keeps the columns, drops rows.
+TEST(Columns, FixedDecimalsOnlyInCsv) {
+  const char *const names[] = {"a", "b"};
+  std::unique_ptr<ws_table, void (*)(ws_table *)> tb(ws_table_create(2, names), ws_table_destroy);
+  ASSERT_TRUE(tb);
+  ws_table_decimals(tb.get(), 0, 3);
+  ASSERT_EQ(ws_table_row(tb.get()), 0);
+  ws_table_f64(tb.get(), 0, 2.0 / 3.0);
+  ws_table_f64(tb.get(), 1, 2.0 / 3.0);
+  char *buf = nullptr;
+  size_t len = 0;
+  FILE *f = open_memstream(&buf, &len);
+  ASSERT_NE(f, nullptr);
+  ASSERT_EQ(ws_table_write(tb.get(), WS_FORMAT_CSV, f), 0);
+  std::fclose(f);
+  EXPECT_EQ(std::string(buf, len), "a,b\n0.667,0.666666666666667\n");
+  std::free(buf);
+  Json row(row_of(tb.get(), 0));
+  expect_real(row.j, "a", 2.0 / 3.0);
+  ws_table_clear(tb.get());
+  EXPECT_EQ(ws_table_rows(tb.get()), 0u);
+  f = open_memstream(&buf, &len);
+  ASSERT_NE(f, nullptr);
+  ASSERT_EQ(ws_table_write(tb.get(), WS_FORMAT_CSV, f), 0);
+  std::fclose(f);
+  EXPECT_EQ(std::string(buf, len), "a,b\n");
+  std::free(buf);
+}
