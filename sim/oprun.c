@@ -13,11 +13,76 @@
 #include "workloads/mask.h"
 #include "workloads/weights.h"
 
-static const char *const cols[] = {
-    "op",       "region",     "pes",           "batch",          "sparsity",
-    "kernel",   "nnz_max",    "nnz_mean",      "cycles_pe_max",  "cycles_pe_mean",
-    "cycles_interval", "cycles_first", "sram_pe_max", "fits",     "sparse_pes",
-    "macs_per_microbatch", "interval_model"};
+/* One row of the kernel report: the op at one level, micro-batch size and kernel. */
+typedef struct {
+  const char *op;            /* the op's name */
+  const char *region;        /* "WxH", PEs */
+  uint64_t pes;              /* PEs of the region */
+  uint32_t batch;            /* tokens per micro-batch */
+  double sparsity;           /* the op's level, fraction of zeros */
+  const char *kernel;        /* the kernel asked for */
+  uint64_t nnz_max;          /* nonzeros of the fullest tile */
+  double nnz_mean;           /* nonzeros per tile */
+  uint64_t cycles_pe_max;    /* cost model, the slowest PE, cycles per micro-batch */
+  double cycles_pe_mean;     /* cost model, per PE, cycles per micro-batch */
+  bool fits;                 /* sram_pe_max fits a PE: simulated, the next two set */
+  uint64_t cycles_interval;  /* simulated, cycles per micro-batch */
+  uint64_t cycles_first;     /* simulated, the first micro-batch's latency, cycles */
+  uint64_t sram_pe_max;      /* bytes */
+  uint64_t sparse_pes;       /* PEs the sparse kernel runs on */
+  uint64_t macs;             /* per micro-batch, multiply-accumulates */
+  bool has_model;            /* the interval model answered: interval_model set */
+  uint64_t interval_model;   /* krn_estimate_stage, cycles per micro-batch */
+} kernel_row;
+
+static void get_interval(ws_table *t, size_t col, const void *row, const void *ctx) {
+  (void)ctx;
+  const kernel_row *k = row;
+  if (k->fits) ws_table_i64(t, col, (int64_t)k->cycles_interval);
+}
+static void get_first(ws_table *t, size_t col, const void *row, const void *ctx) {
+  (void)ctx;
+  const kernel_row *k = row;
+  if (k->fits) ws_table_i64(t, col, (int64_t)k->cycles_first);
+}
+static void get_fits(ws_table *t, size_t col, const void *row, const void *ctx) {
+  (void)ctx;
+  ws_table_str(t, col, ((const kernel_row *)row)->fits ? "yes" : "no");
+}
+static void get_model(ws_table *t, size_t col, const void *row, const void *ctx) {
+  (void)ctx;
+  const kernel_row *k = row;
+  if (k->has_model) ws_table_i64(t, col, (int64_t)k->interval_model);
+}
+
+static const ws_column kernel_columns[] = {
+    WS_COLUMN(kernel_row, op, "op", NULL),
+    WS_COLUMN(kernel_row, region, "region", "PEs"),
+    WS_COLUMN(kernel_row, pes, "pes", "PEs"),
+    WS_COLUMN(kernel_row, batch, "batch", "tokens"),
+    WS_COLUMN(kernel_row, sparsity, "sparsity", "fraction of zeros"),
+    WS_COLUMN(kernel_row, kernel, "kernel", NULL),
+    WS_COLUMN(kernel_row, nnz_max, "nnz_max", "nonzeros"),
+    WS_COLUMN(kernel_row, nnz_mean, "nnz_mean", "nonzeros"),
+    WS_COLUMN(kernel_row, cycles_pe_max, "cycles_pe_max", "cycles per micro-batch"),
+    WS_COLUMN(kernel_row, cycles_pe_mean, "cycles_pe_mean", "cycles per micro-batch"),
+    WS_COLUMN_GET("cycles_interval", "cycles per micro-batch", WS_COL_I64, get_interval,
+                  "kernel_row.cycles_interval, empty where it does not fit"),
+    WS_COLUMN_GET("cycles_first", "cycles", WS_COL_I64, get_first,
+                  "kernel_row.cycles_first, empty where it does not fit"),
+    WS_COLUMN(kernel_row, sram_pe_max, "sram_pe_max", "bytes"),
+    WS_COLUMN_GET("fits", NULL, WS_COL_STR, get_fits, "kernel_row.fits as yes or no"),
+    WS_COLUMN(kernel_row, sparse_pes, "sparse_pes", "PEs"),
+    WS_COLUMN(kernel_row, macs, "macs_per_microbatch", "multiply-accumulates"),
+    WS_COLUMN_GET("interval_model", "cycles per micro-batch", WS_COL_I64, get_model,
+                  "kernel_row.interval_model, empty where the model has no answer"),
+};
+#define NKCOLS (sizeof kernel_columns / sizeof kernel_columns[0])
+
+const ws_column *ws_oprun_columns(size_t *n) {
+  *n = NKCOLS;
+  return kernel_columns;
+}
 
 /* The simulated cycles per micro-batch once the stage runs steadily, and the
  * first micro-batch's latency. 0, or -1 with the reason. */
@@ -70,7 +135,7 @@ ws_table *ws_oprun(const ws_config *cfg, const ws_oprun_spec *spec, char *err, s
     return NULL;
   }
   const krn_machine m = in.m;
-  ws_table *t = ws_table_create(sizeof cols / sizeof cols[0], cols);
+  ws_table *t = ws_table_of_columns(kernel_columns, NKCOLS);
   const uint32_t K = (uint32_t)op->k, N = (uint32_t)op->n, r = spec->height, c = spec->width;
   char region[32];
   snprintf(region, sizeof region, "%ux%u", c, r);
@@ -120,28 +185,21 @@ ws_table *ws_oprun(const ws_config *cfg, const ws_oprun_spec *spec, char *err, s
           t = NULL;
           break;
         }
-        if (ws_table_row(t) != 0) continue;
-        ws_table_str(t, 0, spec->op);
-        ws_table_str(t, 1, region);
-        ws_table_i64(t, 2, (int64_t)r * c);
-        ws_table_i64(t, 3, b);
-        ws_table_f64(t, 4, level);
-        ws_table_str(t, 5, krn_kernel_name(spec->kernels[ki]));
-        ws_table_i64(t, 6, (int64_t)nnz_max);
-        ws_table_f64(t, 7, (double)nnz_all / ((double)r * c));
-        ws_table_i64(t, 8, (int64_t)cyc_max);
-        ws_table_f64(t, 9, (double)cyc_sum / ((double)r * c));
-        if (fits) {
-          ws_table_i64(t, 10, (int64_t)interval);
-          ws_table_i64(t, 11, (int64_t)first);
-        }
-        ws_table_i64(t, 12, (int64_t)sram_max);
-        ws_table_str(t, 13, fits ? "yes" : "no");
-        ws_table_i64(t, 14, (int64_t)sparse);
-        ws_table_i64(t, 15, (int64_t)macs);
+        kernel_row row = {.op = spec->op, .region = region, .pes = (uint64_t)r * c, .batch = b,
+                          .sparsity = level, .kernel = krn_kernel_name(spec->kernels[ki]), .nnz_max = nnz_max,
+                          .nnz_mean = (double)nnz_all / ((double)r * c), .cycles_pe_max = cyc_max,
+                          .cycles_pe_mean = (double)cyc_sum / ((double)r * c), .fits = fits,
+                          .cycles_interval = interval, .cycles_first = first, .sram_pe_max = sram_max,
+                          .sparse_pes = sparse, .macs = macs};
         krn_estimate est;
-        if (krn_estimate_stage(&m, &in.fc, &st, b, b * spec->micro_batches, 0, &est, err, errlen) == 0)
-          ws_table_i64(t, 16, (int64_t)est.interval);
+        if (krn_estimate_stage(&m, &in.fc, &st, b, b * spec->micro_batches, 0, &est, err, errlen) == 0) {
+          row.has_model = true;
+          row.interval_model = est.interval;
+        }
+        if (ws_table_add(t, kernel_columns, NKCOLS, &row, NULL) != 0) {
+          ws_table_destroy(t);
+          t = NULL;
+        }
       }
     }
     wl_mask_destroy(mask);

@@ -31,6 +31,8 @@ typedef struct {
 
 /* The table (one row per batch x level x kernel), or NULL with the reason. */
 ws_table *ws_oprun(const ws_config *cfg, const ws_oprun_spec *spec, char *err, size_t errlen);
+/* The columns of that table, in output order (table.h ws_column); *n their count. */
+const ws_column *ws_oprun_columns(size_t *n);
 
 #ifdef __cplusplus
 }

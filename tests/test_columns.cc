@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "sim/jschema.h"
+#include "sim/oprun.h"
 #include "sim/place.h"
 #include "sim/probe.h"
 #include "sim/run.h"
@@ -54,6 +55,8 @@ std::vector<Cols> reports() {
   v.push_back({"place_totals", c, n});
   c = ws_probe_columns(&n);
   v.push_back({"probe", c, n});
+  c = ws_oprun_columns(&n);
+  v.push_back({"kernel", c, n});
   return v;
 }
 
@@ -520,4 +523,53 @@ TEST(Columns, FixedDecimalsOnlyInCsv) {
   std::fclose(f);
   EXPECT_EQ(std::string(buf, len), "a,b\n");
   std::free(buf);
+}
+
+// The kernel report by name: L0.ffn_up of tiny-sparse on 4x2 PEs, the
+// sparse kernel at sparsity 0, at batch 1 and 8 (3 micro-batches): batch 1 fits a PE's SRAM (simulated:
+// cycles_interval and cycles_first set), batch 8 does not (those cells
+// null, fits "no"); the closed forms of the region: pes = 8 (all sparse), and
+// at sparsity 0 every tile holds K/2 x N/4 weights (nnz_max = nnz_mean), macs
+// = K x N x batch.
+TEST(Columns, KernelRowsReadBackByName) {
+  ws_config c = tiny_sparse({});
+  const uint32_t batches[] = {1, 8};
+  const double levels[] = {0};
+  const krn_kernel kernels[] = {KRN_SPARSE};
+  ws_oprun_spec spec{};
+  spec.op = "L0.ffn_up";
+  spec.width = 4;
+  spec.height = 2;
+  spec.batches = batches;
+  spec.nbatches = 2;
+  spec.levels = levels;
+  spec.nlevels = 1;
+  spec.kernels = kernels;
+  spec.nkernels = 1;
+  spec.micro_batches = 3;
+  char err[512] = "";
+  std::unique_ptr<ws_table, void (*)(ws_table *)> tb(ws_oprun(&c, &spec, err, sizeof err), ws_table_destroy);
+  ASSERT_TRUE(tb) << err;
+  ASSERT_EQ(ws_table_rows(tb.get()), 2u);
+  const int64_t K = 128, N = 512; // tiny-sparse: d_model 128, d_ff 512
+  for (size_t i = 0; i < 2; i++) {
+    SCOPED_TRACE(i);
+    Json row(row_of(tb.get(), i));
+    expect_str(row.j, "op", "L0.ffn_up");
+    expect_str(row.j, "region", "4x2");
+    expect_int(row.j, "pes", 8);
+    expect_int(row.j, "batch", batches[i]);
+    expect_real(row.j, "sparsity", 0.0);
+    expect_str(row.j, "kernel", "sparse");
+    expect_int(row.j, "nnz_max", K / 2 * (N / 4));
+    expect_real(row.j, "nnz_mean", (double)(K / 2 * (N / 4)));
+    expect_int(row.j, "sparse_pes", 8);
+    expect_int(row.j, "macs_per_microbatch", K * N * batches[i]);
+    const bool fits = i == 0;
+    expect_str(row.j, "fits", fits ? "yes" : "no");
+    for (const char *k : {"cycles_interval", "cycles_first"})
+      EXPECT_TRUE(fits ? json_is_integer(json_object_get(row.j, k)) : json_is_null(json_object_get(row.j, k))) << k;
+    EXPECT_TRUE(json_is_integer(json_object_get(row.j, "interval_model")));
+    EXPECT_GT(json_integer_value(json_object_get(row.j, "cycles_pe_max")), 0);
+  }
 }
