@@ -271,32 +271,52 @@ ws_table *ws_flops_table(const ws_config *cfg, const ws_flops_spec *spec, char *
   return t;
 }
 
+/* One row of the models report: a preset and its dense accounting. */
+typedef struct {
+  const char *name; /* the preset's */
+  mdl_gpt m;        /* its dimensions */
+  mdl_cost total;   /* its dense accounting over the graph */
+} model_row;
+
+static const ws_column model_columns[] = {
+    WS_COLUMN(model_row, name, "model", NULL),
+    WS_COLUMN(model_row, m.layers, "layers", "decoder blocks"),
+    WS_COLUMN(model_row, m.d_model, "d_model", "features"),
+    WS_COLUMN(model_row, m.heads, "heads", "attention heads"),
+    WS_COLUMN(model_row, m.d_head, "d_head", "features per head"),
+    WS_COLUMN(model_row, m.d_ff, "d_ff", "features"),
+    WS_COLUMN(model_row, m.vocab, "vocab", "tokens"),
+    WS_COLUMN(model_row, m.context, "context", "tokens"),
+    WS_COLUMN(model_row, total.params_dense, "params", "parameters"),
+    WS_COLUMN(model_row, total.weight_elems, "params_sparsifiable", "parameters"),
+    WS_COLUMN(model_row, total.bytes_dense, "weight_bytes_dense", "bytes"),
+};
+
+const ws_column *ws_models_columns(size_t *n) {
+  *n = COUNT(model_columns);
+  return model_columns;
+}
+
 ws_table *ws_models_table(char *err, size_t errlen) {
-  static const char *const cols[] = {"model", "layers", "d_model", "heads",  "d_head",
-                                     "d_ff",  "vocab",  "context", "params", "params_sparsifiable",
-                                     "weight_bytes_dense"};
-  ws_table *t = ws_table_create(sizeof cols / sizeof cols[0], cols);
+  ws_table *t = ws_table_of_columns(model_columns, COUNT(model_columns));
   for (size_t i = 0; t && i < mdl_gpt_preset_count(); i++) {
-    mdl_gpt m;
-    mdl_gpt_preset(mdl_gpt_preset_name(i), &m);
-    mdl_graph *g = mdl_graph_build(&m, m.context, err, errlen);
+    model_row row;
+    mdl_gpt_preset(mdl_gpt_preset_name(i), &row.m);
+    row.name = row.m.name;
+    mdl_graph *g = mdl_graph_build(&row.m, row.m.context, err, errlen);
     int64_t *nnz = g ? calloc(mdl_graph_op_count(g), sizeof *nnz) : NULL;
-    if (!nnz || ws_table_row(t) != 0) {
+    if (nnz) {
+      const wl_sparsity dense = wl_sparsity_uniform(0.0);
+      wl_sparsity_nnz(&dense, g, nnz);
+      mdl_account(g, nnz, NULL, &row.total);
+    }
+    if (!nnz || ws_table_add(t, model_columns, COUNT(model_columns), &row, NULL) != 0) {
+      free(nnz);
       mdl_graph_destroy(g);
       ws_table_destroy(t);
       if (!err[0]) snprintf(err, errlen, "out of memory building the models table");
       return NULL;
     }
-    const wl_sparsity dense = wl_sparsity_uniform(0.0);
-    mdl_cost total;
-    wl_sparsity_nnz(&dense, g, nnz);
-    mdl_account(g, nnz, NULL, &total);
-    const int64_t dims[] = {m.layers, m.d_model, m.heads, m.d_head, m.d_ff, m.vocab, m.context};
-    ws_table_str(t, 0, m.name);
-    for (size_t c = 0; c < sizeof dims / sizeof dims[0]; c++) ws_table_i64(t, 1 + c, dims[c]);
-    ws_table_i64(t, 8, total.params_dense);
-    ws_table_i64(t, 9, total.weight_elems);
-    ws_table_i64(t, 10, total.bytes_dense);
     free(nnz);
     mdl_graph_destroy(g);
   }

@@ -39,6 +39,8 @@ ws_table *ws_flops_table(const ws_config *cfg, const ws_flops_spec *spec, char *
 /* One row per GPT-3 preset: dimensions, parameters (dense, and the part that
  * is sparsifiable) and dense fp16 weight bytes. */
 ws_table *ws_models_table(char *err, size_t errlen);
+/* The columns of the models table, in output order (table.h ws_column); *n their count. */
+const ws_column *ws_models_columns(size_t *n);
 
 #ifdef __cplusplus
 }

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "sim/flops.h"
 #include "sim/jschema.h"
 #include "sim/oprun.h"
 #include "sim/place.h"
@@ -57,6 +58,8 @@ std::vector<Cols> reports() {
   v.push_back({"probe", c, n});
   c = ws_oprun_columns(&n);
   v.push_back({"kernel", c, n});
+  c = ws_models_columns(&n);
+  v.push_back({"model", c, n});
   return v;
 }
 
@@ -571,5 +574,34 @@ TEST(Columns, KernelRowsReadBackByName) {
       EXPECT_TRUE(fits ? json_is_integer(json_object_get(row.j, k)) : json_is_null(json_object_get(row.j, k))) << k;
     EXPECT_TRUE(json_is_integer(json_object_get(row.j, "interval_model")));
     EXPECT_GT(json_integer_value(json_object_get(row.j, "cycles_pe_max")), 0);
+  }
+}
+
+// The models report by name: one row per preset, its dimensions those of
+// mdl_gpt_preset, params_sparsifiable the closed form layers x (4 d_model^2
+// + 2 d_model d_ff) (q, k, v, o and the two FFN weights), and
+// weight_bytes_dense 2 bytes (fp16) per parameter.
+TEST(Columns, ModelRowsReadBackByName) {
+  char err[256] = "";
+  std::unique_ptr<ws_table, void (*)(ws_table *)> tb(ws_models_table(err, sizeof err), ws_table_destroy);
+  ASSERT_TRUE(tb) << err;
+  ASSERT_EQ(ws_table_rows(tb.get()), mdl_gpt_preset_count());
+  for (size_t i = 0; i < mdl_gpt_preset_count(); i++) {
+    mdl_gpt m;
+    mdl_gpt_preset(mdl_gpt_preset_name(i), &m);
+    SCOPED_TRACE(m.name);
+    Json row(row_of(tb.get(), i));
+    expect_str(row.j, "model", m.name);
+    expect_int(row.j, "layers", m.layers);
+    expect_int(row.j, "d_model", m.d_model);
+    expect_int(row.j, "heads", m.heads);
+    expect_int(row.j, "d_head", m.d_head);
+    expect_int(row.j, "d_ff", m.d_ff);
+    expect_int(row.j, "vocab", m.vocab);
+    expect_int(row.j, "context", m.context);
+    expect_int(row.j, "params_sparsifiable", m.layers * (4 * m.d_model * m.d_model + 2 * m.d_model * m.d_ff));
+    const int64_t params = json_integer_value(json_object_get(row.j, "params"));
+    expect_int(row.j, "weight_bytes_dense", 2 * params);
+    EXPECT_GT(params, m.layers * (4 * m.d_model * m.d_model + 2 * m.d_model * m.d_ff) + m.vocab * m.d_model);
   }
 }
