@@ -27,22 +27,26 @@ int ws_flops_per_parse(const char *name) {
   return -1;
 }
 
-/* The cost block shared by every granularity, in column order. */
-static const char *const cost_cols[] = {
-    "flops_dense",        "flops_sparse",        "flops_reduction",  "params_dense",
-    "params_sparse",      "params_reduction",    "weight_bytes_dense", "weight_bytes_sparse",
-    "flops_saved",        "weight_nnz",          "weight_bytes_csr", "weight_bytes_bitmap",
-};
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
-#define NCOST COUNT(cost_cols)
 
-/* Leading columns of each granularity, before the cost block. */
-static const char *const total_lead[] = {"model", "sparsity"};
-static const char *const kind_lead[] = {"model", "sparsity", "kind", "ops", "inference"};
-static const char *const op_lead[] = {"model", "sparsity",     "op",        "layer",
-                                      "kind",  "dtype",        "batch",     "m",
-                                      "k",     "n",            "sparsifiable", "inference",
-                                      "inputs"};
+/* One row of `wafersim flops`, whatever the granularity: the lead fields
+ * that granularity's columns read, the cost block, and the tile statistics. */
+typedef struct {
+  const char *model;
+  double sparsity;      /* the level, fraction of zeros */
+  const char *op;       /* --per op: the op's name */
+  int64_t layer;        /* --per op: decoder block, -1 outside */
+  const char *kind;     /* --per kind and op: the op kind's name */
+  const char *dtype;    /* --per op */
+  int64_t batch, m, k, n; /* --per op: elements */
+  const char *sparsifiable; /* --per op: yes or no */
+  const char *inference;    /* --per kind and op: yes or no */
+  const char *inputs;   /* --per op: the input ops' names, space-separated */
+  int64_t ops;          /* --per kind: ops of the kind */
+  mdl_cost cost;        /* the accounting of the row's ops */
+  int64_t seq_len;      /* totals: tokens */
+  wl_tile_stats tiles;  /* with --tiling; tiles 0: no weight, the cells empty */
+} flops_row;
 
 /* dense/sparse; 1 when both are 0 (nothing to reduce). */
 static double ratio(int64_t dense, int64_t sparse) {
@@ -50,35 +54,122 @@ static double ratio(int64_t dense, int64_t sparse) {
   return (double)dense / (double)sparse;
 }
 
-static void put_cost(ws_table *t, size_t col, const mdl_cost *c) {
-  ws_table_i64(t, col + 0, c->flops_dense);
-  ws_table_i64(t, col + 1, c->flops_sparse);
-  ws_table_f64(t, col + 2, ratio(c->flops_dense, c->flops_sparse));
-  ws_table_i64(t, col + 3, c->params_dense);
-  ws_table_i64(t, col + 4, c->params_sparse);
-  ws_table_f64(t, col + 5, ratio(c->params_dense, c->params_sparse));
-  ws_table_i64(t, col + 6, c->bytes_dense);
-  ws_table_i64(t, col + 7, c->bytes_sparse);
-  ws_table_i64(t, col + 8, c->flops_dense - c->flops_sparse);
-  ws_table_i64(t, col + 9, c->weight_nnz);
-  ws_table_i64(t, col + 10, c->bytes_csr);
-  ws_table_i64(t, col + 11, c->bytes_bitmap);
+static void get_flops_reduction(ws_table *t, size_t col, const void *row, const void *ctx) {
+  (void)ctx;
+  const mdl_cost *c = &((const flops_row *)row)->cost;
+  ws_table_f64(t, col, ratio(c->flops_dense, c->flops_sparse));
+}
+static void get_params_reduction(ws_table *t, size_t col, const void *row, const void *ctx) {
+  (void)ctx;
+  const mdl_cost *c = &((const flops_row *)row)->cost;
+  ws_table_f64(t, col, ratio(c->params_dense, c->params_sparse));
+}
+static void get_flops_saved(ws_table *t, size_t col, const void *row, const void *ctx) {
+  (void)ctx;
+  const mdl_cost *c = &((const flops_row *)row)->cost;
+  ws_table_i64(t, col, c->flops_dense - c->flops_sparse);
+}
+/* The tile columns: empty where the row has no weight. */
+static void get_tile_max(ws_table *t, size_t col, const void *row, const void *ctx) {
+  (void)ctx;
+  const wl_tile_stats *s = &((const flops_row *)row)->tiles;
+  if (s->tiles) ws_table_i64(t, col, (int64_t)s->max);
+}
+static void get_tile_mean(ws_table *t, size_t col, const void *row, const void *ctx) {
+  (void)ctx;
+  const wl_tile_stats *s = &((const flops_row *)row)->tiles;
+  if (s->tiles) ws_table_f64(t, col, s->mean);
+}
+static void get_tile_min(ws_table *t, size_t col, const void *row, const void *ctx) {
+  (void)ctx;
+  const wl_tile_stats *s = &((const flops_row *)row)->tiles;
+  if (s->tiles) ws_table_i64(t, col, (int64_t)s->min);
+}
+static void get_tile_imbalance(ws_table *t, size_t col, const void *row, const void *ctx) {
+  (void)ctx;
+  const wl_tile_stats *s = &((const flops_row *)row)->tiles;
+  if (s->tiles) ws_table_f64(t, col, s->imbalance);
 }
 
-/* Per-tile nonzeros of every op's weight, aggregated per kind and in total. */
-static const char *const tile_cols[] = {"tile_nnz_max", "tile_nnz_mean", "tile_nnz_min", "tile_imbalance"};
-#define NTILE COUNT(tile_cols)
+/* The cost block shared by every granularity, in column order. */
+#define COST_COLUMNS                                                                                            \
+  WS_COLUMN(flops_row, cost.flops_dense, "flops_dense", "FLOP"),                                                \
+      WS_COLUMN(flops_row, cost.flops_sparse, "flops_sparse", "FLOP"),                                          \
+      WS_COLUMN_GET("flops_reduction", "ratio", WS_COL_F64, get_flops_reduction,                                \
+                    "cost.flops_dense / cost.flops_sparse (null when infinite)"),                               \
+      WS_COLUMN(flops_row, cost.params_dense, "params_dense", "parameters"),                                    \
+      WS_COLUMN(flops_row, cost.params_sparse, "params_sparse", "parameters"),                                  \
+      WS_COLUMN_GET("params_reduction", "ratio", WS_COL_F64, get_params_reduction,                              \
+                    "cost.params_dense / cost.params_sparse (null when infinite)"),                             \
+      WS_COLUMN(flops_row, cost.bytes_dense, "weight_bytes_dense", "bytes"),                                    \
+      WS_COLUMN(flops_row, cost.bytes_sparse, "weight_bytes_sparse", "bytes"),                                  \
+      WS_COLUMN_GET("flops_saved", "FLOP", WS_COL_I64, get_flops_saved, "cost.flops_dense - cost.flops_sparse"),  \
+      WS_COLUMN(flops_row, cost.weight_nnz, "weight_nnz", "nonzeros"),                                          \
+      WS_COLUMN(flops_row, cost.bytes_csr, "weight_bytes_csr", "bytes"),                                        \
+      WS_COLUMN(flops_row, cost.bytes_bitmap, "weight_bytes_bitmap", "bytes")
 
-/* A table whose columns are lead[] then the cost block (then seq_len for
- * totals, then the tile columns with a tiling). */
-static ws_table *create(const char *const *lead, size_t nlead, bool with_seq_len, bool tiled) {
-  const char *names[COUNT(op_lead) + NCOST + 1 + NTILE];
-  size_t n = 0;
-  for (size_t i = 0; i < nlead; i++) names[n++] = lead[i];
-  for (size_t i = 0; i < NCOST; i++) names[n++] = cost_cols[i];
-  if (with_seq_len) names[n++] = "seq_len";
-  for (size_t i = 0; tiled && i < NTILE; i++) names[n++] = tile_cols[i];
-  return ws_table_create(n, names);
+/* Per-tile nonzeros of every op's weight, aggregated per kind and in total:
+ * the last columns of each granularity, present only with a tiling. */
+#define TILE_COLUMNS                                                                                            \
+  WS_COLUMN_GET("tile_nnz_max", "nonzeros", WS_COL_I64, get_tile_max, "tiles.max, empty without a weight"),       \
+      WS_COLUMN_GET("tile_nnz_mean", "nonzeros", WS_COL_F64, get_tile_mean, "tiles.mean, empty without a weight"), \
+      WS_COLUMN_GET("tile_nnz_min", "nonzeros", WS_COL_I64, get_tile_min, "tiles.min, empty without a weight"),    \
+      WS_COLUMN_GET("tile_imbalance", "ratio", WS_COL_F64, get_tile_imbalance,                                  \
+                    "tiles.imbalance, empty without a weight")
+#define NTILE 4
+
+static const ws_column total_columns[] = {
+    WS_COLUMN(flops_row, model, "model", NULL),
+    WS_COLUMN(flops_row, sparsity, "sparsity", "fraction of zeros"),
+    COST_COLUMNS,
+    WS_COLUMN(flops_row, seq_len, "seq_len", "tokens"),
+    TILE_COLUMNS,
+};
+static const ws_column kind_columns[] = {
+    WS_COLUMN(flops_row, model, "model", NULL),
+    WS_COLUMN(flops_row, sparsity, "sparsity", "fraction of zeros"),
+    WS_COLUMN(flops_row, kind, "kind", NULL),
+    WS_COLUMN(flops_row, ops, "ops", "ops"),
+    WS_COLUMN(flops_row, inference, "inference", NULL),
+    COST_COLUMNS,
+    TILE_COLUMNS,
+};
+static const ws_column op_columns[] = {
+    WS_COLUMN(flops_row, model, "model", NULL),
+    WS_COLUMN(flops_row, sparsity, "sparsity", "fraction of zeros"),
+    WS_COLUMN(flops_row, op, "op", NULL),
+    WS_COLUMN(flops_row, layer, "layer", "layer"),
+    WS_COLUMN(flops_row, kind, "kind", NULL),
+    WS_COLUMN(flops_row, dtype, "dtype", NULL),
+    WS_COLUMN(flops_row, batch, "batch", "independent products"),
+    WS_COLUMN(flops_row, m, "m", "rows"),
+    WS_COLUMN(flops_row, k, "k", "elements"),
+    WS_COLUMN(flops_row, n, "n", "columns"),
+    WS_COLUMN(flops_row, sparsifiable, "sparsifiable", NULL),
+    WS_COLUMN(flops_row, inference, "inference", NULL),
+    WS_COLUMN(flops_row, inputs, "inputs", NULL),
+    COST_COLUMNS,
+    TILE_COLUMNS,
+};
+
+const ws_column *ws_flops_columns(ws_flops_per per, size_t *n, size_t *ntile) {
+  *ntile = NTILE;
+  if (per == WS_PER_OP) {
+    *n = COUNT(op_columns);
+    return op_columns;
+  }
+  if (per == WS_PER_KIND) {
+    *n = COUNT(kind_columns);
+    return kind_columns;
+  }
+  *n = COUNT(total_columns);
+  return total_columns;
+}
+
+/* Add row to t (cols, n of them: without the tile columns when untiled);
+ * false on out of memory. */
+static bool add(ws_table *t, const ws_column *cols, size_t n, const flops_row *row) {
+  return ws_table_add(t, cols, n, row, NULL) == 0;
 }
 
 /* Tiles of several weights taken together: the worst imbalance of one. */
@@ -92,16 +183,8 @@ static void tiles_add(wl_tile_stats *sum, const wl_tile_stats *t) {
   sum->mean = (double)sum->nnz / (double)sum->tiles;
 }
 
-static void put_tiles(ws_table *t, size_t col, const wl_tile_stats *s) {
-  if (s->tiles == 0) return; /* no weight: the cells stay empty */
-  ws_table_i64(t, col + 0, (int64_t)s->max);
-  ws_table_f64(t, col + 1, s->mean);
-  ws_table_i64(t, col + 2, (int64_t)s->min);
-  ws_table_f64(t, col + 3, s->imbalance);
-}
-
-static void put_kind_rows(ws_table *t, const char *model, double level, const mdl_graph *g, const mdl_cost *per_op,
-                          const wl_tile_stats *tiles) {
+static bool put_kind_rows(ws_table *t, size_t ncols, const char *model, double level, const mdl_graph *g,
+                          const mdl_cost *per_op, const wl_tile_stats *tiles) {
   mdl_cost sum[MDL_OP_KIND_COUNT];
   wl_tile_stats tsum[MDL_OP_KIND_COUNT];
   int64_t count[MDL_OP_KIND_COUNT] = {0};
@@ -114,44 +197,34 @@ static void put_kind_rows(ws_table *t, const char *model, double level, const md
     count[k]++;
   }
   for (int k = 0; k < MDL_OP_KIND_COUNT; k++) {
-    if (count[k] == 0 || ws_table_row(t) != 0) continue;
-    ws_table_str(t, 0, model);
-    ws_table_f64(t, 1, level);
-    ws_table_str(t, 2, mdl_op_kind_name((mdl_op_kind)k));
-    ws_table_i64(t, 3, count[k]);
-    ws_table_str(t, 4, mdl_kind_in_inference((mdl_op_kind)k) ? "yes" : "no");
-    put_cost(t, COUNT(kind_lead), &sum[k]);
-    if (tiles) put_tiles(t, COUNT(kind_lead) + NCOST, &tsum[k]);
+    if (count[k] == 0) continue;
+    const flops_row row = {.model = model, .sparsity = level, .kind = mdl_op_kind_name((mdl_op_kind)k),
+                           .ops = count[k], .inference = mdl_kind_in_inference((mdl_op_kind)k) ? "yes" : "no",
+                           .cost = sum[k], .tiles = tsum[k]};
+    if (!add(t, kind_columns, ncols, &row)) return false;
   }
+  return true;
 }
 
-static void put_op_rows(ws_table *t, const char *model, double level, const mdl_graph *g, const mdl_cost *per_op,
-                        const wl_tile_stats *tiles) {
+static bool put_op_rows(ws_table *t, size_t ncols, const char *model, double level, const mdl_graph *g,
+                        const mdl_cost *per_op, const wl_tile_stats *tiles) {
   for (size_t i = 0; i < mdl_graph_op_count(g); i++) {
     const mdl_op *op = mdl_graph_op(g, i);
-    if (ws_table_row(t) != 0) return;
     char inputs[2 * MDL_OP_NAME_MAX + 2] = "";
     for (int j = 0; j < 2; j++) {
       if (op->in[j] == MDL_NO_INPUT) continue;
       size_t used = strlen(inputs);
       snprintf(inputs + used, sizeof inputs - used, "%s%s", used ? " " : "", mdl_graph_op(g, (size_t)op->in[j])->name);
     }
-    ws_table_str(t, 0, model);
-    ws_table_f64(t, 1, level);
-    ws_table_str(t, 2, op->name);
-    ws_table_i64(t, 3, op->layer);
-    ws_table_str(t, 4, mdl_op_kind_name(op->kind));
-    ws_table_str(t, 5, mdl_dtype_name(op->dtype));
-    ws_table_i64(t, 6, op->batch);
-    ws_table_i64(t, 7, op->m);
-    ws_table_i64(t, 8, op->k);
-    ws_table_i64(t, 9, op->n);
-    ws_table_str(t, 10, op->sparsifiable ? "yes" : "no");
-    ws_table_str(t, 11, mdl_kind_in_inference(op->kind) ? "yes" : "no");
-    ws_table_str(t, 12, inputs);
-    put_cost(t, COUNT(op_lead), &per_op[i]);
-    if (tiles) put_tiles(t, COUNT(op_lead) + NCOST, &tiles[i]);
+    flops_row row = {.model = model, .sparsity = level, .op = op->name, .layer = op->layer,
+                     .kind = mdl_op_kind_name(op->kind), .dtype = mdl_dtype_name(op->dtype), .batch = op->batch,
+                     .m = op->m, .k = op->k, .n = op->n, .sparsifiable = op->sparsifiable ? "yes" : "no",
+                     .inference = mdl_kind_in_inference(op->kind) ? "yes" : "no", .inputs = inputs,
+                     .cost = per_op[i]};
+    if (tiles) row.tiles = tiles[i];
+    if (!add(t, op_columns, ncols, &row)) return false;
   }
+  return true;
 }
 
 /* Tile statistics of a dense K x N weight cut evenly into h x w tiles. */
@@ -220,9 +293,10 @@ ws_table *ws_flops_table(const ws_config *cfg, const ws_flops_spec *spec, char *
   wl_tile_stats *tiles = tiled ? calloc(nops, sizeof *tiles) : NULL;
   wl_sparsity *s = malloc(sizeof *s);
   const ws_flops_per per = spec->per;
-  ws_table *t = per == WS_PER_OP     ? create(op_lead, COUNT(op_lead), false, tiled)
-                : per == WS_PER_KIND ? create(kind_lead, COUNT(kind_lead), false, tiled)
-                                     : create(total_lead, COUNT(total_lead), true, tiled);
+  size_t ncols = 0, ntile = 0;
+  const ws_column *cols = ws_flops_columns(per, &ncols, &ntile);
+  if (!tiled) ncols -= ntile; /* the tile columns come last */
+  ws_table *t = ws_table_of_columns(cols, ncols);
   bool ok = t && nnz && per_op && s && (!tiled || tiles);
   for (size_t i = 0; ok && tiled && i < nops; i++) /* before any work: every tile holds a weight */
     if (mdl_graph_op(g, i)->weight_rows > 0 &&
@@ -244,18 +318,15 @@ ws_table *ws_flops_table(const ws_config *cfg, const ws_flops_spec *spec, char *
     }
     mdl_account(g, nnz, per_op, &total);
     if (per == WS_PER_OP) {
-      put_op_rows(t, cfg->model.name, level, g, per_op, tiles);
+      ok = put_op_rows(t, ncols, cfg->model.name, level, g, per_op, tiles);
     } else if (per == WS_PER_KIND) {
-      put_kind_rows(t, cfg->model.name, level, g, per_op, tiles);
-    } else if (ws_table_row(t) == 0) {
-      ws_table_str(t, 0, cfg->model.name);
-      ws_table_f64(t, 1, level);
-      put_cost(t, COUNT(total_lead), &total);
-      ws_table_i64(t, COUNT(total_lead) + NCOST, cfg->workload.seq_len);
-      wl_tile_stats all = {0};
+      ok = put_kind_rows(t, ncols, cfg->model.name, level, g, per_op, tiles);
+    } else {
+      flops_row row = {.model = cfg->model.name, .sparsity = level, .cost = total,
+                       .seq_len = cfg->workload.seq_len};
       for (size_t i = 0; tiles && i < nops; i++)
-        if (mdl_kind_in_inference(mdl_graph_op(g, i)->kind)) tiles_add(&all, &tiles[i]);
-      if (tiles) put_tiles(t, COUNT(total_lead) + NCOST + 1, &all);
+        if (mdl_kind_in_inference(mdl_graph_op(g, i)->kind)) tiles_add(&row.tiles, &tiles[i]);
+      ok = add(t, total_columns, ncols, &row);
     }
   }
   if (!ok) {

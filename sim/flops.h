@@ -41,6 +41,10 @@ ws_table *ws_flops_table(const ws_config *cfg, const ws_flops_spec *spec, char *
 ws_table *ws_models_table(char *err, size_t errlen);
 /* The columns of the models table, in output order (table.h ws_column); *n their count. */
 const ws_column *ws_models_columns(size_t *n);
+/* The columns of ws_flops_table at granularity per, in output order; *n
+ * their count, of which the last *ntile (tile_nnz_max, tile_nnz_mean,
+ * tile_nnz_min, tile_imbalance) only with a tiling. */
+const ws_column *ws_flops_columns(ws_flops_per per, size_t *n, size_t *ntile);
 
 #ifdef __cplusplus
 }

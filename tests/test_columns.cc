@@ -39,27 +39,35 @@ struct Cols {
   const char *def; // the schema's $defs entry
   const ws_column *cols;
   size_t n;
+  size_t optional; // the last columns, not in the schema's "required" (flops: the tile columns, with --tiling)
 };
 
 std::vector<Cols> reports() {
   std::vector<Cols> v;
   size_t n = 0;
   const ws_column *c = ws_run_totals_columns(&n);
-  v.push_back({"totals", c, n});
+  v.push_back({"totals", c, n, 0});
   c = ws_run_ops_columns(&n);
-  v.push_back({"op", c, n});
+  v.push_back({"op", c, n, 0});
   c = ws_sweep_columns(&n);
-  v.push_back({"point", c, n});
+  v.push_back({"point", c, n, 0});
   c = ws_place_columns(&n);
-  v.push_back({"place_stage", c, n});
+  v.push_back({"place_stage", c, n, 0});
   c = ws_place_totals_columns(&n);
-  v.push_back({"place_totals", c, n});
+  v.push_back({"place_totals", c, n, 0});
   c = ws_probe_columns(&n);
-  v.push_back({"probe", c, n});
+  v.push_back({"probe", c, n, 0});
   c = ws_oprun_columns(&n);
-  v.push_back({"kernel", c, n});
+  v.push_back({"kernel", c, n, 0});
   c = ws_models_columns(&n);
-  v.push_back({"model", c, n});
+  v.push_back({"model", c, n, 0});
+  size_t ntile = 0;
+  c = ws_flops_columns(WS_PER_TOTAL, &n, &ntile);
+  v.push_back({"flops_total", c, n, ntile});
+  c = ws_flops_columns(WS_PER_KIND, &n, &ntile);
+  v.push_back({"flops_kind", c, n, ntile});
+  c = ws_flops_columns(WS_PER_OP, &n, &ntile);
+  v.push_back({"flops_op", c, n, ntile});
   return v;
 }
 
@@ -121,11 +129,15 @@ TEST(Columns, SchemaMatchesTables) {
     ASSERT_NE(props, nullptr);
     ASSERT_NE(req, nullptr);
     EXPECT_EQ(json_object_size(props), r.n);
-    ASSERT_EQ(json_array_size(req), r.n);
+    ASSERT_EQ(json_array_size(req), r.n - r.optional);
     for (size_t c = 0; c < r.n; c++) {
       const ws_column &col = r.cols[c];
       SCOPED_TRACE(col.name);
-      EXPECT_STREQ(json_string_value(json_array_get(req, c)), col.name) << "column " << c << " out of order";
+      if (c < r.n - r.optional) {
+        EXPECT_STREQ(json_string_value(json_array_get(req, c)), col.name) << "column " << c << " out of order";
+      } else { // an optional column: not required
+        for (size_t q = 0; q < json_array_size(req); q++) EXPECT_STRNE(json_string_value(json_array_get(req, q)), col.name);
+      }
       const json_t *p = resolve(s.j, json_object_get(props, col.name));
       ASSERT_NE(p, nullptr) << "not in the schema";
       const char *unit = json_string_value(json_object_get(p, "x-unit"));
@@ -604,4 +616,107 @@ TEST(Columns, ModelRowsReadBackByName) {
     expect_int(row.j, "weight_bytes_dense", 2 * params);
     EXPECT_GT(params, m.layers * (4 * m.d_model * m.d_model + 2 * m.d_model * m.d_ff) + m.vocab * m.d_model);
   }
+}
+
+namespace {
+
+// The flops table of tiny-sparse at the given levels and granularity
+// (tiled 4 x 2 when tiled), NULL with a failure.
+ws_table *flops_of(ws_flops_per per, std::vector<double> levels, bool tiled) {
+  ws_config c = tiny_sparse({});
+  ws_flops_spec spec{};
+  spec.levels = levels.data();
+  spec.nlevels = levels.size();
+  spec.per = per;
+  spec.tile_w = tiled ? 4 : 0;
+  spec.tile_h = tiled ? 2 : 0;
+  char err[512] = "";
+  ws_table *t = ws_flops_table(&c, &spec, err, sizeof err);
+  EXPECT_NE(t, nullptr) << err;
+  return t;
+}
+
+} // namespace
+
+// flops --per op by name, tiny-sparse (d_model 128, sequence 128) at 0.5,
+// tiled 4 x 2: L0.q is 128 x 128 x 128, 2 m k n FLOPs dense, half of them
+// sparse (its mask keeps 8192 of 16384), flops_saved and the reductions
+// their definitions, 8192 / 8 nonzeros per tile on average and the
+// imbalance max / mean; L0.ln1 has no weight: its tile cells null.
+TEST(Columns, FlopsOpRowsReadBackByName) {
+  std::unique_ptr<ws_table, void (*)(ws_table *)> tb(flops_of(WS_PER_OP, {0.5}, true), ws_table_destroy);
+  ASSERT_TRUE(tb);
+  Json rows(ws_table_json(tb.get()));
+  const json_t *q = nullptr, *ln = nullptr;
+  for (size_t i = 0; i < json_array_size(rows.j); i++) {
+    const char *op = json_string_value(json_object_get(json_array_get(rows.j, i), "op"));
+    if (std::strcmp(op, "L0.q") == 0) q = json_array_get(rows.j, i);
+    if (std::strcmp(op, "L0.ln1") == 0) ln = json_array_get(rows.j, i);
+  }
+  ASSERT_NE(q, nullptr);
+  ASSERT_NE(ln, nullptr);
+  size_t n = 0, ntile = 0;
+  ws_flops_columns(WS_PER_OP, &n, &ntile);
+  EXPECT_EQ(json_object_size(q), n);
+  expect_str(q, "model", "custom");
+  expect_real(q, "sparsity", 0.5);
+  expect_int(q, "layer", 0);
+  expect_str(q, "kind", "q");
+  expect_int(q, "m", 128);
+  expect_int(q, "k", 128);
+  expect_int(q, "n", 128);
+  expect_str(q, "sparsifiable", "yes");
+  expect_str(q, "inference", "yes");
+  expect_str(q, "inputs", "L0.ln1");
+  expect_int(q, "flops_dense", 2 * 128 * 128 * 128);
+  expect_int(q, "flops_sparse", 128 * 128 * 128);
+  expect_int(q, "flops_saved", 128 * 128 * 128);
+  expect_real(q, "flops_reduction", 2.0);
+  expect_int(q, "weight_nnz", 8192);
+  const double pd = (double)json_integer_value(json_object_get(q, "params_dense")),
+               ps = (double)json_integer_value(json_object_get(q, "params_sparse"));
+  expect_real(q, "params_reduction", pd / ps);
+  expect_real(q, "tile_nnz_mean", 1024.0);
+  expect_real(q, "tile_imbalance", (double)json_integer_value(json_object_get(q, "tile_nnz_max")) / 1024.0);
+  EXPECT_LE(json_integer_value(json_object_get(q, "tile_nnz_min")), 1024);
+  expect_str(ln, "kind", "layernorm");
+  expect_str(ln, "sparsifiable", "no");
+  for (const char *k : {"tile_nnz_max", "tile_nnz_mean", "tile_nnz_min", "tile_imbalance"})
+    EXPECT_TRUE(json_is_null(json_object_get(ln, k))) << k;
+}
+
+// Without a tiling the tile columns are left out (the last ntile of each
+// granularity's table); totals: one row per level, seq_len the sequence,
+// --per kind: the ops of a kind counted (2 blocks: 2 q ops).
+TEST(Columns, FlopsTotalsAndKindsByName) {
+  std::unique_ptr<ws_table, void (*)(ws_table *)> tot(flops_of(WS_PER_TOTAL, {0, 0.5}, false), ws_table_destroy);
+  ASSERT_TRUE(tot);
+  ASSERT_EQ(ws_table_rows(tot.get()), 2u);
+  size_t n = 0, ntile = 0;
+  ws_flops_columns(WS_PER_TOTAL, &n, &ntile);
+  EXPECT_EQ(ntile, 4u);
+  for (size_t i = 0; i < 2; i++) {
+    Json row(row_of(tot.get(), i));
+    EXPECT_EQ(json_object_size(row.j), n - ntile);
+    EXPECT_EQ(json_object_get(row.j, "tile_nnz_max"), nullptr);
+    expect_real(row.j, "sparsity", i == 0 ? 0.0 : 0.5);
+    expect_int(row.j, "seq_len", 128);
+    const int64_t d = json_integer_value(json_object_get(row.j, "flops_dense")),
+                  sp = json_integer_value(json_object_get(row.j, "flops_sparse"));
+    expect_int(row.j, "flops_saved", d - sp);
+    expect_real(row.j, "flops_reduction", (double)d / (double)sp);
+  }
+  std::unique_ptr<ws_table, void (*)(ws_table *)> kinds(flops_of(WS_PER_KIND, {0.5}, false), ws_table_destroy);
+  ASSERT_TRUE(kinds);
+  Json rows(ws_table_json(kinds.get()));
+  bool seen = false;
+  for (size_t i = 0; i < json_array_size(rows.j); i++) {
+    const json_t *r = json_array_get(rows.j, i);
+    if (std::strcmp(json_string_value(json_object_get(r, "kind")), "q") != 0) continue;
+    seen = true;
+    expect_int(r, "ops", 2);
+    expect_str(r, "inference", "yes");
+    expect_int(r, "flops_dense", 2 * 2 * 128 * 128 * 128);
+  }
+  EXPECT_TRUE(seen);
 }
