@@ -110,8 +110,10 @@ ws_table *ws_place_totals_table(const ws_placement *p);
  * unit and where its value comes from; *n is set to their count. */
 const ws_column *ws_place_columns(size_t *n);
 const ws_column *ws_place_totals_columns(size_t *n);
-/* Every PE of the mesh: x, y, op (empty where unused). 0, or -1 on a write error. */
+/* Every PE of the mesh as CSV, built from the columns ws_place_map_columns:
+ * x, y, op (empty where unused). 0, or -1 on a write or memory error. */
 int ws_place_write_map(const ws_placement *p, FILE *out);
+const ws_column *ws_place_map_columns(size_t *n);
 
 #ifdef __cplusplus
 }

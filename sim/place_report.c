@@ -234,21 +234,46 @@ ws_table *ws_place_totals_table(const ws_placement *p) {
   return tb;
 }
 
+/* One PE of the placement map (place --map). */
+typedef struct {
+  uint32_t x, y;  /* its place on the mesh */
+  const char *op; /* the stage it runs, "" unused */
+} map_row;
+
+static const ws_column map_columns[] = {
+    WS_COLUMN(map_row, x, "x", "PEs"),
+    WS_COLUMN(map_row, y, "y", "PEs"),
+    WS_COLUMN(map_row, op, "op", NULL),
+};
+
+const ws_column *ws_place_map_columns(size_t *n) {
+  *n = NCOLS(map_columns);
+  return map_columns;
+}
+
+/* Row by row, as pes.csv: one row held at a time. */
 int ws_place_write_map(const ws_placement *p, FILE *out) {
   int32_t *owner = malloc((size_t)p->W * p->H * sizeof *owner);
-  if (!owner) return -1;
+  ws_table *tb = owner ? ws_table_of_columns(map_columns, NCOLS(map_columns)) : NULL;
+  if (!tb) {
+    free(owner);
+    return -1;
+  }
   for (size_t i = 0; i < (size_t)p->W * p->H; i++) owner[i] = -1;
   for (uint32_t i = 0; i < p->n; i++) {
     const fab_rect q = p->st[i].stage.region;
     for (uint32_t y = q.y; y < q.y + q.h; y++)
       for (uint32_t x = q.x; x < q.x + q.w; x++) owner[(size_t)y * p->W + x] = (int32_t)i;
   }
-  fputs("x,y,op\n", out);
-  for (uint32_t y = 0; y < p->H; y++)
-    for (uint32_t x = 0; x < p->W; x++) {
+  int rc = ws_table_write_csv_header(tb, out);
+  for (uint32_t y = 0; rc == 0 && y < p->H; y++)
+    for (uint32_t x = 0; rc == 0 && x < p->W; x++) {
       const int32_t o = owner[(size_t)y * p->W + x];
-      fprintf(out, "%u,%u,%s\n", x, y, o >= 0 ? p->st[o].stage.name : "");
+      const map_row row = {x, y, o >= 0 ? p->st[o].stage.name : ""};
+      ws_table_clear(tb);
+      rc = ws_table_add(tb, map_columns, NCOLS(map_columns), &row, NULL) != 0 ? -1 : ws_table_write_csv_rows(tb, out);
     }
+  ws_table_destroy(tb);
   free(owner);
-  return ferror(out) ? -1 : 0;
+  return rc != 0 || ferror(out) ? -1 : 0;
 }

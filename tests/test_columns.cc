@@ -8,6 +8,7 @@
 // column fails.
 #include <jansson.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <memory>
@@ -719,4 +720,45 @@ TEST(Columns, FlopsTotalsAndKindsByName) {
     expect_int(r, "flops_dense", 2 * 2 * 128 * 128 * 128);
   }
   EXPECT_TRUE(seen);
+}
+
+// place --map (no schema): its header is its column table's names, and it
+// has a row per PE of the mesh, the op empty exactly on the PEs no stage
+// holds (as many as the mesh's PEs less the stages' regions).
+TEST(Columns, PlaceMapFromItsColumns) {
+  size_t n = 0;
+  const ws_column *cols = ws_place_map_columns(&n);
+  std::string want;
+  for (size_t c = 0; c < n; c++) want += std::string(c ? "," : "") + cols[c].name;
+  EXPECT_EQ(want, "x,y,op");
+  ws_config c = tiny_sparse({});
+  char err[512] = "";
+  std::unique_ptr<ws_placement, void (*)(ws_placement *)> p(ws_place(&c, err, sizeof err), ws_placement_destroy);
+  ASSERT_TRUE(p) << err;
+  char *buf = nullptr;
+  size_t len = 0;
+  FILE *f = open_memstream(&buf, &len);
+  ASSERT_NE(f, nullptr);
+  ASSERT_EQ(ws_place_write_map(p.get(), f), 0);
+  std::fclose(f);
+  std::string text(buf, len);
+  std::free(buf);
+  size_t lines = 0, unused = 0, at = 0;
+  for (size_t nl; (nl = text.find('\n', at)) != std::string::npos; at = nl + 1, lines++) {
+    const std::string line = text.substr(at, nl - at);
+    if (lines == 0) {
+      EXPECT_EQ(line, want);
+      continue;
+    }
+    EXPECT_EQ(std::count(line.begin(), line.end(), ','), 2) << line;
+    unused += line.back() == ',';
+  }
+  uint64_t held = 0;
+  for (uint32_t i = 0; i < ws_placement_count(p.get()); i++) {
+    const fab_rect &r = ws_placement_stage(p.get(), i)->stage.region;
+    held += (uint64_t)r.w * r.h;
+  }
+  const uint64_t mesh = (uint64_t)c.fabric.width * c.fabric.height;
+  EXPECT_EQ(lines, 1 + mesh);
+  EXPECT_EQ(unused, mesh - held);
 }
