@@ -203,35 +203,22 @@ static const ws_column place_totals_columns[] = {
     WS_COLUMN_GET("routes_ok", NULL, WS_COL_STR, get_routes_ok, "ws_place_totals.routes_ok as yes or no"),
 };
 
-#define NCOLS(a) (sizeof a / sizeof a[0])
-
 const ws_column *ws_place_columns(size_t *n) {
-  *n = NCOLS(stage_columns);
+  *n = WS_NCOLS(stage_columns);
   return stage_columns;
 }
 
 const ws_column *ws_place_totals_columns(size_t *n) {
-  *n = NCOLS(place_totals_columns);
+  *n = WS_NCOLS(place_totals_columns);
   return place_totals_columns;
 }
 
 ws_table *ws_place_table(const ws_placement *p) {
-  ws_table *t = ws_table_of_columns(stage_columns, NCOLS(stage_columns));
-  for (uint32_t i = 0; t && i < p->n; i++)
-    if (ws_table_add(t, stage_columns, NCOLS(stage_columns), &p->st[i], p) != 0) {
-      ws_table_destroy(t);
-      return NULL;
-    }
-  return t;
+  return ws_table_of_rows(stage_columns, WS_NCOLS(stage_columns), p->st, sizeof p->st[0], p->n, p);
 }
 
 ws_table *ws_place_totals_table(const ws_placement *p) {
-  ws_table *tb = ws_table_of_columns(place_totals_columns, NCOLS(place_totals_columns));
-  if (tb && ws_table_add(tb, place_totals_columns, NCOLS(place_totals_columns), &p->tot, p) != 0) {
-    ws_table_destroy(tb);
-    return NULL;
-  }
-  return tb;
+  return ws_table_of_rows(place_totals_columns, WS_NCOLS(place_totals_columns), &p->tot, sizeof p->tot, 1, p);
 }
 
 /* One PE of the placement map (place --map). */
@@ -247,14 +234,14 @@ static const ws_column map_columns[] = {
 };
 
 const ws_column *ws_place_map_columns(size_t *n) {
-  *n = NCOLS(map_columns);
+  *n = WS_NCOLS(map_columns);
   return map_columns;
 }
 
 /* Row by row, as pes.csv: one row held at a time. */
 int ws_place_write_map(const ws_placement *p, FILE *out) {
   int32_t *owner = malloc((size_t)p->W * p->H * sizeof *owner);
-  ws_table *tb = owner ? ws_table_of_columns(map_columns, NCOLS(map_columns)) : NULL;
+  ws_table *tb = owner ? ws_table_of_columns(map_columns, WS_NCOLS(map_columns)) : NULL;
   if (!tb) {
     free(owner);
     return -1;
@@ -271,7 +258,7 @@ int ws_place_write_map(const ws_placement *p, FILE *out) {
       const int32_t o = owner[(size_t)y * p->W + x];
       const map_row row = {x, y, o >= 0 ? p->st[o].stage.name : ""};
       ws_table_clear(tb);
-      rc = ws_table_add(tb, map_columns, NCOLS(map_columns), &row, NULL) != 0 ? -1 : ws_table_write_csv_rows(tb, out);
+      rc = ws_table_add(tb, map_columns, WS_NCOLS(map_columns), &row, NULL) != 0 ? -1 : ws_table_write_csv_rows(tb, out);
     }
   ws_table_destroy(tb);
   free(owner);

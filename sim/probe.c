@@ -251,10 +251,5 @@ const ws_column *ws_probe_columns(size_t *n) {
 }
 
 ws_table *ws_probe_table(const ws_probe_row *row) {
-  ws_table *t = ws_table_of_columns(probe_columns, NPROBE_COLUMNS);
-  if (t && ws_table_add(t, probe_columns, NPROBE_COLUMNS, row, NULL) != 0) {
-    ws_table_destroy(t);
-    return NULL;
-  }
-  return t;
+  return ws_table_of_rows(probe_columns, NPROBE_COLUMNS, row, sizeof *row, 1, NULL);
 }

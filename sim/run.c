@@ -129,35 +129,22 @@ static const ws_column ops_columns[] = {
     WS_COLUMN(strat_op, weight_bytes, "weight_bytes", "bytes"),
 };
 
-#define NCOLS(a) (sizeof a / sizeof a[0])
-
 const ws_column *ws_run_totals_columns(size_t *n) {
-  *n = NCOLS(totals_columns);
+  *n = WS_NCOLS(totals_columns);
   return totals_columns;
 }
 
 const ws_column *ws_run_ops_columns(size_t *n) {
-  *n = NCOLS(ops_columns);
+  *n = WS_NCOLS(ops_columns);
   return ops_columns;
 }
 
 ws_table *ws_run_totals_row(const ws_run_totals *t) {
-  ws_table *tb = ws_table_of_columns(totals_columns, NCOLS(totals_columns));
-  if (tb && ws_table_add(tb, totals_columns, NCOLS(totals_columns), t, NULL) != 0) {
-    ws_table_destroy(tb);
-    return NULL;
-  }
-  return tb;
+  return ws_table_of_rows(totals_columns, WS_NCOLS(totals_columns), t, sizeof *t, 1, NULL);
 }
 
 ws_table *ws_run_ops_rows(const ws_run_op *ops, uint32_t nops) {
-  ws_table *tb = ws_table_of_columns(ops_columns, NCOLS(ops_columns));
-  for (uint32_t i = 0; tb && i < nops; i++)
-    if (ws_table_add(tb, ops_columns, NCOLS(ops_columns), &ops[i], NULL) != 0) {
-      ws_table_destroy(tb);
-      return NULL;
-    }
-  return tb;
+  return ws_table_of_rows(ops_columns, WS_NCOLS(ops_columns), ops, sizeof *ops, nops, NULL);
 }
 
 ws_table *ws_run_totals_table(const ws_run *r) { return ws_run_totals_row(&r->res.tot); }
@@ -184,14 +171,14 @@ static const ws_column pes_columns[] = {
 };
 
 const ws_column *ws_run_pes_columns(size_t *n) {
-  *n = NCOLS(pes_columns);
+  *n = WS_NCOLS(pes_columns);
   return pes_columns;
 }
 
 /* Row by row (a full wafer has close to a million PEs): one row held at a time. */
 int ws_run_write_pes(const ws_run *run, FILE *out) {
   const strat_result *r = &run->res;
-  ws_table *tb = ws_table_of_columns(pes_columns, NCOLS(pes_columns));
+  ws_table *tb = ws_table_of_columns(pes_columns, WS_NCOLS(pes_columns));
   int rc = tb ? ws_table_write_csv_header(tb, out) : -1;
   for (uint32_t y = 0; rc == 0 && y < r->H; y++)
     for (uint32_t x = 0; rc == 0 && x < r->W; x++) {
@@ -200,7 +187,7 @@ int ws_run_write_pes(const ws_run *run, FILE *out) {
       const pe_row row = {x, y, o, o >= 0 ? r->ops[o].name : "", r->busy[at],
                           (double)r->busy[at] / (double)r->tot.cycles, r->sram[at]};
       ws_table_clear(tb);
-      rc = ws_table_add(tb, pes_columns, NCOLS(pes_columns), &row, NULL) != 0 ? -1 : ws_table_write_csv_rows(tb, out);
+      rc = ws_table_add(tb, pes_columns, WS_NCOLS(pes_columns), &row, NULL) != 0 ? -1 : ws_table_write_csv_rows(tb, out);
     }
   ws_table_destroy(tb);
   return rc != 0 || ferror(out) ? -1 : 0;

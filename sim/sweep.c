@@ -354,13 +354,7 @@ const ws_column *ws_sweep_columns(size_t *n) {
 }
 
 ws_table *ws_sweep_table(const ws_sweep *s) {
-  ws_table *tb = ws_table_of_columns(point_columns, NPOINT_COLUMNS);
-  for (size_t i = 0; tb && i < s->n; i++)
-    if (ws_table_add(tb, point_columns, NPOINT_COLUMNS, &s->pt[i], s) != 0) {
-      ws_table_destroy(tb);
-      return NULL;
-    }
-  return tb;
+  return ws_table_of_rows(point_columns, NPOINT_COLUMNS, s->pt, sizeof s->pt[0], s->n, s);
 }
 
 ws_table *ws_sweep_kinds_table(const ws_sweep *s) {

@@ -262,6 +262,17 @@ ws_table *ws_table_of_columns(const ws_column *cols, size_t n) {
   return t;
 }
 
+ws_table *ws_table_of_rows(const ws_column *cols, size_t n, const void *rows, size_t stride, size_t nrows,
+                           const void *ctx) {
+  ws_table *t = ws_table_of_columns(cols, n);
+  for (size_t i = 0; t && i < nrows; i++)
+    if (ws_table_add(t, cols, n, (const char *)rows + i * stride, ctx) != 0) {
+      ws_table_destroy(t);
+      return NULL;
+    }
+  return t;
+}
+
 int ws_table_add(ws_table *t, const ws_column *cols, size_t n, const void *row, const void *ctx) {
   if (n != t->ncols) {
     fprintf(stderr, "%s:%d: internal error: %zu columns for a table of %zu\n", __FILE__, __LINE__, n, t->ncols);

@@ -94,6 +94,12 @@ ws_table *ws_table_of_columns(const ws_column *cols, size_t n);
 /* Add a row: each column's cell from row's field at its offset, or from
  * its get (given row and ctx). 0, or -1 on out of memory. */
 int ws_table_add(ws_table *t, const ws_column *cols, size_t n, const void *row, const void *ctx);
+/* A table of nrows rows of stride bytes each, from rows (cols and ctx as
+ * for ws_table_add). NULL on out of memory. */
+ws_table *ws_table_of_rows(const ws_column *cols, size_t n, const void *rows, size_t stride, size_t nrows,
+                           const void *ctx);
+/* The number of columns of a column table (an array). */
+#define WS_NCOLS(a) (sizeof(a) / sizeof((a)[0]))
 /* The column named name in cols, or NULL. */
 const ws_column *ws_column_find(const ws_column *cols, size_t n, const char *name);
 

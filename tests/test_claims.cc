@@ -60,15 +60,6 @@ RunPtr simulate(const ws_config &c) {
   return r;
 }
 
-// Nonzeros of a mask's rectangle, weight by weight (NULL: dense).
-uint64_t kept(const wl_mask *mask, uint32_t k0, uint32_t k1, uint32_t n0, uint32_t n1) {
-  if (!mask) return (uint64_t)(k1 - k0) * (n1 - n0);
-  uint64_t n = 0;
-  for (uint32_t k = k0; k < k1; k++)
-    for (uint32_t c = n0; c < n1; c++) n += wl_mask_get(mask, k, c);
-  return n;
-}
-
 // ---- 1. the totals are what the README defines them to be, at any clock ----
 
 // README, "The end-to-end run": seconds are cycles at the clock, tokens/s
@@ -175,7 +166,7 @@ TEST(Claims, WeightsHeldAreEachPesTileInItsKernelsEncodingAndPoint4HoldsMoreThan
           const uint32_t n0 = wstest::cut_at(st.n_cut, st.n, cols, band), n1 = wstest::cut_at(st.n_cut, st.n, cols, band + 1);
           const krn_pe_stats pe = krn_pipe_pe(s.p, si, i * cols + j);
           const uint64_t want =
-              pe.kernel == KRN_SPARSE ? 4 * kept(st.mask, k0, k1, n0, n1) + 2 * (uint64_t)(k1 - k0)
+              pe.kernel == KRN_SPARSE ? 4 * wstest::kept(st.mask, k0, k1, n0, n1) + 2 * (uint64_t)(k1 - k0)
                                      : 2 * (uint64_t)(k1 - k0) * (n1 - n0);
           EXPECT_EQ(pe.weights, want) << st.name << " PE (" << i << ", " << j << ")";
           bytes += want;
@@ -224,7 +215,7 @@ TEST(Claims, RunsExecutedFlopsAreTheMasksNonzeros) {
       const krn_stage &st = ws_placement_stage(p.get(), i)->stage;
       if (st.kind != KRN_STAGE_GEMM || !st.mask) continue;
       masked++;
-      want -= 2 * S * ((double)st.k * st.n - (double)kept(st.mask, 0, st.k, 0, st.n));
+      want -= 2 * S * ((double)st.k * st.n - (double)wstest::kept(st.mask, 0, st.k, 0, st.n));
     }
     EXPECT_EQ(masked, 12u) << "q, k, v, attn_out, ffn_up and ffn_down of two layers";
     RunPtr r = simulate(c);

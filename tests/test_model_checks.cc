@@ -92,16 +92,6 @@ TEST(ModelChecks, BusiestComputeEqualsTheStagesClosedForm) {
 
 // ---- 2. MACs and FLOPs from what the simulated PEs executed ----
 
-// Kept weights of a tile, counted element by element from the mask (not
-// with wl_mask_count, which the pipeline uses); every weight without one.
-uint64_t kept(const wl_mask *mask, uint32_t k0, uint32_t k1, uint32_t n0, uint32_t n1) {
-  if (!mask) return (uint64_t)(k1 - k0) * (n1 - n0);
-  uint64_t n = 0;
-  for (uint32_t k = k0; k < k1; k++)
-    for (uint32_t c = n0; c < n1; c++) n += wl_mask_get(mask, k, c);
-  return n;
-}
-
 // Every weight-GEMM PE executed, over the sequence, its tile's nonzeros x
 // tokens MACs if it ran the sparse kernel and its whole tile x tokens if it
 // ran the dense one (the auto kernel's dense PEs multiply the zeros): the
@@ -137,7 +127,7 @@ TEST(ModelChecks, EveryPeExecutesItsTilesNonzerosOrItsWholeTile) {
         const uint32_t n0 = wstest::cut_at(st.n_cut, st.n, cols, band), n1 = wstest::cut_at(st.n_cut, st.n, cols, band + 1);
         const krn_pe_stats pe = krn_pipe_pe(s.p, si, i * cols + j);
         ASSERT_TRUE(pe.kernel == KRN_SPARSE || pe.kernel == KRN_DENSE) << st.name;
-        const uint64_t nnz = kept(st.mask, k0, k1, n0, n1);
+        const uint64_t nnz = wstest::kept(st.mask, k0, k1, n0, n1);
         const uint64_t want = (pe.kernel == KRN_SPARSE ? nnz : (uint64_t)(k1 - k0) * (n1 - n0)) * seq;
         EXPECT_EQ(pe.macs, want) << st.name << " PE (" << i << ", " << j << ") "
                                  << (pe.kernel == KRN_SPARSE ? "sparse" : "dense");

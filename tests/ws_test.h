@@ -14,6 +14,7 @@
 #include "fabric/fabric.h"
 #include "sim/cli.h"
 #include "sim/config.h"
+#include "workloads/mask.h"
 #include "sim/place.h"
 #include "sim/engine/engine.h"
 #include "kernels/pipeline.h"
@@ -147,6 +148,16 @@ inline bool simulate_placed(const ws_config &c, Simulated &s) {
 // Cut point i of n in `parts`: the stage's own, or even (as the pipeline cuts).
 inline uint32_t cut_at(const uint32_t *given, uint32_t n, uint32_t parts, uint32_t i) {
   return given ? given[i] : (uint32_t)((uint64_t)i * n / parts);
+}
+
+// Kept weights of a tile, counted element by element from the mask (not
+// with wl_mask_count, which the pipeline uses); every weight without one.
+inline uint64_t kept(const wl_mask *mask, uint32_t k0, uint32_t k1, uint32_t n0, uint32_t n1) {
+  if (!mask) return (uint64_t)(k1 - k0) * (n1 - n0);
+  uint64_t n = 0;
+  for (uint32_t k = k0; k < k1; k++)
+    for (uint32_t c = n0; c < n1; c++) n += wl_mask_get(mask, k, c);
+  return n;
 }
 
 }  // namespace wstest
