@@ -70,7 +70,9 @@ static bool wanted(cmp *c, const char *field) {
 /* One field of an object that schema def describes; a or b NULL where missing. */
 static void field(cmp *c, const json_t *def, const char *where, const char *name, const json_t *a, const json_t *b) {
   const json_t *ps = ws_jschema_property(c->schema, def, name);
-  if ((ps && ws_jschema_is_host(c->schema, ps)) || !wanted(c, name)) return;
+  if ((ps && ws_jschema_is_host(c->schema, ps)) || (ps && !c->o->cost && ws_jschema_is_cost(c->schema, ps)) ||
+      !wanted(c, name))
+    return;
   c->res->compared++;
   if (json_is_number(a) && json_is_number(b)) {
     const double x = json_number_value(a), y = json_number_value(b), tol = c->o->atol + c->o->rtol * fabs(x);

@@ -198,6 +198,8 @@ static const command commands[] = {
      "                     differs\n"
      "  --only K1,K2       compare only these fields (e.g. cycles,steady_interval)\n"
      "  --allow-config-change  compare even when the configurations differ\n"
+     "  --cost             compare the simulator's own work too (events, sim_bytes:\n"
+     "                     x-cost, deterministic; a faster event scheme moves them)\n"
      "  --update-baseline  write the new document over the baseline (after an\n"
      "                     intended change, or a new schema_version; review the\n"
      "                     diff and commit it)\n"
@@ -207,7 +209,8 @@ static const command commands[] = {
      "Totals compare field by field, op rows matched by op, sweep points and kind\n"
      "rows by sparsity and --vary value. Wall time and host memory (x-host in\n"
      "sim/output.schema.json, which documents every field and its unit) are never\n"
-     "compared, nor the configuration's output section. Both documents are\n"
+     "compared, nor the configuration's output section; the simulator's own work\n"
+     "(x-cost) only with --cost. Both documents are\n"
      "validated against that schema first.\n"
      "\n"
      "Exit status: 0 nothing moved (or the baseline was updated); 1 something\n"
@@ -278,6 +281,10 @@ static int parse_args(const command *c, int argc, char **argv, ws_cli_args *a, F
     }
     if ((c->opts & OPT_CHECK) && strcmp(arg, "--allow-config-change") == 0) {
       a->allow_config_change = true;
+      continue;
+    }
+    if ((c->opts & OPT_CHECK) && strcmp(arg, "--cost") == 0) {
+      a->cost = true;
       continue;
     }
     if (strncmp(arg, "--", 2) != 0 || arg[2] == '\0') {

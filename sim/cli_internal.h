@@ -34,7 +34,7 @@ typedef struct {
   const char *jobs;     /* sweep: -j N */
   const char *vary;     /* sweep: --vary KEY=V1,V2,... */
   const char *baseline, *rtol, *atol, *only, *check_format; /* check */
-  bool update_baseline, allow_config_change;                /* check */
+  bool update_baseline, allow_config_change, cost;          /* check */
   bool help;
   unsigned formats;        /* the output.format values the command writes (bit 1 << ws_format) */
   const char *format_from; /* the option that set output.format last: "--format" or "--set output.format" */

@@ -54,6 +54,10 @@ bool ws_jschema_is_host(const json_t *root, const json_t *property) {
   return json_is_true(json_object_get(deref(root, property), "x-host"));
 }
 
+bool ws_jschema_is_cost(const json_t *root, const json_t *property) {
+  return json_is_true(json_object_get(deref(root, property), "x-cost"));
+}
+
 static const char *type_of(const json_t *v) {
   switch (json_typeof(v)) {
     case JSON_OBJECT: return "object";
@@ -141,7 +145,7 @@ static int check_object(ctx *c, const json_t *s, const json_t *v, const char *pa
 static const char *const keywords[] = {
     "type",  "const", "enum", "minimum", "maximum", "required", "minProperties", "maxProperties", "properties",
     "additionalProperties", "items", "allOf", "if", "then", "$ref", "$schema", "$id", "$defs", "title",
-    "description", "x-unit", "x-host", NULL};
+    "description", "x-unit", "x-host", "x-cost", NULL};
 
 static int check(ctx *c, const json_t *s, const json_t *v, const char *path) {
   const char *kw;

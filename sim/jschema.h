@@ -36,6 +36,8 @@ const json_t *ws_jschema_at(const json_t *root, const char *pointer);
 
 /* Whether a property's schema marks it as a figure of the host (x-host). */
 bool ws_jschema_is_host(const json_t *root, const json_t *property);
+/* Whether a property is marked x-cost (the simulator's own work). */
+bool ws_jschema_is_cost(const json_t *root, const json_t *property);
 
 #ifdef __cplusplus
 }
