@@ -195,7 +195,7 @@ int fab_coll_round(fab_fabric *f, const fab_coll *c, const fab_round *r, fab_xfe
   for (uint32_t i = 0; i < c->count; i++) {
     const member *m = &c->m[i];
     const fab_transfer t = {m->pe,     m->in,    m->nin, m->out, r->n, r->ready, r->values,
-                            r->own ? r->own[i] : NULL, r->own_later, r->op};
+                            r->own ? r->own[i] : NULL, r->own_later, r->op, r->quiet && i != c->result};
     fab_xfer x;
     if (fab_combine(f, &t, &x, err, errlen) != 0) return -1;
     if (xfers) xfers[i] = x;

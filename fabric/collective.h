@@ -50,6 +50,7 @@ typedef struct {
   const float *const *own; /* per member, its `values` values (NULL entries: none) */
   bool own_later;          /* members' values come with fab_ready_values instead */
   fab_op op;
+  bool quiet; /* no fab_done_fn call for the members but the result's (fab_transfer.quiet) */
 } fab_round;
 
 /* Make one round's transfers; per member its transfer in xfers[] (may be

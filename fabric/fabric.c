@@ -274,6 +274,7 @@ int fab_combine(fab_fabric *f, const fab_transfer *t, fab_xfer *id, char *err, s
   x->next_active = x->next_on_route = FAB_NONE;
   x->values = t->values;
   x->own_later = t->values && t->own_later;
+  x->quiet = t->quiet;
   x->op = t->op;
   x->vals = vals;
   x->refs = 2 + (out != FAB_NONE ? fab_routes_get(f->routes, out)->dests : 0);
@@ -366,7 +367,7 @@ void fab_ready_values(fab_fabric *f, fab_xfer id, uint64_t cycle, const float *o
 void fab_finish(fab_fabric *f, fab_xstate *x, uint64_t cycle) {
   x->done = cycle;
   if (cycle > f->st.last_cycle || f->st.last_cycle == 0) f->st.last_cycle = cycle;
-  if (f->on_done)
+  if (f->on_done && !x->quiet)
     fab_post(f, cycle, 1, fab_core_entity(f, x->pe), EV_DONE, (uint64_t)(x - f->x), 0);
   else
     fab_unref(f, (uint32_t)(x - f->x)); /* its end: nobody to report it to */

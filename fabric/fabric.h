@@ -89,6 +89,7 @@ typedef struct {
   const float *own; /* the PE's own `values` values (copied), NULL for none */
   bool own_later;   /* its own values come with fab_ready_values */
   fab_op op;        /* how they combine with the inputs' */
+  bool quiet;       /* nobody waits for its end: no fab_done_fn call (and no event) for it */
 } fab_transfer;
 
 /* Called when a destination PE has consumed the last wavelet of a message

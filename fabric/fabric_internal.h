@@ -41,6 +41,7 @@ typedef struct {
   uint32_t inputs_in;                 /* inputs whose message is all taken */
   uint32_t values;                    /* functional values carried, 0 for none */
   bool own_later;                     /* its own values have not come yet */
+  bool quiet;                         /* no on_done call at its end */
   fab_op op;
   float *vals;                        /* owned: own values, then combined with the inputs' */
   uint64_t in_start[FAB_MAX_IN];      /* train: cycle each input's message started arriving */

@@ -140,7 +140,8 @@ static int feed(krn_pipe *p, uint32_t si, uint32_t m, char *err, size_t errlen) 
     if (sl->route != FAB_NONE) { /* along the row, from its first PE */
       const fab_transfer t = {.pe = sl->pe, .out = sl->route, .n = (uint32_t)krn_ceil_div((uint64_t)kt * b, 2),
                               .ready = fab_now(p->f), .values = p->run.functional ? b * kt : 0,
-                              .own = p->run.functional ? sl->vals[m % RING] : NULL};
+                              .own = p->run.functional ? sl->vals[m % RING] : NULL,
+                              .quiet = true}; /* its end matters to nobody (on_done) */
       fab_xfer x;
       if (fab_combine(p->f, &t, &x, err, errlen) != 0) return -1;
       krn_tag(p, x, (tag){TAG_HOST, 0, si, n, m});

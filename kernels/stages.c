@@ -121,7 +121,8 @@ int krn_round(krn_pipe *p, uint32_t si, fab_coll *c, uint32_t col, uint32_t m, u
                         .ready = FAB_LATER,
                         .values = p->run.functional ? values : 0,
                         .own_later = p->run.functional,
-                        .op = op};
+                        .op = op,
+                        .quiet = true}; /* only the result's end matters (on_done) */
   if (fab_coll_round(p->f, c, &rd, x, err, errlen) != 0) {
     free(x);
     return -1;
@@ -166,7 +167,8 @@ int krn_stage_arm(krn_pipe *p, uint32_t si, uint32_t m, char *err, size_t errlen
     if (sl->route == FAB_NONE) continue;
     const uint32_t n = b * (pc->f1 - pc->f0);
     const fab_transfer t = {.pe = sl->pe, .out = sl->route, .n = (n + 1) / 2, .ready = FAB_LATER,
-                            .values = p->run.functional ? n : 0, .own_later = p->run.functional};
+                            .values = p->run.functional ? n : 0, .own_later = p->run.functional,
+                            .quiet = true}; /* its end matters to nobody (on_done) */
     if (fab_combine(p->f, &t, &pc->relay[m % RING], err, errlen) != 0) return -1;
     krn_tag(p, pc->relay[m % RING], (tag){TAG_RELAY, (uint8_t)pc->to_input, si, pi, m});
   }
