@@ -45,12 +45,10 @@ fab_fabric *fab_create(sim_engine *e, const fab_config *cfg, char *err, size_t e
   const size_t cells = f->cells;
   f->routes = fab_routes_create(cfg->width, cfg->height, cfg->colors);
   f->cores = calloc(cells, sizeof *f->cores);
-  f->busy = calloc(cells * (FAB_PORTS + 1), sizeof *f->busy);
-  if (!f->routes || !f->cores || !f->busy) goto oom;
-  for (size_t p = 0; p < cells; p++) f->cores[p] = (fab_core){FAB_NONE, FAB_NONE, 0, 0, 0, FAB_LATER, FAB_LATER};
-  if (cfg->fidelity == FAB_TRAIN) {
-    if (!(f->link_free = calloc(cells * FAB_PORTS, sizeof *f->link_free))) goto oom;
-  } else {
+  f->ports = calloc(cells * FAB_PORTS, sizeof *f->ports);
+  if (!f->routes || !f->cores || !f->ports) goto oom;
+  for (size_t p = 0; p < cells; p++) f->cores[p] = (fab_core){0, FAB_NONE, FAB_NONE, 0, 0, 0, FAB_LATER, FAB_LATER};
+  if (cfg->fidelity != FAB_TRAIN) {
     f->router_armed = malloc(cells * sizeof *f->router_armed);
     f->router_last = malloc(cells * sizeof *f->router_last);
     f->router_rr = calloc(cells, sizeof *f->router_rr);
@@ -81,8 +79,7 @@ void fab_destroy(fab_fabric *f) {
   free(f->x);
   free(f->avail);
   free(f->cores);
-  free(f->link_free);
-  free(f->busy);
+  free(f->ports);
   free(f->router_first);
   free(f->router_nodes);
   free(f->core_first);
@@ -275,7 +272,7 @@ int fab_combine(fab_fabric *f, const fab_transfer *t, fab_xfer *id, char *err, s
   x->values = t->values;
   x->own_later = t->values && t->own_later;
   x->quiet = t->quiet;
-  x->op = t->op;
+  x->op = (uint8_t)t->op;
   x->vals = vals;
   x->refs = 2 + (out != FAB_NONE ? fab_routes_get(f->routes, out)->dests : 0);
   for (uint32_t i = 0; i < nin; i++) { /* queue as the next consumer of each endpoint */
@@ -438,9 +435,10 @@ void fab_deliver(fab_fabric *f, uint32_t node, uint32_t sender, uint64_t cycle) 
 
 fab_stats fab_stats_get(const fab_fabric *f) {
   fab_stats s = f->st;
-  const size_t links = (size_t)f->cells * (FAB_PORTS + 1);
-  for (size_t i = 0; i < links; i++)
-    if (f->busy[i] > s.link_busy_max) s.link_busy_max = f->busy[i];
+  for (size_t i = 0; i < (size_t)f->cells * FAB_PORTS; i++)
+    if (f->ports[i].busy > s.link_busy_max) s.link_busy_max = f->ports[i].busy;
+  for (size_t p = 0; p < f->cells; p++)
+    if (f->cores[p].busy_up > s.link_busy_max) s.link_busy_max = f->cores[p].busy_up;
   s.queued = 0;
   if (f->wn)
     for (uint32_t i = 0; i < fab_routes_node_count(f->routes); i++)
@@ -449,8 +447,7 @@ fab_stats fab_stats_get(const fab_fabric *f) {
   s.bytes = sizeof *f + fab_routes_bytes(f->routes) + (size_t)f->rs_cap * sizeof *f->rs +
             (size_t)f->node_cap * (sizeof *f->ep + (f->wn ? sizeof *f->wn : 0)) +
             (size_t)f->x_cap * (sizeof *f->x + (f->avail ? f->cfg.queue_depth * 8 : 0)) +
-            (size_t)f->cells * (sizeof *f->cores + (FAB_PORTS + 1) * 8 +
-                                (f->link_free ? FAB_PORTS * 8 : 17));
+            (size_t)f->cells * (sizeof *f->cores + FAB_PORTS * sizeof *f->ports + (f->wn ? 17 : 0));
   return s;
 }
 

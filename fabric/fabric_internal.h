@@ -28,34 +28,35 @@ enum {
 #define UNBOUND (FAB_NONE - 1) /* endpoint: its current message has no consumer yet */
 #define SINK FAB_NONE          /* endpoint: its current message is consumed and reported */
 
-/* A transfer. Consumers of an endpoint are named c = xfer * FAB_MAX_IN + input. */
+/* A transfer. Consumers of an endpoint are named c = xfer * FAB_MAX_IN + input.
+ * The fields every train event reads come first (one cache line). */
 typedef struct {
   fab_pe pe;
   uint32_t out; /* route, or FAB_NONE */
   uint32_t n;   /* wavelets */
   uint32_t nin;
+  uint32_t refs; /* who still needs it: its owner (fab_release), its end (done and reported),
+                    and each destination of its message until it took it; at 0 it is free */
+  uint32_t arrived;       /* train: inputs whose message has arrived */
+  uint32_t inputs_in;     /* inputs whose message is all taken */
+  uint32_t produced;      /* sums made (wavelet: as inputs arrive) */
+  uint32_t sent;          /* wavelets sent (or sums kept) */
+  uint32_t next_on_route; /* next transfer sending on the same route */
+  uint32_t values;        /* functional values carried, 0 for none */
+  bool own_later;         /* its own values have not come yet */
+  bool quiet;             /* no on_done call at its end */
+  bool emit_waiting;      /* train: wants to send but is not first on its route */
+  uint8_t op;             /* fab_op */
+  uint64_t ready;         /* cycle the PE's own data is ready, or FAB_LATER */
+  uint64_t want;          /* cycle its inputs allow sending (or keeping) from, or FAB_LATER */
+  uint64_t done;                      /* cycle it finished, or FAB_LATER */
+  uint64_t in_start[FAB_MAX_IN];      /* train: cycle each input's message started arriving */
   uint32_t in[FAB_MAX_IN];
   uint32_t got[FAB_MAX_IN];           /* wavelets taken per input */
   uint32_t next_consumer[FAB_MAX_IN]; /* next consumer queued at the same endpoint */
   uint32_t sender[FAB_MAX_IN];        /* transfer whose message each input took */
-  uint32_t inputs_in;                 /* inputs whose message is all taken */
-  uint32_t values;                    /* functional values carried, 0 for none */
-  bool own_later;                     /* its own values have not come yet */
-  bool quiet;                         /* no on_done call at its end */
-  fab_op op;
-  float *vals;                        /* owned: own values, then combined with the inputs' */
-  uint64_t in_start[FAB_MAX_IN];      /* train: cycle each input's message started arriving */
-  uint32_t arrived;                   /* train: inputs whose message has arrived */
-  uint32_t produced;                  /* sums made (wavelet: as inputs arrive) */
-  uint32_t sent;                      /* wavelets sent (or sums kept) */
   uint32_t next_active;               /* next sending transfer at the same core */
-  uint32_t next_on_route;             /* next transfer sending on the same route */
-  bool emit_waiting;                  /* train: wants to send but is not first on its route */
-  uint64_t ready;                     /* cycle the PE's own data is ready, or FAB_LATER */
-  uint64_t want;                      /* cycle its inputs allow sending (or keeping) from, or FAB_LATER */
-  uint64_t done;                      /* cycle it finished, or FAB_LATER */
-  uint32_t refs; /* who still needs it: its owner (fab_release), its end (done and reported),
-                    and each destination of its message until it took it; at 0 it is free */
+  float *vals;                        /* owned: own values, then combined with the inputs' */
 } fab_xstate;
 
 /* Where messages of a route stand at one destination PE (per endpoint node). */
@@ -82,7 +83,15 @@ typedef struct {
   uint32_t head, tail; /* transfers queued to send on it */
 } fab_rstate;
 
+/* A router's output port (a link, or its ramp down): side by side, the two
+ * figures a train crossing it reads and writes. */
 typedef struct {
+  uint64_t free_at; /* train: the cycle its backlog ends */
+  uint64_t busy;    /* cycles it carried a wavelet */
+} fab_port_state;
+
+typedef struct {
+  uint64_t busy_up;      /* cycles its ramp up carried a wavelet */
   uint32_t active;       /* first transfer with an output at this core */
   uint32_t active_tail;  /* its last (appends are O(1): a core may hold many not yet ready) */
   uint32_t rr_in;        /* round-robin position among its endpoints */
@@ -109,8 +118,7 @@ struct fab_fabric {
   uint32_t live;   /* transfers not freed */
   uint64_t *avail; /* wavelet: queue_depth per transfer: cycle each made sum may leave */
   fab_core *cores; /* per PE */
-  uint64_t *link_free; /* train: per router port (cells x FAB_PORTS) */
-  uint64_t *busy;      /* cycles carrying a wavelet: per router port, then per core's ramp up */
+  fab_port_state *ports; /* per router port (cells x FAB_PORTS) */
   /* wavelet fidelity: routers' nodes and cores' endpoints (CSR), rebuilt as routes grow */
   uint32_t *router_first, *router_nodes, *core_first, *core_nodes;
   uint32_t indexed; /* nodes the index covers */

@@ -27,13 +27,13 @@ static uint64_t share(uint64_t *free_at, uint64_t t, uint64_t work) {
 static void at_node(fab_fabric *f, uint32_t v, uint32_t n, uint64_t t) {
   const fab_node *node = fab_routes_node(f->routes, v);
   const fab_pe r = node->router;
-  uint64_t *free_at = &f->link_free[(size_t)r * FAB_PORTS];
+  fab_port_state *port = &f->ports[(size_t)r * FAB_PORTS];
   uint64_t start = t;
   for (int d = 0; d < FAB_PORTS; d++)
-    if (node->out >> d & 1u) start = max_u64(start, share(&free_at[d], t, n));
+    if (node->out >> d & 1u) start = max_u64(start, share(&port[d].free_at, t, n));
   for (int d = 0; d < FAB_PORTS; d++) {
     if (!(node->out >> d & 1u)) continue;
-    f->busy[(size_t)r * FAB_PORTS + d] += n;
+    port[d].busy += n;
     if (d == FAB_RAMP) {
       fab_post(f, start + f->cfg.ramp_latency, 0, fab_core_entity(f, r), EV_T_CORE, v, n);
     } else {
@@ -93,7 +93,7 @@ static void emit(fab_fabric *f, uint32_t xid, uint64_t t) {
   }
   fab_core *c = &f->cores[x->pe];
   const uint64_t start = share(&c->inject_free, t, x->n);
-  f->busy[(size_t)f->cells * FAB_PORTS + x->pe] += x->n;
+  c->busy_up += x->n;
   f->st.wavelets_sent += x->n;
   x->sent = x->n;
   x->emit_waiting = false;

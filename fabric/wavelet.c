@@ -85,14 +85,14 @@ static void router_arb(fab_fabric *f, fab_pe r, uint64_t t) {
     for (int d = 0; d < FAB_RAMP; d++) {
       if (!(n->out >> d & 1u)) continue;
       f->wn[n->child[d]].reserved++;
-      f->busy[(size_t)r * FAB_PORTS + d]++;
+      f->ports[(size_t)r * FAB_PORTS + d].busy++;
       f->st.link_wavelets++;
       fab_post(f, t + f->cfg.hop_latency, 0, fab_router_entity(f, fab_step(f->cfg.width, r, (fab_port)d)),
                EV_ARRIVE, n->child[d], 0);
     }
     if (n->out >> FAB_RAMP & 1u) {
       w->ramp_reserved++;
-      f->busy[(size_t)r * FAB_PORTS + FAB_RAMP]++;
+      f->ports[(size_t)r * FAB_PORTS + FAB_RAMP].busy++;
       fab_post(f, t + f->cfg.ramp_latency, 0, fab_core_entity(f, r), EV_RAMP_ARRIVE, v, 0);
     }
     fab_post(f, t + 1, 0, fab_router_entity(f, r), EV_CREDIT, v, 0);
@@ -170,7 +170,7 @@ static bool can_send(const fab_fabric *f, const fab_xstate *x, uint64_t t, uint6
 static void send_one(fab_fabric *f, fab_xstate *x, uint64_t t) {
   const uint32_t root = fab_routes_get(f->routes, x->out)->root;
   f->wn[root].reserved++;
-  f->busy[(size_t)f->cells * FAB_PORTS + x->pe]++;
+  f->cores[x->pe].busy_up++;
   f->st.wavelets_sent++;
   fab_post(f, t + f->cfg.ramp_latency, 0, fab_router_entity(f, x->pe), EV_ARRIVE, root, 0);
   if (++x->sent == x->n) {
