@@ -79,7 +79,7 @@ typedef struct {
   uint64_t busy, macs, sram, weights; /* weights: bytes of sram (krn_cost) */
   krn_kernel kernel; /* GEMM: the kernel it runs */
   uint64_t nnz;      /* GEMM: its tile's nonzeros; EMBED: its rows */
-  pe_mb ring[RING];
+  pe_mb *ring; /* its stage's pe_ring entries (in the stage's rings) */
   float *kv; /* functional ATTENTION: K and V of its tokens, ceil(seq / rows) x 2 x features */
 } pe_state;
 
@@ -101,6 +101,9 @@ typedef struct {
   bool entry;     /* no producer: it arms its own micro-batches */
   uint32_t window; /* it arms m only once its output of m - window was sent: its deepest
                       input + 2 (a micro-batch's transfers exist only that far ahead) */
+  uint32_t pe_ring; /* entries of each PE's ring: window (a PE is done with m - window,
+                       whose output was sent, before m is armed) */
+  pe_mb *rings;     /* owned: rows x cols x pe_ring */
   uint32_t armed; /* micro-batches armed */
   uint32_t want;  /* micro-batches a producer (or itself, an entry) has armed */
   uint32_t mb_m[RING];

@@ -65,6 +65,7 @@ int krn_stage_setup(krn_pipe *p, uint32_t si, char *err, size_t errlen) {
   for (uint32_t in = 0; in < KRN_MAX_INPUTS; in++)
     if (k->in[in] >= 0 && krn_depth(k, in) + 2 > s->window) s->window = krn_depth(k, in) + 2;
   if (s->window > RING) s->window = RING;
+  s->pe_ring = s->window;
   if (p->run.functional && o->has_values && !o->has_values(k, &p->run))
     return krn_shape_error(s, "functional mode needs its values (weights, table, token ids or input)", err, errlen);
   const uint32_t in_features = o->in_k ? k->k : k->n;
@@ -86,10 +87,13 @@ int krn_stage_setup(krn_pipe *p, uint32_t si, char *err, size_t errlen) {
   if (!(s->out = calloc(s->nout, sizeof *s->out))) return krn_shape_error(s, "out of memory", err, errlen);
   if (o->setup(p, si, err, errlen) != 0) return -1;
   /* every PE: its kernel, its SRAM, which must fit */
-  if (!(s->pe = calloc((size_t)r * c, sizeof *s->pe))) return krn_shape_error(s, "out of memory", err, errlen);
+  s->pe = calloc((size_t)r * c, sizeof *s->pe);
+  s->rings = calloc((size_t)r * c * s->pe_ring, sizeof *s->rings);
+  if (!s->pe || !s->rings) return krn_shape_error(s, "out of memory", err, errlen);
   for (uint32_t l = 0; l < r * c; l++) {
     pe_state *pe = &s->pe[l];
-    for (uint32_t x = 0; x < RING; x++) pe->ring[x].m = NO_MB;
+    pe->ring = &s->rings[(size_t)l * s->pe_ring];
+    for (uint32_t x = 0; x < s->pe_ring; x++) pe->ring[x].m = NO_MB;
     krn_cost cost;
     if (o->pe_setup(p, si, l, &cost, err, errlen) != 0) return -1;
     pe->sram = cost.sram;
