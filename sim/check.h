@@ -25,8 +25,8 @@ typedef struct {
   const char *const *only; /* compare only these field names; NULL: all */
   size_t nonly;
   bool allow_config_change; /* compare even when the configurations differ */
-  bool cost;                /* compare the simulator's own work too (x-cost: events, sim_bytes) */
   ws_check_format format;
+  bool cost; /* compare the simulator's own work too (x-cost: events, sim_bytes) */
 } ws_check_opts;
 
 typedef struct {

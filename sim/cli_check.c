@@ -167,7 +167,7 @@ int ws_cmd_check(const ws_cli_args *a, FILE *out, FILE *err) {
     fprintf(err, "wafersim check: --baseline FILE.json is required; see 'wafersim check --help'\n");
     return WS_EXIT_BAD_INPUT;
   }
-  ws_check_opts o = {1e-9, 0, NULL, 0, a->allow_config_change || a->update_baseline, a->cost, WS_CHECK_TEXT};
+  ws_check_opts o = {1e-9, 0, NULL, 0, a->allow_config_change || a->update_baseline, WS_CHECK_TEXT, a->cost};
   if (parse_tol("--rtol", a->rtol, &o.rtol, err) || parse_tol("--atol", a->atol, &o.atol, err))
     return WS_EXIT_BAD_INPUT;
   if (a->check_format && strcmp(a->check_format, "github") == 0) o.format = WS_CHECK_GITHUB;

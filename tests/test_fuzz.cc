@@ -109,7 +109,7 @@ TEST(FuzzFindings, CheckRefusesRowsItCannotTellApart) {
   json_t *second = json_array_get(json_object_get(json_object_get(cur, "run"), "ops"), 1);
   json_object_set_new(second, "cycles", json_integer(json_integer_value(json_object_get(second, "cycles")) + 5));
   ASSERT_EQ(ws_jschema_validate(schema, cur, err, sizeof err), 0) << err;
-  const ws_check_opts o = {0.0, 0.0, nullptr, 0, false, WS_CHECK_TEXT};
+  const ws_check_opts o = {0.0, 0.0, nullptr, 0, false, WS_CHECK_TEXT, false};
   ws_check_result res;
   FILE *out = std::tmpfile();
   ASSERT_NE(out, nullptr);
@@ -137,7 +137,7 @@ TEST(FuzzFindings, CheckOutputQuotesDocumentsOnOneLine) {
   json_object_set_new(json_array_get(json_object_get(json_object_get(cur, "run"), "ops"), 1), "op",
                       json_string("x\ny%"));
   for (ws_check_format f : {WS_CHECK_GITHUB, WS_CHECK_TEXT}) {
-    const ws_check_opts o = {0.0, 0.0, nullptr, 0, false, f};
+    const ws_check_opts o = {0.0, 0.0, nullptr, 0, false, f, false};
     ws_check_result res;
     char *text = nullptr;
     size_t len = 0;

@@ -43,7 +43,7 @@ static void compare(const json_t *schema, const json_t *a, const json_t *b, ws_c
   char *text = NULL;
   size_t len = 0;
   FILE *out = open_memstream(&text, &len);
-  const ws_check_opts opts = {0.0, 0.0, NULL, 0, true, format};
+  const ws_check_opts opts = {0.0, 0.0, NULL, 0, true, format, false};
   o->err[0] = '\0';
   o->res = (ws_check_result){0, 0};
   o->rc = out ? ws_check_compare(schema, a, b, &opts, out, &o->res, o->err, sizeof o->err) : -2;
