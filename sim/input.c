@@ -101,7 +101,11 @@ int ws_input_account(const ws_input *in, mdl_cost *total) {
 
 int ws_program_open(ws_program *p, const fab_config *fc, char *err, size_t errlen) {
   *p = (ws_program){0};
-  p->e = sim_engine_create(NULL, err, errlen);
+  /* a PE's task ends (and its send is scheduled) up to a stage interval
+     ahead, tens of thousands of cycles: a wheel of 2^16 ticks (32,768
+     cycles) keeps those off the heap */
+  const sim_config ec = {.wheel_bits = 16};
+  p->e = sim_engine_create(&ec, err, errlen);
   p->f = p->e ? fab_create(p->e, fc, err, errlen) : NULL;
   return p->f ? 0 : -1;
 }
