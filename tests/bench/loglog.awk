@@ -30,6 +30,7 @@ END {
   dxx = sxx - sx * sx / (n ? n : 1); dxy = sxy - sx * sy / (n ? n : 1); dyy = syy - sy * sy / (n ? n : 1)
   if (n < 2 || dxx <= 1e-12) { printf "bench e2e_slope x=%s y=%s%s points=%d slope=nan r2=nan\n", x, y, sel, n; exit }
   s = dxy / dxx
+  if (s > -5e-4 && s < 5e-4) s = 0  # no "-0.000"
   r2 = dyy > 1e-12 ? dxy * dxy / (dxx * dyy) : 1
   printf "bench e2e_slope x=%s y=%s%s points=%d slope=%.3f r2=%.3f\n", x, y, sel, n, s, r2
 }
