@@ -184,6 +184,7 @@ TEST(BenchE2e, EachPointOnceMedianOfRepsAndTheSlopes) {
   EXPECT_EQ(pts[0]["rss_kb"], "2441");  // 2.5e6 bytes / 1024
   EXPECT_EQ(pts[0]["seq_len"], "512");
   EXPECT_EQ(pts[0]["model"], "125M");
+  EXPECT_NE(pts[0].count("cpu_s"), 0u);
   EXPECT_EQ(pts[3]["mesh"], "200x100");
   EXPECT_EQ(pts[3]["micro_batches"], "16");
   EXPECT_EQ(pts[4]["micro_batches"], "64");

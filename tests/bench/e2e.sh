@@ -18,11 +18,12 @@
 # Prints, after progress on stderr:
 #   bench e2e_MESH_mbN model=M mesh=WxH seq_len=S pes=P pes_mesh=Q micro_batches=N
 #     pes_x_micro_batches=P*N events=E wall_s=W sim_wall_s=S place_wall_s=L
-#     rss_kb=K events_per_s=R
+#     cpu_s=C rss_kb=K events_per_s=R
 #   bench e2e_slope x=X y=Y [where=K=V] points=N slope=S r2=R   (tests/bench/loglog.awk)
 # pes is pes_used (the PEs the placement gives work), wall_s the whole run
 # (parse, place, simulate), rss_kb the peak resident set; all from the run's
-# own totals (`wafersim run --format json`).
+# own totals (`wafersim run --format json`), but cpu_s: the run's user + system
+# CPU time, measured here, steadier than wall time when the machine is shared.
 set -eu
 if [ $# -ne 1 ]; then
   echo "usage: tests/bench/e2e.sh WAFERSIM" >&2
@@ -59,27 +60,31 @@ point() {
   h=${1#*x}
   json=$(mktemp)
   err=$(mktemp)
-  if ! "$WAFERSIM" run --model "$model" --set "workload.sparsity=$sparsity" \
+  cpu=$(mktemp)
+  # In a subshell, `times` prints the CPU time of its children (the run alone):
+  # line 2, user then system, as 1m2.5s.
+  if ! ("$WAFERSIM" run --model "$model" --set "workload.sparsity=$sparsity" \
     --set "workload.micro_batch=$mb" --set "workload.seq_len=$2" \
-    --set "fabric.width=$w" --set "fabric.height=$h" --format json >"$json" 2>"$err"; then
+    --set "fabric.width=$w" --set "fabric.height=$h" --format json >"$json" 2>"$err" && times >"$cpu"); then
     echo "bench e2e: wafersim run of $model on $1 at seq_len $2 failed:" >&2
     grep -v 'simulating:' "$err" >&2 || true
-    rm -f "$json" "$err"
+    rm -f "$json" "$err" "$cpu"
     return 1
   fi
+  cpu_s=$(awk 'NR == 2 { t = 0; for (f = 1; f <= 2; f++) { split($f, ms, "m"); t += 60 * ms[1] + ms[2] } printf "%.3f", t }' "$cpu")
   # The run's totals: each key's first occurrence (they are unique in a run document).
   grep -o '"\(pes_used\|pes_mesh\|micro_batches\|events\|wall_s\|sim_wall_s\|place_wall_s\|events_per_s\|peak_rss_bytes\)": *[^,}]*' \
     "$json" | tr -d '" ' |
-    awk -F: -v model="$model" -v mesh="$1" -v seq="$2" '
+    awk -F: -v model="$model" -v mesh="$1" -v seq="$2" -v cpu="$cpu_s" '
       !($1 in v) { v[$1] = $2 }
       END {
         printf "bench e2e_%s_mb%d model=%s mesh=%s seq_len=%d pes=%d pes_mesh=%d micro_batches=%d", \
           mesh, v["micro_batches"], model, mesh, seq, v["pes_used"], v["pes_mesh"], v["micro_batches"]
         printf " pes_x_micro_batches=%.0f events=%.0f wall_s=%.3f sim_wall_s=%.3f place_wall_s=%.3f", \
           v["pes_used"] * v["micro_batches"], v["events"], v["wall_s"], v["sim_wall_s"], v["place_wall_s"]
-        printf " rss_kb=%.0f events_per_s=%.0f\n", v["peak_rss_bytes"] / 1024, v["events_per_s"]
+        printf " cpu_s=%s rss_kb=%.0f events_per_s=%.0f\n", cpu, v["peak_rss_bytes"] / 1024, v["events_per_s"]
       }'
-  rm -f "$json" "$err"
+  rm -f "$json" "$err" "$cpu"
 }
 
 done_points=" "
@@ -99,6 +104,6 @@ fit() { # fit X Y [KEY=VALUE]
   awk -f "$HERE/loglog.awk" -v x="$1" -v y="$2" -v where="${3:-}" -v name=e2e_ "$OUT"
 }
 cat "$OUT"
-for y in sim_wall_s wall_s events rss_kb; do fit pes_x_micro_batches "$y"; done
-for y in sim_wall_s wall_s rss_kb; do fit pes "$y" "micro_batches=$((pe_seq / mb))"; done
-for y in sim_wall_s wall_s rss_kb; do fit micro_batches "$y" "mesh=$mb_mesh"; done
+for y in sim_wall_s wall_s cpu_s events rss_kb; do fit pes_x_micro_batches "$y"; done
+for y in sim_wall_s wall_s cpu_s rss_kb; do fit pes "$y" "micro_batches=$((pe_seq / mb))"; done
+for y in sim_wall_s wall_s cpu_s rss_kb; do fit micro_batches "$y" "mesh=$mb_mesh"; done
