@@ -6,7 +6,10 @@
 #   make run             the main job on the embedded default configuration
 #   make fuzz            libFuzzer (clang) on every input surface, FUZZ_SECONDS each, after a
 #                        replay of the corpus (tests/fuzz/); make deps installs clang for it
-#   make bench           benchmarks: engine (PHOLD, systolic mesh, bare queue), SimGrid pairs, masks
+#   make bench           benchmarks: engine (PHOLD, systolic mesh, bare queue), SimGrid pairs, masks,
+#                        wafersim run end to end (BENCH_SECTIONS, REPS; the e2e part takes an hour)
+#   make bench-e2e       only the end-to-end part: cost against PEs and micro-batches, log-log slopes
+#                        (BENCH_E2E=quick: GPT-3 125M, about a minute with REPS=1)
 #   make SANITIZE=address,undefined [test]   the same targets with sanitizers (in build-san/)
 #   make clean
 
@@ -47,7 +50,7 @@ FUZZ_SRCS := $(wildcard tests/fuzz/*.c)
 TEST_OBJS := $(TEST_SRCS:%.cc=$(BUILD)/%.o) $(BENCH_MODELS) $(FUZZ_SRCS:%.c=$(BUILD)/%.o)
 TEST_BIN := $(BUILD)/tests/wafersim_tests
 
-.PHONY: all deps test regress run figures fuzz fuzz-targets bench clean
+.PHONY: all deps test regress run figures fuzz fuzz-targets bench bench-e2e clean
 all: $(BIN)
 
 $(BIN): $(BUILD)/sim/main.o $(LIB)
@@ -101,8 +104,13 @@ BASELINES := $(wildcard tests/expected/*.json)
 regress: $(BIN)
 	@fail=0; for b in $(BASELINES); do echo "== $$b"; ./$(BIN) check --baseline $$b || fail=1; done; exit $$fail
 
-bench: $(BENCH_BIN) $(SIMGRID_BIN)
-	tests/bench/run.sh $(BENCH_BIN) $(SIMGRID_BIN)
+bench: $(BENCH_BIN) $(SIMGRID_BIN) $(BIN)
+	tests/bench/run.sh $(BENCH_BIN) $(SIMGRID_BIN) ./$(BIN)
+
+# How the cost of `wafersim run` grows (tests/bench/e2e.sh): BENCH_E2E=full
+# (GPT-3 1.3B up to the whole wafer, default) or quick (125M), REPS or E2E_REPS.
+bench-e2e: $(BIN)
+	tests/bench/e2e.sh ./$(BIN)
 
 # The main job: the default sweep of GPT-3 1.3B on the CS-2 preset (dense,
 # the pruning schedule to 84%, 0.9, 0.95), its CSVs in $(DATA), then every
