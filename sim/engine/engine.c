@@ -12,7 +12,8 @@
 #define NIL UINT32_MAX
 #define MAX_TYPES 32
 #define NO_LIMIT UINT64_MAX
-#define PREFETCH_AHEAD 4 /* events: enough lead to hide an L3 miss behind the handlers */
+#define PREFETCH_AHEAD 8 /* events: the slot this far ahead, then its handler's state at half of it:
+                            enough lead to hide a miss to memory behind the handlers */
 
 /* A free slot's state is stale: its bumped generation is what makes old
  * handles miss, so freeing does not write the state. */
@@ -32,6 +33,7 @@ typedef struct {
 typedef struct {
   char name[32];
   sim_handler handler;
+  sim_prefetcher prefetch; /* NULL: none */
   void *ctx;       /* borrowed */
   sim_entity end;  /* one past its last entity; types own [previous end, end) */
 } entity_type;
@@ -202,6 +204,12 @@ static inline const entity_type *type_of(const sim_engine *e, sim_entity x) {
   return t;
 }
 
+int sim_engine_set_prefetch(sim_engine *e, sim_entity first, sim_prefetcher fn) {
+  if (first >= e->entities) return -1;
+  ((entity_type *)type_of(e, first))->prefetch = fn;
+  return 0;
+}
+
 /* The dispatch loop shared by the run functions: events at cycles <= limit,
  * until the queue empties, a handler stops the run, or done() says so.
  * Always inlined, so each caller gets a loop specialised to its arguments. */
@@ -217,6 +225,15 @@ static inline __attribute__((always_inline)) int run_loop(sim_engine *e, sim_tim
     if (!sim_queue_pop(e->q, &t, &id)) break;
     const uint32_t ahead = sim_queue_hint(e->q, PREFETCH_AHEAD);
     if (ahead != SIM_QUEUE_NIL) __builtin_prefetch(slot_at(e, ahead));
+    const uint32_t near = sim_queue_hint(e->q, PREFETCH_AHEAD / 2); /* its slot prefetched before */
+    if (near != SIM_QUEUE_NIL) {
+      const slot *n = slot_at(e, near);
+      const entity_type *nt = type_of(e, n->entity);
+      if (nt->prefetch) {
+        const sim_event hint = {t, n->entity, n->kind, n->payload};
+        nt->prefetch(nt->ctx, &hint);
+      }
+    }
     slot *s = slot_at(e, id);
     const bool cancelled = s->state == SLOT_CANCELLED;
     const sim_event ev = {t, s->entity, s->kind, s->payload};

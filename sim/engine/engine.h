@@ -39,6 +39,10 @@ typedef struct {
 
 typedef struct sim_engine sim_engine;
 typedef void (*sim_handler)(sim_engine *e, void *ctx, const sim_event *ev);
+/* A hint, called for an event a few places before it runs: it may only
+ * prefetch what the handler will read (__builtin_prefetch), never change
+ * anything, so a run is the same with it or without it. */
+typedef void (*sim_prefetcher)(const void *ctx, const sim_event *ev);
 
 /* Knobs (zero fields take the default shown). */
 typedef struct {
@@ -65,6 +69,10 @@ void sim_engine_destroy(sim_engine *e);
  * error (sim_engine_error). ctx is borrowed for the engine's lifetime. */
 int sim_engine_add_type(sim_engine *e, const char *name, sim_handler handler, void *ctx,
                         uint32_t count, sim_entity *first);
+
+/* Give the type that owns entity `first` a prefetcher (NULL: none). 0, or
+ * -1 if no type owns it. */
+int sim_engine_set_prefetch(sim_engine *e, sim_entity first, sim_prefetcher fn);
 
 /* Schedule an event for `target` at absolute cycle t >= now, or dt cycles
  * from now. Returns its handle, or 0 when the pool is exhausted (the engine
