@@ -48,15 +48,21 @@ struct Ran {
 // Runs `[mpirun -n ranks --oversubscribe] wafersim ARGS` through the shell
 // (ranks 0: the binary alone), stdout and stderr into files under dir,
 // allowed to run as root, stopped after two minutes.
-Ran spawn(int ranks, const std::vector<std::string> &args, const std::string &dir) {
+// program: what each rank runs, as shell words (quoted).
+Ran spawn_program(int ranks, const std::string &program, const std::string &dir) {
   std::string cmd = "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 timeout 120 ";
   if (ranks > 0) cmd += "'" + mpirun() + "' -n " + std::to_string(ranks) + " --oversubscribe ";
-  cmd += "'" + wstest::binary() + "'";
-  for (const auto &a : args) cmd += " '" + a + "'";
+  cmd += program;
   const std::string out = dir + ".stdout", err = dir + ".stderr";
   cmd += " >'" + out + "' 2>'" + err + "'";
   const int st = std::system(cmd.c_str());
   return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, read_file(out), read_file(err)};
+}
+
+Ran spawn(int ranks, const std::vector<std::string> &args, const std::string &dir) {
+  std::string program = "'" + wstest::binary() + "'";
+  for (const auto &a : args) program += " '" + a + "'";
+  return spawn_program(ranks, program, dir);
 }
 
 struct Json {
@@ -182,6 +188,42 @@ TEST(Mpi, AFailingPointStopsEveryRank) {
   const size_t at = r.err.find(msg);
   EXPECT_NE(at, std::string::npos) << r.err;
   EXPECT_EQ(r.err.find(msg, at + 1), std::string::npos) << r.err;
+  struct stat st;
+  EXPECT_NE(stat(out.c_str(), &st), 0) << "nothing written";
+}
+
+// --out not a directory: rank 0 alone checks it (the others may be on
+// hosts without it); every rank exits 1 before any point runs.
+TEST(Mpi, RankZerosOutIsCheckedBeforeTheSweep) {
+  const std::string why = why_not();
+  if (!why.empty()) GTEST_SKIP() << why;
+  const std::string file = wstest::write_temp("mpi_notadir", "x");
+  const Ran r = spawn(2, {"sweep", kTiny, "--sparsity", "0.9", "--out", file}, fresh("notadir"));
+  EXPECT_EQ(r.code, 1) << r.err;
+  const std::string msg = "wafersim sweep: --out: output directory " + file + " is not a directory";
+  const size_t at = r.err.find(msg);
+  EXPECT_NE(at, std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find(msg, at + 1), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("% after"), std::string::npos) << "no point ran:\n" << r.err;
+  EXPECT_EQ(read_file(file), "x");
+}
+
+// A failure on rank 1 alone (its configuration file missing, as on a host
+// without it): rank 0 shows rank 1's message, marked with its rank; every
+// rank exits 2; nothing written.
+TEST(Mpi, ARankAlonesFailureIsShownByRankZero) {
+  const std::string why = why_not();
+  if (!why.empty()) GTEST_SKIP() << why;
+  const std::string out = fresh("local");
+  const std::string program = "sh -c 'if [ \"$OMPI_COMM_WORLD_RANK\" = 1 ]; then y=/nonexistent/x.yaml; else y=" +
+                              kTiny + "; fi; exec " + wstest::binary() + " sweep \"$y\" --sparsity 0.9 --out " +
+                              out + "'";
+  const Ran r = spawn_program(2, program, out);
+  EXPECT_EQ(r.code, 2) << r.err;
+  const std::string msg = "[rank 1 of 2] wafersim: /nonexistent/x.yaml: cannot open";
+  const size_t at = r.err.find(msg);
+  EXPECT_NE(at, std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("cannot open", at + msg.size()), std::string::npos) << r.err;
   struct stat st;
   EXPECT_NE(stat(out.c_str(), &st), 0) << "nothing written";
 }
