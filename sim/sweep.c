@@ -291,13 +291,16 @@ static int point_unpack(point *p, const char *b, size_t len) {
   return 0;
 }
 
+/* The length of the message a share's gather passes on: the same in every process. */
+#define SHARE_MSG_MAX 512
+
 /* Every point's result brought here through the share (ws_sweep_share's
  * gather), whatever this process's status. 0 (s->complete set when every
  * result is here), or -1 with the reason in err. */
 static int share_results(ws_sweep *s, int status, char *err, size_t errlen) {
   char **parts = status == 0 ? calloc(s->n, sizeof *parts) : NULL;
   size_t *len = status == 0 ? calloc(s->n, sizeof *len) : NULL;
-  char msg[512] = "";
+  char msg[SHARE_MSG_MAX] = "";
   if (status != 0) snprintf(msg, sizeof msg, "%s", err);
   if (status == 0 && (!parts || !len)) {
     snprintf(msg, sizeof msg, "out of memory for the points' results");
@@ -328,8 +331,9 @@ ws_sweep *ws_sweep_run_shared(const ws_config *cfg, const ws_sweep_spec *spec, c
                               const ws_sweep_share *share, char *err, size_t errlen) {
   ws_sweep *s = calloc(1, sizeof *s);
   if (!s) {
-    snprintf(err, errlen, "out of memory");
-    if (share) share->gather(share->ctx, NULL, NULL, 0, -1, err, errlen);
+    char msg[SHARE_MSG_MAX] = "out of memory";
+    if (share) share->gather(share->ctx, NULL, NULL, 0, -1, msg, sizeof msg);
+    snprintf(err, errlen, "%s", msg);
     return NULL;
   }
   s->share = share;

@@ -83,9 +83,13 @@ ws_sweep *ws_sweep_run_from(const ws_config *cfg, const ws_sweep_spec *spec, con
                             size_t errlen);
 /* The same with the points shared among processes by share (NULL: all
  * here, as ws_sweep_run_from). Every process runs the checks; each runs
- * its own points on spec->jobs threads; the result is the whole sweep
- * where share's gather returned 0, and on the others a sweep whose points
- * hold no results (write no report from it: ws_sweep_complete is false). */
+ * its own points on spec->jobs threads (the memory check counts those
+ * jobs: processes on one host share its memory) and calls share's gather
+ * once, whatever happens, so that a failure anywhere is every process's
+ * NULL with the same reason. The result is the whole sweep where the
+ * gather returned 0; on the others a sweep holding its own points'
+ * results alone (ws_sweep_complete false: write no report from it).
+ * spec->progress is the share done of this process's points. */
 ws_sweep *ws_sweep_run_shared(const ws_config *cfg, const ws_sweep_spec *spec, const char *source,
                               const ws_sweep_share *share, char *err, size_t errlen);
 /* Whether s holds every point's result (true without a share). */
