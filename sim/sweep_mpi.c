@@ -32,6 +32,7 @@ const ws_sweep_share *ws_mpi_share(const ws_mpi *m) { return m->size > 1 ? &m->s
 
 #include <limits.h>
 #include <mpi.h>
+#include <time.h>
 
 bool ws_mpi_built(void) { return true; }
 
@@ -77,7 +78,16 @@ static int first_failing(const ws_mpi *m, int status, int *st) {
     fprintf(stderr, "wafersim sweep: rank %d: out of memory\n", m->rank);
     MPI_Abort(MPI_COMM_WORLD, 1);
   }
-  MPI_Allgather(&status, 1, MPI_INT, all, 1, MPI_INT, MPI_COMM_WORLD);
+  /* A rank done before the others sleeps between polls rather than spin in
+     MPI's busy wait: on a host running several ranks it would take a core
+     from a rank still running points. */
+  MPI_Request req;
+  MPI_Iallgather(&status, 1, MPI_INT, all, 1, MPI_INT, MPI_COMM_WORLD, &req);
+  for (int done = 0;;) {
+    MPI_Test(&req, &done, MPI_STATUS_IGNORE);
+    if (done) break;
+    nanosleep(&(struct timespec){0, 1000000}, NULL); /* 1 ms */
+  }
   int first = -1;
   for (int r = 0; r < m->size && first < 0; r++)
     if (all[r] != 0) first = r;
