@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -124,17 +125,23 @@ std::string why_not() {
   return "";
 }
 
-// A fresh path (absent) under the temporary directory.
-std::string fresh(const std::string &name) {
-  const std::string d = wstest::temp_dir("mpi_" + name);
-  if (std::system(("rm -rf '" + d + "'").c_str()) != 0) std::abort();
-  return d;
-}
+// A fresh path (absent) under the temporary directory, removed at the end
+// with what a spawn left beside it (its .stdout and .stderr).
+struct Fresh {
+  std::string path;
+  explicit Fresh(const std::string &name) : path(wstest::temp_dir("mpi_" + name)) { clear(); }
+  ~Fresh() { clear(); }
+  Fresh(const Fresh &) = delete;
+  Fresh &operator=(const Fresh &) = delete;
+  void clear() const {
+    if (std::system(("rm -rf '" + path + "' '" + path + ".stdout' '" + path + ".stderr'").c_str()) != 0) std::abort();
+  }
+};
 
 TEST(Mpi, TwoRanksWriteTheFilesOfOneProcess) {
   const std::string why = why_not();
   if (!why.empty()) GTEST_SKIP() << why;
-  const std::string one = fresh("one"), two = fresh("two");
+  const Fresh one("one"), two("two");
   const std::vector<std::string> sweep = {"sweep", kTiny, "--sparsity", "0.5,0.9", "--format", "csv", "--out"};
   auto args = [&](const std::string &jobs, const std::string &out) {
     std::vector<std::string> v = sweep;
@@ -142,11 +149,11 @@ TEST(Mpi, TwoRanksWriteTheFilesOfOneProcess) {
     v.insert(v.end(), {"-j", jobs});
     return v;
   };
-  const Ran r1 = spawn(0, args("1", one), one);
+  const Ran r1 = spawn(0, args("1", one.path), one.path);
   ASSERT_EQ(r1.code, 0) << r1.err;
-  const Ran r2 = spawn(2, args("1", two), two);
+  const Ran r2 = spawn(2, args("1", two.path), two.path);
   ASSERT_EQ(r2.code, 0) << r2.err;
-  expect_same_sweep(one, two);
+  expect_same_sweep(one.path, two.path);
   // stdout: rank 0's table alone (a second rank's would double the rows).
   Json s(schema());
   EXPECT_EQ(wstest::strip_host_csv(s.j, "#/$defs/point", r2.out), wstest::strip_host_csv(s.j, "#/$defs/point", r1.out));
@@ -157,20 +164,20 @@ TEST(Mpi, TwoRanksWriteTheFilesOfOneProcess) {
 TEST(Mpi, MoreRanksThanPoints) {
   const std::string why = why_not();
   if (!why.empty()) GTEST_SKIP() << why;
-  const std::string one = fresh("few1"), three = fresh("few3");
-  const Ran r1 = spawn(0, {"sweep", kTiny, "--sparsity", "0.9", "-j", "2", "--out", one}, one);
+  const Fresh one("few1"), three("few3");
+  const Ran r1 = spawn(0, {"sweep", kTiny, "--sparsity", "0.9", "-j", "2", "--out", one.path}, one.path);
   ASSERT_EQ(r1.code, 0) << r1.err;
-  const Ran r3 = spawn(3, {"sweep", kTiny, "--sparsity", "0.9", "-j", "2", "--out", three}, three);
+  const Ran r3 = spawn(3, {"sweep", kTiny, "--sparsity", "0.9", "-j", "2", "--out", three.path}, three.path);
   ASSERT_EQ(r3.code, 0) << r3.err;
-  expect_same_sweep(one, three);
+  expect_same_sweep(one.path, three.path);
 }
 
 // Bad input: every rank finds it; one message, status 2, nothing written.
 TEST(Mpi, BadInputIsOneMessageAndStatusTwo) {
   const std::string why = why_not();
   if (!why.empty()) GTEST_SKIP() << why;
-  const std::string out = fresh("bad");
-  const Ran r = spawn(2, {"sweep", kTiny, "--sparsity", "0.5,1.5", "--out", out}, out);
+  const Fresh out("bad");
+  const Ran r = spawn(2, {"sweep", kTiny, "--sparsity", "0.5,1.5", "--out", out.path}, out.path);
   EXPECT_EQ(r.code, 2) << r.err;
   const std::string msg = "wafersim sweep: --sparsity: expected a number in [0, 1), got '1.5'";
   const size_t at = r.err.find(msg);
@@ -178,7 +185,7 @@ TEST(Mpi, BadInputIsOneMessageAndStatusTwo) {
   EXPECT_EQ(r.err.find(msg, at + 1), std::string::npos) << "printed once, by rank 0:\n" << r.err;
   EXPECT_EQ(r.out, "");
   struct stat st;
-  EXPECT_NE(stat(out.c_str(), &st), 0) << "nothing written";
+  EXPECT_NE(stat(out.path.c_str(), &st), 0) << "nothing written";
 }
 
 // A point that cannot be placed (too few colors: found while it runs) on
@@ -187,15 +194,15 @@ TEST(Mpi, BadInputIsOneMessageAndStatusTwo) {
 TEST(Mpi, AFailingPointStopsEveryRank) {
   const std::string why = why_not();
   if (!why.empty()) GTEST_SKIP() << why;
-  const std::string out = fresh("fail");
-  const Ran r = spawn(2, {"sweep", kTiny, "--sparsity", "0", "--vary", "fabric.colors=24,2,32", "--out", out}, out);
+  const Fresh out("fail");
+  const Ran r = spawn(2, {"sweep", kTiny, "--sparsity", "0", "--vary", "fabric.colors=24,2,32", "--out", out.path}, out.path);
   EXPECT_EQ(r.code, 2) << r.err;
   const std::string msg = "wafersim sweep: sparsity 0, fabric.colors=2: place: no layout keeps every router";
   const size_t at = r.err.find(msg);
   EXPECT_NE(at, std::string::npos) << r.err;
   EXPECT_EQ(r.err.find(msg, at + 1), std::string::npos) << r.err;
   struct stat st;
-  EXPECT_NE(stat(out.c_str(), &st), 0) << "nothing written";
+  EXPECT_NE(stat(out.path.c_str(), &st), 0) << "nothing written";
 }
 
 // --out not a directory: rank 0 alone checks it (the others may be on
@@ -203,8 +210,9 @@ TEST(Mpi, AFailingPointStopsEveryRank) {
 TEST(Mpi, RankZerosOutIsCheckedBeforeTheSweep) {
   const std::string why = why_not();
   if (!why.empty()) GTEST_SKIP() << why;
-  const std::string file = wstest::write_temp("mpi_notadir", "x");
-  const Ran r = spawn(2, {"sweep", kTiny, "--sparsity", "0.9", "--out", file}, fresh("notadir"));
+  const Fresh scratch("notadir");
+  const std::string file = wstest::write_temp("mpi_notadir." + std::to_string((long)getpid()), "x");
+  const Ran r = spawn(2, {"sweep", kTiny, "--sparsity", "0.9", "--out", file}, scratch.path);
   EXPECT_EQ(r.code, 1) << r.err;
   const std::string msg = "wafersim sweep: --out: output directory " + file + " is not a directory";
   const size_t at = r.err.find(msg);
@@ -212,6 +220,7 @@ TEST(Mpi, RankZerosOutIsCheckedBeforeTheSweep) {
   EXPECT_EQ(r.err.find(msg, at + 1), std::string::npos) << r.err;
   EXPECT_EQ(r.err.find("% after"), std::string::npos) << "no point ran:\n" << r.err;
   EXPECT_EQ(read_file(file), "x");
+  std::remove(file.c_str());
 }
 
 // A failure on rank 1 alone (its configuration file missing, as on a host
@@ -220,18 +229,18 @@ TEST(Mpi, RankZerosOutIsCheckedBeforeTheSweep) {
 TEST(Mpi, ARankAlonesFailureIsShownByRankZero) {
   const std::string why = why_not();
   if (!why.empty()) GTEST_SKIP() << why;
-  const std::string out = fresh("local");
+  const Fresh out("local");
   const std::string program = "sh -c 'if [ \"$OMPI_COMM_WORLD_RANK\" = 1 ]; then y=/nonexistent/x.yaml; else y=" +
                               kTiny + "; fi; exec " + wstest::binary() + " sweep \"$y\" --sparsity 0.9 --out " +
-                              out + "'";
-  const Ran r = spawn_program(2, program, out);
+                              out.path + "'";
+  const Ran r = spawn_program(2, program, out.path);
   EXPECT_EQ(r.code, 2) << r.err;
   const std::string msg = "[rank 1 of 2] wafersim: /nonexistent/x.yaml: cannot open";
   const size_t at = r.err.find(msg);
   EXPECT_NE(at, std::string::npos) << r.err;
   EXPECT_EQ(r.err.find("cannot open", at + msg.size()), std::string::npos) << r.err;
   struct stat st;
-  EXPECT_NE(stat(out.c_str(), &st), 0) << "nothing written";
+  EXPECT_NE(stat(out.path.c_str(), &st), 0) << "nothing written";
 }
 
 // Without MPI a job of two would run the whole sweep twice into the same
@@ -239,8 +248,8 @@ TEST(Mpi, ARankAlonesFailureIsShownByRankZero) {
 TEST(Mpi, ABuildWithoutMpiRefusesAJob) {
   if (ws_mpi_built()) GTEST_SKIP() << "this build has MPI (the other Mpi tests cover it)";
   if (mpirun().empty()) GTEST_SKIP() << "no mpirun on PATH";
-  const std::string out = fresh("nompi");
-  const Ran r = spawn(2, {"sweep", kTiny, "--sparsity", "0.9", "--out", out}, out);
+  const Fresh out("nompi");
+  const Ran r = spawn(2, {"sweep", kTiny, "--sparsity", "0.9", "--out", out.path}, out.path);
   EXPECT_EQ(r.code, 2) << r.err;
   const std::string msg = "built without MPI";
   const size_t at = r.err.find(msg);
