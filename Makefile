@@ -11,6 +11,9 @@
 #   make bench-e2e       only the end-to-end part: cost against PEs and micro-batches, log-log slopes
 #                        (BENCH_E2E=quick: GPT-3 125M, about a minute with REPS=1)
 #   make SANITIZE=address,undefined [test]   the same targets with sanitizers (in build-san/)
+#   make MPI=auto|1|0    sweeps over the ranks of an MPI job (mpirun -n N ./wafersim sweep ...): auto (the
+#                        default) builds it when OpenMPI is found (pkg-config ompi-c), 1 requires it, 0 leaves
+#                        it out (a sweep under mpirun with more than one rank is then refused)
 #   make clean
 
 SANITIZE ?=
@@ -18,10 +21,31 @@ BUILD := build$(if $(SANITIZE),-san)
 BIN := $(if $(SANITIZE),$(BUILD)/wafersim,wafersim)
 
 DEB_PKGS := libyaml-dev libjansson-dev libsimgrid-dev libgtest-dev gnuplot-nox g++ pkg-config \
-  clang libclang-rt-dev
+  clang libclang-rt-dev libopenmpi-dev openmpi-bin
 PKGS := yaml-0.1 jansson
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(or $(shell pkg-config --libs $(PKGS) 2>/dev/null),-lyaml -ljansson)
+
+# MPI (sim/sweep_mpi.c, the only file that includes mpi.h): see the top.
+MPI ?= auto
+MPI_FOUND := $(shell pkg-config --exists ompi-c 2>/dev/null && echo 1)
+ifeq ($(MPI),auto)
+  MPI_ON := $(MPI_FOUND)
+else ifeq ($(MPI),1)
+  MPI_ON := 1
+  ifeq ($(MPI_FOUND),)
+    ifeq ($(filter deps clean,$(MAKECMDGOALS)),)
+      $(error MPI=1: OpenMPI not found (pkg-config ompi-c); run make deps, or build with MPI=0)
+    endif
+  endif
+else ifeq ($(MPI),0)
+  MPI_ON :=
+else
+  $(error MPI=$(MPI): expected auto, 1 or 0)
+endif
+# OpenMPI's headers as system headers: the warnings are ours only.
+MPI_CFLAGS := $(if $(MPI_ON),-DWS_MPI=1 $(patsubst -I%,-isystem %,$(shell pkg-config --cflags ompi-c)))
+PKG_LIBS += $(if $(MPI_ON),$(shell pkg-config --libs ompi-c))
 
 WARN := -Wall -Wextra -Werror -Wshadow
 # Mask queries count bits; without this x86-64 calls a library popcount.
@@ -62,6 +86,14 @@ $(LIB): $(LIB_OBJS)
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+# The MPI choice this build directory was last built with (rewritten only
+# when it changes): sweep_mpi.o is rebuilt when it does.
+ifeq ($(filter clean deps,$(MAKECMDGOALS)),)
+  $(shell mkdir -p $(BUILD) && { echo '$(MPI_ON)' | cmp -s - $(BUILD)/mpi.flag || echo '$(MPI_ON)' > $(BUILD)/mpi.flag; })
+endif
+$(BUILD)/sim/sweep_mpi.o: ALL_CFLAGS += $(MPI_CFLAGS)
+$(BUILD)/sim/sweep_mpi.o: $(BUILD)/mpi.flag
 
 $(BUILD)/tests/%.o: tests/%.cc
 	@mkdir -p $(@D)
@@ -153,7 +185,7 @@ FUZZ_BUILD := build-fuzz
 FUZZ_OPTS ?= -timeout=20 -rss_limit_mb=2048 -print_final_stats=1
 fuzz:
 	@command -v $(FUZZ_CC) >/dev/null || { echo "fuzz: $(FUZZ_CC) not found; run make deps"; exit 2; }
-	$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=$(FUZZ_CC) CFLAGS='-O1 -g' \
+	$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=$(FUZZ_CC) CFLAGS='-O1 -g' MPI=0 \
 	  SANITIZE=fuzzer-no-link,address,undefined fuzz-targets
 	@for t in $(FUZZ_TARGETS); do \
 	  log=$(FUZZ_BUILD)/$$t.log; \

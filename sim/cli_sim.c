@@ -10,6 +10,7 @@
 #include "report.h"
 #include "run.h"
 #include "sweep.h"
+#include "sweep_mpi.h"
 
 /* Progress on err: a bar redrawn in place on a terminal; otherwise (a CI
  * log, a file) a line at every 10 %, with the wall time so far. */
@@ -207,51 +208,108 @@ static int parse_vary(const char *vary, char *buf, size_t len, const char **key,
   return 0;
 }
 
-int ws_cmd_sweep(const ws_cli_args *a, FILE *out, FILE *err) {
+/* What a sweep's options and configuration give, parsed. */
+typedef struct {
   ws_config cfg;
-  if (ws_cli_load_config(a, &cfg, err) != 0) return WS_EXIT_BAD_INPUT;
   double levels[WS_CLI_MAX_LEVELS];
-  size_t nl = 0;
+  size_t nl;
+  uint32_t jobs;
+  char vbuf[1024];
+  const char *key, *values[WS_SWEEP_MAX_VALUES];
+  size_t nv;
+} sweep_args;
+
+/* The configuration and options of a sweep. WS_EXIT_OK, or the status with its message on err. */
+static int parse_sweep(const ws_cli_args *a, sweep_args *sa, FILE *err) {
+  if (ws_cli_load_config(a, &sa->cfg, err) != 0) return WS_EXIT_BAD_INPUT;
   if (a->sparsity && a->schedule) {
     fprintf(err, "wafersim sweep: --sparsity and --schedule both give the levels; use one\n");
     return WS_EXIT_BAD_INPUT;
   }
-  if ((a->sparsity && ws_cli_parse_levels("sweep", a->sparsity, levels, &nl, err) != 0) ||
-      (a->schedule && ws_cli_parse_schedule("sweep", a->schedule, levels, &nl, err) != 0) ||
-      (!a->sparsity && !a->schedule && (nl = default_levels(levels, err)) == 0))
+  if ((a->sparsity && ws_cli_parse_levels("sweep", a->sparsity, sa->levels, &sa->nl, err) != 0) ||
+      (a->schedule && ws_cli_parse_schedule("sweep", a->schedule, sa->levels, &sa->nl, err) != 0) ||
+      (!a->sparsity && !a->schedule && (sa->nl = default_levels(sa->levels, err)) == 0))
     return WS_EXIT_BAD_INPUT;
-  uint32_t jobs = 2, one;
-  if (a->jobs && ws_cli_parse_list("sweep", "--jobs", a->jobs, NULL, &jobs, 1, &one, err) != 0) return WS_EXIT_BAD_INPUT;
-  char vbuf[1024];
-  const char *key = NULL, *values[WS_SWEEP_MAX_VALUES];
-  size_t nv = 0;
-  if (a->vary && parse_vary(a->vary, vbuf, sizeof vbuf, &key, values, &nv, err) != 0) return WS_EXIT_BAD_INPUT;
+  uint32_t one;
+  sa->jobs = 2;
+  if (a->jobs && ws_cli_parse_list("sweep", "--jobs", a->jobs, NULL, &sa->jobs, 1, &one, err) != 0)
+    return WS_EXIT_BAD_INPUT;
+  if (a->vary && parse_vary(a->vary, sa->vbuf, sizeof sa->vbuf, &sa->key, sa->values, &sa->nv, err) != 0)
+    return WS_EXIT_BAD_INPUT;
+  return WS_EXIT_OK;
+}
+
+/* A sweep on the job m (sweep_mpi.h; one process without mpirun). Every
+ * rank parses and checks, then they agree; only rank 0 checks and writes
+ * --out and writes on out; err is this rank's (on the others a buffer,
+ * err_text its text so far, shown by rank 0 when their failure is first). */
+static int sweep_on(const ws_cli_args *a, const ws_mpi *m, FILE *out, FILE *err, char *const *err_text,
+                    FILE *real_err) {
+  const bool writer = ws_mpi_rank(m) == 0;
+  sweep_args *sa = calloc(1, sizeof *sa);
   char msg[WS_CONFIG_ERR_MAX] = "";
-  if (a->out && ws_report_check_dir(a->out, sweep_files, NSWEEP_FILES, msg, sizeof msg) != 0) {
+  int rc = sa ? parse_sweep(a, sa, err) : WS_EXIT_FAILURE;
+  if (!sa) fprintf(err, "wafersim sweep: out of memory\n");
+  if (rc == WS_EXIT_OK && writer && a->out && ws_report_check_dir(a->out, sweep_files, NSWEEP_FILES, msg, sizeof msg) != 0) {
     fprintf(err, "wafersim sweep: --out: %s\n", msg);
-    return WS_EXIT_FAILURE;
-  }
-  bar b = bar_for(err, "wafersim sweep");
-  const ws_sweep_spec spec = {levels, nl, key, values, nv, jobs, bar_draw, &b};
-  ws_sweep *s = ws_sweep_run(&cfg, &spec, msg, sizeof msg);
-  if (!s) {
-    fprintf(err, "wafersim sweep: %s\n", msg);
-    return WS_EXIT_BAD_INPUT;
-  }
-  sweep_doc d = {&cfg, &spec, s, ws_sweep_table(s), ws_sweep_kinds_table(s)};
-  int rc = d.rows && d.kinds ? WS_EXIT_OK : WS_EXIT_FAILURE;
-  if (rc == WS_EXIT_OK && a->out &&
-      ws_report_write_dir(a->out, sweep_files, NSWEEP_FILES, &d, msg, sizeof msg) != 0) {
-    fprintf(err, "wafersim sweep: %s\n", msg);
     rc = WS_EXIT_FAILURE;
   }
-  if (rc == WS_EXIT_OK) {
-    const int wrote = cfg.output.format == WS_FORMAT_JSON ? write_sweep_json(&d, out)
-                                                          : ws_table_write(d.rows, cfg.output.format, out);
-    rc = ws_cli_wrote("sweep", wrote, out, err);
+  fflush(err);
+  if ((rc = ws_mpi_agree(m, rc, *err_text, real_err)) != WS_EXIT_OK) {
+    free(sa);
+    return rc;
   }
-  ws_table_destroy(d.rows);
-  ws_table_destroy(d.kinds);
+  bar b = bar_for(err, "wafersim sweep");
+  const ws_sweep_spec spec = {sa->levels, sa->nl, sa->key, sa->values, sa->nv, sa->jobs, bar_draw, &b};
+  ws_sweep *s = ws_sweep_run_shared(&sa->cfg, &spec, NULL, ws_mpi_share(m), msg, sizeof msg);
+  if (!s) { /* every rank alike: the share gives them the same message */
+    fprintf(err, "wafersim sweep: %s\n", msg);
+    free(sa);
+    return WS_EXIT_BAD_INPUT;
+  }
+  rc = WS_EXIT_OK;
+  if (ws_sweep_complete(s)) {
+    sweep_doc d = {&sa->cfg, &spec, s, ws_sweep_table(s), ws_sweep_kinds_table(s)};
+    rc = d.rows && d.kinds ? WS_EXIT_OK : WS_EXIT_FAILURE;
+    if (rc == WS_EXIT_OK && a->out &&
+        ws_report_write_dir(a->out, sweep_files, NSWEEP_FILES, &d, msg, sizeof msg) != 0) {
+      fprintf(err, "wafersim sweep: %s\n", msg);
+      rc = WS_EXIT_FAILURE;
+    }
+    if (rc == WS_EXIT_OK) {
+      const int wrote = sa->cfg.output.format == WS_FORMAT_JSON ? write_sweep_json(&d, out)
+                                                                : ws_table_write(d.rows, sa->cfg.output.format, out);
+      rc = ws_cli_wrote("sweep", wrote, out, err);
+    }
+    ws_table_destroy(d.rows);
+    ws_table_destroy(d.kinds);
+  }
   ws_sweep_destroy(s);
+  free(sa);
+  fflush(err);
+  return ws_mpi_agree(m, rc, *err_text, real_err); /* rank 0's writing decides every rank's status */
+}
+
+int ws_cmd_sweep(const ws_cli_args *a, FILE *out, FILE *err) {
+  char msg[WS_CONFIG_ERR_MAX] = "";
+  ws_mpi *m = ws_mpi_open(msg, sizeof msg);
+  if (!m) {
+    if (*msg) fprintf(err, "wafersim sweep: %s\n", msg);
+    return WS_EXIT_BAD_INPUT;
+  }
+  /* The ranks but 0 keep their messages: rank 0 prints them when theirs is the failure. */
+  char *text = NULL;
+  size_t len = 0;
+  FILE *rank_err = ws_mpi_rank(m) == 0 ? err : open_memstream(&text, &len);
+  int rc;
+  if (!rank_err) {
+    fprintf(err, "wafersim sweep: rank %d: out of memory\n", ws_mpi_rank(m));
+    rc = ws_mpi_agree(m, WS_EXIT_FAILURE, NULL, err);
+  } else {
+    rc = sweep_on(a, m, out, rank_err, &text, err);
+  }
+  if (rank_err && rank_err != err) fclose(rank_err);
+  free(text);
+  ws_mpi_close(m);
   return rc;
 }

@@ -1,7 +1,9 @@
 /* A sweep of end-to-end runs over worker threads (see sweep.h). A point
  * keeps only its totals and per-kind sums once run, so a sweep holds one
  * run per worker at a time; the two per-PE maps are rendered as text when
- * their points finish. */
+ * their points finish. Shared among processes (ws_sweep_share), each runs
+ * the points that are its own and a point's result travels as bytes
+ * (point_pack, point_unpack) to the process that writes. */
 #include "sweep.h"
 
 #include <pthread.h>
@@ -39,6 +41,9 @@ struct ws_sweep {
   const char *const *values;
   ws_run_progress progress;
   void *ctx;
+  const ws_sweep_share *share; /* NULL: every point here */
+  size_t nmine;     /* points this process runs */
+  bool complete;    /* every point's result is here */
   pthread_mutex_t lock;
   size_t next;      /* next point to start */
   int failed;       /* a point failed: stop starting new ones */
@@ -62,7 +67,7 @@ static void point_progress(void *ctx, double done) {
   s->pt[r->i].done = done;
   double sum = 0;
   for (size_t k = 0; k < s->n; k++) sum += s->pt[k].done;
-  if (s->progress) s->progress(s->ctx, sum / (double)s->n);
+  if (s->progress) s->progress(s->ctx, sum / (double)s->nmine);
   pthread_mutex_unlock(&s->lock);
 }
 
@@ -89,10 +94,13 @@ static int keep(ws_sweep *s, point *p, const ws_run *r, bool map) {
   return 0;
 }
 
+static bool is_mine(const ws_sweep *s, size_t i) { return !s->share || s->share->mine(s->share->ctx, i); }
+
 static void *worker(void *arg) {
   ws_sweep *s = arg;
   for (;;) {
     pthread_mutex_lock(&s->lock);
+    while (!s->failed && s->next < s->n && !is_mine(s, s->next)) s->next++;
     const size_t i = s->failed ? s->n : s->next++;
     pthread_mutex_unlock(&s->lock);
     if (i >= s->n) return NULL;
@@ -239,11 +247,97 @@ ws_sweep *ws_sweep_run(const ws_config *cfg, const ws_sweep_spec *spec, char *er
 
 ws_sweep *ws_sweep_run_from(const ws_config *cfg, const ws_sweep_spec *spec, const char *source, char *err,
                             size_t errlen) {
+  return ws_sweep_run_shared(cfg, spec, source, NULL, err, errlen);
+}
+
+/* A point's result as bytes: its totals, its kinds' count and sums, its
+ * map's length and text. The processes of a sweep run the same build on
+ * the same architecture (as an MPI job does), so the structs travel as
+ * they are. NULL out of memory. */
+static char *point_pack(const point *p, size_t *len) {
+  const uint64_t map_len = p->map_len;
+  *len = sizeof p->tot + sizeof p->nkinds + p->nkinds * sizeof p->kinds[0] + sizeof map_len + p->map_len;
+  char *b = malloc(*len), *w = b;
+  if (!b) return NULL;
+  memcpy(w, &p->tot, sizeof p->tot), w += sizeof p->tot;
+  memcpy(w, &p->nkinds, sizeof p->nkinds), w += sizeof p->nkinds;
+  memcpy(w, p->kinds, p->nkinds * sizeof p->kinds[0]), w += p->nkinds * sizeof p->kinds[0];
+  memcpy(w, &map_len, sizeof map_len), w += sizeof map_len;
+  if (p->map_len) memcpy(w, p->map, p->map_len);
+  return b;
+}
+
+/* The inverse of point_pack into p. 0, or -1 when the bytes are not a point's. */
+static int point_unpack(point *p, const char *b, size_t len) {
+  uint32_t nk;
+  uint64_t map_len;
+  const size_t head = sizeof p->tot + sizeof nk;
+  if (len < head) return -1;
+  memcpy(&nk, b + sizeof p->tot, sizeof nk);
+  if (nk > MAX_KINDS || len < head + nk * sizeof p->kinds[0] + sizeof map_len) return -1;
+  const char *r = b + head + nk * sizeof p->kinds[0];
+  memcpy(&map_len, r, sizeof map_len);
+  r += sizeof map_len;
+  if (map_len != len - (size_t)(r - b)) return -1;
+  char *map = map_len ? malloc(map_len) : NULL;
+  if (map_len && !map) return -1;
+  memcpy(&p->tot, b, sizeof p->tot);
+  p->nkinds = nk;
+  memcpy(p->kinds, b + head, nk * sizeof p->kinds[0]);
+  if (map_len) memcpy(map, r, map_len);
+  free(p->map);
+  p->map = map;
+  p->map_len = map_len;
+  return 0;
+}
+
+/* The length of the message a share's gather passes on: the same in every process. */
+#define SHARE_MSG_MAX 512
+
+/* Every point's result brought here through the share (ws_sweep_share's
+ * gather), whatever this process's status. 0 (s->complete set when every
+ * result is here), or -1 with the reason in err. */
+static int share_results(ws_sweep *s, int status, char *err, size_t errlen) {
+  char **parts = status == 0 ? calloc(s->n, sizeof *parts) : NULL;
+  size_t *len = status == 0 ? calloc(s->n, sizeof *len) : NULL;
+  char msg[SHARE_MSG_MAX] = "";
+  if (status != 0) snprintf(msg, sizeof msg, "%s", err);
+  if (status == 0 && (!parts || !len)) {
+    snprintf(msg, sizeof msg, "out of memory for the points' results");
+    status = -1;
+  }
+  for (size_t i = 0; status == 0 && i < s->n; i++)
+    if (is_mine(s, i) && !(parts[i] = point_pack(&s->pt[i], &len[i]))) {
+      snprintf(msg, sizeof msg, "out of memory for the points' results");
+      status = -1;
+    }
+  const size_t n = status == 0 ? s->n : 0;
+  int rc = s->share->gather(s->share->ctx, status == 0 ? parts : NULL, status == 0 ? len : NULL, n, status, msg,
+                            sizeof msg);
+  for (size_t i = 0; rc == 0 && i < s->n; i++)
+    if (!parts[i] || point_unpack(&s->pt[i], parts[i], len[i]) != 0) {
+      snprintf(msg, sizeof msg, "point %zu's result came back malformed from the process that ran it", i);
+      rc = -1;
+    }
+  for (size_t i = 0; parts && i < s->n; i++) free(parts[i]);
+  free(parts);
+  free(len);
+  if (rc < 0) snprintf(err, errlen, "%s", msg);
+  s->complete = rc == 0;
+  return rc < 0 ? -1 : 0;
+}
+
+ws_sweep *ws_sweep_run_shared(const ws_config *cfg, const ws_sweep_spec *spec, const char *source,
+                              const ws_sweep_share *share, char *err, size_t errlen) {
   ws_sweep *s = calloc(1, sizeof *s);
   if (!s) {
-    snprintf(err, errlen, "out of memory");
+    char msg[SHARE_MSG_MAX] = "out of memory";
+    if (share) share->gather(share->ctx, NULL, NULL, 0, -1, msg, sizeof msg);
+    snprintf(err, errlen, "%s", msg);
     return NULL;
   }
+  s->share = share;
+  s->complete = !share;
   s->key = spec->key;
   s->values = spec->values;
   s->progress = spec->progress;
@@ -257,7 +351,8 @@ ws_sweep *ws_sweep_run_from(const ws_config *cfg, const ws_sweep_spec *spec, con
   }
   if (rc == 0) rc = configure(s, cfg, spec, source, err, errlen);
   if (rc == 0) rc = check_distinct(s, err, errlen);
-  if (jobs > s->n) jobs = (unsigned)s->n;
+  for (size_t i = 0; i < s->n; i++) s->nmine += is_mine(s, i);
+  if (jobs > s->nmine) jobs = s->nmine ? (unsigned)s->nmine : 1;
   for (size_t i = 0; rc == 0 && i < s->n; i++) { /* each point fits, and jobs of them in memory */
     const point *p = &s->pt[i];
     char why[512];
@@ -268,6 +363,7 @@ ws_sweep *ws_sweep_run_from(const ws_config *cfg, const ws_sweep_spec *spec, con
       snprintf(err, errlen, "sparsity %g: %s", p->level, why);
   }
   if (rc != 0) {
+    if (share) share_results(s, -1, err, errlen); /* the others learn of it, and we of theirs */
     ws_sweep_destroy(s);
     return NULL;
   }
@@ -277,13 +373,16 @@ ws_sweep *ws_sweep_run_from(const ws_config *cfg, const ws_sweep_spec *spec, con
     if (pthread_create(&th[started], NULL, worker, s) != 0) break;
   if (started == 0) worker(s);
   for (unsigned i = 0; i < started; i++) pthread_join(th[i], NULL);
+  if (s->failed) snprintf(err, errlen, "%s", s->err);
+  if (share && share_results(s, s->failed ? -1 : 0, err, errlen) != 0) s->failed = 1;
   if (s->failed) {
-    snprintf(err, errlen, "%s", s->err);
     ws_sweep_destroy(s);
     return NULL;
   }
   return s;
 }
+
+bool ws_sweep_complete(const ws_sweep *s) { return s->complete; }
 
 void ws_sweep_destroy(ws_sweep *s) {
   if (!s) return;

@@ -11,6 +11,7 @@
 #ifndef WAFERSIM_SIM_SWEEP_H
 #define WAFERSIM_SIM_SWEEP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -43,6 +44,26 @@ typedef struct {
 
 typedef struct ws_sweep ws_sweep;
 
+/* How a sweep's points are shared among processes (one seam: sweep_mpi.h
+ * gives one over the ranks of an MPI job); without one every point runs in
+ * this process. Every process computes the same points from the same
+ * configuration and spec, so point i is the same run everywhere. */
+typedef struct {
+  /* Whether this process runs point i. */
+  bool (*mine)(void *ctx, size_t i);
+  /* Once this process's points have run (status 0, or -1 with why a point
+   * failed in msg): parts[i] (len[i] bytes, malloc'd) holds the result of
+   * each point that is mine, NULL for the others. Bring every point's
+   * result to the process that writes the reports, into parts and len
+   * (malloc'd; the sweep frees them). Called by every process, whatever
+   * its status. 0 when every process's points ran, all results here; 1
+   * when they ran and this process does not write (its parts stay as
+   * they were); -1 when a point failed on some process, with that
+   * process's msg (every process gets the same). */
+  int (*gather)(void *ctx, char **parts, size_t *len, size_t n, int status, char *msg, size_t msglen);
+  void *ctx;
+} ws_sweep_share;
+
 /* Check the sweep before any work, then run every point. The checks: the
  * varied key is one the sweep does not set itself (workload.sparsity, which
  * the levels set) and one that can change a figure (not output.*); every
@@ -60,6 +81,19 @@ ws_sweep *ws_sweep_run(const ws_config *cfg, const ws_sweep_spec *spec, char *er
  * --sparsity and --vary. */
 ws_sweep *ws_sweep_run_from(const ws_config *cfg, const ws_sweep_spec *spec, const char *source, char *err,
                             size_t errlen);
+/* The same with the points shared among processes by share (NULL: all
+ * here, as ws_sweep_run_from). Every process runs the checks; each runs
+ * its own points on spec->jobs threads (the memory check counts those
+ * jobs: processes on one host share its memory) and calls share's gather
+ * once, whatever happens, so that a failure anywhere is every process's
+ * NULL with the same reason. The result is the whole sweep where the
+ * gather returned 0; on the others a sweep holding its own points'
+ * results alone (ws_sweep_complete false: write no report from it).
+ * spec->progress is the share done of this process's points. */
+ws_sweep *ws_sweep_run_shared(const ws_config *cfg, const ws_sweep_spec *spec, const char *source,
+                              const ws_sweep_share *share, char *err, size_t errlen);
+/* Whether s holds every point's result (true without a share). */
+bool ws_sweep_complete(const ws_sweep *s);
 void ws_sweep_destroy(ws_sweep *s);
 
 /* One row per point, the varied value's points together, levels ascending;

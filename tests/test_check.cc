@@ -14,6 +14,7 @@
 
 #include "sim/config.h"
 #include "sim/jschema.h"
+#include "ws_host.h"
 #include "ws_test.h"
 
 namespace {
@@ -21,6 +22,8 @@ namespace {
 using wstest::read_file;
 using wstest::run_cli;
 using wstest::source_path;
+using wstest::strip_host;
+using wstest::strip_host_csv;
 
 const std::string kTinyDense = source_path("tests/expected/tiny-dense.json");
 const std::string kTinySparse = source_path("tests/expected/tiny-sparse.json");
@@ -72,50 +75,6 @@ std::vector<std::string> small_baselines() {
   }
   closedir(d);
   std::sort(out.begin(), out.end());
-  return out;
-}
-
-// doc without the fields the schema marks x-host (in place), at every depth.
-void strip_host(const json_t *root, const json_t *s, json_t *doc) {
-  if (json_is_array(doc)) {
-    const json_t *ref = json_object_get(s, "$ref");
-    const json_t *def = ref ? ws_jschema_at(root, json_string_value(ref)) : s;
-    size_t i;
-    json_t *e;
-    json_array_foreach(doc, i, e) strip_host(root, json_object_get(def, "items"), e);
-    return;
-  }
-  if (!json_is_object(doc)) return;
-  const char *key;
-  json_t *v;
-  void *tmp;
-  json_object_foreach_safe(doc, tmp, key, v) {
-    const json_t *p = ws_jschema_property(root, s, key);
-    if (p && ws_jschema_is_host(root, p)) json_object_del(doc, key);
-    else if (p) strip_host(root, p, v);
-  }
-}
-
-// A CSV without the columns whose header names a host field of def.
-std::string strip_host_csv(const json_t *root, const char *def, const std::string &csv) {
-  const json_t *d = ws_jschema_at(root, def);
-  std::istringstream in(csv);
-  std::string line, out;
-  std::vector<bool> keep;
-  for (bool header = true; std::getline(in, line); header = false) {
-    std::vector<std::string> cells;
-    std::string cell;
-    std::istringstream ls(line);
-    while (std::getline(ls, cell, ',')) cells.push_back(cell);
-    if (header)
-      for (const auto &c : cells) {
-        const json_t *p = ws_jschema_property(root, d, c.c_str());
-        keep.push_back(!(p && ws_jschema_is_host(root, p)));
-      }
-    for (size_t i = 0; i < cells.size(); i++)
-      if (i < keep.size() && keep[i]) out += cells[i] + ",";
-    out += "\n";
-  }
   return out;
 }
 

@@ -32,12 +32,7 @@ const std::string kTiny = wstest::source_path("tests/expected/tiny-dense.yaml");
 const std::string kTinyJson = wstest::source_path("tests/expected/tiny-dense.json");
 const std::string kSmall = wstest::source_path("tests/expected/small-125m.yaml");
 
-// The binary of this build (a sanitizer build keeps it in its build directory).
-std::string binary() {
-  for (const std::string &p : {std::string(WS_BUILD_DIR) + "/wafersim", std::string(WS_SOURCE_DIR) + "/wafersim"})
-    if (access(p.c_str(), X_OK) == 0) return p;
-  return "";
-}
+using wstest::binary;
 
 struct Spawned {
   int status;  // as waitpid gives it

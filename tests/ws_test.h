@@ -24,6 +24,13 @@ namespace wstest {
 // A path inside the source tree (WS_SOURCE_DIR is set by the Makefile).
 inline std::string source_path(const std::string &rel) { return std::string(WS_SOURCE_DIR) + "/" + rel; }
 
+// The binary of this build (a sanitizer build keeps it in its build directory), "" if none.
+inline std::string binary() {
+  for (const std::string &p : {std::string(WS_BUILD_DIR) + "/wafersim", std::string(WS_SOURCE_DIR) + "/wafersim"})
+    if (access(p.c_str(), X_OK) == 0) return p;
+  return "";
+}
+
 struct CliResult {
   int status;
   std::string out, err;
