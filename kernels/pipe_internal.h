@@ -79,7 +79,6 @@ typedef struct {
   uint64_t busy, macs, sram, weights; /* weights: bytes of sram (krn_cost) */
   krn_kernel kernel; /* GEMM: the kernel it runs */
   uint64_t nnz;      /* GEMM: its tile's nonzeros; EMBED: its rows */
-  pe_mb *ring; /* its stage's pe_ring entries (in the stage's rings) */
   float *kv; /* functional ATTENTION: K and V of its tokens, ceil(seq / rows) x 2 x features */
 } pe_state;
 
@@ -116,6 +115,12 @@ typedef struct {
   uint32_t nconsumers;
   krn_stage_stats st;
 } stage;
+
+/* PE local's ring entry for micro-batch m (a PE's ring lives in its stage's
+ * rings, not behind a pointer in its state: one read where there were two). */
+static inline pe_mb *krn_ring(const stage *s, uint32_t local, uint32_t m) {
+  return &s->rings[(size_t)local * s->pe_ring + m % s->pe_ring];
+}
 
 struct krn_pipe {
   sim_engine *e;

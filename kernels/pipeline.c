@@ -18,7 +18,7 @@ void krn_fail(krn_pipe *p, const char *msg) {
 }
 
 pe_mb *krn_pe_mb(stage *s, uint32_t local, uint32_t m) {
-  pe_mb *e = &s->pe[local].ring[m % s->pe_ring];
+  pe_mb *e = krn_ring(s, local, m);
   SIM_CHECK(e->m == m, "stage %s, PE %u: micro-batch %u is not armed (the ring holds %u)", s->s.name,
             local, m, e->m);
   return e;
@@ -150,7 +150,7 @@ static int arm_one(krn_pipe *p, uint32_t si, uint32_t m, char *err, size_t errle
     for (uint32_t j = 0; j < s->nin_slots[k]; j++) slot_claim(&s->in[k][j], m);
   for (uint32_t j = 0; j < s->nout; j++) slot_claim(&s->out[j], m);
   for (uint32_t l = 0; l < s->rows * s->cols; l++) {
-    pe_mb *e = &s->pe[l].ring[m % s->pe_ring];
+    pe_mb *e = krn_ring(s, l, m);
     SIM_CHECK(e->m == NO_MB || (e->m + s->pe_ring <= m && s->pe[l].next > e->m), "stage %s PE %u ring: %u meets %u",
               s->s.name, l, m, e->m);
     free(e->scratch);
@@ -215,8 +215,8 @@ static void try_compute(krn_pipe *p, uint32_t si, uint32_t local) {
   pe_state *pe = &s->pe[local];
   for (;;) {
     const uint32_t m = pe->next;
-    if (m >= p->run.micro_batches || pe->ring[m % s->pe_ring].m != m) return;
-    const pe_mb *e = &pe->ring[m % s->pe_ring];
+    const pe_mb *e = krn_ring(s, local, m);
+    if (m >= p->run.micro_batches || e->m != m) return;
     if (e->in_done == NEVER) return;
     uint64_t start = max_u64(max_u64(fab_now(p->f), pe->core_free), e->in_done);
     if (m >= 2) {
@@ -560,7 +560,7 @@ void krn_pipe_destroy(krn_pipe *p) {
     free(s->red);
     free(s->max);
     for (uint32_t l = 0; s->pe && l < s->rows * s->cols; l++) {
-      for (uint32_t r = 0; s->rings && r < s->pe_ring; r++) free(s->pe[l].ring[r].scratch);
+      for (uint32_t r = 0; s->rings && r < s->pe_ring; r++) free(krn_ring(s, l, r)->scratch);
       free(s->pe[l].kv);
     }
     free(s->pe);
@@ -591,7 +591,7 @@ int krn_pipe_check(const krn_pipe *p, char *err, size_t errlen) {
       const stage *s = &p->st[i];
       for (uint32_t l = 0; l < s->rows * s->cols; l++) {
         if (s->pe[l].next > mb) continue;
-        const pe_mb *e = &s->pe[l].ring[mb % s->pe_ring];
+        const pe_mb *e = krn_ring(s, l, mb);
         char why[160] = "it was not armed for it";
         for (uint32_t k = 0; e->m == mb && k < s->ninputs; k++) {
           const slot *sl = &s->in[k][pe_slot(s, l)];

@@ -92,8 +92,7 @@ int krn_stage_setup(krn_pipe *p, uint32_t si, char *err, size_t errlen) {
   if (!s->pe || !s->rings) return krn_shape_error(s, "out of memory", err, errlen);
   for (uint32_t l = 0; l < r * c; l++) {
     pe_state *pe = &s->pe[l];
-    pe->ring = &s->rings[(size_t)l * s->pe_ring];
-    for (uint32_t x = 0; x < s->pe_ring; x++) pe->ring[x].m = NO_MB;
+    for (uint32_t x = 0; x < s->pe_ring; x++) krn_ring(s, l, x)->m = NO_MB;
     krn_cost cost;
     if (o->pe_setup(p, si, l, &cost, err, errlen) != 0) return -1;
     pe->sram = cost.sram;
