@@ -19,12 +19,24 @@ static void handle(sim_engine *e, void *ctx, const sim_event *ev) {
 }
 
 /* The engine's hint for a train event a few events ahead (sim_prefetcher):
- * the state its handler reads first, so that the misses to memory of
- * several events overlap. On the full wafer that state is a gigabyte, and
- * each event's few reads of it were the run's time. */
-static void prefetch(const void *ctx, const sim_event *ev) {
+ * at level 0 the state its handler reads first, at level 1 what that state
+ * points to, so that the misses to memory of several events overlap. On the
+ * full wafer that state is a gigabyte, and each event's few reads of it were
+ * the run's time. */
+static void prefetch(const void *ctx, const sim_event *ev, unsigned level) {
   const fab_fabric *f = ctx;
   const uint32_t a = (uint32_t)ev->payload.a, local = ev->entity - f->first;
+  if (level == 1) { /* the endpoint or transfer is in cache now */
+    if (ev->kind == EV_T_CORE) {
+      const fab_endpoint *ep = &f->ep[a];
+      __builtin_prefetch(&f->rs[ep->route]);
+      if (ep->bound == UNBOUND && ep->first != FAB_NONE) __builtin_prefetch(&f->x[ep->first / FAB_MAX_IN], 1);
+    } else if (ev->kind == EV_T_EMIT && f->x[a].out != FAB_NONE) {
+      __builtin_prefetch(&f->rs[f->x[a].out], 1);
+      __builtin_prefetch(fab_routes_get(f->routes, f->x[a].out));
+    }
+    return;
+  }
   switch (ev->kind) {
     case EV_T_NODE: { /* at router `local`: its ports, the node */
       const fab_port_state *port = &f->ports[(size_t)local * FAB_PORTS];

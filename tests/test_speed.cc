@@ -9,6 +9,7 @@
 
 #include "fabric/collective.h"
 #include "fabric/fabric.h"
+#include "sim/engine/engine.h"
 #include "ws_test.h"
 
 namespace {
@@ -74,6 +75,48 @@ TEST_P(SpeedFidelity, QuietMembersEndAtTheSameCyclesWithoutCallbacksOrEvents) {
   ASSERT_EQ(quiet.called.size(), 1u) << "only the result's end reported";
   EXPECT_EQ(quiet.called[0], loud.done.size() - 1);
   EXPECT_EQ(quiet.events + (loud.done.size() - 1), loud.events) << "one event fewer per quiet member";
+}
+
+// The engine's prefetcher is a hint: a run calls it at both levels and
+// executes the same events in the same order as without it.
+struct Order {
+  std::vector<uint64_t> seen;  // payload.a of each event, in execution order
+  uint64_t hints[2] = {0, 0};
+};
+void record(sim_engine *e, void *ctx, const sim_event *ev) {
+  auto *o = static_cast<Order *>(ctx);
+  o->seen.push_back(ev->payload.a);
+  if (ev->payload.a % 3 == 0 && o->seen.size() < 5000)  // some events schedule more, same and later cycles
+    sim_engine_schedule_in(e, ev->payload.a % 2, ev->entity, 0, {ev->payload.a + 1000, 0});
+}
+void hint(const void *ctx, const sim_event *ev, unsigned level) {
+  auto *o = const_cast<Order *>(static_cast<const Order *>(ctx));
+  ASSERT_LT(level, 2u);
+  ASSERT_EQ(ev->kind, 0);
+  o->hints[level]++;
+}
+
+Order run_with(bool prefetch) {
+  Order o;
+  char err[256] = "";
+  sim_engine *e = sim_engine_create(nullptr, err, sizeof err);
+  sim_entity first = 0;
+  EXPECT_EQ(sim_engine_add_type(e, "t", record, &o, 64, &first), 0);
+  if (prefetch) EXPECT_EQ(sim_engine_set_prefetch(e, first + 10, hint), 0);
+  EXPECT_EQ(sim_engine_set_prefetch(e, first + 64, hint), -1) << "no type owns it";
+  for (uint64_t i = 0; i < 400; i++) sim_engine_schedule(e, i % 7, first + (uint32_t)(i % 64), 0, {i, 0});
+  EXPECT_EQ(sim_engine_run(e), 0);
+  sim_engine_destroy(e);
+  return o;
+}
+
+TEST(EnginePrefetch, AHintAtBothLevelsThatChangesNothing) {
+  const Order plain = run_with(false), hinted = run_with(true);
+  EXPECT_EQ(plain.seen, hinted.seen);
+  EXPECT_GT(plain.seen.size(), 400u);
+  EXPECT_EQ(plain.hints[0] + plain.hints[1], 0u);
+  EXPECT_GT(hinted.hints[0], 100u);
+  EXPECT_GT(hinted.hints[1], 100u);
 }
 
 TEST(CostFigures, ComparedOnlyWithCost) {
