@@ -223,22 +223,35 @@ static void bound(search *S, uint32_t i, uint32_t r, uint32_t c, shape_memo *m) 
     *m = (shape_memo){.lo = lo.interval, .hi = hi.interval, .fits = hi.fits, .state = SHAPE_BOUNDED};
 }
 
-/* Whether stage i on r x c PEs meets T (its interval at most T, in SRAM),
- * from what m knows, estimating only when its bounds do not tell. */
-static bool meets(search *S, uint32_t i, uint32_t r, uint32_t c, shape_memo *m, uint64_t T) {
-  if (m->state == SHAPE_UNKNOWN) bound(S, i, r, c, m);
-  if (m->state == SHAPE_BOUNDED) {
-    if (m->lo > T) return false;
-    if (m->fits && m->hi <= T) return true;
-    const uint64_t v = interval(S, i, r, c);
-    *m = v == NO_FIT ? (shape_memo){.state = SHAPE_NO_FIT} : (shape_memo){v, v, true, SHAPE_EXACT};
+/* Whether m tells that its shape meets T (its interval at most T, in
+ * SRAM): 1, 0, or -1 when it does not tell. */
+static int told(const shape_memo *m, uint64_t T) {
+  switch (m->state) {
+  case SHAPE_EXACT: return m->lo <= T;
+  case SHAPE_NO_FIT: return 0;
+  case SHAPE_BOUNDED: return m->lo > T ? 0 : m->fits && m->hi <= T ? 1 : -1;
+  default: return -1;
   }
-  return m->state == SHAPE_EXACT && m->lo <= T;
 }
 
+/* Whether stage i on r x c PEs meets T, from what m knows, bounding it
+ * first and estimating only when its bounds do not tell. */
+static bool meets(search *S, uint32_t i, uint32_t r, uint32_t c, shape_memo *m, uint64_t T) {
+  if (m->state == SHAPE_UNKNOWN) bound(S, i, r, c, m);
+  const int t = told(m, T);
+  if (t >= 0) return t;
+  const uint64_t v = interval(S, i, r, c);
+  *m = v == NO_FIT ? (shape_memo){.state = SHAPE_NO_FIT} : (shape_memo){v, v, true, SHAPE_EXACT};
+  return told(m, T);
+}
+
+/* Whether full-height stage i on c columns keeps its fans within bounds
+ * and meets T (what the memo tells first: it is cheaper than the fans). */
 static bool full_ok(search *S, uint32_t i, uint32_t c, uint64_t T) {
+  shape_memo *m = &S->memo[(size_t)i * (S->p->W + 1) + c];
+  if (told(m, T) == 0) return false;
   if (!fans_ok(S, i, rows_of(S, i), c)) return false;
-  return meets(S, i, rows_of(S, i), c, &S->memo[(size_t)i * (S->p->W + 1) + c], T);
+  return meets(S, i, rows_of(S, i), c, m, T);
 }
 
 /* Fewest columns for full-height stage i to meet T; 0 if none does. */
