@@ -104,7 +104,8 @@ static void tiles(const krn_machine *m, const krn_stage *s, uint32_t b, krn_esti
   const bool grouped = group_keys(s, &rows, &cols);
   group g[GROUPS * GROUPS] = {{0}};
   for (uint32_t a = 0; grouped && s->kernel == KRN_AUTO && a < rows.n; a++)
-    for (uint32_t q = 0; q < cols.n; q++) g[a * GROUPS + q].from = dense_from(m, (uint32_t)(rows.v[a] / 2), (uint32_t)cols.v[q], b);
+    for (uint32_t q = 0; q < cols.n; q++)
+      g[a * GROUPS + q].from = dense_from(m, (uint32_t)(rows.v[a] / 2), (uint32_t)cols.v[q], b);
   uint64_t nnz_sum = 0, count[CHUNK];
   uint32_t cut[CHUNK + 1];
   uint8_t col[CHUNK];
@@ -180,7 +181,8 @@ static void movement(const krn_machine *m, const krn_stage *s, uint32_t b, uint3
 static void latency(const krn_machine *m, const fab_config *fc, const krn_stage *s, uint32_t b, uint32_t consumers,
                     krn_estimate *e) {
   const uint32_t r = s->region.h, c = s->region.w;
-  const uint64_t x = krn_ceil_div((uint64_t)e->tile_k * b, 2), part = krn_ceil_div((uint64_t)e->tile_n * b * m->acc_bytes, 4),
+  const uint64_t x = krn_ceil_div((uint64_t)e->tile_k * b, 2),
+                 part = krn_ceil_div((uint64_t)e->tile_n * b * m->acc_bytes, 4),
                  y = krn_ceil_div((uint64_t)e->tile_n * b, 2);
   e->latency = x + (uint64_t)(c - 1) * fc->hop_latency + 2 * fc->ramp_latency + e->compute +
                (r > 1 ? part + (uint64_t)(r - 1) * krn_hop_red(fc) : 0) + consumers * y;
@@ -244,7 +246,8 @@ static int bounds(const krn_machine *m, const fab_config *fc, const krn_stage *s
   const bool covers = wl_mask_rows(s->mask) == s->k && wl_mask_cols(s->mask) == s->n && kcut(s, 0) == 0 &&
                       kcut(s, r) == s->k && ncut(s, 0) == 0 && ncut(s, c) == s->n;
   const uint64_t mean = covers ? krn_ceil_div(wl_mask_nnz(s->mask), (uint64_t)r * c) : 0;
-  krn_cost any = {0}, full = {.cycles = UINT64_MAX, .sram = UINT64_MAX}; /* floors: of every group; of the fullest tile */
+  /* floors: of every group's tiles; of the fullest tile's */
+  krn_cost any = {0}, full = {.cycles = UINT64_MAX, .sram = UINT64_MAX};
   for (uint32_t a = 0; a < rows.n; a++)
     for (uint32_t q = 0; q < cols.n; q++) {
       const uint32_t kt = (uint32_t)(rows.v[a] / 2), nt = (uint32_t)cols.v[q];

@@ -72,7 +72,8 @@ void wl_mask_band_counts(const wl_mask *m, uint32_t r0, uint32_t r1, const uint3
     for (uint32_t j = 0; j <= parts; j++) {
       const uint32_t x = cut[j] < m->cols ? cut[j] : m->cols, wx = x / 64;
       for (; w < wx; w++) before += (uint64_t)__builtin_popcountll(row[w]);
-      const uint64_t at = x % 64 ? before + (uint64_t)__builtin_popcountll(row[wx] & ~(~UINT64_C(0) << x % 64)) : before;
+      const uint64_t at =
+          x % 64 ? before + (uint64_t)__builtin_popcountll(row[wx] & ~(~UINT64_C(0) << x % 64)) : before;
       if (j > 0) out[j - 1] += at - prev;
       prev = at;
     }
