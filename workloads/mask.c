@@ -97,9 +97,7 @@ wl_tile_stats wl_mask_tiles(const wl_mask *m, const uint32_t *kcut, uint32_t nk,
   wl_tile_stats s = {.tiles = (uint64_t)nk * nn, .min = UINT64_MAX};
   uint64_t *tile = calloc(nn ? nn : 1, sizeof *tile);
   for (uint32_t i = 0; tile && i < nk; i++) {
-    memset(tile, 0, nn * sizeof *tile);
-    for (uint32_t r = kcut[i]; r < kcut[i + 1] && r < m->rows; r++)
-      for (uint32_t j = 0; j < nn; j++) tile[j] += row_count(&m->bits[(size_t)r * m->words], ncut[j], ncut[j + 1]);
+    wl_mask_band_counts(m, kcut[i], kcut[i + 1], ncut, nn, tile);
     for (uint32_t j = 0; j < nn; j++) {
       s.nnz += tile[j];
       if (tile[j] > s.max) s.max = tile[j];
