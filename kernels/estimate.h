@@ -54,6 +54,16 @@ typedef struct {
 int krn_estimate_stage(const krn_machine *m, const fab_config *fc, const krn_stage *s, uint32_t b, uint32_t seq,
                        uint32_t consumers, krn_estimate *out, char *err, size_t errlen);
 
+/* Bounds on krn_estimate_stage's figures of stage s without all of its
+ * work (the GEMM's: without counting its tiles' nonzeros), for a search
+ * that needs only to compare them: lo.compute <= compute <= hi.compute, and
+ * so for sram, latency and interval (ramp_in, ramp_out, tile_k and tile_n
+ * exact; fits: hi.fits implies fits, lo.fits does not imply it, !lo.fits
+ * implies !fits; the other fields are not set). Fails as krn_estimate_stage
+ * does. */
+int krn_estimate_bounds(const krn_machine *m, const fab_config *fc, const krn_stage *s, uint32_t b, uint32_t seq,
+                        uint32_t consumers, krn_estimate *lo, krn_estimate *hi, char *err, size_t errlen);
+
 /* The busiest PE's compute cycles over the whole seq-token sequence (seq / b
  * micro-batches), as the stage's program charges them: per micro-batch the
  * cost.h cycles of its share, attention's causal pairs of each micro-batch

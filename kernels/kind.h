@@ -65,6 +65,10 @@ typedef struct {
   /* Its per-PE figures into e (zeroed, e->pes set), as krn_estimate_stage describes. */
   int (*estimate)(const krn_machine *m, const fab_config *fc, const krn_stage *s, uint32_t b, uint32_t seq,
                   uint32_t consumers, krn_estimate *e, char *err, size_t errlen);
+  /* Bounds on its figures into lo and hi (zeroed, pes set), as krn_estimate_bounds describes, cheaper than
+     the estimate (NULL: the estimate is both). */
+  int (*bounds)(const krn_machine *m, const fab_config *fc, const krn_stage *s, uint32_t b, uint32_t seq,
+                uint32_t consumers, krn_estimate *lo, krn_estimate *hi, char *err, size_t errlen);
   /* krn_estimate_busy for a stage of this kind. */
   uint64_t (*busy)(const krn_machine *m, const krn_stage *s, uint32_t b, uint32_t seq);
   /* ---- the pipeline (pipeline.c; its state in pipe_internal.h) ---- */

@@ -10,13 +10,18 @@
 #include "place_internal.h"
 #include "report.h"
 
-#define NO_FIT UINT64_MAX /* memo: the shape does not fit in SRAM */
+#define NO_FIT UINT64_MAX /* interval: the shape does not fit in SRAM */
 #define T_MAX (UINT64_C(1) << 50)
 
 /* Whether a stage's outputs leave as a row (a GEMM's, the attention's). */
 static bool row_out(const krn_stage *s) { return krn_kind_of(s->kind)->row_out; }
 
 static bool elementwise(const krn_stage *s) { return krn_kind_of(s->kind)->elementwise; }
+
+/* Whether stage i may take cut points balanced by nonzeros. */
+static bool may_balance(const ws_placement *p, uint32_t i) {
+  return p->balanced && p->rows[i] && krn_kind_of(p->st[i].stage.kind)->picks_kernel;
+}
 
 int ws_place_estimate(const ws_placement *p, uint32_t i, fab_rect region, uint32_t *kc, uint32_t *nc,
                       krn_estimate *est, krn_estimate *uniform, char *err, size_t errlen) {
@@ -25,7 +30,7 @@ int ws_place_estimate(const ws_placement *p, uint32_t i, fab_rect region, uint32
   s.k_cut = s.n_cut = NULL;
   if (krn_estimate_stage(&p->m, &p->fc, &s, p->b, p->seq, p->st[i].consumers, uniform, err, errlen) != 0) return -1;
   *est = *uniform;
-  if (!(p->balanced && p->rows[i] && krn_kind_of(s.kind)->picks_kernel)) return 0;
+  if (!may_balance(p, i)) return 0;
   /* K is cut evenly after a column of features (layernorm, GELU): the
      GEMM's rows then take the features of the rows beside them, and the
      flows run straight along the rows (uneven K cuts there make them cross
@@ -46,11 +51,21 @@ int ws_place_estimate(const ws_placement *p, uint32_t i, fab_rect region, uint32
   return 1;
 }
 
+/* What the search knows of a full-height stage's interval on c columns:
+ * nothing yet, bounds on it (krn_estimate_bounds), the interval, or that
+ * the stage cannot take the shape or does not fit in SRAM. */
+typedef enum { SHAPE_UNKNOWN, SHAPE_BOUNDED, SHAPE_EXACT, SHAPE_NO_FIT } shape_state;
+typedef struct {
+  uint64_t lo, hi; /* bounds on the interval (equal when exact) */
+  bool fits;       /* bounded: it surely fits */
+  uint8_t state;   /* shape_state */
+} shape_memo;
+
 /* One layout attempt's state for shelves of h rows. */
 typedef struct {
   ws_placement *p;
   uint32_t h;
-  uint64_t *memo;   /* per stage x (W + 1): interval + 1 of h x c (NO_FIT), 0 unknown */
+  shape_memo *memo; /* per stage x (W + 1): of h x c */
   uint32_t *kc, *nc; /* scratch cut points */
   fab_rect *region; /* per stage, of the last layout */
   uint32_t shelves_used;
@@ -99,22 +114,38 @@ static uint32_t out_slots(const krn_stage *s, uint32_t r, uint32_t c) {
   return krn_slots_count(krn_kind_of(s->kind)->out, r, c);
 }
 
-/* The first feature of slot j of `slots` even slots over f features, or of
- * attention's heads (whole heads of dh features each). */
-static uint64_t slot_start(const krn_stage *s, uint32_t f, uint32_t slots, uint32_t j) {
-  return krn_kind_slot_start(s, f, slots, j);
+/* One side's slots over f features: where slot j starts (krn_kind_slot_start:
+ * j f / slots, or attention's whole heads), its kind's table looked up once. */
+typedef struct {
+  const krn_stage *s;
+  uint64_t (*start)(const krn_stage *s, uint32_t f, uint32_t slots, uint32_t j); /* NULL: even */
+  uint32_t f, slots;
+} slot_cuts;
+static slot_cuts slots_of(const krn_stage *s, uint32_t f, uint32_t slots) {
+  return (slot_cuts){s, krn_kind_of(s->kind)->slot_start, f, slots};
+}
+static uint64_t slot_start(const slot_cuts *sc, uint32_t j) {
+  return sc->start ? sc->start(sc->s, sc->f, sc->slots, j) : (uint64_t)j * sc->f / sc->slots;
 }
 
 /* The most flows one of consumer cons's t input slots takes from producer
  * prod's s output slots over f features: one per producer slot it overlaps. */
 static uint32_t fan_in(const krn_stage *prod, uint32_t s, const krn_stage *cons, uint32_t t, uint32_t f) {
+  if (s == 0 || t == 0) return 0;
+  const slot_cuts ps = slots_of(prod, f, s), cs = slots_of(cons, f, t);
   uint32_t most = 0, k = 0;
+  uint64_t hi = slot_start(&cs, 0), next = s > 1 ? slot_start(&ps, 1) : 0; /* next: where slot k + 1 starts */
   for (uint32_t j = 0; j < t; j++) {
-    const uint64_t lo = slot_start(cons, f, t, j), hi = slot_start(cons, f, t, j + 1);
+    const uint64_t lo = hi;
+    hi = slot_start(&cs, j + 1);
     if (lo >= hi) continue;
-    while (k + 1 < s && slot_start(prod, f, s, k + 1) <= lo) k++;
+    while (k + 1 < s && next <= lo) k++, next = k + 1 < s ? slot_start(&ps, k + 1) : 0;
     uint32_t n = 0;
-    for (uint32_t q = k; q < s && slot_start(prod, f, s, q) < hi; q++) n += slot_start(prod, f, s, q + 1) > lo;
+    for (uint64_t q = k, at = slot_start(&ps, k); q < s && at < hi; q++) { /* at: where slot q starts */
+      const uint64_t end = slot_start(&ps, (uint32_t)q + 1);
+      n += end > lo;
+      at = end;
+    }
     most = n > most ? n : most;
   }
   return most;
@@ -172,14 +203,55 @@ static bool fans_ok(const search *S, uint32_t i, uint32_t r, uint32_t c) {
   return true;
 }
 
-static bool full_ok(search *S, uint32_t i, uint32_t c, uint64_t T) {
-  if (!fans_ok(S, i, rows_of(S, i), c)) return false;
-  uint64_t *m = &S->memo[(size_t)i * (S->p->W + 1) + c];
-  if (*m == 0) {
-    const uint64_t v = interval(S, i, rows_of(S, i), c);
-    *m = v == NO_FIT ? NO_FIT : v + 1;
+/* Bounds on stage i's interval on r x c PEs into m: those of its estimate
+ * (krn_estimate_bounds), or none where it may take balanced cut points;
+ * NO_FIT where the estimate fails or surely does not fit. */
+static void bound(search *S, uint32_t i, uint32_t r, uint32_t c, shape_memo *m) {
+  const ws_placement *p = S->p;
+  krn_stage s = p->st[i].stage;
+  s.region = (fab_rect){0, 0, c, r};
+  s.k_cut = s.n_cut = NULL;
+  krn_estimate lo, hi;
+  char err[256];
+  if (krn_estimate_bounds(&p->m, &p->fc, &s, p->b, p->seq, p->st[i].consumers, &lo, &hi, err, sizeof err) != 0)
+    *m = (shape_memo){.state = SHAPE_NO_FIT};
+  else if (may_balance(p, i)) /* the bounds are the uniform cut points' */
+    *m = (shape_memo){.lo = 0, .hi = UINT64_MAX, .fits = false, .state = SHAPE_BOUNDED};
+  else if (!lo.fits)
+    *m = (shape_memo){.state = SHAPE_NO_FIT};
+  else
+    *m = (shape_memo){.lo = lo.interval, .hi = hi.interval, .fits = hi.fits, .state = SHAPE_BOUNDED};
+}
+
+/* Whether m tells that its shape meets T (its interval at most T, in
+ * SRAM): 1, 0, or -1 when it does not tell. */
+static int told(const shape_memo *m, uint64_t T) {
+  switch (m->state) {
+  case SHAPE_EXACT: return m->lo <= T;
+  case SHAPE_NO_FIT: return 0;
+  case SHAPE_BOUNDED: return m->lo > T ? 0 : m->fits && m->hi <= T ? 1 : -1;
+  default: return -1;
   }
-  return *m != NO_FIT && *m - 1 <= T;
+}
+
+/* Whether stage i on r x c PEs meets T, from what m knows, bounding it
+ * first and estimating only when its bounds do not tell. */
+static bool meets(search *S, uint32_t i, uint32_t r, uint32_t c, shape_memo *m, uint64_t T) {
+  if (m->state == SHAPE_UNKNOWN) bound(S, i, r, c, m);
+  const int t = told(m, T);
+  if (t >= 0) return t;
+  const uint64_t v = interval(S, i, r, c);
+  *m = v == NO_FIT ? (shape_memo){.state = SHAPE_NO_FIT} : (shape_memo){v, v, true, SHAPE_EXACT};
+  return told(m, T);
+}
+
+/* Whether full-height stage i on c columns keeps its fans within bounds
+ * and meets T (what the memo tells first: it is cheaper than the fans). */
+static bool full_ok(search *S, uint32_t i, uint32_t c, uint64_t T) {
+  shape_memo *m = &S->memo[(size_t)i * (S->p->W + 1) + c];
+  if (told(m, T) == 0) return false;
+  if (!fans_ok(S, i, rows_of(S, i), c)) return false;
+  return meets(S, i, rows_of(S, i), c, m, T);
 }
 
 /* Fewest columns for full-height stage i to meet T; 0 if none does. */

@@ -61,6 +61,25 @@ uint64_t wl_mask_count(const wl_mask *m, uint32_t r0, uint32_t r1, uint32_t c0, 
   return n;
 }
 
+void wl_mask_band_counts(const wl_mask *m, uint32_t r0, uint32_t r1, const uint32_t *cut, uint32_t parts,
+                         uint64_t *out) {
+  memset(out, 0, parts * sizeof *out);
+  if (r1 > m->rows) r1 = m->rows;
+  for (uint32_t r = r0; r < r1; r++) { /* along the row: bits [0, cut[j]) at each cut point */
+    const uint64_t *row = &m->bits[(size_t)r * m->words];
+    uint32_t w = 0;
+    uint64_t before = 0, prev = 0; /* bits of words [0, w); at the last cut point */
+    for (uint32_t j = 0; j <= parts; j++) {
+      const uint32_t x = cut[j] < m->cols ? cut[j] : m->cols, wx = x / 64;
+      for (; w < wx; w++) before += (uint64_t)__builtin_popcountll(row[w]);
+      const uint64_t at =
+          x % 64 ? before + (uint64_t)__builtin_popcountll(row[wx] & ~(~UINT64_C(0) << x % 64)) : before;
+      if (j > 0) out[j - 1] += at - prev;
+      prev = at;
+    }
+  }
+}
+
 void wl_mask_row_counts(const wl_mask *m, uint64_t *out) {
   for (uint32_t r = 0; r < m->rows; r++) out[r] = row_count(&m->bits[(size_t)r * m->words], 0, m->cols);
 }
@@ -78,9 +97,7 @@ wl_tile_stats wl_mask_tiles(const wl_mask *m, const uint32_t *kcut, uint32_t nk,
   wl_tile_stats s = {.tiles = (uint64_t)nk * nn, .min = UINT64_MAX};
   uint64_t *tile = calloc(nn ? nn : 1, sizeof *tile);
   for (uint32_t i = 0; tile && i < nk; i++) {
-    memset(tile, 0, nn * sizeof *tile);
-    for (uint32_t r = kcut[i]; r < kcut[i + 1] && r < m->rows; r++)
-      for (uint32_t j = 0; j < nn; j++) tile[j] += row_count(&m->bits[(size_t)r * m->words], ncut[j], ncut[j + 1]);
+    wl_mask_band_counts(m, kcut[i], kcut[i + 1], ncut, nn, tile);
     for (uint32_t j = 0; j < nn; j++) {
       s.nnz += tile[j];
       if (tile[j] > s.max) s.max = tile[j];

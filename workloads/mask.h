@@ -79,6 +79,10 @@ uint32_t wl_mask_cols(const wl_mask *m);
 bool wl_mask_get(const wl_mask *m, uint32_t r, uint32_t c);
 /* Kept weights in [r0, r1) x [c0, c1) (bounds clipped to the matrix). */
 uint64_t wl_mask_count(const wl_mask *m, uint32_t r0, uint32_t r1, uint32_t c0, uint32_t c1);
+/* Kept weights of every tile of one band of rows: out[j] = wl_mask_count(m, r0, r1, cut[j], cut[j + 1])
+ * for j < parts (cut non-decreasing), in one pass over each row's words. */
+void wl_mask_band_counts(const wl_mask *m, uint32_t r0, uint32_t r1, const uint32_t *cut, uint32_t parts,
+                         uint64_t *out);
 uint64_t wl_mask_nnz(const wl_mask *m);
 /* Kept weights of every row into out[rows], of every column into out[cols]. */
 void wl_mask_row_counts(const wl_mask *m, uint64_t *out);
