@@ -81,6 +81,8 @@ typedef struct {
   uint32_t *msg_x; /* owned: sender of each message */
   uint32_t nmsg, cap;
   uint32_t head, tail; /* transfers queued to send on it */
+  uint32_t waiting;    /* train: of those, how many asked to send before they were first
+                          (emit_waiting): at none, a new first need not be looked at */
 } fab_rstate;
 
 /* A router's output port (a link, or its ramp down): side by side, the two

@@ -87,10 +87,13 @@ void fab_train_schedule_emit(fab_fabric *f, uint32_t xid) {
 
 static void emit(fab_fabric *f, uint32_t xid, uint64_t t) {
   fab_xstate *x = &f->x[xid];
-  if (f->rs[x->out].head != xid) { /* an earlier transfer on this route is still sending */
+  fab_rstate *rs = &f->rs[x->out];
+  if (rs->head != xid) { /* an earlier transfer on this route is still sending */
+    rs->waiting += !x->emit_waiting;
     x->emit_waiting = true;
     return;
   }
+  rs->waiting -= x->emit_waiting;
   fab_core *c = &f->cores[x->pe];
   const uint64_t start = share(&c->inject_free, t, x->n);
   c->busy_up += x->n;

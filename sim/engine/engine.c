@@ -12,9 +12,10 @@
 #define NIL UINT32_MAX
 #define MAX_TYPES 32
 #define NO_LIMIT UINT64_MAX
-#define PREFETCH_AHEAD 12 /* events: the slot this far ahead, then its handler's state at 2/3 and 1/3
-                             of it (sim_prefetcher levels 0 and 1): enough lead to hide a miss to
-                             memory behind the handlers */
+#ifndef PREFETCH_AHEAD
+#define PREFETCH_AHEAD 8 /* events: the slot this far ahead, then its handler's state at half of it
+                            (sim_prefetcher): enough lead to hide a miss to memory behind the handlers */
+#endif
 
 /* A free slot's state is stale: its bumped generation is what makes old
  * handles miss, so freeing does not write the state. */
@@ -205,16 +206,16 @@ static inline const entity_type *type_of(const sim_engine *e, sim_entity x) {
   return t;
 }
 
-/* The prefetcher's hint at `level` for the event `ahead` pops from now (its
- * slot was prefetched before). */
-static inline void hint_handler(const sim_engine *e, sim_time t, unsigned ahead, unsigned level) {
+/* The prefetcher's hint for the event `ahead` pops from now (its slot was
+ * prefetched before). */
+static inline void hint_handler(const sim_engine *e, sim_time t, unsigned ahead) {
   const uint32_t id = sim_queue_hint(e->q, ahead);
   if (id == SIM_QUEUE_NIL) return;
   const slot *n = slot_at(e, id);
   const entity_type *nt = type_of(e, n->entity);
   if (!nt->prefetch) return;
   const sim_event hint = {t, n->entity, n->kind, n->payload};
-  nt->prefetch(nt->ctx, &hint, level);
+  nt->prefetch(nt->ctx, &hint);
 }
 
 int sim_engine_set_prefetch(sim_engine *e, sim_entity first, sim_prefetcher fn) {
@@ -238,8 +239,7 @@ static inline __attribute__((always_inline)) int run_loop(sim_engine *e, sim_tim
     if (!sim_queue_pop(e->q, &t, &id)) break;
     const uint32_t ahead = sim_queue_hint(e->q, PREFETCH_AHEAD);
     if (ahead != SIM_QUEUE_NIL) __builtin_prefetch(slot_at(e, ahead));
-    hint_handler(e, t, PREFETCH_AHEAD * 2 / 3, 0);
-    hint_handler(e, t, PREFETCH_AHEAD / 3, 1);
+    hint_handler(e, t, PREFETCH_AHEAD / 2);
     slot *s = slot_at(e, id);
     const bool cancelled = s->state == SLOT_CANCELLED;
     const sim_event ev = {t, s->entity, s->kind, s->payload};

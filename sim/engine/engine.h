@@ -39,12 +39,10 @@ typedef struct {
 
 typedef struct sim_engine sim_engine;
 typedef void (*sim_handler)(sim_engine *e, void *ctx, const sim_event *ev);
-/* A hint, called twice for an event before it runs: a few places before
- * (level 0: what its handler reads first) and then nearer (level 1: what
- * those reads point to, now in cache). It may only prefetch
- * (__builtin_prefetch), never change anything, so a run is the same with it
- * or without it. */
-typedef void (*sim_prefetcher)(const void *ctx, const sim_event *ev, unsigned level);
+/* A hint, called for an event a few places before it runs: it may only
+ * prefetch what the handler will read (__builtin_prefetch), never change
+ * anything, so a run is the same with it or without it. */
+typedef void (*sim_prefetcher)(const void *ctx, const sim_event *ev);
 
 /* Knobs (zero fields take the default shown). */
 typedef struct {
