@@ -101,7 +101,9 @@ Order run_with(bool prefetch) {
   sim_engine *e = sim_engine_create(nullptr, err, sizeof err);
   sim_entity first = 0;
   EXPECT_EQ(sim_engine_add_type(e, "t", record, &o, 64, &first), 0);
-  if (prefetch) EXPECT_EQ(sim_engine_set_prefetch(e, first + 10, hint), 0);
+  if (prefetch) {
+    EXPECT_EQ(sim_engine_set_prefetch(e, first + 10, hint), 0);
+  }
   EXPECT_EQ(sim_engine_set_prefetch(e, first + 64, hint), -1) << "no type owns it";
   for (uint64_t i = 0; i < 400; i++) sim_engine_schedule(e, i % 7, first + (uint32_t)(i % 64), 0, {i, 0});
   EXPECT_EQ(sim_engine_run(e), 0);
