@@ -72,7 +72,6 @@ fab_fabric *fab_create(sim_engine *e, const fab_config *cfg, char *err, size_t e
   if (check_config(cfg, err, errlen) != 0) return NULL;
   fab_fabric *f = calloc(1, sizeof *f);
   if (!f) goto oom;
-  f->free_x = FAB_NONE;
   f->cfg = *cfg;
   f->e = e;
   f->cells = cfg->width * cfg->height;
@@ -112,6 +111,7 @@ void fab_destroy(fab_fabric *f) {
   free(f->ep);
   free(f->wn);
   free(f->x);
+  free(f->free_ids);
   free(f->avail);
   free(f->cores);
   free(f->ports);
@@ -210,9 +210,8 @@ int fab_route_rect(fab_fabric *f, fab_pe src, fab_rect dst, uint32_t *route, cha
 }
 
 static fab_xstate *new_xfer(fab_fabric *f, uint32_t *id) {
-  if (f->free_x != FAB_NONE) { /* a freed one */
-    *id = f->free_x;
-    f->free_x = f->x[*id].next_active;
+  if (f->nfree > 0) { /* the last freed */
+    *id = f->free_ids[--f->nfree];
     f->live++;
     fab_xstate *x = &f->x[*id];
     memset(x, 0, sizeof *x);
@@ -223,6 +222,9 @@ static fab_xstate *new_xfer(fab_fabric *f, uint32_t *id) {
     fab_xstate *x = realloc(f->x, (size_t)cap * sizeof *x);
     if (!x) return NULL;
     f->x = x;
+    uint32_t *ids = realloc(f->free_ids, (size_t)cap * sizeof *ids);
+    if (!ids) return NULL;
+    f->free_ids = ids;
     if (f->cfg.fidelity == FAB_WAVELET) {
       uint64_t *a = realloc(f->avail, (size_t)cap * f->cfg.queue_depth * sizeof *a);
       if (!a) return NULL;
@@ -243,8 +245,7 @@ void fab_unref(fab_fabric *f, uint32_t id) {
   if (--x->refs > 0) return;
   free(x->vals);
   x->vals = NULL;
-  x->next_active = f->free_x;
-  f->free_x = id;
+  f->free_ids[f->nfree++] = id;
   f->live--;
 }
 
@@ -481,7 +482,7 @@ fab_stats fab_stats_get(const fab_fabric *f) {
   s.colors_max = fab_routes_colors_max(f->routes);
   s.bytes = sizeof *f + fab_routes_bytes(f->routes) + (size_t)f->rs_cap * sizeof *f->rs +
             (size_t)f->node_cap * (sizeof *f->ep + (f->wn ? sizeof *f->wn : 0)) +
-            (size_t)f->x_cap * (sizeof *f->x + (f->avail ? f->cfg.queue_depth * 8 : 0)) +
+            (size_t)f->x_cap * (sizeof *f->x + sizeof *f->free_ids + (f->avail ? f->cfg.queue_depth * 8 : 0)) +
             (size_t)f->cells * (sizeof *f->cores + FAB_PORTS * sizeof *f->ports + (f->wn ? 17 : 0));
   return s;
 }

@@ -116,7 +116,9 @@ struct fab_fabric {
   uint32_t node_cap;
   fab_xstate *x;
   uint32_t nx, x_cap;
-  uint32_t free_x; /* freed transfers, linked through next_active */
+  uint32_t *free_ids; /* owned, x_cap: freed transfers, the last freed on top (a stack of
+                         their ids, so taking one reads no transfer's state) */
+  uint32_t nfree;
   uint32_t live;   /* transfers not freed */
   uint64_t *avail; /* wavelet: queue_depth per transfer: cycle each made sum may leave */
   fab_core *cores; /* per PE */
