@@ -11,6 +11,7 @@
 
 #include "cli_internal.h"
 #include "schema.h"
+#include "sweep_mpi.h"
 #include "units.h"
 #include "workloads/sparsity.h"
 
@@ -603,6 +604,8 @@ int ws_cli_main(int argc, char **argv, FILE *out, FILE *err) {
   } else if (a.help) {
     print_command_help(c, out);
     rc = WS_EXIT_OK;
+  } else if (strcmp(c->name, "sweep") != 0 && ws_mpi_refuse_job(c->name, err) != 0) {
+    rc = WS_EXIT_BAD_INPUT;
   } else {
     rc = c->run(&a, out, err);
   }

@@ -24,6 +24,25 @@ static int env_size(void) {
   return getenv("PMIX_RANK") ? 1 : 0;
 }
 
+/* This process's rank as mpirun's environment gives it, 0 without. */
+static int env_rank(void) {
+  const char *v = getenv("OMPI_COMM_WORLD_RANK");
+  if (!v) v = getenv("PMI_RANK");
+  if (!v) v = getenv("PMIX_RANK");
+  return v ? atoi(v) : 0;
+}
+
+int ws_mpi_refuse_job(const char *cmd, FILE *err) {
+  const int size = env_size();
+  if (size <= 1) return 0;
+  if (env_rank() == 0)
+    fprintf(err,
+            "wafersim %s: started by mpirun as %d processes, which would each run it and write the same "
+            "output; only 'sweep' spreads over an MPI job's ranks: start 'wafersim %s' without mpirun\n",
+            cmd, size, cmd);
+  return -1;
+}
+
 int ws_mpi_rank(const ws_mpi *m) { return m->rank; }
 int ws_mpi_size(const ws_mpi *m) { return m->size; }
 const ws_sweep_share *ws_mpi_share(const ws_mpi *m) { return m->size > 1 ? &m->share : NULL; }
@@ -186,13 +205,6 @@ int ws_mpi_agree(const ws_mpi *m, int status, const char *text, FILE *err) {
 
 bool ws_mpi_built(void) { return false; }
 
-/* This process's rank as mpirun's environment gives it, 0 without. */
-static int env_rank(void) {
-  const char *v = getenv("OMPI_COMM_WORLD_RANK");
-  if (!v) v = getenv("PMI_RANK");
-  if (!v) v = getenv("PMIX_RANK");
-  return v ? atoi(v) : 0;
-}
 
 static bool share_mine(void *ctx, size_t i) {
   (void)ctx;

@@ -24,6 +24,11 @@ extern "C" {
 
 typedef struct ws_mpi ws_mpi;
 
+/* A command other than sweep started by mpirun as a job of more than one
+ * process (its environment says so; MPI untouched): -1, with the refusal
+ * printed on err by rank 0 alone; else 0. */
+int ws_mpi_refuse_job(const char *cmd, FILE *err);
+
 /* Whether this build can spread a sweep over MPI ranks. */
 bool ws_mpi_built(void);
 

@@ -188,6 +188,25 @@ TEST(Mpi, BadInputIsOneMessageAndStatusTwo) {
   EXPECT_NE(stat(out.path.c_str(), &st), 0) << "nothing written";
 }
 
+// Any other command under mpirun with more than one process would run once
+// per rank, each writing the same --out: refused once, by rank 0, status 2.
+TEST(Mpi, OtherCommandsRefuseAJob) {
+  const std::string why = why_not();
+  if (!why.empty()) GTEST_SKIP() << why;
+  const Fresh out("run");
+  const Ran r = spawn(2, {"run", kTiny, "--out", out.path}, out.path);
+  EXPECT_EQ(r.code, 2) << r.err;
+  const std::string msg = "wafersim run: started by mpirun as 2 processes";
+  const size_t at = r.err.find(msg);
+  EXPECT_NE(at, std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find(msg, at + 1), std::string::npos) << "printed once, by rank 0:\n" << r.err;
+  EXPECT_EQ(r.out, "");
+  struct stat st;
+  EXPECT_NE(stat(out.path.c_str(), &st), 0) << "nothing written";
+  const Ran one = spawn(1, {"flops", "--format", "csv"}, out.path);
+  EXPECT_EQ(one.code, 0) << "a job of one process runs it: " << one.err;
+}
+
 // A point that cannot be placed (too few colors: found while it runs) on
 // rank 1 alone (points 0 and 2 are rank 0's and run): rank 0 prints its
 // reason, naming the point, once; every rank exits 2; nothing written.
