@@ -12,10 +12,9 @@
 #define NIL UINT32_MAX
 #define MAX_TYPES 32
 #define NO_LIMIT UINT64_MAX
-#ifndef PREFETCH_AHEAD
 #define PREFETCH_AHEAD 8 /* events: the slot this far ahead, then its handler's state at half of it
-                            (sim_prefetcher): enough lead to hide a miss to memory behind the handlers */
-#endif
+                            (sim_prefetcher): enough lead to hide a miss to memory behind the handlers
+                            (4 was as fast on the full wafer, 16 slower) */
 
 /* A free slot's state is stale: its bumped generation is what makes old
  * handles miss, so freeing does not write the state. */
