@@ -39,26 +39,9 @@
 
 namespace {
 
-using RunPtr = std::unique_ptr<ws_run, void (*)(ws_run *)>;
-
-// tiny-dense's model and mesh (two layers, d 128, 4 heads, 64 x 64 PEs).
-const std::vector<std::string> kTiny = {
-    "fabric.width=64",    "fabric.height=64",    "model.preset=custom", "model.layers=2",
-    "model.d_model=128",  "model.heads=4",       "model.d_ff=512",      "model.vocab=256",
-    "model.context=128",  "workload.seq_len=128", "workload.micro_batch=16"};
-
-std::vector<std::string> tiny(const std::vector<std::string> &more) {
-  std::vector<std::string> s = kTiny;
-  s.insert(s.end(), more.begin(), more.end());
-  return s;
-}
-
-RunPtr simulate(const ws_config &c) {
-  char err[1024] = "";
-  RunPtr r(ws_run_simulate(&c, nullptr, nullptr, err, sizeof err), ws_run_destroy);
-  EXPECT_TRUE(r) << err;
-  return r;
-}
+using wstest::RunPtr;
+using wstest::simulate;
+using wstest::tiny;
 
 // ---- 1. the totals are what the README defines them to be, at any clock ----
 

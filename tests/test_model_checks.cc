@@ -27,18 +27,12 @@
 
 namespace {
 
-using RunPtr = std::unique_ptr<ws_run, void (*)(ws_run *)>;
+using wstest::RunPtr;
+using wstest::simulate;
 
 // A regression point's configuration (tests/expected/NAME.yaml), then sets.
 ws_config point(const std::string &name, const std::vector<std::string> &sets = {}) {
   return wstest::config(sets, wstest::read_file(wstest::source_path("tests/expected/" + name + ".yaml")));
-}
-
-RunPtr simulate(const ws_config &c) {
-  char err[1024] = "";
-  RunPtr r(ws_run_simulate(&c, nullptr, nullptr, err, sizeof err), ws_run_destroy);
-  EXPECT_TRUE(r) << err;
-  return r;
 }
 
 // ---- 1. the bounds, per op and in total, in both fidelities ----

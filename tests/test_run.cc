@@ -23,19 +23,9 @@
 
 namespace {
 
-using RunPtr = std::unique_ptr<ws_run, void (*)(ws_run *)>;
-
-// Two decoder layers on 64 x 64 PEs: 8 micro-batches of 16 tokens.
-const std::vector<std::string> kTiny = {
-    "fabric.width=64",    "fabric.height=64",    "model.preset=custom", "model.layers=2",
-    "model.d_model=128",  "model.heads=4",       "model.d_ff=512",      "model.vocab=256",
-    "model.context=128",  "workload.seq_len=128", "workload.micro_batch=16"};
-
-std::vector<std::string> tiny(std::vector<std::string> more) {
-  std::vector<std::string> s = kTiny;
-  s.insert(s.end(), more.begin(), more.end());
-  return s;
-}
+using wstest::RunPtr;
+using wstest::simulate;
+using wstest::tiny;
 
 std::vector<std::string> cli_sets(const std::vector<std::string> &sets) {
   std::vector<std::string> args;
@@ -44,13 +34,6 @@ std::vector<std::string> cli_sets(const std::vector<std::string> &sets) {
     args.push_back(s);
   }
   return args;
-}
-
-RunPtr simulate(const ws_config &c) {
-  char err[1024] = "";
-  RunPtr r(ws_run_simulate(&c, nullptr, nullptr, err, sizeof err), ws_run_destroy);
-  EXPECT_TRUE(r) << err;
-  return r;
 }
 
 // Cycles never below the analytic lower bound, per op and in total, and

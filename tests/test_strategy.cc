@@ -21,25 +21,12 @@
 
 namespace {
 
-using RunPtr = std::unique_ptr<ws_run, void (*)(ws_run *)>;
-
-// The 2-layer model of tests/expected/tiny-dense.yaml: d 128, 4 heads of 32,
-// d_ff 512, vocab 256, 128 tokens, on 64 x 64 PEs.
-const std::vector<std::string> kTwoLayers = {
-    "fabric.width=64",   "fabric.height=64", "model.preset=custom", "model.layers=2",
-    "model.d_model=128", "model.heads=4",    "model.d_ff=512",      "model.vocab=256",
-    "model.context=128", "workload.seq_len=128", "workload.micro_batch=16"};
+using wstest::RunPtr;
+using wstest::simulate;
 
 std::vector<std::string> with(std::vector<std::string> a, const std::vector<std::string> &more) {
   a.insert(a.end(), more.begin(), more.end());
   return a;
-}
-
-RunPtr simulate(const ws_config &c) {
-  char err[WS_CONFIG_ERR_MAX] = "";
-  RunPtr r(ws_run_simulate(&c, nullptr, nullptr, err, sizeof err), ws_run_destroy);
-  EXPECT_TRUE(r) << err;
-  return r;
 }
 
 ws_config from_file(const std::string &rel, const std::vector<std::string> &sets = {}) {
@@ -106,7 +93,7 @@ Hand hand_count(const ws_config &c, double kept) {
 }
 
 void expect_hand_count(const std::vector<std::string> &sets, double kept) {
-  const ws_config c = wstest::config(with(kTwoLayers, with(sets, {"sim.strategy=bound"})));
+  const ws_config c = wstest::config(wstest::tiny(with(sets, {"sim.strategy=bound"})));
   RunPtr r = simulate(c);
   ASSERT_TRUE(r);
   const ws_run_totals *t = ws_run_totals_of(r.get());
@@ -209,7 +196,7 @@ TEST(Strategy, BoundOfTheDefaultIsFast) {
 }
 
 TEST(Strategy, TheRunInputKeepsNewTokensAndKeysApart) {
-  const ws_config c = wstest::config(kTwoLayers);
+  const ws_config c = wstest::config(wstest::tiny());
   ws_input in;
   char err[WS_CONFIG_ERR_MAX] = "";
   ASSERT_EQ(ws_input_create(&in, &c, err, sizeof err), 0) << err;

@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <unistd.h>
 #include <string>
 #include <vector>
@@ -16,6 +17,7 @@
 #include "sim/config.h"
 #include "workloads/mask.h"
 #include "sim/place.h"
+#include "sim/run.h"
 #include "sim/engine/engine.h"
 #include "kernels/pipeline.h"
 
@@ -150,6 +152,31 @@ inline bool simulate_placed(const ws_config &c, Simulated &s) {
   EXPECT_EQ(sim_engine_run(s.e), 0) << sim_engine_error(s.e);
   EXPECT_EQ(krn_pipe_check(s.p, err, sizeof err), 0) << err;
   return true;
+}
+
+// A run, freed with its handle.
+using RunPtr = std::unique_ptr<ws_run, void (*)(ws_run *)>;
+
+// c simulated end to end (ws_run_simulate), which must succeed.
+inline RunPtr simulate(const ws_config &c) {
+  char err[WS_CONFIG_ERR_MAX] = "";
+  RunPtr r(ws_run_simulate(&c, nullptr, nullptr, err, sizeof err), ws_run_destroy);
+  EXPECT_TRUE(r) << err;
+  return r;
+}
+
+// tiny-dense's model and mesh: two decoder layers (d 128, 4 heads of 32,
+// d_ff 512, vocab 256), 128 tokens in micro-batches of 16, on 64 x 64 PEs.
+inline const std::vector<std::string> kTinyModel = {
+    "fabric.width=64",    "fabric.height=64",    "model.preset=custom", "model.layers=2",
+    "model.d_model=128",  "model.heads=4",       "model.d_ff=512",      "model.vocab=256",
+    "model.context=128",  "workload.seq_len=128", "workload.micro_batch=16"};
+
+// kTinyModel's sets, then more.
+inline std::vector<std::string> tiny(const std::vector<std::string> &more = {}) {
+  std::vector<std::string> s = kTinyModel;
+  s.insert(s.end(), more.begin(), more.end());
+  return s;
 }
 
 // Cut point i of n in `parts`: the stage's own, or even (as the pipeline cuts).
