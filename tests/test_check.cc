@@ -14,7 +14,7 @@
 
 #include "sim/config.h"
 #include "sim/jschema.h"
-#include "ws_host.h"
+#include "ws_json.h"
 #include "ws_test.h"
 
 namespace {
@@ -28,20 +28,7 @@ using wstest::strip_host_csv;
 const std::string kTinyDense = source_path("tests/expected/tiny-dense.json");
 const std::string kTinySparse = source_path("tests/expected/tiny-sparse.json");
 
-struct Json {
-  json_t *j;
-  explicit Json(json_t *p) : j(p) {}
-  ~Json() { json_decref(j); }
-  Json(const Json &) = delete;
-  Json &operator=(const Json &) = delete;
-};
-
-json_t *schema() {
-  char err[256];
-  json_t *s = ws_jschema_output(err, sizeof err);
-  EXPECT_NE(s, nullptr) << err;
-  return s;
-}
+using wstest::Json;
 
 json_t *load(const std::string &path) {
   json_error_t je;
@@ -79,7 +66,7 @@ std::vector<std::string> small_baselines() {
 }
 
 TEST(Schema, IsTheRepositorysFileAndItsVersionIsTheCodes) {
-  Json s(schema()), file(load(source_path("sim/output.schema.json")));
+  Json s(wstest::output_schema()), file(load(source_path("sim/output.schema.json")));
   ASSERT_NE(s.j, nullptr);
   EXPECT_TRUE(json_equal(s.j, file.j)) << "the embedded schema is stale: rebuild";
   const json_t *v = ws_jschema_at(s.j, "#/properties/schema_version/const");
@@ -88,7 +75,7 @@ TEST(Schema, IsTheRepositorysFileAndItsVersionIsTheCodes) {
 }
 
 TEST(Schema, EveryBaselineAndAFreshRunAndSweepValidate) {
-  Json s(schema());
+  Json s(wstest::output_schema());
   for (const auto &b : small_baselines()) {
     Json d(load(b));
     EXPECT_EQ(validate(s.j, d.j), "") << b;
@@ -107,7 +94,7 @@ TEST(Schema, EveryBaselineAndAFreshRunAndSweepValidate) {
 
 // Every command's JSON, in every shape it takes, is described by the schema.
 TEST(Schema, EveryCommandsDocumentValidates) {
-  Json s(schema());
+  Json s(wstest::output_schema());
   const std::string tiny = source_path("tests/expected/tiny-sparse.yaml");
   const std::vector<std::vector<std::string>> commands = {
       {"flops"},
@@ -141,7 +128,7 @@ TEST(Schema, EveryCommandsDocumentValidates) {
 
 // The figures must sit under the command's own key, and only there.
 TEST(Schema, FiguresOnlyUnderTheCommandsName) {
-  Json s(schema());
+  Json s(wstest::output_schema());
   auto r = run_cli({"flops", "--format", "json"}), m = run_cli({"models", "--format", "json"});
   ASSERT_EQ(r.status, 0) << r.err;
   json_error_t je;
@@ -180,7 +167,7 @@ TEST(Schema, TypeListsConditionsAndSizes) {
 }
 
 TEST(Schema, NamesTheFirstViolationAtItsPath) {
-  Json s(schema()), d(load(kTinyDense));
+  Json s(wstest::output_schema()), d(load(kTinyDense));
   json_t *ops = json_object_get(json_object_get(d.j, "run"), "ops");
   json_object_set_new(json_array_get(ops, 3), "cycles", json_string("many"));
   EXPECT_EQ(validate(s.j, d.j), "run.ops[3].cycles: expected integer, got string");
@@ -302,7 +289,7 @@ TEST(Check, BadOrMismatchedBaselinesAreExit2) {
 // The same configuration gives the same files apart from the host's fields,
 // run twice, and on one worker or two.
 TEST(Determinism, SameFilesAcrossRunsAndWorkers) {
-  Json s(schema());
+  Json s(wstest::output_schema());
   const std::string yaml = source_path("tests/expected/tiny-sparse.yaml");
   std::string dirs[2];
   for (int i = 0; i < 2; i++) {

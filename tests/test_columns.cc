@@ -24,17 +24,12 @@
 #include "sim/run.h"
 #include "sim/sweep.h"
 #include "sim/table.h"
+#include "ws_json.h"
 #include "ws_test.h"
 
 namespace {
 
-struct Json {
-  json_t *j;
-  explicit Json(json_t *p) : j(p) {}
-  ~Json() { json_decref(j); }
-  Json(const Json &) = delete;
-  Json &operator=(const Json &) = delete;
-};
+using wstest::Json;
 
 struct Cols {
   const char *def; // the schema's $defs entry
@@ -107,20 +102,13 @@ const char *json_type_of(ws_col_type t) {
   return "?";
 }
 
-json_t *schema() {
-  char err[256];
-  json_t *s = ws_jschema_output(err, sizeof err);
-  EXPECT_NE(s, nullptr) << err;
-  return s;
-}
-
 } // namespace
 
 // Each column table is exactly its schema object: the properties (no more,
 // no fewer), in the order the schema's "required" lists them, each with the
 // column's unit as x-unit and a type that holds the column's values.
 TEST(Columns, SchemaMatchesTables) {
-  Json s(schema());
+  Json s(wstest::output_schema());
   ASSERT_NE(s.j, nullptr);
   for (const Cols &r : reports()) {
     SCOPED_TRACE(r.def);

@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "sim/sweep_mpi.h"
-#include "ws_host.h"
+#include "ws_json.h"
 #include "ws_test.h"
 
 namespace {
@@ -72,20 +72,7 @@ Ran spawn(int ranks, const std::vector<std::string> &args, const std::string &di
   return spawn_program(ranks, program, dir);
 }
 
-struct Json {
-  json_t *j;
-  explicit Json(json_t *p) : j(p) {}
-  ~Json() { json_decref(j); }
-  Json(const Json &) = delete;
-  Json &operator=(const Json &) = delete;
-};
-
-json_t *schema() {
-  char err[256];
-  json_t *s = ws_jschema_output(err, sizeof err);
-  EXPECT_NE(s, nullptr) << err;
-  return s;
-}
+using wstest::Json;
 
 // A sweep document as text without its host fields.
 std::string json_without_host(const json_t *s, const std::string &path) {
@@ -104,7 +91,7 @@ std::string json_without_host(const json_t *s, const std::string &path) {
 // Every file of a sweep's --out, the same in a and b: the host's fields out
 // of sweep.csv and sweep.json, the others byte for byte.
 void expect_same_sweep(const std::string &a, const std::string &b) {
-  Json s(schema());
+  Json s(wstest::output_schema());
   for (const char *f : {"kinds.csv", "pes_first.csv", "pes_last.csv"}) {
     const std::string fa = read_file(a + "/" + f);
     EXPECT_FALSE(fa.empty()) << a << "/" << f;
@@ -155,7 +142,7 @@ TEST(Mpi, TwoRanksWriteTheFilesOfOneProcess) {
   ASSERT_EQ(r2.code, 0) << r2.err;
   expect_same_sweep(one.path, two.path);
   // stdout: rank 0's table alone (a second rank's would double the rows).
-  Json s(schema());
+  Json s(wstest::output_schema());
   EXPECT_EQ(wstest::strip_host_csv(s.j, "#/$defs/point", r2.out), wstest::strip_host_csv(s.j, "#/$defs/point", r1.out));
   EXPECT_EQ(std::count(r2.out.begin(), r2.out.end(), '\n'), 4) << r2.out;  // header and 3 points
 }

@@ -1,10 +1,12 @@
-// The host's fields of a report (wall times, RSS, events per second: the
-// properties the output schema marks x-host) taken out, so that two runs of
-// the same configuration compare byte for byte: on one worker or two, in
-// one process or over the ranks of an MPI job.
-#ifndef WAFERSIM_TESTS_WS_HOST_H
-#define WAFERSIM_TESTS_WS_HOST_H
+// JSON for the tests: an owning handle, the output schema, and a report's
+// host fields (wall times, RSS, events per second: the properties the
+// output schema marks x-host) taken out, so that two runs of the same
+// configuration compare byte for byte: on one worker or two, in one
+// process or over the ranks of an MPI job.
+#ifndef WAFERSIM_TESTS_WS_JSON_H
+#define WAFERSIM_TESTS_WS_JSON_H
 
+#include <gtest/gtest.h>
 #include <jansson.h>
 
 #include <sstream>
@@ -14,6 +16,23 @@
 #include "sim/jschema.h"
 
 namespace wstest {
+
+// Owns a json_t (decref'd with it).
+struct Json {
+  json_t *j;
+  explicit Json(json_t *p) : j(p) {}
+  ~Json() { json_decref(j); }
+  Json(const Json &) = delete;
+  Json &operator=(const Json &) = delete;
+};
+
+// The output schema (ws_jschema_output), which must load; the caller owns it.
+inline json_t *output_schema() {
+  char err[256];
+  json_t *s = ws_jschema_output(err, sizeof err);
+  EXPECT_NE(s, nullptr) << err;
+  return s;
+}
 
 // doc without the fields the schema (root; s the part of it doc is an
 // instance of) marks x-host, in place, at every depth.
