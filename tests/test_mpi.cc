@@ -125,6 +125,19 @@ struct Fresh {
   }
 };
 
+// msg is in err exactly once: rank 0 alone prints it.
+void expect_once(const std::string &err, const std::string &msg) {
+  const size_t at = err.find(msg);
+  EXPECT_NE(at, std::string::npos) << err;
+  EXPECT_EQ(err.find(msg, at + 1), std::string::npos) << "printed once, by rank 0:\n" << err;
+}
+
+// Nothing was written at path.
+void expect_absent(const std::string &path) {
+  struct stat st;
+  EXPECT_NE(stat(path.c_str(), &st), 0) << "nothing written at " << path;
+}
+
 TEST(Mpi, TwoRanksWriteTheFilesOfOneProcess) {
   const std::string why = why_not();
   if (!why.empty()) GTEST_SKIP() << why;
@@ -167,12 +180,9 @@ TEST(Mpi, BadInputIsOneMessageAndStatusTwo) {
   const Ran r = spawn(2, {"sweep", kTiny, "--sparsity", "0.5,1.5", "--out", out.path}, out.path);
   EXPECT_EQ(r.code, 2) << r.err;
   const std::string msg = "wafersim sweep: --sparsity: expected a number in [0, 1), got '1.5'";
-  const size_t at = r.err.find(msg);
-  EXPECT_NE(at, std::string::npos) << r.err;
-  EXPECT_EQ(r.err.find(msg, at + 1), std::string::npos) << "printed once, by rank 0:\n" << r.err;
+  expect_once(r.err, msg);
   EXPECT_EQ(r.out, "");
-  struct stat st;
-  EXPECT_NE(stat(out.path.c_str(), &st), 0) << "nothing written";
+  expect_absent(out.path);
 }
 
 // Any other command under mpirun with more than one process would run once
@@ -184,12 +194,9 @@ TEST(Mpi, OtherCommandsRefuseAJob) {
   const Ran r = spawn(2, {"run", kTiny, "--out", out.path}, out.path);
   EXPECT_EQ(r.code, 2) << r.err;
   const std::string msg = "wafersim run: started by mpirun as 2 processes";
-  const size_t at = r.err.find(msg);
-  EXPECT_NE(at, std::string::npos) << r.err;
-  EXPECT_EQ(r.err.find(msg, at + 1), std::string::npos) << "printed once, by rank 0:\n" << r.err;
+  expect_once(r.err, msg);
   EXPECT_EQ(r.out, "");
-  struct stat st;
-  EXPECT_NE(stat(out.path.c_str(), &st), 0) << "nothing written";
+  expect_absent(out.path);
   const Ran one = spawn(1, {"flops", "--format", "csv"}, out.path);
   EXPECT_EQ(one.code, 0) << "a job of one process runs it: " << one.err;
 }
@@ -204,11 +211,8 @@ TEST(Mpi, AFailingPointStopsEveryRank) {
   const Ran r = spawn(2, {"sweep", kTiny, "--sparsity", "0", "--vary", "fabric.colors=24,2,32", "--out", out.path}, out.path);
   EXPECT_EQ(r.code, 2) << r.err;
   const std::string msg = "wafersim sweep: sparsity 0, fabric.colors=2: place: no layout keeps every router";
-  const size_t at = r.err.find(msg);
-  EXPECT_NE(at, std::string::npos) << r.err;
-  EXPECT_EQ(r.err.find(msg, at + 1), std::string::npos) << r.err;
-  struct stat st;
-  EXPECT_NE(stat(out.path.c_str(), &st), 0) << "nothing written";
+  expect_once(r.err, msg);
+  expect_absent(out.path);
 }
 
 // --out not a directory: rank 0 alone checks it (the others may be on
@@ -221,9 +225,7 @@ TEST(Mpi, RankZerosOutIsCheckedBeforeTheSweep) {
   const Ran r = spawn(2, {"sweep", kTiny, "--sparsity", "0.9", "--out", file}, scratch.path);
   EXPECT_EQ(r.code, 1) << r.err;
   const std::string msg = "wafersim sweep: --out: output directory " + file + " is not a directory";
-  const size_t at = r.err.find(msg);
-  EXPECT_NE(at, std::string::npos) << r.err;
-  EXPECT_EQ(r.err.find(msg, at + 1), std::string::npos) << r.err;
+  expect_once(r.err, msg);
   EXPECT_EQ(r.err.find("% after"), std::string::npos) << "no point ran:\n" << r.err;
   EXPECT_EQ(read_file(file), "x");
   std::remove(file.c_str());
@@ -245,8 +247,7 @@ TEST(Mpi, ARankAlonesFailureIsShownByRankZero) {
   const size_t at = r.err.find(msg);
   EXPECT_NE(at, std::string::npos) << r.err;
   EXPECT_EQ(r.err.find("cannot open", at + msg.size()), std::string::npos) << r.err;
-  struct stat st;
-  EXPECT_NE(stat(out.path.c_str(), &st), 0) << "nothing written";
+  expect_absent(out.path);
 }
 
 // Without MPI a job of two would run the whole sweep twice into the same
@@ -258,9 +259,7 @@ TEST(Mpi, ABuildWithoutMpiRefusesAJob) {
   const Ran r = spawn(2, {"sweep", kTiny, "--sparsity", "0.9", "--out", out.path}, out.path);
   EXPECT_EQ(r.code, 2) << r.err;
   const std::string msg = "built without MPI";
-  const size_t at = r.err.find(msg);
-  EXPECT_NE(at, std::string::npos) << r.err;
-  EXPECT_EQ(r.err.find(msg, at + 1), std::string::npos) << r.err;
+  expect_once(r.err, msg);
 }
 
 // Not started by mpirun: one process, MPI untouched, no share.

@@ -17,6 +17,7 @@
 #include "kernels/estimate.h"
 #include "kernels/pipeline.h"
 #include "workloads/mask.h"
+#include "ws_test.h"
 
 namespace {
 
@@ -38,19 +39,6 @@ krn_machine machine(uint64_t sram_kib = 48, uint32_t sparse_setup = 2) {
   m.sram = sram_kib * 1024;
   m.sram_reserve = 8 * 1024;
   return m;
-}
-
-fab_config fabric() {
-  fab_config c{};
-  c.width = c.height = 64;
-  c.colors = 24;
-  c.hop_latency = 1;
-  c.ramp_latency = 1;
-  c.queue_depth = 4;
-  c.add_latency = 1;
-  c.consume_cycles = 1;
-  c.fidelity = FAB_TRAIN;
-  return c;
 }
 
 uint64_t ceil_div(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
@@ -174,7 +162,7 @@ struct Case {
 // more than a chunk of columns, and cut points given (balanced by nonzeros:
 // many distinct tile shapes, tile by tile; and even ones given explicitly).
 TEST(EstimateFast, GemmEqualsTheTileByTileReference) {
-  const fab_config fc = fabric();
+  const fab_config fc = wstest::fabric_config(FAB_TRAIN, 64, 64);
   const std::vector<Case> cases = {
       {1, 1, 8, 8, 0.3},         {1, 7, 40, 40, 0.5},      {5, 1, 40, 40, 0.05},    {3, 4, 48, 36, 0.25},
       {13, 9, 200, 150, 0.16},   {40, 30, 64, 64, 0.9},    {7, 23, 256, 1024, 0.1}, {2, 1100, 64, 2100, 0.2},
@@ -231,7 +219,7 @@ TEST(EstimateFast, GemmEqualsTheTileByTileReference) {
 // not; exact without a mask. And they decide something: on a wide region of
 // a sparse mask hi is within a few times the exact interval.
 TEST(EstimateBounds, GemmBoundsHoldTheEstimate) {
-  const fab_config fc = fabric();
+  const fab_config fc = wstest::fabric_config(FAB_TRAIN, 64, 64);
   std::mt19937_64 rng(2018);
   uint64_t decided = 0;
   for (int trial = 0; trial < 300; trial++) {
