@@ -32,6 +32,22 @@ static int env_rank(void) {
   return v ? atoi(v) : 0;
 }
 
+/* The share's two parts, per build (below). */
+static bool share_mine(void *ctx, size_t i);
+static int share_gather(void *ctx, char **parts, size_t *len, size_t n, int status, char *msg, size_t msglen);
+
+/* This process as a job of its own: rank 0 of 1, with this build's share. */
+static ws_mpi *one_process(char *err, size_t errlen) {
+  ws_mpi *m = calloc(1, sizeof *m);
+  if (!m) {
+    snprintf(err, errlen, "out of memory");
+    return NULL;
+  }
+  m->size = 1;
+  m->share = (ws_sweep_share){share_mine, share_gather, m};
+  return m;
+}
+
 int ws_mpi_refuse_job(const char *cmd, FILE *err) {
   const int size = env_size();
   if (size <= 1) return 0;
@@ -145,14 +161,8 @@ static int share_gather(void *ctx, char **parts, size_t *len, size_t n, int stat
 }
 
 ws_mpi *ws_mpi_open(char *err, size_t errlen) {
-  ws_mpi *m = calloc(1, sizeof *m);
-  if (!m) {
-    snprintf(err, errlen, "out of memory");
-    return NULL;
-  }
-  m->size = 1;
-  m->share = (ws_sweep_share){share_mine, share_gather, m};
-  if (env_size() == 0) return m;
+  ws_mpi *m = one_process(err, errlen);
+  if (!m || env_size() == 0) return m;
   int done = 0, ready = 0;
   MPI_Finalized(&done);
   if (done) {
@@ -229,14 +239,7 @@ ws_mpi *ws_mpi_open(char *err, size_t errlen) {
       err[0] = '\0';
     return NULL;
   }
-  ws_mpi *m = calloc(1, sizeof *m);
-  if (!m) {
-    snprintf(err, errlen, "out of memory");
-    return NULL;
-  }
-  m->size = 1;
-  m->share = (ws_sweep_share){share_mine, share_gather, m};
-  return m;
+  return one_process(err, errlen);
 }
 
 void ws_mpi_close(ws_mpi *m) { free(m); }
