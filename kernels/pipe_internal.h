@@ -100,9 +100,8 @@ typedef struct {
   bool entry;     /* no producer: it arms its own micro-batches */
   uint32_t window; /* it arms m only once its output of m - window was sent: its deepest
                       input + 2 (a micro-batch's transfers exist only that far ahead) */
-  uint32_t pe_ring; /* entries of each PE's ring: window (a PE is done with m - window,
-                       whose output was sent, before m is armed) */
-  pe_mb *rings;     /* owned: rows x cols x pe_ring */
+  pe_mb *rings;     /* owned: rows x cols x window, each PE's ring of micro-batches (a PE is
+                       done with m - window, whose output was sent, before m is armed) */
   uint32_t armed; /* micro-batches armed */
   uint32_t want;  /* micro-batches a producer (or itself, an entry) has armed */
   uint32_t mb_m[RING];
@@ -119,7 +118,7 @@ typedef struct {
 /* PE local's ring entry for micro-batch m (a PE's ring lives in its stage's
  * rings, not behind a pointer in its state: one read where there were two). */
 static inline pe_mb *krn_ring(const stage *s, uint32_t local, uint32_t m) {
-  return &s->rings[(size_t)local * s->pe_ring + m % s->pe_ring];
+  return &s->rings[(size_t)local * s->window + m % s->window];
 }
 
 struct krn_pipe {

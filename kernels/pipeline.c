@@ -151,7 +151,7 @@ static int arm_one(krn_pipe *p, uint32_t si, uint32_t m, char *err, size_t errle
   for (uint32_t j = 0; j < s->nout; j++) slot_claim(&s->out[j], m);
   for (uint32_t l = 0; l < s->rows * s->cols; l++) {
     pe_mb *e = krn_ring(s, l, m);
-    SIM_CHECK(e->m == NO_MB || (e->m + s->pe_ring <= m && s->pe[l].next > e->m), "stage %s PE %u ring: %u meets %u",
+    SIM_CHECK(e->m == NO_MB || (e->m + s->window <= m && s->pe[l].next > e->m), "stage %s PE %u ring: %u meets %u",
               s->s.name, l, m, e->m);
     free(e->scratch);
     *e = (pe_mb){.m = m, .in_done = NEVER, .red = FAB_NONE, .max = FAB_NONE};
@@ -560,7 +560,7 @@ void krn_pipe_destroy(krn_pipe *p) {
     free(s->red);
     free(s->max);
     for (uint32_t l = 0; s->pe && l < s->rows * s->cols; l++) {
-      for (uint32_t r = 0; s->rings && r < s->pe_ring; r++) free(krn_ring(s, l, r)->scratch);
+      for (uint32_t r = 0; s->rings && r < s->window; r++) free(krn_ring(s, l, r)->scratch);
       free(s->pe[l].kv);
     }
     free(s->pe);

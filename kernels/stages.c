@@ -65,7 +65,6 @@ int krn_stage_setup(krn_pipe *p, uint32_t si, char *err, size_t errlen) {
   for (uint32_t in = 0; in < KRN_MAX_INPUTS; in++)
     if (k->in[in] >= 0 && krn_depth(k, in) + 2 > s->window) s->window = krn_depth(k, in) + 2;
   if (s->window > RING) s->window = RING;
-  s->pe_ring = s->window;
   if (p->run.functional && o->has_values && !o->has_values(k, &p->run))
     return krn_shape_error(s, "functional mode needs its values (weights, table, token ids or input)", err, errlen);
   const uint32_t in_features = o->in_k ? k->k : k->n;
@@ -88,11 +87,11 @@ int krn_stage_setup(krn_pipe *p, uint32_t si, char *err, size_t errlen) {
   if (o->setup(p, si, err, errlen) != 0) return -1;
   /* every PE: its kernel, its SRAM, which must fit */
   s->pe = calloc((size_t)r * c, sizeof *s->pe);
-  s->rings = calloc((size_t)r * c * s->pe_ring, sizeof *s->rings);
+  s->rings = calloc((size_t)r * c * s->window, sizeof *s->rings);
   if (!s->pe || !s->rings) return krn_shape_error(s, "out of memory", err, errlen);
   for (uint32_t l = 0; l < r * c; l++) {
     pe_state *pe = &s->pe[l];
-    for (uint32_t x = 0; x < s->pe_ring; x++) krn_ring(s, l, x)->m = NO_MB;
+    for (uint32_t x = 0; x < s->window; x++) krn_ring(s, l, x)->m = NO_MB;
     krn_cost cost;
     if (o->pe_setup(p, si, l, &cost, err, errlen) != 0) return -1;
     pe->sram = cost.sram;
