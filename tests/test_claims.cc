@@ -262,15 +262,7 @@ TEST(Claims, CausalAttentionCostGrowsWithThePositionUpToTwiceTheMean) {
   fc.fidelity = FAB_TRAIN;
   std::vector<krn_stage> stages;
   for (uint32_t i = 0; i < feeders; i++) {
-    krn_stage g{};
-    g.kind = KRN_STAGE_GEMM;
-    g.name = "feeder";
-    g.region = {i * 8, 0, 8, 1};
-    g.in[0] = g.in[1] = g.in[2] = -1;
-    g.k = 4;
-    g.n = n;
-    g.kernel = KRN_DENSE;
-    stages.push_back(g);
+    stages.push_back(wstest::gemm_stage("feeder", {i * 8, 0, 8, 1}, 4, n, KRN_DENSE));
   }
   krn_stage a{};
   a.kind = KRN_STAGE_ATTENTION;

@@ -127,15 +127,7 @@ std::vector<float> randoms(size_t n, uint32_t seed, float scale) {
 
 krn_stage gemm_stage(fab_rect r, uint32_t k, uint32_t n, krn_kernel kern, const wl_mask *mask, const float *w,
                      const float *bias) {
-  krn_stage s{};
-  s.kind = KRN_STAGE_GEMM;
-  s.name = "gemm";
-  s.region = r;
-  s.in[0] = s.in[1] = s.in[2] = -1;
-  s.k = k;
-  s.n = n;
-  s.kernel = kern;
-  s.mask = mask;
+  krn_stage s = wstest::gemm_stage("gemm", r, k, n, kern, mask);
   s.weight = w;
   s.bias = bias;
   s.bias_add = bias != nullptr;

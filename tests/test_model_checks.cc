@@ -227,15 +227,7 @@ Isolated isolated(krn_stage st, uint32_t feeders, uint32_t b, uint32_t mbs, fab_
   const uint32_t in_n = st.kind == KRN_STAGE_GEMM ? st.k : st.n;
   std::vector<krn_stage> stages;
   for (uint32_t i = 0; i < feeders; i++) {
-    krn_stage g{};
-    g.kind = KRN_STAGE_GEMM;
-    g.name = "feeder";
-    g.region = {i * 8, 0, 8, 1};
-    g.in[0] = g.in[1] = g.in[2] = -1;
-    g.k = 4;
-    g.n = in_n;
-    g.kernel = KRN_DENSE;
-    stages.push_back(g);
+    stages.push_back(wstest::gemm_stage("feeder", {i * 8, 0, 8, 1}, 4, in_n, KRN_DENSE));
   }
   st.region.x = feeders * 8 + 2;
   for (uint32_t i = 0; i < KRN_MAX_INPUTS; i++) st.in[i] = i < feeders ? (int)i : -1;

@@ -90,16 +90,7 @@ krn_estimate reference(const krn_machine &m, const fab_config &fc, const krn_sta
 }
 
 krn_stage gemm(uint32_t r, uint32_t c, uint32_t k, uint32_t n, krn_kernel kern, const wl_mask *mask) {
-  krn_stage s{};
-  s.kind = KRN_STAGE_GEMM;
-  s.name = "gemm";
-  s.region = {0, 0, c, r};
-  s.in[0] = s.in[1] = s.in[2] = -1;
-  s.k = k;
-  s.n = n;
-  s.kernel = kern;
-  s.mask = mask;
-  return s;
+  return wstest::gemm_stage("gemm", {0, 0, c, r}, k, n, kern, mask);
 }
 
 void expect_same(const krn_estimate &got, const krn_estimate &want, const std::string &what) {

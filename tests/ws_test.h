@@ -154,6 +154,22 @@ inline bool simulate_placed(const ws_config &c, Simulated &s) {
   return true;
 }
 
+// A GEMM stage on region r: W is k x n (kept where mask says, all without
+// one), the input from the host, no weights or bias values.
+inline krn_stage gemm_stage(const char *name, fab_rect r, uint32_t k, uint32_t n, krn_kernel kernel,
+                            const wl_mask *mask = nullptr) {
+  krn_stage s{};
+  s.kind = KRN_STAGE_GEMM;
+  s.name = name;
+  s.region = r;
+  s.in[0] = s.in[1] = s.in[2] = -1;
+  s.k = k;
+  s.n = n;
+  s.kernel = kernel;
+  s.mask = mask;
+  return s;
+}
+
 // A run, freed with its handle.
 using RunPtr = std::unique_ptr<ws_run, void (*)(ws_run *)>;
 
