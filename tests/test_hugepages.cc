@@ -1,0 +1,74 @@
+// Huge pages (sim/hugepages.h): when the process starts itself again with
+// glibc's hugetlb tunable, and that doing so cannot change an answer: the
+// binary's run of a small configuration is the same, host fields aside,
+// with the restart and without it (WAFERSIM_HUGEPAGES=0).
+#include <gtest/gtest.h>
+#include <jansson.h>
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <string>
+
+#include "sim/hugepages.h"
+#include "ws_json.h"
+#include "ws_test.h"
+
+namespace {
+
+const char *kMadvise = "always [madvise] never\n";
+
+std::string tunables(const char *thp, const char *current, const char *opt) {
+  char out[256];
+  return ws_hugepages_tunables(thp, current, opt, out, sizeof out) ? out : "(none)";
+}
+
+TEST(HugePages, AskedForOnlyWhereTheKernelGivesThemOnRequest) {
+  EXPECT_EQ(tunables(kMadvise, nullptr, nullptr), "glibc.malloc.hugetlb=1");
+  EXPECT_EQ(tunables(kMadvise, "", nullptr), "glibc.malloc.hugetlb=1");
+  EXPECT_EQ(tunables("[always] madvise never\n", nullptr, nullptr), "(none)") << "every page may be huge already";
+  EXPECT_EQ(tunables("always madvise [never]\n", nullptr, nullptr), "(none)") << "none can be";
+  EXPECT_EQ(tunables(nullptr, nullptr, nullptr), "(none)") << "no such kernel file";
+}
+
+TEST(HugePages, KeepsTheUsersTunablesAndNeverAsksTwice) {
+  EXPECT_EQ(tunables(kMadvise, "glibc.malloc.arena_max=2", nullptr),
+            "glibc.malloc.arena_max=2:glibc.malloc.hugetlb=1");
+  EXPECT_EQ(tunables(kMadvise, "glibc.malloc.hugetlb=1", nullptr), "(none)") << "the restarted process";
+  EXPECT_EQ(tunables(kMadvise, "glibc.malloc.hugetlb=0", nullptr), "(none)") << "the user's own choice";
+  EXPECT_EQ(tunables(kMadvise, nullptr, "0"), "(none)") << "WAFERSIM_HUGEPAGES=0";
+  EXPECT_EQ(tunables(kMadvise, nullptr, "1"), "glibc.malloc.hugetlb=1");
+  char small[8];
+  EXPECT_FALSE(ws_hugepages_tunables(kMadvise, nullptr, nullptr, small, sizeof small)) << "does not fit";
+}
+
+// run.json of `wafersim run CONFIG --out DIR` under env, host fields out.
+std::string run_json(const std::string &env, const std::string &dir) {
+  const std::string cmd = env + " '" + wstest::binary() + "' run '" +
+                          wstest::source_path("tests/expected/tiny-sparse.yaml") + "' --out '" + dir +
+                          "' >/dev/null 2>&1";
+  const int st = std::system(cmd.c_str());
+  EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << cmd;
+  json_error_t je;
+  wstest::Json d(json_load_file((dir + "/run.json").c_str(), 0, &je));
+  EXPECT_NE(d.j, nullptr) << dir << ": " << je.text;
+  if (!d.j) return "";
+  wstest::Json s(wstest::output_schema());
+  wstest::strip_host(s.j, s.j, d.j);
+  char *t = json_dumps(d.j, JSON_INDENT(1) | JSON_REAL_PRECISION(17));
+  std::string text = t ? t : "";
+  free(t);
+  return text;
+}
+
+TEST(HugePages, TheAnswerIsTheSameWithAndWithoutThem) {
+  if (wstest::binary().empty()) GTEST_SKIP() << "no wafersim binary beside the tests: run make";
+  const std::string a = wstest::temp_dir("huge_on"), b = wstest::temp_dir("huge_off");
+  const std::string with = run_json("env -u GLIBC_TUNABLES", a);
+  const std::string without = run_json("WAFERSIM_HUGEPAGES=0", b);
+  EXPECT_FALSE(with.empty());
+  EXPECT_EQ(with, without);
+  EXPECT_EQ(with.find("wall_s"), std::string::npos) << "host fields stripped";
+  EXPECT_EQ(std::system(("rm -rf '" + a + "' '" + b + "'").c_str()), 0);
+}
+
+}  // namespace
