@@ -8,9 +8,10 @@
 
 #define TUNABLE "glibc.malloc.hugetlb"
 
-bool ws_hugepages_tunables(const char *thp, const char *tunables, const char *opt, char *out,
-                           size_t outlen) {
+bool ws_hugepages_tunables(const char *thp, const char *tunables, const char *opt, const char *preload,
+                           char *out, size_t outlen) {
   if (opt && strcmp(opt, "0") == 0) return false;
+  if (preload && strstr(preload, "vgpreload")) return false;
   if (!thp || !strstr(thp, "[madvise]")) return false; /* always, never, or unknown */
   if (tunables && strstr(tunables, TUNABLE)) return false;
   const int n = tunables && tunables[0] ? snprintf(out, outlen, "%s:" TUNABLE "=1", tunables)
@@ -24,7 +25,7 @@ void ws_hugepages_restart(char **argv) {
   const bool read = f && fgets(thp, sizeof thp, f);
   if (f) fclose(f);
   if (!ws_hugepages_tunables(read ? thp : NULL, getenv("GLIBC_TUNABLES"), getenv("WAFERSIM_HUGEPAGES"),
-                             value, sizeof value))
+                             getenv("LD_PRELOAD"), value, sizeof value))
     return;
   /* The new process sees the tunable, so it does not start again. */
   if (setenv("GLIBC_TUNABLES", value, 1) != 0) return;

@@ -19,13 +19,14 @@ extern "C" {
 
 /* Whether to start again, and with which GLIBC_TUNABLES (written to out):
  * thp is the kernel's /sys/kernel/mm/transparent_hugepage/enabled line (NULL
- * if unreadable), tunables and opt the current GLIBC_TUNABLES and
- * WAFERSIM_HUGEPAGES (NULL if unset). False when the kernel already gives
- * huge pages to everything ("[always]"), gives none ("[never]") or is not
- * known, when the tunable is already there, when opt is "0", or when the
- * new value does not fit out. */
-bool ws_hugepages_tunables(const char *thp, const char *tunables, const char *opt, char *out,
-                           size_t outlen);
+ * if unreadable), tunables, opt and preload the current GLIBC_TUNABLES,
+ * WAFERSIM_HUGEPAGES and LD_PRELOAD (NULL if unset). False when the kernel
+ * already gives huge pages to everything ("[always]"), gives none
+ * ("[never]") or is not known, when the tunable is already there, when opt
+ * is "0", under valgrind (its preload: the new process would run outside
+ * it), or when the new value does not fit out. */
+bool ws_hugepages_tunables(const char *thp, const char *tunables, const char *opt, const char *preload,
+                           char *out, size_t outlen);
 
 /* Start this process again with the tunable, when ws_hugepages_tunables
  * says so; returns only if it does not (or the restart failed). */

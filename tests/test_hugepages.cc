@@ -17,9 +17,9 @@ namespace {
 
 const char *kMadvise = "always [madvise] never\n";
 
-std::string tunables(const char *thp, const char *current, const char *opt) {
+std::string tunables(const char *thp, const char *current, const char *opt, const char *preload = nullptr) {
   char out[256];
-  return ws_hugepages_tunables(thp, current, opt, out, sizeof out) ? out : "(none)";
+  return ws_hugepages_tunables(thp, current, opt, preload, out, sizeof out) ? out : "(none)";
 }
 
 TEST(HugePages, AskedForOnlyWhereTheKernelGivesThemOnRequest) {
@@ -30,6 +30,13 @@ TEST(HugePages, AskedForOnlyWhereTheKernelGivesThemOnRequest) {
   EXPECT_EQ(tunables(nullptr, nullptr, nullptr), "(none)") << "no such kernel file";
 }
 
+TEST(HugePages, NotUnderValgrindWhichTheRestartWouldLeave) {
+  EXPECT_EQ(tunables(kMadvise, nullptr, nullptr,
+                     "/usr/libexec/valgrind/vgpreload_core-amd64-linux.so:/usr/libexec/valgrind/vgpreload_memcheck-amd64-linux.so"),
+            "(none)");
+  EXPECT_EQ(tunables(kMadvise, nullptr, nullptr, "libfoo.so"), "glibc.malloc.hugetlb=1");
+}
+
 TEST(HugePages, KeepsTheUsersTunablesAndNeverAsksTwice) {
   EXPECT_EQ(tunables(kMadvise, "glibc.malloc.arena_max=2", nullptr),
             "glibc.malloc.arena_max=2:glibc.malloc.hugetlb=1");
@@ -38,7 +45,7 @@ TEST(HugePages, KeepsTheUsersTunablesAndNeverAsksTwice) {
   EXPECT_EQ(tunables(kMadvise, nullptr, "0"), "(none)") << "WAFERSIM_HUGEPAGES=0";
   EXPECT_EQ(tunables(kMadvise, nullptr, "1"), "glibc.malloc.hugetlb=1");
   char small[8];
-  EXPECT_FALSE(ws_hugepages_tunables(kMadvise, nullptr, nullptr, small, sizeof small)) << "does not fit";
+  EXPECT_FALSE(ws_hugepages_tunables(kMadvise, nullptr, nullptr, nullptr, small, sizeof small)) << "does not fit";
 }
 
 // run.json of `wafersim run CONFIG --out DIR` under env, host fields out.
