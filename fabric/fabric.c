@@ -105,12 +105,14 @@ oom:
 void fab_destroy(fab_fabric *f) {
   if (!f) return;
   for (uint32_t r = 0; f->routes && r < fab_routes_count(f->routes); r++) free(f->rs[r].msg_x);
-  for (uint32_t i = 0; i < f->nx; i++) free(f->x[i].vals);
+  for (uint32_t i = 0; f->vals && i < f->nx; i++) free(f->vals[i]);
   fab_routes_destroy(f->routes);
   free(f->rs);
   free(f->ep);
   free(f->wn);
   free(f->x);
+  free(f->vals);
+  free(f->next_active);
   free(f->free_ids);
   free(f->avail);
   free(f->cores);
@@ -219,12 +221,22 @@ static fab_xstate *new_xfer(fab_fabric *f, uint32_t *id) {
   }
   if (f->nx == f->x_cap) {
     uint32_t cap = f->x_cap ? 2 * f->x_cap : 256;
-    fab_xstate *x = realloc(f->x, (size_t)cap * sizeof *x);
-    if (!x) return NULL;
+    void *x = NULL; /* aligned, so that each transfer is its two lines */
+    if (posix_memalign(&x, FAB_LINE, (size_t)cap * sizeof *f->x) != 0) return NULL;
+    if (f->nx) memcpy(x, f->x, (size_t)f->nx * sizeof *f->x);
+    free(f->x);
     f->x = x;
     uint32_t *ids = realloc(f->free_ids, (size_t)cap * sizeof *ids);
     if (!ids) return NULL;
     f->free_ids = ids;
+    float **vals = realloc(f->vals, (size_t)cap * sizeof *vals);
+    if (!vals) return NULL;
+    f->vals = vals;
+    if (f->cfg.fidelity == FAB_WAVELET) {
+      uint32_t *next = realloc(f->next_active, (size_t)cap * sizeof *next);
+      if (!next) return NULL;
+      f->next_active = next;
+    }
     if (f->cfg.fidelity == FAB_WAVELET) {
       uint64_t *a = realloc(f->avail, (size_t)cap * f->cfg.queue_depth * sizeof *a);
       if (!a) return NULL;
@@ -243,8 +255,10 @@ void fab_unref(fab_fabric *f, uint32_t id) {
   fab_xstate *x = &f->x[id];
   SIM_CHECK(x->refs > 0, "transfer %u freed twice", id);
   if (--x->refs > 0) return;
-  free(x->vals);
-  x->vals = NULL;
+  if (x->values) {
+    free(f->vals[id]);
+    f->vals[id] = NULL;
+  }
   f->free_ids[f->nfree++] = id;
   f->live--;
 }
@@ -304,15 +318,15 @@ int fab_combine(fab_fabric *f, const fab_transfer *t, fab_xfer *id, char *err, s
   x->ready = t->ready;
   x->want = nin == 0 ? 0 : FAB_LATER;
   x->done = FAB_LATER;
-  x->next_active = x->next_on_route = FAB_NONE;
+  x->next_on_route = FAB_NONE;
+  if (f->next_active) f->next_active[xid] = FAB_NONE;
   x->values = t->values;
   x->own_later = t->values && t->own_later;
   x->quiet = t->quiet;
   x->op = (uint8_t)t->op;
-  x->vals = vals;
+  f->vals[xid] = vals;
   x->refs = 2 + (out != FAB_NONE ? fab_routes_get(f->routes, out)->dests : 0);
   for (uint32_t i = 0; i < nin; i++) { /* queue as the next consumer of each endpoint */
-    x->in[i] = t->in[i];
     x->next_consumer[i] = x->sender[i] = FAB_NONE;
     fab_endpoint *ep = &f->ep[ends[i]];
     const uint32_t c = xid * FAB_MAX_IN + i;
@@ -334,7 +348,7 @@ int fab_combine(fab_fabric *f, const fab_transfer *t, fab_xfer *id, char *err, s
       if (c->active_tail == FAB_NONE)
         c->active = xid;
       else
-        f->x[c->active_tail].next_active = xid;
+        f->next_active[c->active_tail] = xid;
       c->active_tail = xid;
     }
   }
@@ -380,19 +394,20 @@ uint64_t fab_done(const fab_fabric *f, fab_xfer id) { return id < f->nx ? f->x[i
 
 const float *fab_values(const fab_fabric *f, fab_xfer id) {
   const fab_xstate *x = &f->x[id];
-  return x->values && x->inputs_in == x->nin && !x->own_later ? x->vals : NULL;
+  return x->values && x->inputs_in == x->nin && !x->own_later ? f->vals[id] : NULL;
 }
 
-/* vals[k] = vals[k] op add[k]. */
-static void combine_values(fab_xstate *x, const float *add) {
+/* x's values[k] = values[k] op add[k]. */
+static void combine_values(fab_fabric *f, const fab_xstate *x, const float *add) {
+  float *v = f->vals[x - f->x];
   for (uint32_t k = 0; k < x->values; k++)
-    x->vals[k] = x->op == FAB_MAX ? (add[k] > x->vals[k] ? add[k] : x->vals[k]) : x->vals[k] + add[k];
+    v[k] = x->op == FAB_MAX ? (add[k] > v[k] ? add[k] : v[k]) : v[k] + add[k];
 }
 
 void fab_ready_values(fab_fabric *f, fab_xfer id, uint64_t cycle, const float *own) {
   SIM_CHECK(id < f->nx && f->x[id].own_later, "transfer %u was not made to take its values later", id);
   fab_xstate *x = &f->x[id];
-  combine_values(x, own);
+  combine_values(f, x, own);
   x->own_later = false;
   fab_ready(f, id, cycle);
 }
@@ -415,7 +430,7 @@ void fab_input_in(fab_fabric *f, fab_xstate *x, uint32_t input) {
     SIM_CHECK(s->values == x->values && s->inputs_in == s->nin && !s->own_later,
               "transfer at PE %u takes %u values from a sender of %u (complete: %d)", x->pe,
               x->values, s->values, s->inputs_in == s->nin && !s->own_later);
-    combine_values(x, s->vals);
+    combine_values(f, x, f->vals[sender]);
   }
   fab_unref(f, sender); /* its message taken here */
 }
@@ -433,8 +448,8 @@ void fab_unqueue_sender(fab_fabric *f, fab_xstate *x) {
   }
   fab_core *c = &f->cores[x->pe];
   uint32_t prev = FAB_NONE, *link = &c->active;
-  while (*link != xid) prev = *link, link = &f->x[*link].next_active;
-  *link = x->next_active;
+  while (*link != xid) prev = *link, link = &f->next_active[*link];
+  *link = f->next_active[xid];
   if (c->active_tail == xid) c->active_tail = prev;
 }
 
@@ -482,7 +497,8 @@ fab_stats fab_stats_get(const fab_fabric *f) {
   s.colors_max = fab_routes_colors_max(f->routes);
   s.bytes = sizeof *f + fab_routes_bytes(f->routes) + (size_t)f->rs_cap * sizeof *f->rs +
             (size_t)f->node_cap * (sizeof *f->ep + (f->wn ? sizeof *f->wn : 0)) +
-            (size_t)f->x_cap * (sizeof *f->x + sizeof *f->free_ids + (f->avail ? f->cfg.queue_depth * 8 : 0)) +
+            (size_t)f->x_cap * (sizeof *f->x + sizeof *f->free_ids + sizeof *f->vals +
+                                (f->avail ? f->cfg.queue_depth * 8 + sizeof *f->next_active : 0)) +
             (size_t)f->cells * (sizeof *f->cores + FAB_PORTS * sizeof *f->ports + (f->wn ? 17 : 0));
   return s;
 }

@@ -29,8 +29,13 @@ enum {
 #define SINK FAB_NONE          /* endpoint: its current message is consumed and reported */
 
 /* A transfer. Consumers of an endpoint are named c = xfer * FAB_MAX_IN + input.
- * The fields every train event reads come first (one cache line). */
+ * Two cache lines, the array aligned to them: the first holds what every
+ * event about the transfer reads (a send, its end, its references), the
+ * second what its inputs' arrivals and bindings read. Its functional values
+ * and, at wavelet fidelity, its place in its core's list are kept apart
+ * (fab_fabric.vals, .next_active): a timing run never reads them. */
 typedef struct {
+  /* line 0 */
   fab_pe pe;
   uint32_t out; /* route, or FAB_NONE */
   uint32_t n;   /* wavelets */
@@ -38,26 +43,27 @@ typedef struct {
   uint32_t refs; /* who still needs it: its owner (fab_release), its end (done and reported),
                     and each destination of its message until it took it; at 0 it is free */
   uint32_t arrived;       /* train: inputs whose message has arrived */
-  uint32_t inputs_in;     /* inputs whose message is all taken */
-  uint32_t produced;      /* sums made (wavelet: as inputs arrive) */
+  uint32_t values;        /* functional values carried, 0 for none */
   uint32_t sent;          /* wavelets sent (or sums kept) */
   uint32_t next_on_route; /* next transfer sending on the same route */
-  uint32_t values;        /* functional values carried, 0 for none */
   bool own_later;         /* its own values have not come yet */
   bool quiet;             /* no on_done call at its end */
   bool emit_waiting;      /* train: wants to send but is not first on its route */
   uint8_t op;             /* fab_op */
   uint64_t ready;         /* cycle the PE's own data is ready, or FAB_LATER */
   uint64_t want;          /* cycle its inputs allow sending (or keeping) from, or FAB_LATER */
-  uint64_t done;                      /* cycle it finished, or FAB_LATER */
-  uint64_t in_start[FAB_MAX_IN];      /* train: cycle each input's message started arriving */
-  uint32_t in[FAB_MAX_IN];
-  uint32_t got[FAB_MAX_IN];           /* wavelets taken per input */
+  uint64_t done;          /* cycle it finished, or FAB_LATER */
+  /* line 1 */
+  uint64_t in_from;                   /* train: latest cycle an input's message started arriving */
+  uint32_t inputs_in;                 /* inputs whose message is all taken */
+  uint32_t produced;                  /* sums made (wavelet: as inputs arrive) */
   uint32_t next_consumer[FAB_MAX_IN]; /* next consumer queued at the same endpoint */
   uint32_t sender[FAB_MAX_IN];        /* transfer whose message each input took */
-  uint32_t next_active;               /* next sending transfer at the same core */
-  float *vals;                        /* owned: own values, then combined with the inputs' */
+  uint32_t got[FAB_MAX_IN];           /* wavelet: wavelets taken per input */
 } fab_xstate;
+
+#define FAB_LINE 64
+_Static_assert(sizeof(fab_xstate) == 2 * FAB_LINE, "a transfer's state is two cache lines");
 
 /* Where messages of a route stand at one destination PE (per endpoint node). */
 typedef struct {
@@ -114,7 +120,10 @@ struct fab_fabric {
   fab_endpoint *ep; /* per node */
   fab_wnode *wn;    /* per node, wavelet fidelity */
   uint32_t node_cap;
-  fab_xstate *x;
+  fab_xstate *x;   /* owned, aligned to FAB_LINE */
+  float **vals;    /* owned, x_cap: each transfer's values (owned), NULL for timing only:
+                      its own, then combined with the inputs' */
+  uint32_t *next_active; /* owned, x_cap, wavelet: next sending transfer at the same core */
   uint32_t nx, x_cap;
   uint32_t *free_ids; /* owned, x_cap: freed transfers, the last freed on top (a stack of
                          their ids, so taking one reads no transfer's state) */

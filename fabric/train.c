@@ -61,13 +61,10 @@ static void at_core(fab_fabric *f, uint32_t v, uint32_t n, uint64_t t) {
   }
   const uint32_t xid = consumer / FAB_MAX_IN, i = consumer % FAB_MAX_IN;
   fab_xstate *x = &f->x[xid];
-  x->in_start[i] = start;
-  x->got[i] = n;
+  x->in_from = max_u64(x->in_from, start);
   fab_input_in(f, x, i);
   if (++x->arrived < x->nin) return;
-  uint64_t from = 0;
-  for (uint32_t k = 0; k < x->nin; k++) from = max_u64(from, x->in_start[k]);
-  x->want = from + f->cfg.add_latency;
+  x->want = x->in_from + f->cfg.add_latency;
   x->produced = x->n;
   if (x->ready == FAB_LATER) return; /* fab_ready continues */
   if (x->out == FAB_NONE) {

@@ -206,7 +206,7 @@ static void core_arb(fab_fabric *f, fab_pe pe, uint64_t t) {
   /* Send: the first transfer that may sends one wavelet on the ramp and goes
    * to the back of the list (round-robin). */
   const uint32_t q = f->cfg.queue_depth;
-  for (uint32_t *link = &c->active; *link != FAB_NONE; link = &f->x[*link].next_active) {
+  for (uint32_t *link = &c->active; *link != FAB_NONE; link = &f->next_active[*link]) {
     const uint32_t id = *link;
     fab_xstate *x = &f->x[id];
     uint64_t when;
@@ -216,10 +216,10 @@ static void core_arb(fab_fabric *f, fab_pe pe, uint64_t t) {
     }
     if (f->wn[fab_routes_get(f->routes, x->out)->root].reserved >= q) continue; /* a credit wakes */
     send_one(f, x, t); /* when it was the last wavelet, x leaves the list */
-    if (x->done == FAB_LATER && x->next_active != FAB_NONE) { /* to the back */
-      *link = x->next_active;
-      f->x[c->active_tail].next_active = id;
-      x->next_active = FAB_NONE;
+    if (x->done == FAB_LATER && f->next_active[id] != FAB_NONE) { /* to the back */
+      *link = f->next_active[id];
+      f->next_active[c->active_tail] = id;
+      f->next_active[id] = FAB_NONE;
       c->active_tail = id;
     }
     if (c->active != FAB_NONE) next = t + 1;
