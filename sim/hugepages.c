@@ -27,7 +27,13 @@ void ws_hugepages_restart(char **argv) {
   if (!ws_hugepages_tunables(read ? thp : NULL, getenv("GLIBC_TUNABLES"), getenv("WAFERSIM_HUGEPAGES"),
                              getenv("LD_PRELOAD"), value, sizeof value))
     return;
+  /* This binary by its path, not as /proc/self/exe, which would name the
+   * process "exe" in ps, top and perf. */
+  char self[4096];
+  const ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n <= 0 || (size_t)n >= sizeof self - 1) return;
+  self[n] = '\0';
   /* The new process sees the tunable, so it does not start again. */
   if (setenv("GLIBC_TUNABLES", value, 1) != 0) return;
-  execv("/proc/self/exe", argv); /* returns only on failure: carry on as we are */
+  execv(self, argv); /* returns only on failure (the binary gone, say): carry on as we are */
 }
