@@ -236,8 +236,6 @@ static fab_xstate *new_xfer(fab_fabric *f, uint32_t *id) {
       uint32_t *next = realloc(f->next_active, (size_t)cap * sizeof *next);
       if (!next) return NULL;
       f->next_active = next;
-    }
-    if (f->cfg.fidelity == FAB_WAVELET) {
       uint64_t *a = realloc(f->avail, (size_t)cap * f->cfg.queue_depth * sizeof *a);
       if (!a) return NULL;
       f->avail = a;
