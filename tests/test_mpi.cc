@@ -74,20 +74,6 @@ Ran spawn(int ranks, const std::vector<std::string> &args, const std::string &di
 
 using wstest::Json;
 
-// A sweep document as text without its host fields.
-std::string json_without_host(const json_t *s, const std::string &path) {
-  json_error_t je;
-  Json d(json_load_file(path.c_str(), 0, &je));
-  EXPECT_NE(d.j, nullptr) << path << ": " << je.text;
-  if (!d.j) return "";
-  wstest::strip_host(s, s, d.j);
-  char *t = json_dumps(d.j, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
-  std::string text = t ? t : "";
-  free(t);
-  EXPECT_EQ(text.find("wall_s"), std::string::npos) << "host fields stripped";
-  return text;
-}
-
 // Every file of a sweep's --out, the same in a and b: the host's fields out
 // of sweep.csv and sweep.json, the others byte for byte.
 void expect_same_sweep(const std::string &a, const std::string &b) {
@@ -101,7 +87,7 @@ void expect_same_sweep(const std::string &a, const std::string &b) {
   EXPECT_FALSE(ca.empty());
   EXPECT_EQ(wstest::strip_host_csv(s.j, "#/$defs/point", ca),
             wstest::strip_host_csv(s.j, "#/$defs/point", read_file(b + "/sweep.csv")));
-  EXPECT_EQ(json_without_host(s.j, a + "/sweep.json"), json_without_host(s.j, b + "/sweep.json"));
+  EXPECT_EQ(wstest::json_without_host(s.j, a + "/sweep.json"), wstest::json_without_host(s.j, b + "/sweep.json"));
 }
 
 // Why the MPI runs cannot be tested here, "" when they can.

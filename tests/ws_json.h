@@ -56,6 +56,21 @@ inline void strip_host(const json_t *root, const json_t *s, json_t *doc) {
   }
 }
 
+// The report at path (a run.json or sweep.json) as text without its host
+// fields, "" (and a failure) when it does not load; s is the output schema.
+inline std::string json_without_host(const json_t *s, const std::string &path) {
+  json_error_t je;
+  Json d(json_load_file(path.c_str(), 0, &je));
+  EXPECT_NE(d.j, nullptr) << path << ": " << je.text;
+  if (!d.j) return "";
+  strip_host(s, s, d.j);
+  char *t = json_dumps(d.j, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
+  std::string text = t ? t : "";
+  free(t);
+  EXPECT_EQ(text.find("wall_s"), std::string::npos) << "host fields stripped";
+  return text;
+}
+
 // A CSV without the columns whose header names a host field of def.
 inline std::string strip_host_csv(const json_t *root, const char *def, const std::string &csv) {
   const json_t *d = ws_jschema_at(root, def);
