@@ -105,7 +105,8 @@ oom:
 void fab_destroy(fab_fabric *f) {
   if (!f) return;
   for (uint32_t r = 0; f->routes && r < fab_routes_count(f->routes); r++) free(f->rs[r].msg_x);
-  for (uint32_t i = 0; f->vals && i < f->nx; i++) free(f->vals[i]);
+  for (uint32_t i = 0; i < f->nx; i++)
+    if (f->x[i].values) free(f->vals[i]); /* NULL once freed */
   fab_routes_destroy(f->routes);
   free(f->rs);
   free(f->ep);
@@ -322,7 +323,7 @@ int fab_combine(fab_fabric *f, const fab_transfer *t, fab_xfer *id, char *err, s
   x->own_later = t->values && t->own_later;
   x->quiet = t->quiet;
   x->op = (uint8_t)t->op;
-  f->vals[xid] = vals;
+  if (vals) f->vals[xid] = vals; /* read only where x->values (a timing run never writes it) */
   x->refs = 2 + (out != FAB_NONE ? fab_routes_get(f->routes, out)->dests : 0);
   for (uint32_t i = 0; i < nin; i++) { /* queue as the next consumer of each endpoint */
     x->next_consumer[i] = x->sender[i] = FAB_NONE;

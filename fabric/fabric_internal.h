@@ -121,8 +121,8 @@ struct fab_fabric {
   fab_wnode *wn;    /* per node, wavelet fidelity */
   uint32_t node_cap;
   fab_xstate *x;   /* owned, aligned to FAB_LINE */
-  float **vals;    /* owned, x_cap: each transfer's values (owned), NULL for timing only:
-                      its own, then combined with the inputs' */
+  float **vals;    /* owned, x_cap: each transfer's values (owned): its own, then combined
+                      with the inputs'; set, and read, only for a transfer with values */
   uint32_t *next_active; /* owned, x_cap, wavelet: next sending transfer at the same core */
   uint32_t nx, x_cap;
   uint32_t *free_ids; /* owned, x_cap: freed transfers, the last freed on top (a stack of
