@@ -22,9 +22,9 @@ bool ws_hugepages_tunables(const char *thp, const char *tunables, const char *op
 void ws_hugepages_restart(char **argv) {
   char thp[128] = "", value[4096];
   FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
-  const bool read = f && fgets(thp, sizeof thp, f);
+  const bool known = f && fgets(thp, sizeof thp, f);
   if (f) fclose(f);
-  if (!ws_hugepages_tunables(read ? thp : NULL, getenv("GLIBC_TUNABLES"), getenv("WAFERSIM_HUGEPAGES"),
+  if (!ws_hugepages_tunables(known ? thp : NULL, getenv("GLIBC_TUNABLES"), getenv("WAFERSIM_HUGEPAGES"),
                              getenv("LD_PRELOAD"), value, sizeof value))
     return;
   /* This binary by its path, not as /proc/self/exe, which would name the

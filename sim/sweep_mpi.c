@@ -215,7 +215,6 @@ int ws_mpi_agree(const ws_mpi *m, int status, const char *text, FILE *err) {
 
 bool ws_mpi_built(void) { return false; }
 
-
 static bool share_mine(void *ctx, size_t i) {
   (void)ctx;
   (void)i;
