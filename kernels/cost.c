@@ -50,13 +50,13 @@ krn_cost krn_attn_phase(const krn_machine *m, int phase, uint32_t heads, uint32_
 }
 
 krn_cost krn_attn_cost(const krn_machine *m, uint32_t heads, uint32_t dh, uint64_t pairs, uint32_t b,
-                       uint32_t rows, uint32_t seq) {
-  const uint64_t keys = ceil_div(seq, rows);
+                       uint32_t rows, uint32_t seq, uint32_t sequences) {
+  const uint64_t keys = ceil_div(seq, rows), held = keys * (sequences ? sequences : 1);
   const krn_cost p1 = krn_attn_phase(m, 1, heads, dh, pairs), p2 = krn_attn_phase(m, 2, heads, dh, pairs);
   krn_cost c = {0};
   c.cycles = p1.cycles + p2.cycles;
   c.macs = p1.macs + p2.macs;
-  c.sram = m->sram_reserve + keys * heads * dh * 2 * 2 /* K and V cache, fp16 */
+  c.sram = m->sram_reserve + held * heads * dh * 2 * 2 /* K and V cache of every sequence, fp16 */
            + 2 * (uint64_t)b * heads * dh * 2           /* the micro-batch's queries, double-buffered */
            + 2 * 2 * ceil_div(b, rows) * heads * dh * 2 /* its own tokens' keys and values, double-buffered */
            + (uint64_t)b * keys * heads * 4             /* scores, fp32 */

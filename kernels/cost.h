@@ -63,12 +63,13 @@ uint64_t krn_attn_pairs(uint32_t b, uint32_t mb, uint32_t row, uint32_t rows);
 /* Attention share: `heads` heads of dh, `pairs` (query, key) pairs: scores
  * (a dot product of dh per pair and head), softmax (an exp per pair and
  * head, a max and a sum), scores x V (an AXPY of dh per pair and head).
- * SRAM: the K and V cache of ceil(seq / rows) tokens; the micro-batch's b
- * queries, and the keys and values of its own ceil(b / rows) tokens (all b
- * pass every PE of a column; a PE keeps its own), both double-buffered; the
- * scores and the partial outputs. */
+ * SRAM: the K and V cache of ceil(seq / rows) tokens of each of `sequences`
+ * sequences (0 counts as 1); the micro-batch's b queries, and the keys and
+ * values of its own ceil(b / rows) tokens (all b pass every PE of a column;
+ * a PE keeps its own), both double-buffered; the scores of a query (within
+ * its own sequence) and the partial outputs. */
 krn_cost krn_attn_cost(const krn_machine *m, uint32_t heads, uint32_t dh, uint64_t pairs, uint32_t b,
-                       uint32_t rows, uint32_t seq);
+                       uint32_t rows, uint32_t seq, uint32_t sequences);
 /* Its two phases, around the max all-reduce: 1 scores and local max, 2 exp,
  * sum and scores x V (cycles and MACs; the total is their sum). */
 krn_cost krn_attn_phase(const krn_machine *m, int phase, uint32_t heads, uint32_t dh, uint64_t pairs);

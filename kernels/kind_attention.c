@@ -1,6 +1,7 @@
 /* The ATTENTION stage kind (kind.h): scores, causal softmax and scores x V
  * fused, on r x c PEs. Column j takes heads H_j, row i the keys of tokens
- * t = i (mod r) (K and V kept for the whole sequence). Queries, keys and
+ * t = i (mod r) of each sequence (K and V kept for every whole sequence of
+ * the run; a query scores only its own sequence's keys). Queries, keys and
  * values of a micro-batch each reach one PE of each column (krn_attn_row:
  * staggered, so the routes in arrive along different rows), which relays
  * them up and down the column; each PE scores its keys (phase 1); a max
@@ -39,7 +40,7 @@ static int estimate(const krn_machine *m, const fab_config *fc, const krn_stage 
   const uint64_t pairs = krn_ceil_div(pairs_all(seq, 0, r), mbs); /* row 0 holds the most */
   for (uint32_t j = 0; j < c; j++) {
     const uint32_t heads = krn_cut(NULL, s->heads, c, j + 1) - krn_cut(NULL, s->heads, c, j), nt = heads * dh;
-    const krn_cost cost = krn_attn_cost(m, heads, dh, pairs, b, r, seq);
+    const krn_cost cost = krn_attn_cost(m, heads, dh, pairs, b, r, seq, s->sequences);
     krn_cost with_norm = cost; /* the output PE also normalises */
     with_norm.cycles += krn_attn_norm_cost(m, nt, b).cycles;
     const uint64_t qkv = 3 * krn_ceil_div((uint64_t)b * nt, 2), part = (uint64_t)b * heads * (dh + 1),
@@ -126,9 +127,9 @@ static int setup(krn_pipe *p, uint32_t si, char *err, size_t errlen) {
 static int pe_setup(krn_pipe *p, uint32_t si, uint32_t l, krn_cost *cost, char *err, size_t errlen) {
   stage *s = &p->st[si];
   const uint32_t f = krn_band(s, l % s->cols), nt = s->nc[f + 1] - s->nc[f], r = s->rows;
-  *cost = krn_attn_cost(&p->m, nt / s->dh, s->dh, 0, p->run.b, r, p->run.seq);
-  if (p->run.functional &&
-      !(s->pe[l].kv = calloc((size_t)krn_ceil_div(p->run.seq, r) * 2 * nt + 1, sizeof *s->pe[l].kv)))
+  *cost = krn_attn_cost(&p->m, nt / s->dh, s->dh, 0, p->run.b, r, p->run.seq, krn_run_sequences(&p->run));
+  if (p->run.functional && !(s->pe[l].kv = calloc((size_t)krn_run_sequences(&p->run) * krn_ceil_div(p->run.seq, r) * 2 * nt + 1,
+                                                   sizeof *s->pe[l].kv)))
     return krn_shape_error(s, "out of memory", err, errlen);
   return 0;
 }
@@ -147,10 +148,16 @@ static int arm(krn_pipe *p, uint32_t si, uint32_t m, char *err, size_t errlen) {
   return 0;
 }
 
-/* The keys PE (i, j) holds are tokens t = i (mod rows); its K and V cache
- * row for token t is (t - i) / rows. Those of tokens t < upto: */
+/* The keys PE (i, j) holds are tokens t = i (mod rows) of each sequence; its
+ * K and V cache row for token t of a sequence is (t - i) / rows from that
+ * sequence's first. Those of tokens t < upto of one sequence: */
 static uint32_t keys_held(uint32_t upto, uint32_t i, uint32_t rows) {
   return upto > i ? (upto - 1 - i) / rows + 1 : 0;
+}
+
+/* The first cache row of micro-batch m's sequence, at a PE of a stage of `rows` rows. */
+static size_t seq_keys(const krn_pipe *p, uint32_t rows, uint32_t m) {
+  return (size_t)(m / (p->run.seq / p->run.b)) * krn_ceil_div(p->run.seq, rows);
 }
 
 /* Column j's reduction is in at its output PE (part: functional sums and partial outputs): normalise, send. */
@@ -176,12 +183,14 @@ static void phase2(krn_pipe *p, uint32_t si, uint32_t l, uint32_t m, const float
   pe_mb *e = krn_pe_mb(s, l, m);
   const uint32_t i = l / s->cols, j = l % s->cols, b = p->run.b, rows = s->rows, dh = s->dh;
   const uint32_t nt = s->nc[j + 1] - s->nc[j], heads = nt / dh;
-  const uint64_t pairs = krn_attn_pairs(b, m, i, rows);
+  const uint32_t ms = krn_mb_in_seq(&p->run, m); /* its place in its sequence */
+  const uint64_t pairs = krn_attn_pairs(b, ms, i, rows);
   const uint64_t start = krn_max_u64(krn_max_u64(at, fab_now(p->f)), s->pe[l].core_free);
   const uint64_t end = krn_charge(p, s, l, start, krn_attn_phase(&p->m, 2, heads, dh, pairs));
   float *part = NULL;
   if (p->run.functional) { /* per query and head */
-    const uint32_t nk = keys_held((m + 1) * b, i, rows);
+    const uint32_t nk = keys_held((ms + 1) * b, i, rows);
+    const float *kv = &s->pe[l].kv[seq_keys(p, rows, m) * 2 * nt]; /* its sequence's cache */
     part = krn_new_values((size_t)b * heads * (dh + 1));
     for (uint32_t t = 0; t < b; t++)
       for (uint32_t h = 0; h < heads; h++) {
@@ -190,7 +199,7 @@ static void phase2(krn_pipe *p, uint32_t si, uint32_t l, uint32_t m, const float
           const float sc = e->scratch[((size_t)t * nk + key) * heads + h];
           if (sc == -INFINITY) continue;
           const float pr = expf(sc - gmax[(size_t)t * heads + h]);
-          const float *v = &s->pe[l].kv[((size_t)key * 2 + 1) * nt + h * dh];
+          const float *v = &kv[((size_t)key * 2 + 1) * nt + h * dh];
           for (uint32_t d = 0; d < dh; d++) o[d] += pr * v[d];
           o[dh] += pr;
         }
@@ -210,20 +219,21 @@ static void compute(krn_pipe *p, uint32_t si, uint32_t l, uint32_t m, uint64_t s
   pe_mb *e = krn_pe_mb(s, l, m);
   const uint32_t i = l / s->cols, j = l % s->cols, b = p->run.b, rows = s->rows, dh = s->dh;
   const uint32_t nt = s->nc[j + 1] - s->nc[j], heads = nt / dh;
-  const uint64_t end = krn_charge(p, s, l, start, krn_attn_phase(&p->m, 1, heads, dh, krn_attn_pairs(b, m, i, rows)));
+  const uint32_t ms = krn_mb_in_seq(&p->run, m); /* its place in its sequence */
+  const uint64_t end = krn_charge(p, s, l, start, krn_attn_phase(&p->m, 1, heads, dh, krn_attn_pairs(b, ms, i, rows)));
   float *lmax = NULL;
   if (p->run.functional) {
-    pe_state *pe = &s->pe[l];
+    float *kv = &s->pe[l].kv[seq_keys(p, rows, m) * 2 * nt]; /* its sequence's cache */
     const slot *ks = &s->in[1][j], *vs = &s->in[2][j];
     for (uint32_t t = 0; t < b; t++) { /* this micro-batch's keys and values of its tokens */
-      const uint32_t tok = m * b + t;
+      const uint32_t tok = ms * b + t; /* its position in its sequence */
       if (tok % rows != i) continue;
       const uint32_t key = (tok - i) / rows;
-      memcpy(&pe->kv[((size_t)key * 2) * nt], &ks->vals[m % RING][(size_t)t * nt], nt * sizeof(float));
-      memcpy(&pe->kv[((size_t)key * 2 + 1) * nt], &vs->vals[m % RING][(size_t)t * nt], nt * sizeof(float));
+      memcpy(&kv[((size_t)key * 2) * nt], &ks->vals[m % RING][(size_t)t * nt], nt * sizeof(float));
+      memcpy(&kv[((size_t)key * 2 + 1) * nt], &vs->vals[m % RING][(size_t)t * nt], nt * sizeof(float));
     }
     /* scores of its keys, causal, scaled by 1 / sqrt(dh); their max */
-    const uint32_t nk = keys_held((m + 1) * b, i, rows);
+    const uint32_t nk = keys_held((ms + 1) * b, i, rows);
     const float *q = s->in[0][j].vals[m % RING], scale = 1.0f / sqrtf((float)dh);
     e->scratch = krn_new_values((size_t)b * nk * heads);
     lmax = krn_new_values((size_t)b * heads);
@@ -232,10 +242,10 @@ static void compute(krn_pipe *p, uint32_t si, uint32_t l, uint32_t m, uint64_t s
         float mx = -INFINITY;
         for (uint32_t key = 0; key < nk; key++) {
           float sc = -INFINITY;
-          if (i + key * rows <= m * b + t) {
+          if (i + key * rows <= ms * b + t) {
             sc = 0.0f;
             for (uint32_t d = 0; d < dh; d++)
-              sc += q[(size_t)t * nt + h * dh + d] * pe->kv[((size_t)key * 2) * nt + h * dh + d];
+              sc += q[(size_t)t * nt + h * dh + d] * kv[((size_t)key * 2) * nt + h * dh + d];
             sc *= scale;
           }
           e->scratch[((size_t)t * nk + key) * heads + h] = sc;

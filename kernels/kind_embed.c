@@ -111,9 +111,10 @@ static void compute(krn_pipe *p, uint32_t si, uint32_t l, uint32_t m, uint64_t s
   const krn_stage *k = &s->s;
   const uint32_t i = l / s->cols, j = l % s->cols, b = p->run.b;
   const uint32_t v0 = s->kc[j], v1 = s->kc[j + 1], n0 = s->nc[i], nt = s->nc[i + 1] - n0;
+  const uint32_t pos0 = krn_mb_in_seq(&p->run, m) * b; /* its first token's position in its sequence */
   /* rows hit: the tokens' ids below k, their positions' rows from k on */
   uint32_t hits = 0, pos_hits = 0;
-  for (uint32_t t = 0; k->bias_add && t < b; t++) pos_hits += k->k + m * b + t >= v0 && k->k + m * b + t < v1;
+  for (uint32_t t = 0; k->bias_add && t < b; t++) pos_hits += k->k + pos0 + t >= v0 && k->k + pos0 + t < v1;
   if (p->run.tokens) {
     for (uint32_t t = 0; t < b; t++) {
       const uint32_t id = p->run.tokens[(size_t)m * b + t];
@@ -127,7 +128,7 @@ static void compute(krn_pipe *p, uint32_t si, uint32_t l, uint32_t m, uint64_t s
   if (p->run.functional) {
     y = krn_new_values((size_t)b * nt);
     for (uint32_t t = 0; t < b; t++) {
-      const uint32_t id = p->run.tokens[(size_t)m * b + t], pos = m * b + t;
+      const uint32_t id = p->run.tokens[(size_t)m * b + t], pos = pos0 + t;
       if (id >= v0 && id < v1) memcpy(&y[(size_t)t * nt], &k->weight[(size_t)id * k->n + n0], nt * sizeof *y);
       if (k->bias_add && k->k + pos >= v0 && k->k + pos < v1)
         for (uint32_t f = 0; f < nt; f++) y[(size_t)t * nt + f] += k->bias[(size_t)pos * k->n + n0 + f];

@@ -19,7 +19,8 @@
  *              table sends one slot per row, beside the next stage's rows).
  *   ATTENTION  scores, causal softmax and scores x V (fused), r x c PEs: column
  *              j takes heads H_j, row i the keys of tokens t = i (mod r) (K and
- *              V kept for the whole sequence). Queries, keys and values of the
+ *              V kept for every sequence of the run, each whole; a query
+ *              scores its own sequence's keys). Queries, keys and values of the
  *              micro-batch each reach one PE of each column (krn_attn_row:
  *              staggered, so the routes in arrive along different rows),
  *              which relays them up and down the column (each PE keeps the
@@ -96,20 +97,33 @@ typedef struct {
   krn_kernel kernel;      /* GEMM: KRN_SPARSE, KRN_DENSE or KRN_AUTO (per PE) */
   const wl_mask *mask;    /* GEMM: kept weights, k x n (NULL: all) */
   uint32_t heads;         /* ATTENTION: heads (n = heads x head size) */
+  uint32_t sequences;     /* the run's sequences (krn_run's; 0 counts as 1): ATTENTION keeps
+                             the keys and values of every one */
   bool bias_add;          /* GEMM: add a bias at its outputs; EMBED: add the positions (table rows) */
   /* functional values (only with functional mode) */
   const float *weight;    /* GEMM: W[k x n]; EMBED: token table [k x n]; LAYERNORM: gain[n] */
   const float *bias;      /* GEMM: bias[n] or NULL; EMBED: positions [seq x n]; LAYERNORM: shift[n] */
 } krn_stage;
 
+/* The tokens a run takes: `sequences` sequences of seq tokens each, one
+ * after another, in micro-batches of b; micro-batch m is tokens m b ..
+ * m b + b - 1 of them all, of sequence m / (seq / b). A token attends to
+ * the tokens before it in its own sequence only. */
 typedef struct {
   uint32_t b;             /* tokens per micro-batch */
-  uint32_t micro_batches; /* micro-batches of the sequence */
-  uint32_t seq;           /* tokens in the sequence (b x micro_batches) */
+  uint32_t micro_batches; /* micro-batches of all the sequences */
+  uint32_t seq;           /* tokens in a sequence (b x its micro-batches) */
+  uint32_t sequences;     /* sequences (0 counts as 1): seq x sequences = b x micro_batches */
   bool functional;
-  const uint32_t *tokens; /* the seq token ids (functional; else NULL: uniform hits) */
-  const float *input;     /* functional, for a GEMM with no producer: seq x k activations */
+  const uint32_t *tokens; /* the token ids of every sequence, one after another (functional; else
+                             NULL: uniform hits) */
+  const float *input;     /* functional, for a GEMM with no producer: tokens x k activations */
 } krn_run;
+
+/* Sequences of a run (0 counts as 1), and micro-batch m's sequence and its
+ * index within it. */
+static inline uint32_t krn_run_sequences(const krn_run *r) { return r->sequences ? r->sequences : 1; }
+static inline uint32_t krn_mb_in_seq(const krn_run *r, uint32_t m) { return m % (r->seq / r->b); }
 
 /* Per stage, after a run. */
 typedef struct {

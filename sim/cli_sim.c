@@ -115,7 +115,7 @@ int ws_cmd_run(const ws_cli_args *a, FILE *out, FILE *err) {
   run_doc d = {&cfg, r, totals, ops};
   int rc = totals && ops ? WS_EXIT_OK : WS_EXIT_FAILURE;
   const ws_functional_result *fr = ws_run_functional(r);
-  bool functional_ok = !fr || report_functional(fr, (uint32_t)cfg.workload.seq_len, err);
+  bool functional_ok = !fr || report_functional(fr, (uint32_t)(cfg.workload.seq_len * cfg.workload.batch), err);
   if (rc == WS_EXIT_OK && a->out && ws_report_write_dir(a->out, run_files, NRUN_FILES, &d, msg, sizeof msg) != 0) {
     fprintf(err, "wafersim run: %s\n", msg);
     rc = WS_EXIT_FAILURE;

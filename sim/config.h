@@ -34,6 +34,7 @@ extern "C" {
  * schema needs 4: top level, section, subsection, map), and a file holds at
  * most WL_INFILE_CONFIG_MAX bytes (1 MiB, workloads/infile.h). */
 #define WS_CONFIG_DEPTH_MAX 32
+#define WS_TOKENS_MAX (1 << 24) /* workload.batch x workload.seq_len: the tokens of one run */
 
 typedef enum { WS_PHASE_PREFILL } ws_phase;
 typedef enum { WS_FORMAT_TABLE, WS_FORMAT_CSV, WS_FORMAT_JSON } ws_format;
@@ -75,6 +76,7 @@ typedef struct {
   struct {
     ws_phase phase;
     int64_t seq_len;    /* tokens per sequence */
+    int64_t batch;      /* sequences prefilled together */
     int64_t micro_batch; /* tokens per micro-batch; divides seq_len */
     double sparsity; /* fraction of zero weights in every sparsifiable matrix, [0, 1) */
     double by_kind[MDL_OP_KIND_COUNT]; /* per sparsifiable op kind, overriding sparsity; NaN where not given */

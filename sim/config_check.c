@@ -147,6 +147,12 @@ static int finish(ws_config *cfg, char *err, size_t errlen) {
              (long long)cfg->workload.seq_len);
     return -1;
   }
+  if (cfg->workload.batch * cfg->workload.seq_len > WS_TOKENS_MAX) {
+    snprintf(err, errlen, "%s: workload.batch: %lld sequences of workload.seq_len = %lld tokens are %lld tokens, at most %lld",
+             origin(cfg, "workload.batch"), (long long)cfg->workload.batch, (long long)cfg->workload.seq_len,
+             (long long)(cfg->workload.batch * cfg->workload.seq_len), (long long)WS_TOKENS_MAX);
+    return -1;
+  }
   if (cfg->workload.seq_len > cfg->model.context) {
     snprintf(err, errlen, "%s: workload.seq_len: %lld tokens exceed the context of model %s (%lld tokens)",
              origin(cfg, "workload.seq_len"), (long long)cfg->workload.seq_len, cfg->model.name,

@@ -53,8 +53,8 @@ int ws_functional_check(const ws_config *cfg, const mdl_graph *g, const char *wh
 struct ws_functional {
   float **vals; /* 2 per stage: weight, bias (NULL where none) */
   uint32_t nstages;
-  uint32_t *tokens;
-  uint32_t seq, vocab;
+  uint32_t *tokens; /* every sequence's, one after another */
+  uint32_t seq, batch, vocab;
 };
 
 void ws_functional_destroy(ws_functional *f) {
@@ -79,21 +79,22 @@ ws_functional *ws_functional_create(const ws_config *cfg, const ws_placement *p,
                                     char *err, size_t errlen) {
   const uint64_t seed = (uint64_t)cfg->sim.seed;
   const uint32_t seq = (uint32_t)cfg->workload.seq_len, vocab = (uint32_t)cfg->model.vocab;
-  const uint32_t d = (uint32_t)cfg->model.d_model;
+  const uint32_t d = (uint32_t)cfg->model.d_model, batch = (uint32_t)cfg->workload.batch;
   ws_functional *f = calloc(1, sizeof *f);
   if (f) {
     f->nstages = ws_placement_count(p);
     f->seq = seq;
+    f->batch = batch;
     f->vocab = vocab;
     f->vals = calloc(2 * (size_t)f->nstages, sizeof *f->vals);
-    f->tokens = malloc(((size_t)seq + 1) * sizeof *f->tokens);
+    f->tokens = malloc(((size_t)seq * batch + 1) * sizeof *f->tokens);
   }
   if (!f || !f->vals || !f->tokens) {
     ws_functional_destroy(f);
     snprintf(err, errlen, "functional: out of memory");
     return NULL;
   }
-  wl_values_tokens(seed, seq, vocab, f->tokens);
+  wl_values_tokens(seed, seq * batch, vocab, f->tokens); /* sequence s: ids s seq .. s seq + seq - 1 */
   for (uint32_t i = 0; i < f->nstages; i++) {
     krn_stage *s = &stages[i];
     const ws_placed *pl = ws_placement_stage(p, i);
@@ -293,30 +294,32 @@ double *ws_functional_reference(const ws_config *cfg, const uint32_t *tokens, ch
 int ws_functional_compare(const ws_config *cfg, const ws_functional *f, const krn_pipe *pipe,
                           ws_functional_result *out, float *logits, char *err, size_t errlen) {
   memset(out, 0, sizeof *out);
-  double *ref = ws_functional_reference(cfg, f->tokens, err, errlen);
-  if (!ref) return -1;
-  const uint32_t b = (uint32_t)cfg->workload.micro_batch, V = f->vocab;
-  for (uint32_t mb = 0; mb < f->seq / b; mb++) {
-    const float *y = krn_pipe_output(pipe, mb);
-    if (!y) {
-      snprintf(err, errlen, "functional: no logits for micro-batch %u", mb);
-      free(ref);
-      return -1;
-    }
-    if (logits) memcpy(&logits[(size_t)mb * b * V], y, (size_t)b * V * sizeof *logits);
-    for (uint32_t t = 0; t < b; t++)
-      for (uint32_t n = 0; n < V; n++) {
-        const double r = ref[((size_t)mb * b + t) * V + n], e = fabs((double)y[(size_t)t * V + n] - r);
-        if (!(e <= out->max_error)) { /* NaN counts as the worst */
-          out->max_error = isnan(e) ? INFINITY : e;
-          out->worst_token = mb * b + t;
-          out->worst_logit = n;
-        }
-        if (fabs(r) > out->max_logit) out->max_logit = fabs(r);
+  const uint32_t b = (uint32_t)cfg->workload.micro_batch, V = f->vocab, mps = f->seq / b;
+  for (uint32_t s = 0; s < f->batch; s++) { /* each sequence against its own reference */
+    double *ref = ws_functional_reference(cfg, &f->tokens[(size_t)s * f->seq], err, errlen);
+    if (!ref) return -1;
+    for (uint32_t mb = s * mps; mb < (s + 1) * mps; mb++) {
+      const float *y = krn_pipe_output(pipe, mb);
+      if (!y) {
+        snprintf(err, errlen, "functional: no logits for micro-batch %u", mb);
+        free(ref);
+        return -1;
       }
+      if (logits) memcpy(&logits[(size_t)mb * b * V], y, (size_t)b * V * sizeof *logits);
+      for (uint32_t t = 0; t < b; t++)
+        for (uint32_t n = 0; n < V; n++) {
+          const double r = ref[((size_t)(mb - s * mps) * b + t) * V + n], e = fabs((double)y[(size_t)t * V + n] - r);
+          if (!(e <= out->max_error)) { /* NaN counts as the worst */
+            out->max_error = isnan(e) ? INFINITY : e;
+            out->worst_token = mb * b + t;
+            out->worst_logit = n;
+          }
+          if (fabs(r) > out->max_logit) out->max_logit = fabs(r);
+        }
+    }
+    free(ref);
   }
-  free(ref);
-  out->logits = (uint64_t)f->seq * V;
+  out->logits = (uint64_t)f->seq * f->batch * V;
   out->tolerance = WS_FUNCTIONAL_TOLERANCE * (out->max_logit > 1.0 ? out->max_logit : 1.0);
   out->ok = out->max_error <= out->tolerance;
   return 0;

@@ -55,9 +55,9 @@ typedef struct {
   double max_error;      /* largest |logit - reference logit| */
   double max_logit;      /* largest |reference logit| */
   double tolerance;      /* WS_FUNCTIONAL_TOLERANCE x max(1, max_logit) */
-  uint32_t worst_token;  /* where max_error is: token of the sequence */
+  uint32_t worst_token;  /* where max_error is: token of the run (sequence s: s x seq_len on) */
   uint32_t worst_logit;  /* and vocabulary entry */
-  uint64_t logits;       /* compared: seq_len x vocab */
+  uint64_t logits;       /* compared: batch x seq_len x vocab */
 } ws_functional_result;
 
 /* Parameters of g as functional mode holds them (a tied weight once). */

@@ -42,9 +42,11 @@ int ws_input_create(ws_input *in, const ws_config *cfg, char *err, size_t errlen
   ws_config_machine(cfg, &in->m);
   ws_config_fabric(cfg, &in->fc);
   in->phase = cfg->workload.phase;
-  /* prefill: every token of the sequence is new and attends to the ones before it */
-  in->tokens = (uint32_t)cfg->workload.seq_len;
+  /* prefill: every token of each sequence is new and attends to the ones
+     before it in its sequence */
+  in->batch = (uint32_t)cfg->workload.batch;
   in->keys = (uint32_t)cfg->workload.seq_len;
+  in->tokens = in->batch * in->keys;
   in->micro_batch = (uint32_t)cfg->workload.micro_batch;
   in->micro_batches = in->tokens / in->micro_batch;
   in->W = in->fc.width;
@@ -52,7 +54,9 @@ int ws_input_create(ws_input *in, const ws_config *cfg, char *err, size_t errlen
   in->clock = (uint64_t)cfg->fabric.clock;
   ws_config_sparsity(cfg, &in->sp);
   if (!(in->g = mdl_graph_build(&cfg->model, cfg->workload.seq_len, err, errlen))) return -1;
-  return krn_lower(in->g, &in->low, err, errlen);
+  if (krn_lower(in->g, &in->low, err, errlen) != 0) return -1;
+  for (uint32_t i = 0; i < in->low.n; i++) in->low.stages[i].sequences = in->batch; /* attention keeps each one's keys */
+  return 0;
 }
 
 int ws_input_masks(ws_input *in, ws_work work, char *err, size_t errlen) {

@@ -9,9 +9,10 @@
  * level they sweep.)
  *
  * Token counts: `tokens` is the number of new tokens a run processes,
- * `keys` the number of keys (positions) the last of them attends to. In a
- * prefill (the only phase until decode lands) both are workload.seq_len;
- * they are separate fields so that a phase where they differ has a place.
+ * `keys` the number of keys (positions) the last of them attends to, and
+ * `batch` the sequences they belong to. In a prefill (the only phase until
+ * decode lands) keys is workload.seq_len and tokens batch x keys; they are
+ * separate fields so that a phase where they differ has a place.
  *
  * Also here: the one helper that creates, runs and destroys an engine, a
  * fabric and a pipeline program on it (ws_program), which the placer's route
@@ -42,8 +43,9 @@ typedef struct {
   krn_machine m;        /* the PE cost model */
   fab_config fc;        /* the fabric keys and sim.fidelity */
   ws_phase phase;
-  uint32_t tokens;       /* new tokens the run processes */
-  uint32_t keys;         /* keys the last token attends to (prefill: tokens) */
+  uint32_t tokens;       /* new tokens the run processes, all sequences */
+  uint32_t keys;         /* keys the last token of a sequence attends to (prefill: its tokens) */
+  uint32_t batch;        /* sequences (workload.batch), tokens / batch each */
   uint32_t micro_batch;  /* tokens per micro-batch */
   uint32_t micro_batches; /* tokens / micro_batch */
   uint32_t W, H;         /* the mesh, PEs */

@@ -103,6 +103,7 @@ static const ws_column totals_columns[] = {
     WS_COLUMN(strat_totals, flops_simulated, "flops_simulated", "FLOP"),
     WS_COLUMN(strat_totals, bound_cycles_wafer, "bound_cycles_wafer", "cycles"),
     WS_COLUMN(strat_totals, bound_fraction, "bound_fraction", "ratio"),
+    WS_COLUMN(strat_totals, batch, "batch", "sequences"),
 };
 
 /* An op row's columns, in output order (strategy.h and run.h define each field). */

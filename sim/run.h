@@ -2,7 +2,7 @@
  * run input (input.h), run it with the strategy sim.strategy names
  * (sim/strategy/strategy.h): `pipeline` places the model on the mesh
  * (place.h) and simulates every PE of every stage over every micro-batch of
- * the sequence on the fabric (kernels/pipeline.h on the event engine);
+ * the sequences (workload.batch of them, one after another) on the fabric (kernels/pipeline.h on the event engine);
  * `bound` gives the wafer's limit without simulating. Then gather what the
  * reports show, the same columns whichever strategy ran.
  *
@@ -25,8 +25,12 @@
  *                    residual's skip; none for the embedding, which takes no
  *                    input), whose inputs may arrive before its first compute;
  *   bound            the run's lower bound: the largest op bound;
- *   flops            forward FLOPs of the sequence as `wafersim flops` counts
- *                    them (the embedding lookup excluded), each sparse weight at
+ *   batch            the sequences (workload.batch), one after another through
+ *                    the pipeline, each attending only to itself: one fill for
+ *                    all (schema 6);
+ *   tokens_per_s     batch x seq_len / seconds;
+ *   flops            forward FLOPs of the sequences (batch x a sequence's) as
+ *                    `wafersim flops` counts a sequence's (the embedding lookup excluded), each sparse weight at
  *                    its mask's nonzeros; executed = sparse, saved = dense - sparse:
  *                    the accounting, what the model needs;
  *   flops_simulated  2 x the multiply-accumulates the simulated PEs executed

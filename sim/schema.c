@@ -55,6 +55,7 @@ static const ws_key keys[] = {
     E("workload.phase", workload.phase, phase_names),
     I("workload.seq_len", workload.seq_len, 1, DIM_MAX),
     I("workload.micro_batch", workload.micro_batch, 1, DIM_MAX),
+    I("workload.batch", workload.batch, 1, 4096),
     {"workload.sparsity", WS_K_FRACTION, AT(workload.sparsity), 0, 0, 0, 0, NULL, 0},
     KIND("workload.sparsity_by_kind.q", workload.by_kind[MDL_OP_Q]),
     KIND("workload.sparsity_by_kind.k", workload.by_kind[MDL_OP_K]),

@@ -444,6 +444,7 @@ static const ws_column point_columns[] = {
     WS_COLUMN(point, tot.flops_simulated, "flops_simulated", "FLOP"),
     WS_COLUMN(point, tot.bound_cycles_wafer, "bound_cycles_wafer", "cycles"),
     WS_COLUMN(point, tot.bound_fraction, "bound_fraction", "ratio"),
+    WS_COLUMN(point, cfg.workload.batch, "batch", "sequences"),
 };
 #define NPOINT_COLUMNS (sizeof point_columns / sizeof point_columns[0])
 

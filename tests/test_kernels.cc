@@ -83,10 +83,17 @@ TEST(Cost, AttentionPairsAreCausalAndCoverEveryPairOnce) {
     }
   }
   const krn_machine m = machine();
-  const krn_cost c = krn_attn_cost(&m, 2, 16, 100, 8, 4, 64);
+  const krn_cost c = krn_attn_cost(&m, 2, 16, 100, 8, 4, 64, 1);
   EXPECT_EQ(c.cycles, krn_attn_phase(&m, 1, 2, 16, 100).cycles + krn_attn_phase(&m, 2, 2, 16, 100).cycles);
   EXPECT_EQ(c.cycles, 2u * 10 + 2 * 200 * 4 + 200 * (8 + 2));
   EXPECT_EQ(c.macs, 2u * 200 * 16);
+  // A batch of sequences: each one's K and V cache beside the others (64 /
+  // 4 = 16 keys of 2 heads of 16, K and V, fp16), and nothing else more (a
+  // query scores the keys of its own sequence only). 0 sequences count as 1.
+  const krn_cost three = krn_attn_cost(&m, 2, 16, 100, 8, 4, 64, 3);
+  EXPECT_EQ(three.sram - c.sram, 2u * 16 * 2 * 16 * 2 * 2);
+  EXPECT_EQ(three.cycles, c.cycles);
+  EXPECT_EQ(krn_attn_cost(&m, 2, 16, 100, 8, 4, 64, 0).sram, c.sram);
 }
 
 // ---- a harness for pipelines ----
@@ -145,7 +152,7 @@ TEST_P(Fid, GemmStageComputesTheMaskedProduct) {
   for (krn_kernel kern : {KRN_SPARSE, KRN_DENSE, KRN_AUTO}) {
     for (fab_rect r : {fab_rect{1, 1, 3, 4}, fab_rect{5, 2, 1, 1}, fab_rect{0, 6, 4, 1}, fab_rect{7, 0, 1, 5}}) {
       Pipe run(12, 12, GetParam());
-      krn_run rr{B, S / B, S, true, nullptr, x.data()};
+      krn_run rr{B, S / B, S, 1, true, nullptr, x.data()};
       ASSERT_TRUE(run.start(machine(), {gemm_stage(r, K, N, kern, mask.get(), W.data(), bias.data())}, rr)) << run.err;
       run.finish();
       double worst = 0;
@@ -174,7 +181,7 @@ TEST(Kernels, ExecutedMacsAreEachPesTileAtItsKernel) {
   std::unique_ptr<wl_mask, void (*)(wl_mask *)> mask(wl_mask_bernoulli(K, N, 0.25, 4), wl_mask_destroy);
   for (krn_kernel kern : {KRN_SPARSE, KRN_DENSE, KRN_AUTO}) {
     Pipe run(8, 8, FAB_TRAIN);
-    krn_run rr{B, S / B, S, false, nullptr, nullptr};
+    krn_run rr{B, S / B, S, 1, false, nullptr, nullptr};
     ASSERT_TRUE(run.start(machine(), {gemm_stage({0, 0, cols, rows}, K, N, kern, mask.get(), nullptr, nullptr)}, rr))
         << run.err;
     run.finish();
@@ -220,7 +227,7 @@ TEST_P(Fid, OneGemmMicroBatchMatchesItsClosedForm) {
   for (krn_kernel kern : {KRN_SPARSE, KRN_DENSE}) {
     for (auto [rows, cols] : {std::pair{1u, 1u}, {3u, 1u}, {1u, 4u}, {4u, 3u}}) {
       Pipe run(10, 10, GetParam());
-      krn_run rr{B, 1, B, false, nullptr, nullptr};
+      krn_run rr{B, 1, B, 1, false, nullptr, nullptr};
       krn_stage s = gemm_stage({2, 1, cols, rows}, K, N, kern, mask.get(), nullptr, nullptr);
       s.bias_add = true;
       ASSERT_TRUE(run.start(mc, {s}, rr)) << run.err;
@@ -278,7 +285,7 @@ TEST(Kernels, TallRegionsSideBySideStayWithinAFewColors) {
   Pipe run(66, R, FAB_TRAIN);
   krn_machine m = machine();
   m.sram = 1 << 20;
-  krn_run rr{8, 4, 32, false, nullptr, nullptr};
+  krn_run rr{8, 4, 32, 1, false, nullptr, nullptr};
   ASSERT_TRUE(run.start(m, st, rr)) << run.err;
   run.finish();
   const uint32_t colors = fab_routes_colors_max(fab_routes_of(run.f));
@@ -290,7 +297,7 @@ TEST(Kernels, SramIsCountedAndAPeThatDoesNotFitIsAnError) {
   krn_machine m = machine();
   const uint32_t K = 256, N = 256, B = 16;
   Pipe run(8, 8, FAB_TRAIN);
-  krn_run rr{B, 1, B, false, nullptr, nullptr};
+  krn_run rr{B, 1, B, 1, false, nullptr, nullptr};
   // dense 256 x 256 on 2 x 2 PEs: 128 x 128 x 2 B = 32 KiB of weights + buffers > 40 KiB free
   ASSERT_FALSE(run.start(m, {gemm_stage({0, 0, 2, 2}, K, N, KRN_DENSE, nullptr, nullptr, nullptr)}, rr));
   const std::string e = run.err;
@@ -464,7 +471,7 @@ TEST_P(Fid, TinyGptThroughPlacedStagesMatchesAReferenceForwardPass) {
   uint32_t height;
   place(st, 32, &height);
   Pipe run(32, height, GetParam());
-  krn_run rr{g.B, g.S / g.B, g.S, true, g.tokens.data(), nullptr};
+  krn_run rr{g.B, g.S / g.B, g.S, 1, true, g.tokens.data(), nullptr};
   ASSERT_TRUE(run.start(machine(), st, rr)) << run.err;
   run.finish();
   const std::vector<double> ref = reference(g, st);

@@ -2,8 +2,10 @@
  * strategy.h). Per stage of the lowered graph, its work in PE-cycles is what
  * the kernels charge (kernels/cost.h, through krn_estimate_busy) for the
  * whole op held by one PE and run as one vector of the longest length the
- * phase allows (a prefill: every new token, B = tokens; a weight GEMM at the
- * cheaper of its sparse and dense kernels); the sum over the stages, spread
+ * phase allows (a prefill: every token of a sequence, B = keys, once per
+ * sequence of the batch, since a sequence attends only to itself; a weight
+ * GEMM at the cheaper of its sparse and dense kernels); the sum over the
+ * stages, spread
  * perfectly over every PE of the mesh with no communication and no fill, is
  * the bound: cycles = ceil(sum of work / PEs). Holding a whole op on one PE
  * at the longest vector gives every kernel its least work (one task start,
@@ -46,10 +48,11 @@ static krn_stage whole(const ws_input *in, uint32_t i) {
   return s;
 }
 
-/* Stage i's work in PE-cycles at the longest vector. */
+/* Stage i's work in PE-cycles at the longest vector, a sequence's, for
+ * every sequence. */
 static uint64_t stage_work(const ws_input *in, uint32_t i) {
   const krn_stage s = whole(in, i);
-  return krn_estimate_busy(&in->m, &s, in->tokens, in->keys);
+  return (uint64_t)in->batch * krn_estimate_busy(&in->m, &s, in->keys, in->keys);
 }
 
 /* Bytes of stage i's weights, tables and gains in their smaller encoding. */
@@ -124,7 +127,7 @@ static int bound_simulate(void *state, const ws_input *in, strat_result *out, st
     o->kernel = krn_kind_of(s.kind)->name;
     if (op->weight_rows > 0 && op->kind != MDL_OP_EMBED) { /* a weight GEMM: the kernel it is charged at */
       const uint64_t nnz = s.mask ? wl_mask_nnz(s.mask) : (uint64_t)s.k * s.n;
-      const bool sp = krn_gemm_pick(&in->m, s.k, s.n, nnz, in->tokens) == KRN_SPARSE;
+      const bool sp = krn_gemm_pick(&in->m, s.k, s.n, nnz, in->keys) == KRN_SPARSE;
       o->kernel = sp ? "sparse" : "dense";
       o->sparse_pes = sp ? o->pes : 0;
       o->nnz_max = nnz;

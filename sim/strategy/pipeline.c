@@ -46,17 +46,18 @@ static uint32_t early_micro_batches(const krn_stage *s) {
 }
 
 /* The lower bound on an op's span (run.h): its busiest PE's compute over
- * the sequence, or the busiest ramp's traffic of the micro-batches that
- * must pass within the span, whichever is larger. */
-static uint64_t op_bound(const krn_stage *s, const krn_estimate *est, const krn_machine *m, uint32_t b, uint32_t mbs,
+ * the sequences (each sequence's the same), or the busiest ramp's traffic
+ * of the micro-batches that must pass within the span, whichever is larger. */
+static uint64_t op_bound(const krn_stage *s, const krn_estimate *est, const krn_machine *m, const krn_run *run,
                          uint64_t consume) {
-  const uint32_t early = early_micro_batches(s), inside = mbs > early ? mbs - early : 0;
-  return max_u64(krn_estimate_busy(m, s, b, b * mbs), inside * max_u64(est->ramp_in * consume, est->ramp_out));
+  const uint32_t early = early_micro_batches(s), mbs = run->micro_batches, inside = mbs > early ? mbs - early : 0;
+  return max_u64(krn_run_sequences(run) * krn_estimate_busy(m, s, run->b, run->seq),
+                 inside * max_u64(est->ramp_in * consume, est->ramp_out));
 }
 
 /* Per op: what the simulation measured beside what the placer estimated. */
 static void op_row(strat_result *r, const ws_placement *place, uint32_t i, const krn_pipe *pipe,
-                   const krn_machine *m, uint32_t b, uint32_t mbs, uint64_t consume) {
+                   const krn_machine *m, const krn_run *run, uint64_t consume) {
   const ws_placed *pl = ws_placement_stage(place, i);
   const krn_stage_stats st = krn_pipe_stats(pipe, i);
   strat_op *o = &r->ops[i];
@@ -75,7 +76,7 @@ static void op_row(strat_result *r, const ws_placement *place, uint32_t i, const
   o->nnz_mean = pl->est.nnz_mean;
   o->first = st.first;
   o->cycles = st.sent + 1 - st.first;
-  o->bound = op_bound(&pl->stage, &pl->est, m, b, mbs, consume);
+  o->bound = op_bound(&pl->stage, &pl->est, m, run, consume);
   o->macs = st.macs;
   o->sram_max = st.sram_max;
   o->weight_bytes = st.weight_bytes;
@@ -95,7 +96,7 @@ static int run_pipeline(strat_result *r, const ws_placement *place, const ws_inp
                         void *ctx, char *err, size_t errlen) {
   const ws_config *cfg = in->cfg;
   const uint32_t b = in->micro_batch, seq = in->keys;
-  krn_run run = {.b = b, .micro_batches = in->micro_batches, .seq = seq};
+  krn_run run = {.b = b, .micro_batches = in->micro_batches, .seq = seq, .sequences = in->batch};
   const fab_config fc = in->fc;
   const krn_machine m = in->m;
   krn_stage *stages = malloc(r->nops * sizeof *stages);
@@ -131,7 +132,7 @@ static int run_pipeline(strat_result *r, const ws_placement *place, const ws_inp
     t->cycles = krn_pipe_done(pipe, mbs - 1) + 1;
     t->fill_cycles = krn_pipe_done(pipe, 0) + 1;
     t->steady_interval = mbs > 1 ? (krn_pipe_done(pipe, mbs - 1) - krn_pipe_done(pipe, 0)) / (mbs - 1) : 0;
-    for (uint32_t i = 0; i < r->nops; i++) op_row(r, place, i, pipe, &m, b, mbs, fc.consume_cycles);
+    for (uint32_t i = 0; i < r->nops; i++) op_row(r, place, i, pipe, &m, &run, fc.consume_cycles);
     const sim_stats es = sim_engine_stats(prog.e);
     const fab_stats fs = fab_stats_get(prog.f);
     t->events = es.executed;

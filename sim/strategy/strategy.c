@@ -61,8 +61,9 @@ int strat_result_common(strat_result *r, const ws_input *in, char *err, size_t e
   const double clock = (double)in->clock;
   t->seconds = (double)t->cycles / clock;
   t->tokens_per_s = (double)in->tokens / t->seconds;
-  t->flops_dense = (double)acc.flops_dense;
-  t->flops_executed = (double)acc.flops_sparse;
+  t->batch = in->batch;
+  t->flops_dense = (double)in->batch * (double)acc.flops_dense; /* the accounting's, a sequence's */
+  t->flops_executed = (double)in->batch * (double)acc.flops_sparse;
   t->flops_saved = t->flops_dense - t->flops_executed;
   t->flops_reduction = t->flops_dense / t->flops_executed;
   t->peak_flops_per_s = (double)t->pes_mesh * (double)in->cfg->fabric.fmac_fp16 * 2.0 * clock;

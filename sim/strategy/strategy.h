@@ -79,6 +79,7 @@ typedef struct {
   uint64_t peak_rss_bytes;
   uint64_t bound_cycles_wafer; /* the wafer's limit for this input (bound.c), cycles */
   double bound_fraction;       /* bound_cycles_wafer / cycles */
+  uint32_t batch;              /* sequences (workload.batch) */
 } strat_totals;
 
 /* What a strategy reports: totals, op rows, and per PE of the W x H mesh
