@@ -124,7 +124,9 @@ static const command commands[] = {
      "stage_mean_pe (weighted by PEs), their ratios, tokens_per_s (micro-batch\n"
      "tokens per slowest interval), fill_latency, colors_max, hops_next_max (gap\n"
      "between consecutive stages), hops_edge_max (any producer to consumer),\n"
-     "wall_s. Table format prints both; CSV the stages (totals on stderr); JSON\n"
+     "wall_s, routes_ok, limit (what stops a lower interval: pes, tile, width,\n"
+     "sram, colors or none) and limit_stage (where). Table format prints both;\n"
+     "CSV the stages (totals on stderr); JSON\n"
      "both, under \"stages\" and \"totals\".\n",
      OPT_PLACE, FMT_ALL, ws_cmd_place},
     {"run", "simulate the configured model on the wafer, end to end: cycles, FLOPs, memory",
@@ -152,7 +154,8 @@ static const command commands[] = {
      "weight-GEMM PEs on the sparse kernel), stages, micro_batch, micro_batches,\n"
      "events, wavelets_sent, link_wavelets, place_wall_s, sim_wall_s,\n"
      "events_per_s, peak_rss_bytes, flops_simulated (2 x macs), bound_cycles_wafer,\n"
-     "bound_fraction, batch (sequences; tokens_per_s and flops count them all).\n"
+     "bound_fraction, batch (sequences; tokens_per_s and flops count them all),\n"
+     "limit and limit_stage (what stops the placer's interval lower, as 'place').\n"
      "Ops: op, layer, kind, kernel, x, y, w, h, pes, busy_max, utilisation,\n"
      "nnz_max, nnz_mean, first, cycles (first compute to last output sent),\n"
      "bound_cycles (the busiest PE's compute, or its ramp traffic of the\n"

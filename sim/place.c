@@ -13,6 +13,11 @@
 #define NO_FIT UINT64_MAX /* interval: the shape does not fit in SRAM */
 #define T_MAX (UINT64_C(1) << 50)
 
+const char *ws_place_limit_name(ws_place_limit l) {
+  static const char *const names[] = {"none", "pes", "tile", "width", "sram", "colors"};
+  return (unsigned)l < sizeof names / sizeof names[0] ? names[l] : "none";
+}
+
 /* Whether a stage's outputs leave as a row (a GEMM's, the attention's). */
 static bool row_out(const krn_stage *s) { return krn_kind_of(s->kind)->row_out; }
 
@@ -70,6 +75,8 @@ typedef struct {
   fab_rect *region; /* per stage, of the last layout */
   uint32_t shelves_used;
   uint32_t colors; /* per router */
+  ws_place_limit fail; /* why the last layout did not fit (WS_LIMIT_NONE if it did) */
+  uint32_t fail_stage; /* the stage it stopped at */
 } search;
 
 /* Stage i's interval on r x c PEs, NO_FIT if a PE does not fit in SRAM or
@@ -254,10 +261,25 @@ static bool full_ok(search *S, uint32_t i, uint32_t c, uint64_t T) {
   return meets(S, i, rows_of(S, i), c, m, T);
 }
 
+/* Why full-height stage i cannot meet T even on its most columns c (its
+ * kind's limit or the mesh's width): its routes, its SRAM, or its interval
+ * at that width (the smallest useful tile if the kind stopped it, else the
+ * mesh's width). */
+static ws_place_limit why_not(search *S, uint32_t i, uint32_t c) {
+  if (!fans_ok(S, i, rows_of(S, i), c)) return WS_LIMIT_COLORS;
+  const shape_memo *m = &S->memo[(size_t)i * (S->p->W + 1) + c];
+  if (m->state == SHAPE_NO_FIT) return WS_LIMIT_SRAM;
+  const krn_stage *s = &S->p->st[i].stage;
+  return krn_kind_of(s->kind)->max_cols(s) <= S->p->W ? WS_LIMIT_TILE : WS_LIMIT_WIDTH;
+}
+
 /* Fewest columns for full-height stage i to meet T; 0 if none does. */
 static uint32_t width_for(search *S, uint32_t i, uint64_t T) {
   uint32_t hi = max_cols(S, i), lo = 0; /* lo fails, hi passes */
-  if (!full_ok(S, i, hi, T)) return 0;
+  if (!full_ok(S, i, hi, T)) {
+    S->fail = why_not(S, i, hi);
+    return 0;
+  }
   while (hi - lo > 1) {
     const uint32_t mid = lo + (hi - lo) / 2;
     if (full_ok(S, i, mid, T)) hi = mid;
@@ -287,13 +309,17 @@ static bool take(search *S, uint32_t w, uint32_t *shelf, uint32_t *cursor, uint3
  * a PE) as keep the fans within bounds; false if none. */
 static bool elementwise_shape(search *S, uint32_t i, uint64_t T, uint32_t *r, uint32_t *c) {
   const krn_stage *s = &S->p->st[i].stage;
+  bool routed = false, fit = false; /* some shape kept its fans within bounds; some fit in SRAM */
   for (*c = 1; *c <= S->p->W && *c <= s->n; (*c)++)
     for (*r = S->h < s->n / *c ? S->h : s->n / *c; *r > 0; (*r)--) {
       if (!fans_ok(S, i, *r, *c)) continue;
+      routed = true;
       const uint64_t v = interval(S, i, *r, *c);
+      fit |= v != NO_FIT;
       if (v != NO_FIT && v <= T) return true;
       break; /* fewer rows only get slower */
     }
+  S->fail = !routed ? WS_LIMIT_COLORS : !fit ? WS_LIMIT_SRAM : s->n <= S->p->W ? WS_LIMIT_TILE : WS_LIMIT_WIDTH;
   return false;
 }
 
@@ -321,15 +347,18 @@ static bool shape(search *S, uint32_t i, uint64_t T, uint32_t *r, uint32_t *c) {
 static bool layout(search *S, uint64_t T) {
   uint32_t shelf = 0, cursor = 0, x, y, r, c;
   uint32_t mark = 0, mark_cursor = 0; /* the last stage a shelf may end before, and where it went */
+  S->fail = WS_LIMIT_NONE;
   for (uint32_t i = 0; i < S->p->n; i++) {
+    S->fail_stage = i;
     if (turn_ok(S, i)) mark = i, mark_cursor = cursor;
     if (!shape(S, i, T, &r, &c)) return false;
     if (cursor + c > S->p->W && i != mark) { /* the stages from mark on go to the next shelf */
-      if (mark_cursor == 0) return false;    /* they are wider than a shelf */
+      if (mark_cursor == 0) return S->fail = WS_LIMIT_WIDTH, false; /* they are wider than a shelf */
       shelf++, cursor = mark_cursor = 0, i = mark;
+      S->fail_stage = i;
       if (!shape(S, i, T, &r, &c)) return false;
     }
-    if (!take(S, c, &shelf, &cursor, &x, &y)) return false;
+    if (!take(S, c, &shelf, &cursor, &x, &y)) return S->fail = WS_LIMIT_PES, false; /* the shelves ran out */
     S->region[i] = (fab_rect){x, y, c, r};
   }
   S->shelves_used = shelf + 1;
@@ -349,7 +378,13 @@ static uint64_t best_interval(search *S) {
     if (layout(S, mid)) hi = mid;
     else lo = mid;
   }
+  /* what stops a lower interval: why the layout at lo fails */
+  if (layout(S, lo)) S->fail = WS_LIMIT_NONE; /* lo was never tried and fits: no limit met */
+  const ws_place_limit fail = S->fail;
+  const uint32_t fail_stage = S->fail_stage;
   layout(S, hi);
+  S->fail = fail;
+  S->fail_stage = fail_stage;
   return hi;
 }
 
@@ -392,12 +427,31 @@ static void orient(ws_placement *p, uint32_t h) {
   }
 }
 
+/* What stops every layout on shelves of S->h rows, at any interval, in words
+ * appended to buf. */
+static void why_no_layout(search *S, char *buf, size_t len) {
+  memset(S->memo, 0, (size_t)S->p->n * (S->p->W + 1) * sizeof *S->memo);
+  layout(S, T_MAX);
+  const size_t at = strlen(buf);
+  const char *stage = S->p->st[S->fail_stage].stage.name;
+  switch (S->fail) {
+  case WS_LIMIT_SRAM: snprintf(buf + at, len - at, "stage %s does not fit in SRAM", stage); break;
+  case WS_LIMIT_COLORS: snprintf(buf + at, len - at, "the routes of stage %s exceed fabric.colors", stage); break;
+  case WS_LIMIT_WIDTH:
+    snprintf(buf + at, len - at, "the stages up to %s need more than the mesh's %u columns on one shelf", stage,
+             S->p->W);
+    break;
+  default: snprintf(buf + at, len - at, "the stages need more shelves than the mesh has"); break;
+  }
+}
+
 /* Why no layout fits at all (the weights would fit in the mesh's SRAM): an
  * op whose busiest PE does not fit even on a region of the mesh's full
  * height and widest width; a color budget too small for the flows (a layout
- * fits with FAB_COLORS_MAX); or the stages' smallest regions against the
- * area. S has memo and scratch for its tallest shelf. */
-static void explain(search *S, uint32_t h_lo, char *err, size_t errlen) {
+ * fits with FAB_COLORS_MAX); or, per shelf height tried, what stops its
+ * layout (the heights with the same reason grouped). S has memo and scratch
+ * for its tallest shelf. */
+static void explain(search *S, const uint32_t *heights, uint32_t nh, char *err, size_t errlen) {
   const ws_placement *p = S->p;
   const uint32_t colors = S->colors;
   S->colors = FAB_COLORS_MAX;
@@ -421,15 +475,35 @@ static void explain(search *S, uint32_t h_lo, char *err, size_t errlen) {
         !e.fits) {
       snprintf(err, errlen,
                "place: stage %s does not fit: even on %u x %u PEs its fullest PE needs %llu bytes of SRAM, a PE has "
-               "%llu (fabric.sram_per_pe; or a smaller workload.micro_batch)",
+               "%llu (fabric.sram_per_pe; or a smaller workload.micro_batch or workload.batch)",
                s->name, wide.region.w, wide.region.h, (unsigned long long)e.sram, (unsigned long long)p->m.sram);
       return;
     }
   }
-  snprintf(err, errlen,
-           "place: the %u x %u mesh is too small for the %u stages of GPT-3 %s at any interval (shelves of %u "
-           "down to %u rows tried; placer.shelf_height)",
-           p->W, p->H, p->n, mdl_graph_model(p->g)->name, S->h, h_lo);
+  int n = snprintf(err, errlen, "place: the %u x %u mesh is too small for the %u stages of GPT-3 %s at any interval",
+                   p->W, p->H, p->n, mdl_graph_model(p->g)->name);
+  for (uint32_t k = 0; S->memo && k < nh && n >= 0 && (size_t)n < errlen;) { /* a group of heights with one reason */
+    char why[256] = "", next[256] = "";
+    S->h = heights[k];
+    why_no_layout(S, why, sizeof why);
+    uint32_t last = k;
+    while (last + 1 < nh) {
+      next[0] = '\0';
+      S->h = heights[last + 1];
+      why_no_layout(S, next, sizeof next);
+      if (strcmp(next, why) != 0) break;
+      last++;
+    }
+    if (last == k)
+      n += snprintf(err + n, errlen - (size_t)n, "%s shelves of %u rows: %s", k ? ";" : ":", heights[k], why);
+    else
+      n += snprintf(err + n, errlen - (size_t)n, "%s shelves of %u to %u rows: %s", k ? ";" : ":", heights[k],
+                    heights[last], why);
+    k = last + 1;
+  }
+  if (n >= 0 && (size_t)n < errlen)
+    snprintf(err + n, errlen - (size_t)n,
+             " (placer.shelf_height; a larger mesh, more SRAM, a smaller workload.micro_batch or workload.batch)");
 }
 
 int ws_place_check(const ws_config *cfg, ws_work work, uint64_t copies, char *err, size_t errlen) {
@@ -506,6 +580,8 @@ typedef struct {
   uint32_t nh, first;
   uint64_t *t_of, *pes_of;
   uint32_t *shelves_of;
+  ws_place_limit *limit_of; /* what stops each height's interval, and at which stage */
+  uint32_t *limit_stage_of;
   fab_rect *lay; /* nh x stages */
   bool ok;       /* false: out of memory */
 } heights_job;
@@ -537,6 +613,8 @@ static void *search_heights(void *arg) {
     if ((j->t_of[k] = best_interval(&S)) == 0) continue;
     for (uint32_t i = 0; i < p->n; i++) j->pes_of[k] += (uint64_t)S.region[i].w * S.region[i].h;
     j->shelves_of[k] = S.shelves_used;
+    j->limit_of[k] = S.fail;
+    j->limit_stage_of[k] = S.fail_stage;
     memcpy(&j->lay[(size_t)k * p->n], S.region, p->n * sizeof *j->lay);
   }
   search_free(&S);
@@ -592,10 +670,13 @@ ws_placement *ws_place_input(const ws_input *in, char *err, size_t errlen) {
   heights_job job[2] = {{.p = p, .heights = heights, .nh = nh, .first = 0},
                         {.p = p, .heights = heights, .nh = nh, .first = 1}};
   uint64_t t_of[16] = {0}, pes_of[16] = {0};
-  uint32_t shelves_of[16] = {0};
+  uint32_t shelves_of[16] = {0}, limit_stage_of[16] = {0};
+  ws_place_limit limit_of[16] = {0};
   fab_rect *lay = calloc((size_t)nh * p->n, sizeof *lay);
-  for (int j = 0; j < 2; j++)
+  for (int j = 0; j < 2; j++) {
     job[j].t_of = t_of, job[j].pes_of = pes_of, job[j].shelves_of = shelves_of, job[j].lay = lay;
+    job[j].limit_of = limit_of, job[j].limit_stage_of = limit_stage_of;
+  }
   pthread_t helper;
   const bool two = nh > 1 && lay && pthread_create(&helper, NULL, search_heights, &job[1]) == 0;
   if (lay) search_heights(&job[0]);
@@ -624,6 +705,8 @@ ws_placement *ws_place_input(const ws_input *in, char *err, size_t errlen) {
     }
     orient(p, heights[k]);
     p->tot = (ws_place_totals){.shelf_height = heights[k], .shelves_used = shelves_of[k]};
+    p->tot.limit = ws_place_limit_name(limit_of[k]);
+    p->tot.limit_stage = limit_of[k] == WS_LIMIT_NONE || limit_of[k] == WS_LIMIT_PES ? "" : p->st[limit_stage_of[k]].stage.name;
     if (ws_place_finish(p, err, errlen) != 0) rc = -1;
     placed = p->tot.routes_ok || t_of[k] == 0;
     t_of[k] = 0; /* tried */
@@ -631,7 +714,7 @@ ws_placement *ws_place_input(const ws_input *in, char *err, size_t errlen) {
   if (rc == 0 && first < 0) {
     search S;
     if (!search_init(&S, p, heights[0])) free(S.memo), S.memo = NULL;
-    explain(&S, heights[nh - 1], err, errlen);
+    explain(&S, heights, nh, err, errlen);
     search_free(&S);
     rc = -1;
   }

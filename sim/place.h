@@ -51,6 +51,30 @@ typedef struct {
   uint32_t colors_max;   /* most colors in use at a router of its region */
 } ws_placed;
 
+/* What stops the placer lowering the interval further (at the shelf height
+ * it chose): the next lower target's layout fails because
+ *   pes    the stages' regions no longer fit on the mesh's shelves (no one
+ *          stage: all of them);
+ *   tile   a stage is at its smallest useful tile and still too slow (its
+ *          kind's most columns: a GEMM one output feature per column,
+ *          attention one head per column, an element-wise stage one feature
+ *          per PE);
+ *   width  a stage, or a run of stages that must share a shelf, would need
+ *          more columns than the mesh has;
+ *   sram   a stage's fullest PE does not fit at any width that meets it;
+ *   colors a stage's routes would exceed a router's colors;
+ *   none   nothing: the search's lower end was never tried (a floor of the
+ *          search itself). */
+typedef enum {
+  WS_LIMIT_NONE,
+  WS_LIMIT_PES,
+  WS_LIMIT_TILE,
+  WS_LIMIT_WIDTH,
+  WS_LIMIT_SRAM,
+  WS_LIMIT_COLORS,
+} ws_place_limit;
+const char *ws_place_limit_name(ws_place_limit l);
+
 typedef struct {
   uint32_t shelf_height, shelves_used, stages;
   uint64_t pes_used, pes_mesh;
@@ -63,6 +87,8 @@ typedef struct {
   uint32_t hops_next_max;        /* gap between the regions of consecutive stages */
   uint32_t hops_edge_max;        /* gap between any producer's and consumer's regions */
   double wall_s;                 /* the placer's own time */
+  const char *limit;             /* what stops a lower interval (ws_place_limit_name) */
+  const char *limit_stage;       /* the stage it stopped at ("" for pes and none) */
   bool routes_ok;                /* the pipeline's routes fit in every router's colors */
   char route_error[512];         /* if not: the first route that found no color, and why */
 } ws_place_totals;

@@ -201,6 +201,8 @@ static const ws_column place_totals_columns[] = {
     WS_COLUMN(ws_place_totals, hops_edge_max, "hops_edge_max", "hops"),
     WS_COLUMN(ws_place_totals, wall_s, "wall_s", "s"),
     WS_COLUMN_GET("routes_ok", NULL, WS_COL_STR, get_routes_ok, "ws_place_totals.routes_ok as yes or no"),
+    WS_COLUMN(ws_place_totals, limit, "limit", NULL),
+    WS_COLUMN(ws_place_totals, limit_stage, "limit_stage", NULL),
 };
 
 const ws_column *ws_place_columns(size_t *n) {

@@ -63,6 +63,15 @@ const float *ws_run_logits(const ws_run *r) { return r->res.functional ? r->res.
 uint32_t ws_run_op_count(const ws_run *r) { return r->res.nops; }
 const ws_run_op *ws_run_op_at(const ws_run *r, uint32_t i) { return &r->res.ops[i]; }
 
+static void get_limit(ws_table *t, size_t col, const void *row, const void *ctx) {
+  (void)ctx;
+  ws_table_str(t, col, ((const strat_totals *)row)->limit);
+}
+static void get_limit_stage(ws_table *t, size_t col, const void *row, const void *ctx) {
+  (void)ctx;
+  ws_table_str(t, col, ((const strat_totals *)row)->limit_stage);
+}
+
 /* The totals' columns, in output order (run.h defines each field). */
 static const ws_column totals_columns[] = {
     WS_COLUMN(strat_totals, cycles, "cycles", "cycles"),
@@ -104,6 +113,8 @@ static const ws_column totals_columns[] = {
     WS_COLUMN(strat_totals, bound_cycles_wafer, "bound_cycles_wafer", "cycles"),
     WS_COLUMN(strat_totals, bound_fraction, "bound_fraction", "ratio"),
     WS_COLUMN(strat_totals, batch, "batch", "sequences"),
+    WS_COLUMN_GET("limit", NULL, WS_COL_STR, get_limit, "strat_totals.limit: what stops the placer's interval lower"),
+    WS_COLUMN_GET("limit_stage", NULL, WS_COL_STR, get_limit_stage, "strat_totals.limit_stage: the stage it stops at"),
 };
 
 /* An op row's columns, in output order (strategy.h and run.h define each field). */

@@ -44,7 +44,10 @@
  *                    vector, spread perfectly over every PE, no communication,
  *                    no fill) (schema 5);
  *   bound_fraction   bound_cycles_wafer / cycles: how close the strategy comes
- *                    to the wafer's limit (1 for the bound itself) (schema 5).
+ *                    to the wafer's limit (1 for the bound itself) (schema 5);
+ *   limit, limit_stage what stops the placer lowering the interval and at which
+ *                    stage (place.h; empty for a strategy that places nothing)
+ *                    (schema 6).
  * With sim.strategy: bound the op rows and totals are the bound's (bound.c
  * says which fields it leaves 0, and that its flops_per_s and peak_fraction
  * count the accounting's FLOPs). */

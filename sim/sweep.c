@@ -410,6 +410,15 @@ static void get_value(ws_table *t, size_t col, const void *row, const void *ctx)
   ws_table_str(t, col, s->key ? s->values[((const point *)row)->value] : "");
 }
 
+static void get_limit(ws_table *t, size_t col, const void *row, const void *ctx) {
+  (void)ctx;
+  ws_table_str(t, col, ((const point *)row)->tot.limit);
+}
+static void get_limit_stage(ws_table *t, size_t col, const void *row, const void *ctx) {
+  (void)ctx;
+  ws_table_str(t, col, ((const point *)row)->tot.limit_stage);
+}
+
 /* A point's columns, in output order (sweep.h; the totals' fields as run.h defines them). */
 static const ws_column point_columns[] = {
     WS_COLUMN(point, level, "sparsity", "fraction of zeros"),
@@ -445,6 +454,8 @@ static const ws_column point_columns[] = {
     WS_COLUMN(point, tot.bound_cycles_wafer, "bound_cycles_wafer", "cycles"),
     WS_COLUMN(point, tot.bound_fraction, "bound_fraction", "ratio"),
     WS_COLUMN(point, cfg.workload.batch, "batch", "sequences"),
+    WS_COLUMN_GET("limit", NULL, WS_COL_STR, get_limit, "the point's limit (run.h): what stops its placer's interval lower"),
+    WS_COLUMN_GET("limit_stage", NULL, WS_COL_STR, get_limit_stage, "the point's limit_stage (run.h)"),
 };
 #define NPOINT_COLUMNS (sizeof point_columns / sizeof point_columns[0])
 

@@ -159,6 +159,8 @@ static void place_totals(strat_result *r, const ws_placement *place) {
   t->pes_used = pt->pes_used;
   t->pes_mesh = pt->pes_mesh;
   t->place_wall_s = pt->wall_s;
+  snprintf(t->limit, sizeof t->limit, "%s", pt->limit);
+  snprintf(t->limit_stage, sizeof t->limit_stage, "%s", pt->limit_stage);
   uint64_t gemm_pes = 0, sparse_pes = 0;
   for (uint32_t i = 0; i < r->nops; i++)
     if (krn_kind_of(ws_placement_stage(place, i)->stage.kind)->picks_kernel) {

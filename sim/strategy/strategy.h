@@ -80,6 +80,8 @@ typedef struct {
   uint64_t bound_cycles_wafer; /* the wafer's limit for this input (bound.c), cycles */
   double bound_fraction;       /* bound_cycles_wafer / cycles */
   uint32_t batch;              /* sequences (workload.batch) */
+  char limit[8];               /* pipeline: what stops the placer's interval lower (place.h), else "" */
+  char limit_stage[64];        /* pipeline: the stage it stopped at, else "" */
 } strat_totals;
 
 /* What a strategy reports: totals, op rows, and per PE of the W x H mesh
