@@ -152,7 +152,7 @@ int ws_cmd_kernel(const ws_cli_args *a, FILE *out, FILE *err) {
   uint32_t nb = 1, nk = 1;
   size_t nl = 1;
   levels[0] = cfg.workload.sparsity;
-  batches[0] = (uint32_t)cfg.workload.micro_batch;
+  batches[0] = (uint32_t)cfg.workload.micro_batch; /* 0 (auto): --batch must say */
   kernels[0] = (uint32_t)cfg.kernels.kernel;
   uint32_t w = 64, h = 32;
   if (a->region && ws_cli_parse_wh("kernel", "--region", a->region, &w, &h, err) != 0) return WS_EXIT_BAD_INPUT;
@@ -161,6 +161,11 @@ int ws_cmd_kernel(const ws_cli_args *a, FILE *out, FILE *err) {
       (a->kernels && ws_cli_parse_list("kernel", "--kernel", a->kernels, kernel_names, kernels, 3, &nk, err) != 0) ||
       (a->micro_batches && ws_cli_parse_list("kernel", "--micro-batches", a->micro_batches, NULL, &mbs, 1, &one, err) != 0))
     return WS_EXIT_BAD_INPUT;
+  if (batches[0] == 0) { /* workload.micro_batch: auto, and no --batch */
+    fprintf(err, "wafersim kernel: workload.micro_batch is auto, which only a placed run resolves; give --batch "
+                 "(e.g. --batch 4,16)\n");
+    return WS_EXIT_BAD_INPUT;
+  }
   krn_kernel kk[3];
   for (uint32_t i = 0; i < nk; i++) kk[i] = (krn_kernel)kernels[i];
   const ws_oprun_spec spec = {a->op ? a->op : "L0.ffn_up", w, h, batches, nb, levels, (uint32_t)nl, kk, nk, mbs};

@@ -77,7 +77,7 @@ typedef struct {
     ws_phase phase;
     int64_t seq_len;    /* tokens per sequence */
     int64_t batch;      /* sequences prefilled together */
-    int64_t micro_batch; /* tokens per micro-batch; divides seq_len */
+    int64_t micro_batch; /* tokens per micro-batch; divides seq_len; 0: auto (the placer chooses, place.h) */
     double sparsity; /* fraction of zero weights in every sparsifiable matrix, [0, 1) */
     double by_kind[MDL_OP_KIND_COUNT]; /* per sparsifiable op kind, overriding sparsity; NaN where not given */
     double by_layer[WL_MAX_LAYERS]; /* per layer, overriding both; NaN where not given */

@@ -66,7 +66,9 @@ static json_t *json_value(const ws_config *cfg, const ws_key *k, char *text) {
   const void *v = value_of(cfg, k);
   switch (k->type) {
     case WS_K_BOOL: return json_boolean(*(const bool *)v);
-    case WS_K_INT: return json_integer(*(const int64_t *)v);
+    case WS_K_INT:
+      if ((k->flags & WS_F_AUTO) && *(const int64_t *)v == 0) return json_string("auto");
+      return json_integer(*(const int64_t *)v);
     case WS_K_FRACTION:
     case WS_K_REAL: return json_real(*(const double *)v);
     case WS_K_STRING: return json_string((const char *)v);

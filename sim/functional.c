@@ -55,6 +55,7 @@ struct ws_functional {
   uint32_t nstages;
   uint32_t *tokens; /* every sequence's, one after another */
   uint32_t seq, batch, vocab;
+  uint32_t b; /* tokens per micro-batch (the run's: workload.micro_batch, or the placer's choice) */
 };
 
 void ws_functional_destroy(ws_functional *f) {
@@ -85,6 +86,7 @@ ws_functional *ws_functional_create(const ws_config *cfg, const ws_placement *p,
     f->nstages = ws_placement_count(p);
     f->seq = seq;
     f->batch = batch;
+    f->b = run->b;
     f->vocab = vocab;
     f->vals = calloc(2 * (size_t)f->nstages, sizeof *f->vals);
     f->tokens = malloc(((size_t)seq * batch + 1) * sizeof *f->tokens);
@@ -294,7 +296,7 @@ double *ws_functional_reference(const ws_config *cfg, const uint32_t *tokens, ch
 int ws_functional_compare(const ws_config *cfg, const ws_functional *f, const krn_pipe *pipe,
                           ws_functional_result *out, float *logits, char *err, size_t errlen) {
   memset(out, 0, sizeof *out);
-  const uint32_t b = (uint32_t)cfg->workload.micro_batch, V = f->vocab, mps = f->seq / b;
+  const uint32_t b = f->b, V = f->vocab, mps = f->seq / b;
   for (uint32_t s = 0; s < f->batch; s++) { /* each sequence against its own reference */
     double *ref = ws_functional_reference(cfg, &f->tokens[(size_t)s * f->seq], err, errlen);
     if (!ref) return -1;

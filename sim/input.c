@@ -48,7 +48,7 @@ int ws_input_create(ws_input *in, const ws_config *cfg, char *err, size_t errlen
   in->keys = (uint32_t)cfg->workload.seq_len;
   in->tokens = in->batch * in->keys;
   in->micro_batch = (uint32_t)cfg->workload.micro_batch;
-  in->micro_batches = in->tokens / in->micro_batch;
+  in->micro_batches = in->micro_batch ? in->tokens / in->micro_batch : 0; /* auto: the placer's choice */
   in->W = in->fc.width;
   in->H = in->fc.height;
   in->clock = (uint64_t)cfg->fabric.clock;

@@ -46,7 +46,7 @@ typedef struct {
   uint32_t tokens;       /* new tokens the run processes, all sequences */
   uint32_t keys;         /* keys the last token of a sequence attends to (prefill: its tokens) */
   uint32_t batch;        /* sequences (workload.batch), tokens / batch each */
-  uint32_t micro_batch;  /* tokens per micro-batch */
+  uint32_t micro_batch;  /* tokens per micro-batch; 0 (auto) until the placer chose (ws_place_choose) */
   uint32_t micro_batches; /* tokens / micro_batch */
   uint32_t W, H;         /* the mesh, PEs */
   uint64_t clock;        /* Hz */

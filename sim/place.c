@@ -632,7 +632,7 @@ ws_placement *ws_place(const ws_config *cfg, char *err, size_t errlen) {
     ws_placement_destroy(p);
     return NULL;
   }
-  ws_placement *q = ws_place_input(&p->own, err, errlen);
+  ws_placement *q = ws_place_choose(&p->own, err, errlen);
   if (q) {
     q->own = p->own;
     q->in = &q->own;
@@ -642,6 +642,43 @@ ws_placement *ws_place(const ws_config *cfg, char *err, size_t errlen) {
   }
   free(p);
   return q;
+}
+
+ws_placement *ws_place_choose(ws_input *in, char *err, size_t errlen) {
+  if (in->micro_batch > 0) return ws_place_input(in, err, errlen);
+  ws_placement *best = NULL;
+  uint32_t best_b = 0;
+  uint64_t best_cycles = 0;
+  char why[1024] = "", msg[1024]; /* why: the smallest b's failure */
+  for (uint32_t b = 1; b <= WS_AUTO_MICRO_BATCH_MAX && b <= in->keys; b++) {
+    if (in->keys % b != 0) continue;
+    in->micro_batch = b;
+    in->micro_batches = in->tokens / b;
+    ws_placement *p = ws_place_input(in, msg, sizeof msg);
+    if (p && !p->tot.routes_ok) ws_placement_routed(p, msg, sizeof msg);
+    if (!p || !p->tot.routes_ok) {
+      if (!why[0]) snprintf(why, sizeof why, "%s", msg);
+      ws_placement_destroy(p);
+      continue;
+    }
+    /* its estimated cycles: the fill, then a micro-batch every stage_max */
+    const uint64_t cycles = p->tot.fill_latency + (uint64_t)(in->micro_batches - 1) * p->tot.stage_max;
+    if (best && cycles > best_cycles) {
+      ws_placement_destroy(p);
+      continue;
+    }
+    ws_placement_destroy(best);
+    best = p, best_b = b, best_cycles = cycles;
+  }
+  if (!best) {
+    snprintf(err, errlen, "%s (workload.micro_batch: auto: no micro-batch size up to %u places)", why,
+             WS_AUTO_MICRO_BATCH_MAX);
+    in->micro_batch = 0;
+    return NULL;
+  }
+  in->micro_batch = best_b;
+  in->micro_batches = in->tokens / best_b;
+  return best;
 }
 
 ws_placement *ws_place_input(const ws_input *in, char *err, size_t errlen) {

@@ -103,6 +103,15 @@ ws_placement *ws_place(const ws_config *cfg, char *err, size_t errlen);
 /* The same on a run input with its masks built (input.h, ws_input_masks),
  * which must outlive the placement. */
 ws_placement *ws_place_input(const ws_input *in, char *err, size_t errlen);
+/* As ws_place_input, and with workload.micro_batch: auto (in->micro_batch
+ * 0) the micro-batch size chosen first: every divisor b of a sequence's
+ * tokens up to WS_AUTO_MICRO_BATCH_MAX is placed, and the one whose layout
+ * routes and whose estimated cycles, fill_latency + (micro-batches - 1) x
+ * stage_max, are fewest wins (on a tie the larger b: fewer micro-batches to
+ * simulate); in->micro_batch and micro_batches are set to it. If none
+ * places, the error is the smallest b's. */
+#define WS_AUTO_MICRO_BATCH_MAX 64
+ws_placement *ws_place_choose(ws_input *in, char *err, size_t errlen);
 void ws_placement_destroy(ws_placement *p);
 /* Before any work: whether cfg's weights can fit in the mesh's SRAM (as
  * ws_place checks first), then the estimated host memory of `copies` works

@@ -54,7 +54,7 @@ static const ws_key keys[] = {
     {"kernels.sram_reserve", WS_K_BYTES, AT(kernels.sram_reserve), 0, 1LL << 30, 0, 0, NULL, 0},
     E("workload.phase", workload.phase, phase_names),
     I("workload.seq_len", workload.seq_len, 1, DIM_MAX),
-    I("workload.micro_batch", workload.micro_batch, 1, DIM_MAX),
+    {"workload.micro_batch", WS_K_INT, AT(workload.micro_batch), 1, DIM_MAX, 0, 0, NULL, WS_F_AUTO},
     I("workload.batch", workload.batch, 1, 4096),
     {"workload.sparsity", WS_K_FRACTION, AT(workload.sparsity), 0, 0, 0, 0, NULL, 0},
     KIND("workload.sparsity_by_kind.q", workload.by_kind[MDL_OP_Q]),
@@ -162,9 +162,25 @@ static void list_choices(const ws_key *k, char *buf, size_t len) {
     used += (size_t)snprintf(buf + used, len - used, "%s %s", i ? "," : "", names[i]);
 }
 
+/* An integer key's text; with WS_F_AUTO also "auto" (0), which the error
+ * message then offers. */
+static int parse_int(ws_config *cfg, const ws_key *k, const char *text, char *msg, size_t msglen) {
+  if ((k->flags & WS_F_AUTO) && strcmp(text, "auto") == 0) {
+    *(int64_t *)field(cfg, k) = 0;
+    return 0;
+  }
+  const int rc = ws_units_parse(text, WS_UNIT_COUNT, k->min, k->max, field(cfg, k), msg, msglen);
+  char *got = rc != 0 && (k->flags & WS_F_AUTO) ? strstr(msg, ", got ") : NULL;
+  if (got && strlen(msg) + 8 < msglen) { /* "expected an integer in [lo, hi] or auto, got ..." */
+    memmove(got + 8, got, strlen(got) + 1);
+    memcpy(got, " or auto", 8);
+  }
+  return rc;
+}
+
 int ws_schema_parse(ws_config *cfg, const ws_key *k, const char *text, char *msg, size_t msglen) {
   switch (k->type) {
-    case WS_K_INT: return ws_units_parse(text, WS_UNIT_COUNT, k->min, k->max, field(cfg, k), msg, msglen);
+    case WS_K_INT: return parse_int(cfg, k, text, msg, msglen);
     case WS_K_BYTES: return ws_units_parse(text, WS_UNIT_BYTES, k->min, k->max, field(cfg, k), msg, msglen);
     case WS_K_HZ: return ws_units_parse(text, WS_UNIT_HZ, k->min, k->max, field(cfg, k), msg, msglen);
     case WS_K_FRACTION: return ws_units_parse_real(text, 0.0, 1.0, 1, field(cfg, k), msg, msglen);
@@ -309,7 +325,10 @@ void ws_schema_format(const ws_config *cfg, const ws_key *k, char *buf, size_t l
   const void *v = cfield(cfg, k);
   size_t used = 0;
   switch (k->type) {
-    case WS_K_INT: snprintf(buf, len, "%lld", (long long)*(const int64_t *)v); return;
+    case WS_K_INT:
+      if ((k->flags & WS_F_AUTO) && *(const int64_t *)v == 0) snprintf(buf, len, "auto");
+      else snprintf(buf, len, "%lld", (long long)*(const int64_t *)v);
+      return;
     case WS_K_BYTES: ws_units_format(*(const int64_t *)v, WS_UNIT_BYTES, buf, len); return;
     case WS_K_HZ: ws_units_format(*(const int64_t *)v, WS_UNIT_HZ, buf, len); return;
     case WS_K_FRACTION:

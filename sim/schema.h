@@ -32,6 +32,7 @@ typedef enum {
 enum {
   WS_F_CUSTOM_DIM = 1, /* model dimension: given only with model.preset: custom */
   WS_F_OPTIONAL = 2,   /* means something only where given: written and compared only then */
+  WS_F_AUTO = 4,       /* INT: also "auto", kept as 0 (min is then at least 1) */
 };
 
 /* Room for the canonical name of a map entry (a tensor name's limit). */

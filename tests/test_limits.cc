@@ -125,7 +125,7 @@ TEST(Limits, FlopsLevelsThatChangeNothingAreRefusedToo) {
 
 TEST(Limits, VaryValueErrorsNameVary) {
   expect_refused({"sweep", kTiny, "--vary", "workload.micro_batch=x", "-j", "1"},
-                 "--vary workload.micro_batch: expected an integer in [1, 16777216], got 'x'");
+                 "--vary workload.micro_batch: expected an integer in [1, 16777216] or auto, got 'x'");
   expect_refused({"sweep", kTiny, "--vary", "workload.micro_batch=3", "-j", "1"},
                  "--vary: workload.micro_batch: 3 tokens do not divide workload.seq_len = 128");
 }

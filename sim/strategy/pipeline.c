@@ -172,7 +172,7 @@ static void place_totals(strat_result *r, const ws_placement *place) {
 
 static int prepare(ws_input *in, void **state, char *err, size_t errlen) {
   if (ws_input_masks(in, WS_WORK_PLACE, err, errlen) != 0) return -1;
-  ws_placement *p = ws_place_input(in, err, errlen);
+  ws_placement *p = ws_place_choose(in, err, errlen);
   if (!p) return -1;
   if (ws_placement_routed(p, err, errlen) != 0) {
     ws_placement_destroy(p);
