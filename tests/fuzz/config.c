@@ -46,10 +46,13 @@ static int check_accepted(const ws_config *c, ws_config *back, char *why, size_t
                         (long long)c->fabric.height, (long long)c->fabric.sram_per_pe, (long long)c->fabric.clock);
   if (!(c->workload.sparsity >= 0.0 && c->workload.sparsity < 1.0))
     return ws_fuzz_fail(why, whylen, "accepted workload.sparsity %g", c->workload.sparsity);
-  if (c->workload.seq_len < 1 || c->workload.seq_len > c->model.context || c->workload.micro_batch < 1 ||
-      c->workload.seq_len % c->workload.micro_batch != 0)
+  if (c->workload.seq_len < 1 || c->workload.seq_len > c->model.context || c->workload.micro_batch < 0 ||
+      (c->workload.micro_batch > 0 && c->workload.seq_len % c->workload.micro_batch != 0)) /* 0: auto */
     return ws_fuzz_fail(why, whylen, "accepted seq_len %lld, micro_batch %lld, context %lld",
                         (long long)c->workload.seq_len, (long long)c->workload.micro_batch, (long long)c->model.context);
+  if (c->workload.batch < 1 || c->workload.batch * c->workload.seq_len > WS_TOKENS_MAX)
+    return ws_fuzz_fail(why, whylen, "accepted batch %lld of seq_len %lld", (long long)c->workload.batch,
+                        (long long)c->workload.seq_len);
 
   /* The YAML echo reads back equal, and is a fixed point. */
   char *text = yaml_of(c), *again = NULL;
