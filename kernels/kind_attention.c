@@ -128,8 +128,8 @@ static int pe_setup(krn_pipe *p, uint32_t si, uint32_t l, krn_cost *cost, char *
   stage *s = &p->st[si];
   const uint32_t f = krn_band(s, l % s->cols), nt = s->nc[f + 1] - s->nc[f], r = s->rows;
   *cost = krn_attn_cost(&p->m, nt / s->dh, s->dh, 0, p->run.b, r, p->run.seq, krn_run_sequences(&p->run));
-  if (p->run.functional && !(s->pe[l].kv = calloc((size_t)krn_run_sequences(&p->run) * krn_ceil_div(p->run.seq, r) * 2 * nt + 1,
-                                                   sizeof *s->pe[l].kv)))
+  const size_t cache = (size_t)krn_run_sequences(&p->run) * krn_ceil_div(p->run.seq, r) * 2 * nt; /* every sequence's */
+  if (p->run.functional && !(s->pe[l].kv = calloc(cache + 1, sizeof *s->pe[l].kv)))
     return krn_shape_error(s, "out of memory", err, errlen);
   return 0;
 }

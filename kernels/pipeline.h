@@ -120,8 +120,8 @@ typedef struct {
   const float *input;     /* functional, for a GEMM with no producer: tokens x k activations */
 } krn_run;
 
-/* Sequences of a run (0 counts as 1), and micro-batch m's sequence and its
- * index within it. */
+/* Sequences of a run (0 counts as 1), and micro-batch m's index within its
+ * sequence (its sequence is m / (seq / b)). */
 static inline uint32_t krn_run_sequences(const krn_run *r) { return r->sequences ? r->sequences : 1; }
 static inline uint32_t krn_mb_in_seq(const krn_run *r, uint32_t m) { return m % (r->seq / r->b); }
 
