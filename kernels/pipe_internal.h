@@ -76,6 +76,9 @@ typedef struct {
 typedef struct {
   uint32_t next;      /* next micro-batch it computes */
   uint64_t core_free; /* first cycle its core is free */
+  uint64_t first;     /* cycle its first compute started (0 before) */
+  uint64_t wait_in, wait_out; /* cycles idle before a micro-batch's compute (the first's excepted),
+                                 waiting for its inputs, or for its stage's output of m - 2 to leave */
   uint64_t busy, macs, sram, weights; /* weights: bytes of sram (krn_cost) */
   krn_kernel kernel; /* GEMM: the kernel it runs */
   uint64_t nnz;      /* GEMM: its tile's nonzeros; EMBED: its rows */

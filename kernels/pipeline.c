@@ -225,6 +225,11 @@ static void try_compute(krn_pipe *p, uint32_t si, uint32_t local) {
       start = max_u64(start, s->out_free[j]);
     }
     if (s->st.first == NEVER || start < s->st.first) s->st.first = start;
+    if (m == 0) pe->first = start;
+    else if (start > pe->core_free) { /* idle since its last compute: what it waited for */
+      const uint64_t out = m >= 2 ? s->out_free[(m - 2) % RING] : 0;
+      *(e->in_done >= out ? &pe->wait_in : &pe->wait_out) += start - pe->core_free;
+    }
     pe->next++;
     if (++s->started[m % RING] == s->rows * s->cols) { /* a deferred micro-batch may take its entries now */
       char err[256] = "";
@@ -629,6 +634,8 @@ krn_stage_stats krn_pipe_stats(const krn_pipe *p, uint32_t si) {
     const pe_state *pe = &s->pe[l];
     if (pe->busy > st.busy_max) st.busy_max = pe->busy;
     st.busy_sum += pe->busy;
+    st.wait_in_sum += pe->wait_in;
+    st.wait_out_sum += pe->wait_out;
     st.macs += pe->macs;
     if (pe->sram > st.sram_max) st.sram_max = pe->sram;
     st.weight_bytes += pe->weights;
@@ -643,5 +650,6 @@ krn_pe_stats krn_pipe_pe(const krn_pipe *p, uint32_t si, uint32_t local) {
   const stage *s = &p->st[si];
   const pe_state *pe = &s->pe[local];
   return (krn_pe_stats){krn_col_x(s, local % s->cols), krn_row_y(s, local / s->cols), pe->busy, pe->macs, pe->sram,
-                        pe->weights, krn_kind_of(s->s.kind)->picks_kernel ? pe->kernel : KRN_AUTO};
+                        pe->weights, krn_kind_of(s->s.kind)->picks_kernel ? pe->kernel : KRN_AUTO, pe->first,
+                        pe->core_free, pe->wait_in, pe->wait_out};
 }

@@ -128,6 +128,7 @@ static inline uint32_t krn_mb_in_seq(const krn_run *r, uint32_t m) { return m % 
 /* Per stage, after a run. */
 typedef struct {
   uint64_t busy_max, busy_sum; /* compute cycles of its busiest PE, and of all its PEs */
+  uint64_t wait_in_sum, wait_out_sum; /* its PEs' krn_pe_stats.wait_in and wait_out, summed */
   uint64_t macs;               /* multiply-accumulates executed */
   uint64_t sram_max;           /* bytes of its fullest PE */
   uint64_t weight_bytes;       /* bytes of weights, tables and gains its PEs keep (in each
@@ -190,6 +191,11 @@ typedef struct {
   uint64_t sram;       /* bytes, the reserve included */
   uint64_t weights;    /* of sram: weights, tables and gains */
   krn_kernel kernel;   /* GEMM: the kernel it ran (KRN_SPARSE or KRN_DENSE); else KRN_AUTO */
+  uint64_t first, last; /* cycle its first compute started, and its core was last free */
+  uint64_t wait_in;     /* cycles it sat idle before a micro-batch's compute (the first's excepted)
+                           because that micro-batch's inputs had not all arrived */
+  uint64_t wait_out;    /* ... because its stage's output of two micro-batches before had not all left
+                           (double-buffered outputs: its consumers had not taken it) */
 } krn_pe_stats;
 krn_pe_stats krn_pipe_pe(const krn_pipe *p, uint32_t stage, uint32_t local_pe);
 

@@ -160,7 +160,9 @@ static const command commands[] = {
      "nnz_max, nnz_mean, first, cycles (first compute to last output sent),\n"
      "bound_cycles (the busiest PE's compute, or its ramp traffic of the\n"
      "micro-batches after its input buffers' depth),\n"
-     "placer_interval, macs, sram_max_bytes.\n"
+     "placer_interval, macs, sram_max_bytes, weight_bytes, wait_inputs and\n"
+     "wait_outputs (mean cycles a PE sat idle before a micro-batch's compute, for\n"
+     "its inputs, or for its stage's output of two micro-batches before to leave).\n"
      "pes.csv: x, y, stage (index, -1 unused), op, busy_cycles, busy_fraction, sram_bytes.\n",
      OPT_RUN, FMT_ALL, ws_cmd_run},
     {"sweep", "run end to end at several sparsity levels (and values of one key): speedup, memory",

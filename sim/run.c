@@ -139,6 +139,8 @@ static const ws_column ops_columns[] = {
     WS_COLUMN(strat_op, macs, "macs", "multiply-accumulates"),
     WS_COLUMN(strat_op, sram_max, "sram_max_bytes", "bytes"),
     WS_COLUMN(strat_op, weight_bytes, "weight_bytes", "bytes"),
+    WS_COLUMN(strat_op, wait_inputs, "wait_inputs", "cycles per PE"),
+    WS_COLUMN(strat_op, wait_outputs, "wait_outputs", "cycles per PE"),
 };
 
 const ws_column *ws_run_totals_columns(size_t *n) {

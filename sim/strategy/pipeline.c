@@ -81,6 +81,8 @@ static void op_row(strat_result *r, const ws_placement *place, uint32_t i, const
   o->sram_max = st.sram_max;
   o->weight_bytes = st.weight_bytes;
   o->interval = pl->est.interval;
+  o->wait_inputs = st.pes ? (double)st.wait_in_sum / st.pes : 0;
+  o->wait_outputs = st.pes ? (double)st.wait_out_sum / st.pes : 0;
   for (uint32_t l = 0; l < st.pes; l++) {
     const krn_pe_stats pe = krn_pipe_pe(pipe, i, l);
     const size_t at = (size_t)pe.y * r->W + pe.x;

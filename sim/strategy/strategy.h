@@ -54,6 +54,8 @@ typedef struct {
   uint64_t sram_max;       /* bytes of its fullest PE */
   uint64_t weight_bytes;   /* weights, tables and gains its PEs keep, in their kernels' encoding */
   uint64_t interval;       /* the placer's estimate, cycles per micro-batch */
+  double wait_inputs;      /* per PE (mean): cycles idle before a micro-batch's compute, for its inputs */
+  double wait_outputs;     /* ... for its stage's output of two micro-batches before to leave */
 } strat_op;
 
 /* A run's totals (run.h defines each). */
