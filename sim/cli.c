@@ -193,7 +193,9 @@ static const command commands[] = {
      "sparse kernel), wall_s, then micro_batch, sparse_setup, value (of --vary),\n"
      "fill_cycles, steady_interval, bound_cycles, placer_interval, flops_dense,\n"
      "flops_executed, flops_per_s, peak_fraction, events, events_per_s, sim_wall_s,\n"
-     "peak_rss_bytes, flops_simulated (see 'wafersim run --help').\n",
+     "peak_rss_bytes, flops_simulated, bound_cycles_wafer, bound_fraction, batch,\n"
+     "limit, limit_stage (see 'wafersim run --help'). With workload.micro_batch:\n"
+     "auto, micro_batch is the size each point's placer chose.\n",
      OPT_SWEEP | OPT_SPARSITY, FMT_ALL, ws_cmd_sweep},
     {"check", "compare a run's or sweep's figures with a baseline (CI regression): what moved",
      "  --baseline FILE    the baseline: a run.json or sweep.json wafersim wrote\n"
