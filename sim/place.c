@@ -644,6 +644,10 @@ ws_placement *ws_place(const ws_config *cfg, char *err, size_t errlen) {
   return q;
 }
 
+uint64_t ws_place_estimated_cycles(const ws_place_totals *t, uint32_t micro_batches) {
+  return t->fill_latency + (uint64_t)(micro_batches > 0 ? micro_batches - 1 : 0) * t->stage_max;
+}
+
 ws_placement *ws_place_choose(ws_input *in, char *err, size_t errlen) {
   if (in->micro_batch > 0) return ws_place_input(in, err, errlen);
   ws_placement *best = NULL;
@@ -661,8 +665,7 @@ ws_placement *ws_place_choose(ws_input *in, char *err, size_t errlen) {
       ws_placement_destroy(p);
       continue;
     }
-    /* its estimated cycles: the fill, then a micro-batch every stage_max */
-    const uint64_t cycles = p->tot.fill_latency + (uint64_t)(in->micro_batches - 1) * p->tot.stage_max;
+    const uint64_t cycles = ws_place_estimated_cycles(&p->tot, in->micro_batches);
     if (best && cycles > best_cycles) {
       ws_placement_destroy(p);
       continue;

@@ -111,6 +111,9 @@ ws_placement *ws_place_input(const ws_input *in, char *err, size_t errlen);
  * simulate); in->micro_batch and micro_batches are set to it. If none
  * places, the error is the smallest b's. */
 #define WS_AUTO_MICRO_BATCH_MAX 64
+/* The placement's estimate of a run of `micro_batches`: its fill, then a
+ * micro-batch every stage_max. */
+uint64_t ws_place_estimated_cycles(const ws_place_totals *t, uint32_t micro_batches);
 ws_placement *ws_place_choose(ws_input *in, char *err, size_t errlen);
 void ws_placement_destroy(ws_placement *p);
 /* Before any work: whether cfg's weights can fit in the mesh's SRAM (as

@@ -47,7 +47,11 @@
  *                    to the wafer's limit (1 for the bound itself) (schema 5);
  *   limit, limit_stage what stops the placer lowering the interval and at which
  *                    stage (place.h; empty for a strategy that places nothing)
- *                    (schema 6).
+ *                    (schema 6);
+ *   placer_cycles    the placer's estimate of cycles, fill_latency +
+ *                    (micro_batches - 1) x placer_interval (what
+ *                    workload.micro_batch: auto minimises; 0 without a
+ *                    placer) (schema 6).
  * With sim.strategy: bound the op rows and totals are the bound's (bound.c
  * says which fields it leaves 0, and that its flops_per_s and peak_fraction
  * count the accounting's FLOPs). */

@@ -462,6 +462,7 @@ static const ws_column point_columns[] = {
     WS_COLUMN(point, cfg.workload.batch, "batch", "sequences"),
     WS_COLUMN_GET("limit", NULL, WS_COL_STR, get_limit, "the point's limit (run.h): what stops its placer's interval lower"),
     WS_COLUMN_GET("limit_stage", NULL, WS_COL_STR, get_limit_stage, "the point's limit_stage (run.h)"),
+    WS_COLUMN(point, tot.placer_cycles, "placer_cycles", "cycles"),
 };
 #define NPOINT_COLUMNS (sizeof point_columns / sizeof point_columns[0])
 

@@ -42,6 +42,8 @@ TEST(MicroBatch, AutoTakesTheFewestEstimatedCyclesAndRunsAsThatSize) {
   const ws_run_totals *a = ws_run_totals_of(autod.get()), *f = ws_run_totals_of(fixed.get());
   EXPECT_EQ(a->micro_batch, best);
   EXPECT_EQ(a->micro_batches, 128 / best);
+  EXPECT_EQ(a->placer_cycles, best_cycles); /* the run reports the estimate it was chosen by */
+  EXPECT_EQ(f->placer_cycles, best_cycles);
   EXPECT_EQ(a->cycles, f->cycles);
   EXPECT_EQ(a->fill_cycles, f->fill_cycles);
   EXPECT_EQ(a->macs, f->macs);

@@ -158,6 +158,7 @@ static void place_totals(strat_result *r, const ws_placement *place) {
   const ws_place_totals *pt = ws_placement_totals(place);
   t->stages = r->nops;
   t->placer_interval = pt->stage_max;
+  t->placer_cycles = ws_place_estimated_cycles(pt, t->micro_batches);
   t->pes_used = pt->pes_used;
   t->pes_mesh = pt->pes_mesh;
   t->place_wall_s = pt->wall_s;

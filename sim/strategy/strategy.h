@@ -74,6 +74,7 @@ typedef struct {
   double kernel_mix;
   uint32_t stages, micro_batch, micro_batches;
   uint64_t placer_interval;
+  uint64_t placer_cycles; /* pipeline: the placer's estimate of cycles (fill, then placer_interval a micro-batch) */
   uint64_t events, wavelets_sent, link_wavelets;
   double wall_s, place_wall_s, sim_wall_s;
   double events_per_s;
