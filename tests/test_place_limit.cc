@@ -80,7 +80,7 @@ TEST(PlaceLimit, TheRunAndTheSweepReportThePlacementsLimit) {
   ASSERT_EQ(s.status, 0) << s.err;
   const std::string header = s.out.substr(0, s.out.find('\n'));
   EXPECT_NE(header.find(",limit,limit_stage"), std::string::npos) << header;
-  EXPECT_NE(s.out.find(",tile,L0.attention\n"), std::string::npos) << s.out;
+  EXPECT_NE(s.out.find(",tile,L0.attention,"), std::string::npos) << s.out;
 }
 
 }  // namespace
