@@ -454,11 +454,11 @@ static bool grow(void **a, uint32_t *cap, uint32_t n, size_t size) {
 krn_pipe *krn_pipe_create(sim_engine *e, fab_fabric *f, const krn_machine *m,
                           const krn_stage *stages, uint32_t nstages, const krn_run *run, char *err,
                           size_t errlen) {
-  if (nstages == 0 || run->b == 0 || run->micro_batches == 0 ||
-      (uint64_t)run->seq * krn_run_sequences(run) != (uint64_t)run->b * run->micro_batches || run->seq % run->b != 0) {
+  if (nstages == 0 || run->b == 0 || run->micro_batches == 0 || run->seq == 0 || run->seq % run->b != 0 ||
+      (uint64_t)run->b * run->micro_batches % run->seq != 0) {
     snprintf(err, errlen,
-             "pipeline: need stages, b >= 1, micro-batches >= 1 and seq x sequences = b x micro-batches, b dividing "
-             "seq");
+             "pipeline: need stages, b >= 1, micro-batches >= 1, b dividing seq and seq dividing b x micro-batches "
+             "(whole sequences)");
     return NULL;
   }
   for (uint32_t i = 0; i < nstages; i++)

@@ -97,32 +97,31 @@ typedef struct {
   krn_kernel kernel;      /* GEMM: KRN_SPARSE, KRN_DENSE or KRN_AUTO (per PE) */
   const wl_mask *mask;    /* GEMM: kept weights, k x n (NULL: all) */
   uint32_t heads;         /* ATTENTION: heads (n = heads x head size) */
-  uint32_t sequences;     /* the run's sequences (krn_run's; 0 counts as 1): ATTENTION keeps
-                             the keys and values of every one */
+  uint32_t sequences;     /* the run's sequences (krn_run_sequences; 0 counts as 1): ATTENTION
+                             keeps the keys and values of every one */
   bool bias_add;          /* GEMM: add a bias at its outputs; EMBED: add the positions (table rows) */
   /* functional values (only with functional mode) */
   const float *weight;    /* GEMM: W[k x n]; EMBED: token table [k x n]; LAYERNORM: gain[n] */
   const float *bias;      /* GEMM: bias[n] or NULL; EMBED: positions [seq x n]; LAYERNORM: shift[n] */
 } krn_stage;
 
-/* The tokens a run takes: `sequences` sequences of seq tokens each, one
- * after another, in micro-batches of b; micro-batch m is tokens m b ..
- * m b + b - 1 of them all, of sequence m / (seq / b). A token attends to
- * the tokens before it in its own sequence only. */
+/* The tokens a run takes: b x micro_batches / seq sequences of seq tokens
+ * each, one after another, in micro-batches of b; micro-batch m is tokens
+ * m b .. m b + b - 1 of them all, of sequence m / (seq / b). A token
+ * attends to the tokens before it in its own sequence only. */
 typedef struct {
   uint32_t b;             /* tokens per micro-batch */
   uint32_t micro_batches; /* micro-batches of all the sequences */
-  uint32_t seq;           /* tokens in a sequence (b x its micro-batches) */
-  uint32_t sequences;     /* sequences (0 counts as 1): seq x sequences = b x micro_batches */
+  uint32_t seq;           /* tokens in a sequence (b x its micro-batches; divides b x micro_batches) */
   bool functional;
   const uint32_t *tokens; /* the token ids of every sequence, one after another (functional; else
                              NULL: uniform hits) */
   const float *input;     /* functional, for a GEMM with no producer: tokens x k activations */
 } krn_run;
 
-/* Sequences of a run (0 counts as 1), and micro-batch m's index within its
- * sequence (its sequence is m / (seq / b)). */
-static inline uint32_t krn_run_sequences(const krn_run *r) { return r->sequences ? r->sequences : 1; }
+/* Sequences of a run, and micro-batch m's index within its sequence (its
+ * sequence is m / (seq / b)). */
+static inline uint32_t krn_run_sequences(const krn_run *r) { return r->b * r->micro_batches / r->seq; }
 static inline uint32_t krn_mb_in_seq(const krn_run *r, uint32_t m) { return m % (r->seq / r->b); }
 
 /* Per stage, after a run. */

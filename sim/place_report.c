@@ -27,7 +27,7 @@ static int routes(ws_placement *p, char *err, size_t errlen) {
     return -1;
   }
   for (uint32_t i = 0; i < p->n; i++) stages[i] = p->st[i].stage;
-  const krn_run run = {.b = p->b, .micro_batches = p->seq / p->b * p->in->batch, .seq = p->seq, .sequences = p->in->batch};
+  const krn_run run = {.b = p->b, .micro_batches = p->seq / p->b * p->in->batch, .seq = p->seq};
   ws_program prog;
   const int rc = ws_program_create(&prog, &p->fc, &p->m, stages, p->n, &run, err, errlen);
   if (rc == 0) {

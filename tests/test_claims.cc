@@ -275,7 +275,7 @@ TEST(Claims, CausalAttentionCostGrowsWithThePositionUpToTwiceTheMean) {
   char err[1024] = "";
   sim_engine *e = sim_engine_create(nullptr, err, sizeof err);
   fab_fabric *f = fab_create(e, &fc, err, sizeof err);
-  const krn_run run = {b, mbs, b * mbs, 1, false, nullptr, nullptr};
+  const krn_run run = {b, mbs, b * mbs, false, nullptr, nullptr};
   krn_pipe *p = krn_pipe_create(e, f, &mach, stages.data(), (uint32_t)stages.size(), &run, err, sizeof err);
   ASSERT_NE(p, nullptr) << err;
   ASSERT_EQ(sim_engine_run(e), 0);

@@ -142,7 +142,7 @@ inline bool simulate_placed(const ws_config &c, Simulated &s) {
   ws_config_fabric(&c, &fc);
   ws_config_machine(&c, &m);
   const uint32_t b = (uint32_t)c.workload.micro_batch, seq = (uint32_t)c.workload.seq_len;
-  const krn_run run = {b, seq / b, seq, 1, false, nullptr, nullptr};
+  const krn_run run = {b, seq / b, seq, false, nullptr, nullptr};
   s.e = sim_engine_create(nullptr, err, sizeof err);
   s.f = s.e ? fab_create(s.e, &fc, err, sizeof err) : nullptr;
   s.p = s.f ? krn_pipe_create(s.e, s.f, &m, s.stages.data(), (uint32_t)s.stages.size(), &run, err, sizeof err)

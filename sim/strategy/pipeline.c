@@ -98,7 +98,7 @@ static int run_pipeline(strat_result *r, const ws_placement *place, const ws_inp
                         void *ctx, char *err, size_t errlen) {
   const ws_config *cfg = in->cfg;
   const uint32_t b = in->micro_batch, seq = in->keys;
-  krn_run run = {.b = b, .micro_batches = in->micro_batches, .seq = seq, .sequences = in->batch};
+  krn_run run = {.b = b, .micro_batches = in->micro_batches, .seq = seq};
   const fab_config fc = in->fc;
   const krn_machine m = in->m;
   krn_stage *stages = malloc(r->nops * sizeof *stages);
