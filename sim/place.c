@@ -369,19 +369,18 @@ static bool layout(search *S, uint64_t T) {
  * 0 if none up to T_MAX. The layout is left in S->region. */
 static uint64_t best_interval(search *S) {
   if (!layout(S, T_MAX)) return 0; /* not even at any interval: every stage at its fewest PEs */
+  ws_place_limit fail = WS_LIMIT_NONE; /* why lo's layout failed: what stops a lower interval */
+  uint32_t fail_stage = 0;
   uint64_t hi = 1024;
-  while (hi < T_MAX && !layout(S, hi)) hi *= 2;
+  while (hi < T_MAX && !layout(S, hi)) fail = S->fail, fail_stage = S->fail_stage, hi *= 2;
   if (hi >= T_MAX) return 0;
   uint64_t lo = hi / 2; /* fails (or is below every stage's floor) */
+  if (hi == 1024 && !layout(S, lo)) fail = S->fail, fail_stage = S->fail_stage; /* lo not tried yet */
   while (hi - lo > 1 && hi - lo > hi / 2000) {
     const uint64_t mid = lo + (hi - lo) / 2;
     if (layout(S, mid)) hi = mid;
-    else lo = mid;
+    else lo = mid, fail = S->fail, fail_stage = S->fail_stage;
   }
-  /* what stops a lower interval: why the layout at lo fails */
-  if (layout(S, lo)) S->fail = WS_LIMIT_NONE; /* lo was never tried and fits: no limit met */
-  const ws_place_limit fail = S->fail;
-  const uint32_t fail_stage = S->fail_stage;
   layout(S, hi);
   S->fail = fail;
   S->fail_stage = fail_stage;
@@ -427,21 +426,18 @@ static void orient(ws_placement *p, uint32_t h) {
   }
 }
 
-/* What stops every layout on shelves of S->h rows, at any interval, in words
- * appended to buf. */
+/* What stops every layout on shelves of S->h rows, at any interval, in words into buf. */
 static void why_no_layout(search *S, char *buf, size_t len) {
   memset(S->memo, 0, (size_t)S->p->n * (S->p->W + 1) * sizeof *S->memo);
   layout(S, T_MAX);
-  const size_t at = strlen(buf);
   const char *stage = S->p->st[S->fail_stage].stage.name;
   switch (S->fail) {
-  case WS_LIMIT_SRAM: snprintf(buf + at, len - at, "stage %s does not fit in SRAM", stage); break;
-  case WS_LIMIT_COLORS: snprintf(buf + at, len - at, "the routes of stage %s exceed fabric.colors", stage); break;
+  case WS_LIMIT_SRAM: snprintf(buf, len, "stage %s does not fit in SRAM", stage); break;
+  case WS_LIMIT_COLORS: snprintf(buf, len, "the routes of stage %s exceed fabric.colors", stage); break;
   case WS_LIMIT_WIDTH:
-    snprintf(buf + at, len - at, "the stages up to %s need more than the mesh's %u columns on one shelf", stage,
-             S->p->W);
+    snprintf(buf, len, "the stages up to %s need more than the mesh's %u columns on one shelf", stage, S->p->W);
     break;
-  default: snprintf(buf + at, len - at, "the stages need more shelves than the mesh has"); break;
+  default: snprintf(buf, len, "the stages need more shelves than the mesh has"); break;
   }
 }
 
@@ -482,23 +478,19 @@ static void explain(search *S, const uint32_t *heights, uint32_t nh, char *err, 
   }
   int n = snprintf(err, errlen, "place: the %u x %u mesh is too small for the %u stages of GPT-3 %s at any interval",
                    p->W, p->H, p->n, mdl_graph_model(p->g)->name);
-  for (uint32_t k = 0; S->memo && k < nh && n >= 0 && (size_t)n < errlen;) { /* a group of heights with one reason */
-    char why[256] = "", next[256] = "";
+  char why[16][256]; /* per height tried (at most 16), once */
+  for (uint32_t k = 0; S->memo && k < nh; k++) {
     S->h = heights[k];
-    why_no_layout(S, why, sizeof why);
+    why_no_layout(S, why[k], sizeof why[k]);
+  }
+  for (uint32_t k = 0; S->memo && k < nh && n >= 0 && (size_t)n < errlen;) { /* a group of heights with one reason */
     uint32_t last = k;
-    while (last + 1 < nh) {
-      next[0] = '\0';
-      S->h = heights[last + 1];
-      why_no_layout(S, next, sizeof next);
-      if (strcmp(next, why) != 0) break;
-      last++;
-    }
+    while (last + 1 < nh && strcmp(why[last + 1], why[k]) == 0) last++;
     if (last == k)
-      n += snprintf(err + n, errlen - (size_t)n, "%s shelves of %u rows: %s", k ? ";" : ":", heights[k], why);
+      n += snprintf(err + n, errlen - (size_t)n, "%s shelves of %u rows: %s", k ? ";" : ":", heights[k], why[k]);
     else
       n += snprintf(err + n, errlen - (size_t)n, "%s shelves of %u to %u rows: %s", k ? ";" : ":", heights[k],
-                    heights[last], why);
+                    heights[last], why[k]);
     k = last + 1;
   }
   if (n >= 0 && (size_t)n < errlen)
