@@ -162,25 +162,11 @@ static void list_choices(const ws_key *k, char *buf, size_t len) {
     used += (size_t)snprintf(buf + used, len - used, "%s %s", i ? "," : "", names[i]);
 }
 
-/* An integer key's text; with WS_F_AUTO also "auto" (0), which the error
- * message then offers. */
-static int parse_int(ws_config *cfg, const ws_key *k, const char *text, char *msg, size_t msglen) {
-  if ((k->flags & WS_F_AUTO) && strcmp(text, "auto") == 0) {
-    *(int64_t *)field(cfg, k) = 0;
-    return 0;
-  }
-  const int rc = ws_units_parse(text, WS_UNIT_COUNT, k->min, k->max, field(cfg, k), msg, msglen);
-  char *got = rc != 0 && (k->flags & WS_F_AUTO) ? strstr(msg, ", got ") : NULL;
-  if (got && strlen(msg) + 8 < msglen) { /* "expected an integer in [lo, hi] or auto, got ..." */
-    memmove(got + 8, got, strlen(got) + 1);
-    memcpy(got, " or auto", 8);
-  }
-  return rc;
-}
-
 int ws_schema_parse(ws_config *cfg, const ws_key *k, const char *text, char *msg, size_t msglen) {
   switch (k->type) {
-    case WS_K_INT: return parse_int(cfg, k, text, msg, msglen);
+    case WS_K_INT: /* with WS_F_AUTO also "auto", kept as 0 */
+      return (k->flags & WS_F_AUTO) ? ws_units_parse_or(text, WS_UNIT_COUNT, k->min, k->max, "auto", 0, field(cfg, k), msg, msglen)
+                                    : ws_units_parse(text, WS_UNIT_COUNT, k->min, k->max, field(cfg, k), msg, msglen);
     case WS_K_BYTES: return ws_units_parse(text, WS_UNIT_BYTES, k->min, k->max, field(cfg, k), msg, msglen);
     case WS_K_HZ: return ws_units_parse(text, WS_UNIT_HZ, k->min, k->max, field(cfg, k), msg, msglen);
     case WS_K_FRACTION: return ws_units_parse_real(text, 0.0, 1.0, 1, field(cfg, k), msg, msglen);

@@ -40,13 +40,14 @@ static const char *what_of(ws_unit u) {
   }
 }
 
+/* What was expected: a quantity of `unit` in [min, max], or the word `word` (NULL: none). */
 static void expected(char *err, size_t errlen, const char *text, ws_unit unit, int64_t min,
-                     int64_t max, const char *why) {
+                     int64_t max, const char *word, const char *why) {
   char lo[32], hi[32];
   ws_units_format(min, unit, lo, sizeof lo);
   ws_units_format(max, unit, hi, sizeof hi);
-  snprintf(err, errlen, "expected %s in [%s, %s], got '%s'%s%s", what_of(unit), lo, hi, text,
-           why ? ": " : "", why ? why : "");
+  snprintf(err, errlen, "expected %s in [%s, %s]%s%s, got '%s'%s%s", what_of(unit), lo, hi, word ? " or " : "",
+           word ? word : "", text, why ? ": " : "", why ? why : "");
 }
 
 /* Reads a decimal number "[+-]digits[.digits][e[+-]digits]" as mant x 10^exp10.
@@ -85,15 +86,16 @@ static const char *read_decimal(const char *p, __int128 *mant, int *exp10, int *
   return p;
 }
 
-int ws_units_parse(const char *text, ws_unit unit, int64_t min, int64_t max, int64_t *out,
-                   char *err, size_t errlen) {
+/* ws_units_parse, whose errors also offer `word` (NULL: none). */
+static int parse_quantity(const char *text, ws_unit unit, int64_t min, int64_t max, const char *word, int64_t *out,
+                          char *err, size_t errlen) {
   const char *p = text;
   while (isspace((unsigned char)*p)) p++;
   __int128 mant;
   int exp10, too_long;
   const char *end = read_decimal(p, &mant, &exp10, &too_long);
   if (!end) {
-    expected(err, errlen, text, unit, min, max, NULL);
+    expected(err, errlen, text, unit, min, max, word, NULL);
     return -1;
   }
   while (isspace((unsigned char)*end)) end++;
@@ -112,7 +114,7 @@ int ws_units_parse(const char *text, ws_unit unit, int64_t min, int64_t max, int
     for (; i < n; i++)
       if (strlen(defs[i].name) == ulen && strncasecmp(end, defs[i].name, ulen) == 0) break;
     if (i == n) {
-      expected(err, errlen, text, unit, min, max,
+      expected(err, errlen, text, unit, min, max, word,
                unit == WS_UNIT_COUNT ? "no unit allowed" : "unknown unit");
       return -1;
     }
@@ -122,7 +124,7 @@ int ws_units_parse(const char *text, ws_unit unit, int64_t min, int64_t max, int
   __int128 v = mant * factor;
   const __int128 limit = (__int128)INT64_MAX;
   if (too_long || exp10 > 30 || exp10 < -30) {
-    expected(err, errlen, text, unit, min, max, "too many digits");
+    expected(err, errlen, text, unit, min, max, word, "too many digits");
     return -1;
   }
   for (; exp10 > 0; exp10--) {
@@ -131,17 +133,31 @@ int ws_units_parse(const char *text, ws_unit unit, int64_t min, int64_t max, int
   }
   for (; exp10 < 0; exp10++) {
     if (v % 10 != 0) {
-      expected(err, errlen, text, unit, min, max, bare ? bare : "not a whole number of base units");
+      expected(err, errlen, text, unit, min, max, word, bare ? bare : "not a whole number of base units");
       return -1;
     }
     v /= 10;
   }
   if (v < min || v > max) {
-    expected(err, errlen, text, unit, min, max, bare);
+    expected(err, errlen, text, unit, min, max, word, bare);
     return -1;
   }
   *out = (int64_t)v;
   return 0;
+}
+
+int ws_units_parse(const char *text, ws_unit unit, int64_t min, int64_t max, int64_t *out, char *err,
+                   size_t errlen) {
+  return parse_quantity(text, unit, min, max, NULL, out, err, errlen);
+}
+
+int ws_units_parse_or(const char *text, ws_unit unit, int64_t min, int64_t max, const char *word, int64_t word_value,
+                      int64_t *out, char *err, size_t errlen) {
+  if (strcmp(text, word) == 0) {
+    *out = word_value;
+    return 0;
+  }
+  return parse_quantity(text, unit, min, max, word, out, err, errlen);
 }
 
 int ws_units_parse_real(const char *text, double lo, double hi, int hi_open, double *out,

@@ -23,6 +23,11 @@ typedef enum {
 int ws_units_parse(const char *text, ws_unit unit, int64_t min, int64_t max, int64_t *out,
                    char *err, size_t errlen);
 
+/* The same, or the word `word`, which reads as word_value (an error then
+ * says "expected ... in [min, max] or WORD"). */
+int ws_units_parse_or(const char *text, ws_unit unit, int64_t min, int64_t max, const char *word, int64_t word_value,
+                      int64_t *out, char *err, size_t errlen);
+
 /* Parse a finite decimal number in [lo, hi) (hi_open != 0) or [lo, hi]. */
 int ws_units_parse_real(const char *text, double lo, double hi, int hi_open, double *out,
                         char *err, size_t errlen);
