@@ -84,8 +84,10 @@ typedef struct {
   void (*compute)(krn_pipe *p, uint32_t si, uint32_t local, uint32_t m, uint64_t start);
   /* Its reduction of column (or row) a finished at the result PE with values v (functional; else NULL). */
   void (*result)(krn_pipe *p, uint32_t si, uint32_t a, uint32_t m, const float *v, uint64_t cycle);
-  /* Its all-reduce (max, or statistics) of m reached PE `local` with values v. NULL: none. */
-  void (*all_reduced)(krn_pipe *p, uint32_t si, uint32_t local, uint32_t m, const float *v, uint64_t cycle);
+  /* Its all-reduce (max, or statistics; `row`: attention's partial scores along a row) of m reached PE
+     `local` with values v. NULL: none. */
+  void (*all_reduced)(krn_pipe *p, uint32_t si, uint32_t local, uint32_t m, bool row, const float *v,
+                      uint64_t cycle);
   /* ---- functional values (sim/functional.c) ---- */
   /* Whether it has the values functional mode needs (weights, table, token ids or input). NULL: none. */
   bool (*has_values)(const krn_stage *s, const krn_run *run);

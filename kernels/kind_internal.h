@@ -23,10 +23,11 @@ bool krn_cuts_ok(const uint32_t *c, uint32_t parts, uint32_t n);
 slot krn_make_slot(const stage *s, uint32_t width, uint32_t i, uint32_t j, uint32_t f0, uint32_t f1);
 /* "pipeline: stage NAME (c x r PEs): why" into err; -1. */
 int krn_shape_error(const stage *s, const char *why, char *err, size_t errlen);
-/* A round of a stage's collective c (column or row col) for micro-batch m: each member's transfer goes
-   to its PE's ring (max or red); the result member is tagged. 0, or -1 with the reason. */
+/* A round of a stage's collective c (column or row col, or its index among the stage's row collectives)
+   for micro-batch m: each member's transfer goes to its PE's ring (red, max or row, as `which`); the
+   result member is tagged. 0, or -1 with the reason. */
 int krn_round(krn_pipe *p, uint32_t si, fab_coll *c, uint32_t col, uint32_t m, uint32_t wavelets, uint32_t values,
-              fab_op op, bool is_max, char *err, size_t errlen);
+              fab_op op, krn_coll_role which, char *err, size_t errlen);
 /* Micro-batch m's rounds of the stage's chains of partial sums (one per column, the embedding's per row). */
 int krn_arm_partials(krn_pipe *p, uint32_t si, uint32_t m, char *err, size_t errlen);
 /* Transfer x is ready at `end`, with values v when functional (copied); released. */

@@ -34,11 +34,12 @@ static int pe_setup(krn_pipe *p, uint32_t si, uint32_t l, krn_cost *cost, char *
 static int arm(krn_pipe *p, uint32_t si, uint32_t m, char *err, size_t errlen) {
   stage *s = &p->st[si];
   const uint32_t v = 2 * p->run.b; /* a sum and a sum of squares per token */
-  return s->max ? krn_round(p, si, s->max[0], 0, m, v, v, FAB_SUM, true, err, errlen) : 0;
+  return s->max ? krn_round(p, si, s->max[0], 0, m, v, v, FAB_SUM, KRN_COLL_MAX, err, errlen) : 0;
 }
 
 /* Phase 2 at PE l, the region's sums in: normalise. */
-static void phase2(krn_pipe *p, uint32_t si, uint32_t l, uint32_t m, const float *sums, uint64_t at) {
+static void phase2(krn_pipe *p, uint32_t si, uint32_t l, uint32_t m, bool row, const float *sums, uint64_t at) {
+  (void)row; /* its one all-reduce */
   stage *s = &p->st[si];
   const krn_stage *k = &s->s;
   const uint32_t b = p->run.b, n0 = s->nc[l], nt = s->nc[l + 1] - n0;
@@ -77,7 +78,7 @@ static void compute(krn_pipe *p, uint32_t si, uint32_t l, uint32_t m, uint64_t s
   if (s->max)
     krn_ready(p, krn_pe_mb(s, l, m)->max, end, sums);
   else
-    phase2(p, si, l, m, sums, end);
+    phase2(p, si, l, m, false, sums, end);
   free(sums);
 }
 

@@ -56,9 +56,11 @@ typedef struct {
 
 /* What a fabric transfer is, for the callbacks. */
 enum { TAG_NONE, TAG_SEND, TAG_RELAY, TAG_HOST, TAG_RESULT, TAG_MAX };
+/* A stage's collectives: a PE's member of each (pe_mb's red, max and row). */
+typedef enum { KRN_COLL_RED, KRN_COLL_MAX, KRN_COLL_ROW } krn_coll_role;
 typedef struct {
   uint8_t role;
-  uint8_t input;     /* TAG_RELAY: which input of the stage */
+  uint8_t input;     /* TAG_RELAY: which input of the stage; TAG_MAX: which all-reduce (krn_coll_role) */
   uint32_t stage, a; /* a: flow (SEND), piece (RELAY), slot (HOST), column or row (RESULT, MAX) */
   uint32_t m;
 } tag;
@@ -70,6 +72,8 @@ typedef struct {
   uint64_t in_done;             /* cycle its inputs were all in, NEVER before */
   fab_xfer red;                 /* its member of the stage's reduction round (chain or sum) */
   fab_xfer max;                 /* its member of the max or statistics all-reduce */
+  fab_xfer row;                 /* ATTENTION with a head over several columns: its member of its row's
+                                   all-reduce of partial scores */
   float *scratch;               /* functional: kept between two phases */
 } pe_mb;
 
@@ -99,6 +103,9 @@ typedef struct {
   fab_coll **red; /* nred: per column (GEMM: chain; ATTENTION: sum), per row (EMBED: chain) */
   uint32_t nred;
   fab_coll **max; /* ATTENTION: per column, max all-reduce; LAYERNORM: [0], the row's all-reduce */
+  fab_coll **row; /* ATTENTION: per row and head (rows x heads; NULL where a head has one column), the
+                     all-reduce of partial scores over the head's columns */
+  uint32_t nrow;
   pe_state *pe;   /* rows x cols */
   bool entry;     /* no producer: it arms its own micro-batches */
   uint32_t window; /* it arms m only once its output of m - window was sent: its deepest
@@ -184,6 +191,7 @@ int krn_stage_setup(krn_pipe *p, uint32_t si, char *err, size_t errlen);
 int krn_stage_arm(krn_pipe *p, uint32_t si, uint32_t m, char *err, size_t errlen);
 void krn_stage_compute(krn_pipe *p, uint32_t si, uint32_t local, uint32_t m, uint64_t start);
 void krn_stage_result(krn_pipe *p, const tag *t, fab_xfer x, uint64_t cycle);
-void krn_stage_max(krn_pipe *p, uint32_t si, uint32_t local, uint32_t m, fab_xfer x, uint64_t cycle);
+void krn_stage_max(krn_pipe *p, uint32_t si, uint32_t local, uint32_t m, krn_coll_role which, fab_xfer x,
+                   uint64_t cycle);
 
 #endif

@@ -388,7 +388,9 @@ static void on_delivery(void *ctx, fab_pe pe, uint32_t route, fab_xfer sender, u
       break;
     }
     case TAG_HOST: krn_arrival(p, t.stage, krn_local(&p->st[t.stage], pe, width), 0, t.m, cycle); break;
-    case TAG_MAX: krn_stage_max(p, t.stage, krn_local(&p->st[t.stage], pe, width), t.m, sender, cycle); break;
+    case TAG_MAX:
+      krn_stage_max(p, t.stage, krn_local(&p->st[t.stage], pe, width), t.m, t.input, sender, cycle);
+      break;
     default: SIM_CHECK(0, "a message of transfer %u (role %u) delivered at PE %u", sender, t.role, pe);
   }
 }
@@ -406,8 +408,9 @@ static void on_done(void *ctx, fab_xfer x, uint64_t cycle) {
     case TAG_RESULT: krn_stage_result(p, &t, x, cycle); break;
     case TAG_MAX: {
       const stage *s = &p->st[t.stage];
-      krn_stage_max(p, t.stage, krn_local(s, fab_coll_member(s->max[t.a], fab_coll_result(s->max[t.a])),
-                                         fab_config_of(p->f)->width), t.m, x, cycle);
+      const fab_coll *c = t.input == KRN_COLL_ROW ? s->row[t.a] : s->max[t.a];
+      krn_stage_max(p, t.stage, krn_local(s, fab_coll_member(c, fab_coll_result(c)), fab_config_of(p->f)->width),
+                    t.m, t.input, x, cycle);
       break;
     }
     default: break;
@@ -571,8 +574,10 @@ void krn_pipe_destroy(krn_pipe *p) {
     free(s->fl_out);
     for (uint32_t c = 0; s->red && c < s->nred; c++) fab_coll_destroy(s->red[c]);
     for (uint32_t c = 0; s->max && c < s->cols; c++) fab_coll_destroy(s->max[c]);
+    for (uint32_t c = 0; s->row && c < s->nrow; c++) fab_coll_destroy(s->row[c]);
     free(s->red);
     free(s->max);
+    free(s->row);
     for (uint32_t l = 0; s->pe && l < s->rows * s->cols; l++) {
       for (uint32_t r = 0; s->rings && r < s->window; r++) free(krn_ring(s, l, r)->scratch);
       free(s->pe[l].kv);

@@ -111,7 +111,7 @@ int krn_stage_setup(krn_pipe *p, uint32_t si, char *err, size_t errlen) {
 /* ---- one micro-batch's transfers ---- */
 
 int krn_round(krn_pipe *p, uint32_t si, fab_coll *c, uint32_t col, uint32_t m, uint32_t wavelets, uint32_t values,
-              fab_op op, bool is_max, char *err, size_t errlen) {
+              fab_op op, krn_coll_role which, char *err, size_t errlen) {
   stage *s = &p->st[si];
   const uint32_t members = fab_coll_members(c);
   fab_xfer *x = malloc(members * sizeof *x);
@@ -134,10 +134,10 @@ int krn_round(krn_pipe *p, uint32_t si, fab_coll *c, uint32_t col, uint32_t m, u
     const fab_pe pe = fab_coll_member(c, i);
     const uint32_t local = krn_local(s, pe, width);
     pe_mb *e = krn_pe_mb(s, local, m);
-    *(is_max ? &e->max : &e->red) = x[i];
+    *(which == KRN_COLL_MAX ? &e->max : which == KRN_COLL_ROW ? &e->row : &e->red) = x[i];
     krn_tag(p, x[i], (tag){TAG_NONE, 0, 0, 0, 0}); /* a transfer's state is reused: no tag of an earlier one */
   }
-  krn_tag(p, x[fab_coll_result(c)], (tag){is_max ? TAG_MAX : TAG_RESULT, 0, si, col, m});
+  krn_tag(p, x[fab_coll_result(c)], (tag){which == KRN_COLL_RED ? TAG_RESULT : TAG_MAX, (uint8_t)which, si, col, m});
   free(x);
   return 0;
 }
@@ -147,7 +147,7 @@ int krn_arm_partials(krn_pipe *p, uint32_t si, uint32_t m, char *err, size_t err
   for (uint32_t j = 0; j < s->nred; j++) { /* partial sums at acc_bytes each, 4 bytes per wavelet */
     const uint32_t v = p->run.b * (s->nc[j + 1] - s->nc[j]);
     if (krn_round(p, si, s->red[j], j, m, (uint32_t)krn_ceil_div((uint64_t)v * p->m.acc_bytes, 4), v, FAB_SUM,
-                  false, err, errlen) != 0)
+                  KRN_COLL_RED, err, errlen) != 0)
       return -1;
   }
   return 0;
@@ -211,10 +211,11 @@ void krn_stage_result(krn_pipe *p, const tag *t, fab_xfer x, uint64_t cycle) {
   o->result(p, t->stage, t->a, t->m, v, cycle);
 }
 
-/* The all-reduce of micro-batch m (ATTENTION's max, LAYERNORM's sums) reached PE `local`. */
-void krn_stage_max(krn_pipe *p, uint32_t si, uint32_t local, uint32_t m, fab_xfer x, uint64_t cycle) {
+/* The all-reduce of micro-batch m (ATTENTION's max or partial scores, LAYERNORM's sums) reached PE `local`. */
+void krn_stage_max(krn_pipe *p, uint32_t si, uint32_t local, uint32_t m, krn_coll_role which, fab_xfer x,
+                   uint64_t cycle) {
   const float *v = p->run.functional ? fab_values(p->f, x) : NULL;
   const krn_kind_ops *o = krn_kind_of(p->st[si].s.kind);
   SIM_CHECK(o->all_reduced, "stage %s: an all-reduce it has none of", p->st[si].s.name);
-  o->all_reduced(p, si, local, m, v, cycle);
+  o->all_reduced(p, si, local, m, which == KRN_COLL_ROW, v, cycle);
 }

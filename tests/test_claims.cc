@@ -10,9 +10,10 @@
 // shortening both the fill and the interval (more than sparsity does);
 // `wafersim kernel`'s interval_model within 3 % where compute sets the
 // pace; train serving messages that meet one after the other (wavelet
-// interleaves them); attention at most one column per head; the value+index
-// encoding beating dense only below 50 % density; attention setting the
-// pace while sparsity frees PEs (each GEMM on its fewest columns); and
+// interleaves them); attention's columns holding whole heads or even slices
+// of one; the value+index encoding beating dense only below 50 % density;
+// sparsity lowering the placer's interval (each GEMM on its fewest
+// columns); and
 // kinds.csv's sums of the busiest PEs' compute.
 #include <gtest/gtest.h>
 #include <jansson.h>
@@ -27,6 +28,7 @@
 #include "fabric/fabric.h"
 #include "kernels/cost.h"
 #include "kernels/estimate.h"
+#include "kernels/kind.h"
 #include "kernels/pipeline.h"
 #include "sim/config.h"
 #include "sim/engine/engine.h"
@@ -241,8 +243,8 @@ TEST(Claims, RunsExecutedFlopsAreTheMasksNonzeros) {
 // micro-batches' outputs never falls and grows by the same step, within
 // the few cycles the fabric adds, from one micro-batch to the next; the
 // last gap is above the mean gap and at most twice it. And in the tiny
-// run, paced by attention (the placer's slowest stage), the simulated
-// steady interval is above the placer's (which takes the mean work).
+// run the simulated steady interval is above the placer's slowest stage's
+// (which takes attention's mean work).
 // Catches attention charged its mean (flat gaps), its whole sequence every
 // micro-batch (flat), or non-causally.
 TEST(Claims, CausalAttentionCostGrowsWithThePositionUpToTwiceTheMean) {
@@ -308,20 +310,14 @@ TEST(Claims, CausalAttentionCostGrowsWithThePositionUpToTwiceTheMean) {
   EXPECT_GT(window[window.size() - 2] / window[2], 0.5 * pairs_last / pairs_first);
   for (double w : window) EXPECT_LE(w / 2, 2 * mean) << "up to twice the mean";
   EXPECT_GT(window[window.size() - 2] / 2, mean) << "the last ones above the mean";
-  // the run, paced by attention
+  // the run: the placer sizes attention for its mean micro-batch, so the
+  // simulated pace is slower than the placer's
   const ws_config t = wstest::config(tiny({}));
   std::unique_ptr<ws_placement, void (*)(ws_placement *)> pl(ws_place(&t, err, sizeof err), ws_placement_destroy);
   ASSERT_TRUE(pl) << err;
   uint64_t slowest = 0;
-  krn_stage_kind pace = KRN_STAGE_GEMM;
-  for (uint32_t i = 0; i < ws_placement_count(pl.get()); i++) {
-    const ws_placed *s = ws_placement_stage(pl.get(), i);
-    if (s->est.interval > slowest) {
-      slowest = s->est.interval;
-      pace = s->stage.kind;
-    }
-  }
-  ASSERT_EQ(pace, KRN_STAGE_ATTENTION) << "tiny is no longer paced by attention: pick a configuration that is";
+  for (uint32_t i = 0; i < ws_placement_count(pl.get()); i++)
+    slowest = std::max(slowest, ws_placement_stage(pl.get(), i)->est.interval);
   RunPtr r = simulate(t);
   ASSERT_TRUE(r);
   EXPECT_EQ(ws_run_totals_of(r.get())->placer_interval, slowest);
@@ -445,16 +441,56 @@ TEST(Claims, TrainServesMessagesThatMeetWholeWaveletInterleavesThem) {
   }
 }
 
-// ---- 8. attention takes at most one column per head ----
+// ---- 8. attention's columns hold whole heads, or even slices of one ----
 
-// README: attention "is mapped one column per head ... by the shelf's rows
-// of keys" and "cannot take more columns than heads". On tiny models with
-// 4 and 8 heads, dense and sparse, micro-batches of 8 and 32: every
-// attention stage's columns divide the heads (each column whole heads),
-// its rows hold every key row-interleaved (at most seq_len rows), and the
-// GEMMs around it get no more PEs than needed. Catches a placer that widens
-// attention past the heads (idle columns that look like speed).
-TEST(Claims, AttentionTakesAtMostOneColumnPerHead) {
+// README: attention takes "whole heads per column, or with more columns
+// than heads each head cut evenly over its share of them (at most one
+// column per feature)". For every width from 1 to n of a 4-head and a
+// 16-head attention (d 64 and 2048): the columns' feature ranges cover the
+// features in order, each non-empty; up to `heads` columns each holds whole
+// heads; past it each column lies within one head, and each head has
+// floor or ceil of columns / heads columns, its slices differing by at most
+// one feature. And on tiny, placed with 4 and 8 heads at micro-batches of 8
+// and 32, the attention stages take at most one column per feature and at
+// most seq_len rows. Catches a cut that straddles two heads (scores summed
+// over the wrong features), or a head left without a column.
+TEST(Claims, AttentionColumnsHoldWholeHeadsOrEvenSlicesOfOne) {
+  for (const uint32_t heads : {4u, 16u}) {
+    krn_stage s{};
+    s.kind = KRN_STAGE_ATTENTION;
+    s.heads = heads;
+    s.n = heads == 4 ? 64 : 2048;
+    const uint32_t dh = s.n / heads;
+    for (uint32_t c = 1; c <= s.n; c++) {
+      std::vector<uint32_t> cols(heads, 0);
+      uint32_t prev = (uint32_t)krn_kind_slot_start(&s, s.n, c, 0);
+      ASSERT_EQ(prev, 0u);
+      uint32_t widest = 0, narrowest = UINT32_MAX;
+      for (uint32_t j = 0; j < c; j++) {
+        const uint32_t f0 = prev, f1 = (uint32_t)krn_kind_slot_start(&s, s.n, c, j + 1);
+        ASSERT_LT(f0, f1) << heads << " heads, " << c << " columns: column " << j << " is empty";
+        if (c <= heads) {
+          ASSERT_EQ(f0 % dh, 0u) << c << " columns: column " << j << " starts inside a head";
+          ASSERT_EQ(f1 % dh, 0u) << c << " columns: column " << j << " ends inside a head";
+        } else {
+          ASSERT_EQ(f0 / dh, (f1 - 1) / dh) << c << " columns: column " << j << " straddles two heads";
+          cols[f0 / dh]++;
+          widest = std::max(widest, f1 - f0);
+          narrowest = std::min(narrowest, f1 - f0);
+        }
+        prev = f1;
+      }
+      ASSERT_EQ(prev, s.n) << c << " columns";
+      if (c > heads) {
+        for (uint32_t h = 0; h < heads; h++) {
+          EXPECT_GE(cols[h], c / heads) << c << " columns, head " << h;
+          EXPECT_LE(cols[h], (c + heads - 1) / heads) << c << " columns, head " << h;
+        }
+        EXPECT_LE(widest, (dh + c / heads - 1) / (c / heads)) << c << " columns";
+        EXPECT_GE(narrowest, dh / ((c + heads - 1) / heads)) << c << " columns";
+      }
+    }
+  }
   for (const char *heads : {"4", "8"})
     for (const char *b : {"8", "32"}) {
       const ws_config c =
@@ -468,8 +504,7 @@ TEST(Claims, AttentionTakesAtMostOneColumnPerHead) {
         if (st.kind != KRN_STAGE_ATTENTION) continue;
         seen++;
         EXPECT_EQ(st.heads, (uint32_t)c.model.heads);
-        EXPECT_LE(st.region.w, st.heads) << st.name << " heads " << heads << " b " << b;
-        EXPECT_EQ(st.heads % st.region.w, 0u) << st.name;
+        EXPECT_LE(st.region.w, st.n) << st.name << " heads " << heads << " b " << b;
         EXPECT_LE(st.region.h, (uint32_t)c.workload.seq_len) << st.name;
       }
       EXPECT_EQ(seen, 2u);
@@ -509,23 +544,20 @@ TEST(Claims, ValueIndexEncodingBeatsDenseOnlyBelowHalfDensity) {
   EXPECT_NEAR(nnz[0], 0.51 * weights, 144);  // 144 matrices, each rounded to the nearest
 }
 
-// ---- 10. attention sets the pace and sparsity frees PEs ----
+// ---- 10. sparsity lowers the pace: the freed PEs go to the others ----
 
-// README: "the placer's interval stops at attention's mean cost; the GEMMs
-// meet it on fewer PEs ..., so sparsity frees a quarter of the wafer instead
-// of speeding it up", and "every stage gets the fewest columns that meet a
-// target interval and fit in SRAM". On tiny (attention on its 4 columns, one
-// a head, is the slowest stage whatever the level): the placer's slowest
-// stage is the attention's estimate at every level; every sparsifiable
-// GEMM's PEs never grow with the level; fewer PEs at 0.95 than dense; and
-// no GEMM could have done with one column less (its estimate on w - 1
-// columns, uniform cuts, exceeds the slowest stage or does not fit).
-// Catches a placer that keeps the dense widths, or gives a stage more
-// columns than the pace needs.
-TEST(Claims, AttentionSetsThePaceAndSparsityFreesPes) {
+// README: "every stage gets the fewest columns that meet a target interval
+// and fit in SRAM", and with attention's heads cut over columns the PEs
+// that sparsity frees in the GEMMs lower the interval instead of sitting
+// idle. On tiny at 0, 0.4, 0.64, 0.84 and 0.95: the placer's interval never
+// rises with the level and is lower at 0.95 than dense; attention's
+// estimate is within it; and no GEMM could have done with one column less
+// (its estimate on w - 1 columns, uniform cuts, exceeds the interval or
+// does not fit). Catches a placer that leaves freed PEs idle, or gives a
+// stage more columns than the pace needs.
+TEST(Claims, SparsityLowersTheIntervalAndEveryGemmHasItsFewestColumns) {
   const char *levels[] = {"0", "0.4", "0.64", "0.84", "0.95"};
-  std::vector<uint64_t> prev;
-  uint64_t pes_first = 0, pes_last = 0, attention_interval = 0;
+  uint64_t first = 0, prev = UINT64_MAX;
   for (const char *level : levels) {
     const ws_config c = wstest::config(tiny({std::string("workload.sparsity=") + level}));
     krn_machine m;
@@ -536,42 +568,34 @@ TEST(Claims, AttentionSetsThePaceAndSparsityFreesPes) {
     std::unique_ptr<ws_placement, void (*)(ws_placement *)> p(ws_place(&c, err, sizeof err), ws_placement_destroy);
     ASSERT_TRUE(p) << err;
     const ws_place_totals *t = ws_placement_totals(p.get());
-    std::vector<uint64_t> gemm_pes;
     for (uint32_t i = 0; i < ws_placement_count(p.get()); i++) {
       const ws_placed *s = ws_placement_stage(p.get(), i);
       if (s->stage.kind == KRN_STAGE_ATTENTION) {
-        EXPECT_EQ(s->est.interval, t->stage_max) << level << ": the attention sets the pace";
-        if (attention_interval == 0) attention_interval = s->est.interval;
-        EXPECT_EQ(s->est.interval, attention_interval) << level << ": the attention is not pruned";
+        EXPECT_LE(s->est.interval, t->stage_max) << level;
       }
-      if (s->stage.kind != KRN_STAGE_GEMM) continue;
-      if (std::string(s->kind) != "lm_head") gemm_pes.push_back(s->stage.region.w * s->stage.region.h);
-      if (s->stage.region.w < 2) continue;
+      if (s->stage.kind != KRN_STAGE_GEMM || s->stage.region.w < 2) continue;
       krn_stage narrower = s->stage;
       narrower.region.w -= 1;
       narrower.k_cut = narrower.n_cut = nullptr;
+      narrower.mirror = narrower.flip = narrower.nrev = false; /* as the placer weighs it, before orienting it */
       krn_estimate e;
       ASSERT_EQ(krn_estimate_stage(&m, &fc, &narrower, (uint32_t)c.workload.micro_batch, (uint32_t)c.workload.seq_len,
                                    s->consumers, &e, err, sizeof err),
                 0)
           << err;
-      EXPECT_TRUE(e.interval > t->stage_max || !e.fits)
+      /* the placer's target is within 1/2000 of the pace it reports, and orienting the stages after the
+         search moves their estimates by a few cycles: a column less must miss the pace by more than 1 % */
+      EXPECT_TRUE(e.interval > 0.99 * (double)t->stage_max || !e.fits)
           << level << " " << s->stage.name << " on " << narrower.region.w << " columns: " << e.interval << " cycles, "
           << (e.fits ? "fits" : "does not fit") << "; the pace is " << t->stage_max;
     }
-    EXPECT_EQ(gemm_pes.size(), 12u);
-    if (!prev.empty()) {
-      for (size_t g = 0; g < gemm_pes.size() && g < prev.size(); g++)
-        EXPECT_LE(gemm_pes[g], prev[g]) << level << " sparsifiable GEMM " << g;
-    } else {
-      pes_first = t->pes_used;
-    }
-    prev = gemm_pes;
-    pes_last = t->pes_used;
+    EXPECT_LE(t->stage_max, prev) << level;
+    if (first == 0) first = t->stage_max;
+    prev = t->stage_max;
     std::printf("[ claims ] sparsity %s: %llu PEs, slowest stage %llu cycles\n", level, (unsigned long long)t->pes_used,
                 (unsigned long long)t->stage_max);
   }
-  EXPECT_LT(pes_last, pes_first);
+  EXPECT_LT(prev, first);
 }
 
 // ---- 11. kinds.csv: each op kind's summed busiest-PE compute ----

@@ -35,18 +35,31 @@ const ws_placed *stage_named(const ws_placement *p, const std::string &name) {
   return nullptr;
 }
 
-TEST(PlaceLimit, AttentionAtOneHeadPerColumnIsATileAndAWiderMeshDoesNotHelp) {
-  PlacePtr p = place({}), wide = place({"fabric.width=128"});
+// A stage at its kind's smallest useful share (tiny at d_model 32: the
+// embedding, a column a feature) stops the interval: `tile`, and a wider
+// mesh does not lower it.
+TEST(PlaceLimit, AStageAtItsSmallestShareIsATileAndAWiderMeshDoesNotHelp) {
+  PlacePtr p = place({"fabric.width=256", "model.d_model=32", "model.d_ff=128"}),
+           wide = place({"fabric.width=512", "model.d_model=32", "model.d_ff=128"});
   ASSERT_TRUE(p && wide);
   const ws_place_totals *t = ws_placement_totals(p.get());
   EXPECT_STREQ(t->limit, "tile");
-  const ws_placed *s = stage_named(p.get(), t->limit_stage);
-  ASSERT_NE(s, nullptr) << t->limit_stage;
-  EXPECT_EQ(s->stage.kind, KRN_STAGE_ATTENTION);
-  EXPECT_EQ(s->stage.region.w, s->stage.heads); /* one head per column: its kind's most */
-  EXPECT_LT(t->pes_used, t->pes_mesh);          /* PEs left over that it cannot use */
+  EXPECT_NE(stage_named(p.get(), t->limit_stage), nullptr) << t->limit_stage;
+  EXPECT_LT(t->pes_used, t->pes_mesh); /* PEs left over that it cannot use */
   EXPECT_STREQ(ws_placement_totals(wide.get())->limit, "tile");
   EXPECT_EQ(ws_placement_totals(wide.get())->stage_max, t->stage_max);
+}
+
+// Attention is no longer held to a column per head (issue 19): on a mesh
+// twice as wide, tiny's attention takes more columns than it has heads,
+// and the interval falls.
+TEST(PlaceLimit, AttentionGrowsPastItsHeadsOnAWiderMesh) {
+  PlacePtr p = place({}), wide = place({"fabric.width=128"});
+  ASSERT_TRUE(p && wide);
+  const ws_placed *a = stage_named(wide.get(), "L0.attention");
+  ASSERT_NE(a, nullptr);
+  EXPECT_GT(a->stage.region.w, a->stage.heads);
+  EXPECT_LT(ws_placement_totals(wide.get())->stage_max, ws_placement_totals(p.get())->stage_max);
 }
 
 TEST(PlaceLimit, AFullMeshIsPesAndMorePesHelp) {
@@ -80,7 +93,7 @@ TEST(PlaceLimit, TheRunAndTheSweepReportThePlacementsLimit) {
   ASSERT_EQ(s.status, 0) << s.err;
   const std::string header = s.out.substr(0, s.out.find('\n'));
   EXPECT_NE(header.find(",limit,limit_stage"), std::string::npos) << header;
-  EXPECT_NE(s.out.find(",tile,L0.attention,"), std::string::npos) << s.out;
+  EXPECT_NE(s.out.find(",width,L1.ffn_up,"), std::string::npos) << s.out;
 }
 
 }  // namespace
@@ -88,10 +101,10 @@ TEST(PlaceLimit, TheRunAndTheSweepReportThePlacementsLimit) {
 namespace {
 
 // When no layout fits, the error says, per group of shelf heights, what
-// stops them (tall shelves run out of mesh, middle ones out of width, short
-// ones leave attention too few rows for 32 sequences' keys), and each reason
-// is what the placer says with that height fixed (there, the SRAM one names
-// the bytes).
+// stops them (tall shelves run out of mesh, middle and short ones out of
+// width, at different stages), and each reason is what the placer says with
+// that height fixed; on shelves of 4 rows attention has too few rows for 32
+// sequences' keys, and the SRAM reason names the bytes.
 TEST(PlaceLimit, NoLayoutSaysWhatStopsEachShelfHeight) {
   const std::string yaml = wstest::source_path("tests/expected/tiny-dense.yaml");
   const std::vector<std::string> base = {"place", yaml, "--set", "workload.batch=32", "--set", "fabric.width=14"};
@@ -100,15 +113,17 @@ TEST(PlaceLimit, NoLayoutSaysWhatStopsEachShelfHeight) {
   EXPECT_NE(r.err.find("wafersim place: the 14 x 64 mesh is too small for the 27 stages of GPT-3 custom at any "
                        "interval: shelves of 64 to 32 rows: the stages need more shelves than the mesh has; shelves "
                        "of 21 to 16 rows: the stages up to L1.ffn_up need more than the mesh's 14 columns on one "
-                       "shelf; shelves of 12 to 8 rows: stage L0.attention does not fit in SRAM (placer.shelf_height"),
+                       "shelf; shelves of 12 to 8 rows: the stages up to L0.res1 need more than the mesh's 14 columns on one shelf "
+                       "(placer.shelf_height"),
             std::string::npos)
       << r.err;
   EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << r.err;
   for (const auto &[h, why] : std::vector<std::pair<std::string, std::string>>{
            {"32", "shelves of 32 rows: the stages need more shelves than the mesh has"},
            {"16", "shelves of 16 rows: the stages up to L1.ffn_up need more than the mesh's 14 columns"},
-           {"12", "stage L0.attention does not fit: even on 4 x 12 PEs its fullest PE needs 60864 bytes of SRAM, a "
-                  "PE has 49152 (fabric.sram_per_pe; or a smaller workload.micro_batch or workload.batch)"}}) {
+           {"12", "shelves of 12 rows: the stages up to L0.res1 need more than the mesh's 14 columns"},
+           {"4", "stage L0.attention does not fit: even on 14 x 4 PEs its fullest PE needs 58016 bytes of SRAM, a "
+                 "PE has 49152 (fabric.sram_per_pe; or a smaller workload.micro_batch or workload.batch)"}}) {
     std::vector<std::string> args = base;
     args.insert(args.end(), {"--set", "placer.shelf_height=" + h});
     const wstest::CliResult one = wstest::run_cli(args);
