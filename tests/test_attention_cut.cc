@@ -85,29 +85,11 @@ TEST(AttentionCut, SimulatedComputeIsTheEstimatesAndTheMacsDoNotDependOnTheCut) 
   fc.fidelity = FAB_TRAIN;
   uint64_t macs8 = 0, done8 = 0;
   for (const uint32_t cols : {8u, 16u, 32u, 12u}) {
-    std::vector<krn_stage> stages;
-    for (uint32_t i = 0; i < 3; i++) stages.push_back(wstest::gemm_stage("feeder", {i * 8, 0, 8, 1}, 4, n, KRN_DENSE));
-    krn_stage a{};
-    a.kind = KRN_STAGE_ATTENTION;
-    a.name = "attention";
-    a.region = {26, 0, cols, 16};
-    a.n = n;
-    a.heads = 8;
-    for (uint32_t i = 0; i < KRN_MAX_INPUTS; i++) a.in[i] = (int)i;
-    stages.push_back(a);
-    char err[1024] = "";
-    sim_engine *e = sim_engine_create(nullptr, err, sizeof err);
-    fab_fabric *f = fab_create(e, &fc, err, sizeof err);
-    const krn_run run = {b, mbs, b * mbs, false, nullptr, nullptr};
-    krn_pipe *p = krn_pipe_create(e, f, &mach, stages.data(), (uint32_t)stages.size(), &run, err, sizeof err);
-    ASSERT_NE(p, nullptr) << err;
-    ASSERT_EQ(sim_engine_run(e), 0);
-    ASSERT_EQ(krn_pipe_check(p, err, sizeof err), 0) << err;
-    const krn_stage_stats st = krn_pipe_stats(p, 3);
-    const uint64_t done = krn_pipe_done(p, mbs - 1);
-    krn_pipe_destroy(p);
-    fab_destroy(f);
-    sim_engine_destroy(e);
+    wstest::Simulated s;
+    ASSERT_TRUE(wstest::simulate_fed_attention(fc, mach, {26, 0, cols, 16}, n, 8, b, mbs, s));
+    const krn_stage &a = s.stages[3];
+    const krn_stage_stats st = krn_pipe_stats(s.p, 3);
+    const uint64_t done = krn_pipe_done(s.p, mbs - 1);
     EXPECT_EQ(st.busy_max, krn_estimate_busy(&mach, &a, b, b * mbs)) << cols << " columns";
     std::printf("[ attention ] %u columns: busiest PE %llu cycles, %llu MACs, last micro-batch done at %llu\n", cols,
                 (unsigned long long)st.busy_max, (unsigned long long)st.macs, (unsigned long long)done);

@@ -131,6 +131,20 @@ struct Simulated {
   }
 };
 
+// s.stages simulated on fc and m for `run` (the handles into s), which must succeed.
+inline bool simulate_stages(const fab_config &fc, const krn_machine &m, const krn_run &run, Simulated &s) {
+  char err[1024] = "";
+  s.e = sim_engine_create(nullptr, err, sizeof err);
+  s.f = s.e ? fab_create(s.e, &fc, err, sizeof err) : nullptr;
+  s.p = s.f ? krn_pipe_create(s.e, s.f, &m, s.stages.data(), (uint32_t)s.stages.size(), &run, err, sizeof err)
+            : nullptr;
+  EXPECT_NE(s.p, nullptr) << err;
+  if (!s.p) return false;
+  EXPECT_EQ(sim_engine_run(s.e), 0) << sim_engine_error(s.e);
+  EXPECT_EQ(krn_pipe_check(s.p, err, sizeof err), 0) << err;
+  return true;
+}
+
 inline bool simulate_placed(const ws_config &c, Simulated &s) {
   char err[1024] = "";
   s.place = ws_place(&c, err, sizeof err);
@@ -143,15 +157,7 @@ inline bool simulate_placed(const ws_config &c, Simulated &s) {
   ws_config_machine(&c, &m);
   const uint32_t b = (uint32_t)c.workload.micro_batch, seq = (uint32_t)c.workload.seq_len;
   const krn_run run = {b, seq / b, seq, false, nullptr, nullptr};
-  s.e = sim_engine_create(nullptr, err, sizeof err);
-  s.f = s.e ? fab_create(s.e, &fc, err, sizeof err) : nullptr;
-  s.p = s.f ? krn_pipe_create(s.e, s.f, &m, s.stages.data(), (uint32_t)s.stages.size(), &run, err, sizeof err)
-            : nullptr;
-  EXPECT_NE(s.p, nullptr) << err;
-  if (!s.p) return false;
-  EXPECT_EQ(sim_engine_run(s.e), 0) << sim_engine_error(s.e);
-  EXPECT_EQ(krn_pipe_check(s.p, err, sizeof err), 0) << err;
-  return true;
+  return simulate_stages(fc, m, run, s);
 }
 
 // A GEMM stage on region r: W is k x n (kept where mask says, all without
@@ -168,6 +174,26 @@ inline krn_stage gemm_stage(const char *name, fab_rect r, uint32_t k, uint32_t n
   s.kernel = kernel;
   s.mask = mask;
   return s;
+}
+
+// One attention stage of `heads` heads over n features on region r, fed by
+// three dense GEMMs of k = 4 (the host's input; 8 PEs a row from x = 0, so
+// r starts at x 26 or beyond) standing in for q, k and v: attention alone,
+// its inputs fast. Simulated on fc (its fidelity) for `mbs` micro-batches
+// of b tokens of one sequence; the handles in s (stages: the three feeders,
+// then the attention, index 3).
+inline bool simulate_fed_attention(const fab_config &fc, const krn_machine &m, fab_rect r, uint32_t n,
+                                   uint32_t heads, uint32_t b, uint32_t mbs, Simulated &s) {
+  for (uint32_t i = 0; i < 3; i++) s.stages.push_back(gemm_stage("feeder", {i * 8, 0, 8, 1}, 4, n, KRN_DENSE));
+  krn_stage a{};
+  a.kind = KRN_STAGE_ATTENTION;
+  a.name = "attention";
+  a.region = r;
+  a.n = n;
+  a.heads = heads;
+  for (uint32_t i = 0; i < KRN_MAX_INPUTS; i++) a.in[i] = (int)i;
+  s.stages.push_back(a);
+  return simulate_stages(fc, m, {b, mbs, b * mbs, false, nullptr, nullptr}, s);
 }
 
 // A run, freed with its handle.
