@@ -146,6 +146,7 @@ struct krn_pipe {
   tag *tags; /* per fabric transfer */
   uint32_t ntags;
   uint64_t *done;       /* per micro-batch: cycle the last stage had all of it */
+  uint64_t *entered;    /* per micro-batch: cycle its first compute started at an entry stage */
   uint32_t *parts_left; /* per micro-batch: last stage's output slots still to come */
   float **final;        /* functional: per micro-batch, b x n */
   char err[256];        /* first error inside a callback */

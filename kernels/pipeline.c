@@ -225,6 +225,7 @@ static void try_compute(krn_pipe *p, uint32_t si, uint32_t local) {
       start = max_u64(start, s->out_free[j]);
     }
     if (s->st.first == NEVER || start < s->st.first) s->st.first = start;
+    if (s->entry && start < p->entered[m]) p->entered[m] = start;
     if (m == 0) pe->first = start;
     else if (start > pe->core_free) { /* idle since its last compute: what it waited for */
       const uint64_t out = m >= 2 ? s->out_free[(m - 2) % RING] : 0;
@@ -480,9 +481,10 @@ krn_pipe *krn_pipe_create(sim_engine *e, fab_fabric *f, const krn_machine *m,
   p->nst = nstages;
   p->st = calloc(nstages, sizeof *p->st);
   p->done = malloc(run->micro_batches * sizeof *p->done);
+  p->entered = malloc(run->micro_batches * sizeof *p->entered);
   p->parts_left = calloc(run->micro_batches, sizeof *p->parts_left);
   p->final = calloc(run->micro_batches, sizeof *p->final);
-  if (!p->st || !p->done || !p->parts_left || !p->final) goto oom;
+  if (!p->st || !p->done || !p->entered || !p->parts_left || !p->final) goto oom;
   for (uint32_t i = 0; i < nstages; i++) {
     stage *s = &p->st[i];
     s->s = stages[i];
@@ -534,7 +536,7 @@ krn_pipe *krn_pipe_create(sim_engine *e, fab_fabric *f, const krn_machine *m,
   p->last = nstages - 1;
   while (p->st[p->last].nconsumers > 0) p->last--; /* the last stage nothing consumes */
   for (uint32_t mb = 0; mb < run->micro_batches; mb++) {
-    p->done[mb] = NEVER;
+    p->done[mb] = p->entered[mb] = NEVER;
     p->parts_left[mb] = p->st[p->last].nout;
     if (run->functional && !(p->final[mb] = calloc((size_t)run->b * p->st[p->last].s.n, sizeof(float))))
       goto oom;
@@ -595,6 +597,7 @@ void krn_pipe_destroy(krn_pipe *p) {
   free(p->fl);
   free(p->tags);
   free(p->done);
+  free(p->entered);
   free(p->parts_left);
   free(p);
 }
@@ -650,6 +653,7 @@ krn_stage_stats krn_pipe_stats(const krn_pipe *p, uint32_t si) {
 }
 
 uint64_t krn_pipe_done(const krn_pipe *p, uint32_t mb) { return p->done[mb]; }
+uint64_t krn_pipe_entered(const krn_pipe *p, uint32_t mb) { return p->entered[mb]; }
 const float *krn_pipe_output(const krn_pipe *p, uint32_t mb) { return p->final[mb]; }
 krn_pe_stats krn_pipe_pe(const krn_pipe *p, uint32_t si, uint32_t local) {
   const stage *s = &p->st[si];

@@ -180,6 +180,8 @@ int krn_pipe_check(const krn_pipe *p, char *err, size_t errlen);
 krn_stage_stats krn_pipe_stats(const krn_pipe *p, uint32_t stage);
 /* Cycle micro-batch mb's output was complete at the last stage. */
 uint64_t krn_pipe_done(const krn_pipe *p, uint32_t mb);
+/* Cycle micro-batch mb's first compute started at an entry stage (it entered the pipeline). */
+uint64_t krn_pipe_entered(const krn_pipe *p, uint32_t mb);
 /* Functional: the last stage's output of micro-batch mb, b x n row-major (token-major). */
 const float *krn_pipe_output(const krn_pipe *p, uint32_t mb);
 /* One PE of a stage after the run (local_pe row-major in the stage's rows i

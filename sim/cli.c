@@ -157,7 +157,10 @@ static const command commands[] = {
      "bound_fraction, batch (sequences; tokens_per_s and flops count them all),\n"
      "limit and limit_stage (what stops the placer's interval lower, as 'place'),\n"
      "placer_cycles (the placer's estimate: fill_latency + (micro_batches - 1) x\n"
-     "placer_interval).\n"
+     "placer_interval), entry_interval (mean cycles between micro-batches\n"
+     "entering the pipeline) and tail_cycles (the last micro-batch's crossing less\n"
+     "the first's: cycles - fill_cycles = (micro_batches - 1) x entry_interval +\n"
+     "tail_cycles, up to rounding).\n"
      "Ops: op, layer, kind, kernel, x, y, w, h, pes, busy_max, utilisation,\n"
      "nnz_max, nnz_mean, first, cycles (first compute to last output sent),\n"
      "bound_cycles (the busiest PE's compute, or its ramp traffic of the\n"
@@ -196,7 +199,8 @@ static const command commands[] = {
      "fill_cycles, steady_interval, bound_cycles, placer_interval, flops_dense,\n"
      "flops_executed, flops_per_s, peak_fraction, events, events_per_s, sim_wall_s,\n"
      "peak_rss_bytes, flops_simulated, bound_cycles_wafer, bound_fraction, batch,\n"
-     "limit, limit_stage, placer_cycles (see 'wafersim run --help'). With workload.micro_batch:\n"
+     "limit, limit_stage, placer_cycles, entry_interval, tail_cycles (see 'wafersim\n"
+     "run --help'). With workload.micro_batch:\n"
      "auto, micro_batch is the size each point's placer chose.\n",
      OPT_SWEEP | OPT_SPARSITY, FMT_ALL, ws_cmd_sweep},
     {"check", "compare a run's or sweep's figures with a baseline (CI regression): what moved",

@@ -116,6 +116,8 @@ static const ws_column totals_columns[] = {
     WS_COLUMN_GET("limit", NULL, WS_COL_STR, get_limit, "strat_totals.limit: what stops the placer's interval lower"),
     WS_COLUMN_GET("limit_stage", NULL, WS_COL_STR, get_limit_stage, "strat_totals.limit_stage: the stage it stops at"),
     WS_COLUMN(strat_totals, placer_cycles, "placer_cycles", "cycles"),
+    WS_COLUMN(strat_totals, entry_interval, "entry_interval", "cycles per micro-batch"),
+    WS_COLUMN(strat_totals, tail_cycles, "tail_cycles", "cycles"),
 };
 
 /* An op row's columns, in output order (strategy.h and run.h define each field). */

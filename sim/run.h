@@ -51,7 +51,18 @@
  *   placer_cycles    the placer's estimate of cycles, fill_latency +
  *                    (micro_batches - 1) x placer_interval (what
  *                    workload.micro_batch: auto minimises; 0 without a
- *                    placer) (schema 6).
+ *                    placer) (schema 6);
+ *   entry_interval   mean cycles between micro-batches entering the pipeline
+ *                    (their first compute at an entry stage), first to last:
+ *                    the pace the pipeline takes them in at (schema 7);
+ *   tail_cycles      how much longer the last micro-batch took to cross the
+ *                    pipeline (entered to out) than the first: causal
+ *                    attention's growing work and the queues it leaves, paid
+ *                    once per layer on the last micro-batch's way. So cycles
+ *                    - fill_cycles = (entered(last) - entered(first)) +
+ *                    tail_cycles, exactly, and steady_interval is
+ *                    entry_interval plus tail_cycles / (micro_batches - 1),
+ *                    up to rounding (schema 7; both 0 without a pipeline).
  * With sim.strategy: bound the op rows and totals are the bound's (bound.c
  * says which fields it leaves 0, and that its flops_per_s and peak_fraction
  * count the accounting's FLOPs). */

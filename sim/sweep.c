@@ -463,6 +463,8 @@ static const ws_column point_columns[] = {
     WS_COLUMN_GET("limit", NULL, WS_COL_STR, get_limit, "the point's limit (run.h): what stops its placer's interval lower"),
     WS_COLUMN_GET("limit_stage", NULL, WS_COL_STR, get_limit_stage, "the point's limit_stage (run.h)"),
     WS_COLUMN(point, tot.placer_cycles, "placer_cycles", "cycles"),
+    WS_COLUMN(point, tot.entry_interval, "entry_interval", "cycles per micro-batch"),
+    WS_COLUMN(point, tot.tail_cycles, "tail_cycles", "cycles"),
 };
 #define NPOINT_COLUMNS (sizeof point_columns / sizeof point_columns[0])
 

@@ -134,6 +134,9 @@ static int run_pipeline(strat_result *r, const ws_placement *place, const ws_inp
     t->cycles = krn_pipe_done(pipe, mbs - 1) + 1;
     t->fill_cycles = krn_pipe_done(pipe, 0) + 1;
     t->steady_interval = mbs > 1 ? (krn_pipe_done(pipe, mbs - 1) - krn_pipe_done(pipe, 0)) / (mbs - 1) : 0;
+    const uint64_t in0 = krn_pipe_entered(pipe, 0), in1 = krn_pipe_entered(pipe, mbs - 1);
+    t->entry_interval = mbs > 1 ? (in1 - in0) / (mbs - 1) : 0;
+    t->tail_cycles = (int64_t)(krn_pipe_done(pipe, mbs - 1) - in1) - (int64_t)(krn_pipe_done(pipe, 0) - in0);
     for (uint32_t i = 0; i < r->nops; i++) op_row(r, place, i, pipe, &m, &run, fc.consume_cycles);
     const sim_stats es = sim_engine_stats(prog.e);
     const fab_stats fs = fab_stats_get(prog.f);

@@ -75,6 +75,8 @@ typedef struct {
   uint32_t stages, micro_batch, micro_batches;
   uint64_t placer_interval;
   uint64_t placer_cycles; /* pipeline: the placer's estimate of cycles (fill, then placer_interval a micro-batch) */
+  uint64_t entry_interval; /* pipeline: mean cycles between micro-batches entering it (run.h) */
+  int64_t tail_cycles;     /* pipeline: the last micro-batch's crossing less the first's (run.h) */
   uint64_t events, wavelets_sent, link_wavelets;
   double wall_s, place_wall_s, sim_wall_s;
   double events_per_s;
