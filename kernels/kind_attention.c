@@ -41,9 +41,9 @@ static uint32_t head_col(uint32_t heads, uint32_t c, uint32_t h) { return (uint3
 
 /* What column j of c holds: features [f0, f0 + nt), hn heads of hw features
  * each (whole heads: hw = dh; a slice of a cut head: hn = 1, hw = nt); its
- * head's first column c0 and the head's columns g (1: not cut), head h. */
+ * head h (the first if whole heads) and that head's columns g (1: not cut). */
 typedef struct {
-  uint32_t f0, nt, hn, hw, c0, g, h;
+  uint32_t f0, nt, hn, hw, h, g;
 } col_shape;
 
 static uint32_t col_start(uint32_t heads, uint32_t dh, uint32_t c, uint32_t j) {
@@ -60,13 +60,7 @@ static col_shape col_of(uint32_t heads, uint32_t dh, uint32_t c, uint32_t j) {
   k.hw = k.nt < dh ? k.nt : dh;
   k.hn = k.hw ? k.nt / k.hw : 0;
   k.h = k.f0 / dh;
-  if (c > heads) {
-    k.c0 = head_col(heads, c, k.h);
-    k.g = head_col(heads, c, k.h + 1) - k.c0;
-  } else {
-    k.c0 = j;
-    k.g = 1;
-  }
+  k.g = c > heads ? head_col(heads, c, k.h + 1) - head_col(heads, c, k.h) : 1;
   return k;
 }
 
