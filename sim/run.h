@@ -56,9 +56,10 @@
  *                    (their first compute at an entry stage), first to last:
  *                    the pace the pipeline takes them in at (schema 7);
  *   tail_cycles      how much longer the last micro-batch took to cross the
- *                    pipeline (entered to out) than the first: causal
- *                    attention's growing work and the queues it leaves, paid
- *                    once per layer on the last micro-batch's way. So cycles
+ *                    pipeline (entered to out) than the first: the queues of
+ *                    micro-batches that entered faster than later stages
+ *                    pass them on, and causal attention's larger work on the
+ *                    last one. So cycles
  *                    - fill_cycles = (entered(last) - entered(first)) +
  *                    tail_cycles, exactly, and steady_interval is
  *                    entry_interval plus tail_cycles / (micro_batches - 1),
