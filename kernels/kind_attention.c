@@ -38,6 +38,8 @@ static uint32_t keys_held(uint32_t upto, uint32_t i, uint32_t rows) {
 
 /* The first of head h's columns (c > heads). */
 static uint32_t head_col(uint32_t heads, uint32_t c, uint32_t h) { return (uint32_t)((uint64_t)h * c / heads); }
+/* Head h's columns (c > heads). */
+static uint32_t head_cols(uint32_t heads, uint32_t c, uint32_t h) { return head_col(heads, c, h + 1) - head_col(heads, c, h); }
 
 /* What column j of c holds: features [f0, f0 + nt), hn heads of hw features
  * each (whole heads: hw = dh; a slice of a cut head: hn = 1, hw = nt); its
@@ -49,8 +51,7 @@ typedef struct {
 static uint32_t col_start(uint32_t heads, uint32_t dh, uint32_t c, uint32_t j) {
   if (c <= heads || j >= c) return (uint32_t)((uint64_t)j * heads / c) * dh; /* whole heads (j = c: n) */
   const uint32_t h = (uint32_t)(((uint64_t)(j + 1) * heads + c - 1) / c - 1); /* the head of column j */
-  const uint32_t c0 = head_col(heads, c, h), g = head_col(heads, c, h + 1) - c0;
-  return h * dh + (uint32_t)((uint64_t)(j - c0) * dh / g);
+  return h * dh + (uint32_t)((uint64_t)(j - head_col(heads, c, h)) * dh / head_cols(heads, c, h));
 }
 
 static col_shape col_of(uint32_t heads, uint32_t dh, uint32_t c, uint32_t j) {
@@ -60,7 +61,7 @@ static col_shape col_of(uint32_t heads, uint32_t dh, uint32_t c, uint32_t j) {
   k.hw = k.nt < dh ? k.nt : dh;
   k.hn = k.hw ? k.nt / k.hw : 0;
   k.h = k.f0 / dh;
-  k.g = c > heads ? head_col(heads, c, k.h + 1) - head_col(heads, c, k.h) : 1;
+  k.g = c > heads ? head_cols(heads, c, k.h) : 1;
   return k;
 }
 
@@ -180,7 +181,7 @@ static int setup(krn_pipe *p, uint32_t si, char *err, size_t errlen) {
     s->nrow = r * k->heads;
     if (!(s->row = calloc(s->nrow, sizeof *s->row))) return krn_shape_error(s, "out of memory", err, errlen);
     for (uint32_t h = 0; h < k->heads; h++) {
-      const uint32_t c0 = head_col(k->heads, c, h), g = head_col(k->heads, c, h + 1) - c0;
+      const uint32_t c0 = head_col(k->heads, c, h), g = head_cols(k->heads, c, h);
       const uint32_t xa = krn_col_x(s, c0), xb = krn_col_x(s, c0 + g - 1), x0 = xa < xb ? xa : xb;
       for (uint32_t i = 0; g > 1 && i < r; i++) {
         const uint32_t y = krn_row_y(s, i);
