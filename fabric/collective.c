@@ -8,7 +8,7 @@
  * add its data, send on `out` (or keep). */
 typedef struct {
   fab_pe pe;
-  uint32_t in[2], nin, out;
+  uint32_t in[FAB_MAX_IN], nin, out;
 } member;
 
 struct fab_coll {
@@ -26,7 +26,7 @@ static fab_coll *plan(uint32_t count, char *err, size_t errlen) {
   }
   c->count = count;
   c->result = FAB_NONE;
-  for (uint32_t i = 0; i < count; i++) c->m[i] = (member){FAB_NONE, {FAB_NONE, FAB_NONE}, 0, FAB_NONE};
+  for (uint32_t i = 0; i < count; i++) c->m[i] = (member){.pe = FAB_NONE, .out = FAB_NONE};
   return c;
 }
 
@@ -97,75 +97,97 @@ fab_coll *fab_coll_chain(fab_fabric *f, fab_pe from, fab_pe to, char *err, size_
   return c;
 }
 
-fab_coll *fab_coll_reduce(fab_fabric *f, fab_rect q, int broadcast, char *err, size_t errlen) {
+/* The member of a plan over q at PE p (row-major over q). */
+static member *at(fab_coll *c, fab_rect q, uint32_t width, fab_pe p) {
+  return &c->m[(fab_y(width, p) - q.y) * q.w + (fab_x(width, p) - q.x)];
+}
+
+/* The PE d steps from p through port dir. */
+static fab_pe steps(uint32_t width, fab_pe p, fab_port dir, uint32_t d) {
+  switch (dir) {
+    case FAB_N: return p - d * width;
+    case FAB_S: return p + d * width;
+    case FAB_E: return p + d;
+    default: return p - d;
+  }
+}
+
+/* One member of a segmented line into `root`: the PE d steps from it through
+ * dir, on a side of len members cut into segments of seg (see collective.h).
+ * It takes what its segment sends from behind and, heading a segment, the
+ * next segment's head's sum; it sends one step toward the root, or, heading
+ * one, to the previous head (seg steps, through the routers between). The
+ * members farther out are linked already. */
+static int link_member(fab_fabric *f, fab_coll *c, fab_rect q, fab_pe root, fab_port dir, uint32_t d,
+                       uint32_t len, uint32_t seg, char *err, size_t errlen) {
   const uint32_t w = fab_config_of(f)->width;
-  if (q.w * q.h < 2) {
-    snprintf(err, errlen, "fabric: a reduction needs at least two PEs, got %u x %u", q.w, q.h);
+  member *m = at(c, q, w, steps(w, root, dir, d));
+  m->pe = steps(w, root, dir, d);
+  const bool head = (d - 1) % seg == 0;
+  if (d < len && d % seg != 0) m->in[m->nin++] = at(c, q, w, steps(w, root, dir, d + 1))->out;
+  if (head && d + seg <= len) m->in[m->nin++] = at(c, q, w, steps(w, root, dir, d + seg))->out;
+  const fab_pe to = !head ? steps(w, root, dir, d - 1) : d > seg ? steps(w, root, dir, d - seg) : root;
+  return fab_route_path(f, m->pe, to, &m->out, err, errlen);
+}
+
+/* A side of len members into root through dir, far end first; the root takes its sum. */
+static int side(fab_fabric *f, fab_coll *c, fab_rect q, fab_pe root, fab_port dir, uint32_t len, uint32_t seg,
+                char *err, size_t errlen) {
+  const uint32_t w = fab_config_of(f)->width;
+  for (uint32_t d = len; d > 0; d--)
+    if (link_member(f, c, q, root, dir, d, len, seg, err, errlen) != 0) return -1;
+  if (len > 0) {
+    member *r = at(c, q, w, root);
+    r->in[r->nin++] = at(c, q, w, steps(w, root, dir, 1))->out;
+  }
+  return 0;
+}
+
+fab_coll *fab_coll_tree(fab_fabric *f, fab_rect q, fab_pe root, uint32_t seg_x, uint32_t seg_y, int broadcast,
+                        char *err, size_t errlen) {
+  const uint32_t w = fab_config_of(f)->width, rx = fab_x(w, root), ry = fab_y(w, root);
+  if (q.w * q.h < 2 || rx < q.x || rx >= q.x + q.w || ry < q.y || ry >= q.y + q.h) {
+    snprintf(err, errlen, "fabric: a reduction needs at least two PEs and its root among them, got %u x %u", q.w,
+             q.h);
     return NULL;
   }
+  const uint32_t sx = seg_x ? seg_x : q.w, sy = seg_y ? seg_y : q.h;
   fab_coll *c = plan(q.w * q.h, err, errlen);
   if (!c) return NULL;
-  c->result = 0;
-  uint32_t bcast = FAB_NONE;
-  if (broadcast && fab_route_rect(f, fab_at(w, q.x, q.y), q, &bcast, err, errlen) != 0) goto fail;
-  /* Bottom-up along the first column: each of its PEs takes its row's chain
-   * and the column's chain from below, and sends north (the corner keeps the
-   * sums, or multicasts them). Row y's members are m[y * q.w .. + q.w - 1],
-   * its chain running from the last column back to the first. */
-  uint32_t from_below = FAB_NONE;
-  for (uint32_t k = q.h; k-- > 0;) {
-    const uint32_t y = q.y + k;
-    member *row = &c->m[k * q.w], *head = &row[0];
-    head->pe = fab_at(w, q.x, y);
-    head->out = bcast;
-    if (q.w > 1) { /* the chain runs right to left: made in that order, then reversed */
-      if (chain_into(f, row + 1, fab_at(w, q.x + q.w - 1, y), head->pe, &head->in[head->nin++],
-                     err, errlen) != 0)
-        goto fail;
-      for (uint32_t i = 1, j = q.w - 1; i < j; i++, j--) {
-        const member t = row[i];
-        row[i] = row[j];
-        row[j] = t;
-      }
-    }
-    if (from_below != FAB_NONE) head->in[head->nin++] = from_below;
-    if (k > 0 && fab_route_path(f, head->pe, fab_at(w, q.x, y - 1), &head->out, err, errlen) != 0)
+  c->result = (ry - q.y) * q.w + (rx - q.x);
+  const uint32_t left = rx - q.x, right = q.x + q.w - 1 - rx, up = ry - q.y, down = q.y + q.h - 1 - ry;
+  if (broadcast && fab_route_rect(f, root, q, &c->m[c->result].out, err, errlen) != 0) goto fail;
+  /* Row by row, the rows above the root's from the top, those below from the
+   * bottom, the root's last: each row's two sides into its PE on the root's
+   * column, which then joins the column's line into the root. */
+  for (uint32_t k = 0; k < q.h; k++) {
+    const uint32_t y = k < up ? q.y + k : k < up + down ? q.y + q.h - 1 - (k - up) : ry;
+    const fab_pe p = fab_at(w, rx, y);
+    at(c, q, w, p)->pe = p;
+    if (side(f, c, q, p, FAB_W, left, sx, err, errlen) != 0 || side(f, c, q, p, FAB_E, right, sx, err, errlen) != 0)
       goto fail;
-    from_below = head->out;
+    if (y < ry && link_member(f, c, q, root, FAB_N, ry - y, up, sy, err, errlen) != 0) goto fail;
+    if (y > ry && link_member(f, c, q, root, FAB_S, y - ry, down, sy, err, errlen) != 0) goto fail;
   }
+  member *r = &c->m[c->result];
+  if (up > 0) r->in[r->nin++] = at(c, q, w, steps(w, root, FAB_N, 1))->out;
+  if (down > 0) r->in[r->nin++] = at(c, q, w, steps(w, root, FAB_S, 1))->out;
   return c;
 fail:
   fab_coll_destroy(c);
   return NULL;
 }
 
+fab_coll *fab_coll_reduce(fab_fabric *f, fab_rect q, int broadcast, char *err, size_t errlen) {
+  return fab_coll_tree(f, q, fab_at(fab_config_of(f)->width, q.x, q.y), 0, 0, broadcast, err, errlen);
+}
+
 fab_coll *fab_coll_line(fab_fabric *f, fab_rect q, fab_pe root, int broadcast, char *err, size_t errlen) {
-  const uint32_t w = fab_config_of(f)->width, n = q.w * q.h, rx = fab_x(w, root), ry = fab_y(w, root);
-  if ((q.w != 1 && q.h != 1) || n < 2 || rx < q.x || rx >= q.x + q.w || ry < q.y || ry >= q.y + q.h) {
+  if (q.w != 1 && q.h != 1) {
     snprintf(err, errlen, "fabric: a line reduction needs a row or column of two PEs or more and a root on it");
     return NULL;
   }
-  fab_coll *c = plan(n, err, errlen);
-  if (!c) return NULL;
-  const uint32_t ri = (rx - q.x) + (ry - q.y); /* the root's place along the line */
-  const fab_pe first = fab_at(w, q.x, q.y), last = fab_at(w, q.x + q.w - 1, q.y + q.h - 1);
-  member *r = &c->m[ri];
-  r->pe = root;
-  c->result = ri;
-  if (broadcast && fab_route_rect(f, root, q, &r->out, err, errlen) != 0) goto fail;
-  if (ri > 0 && chain_into(f, c->m, first, root, &r->in[r->nin++], err, errlen) != 0) goto fail;
-  if (ri + 1 < n) { /* from the far end back to the root: made in that order, then reversed */
-    if (chain_into(f, &c->m[ri + 1], last, root, &r->in[r->nin++], err, errlen) != 0) goto fail;
-    for (uint32_t i = ri + 1, j = n - 1; i < j; i++, j--) {
-      const member t = c->m[i];
-      c->m[i] = c->m[j];
-      c->m[j] = t;
-    }
-  }
-  return c;
-fail:
-  fab_coll_destroy(c);
-  return NULL;
+  return fab_coll_tree(f, q, root, 0, 0, broadcast, err, errlen);
 }
 
 fab_coll *fab_coll_copy(fab_fabric *f, fab_rect src, fab_rect dst, char *err, size_t errlen) {

@@ -10,6 +10,19 @@
  *   line       a row or column to any PE `root` on it: the two sides chain into
  *              the root, which keeps the sums or, with broadcast, multicasts
  *              them back (so a column's result can leave from any row);
+ *   tree       a rectangle to any PE `root` of it, segmented: every row reduces
+ *              into its PE on the root's column, that column into the root,
+ *              each line's two sides cut into segments of seg PEs (seg_x along
+ *              rows, seg_y along the column; 0: one segment, a chain). Within
+ *              a segment the members chain toward the root into its head (its
+ *              member nearest the root); the heads chain to one another, a
+ *              head's sum crossing seg hops through the routers between
+ *              without entering their cores, the nearest head into the root.
+ *              Latency grows with a side's length L as L hops plus about
+ *              seg + L / seg core passes instead of L core passes
+ *              (fab_coll_side_cycles); no member takes more than four inputs.
+ *              With broadcast the root multicasts the sums back. reduce and
+ *              line are trees of one segment;
  *   copy       member (i, j) of src sends to PE (i, j) of dst.
  * Members are numbered row-major over the collective's PEs (a chain: from
  * `from` to `to`). */
@@ -33,6 +46,8 @@ fab_coll *fab_coll_multicast(fab_fabric *f, fab_pe src, fab_rect q, char *err, s
 fab_coll *fab_coll_chain(fab_fabric *f, fab_pe from, fab_pe to, char *err, size_t errlen);
 fab_coll *fab_coll_reduce(fab_fabric *f, fab_rect q, int broadcast, char *err, size_t errlen);
 fab_coll *fab_coll_line(fab_fabric *f, fab_rect q, fab_pe root, int broadcast, char *err, size_t errlen);
+fab_coll *fab_coll_tree(fab_fabric *f, fab_rect q, fab_pe root, uint32_t seg_x, uint32_t seg_y, int broadcast,
+                        char *err, size_t errlen);
 fab_coll *fab_coll_copy(fab_fabric *f, fab_rect src, fab_rect dst, char *err, size_t errlen);
 void fab_coll_destroy(fab_coll *c);
 
