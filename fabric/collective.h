@@ -13,16 +13,16 @@
  *   tree       a rectangle to any PE `root` of it, segmented: every row reduces
  *              into its PE on the root's column, that column into the root,
  *              each line's two sides cut into segments of seg PEs (seg_x along
- *              rows, seg_y along the column; 0: one segment, a chain). Within
- *              a segment the members chain toward the root into its head (its
- *              member nearest the root); the heads chain to one another, a
- *              head's sum crossing seg hops through the routers between
- *              without entering their cores, the nearest head into the root.
- *              Latency grows with a side's length L as L hops plus about
- *              seg + L / seg core passes instead of L core passes
- *              (fab_coll_side_cycles); no member takes more than four inputs.
- *              With broadcast the root multicasts the sums back. reduce and
- *              line are trees of one segment;
+ *              rows, seg_y along the column; 0 or at least the side: a chain
+ *              toward the root). A segment chains away from the root into its
+ *              last member, the collector; each collector adds the next one's
+ *              sum and sends to the previous collector (the nearest: to the
+ *              root) on the links toward the root, through the routers
+ *              between without entering their cores. Latency grows with a
+ *              side's length L as L hops plus about seg + L / seg core passes
+ *              instead of L (fab_coll_tree_cycles); no member takes more than
+ *              four inputs. With broadcast the root multicasts the sums back.
+ *              reduce (root at the corner) and line are trees of chains;
  *   copy       member (i, j) of src sends to PE (i, j) of dst.
  * Members are numbered row-major over the collective's PEs (a chain: from
  * `from` to `to`). */
@@ -50,6 +50,23 @@ fab_coll *fab_coll_tree(fab_fabric *f, fab_rect q, fab_pe root, uint32_t seg_x, 
                         char *err, size_t errlen);
 fab_coll *fab_coll_copy(fab_fabric *f, fab_rect src, fab_rect dst, char *err, size_t errlen);
 void fab_coll_destroy(fab_coll *c);
+
+/* The analytic model of a tree on an idle mesh, its members' data ready at
+ * cycle 0, as train fidelity times it: a member sends add_latency after its
+ * core has started on its last input (trains that reach it together share
+ * the ramp down and the receive unit, each waiting at most its own length);
+ * its train's head reaches the next core 2 ramp + hops x hop later (one hop
+ * along a segment, to the next collector as many as between them). A
+ * side's sums never share a link. The result: the cycles until the root's
+ * sums are done, with broadcast until the farthest PE has its copy (2 ramp
+ * and its hops more), counting from cycle 0 as the fabric's last_cycle + 1
+ * does. Exact without broadcast, and with it for n = 1; with longer vectors
+ * the multicast may meet sums still arriving, and the model is a lower bound. */
+uint64_t fab_coll_tree_cycles(const fab_config *c, fab_rect q, uint32_t rx, uint32_t ry, uint32_t seg_x,
+                              uint32_t seg_y, uint32_t n, int broadcast);
+/* The segment for a side of len members and n wavelets: the one of fewest
+ * modelled cycles (len: a chain, chosen on a tie). */
+uint32_t fab_coll_best_segment(const fab_config *c, uint32_t len, uint32_t n);
 
 uint32_t fab_coll_members(const fab_coll *c);
 fab_pe fab_coll_member(const fab_coll *c, uint32_t i);

@@ -56,6 +56,9 @@ static int build(fab_fabric *f, const ws_probe_spec *s, ws_probe_result *r, char
   const fab_config *c = &s->fabric;
   const uint32_t w = c->width, h = c->height, n = s->wavelets;
   r->bound_exact = 0;
+  static const char *const how[WS_PROBE_PATTERNS] = {"path", "multicast", "chain", "tree", "copy", "path",
+                                                     "multicast+chain"};
+  r->algorithm = how[s->pattern];
   switch (s->pattern) {
     case WS_PROBE_UNICAST: {
       uint32_t route;
@@ -87,17 +90,20 @@ static int build(fab_fabric *f, const ws_probe_spec *s, ws_probe_result *r, char
         r->bound = max_u64(r->bound, load_cycles(c, n, 2));
       return 0;
     case WS_PROBE_ALLREDUCE: {
-      /* the longest pipeline: a row to the first column, that column to the
-       * corner, the multicast back; and the most streams into one PE: a PE
-       * (0, y) takes its row's chain, the chain from below and the multicast,
-       * a PE inside a row its row's chain and the multicast */
-      const uint64_t hops = (uint64_t)w + h - 2;
-      uint64_t streams = w > 2 ? 2 : 1;
-      for (uint32_t y = 0; y < h && y < 3; y++)
-        streams = max_u64(streams, (uint64_t)(w > 1) + (y + 1 < h) + (y > 0));
-      r->bound = max_u64(chain_cycles(c, n, hops + 1) + 2 * c->ramp_latency + hops * c->hop_latency,
-                         load_cycles(c, n, streams));
-      return once(f, fab_coll_reduce(f, (fab_rect){0, 0, w, h}, 1, err, errlen), n, err, errlen);
+      /* into the centre, each line in the segments of fewest modelled
+       * cycles (a chain where n is long), multicast back: the model's
+       * cycles for one wavelet and n - 1 more is a lower bound, exact for
+       * n = 1; so is the busiest ramp's load */
+      const uint32_t rx = w / 2, ry = h / 2;
+      r->segment_x = fab_coll_best_segment(c, rx > w - 1 - rx ? rx : w - 1 - rx, n);
+      r->segment_y = fab_coll_best_segment(c, ry > h - 1 - ry ? ry : h - 1 - ry, n);
+      const fab_rect q = {0, 0, w, h};
+      r->algorithm = r->segment_x >= w - 1 - rx && r->segment_y >= h - 1 - ry ? "chain" : "tree";
+      r->bound = max_u64(fab_coll_tree_cycles(c, q, rx, ry, r->segment_x, r->segment_y, 1, 1) + n - 1,
+                         load_cycles(c, n, (w > 1) + (w > 2) + (h > 1) + (h > 2)));
+      r->bound_exact = n == 1;
+      return once(f, fab_coll_tree(f, q, fab_at(w, rx, ry), r->segment_x, r->segment_y, 1, err, errlen), n, err,
+                  errlen);
     }
     case WS_PROBE_REGION_COPY: {
       /* row j's w routes all cross the link from column w - 1 to column w */
@@ -207,6 +213,11 @@ static void get_bound_exact(ws_table *t, size_t col, const void *row, const void
   (void)ctx;
   ws_table_str(t, col, ((const ws_probe_row *)row)->res.bound_exact ? "yes" : "no");
 }
+static void get_algorithm(ws_table *t, size_t col, const void *row, const void *ctx) {
+  (void)ctx;
+  const char *a = ((const ws_probe_row *)row)->res.algorithm;
+  ws_table_str(t, col, a ? a : "");
+}
 static void get_time_us(ws_table *t, size_t col, const void *row, const void *ctx) {
   (void)ctx;
   const ws_probe_row *p = row;
@@ -242,6 +253,9 @@ static const ws_column probe_columns[] = {
     WS_COLUMN(ws_probe_row, res.fabric.link_wavelets, "link_wavelets", "wavelet-hops"),
     WS_COLUMN(ws_probe_row, res.fabric.colors_max, "colors_max", "colors"),
     WS_COLUMN_GET("memory_bytes", "bytes", WS_COL_U64, get_memory, "ws_probe_row.res.fabric.bytes + res.engine.bytes"),
+    WS_COLUMN_GET("algorithm", NULL, WS_COL_STR, get_algorithm, "ws_probe_row.res.algorithm"),
+    WS_COLUMN(ws_probe_row, res.segment_x, "segment_x", "PEs"),
+    WS_COLUMN(ws_probe_row, res.segment_y, "segment_y", "PEs"),
 };
 #define NPROBE_COLUMNS (sizeof probe_columns / sizeof probe_columns[0])
 

@@ -8,7 +8,10 @@
  *   unicast           (0,0) sends n wavelets to (W-1,H-1)
  *   multicast-row     every row's first PE multicasts n wavelets to its row
  *   reduce-column     every column chain-reduces n wavelets to its last PE
- *   allreduce         the whole mesh all-reduces n wavelets
+ *   allreduce         the whole mesh all-reduces n wavelets into its centre PE,
+ *                     which multicasts the sums back: each line a tree of the
+ *                     segments the model times fastest for n (fab_coll_tree;
+ *                     chain for long vectors, tree for short ones)
  *   region-copy       a w x h region (w, h <= 16) copies to its right neighbour
  *   random            `messages` unicasts between random PEs (seeded)
  *   multicast-reduce  multicast-row and reduce-column at once (a GEMM's traffic) */
@@ -49,6 +52,8 @@ typedef struct {
   uint64_t cycles;      /* last activity + 1, counting from cycle 0 */
   uint64_t bound;       /* analytic lower bound on cycles */
   int bound_exact;      /* the pattern has no contention: cycles == bound */
+  const char *algorithm; /* how it moves: path, multicast, chain, tree (fab_coll_tree) or copy */
+  uint32_t segment_x, segment_y; /* allreduce: the tree's segments along rows and the column (chain: the sides' lengths) */
   fab_stats fabric;
   sim_stats engine;
   double wall_s; /* building and running, seconds */

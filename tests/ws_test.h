@@ -12,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include "fabric/collective.h"
 #include "fabric/fabric.h"
 #include "sim/cli.h"
 #include "sim/config.h"
@@ -88,6 +89,57 @@ inline fab_config fabric_config(fab_fidelity fid, uint32_t w = 16, uint32_t h = 
   c.fidelity = fid;
   return c;
 }
+
+// A fabric on its own engine, and the calls its suites make on it.
+struct Mesh {
+  sim_engine *e = nullptr;
+  fab_fabric *f = nullptr;
+  char err[512] = "";
+  explicit Mesh(fab_config c) {
+    e = sim_engine_create(nullptr, err, sizeof err);
+    f = fab_create(e, &c, err, sizeof err);
+    EXPECT_NE(f, nullptr) << err;
+  }
+  ~Mesh() {
+    fab_destroy(f);
+    sim_engine_destroy(e);
+  }
+  fab_pe at(uint32_t x, uint32_t y) const { return fab_at(fab_config_of(f)->width, x, y); }
+  uint32_t path(fab_pe a, fab_pe b) {
+    uint32_t r = 0;
+    EXPECT_EQ(fab_route_path(f, a, b, &r, err, sizeof err), 0) << err;
+    return r;
+  }
+  uint32_t rect(fab_pe a, fab_rect q) {
+    uint32_t r = 0;
+    EXPECT_EQ(fab_route_rect(f, a, q, &r, err, sizeof err), 0) << err;
+    return r;
+  }
+  // One round of n wavelets over plan c (which it frees); the members' transfers.
+  std::vector<fab_xfer> round(fab_coll *c, uint32_t n, uint64_t ready = 0) {
+    EXPECT_NE(c, nullptr) << err;
+    std::vector<fab_xfer> x(c ? fab_coll_members(c) : 0);
+    fab_round r{};
+    r.n = n;
+    r.ready = ready;
+    if (c) {
+      EXPECT_EQ(fab_coll_round(f, c, &r, x.data(), err, sizeof err), 0) << err;
+    }
+    fab_coll_destroy(c);
+    return x;
+  }
+  fab_xfer send(uint32_t route, uint32_t n, uint64_t ready = 0) {
+    fab_xfer x = 0;
+    EXPECT_EQ(fab_send(f, route, n, ready, &x, err, sizeof err), 0) << err;
+    return x;
+  }
+  // Runs to the end; returns the pattern's cycles: last activity + 1.
+  uint64_t run() {
+    EXPECT_EQ(sim_engine_run(e), 0) << sim_engine_error(e);
+    EXPECT_EQ(fab_check_finished(f, err, sizeof err), 0) << err;
+    return fab_stats_get(f).last_cycle + 1;
+  }
+};
 
 // Writes text to a fresh file under the build's temporary directory; returns its path.
 inline std::string write_temp(const std::string &name, const std::string &text) {
