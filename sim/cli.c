@@ -17,7 +17,7 @@
 
 /* Options a command accepts beyond the common ones. */
 enum { OPT_SPARSITY = 1, OPT_PER = 2, OPT_PROBE = 4, OPT_KERNEL = 8, OPT_TILING = 16, OPT_PLACE = 32, OPT_RUN = 64,
-       OPT_SWEEP = 128, OPT_CHECK = 256 };
+       OPT_SWEEP = 128, OPT_CHECK = 256, OPT_GEMM = 512 };
 
 typedef struct {
   const char *name;
@@ -109,6 +109,28 @@ static const command commands[] = {
      "macs_per_microbatch, interval_model (the placer's model of cycles_interval,\n"
      "kernels/estimate.h). A row that does not fit in SRAM is not simulated.\n",
      OPT_SPARSITY | OPT_KERNEL, FMT_ALL, ws_cmd_kernel},
+    {"gemm", "one GEMM or GEMV of any shape on a region, by the configured strategy, simulated",
+     "  --m M              tokens: X is M x K (1: a GEMV)\n"
+     "  --k K              X's features, W's rows\n"
+     "  --n N              W's columns (Y is M x N)\n"
+     "  --region WxH       its PEs, columns x rows (default: the mesh, at most N\n"
+     "                     columns and K rows)\n"
+     "  --sparsity LIST    W's levels in [0, 1) (default: workload.sparsity), zeros laid\n"
+     "                     out by workload.pattern, seeded by sim.seed\n"
+     "\n"
+     "sim.strategy chooses how: layerwise (W resident over the whole region, K over\n"
+     "its rows and N over its columns; the tokens in steps: X multicast along the\n"
+     "rows, the partial sums reduced down the columns by a chain or a segmented\n"
+     "tree), pipeline (the layer pipeline's GEMM stage, workload.micro_batch tokens\n"
+     "a micro-batch) or bound (the executed MACs over every PE).\n"
+     "\n"
+     "Columns: m, k, n, region, sparsity, strategy, cycles (its inputs at their\n"
+     "sources to its last output, + 1), time_us, flops_per_s (2 x the executed\n"
+     "MACs a second), peak_fraction (of the region's peak), sram_pe_max (bytes),\n"
+     "pe_slowest (x,y: the most compute), pes, nnz, macs, busy_max, chunk and steps\n"
+     "(tokens a step, steps), reduce and segment (layerwise: the columns'\n"
+     "reduction), cycles_model (layerwise: its model's cycles), events, wall_s.\n",
+     OPT_SPARSITY | OPT_GEMM, FMT_ALL, ws_cmd_gemm},
     {"config", "print the effective configuration (YAML; JSON with --format json)", "", 0,
      FMT(WS_FORMAT_TABLE) | FMT(WS_FORMAT_JSON), ws_cmd_config},
     {"place", "map the layer graph onto the mesh: a region per stage, balanced, in SRAM and colors",
@@ -338,6 +360,8 @@ static int parse_args(const command *c, int argc, char **argv, ws_cli_args *a, F
                        ((c->opts & OPT_SWEEP) && (strcmp(name, "--jobs") == 0 || strcmp(name, "--vary") == 0)) ||
                        ((c->opts & OPT_CHECK) && (strcmp(name, "--baseline") == 0 || strcmp(name, "--rtol") == 0 ||
                                                   strcmp(name, "--atol") == 0 || strcmp(name, "--only") == 0)) ||
+                       ((c->opts & OPT_GEMM) && (strcmp(name, "--m") == 0 || strcmp(name, "--k") == 0 ||
+                                                 strcmp(name, "--n") == 0 || strcmp(name, "--region") == 0)) ||
                        ((c->opts & OPT_KERNEL) &&
                         (strcmp(name, "--op") == 0 || strcmp(name, "--region") == 0 ||
                          strcmp(name, "--batch") == 0 || strcmp(name, "--kernel") == 0 ||
@@ -370,6 +394,9 @@ static int parse_args(const command *c, int argc, char **argv, ws_cli_args *a, F
     else if (strcmp(name, "--messages") == 0) a->messages = value;
     else if (strcmp(name, "--mesh") == 0) rc = push_mesh(a, value, c->name, err);
     else if (strcmp(name, "--op") == 0) a->op = value;
+    else if (strcmp(name, "--m") == 0) a->gemm_m = value;
+    else if (strcmp(name, "--k") == 0) a->gemm_k = value;
+    else if (strcmp(name, "--n") == 0) a->gemm_n = value;
     else if (strcmp(name, "--region") == 0) a->region = value;
     else if (strcmp(name, "--batch") == 0) a->batch = value;
     else if (strcmp(name, "--kernel") == 0) a->kernels = value;

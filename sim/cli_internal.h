@@ -22,7 +22,8 @@ typedef struct {
   const char *file;     /* FILE.yaml, or NULL for the embedded default */
   const char *wavelets; /* probe: --wavelets */
   const char *messages; /* probe: --messages */
-  const char *op, *region, *batch, *kernels, *micro_batches; /* kernel */
+  const char *op, *region, *batch, *kernels, *micro_batches; /* kernel (gemm: --region) */
+  const char *gemm_m, *gemm_k, *gemm_n;                      /* gemm: --m, --k, --n */
   char **sets;          /* owned strings "key=value", in command-line order */
   int nsets;
   const char *sparsity; /* --sparsity list, or NULL */
@@ -71,6 +72,7 @@ int ws_cmd_models(const ws_cli_args *a, FILE *out, FILE *err);
 int ws_cmd_config(const ws_cli_args *a, FILE *out, FILE *err);
 int ws_cmd_probe(const ws_cli_args *a, FILE *out, FILE *err);
 int ws_cmd_kernel(const ws_cli_args *a, FILE *out, FILE *err);
+int ws_cmd_gemm(const ws_cli_args *a, FILE *out, FILE *err);
 int ws_cmd_place(const ws_cli_args *a, FILE *out, FILE *err);
 int ws_cmd_run(const ws_cli_args *a, FILE *out, FILE *err);
 int ws_cmd_sweep(const ws_cli_args *a, FILE *out, FILE *err);

@@ -9,6 +9,7 @@
 #include "models/graph.h"
 #include "oprun.h"
 #include "place.h"
+#include "gemmrun.h"
 #include "probe.h"
 #include "report.h"
 #include "units.h"
@@ -176,6 +177,37 @@ int ws_cmd_kernel(const ws_cli_args *a, FILE *out, FILE *err) {
     return WS_EXIT_BAD_INPUT;
   }
   int rc = ws_cli_emit(&cfg, "kernel", NULL, t, out, err);
+  ws_table_destroy(t);
+  return rc;
+}
+
+int ws_cmd_gemm(const ws_cli_args *a, FILE *out, FILE *err) {
+  ws_config cfg;
+  if (ws_cli_load_config(a, &cfg, err) != 0) return WS_EXIT_BAD_INPUT;
+  const char *const dims[3] = {a->gemm_m, a->gemm_k, a->gemm_n}, *const opts[3] = {"--m", "--k", "--n"};
+  uint32_t v[3], one;
+  for (int i = 0; i < 3; i++) {
+    if (!dims[i]) {
+      fprintf(err, "wafersim gemm: %s is missing; give --m M --k K --n N (e.g. --m 1 --k 16384 --n 16384)\n", opts[i]);
+      return WS_EXIT_BAD_INPUT;
+    }
+    if (ws_cli_parse_list("gemm", opts[i], dims[i], NULL, &v[i], 1, &one, err) != 0) return WS_EXIT_BAD_INPUT;
+  }
+  double levels[WS_CLI_MAX_LEVELS];
+  size_t nl = 1;
+  levels[0] = cfg.workload.sparsity;
+  uint32_t w = 0, h = 0;
+  if ((a->region && ws_cli_parse_wh("gemm", "--region", a->region, &w, &h, err) != 0) ||
+      (a->sparsity && ws_cli_parse_levels("gemm", a->sparsity, levels, &nl, err) != 0))
+    return WS_EXIT_BAD_INPUT;
+  const ws_gemm_spec spec = {v[0], v[1], v[2], w, h, levels, (uint32_t)nl};
+  char msg[WS_CONFIG_ERR_MAX] = "";
+  ws_table *t = ws_gemmrun(&cfg, &spec, msg, sizeof msg);
+  if (!t) {
+    fprintf(err, "wafersim %s\n", msg);
+    return WS_EXIT_BAD_INPUT;
+  }
+  int rc = ws_cli_emit(&cfg, "gemm", NULL, t, out, err);
   ws_table_destroy(t);
   return rc;
 }

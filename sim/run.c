@@ -18,6 +18,12 @@ struct ws_run {
 };
 
 int ws_run_check(const ws_config *cfg, uint64_t copies, char *err, size_t errlen) {
+  if (cfg->sim.strategy == WS_STRATEGY_LAYERWISE) {
+    snprintf(err, errlen,
+             "sim.strategy: layerwise runs one GEMM at a time so far ('wafersim gemm'); a whole model runs with "
+             "pipeline or bound");
+    return -1;
+  }
   /* the bound places nothing: its own SRAM check (weights in their smaller
      encoding, when it runs), and the host memory of its masks alone */
   if (cfg->sim.strategy == WS_STRATEGY_BOUND)

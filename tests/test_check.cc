@@ -107,6 +107,10 @@ TEST(Schema, EveryCommandsDocumentValidates) {
       {"probe", "random", "--messages", "40", "--fidelity", "wavelet"},
       {"kernel", "--sparsity", "0,0.9", "--batch", "1,16", "--kernel", "auto,dense"},
       {"kernel", "--region", "1x1", "--kernel", "dense"}, /* does not fit: no simulated cycles */
+      {"gemm", "--m", "4", "--k", "64", "--n", "32", "--region", "8x8", "--sparsity", "0,0.5", "--set",
+       "sim.strategy=layerwise"},
+      {"gemm", "--m", "16", "--k", "64", "--n", "32", "--region", "4x4"}, /* the pipeline's stage */
+      {"gemm", "--m", "16", "--k", "64", "--n", "32", "--set", "sim.strategy=bound"},
       {"place"},
       {"config"}};
   for (auto args : commands) {

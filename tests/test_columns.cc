@@ -20,6 +20,7 @@
 #include "sim/jschema.h"
 #include "sim/oprun.h"
 #include "sim/place.h"
+#include "sim/gemmrun.h"
 #include "sim/probe.h"
 #include "sim/run.h"
 #include "sim/sweep.h"
@@ -55,6 +56,8 @@ std::vector<Cols> reports() {
   v.push_back({"probe", c, n, 0});
   c = ws_oprun_columns(&n);
   v.push_back({"kernel", c, n, 0});
+  c = ws_gemmrun_columns(&n);
+  v.push_back({"gemm", c, n, 0});
   c = ws_models_columns(&n);
   v.push_back({"model", c, n, 0});
   size_t ntile = 0;

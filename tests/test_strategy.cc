@@ -212,9 +212,9 @@ TEST(Strategy, TheRunInputKeepsNewTokensAndKeysApart) {
 
 TEST(Strategy, BadStrategiesPhasesAndMeshesAreInputErrors) {
   const std::string tiny = wstest::source_path("tests/expected/tiny-dense.yaml");
-  wstest::CliResult r = wstest::run_cli({"run", tiny, "--set", "sim.strategy=layerwise"});
+  wstest::CliResult r = wstest::run_cli({"run", tiny, "--set", "sim.strategy=systolic"});
   EXPECT_EQ(r.status, 2);
-  EXPECT_EQ(r.err, "wafersim: --set sim.strategy: expected one of: pipeline, bound, got 'layerwise'\n");
+  EXPECT_EQ(r.err, "wafersim: --set sim.strategy: expected one of: pipeline, bound, layerwise, got 'systolic'\n");
   r = wstest::run_cli({"run", tiny, "--set", "workload.phase=decode"});
   EXPECT_EQ(r.status, 2);
   EXPECT_EQ(r.err, "wafersim: --set workload.phase: expected one of: prefill, got 'decode'\n");

@@ -9,7 +9,8 @@
  * more than that (a fuzzed option left without its value eats the first
  * fixed argument; the next is then a second FILE, refused). The options that
  * size work but are not keys (--wavelets, --messages, --region, --batch,
- * --micro-batches, --tiling, --jobs, --vary, --sparsity, --schedule) are
+ * --micro-batches, --tiling, --jobs, --vary, --sparsity, --schedule, and
+ * gemm's --m, --k and --n) are
  * bounded instead: numbers in their values at most 64 (--jobs 2), at most
  * 4 list items, a --schedule step of at least 0.1; inputs beyond are
  * skipped. Inputs that would write files (--out, --map, --update-baseline)
@@ -70,7 +71,8 @@ static bool bounded(const char *opt, const char *value) {
 /* Whether the arguments may run: no files written, nothing read outside the tree, work bounded. */
 static bool allowed(int argc, char **argv) {
   static const char *const sizing[] = {"--wavelets", "--messages", "--region", "--batch", "--micro-batches",
-                                       "--tiling",   "--jobs",     "-j",       "--vary",  "--sparsity", "--schedule"};
+                                       "--tiling",   "--jobs",     "-j",       "--vary",  "--sparsity", "--schedule",
+                                       "--m",        "--k",        "--n"};
   for (int i = 1; i < argc; i++) {
     const char *arg = argv[i];
     if (arg[0] == '/' || strstr(arg, "..") || ws_fuzz_starts(arg, "--out") || ws_fuzz_starts(arg, "--map") ||

@@ -134,6 +134,8 @@ put("cli", "ok-sweep", cli("sweep", "--sparsity", "0.5", "--vary", "kernels.spar
 put("cli", "ok-probe", cli("probe", "multicast-row", "--wavelets", "8", "--mesh", "4x4"))
 put("cli", "ok-kernel", cli("kernel", "--op", "L0.q", "--region", "4x4", "--batch", "1,8", "--kernel", "sparse,dense",
                             "--micro-batches", "2", "--sparsity", "0.5"))
+put("cli", "ok-gemm", cli("gemm", "--m", "4", "--k", "32", "--n", "16", "--sparsity", "0,0.5", "--set",
+                          "sim.strategy=layerwise"))
 put("cli", "check-run", cli("check", "--baseline", "tests/expected/tiny-dense.json", "--rtol", "0.5"))
 put("cli", "check-files", cli("check", "--baseline", "tests/expected/tiny-dense.json",
                               "tests/expected/tiny-sparse.json", "--allow-config-change", "--format", "github",

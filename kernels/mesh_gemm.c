@@ -1,0 +1,351 @@
+/* One GEMM on a whole region, simulated (see mesh_gemm.h). */
+#include "mesh_gemm.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fabric/collective.h"
+
+#define WINDOW 2 /* steps in flight: x and partial sums double-buffered */
+
+static uint64_t max_u64(uint64_t a, uint64_t b) { return a > b ? a : b; }
+static uint64_t ceil_div(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
+
+/* Cut point i of [0, n) in parts. */
+static uint32_t cut(uint32_t n, uint32_t parts, uint32_t i) { return (uint32_t)((uint64_t)n * i / parts); }
+
+static uint64_t tile_nnz(const krn_mgemm_spec *s, uint32_t i, uint32_t j) {
+  const uint32_t k0 = cut(s->k, s->rows, i), k1 = cut(s->k, s->rows, i + 1);
+  const uint32_t n0 = cut(s->n, s->cols, j), n1 = cut(s->n, s->cols, j + 1);
+  return s->mask ? wl_mask_count(s->mask, k0, k1, n0, n1) : (uint64_t)(k1 - k0) * (n1 - n0);
+}
+
+static krn_kernel pick(const krn_machine *m, const krn_mgemm_spec *s, uint32_t kt, uint32_t nt, uint64_t nnz,
+                       uint32_t b) {
+  return s->kernel == KRN_AUTO ? krn_gemm_pick(m, kt, nt, nnz, b) : s->kernel;
+}
+
+/* The wavelets of b tokens: x over kt features (fp16), partial sums over nt (acc_bytes). */
+static uint64_t x_wavelets(uint32_t b, uint32_t kt) { return ceil_div((uint64_t)b * kt, 2); }
+static uint64_t sum_wavelets(const krn_machine *m, uint32_t b, uint32_t nt) {
+  return ceil_div((uint64_t)b * nt * m->acc_bytes, 4);
+}
+
+/* The longer side of a column's tree into its centre row. */
+static uint32_t column_side(uint32_t rows) { return rows / 2 > rows - 1 - rows / 2 ? rows / 2 : rows - 1 - rows / 2; }
+
+/* The model for one chunk b; per PE figures from nnz[] (row-major). */
+static void model_chunk(const krn_machine *m, const fab_config *fc, const krn_mgemm_spec *s, const uint64_t *nnz,
+                        uint32_t b, krn_mgemm_model *o) {
+  memset(o, 0, sizeof *o);
+  o->chunk = b;
+  o->steps = (uint32_t)ceil_div(s->m, b);
+  uint64_t nnz_all = 0, kt_max = 0, nt_max = 0;
+  for (uint32_t i = 0; i < s->rows; i++) {
+    const uint32_t kt = cut(s->k, s->rows, i + 1) - cut(s->k, s->rows, i);
+    kt_max = max_u64(kt_max, kt);
+    for (uint32_t j = 0; j < s->cols; j++) {
+      const uint32_t nt = cut(s->n, s->cols, j + 1) - cut(s->n, s->cols, j);
+      const uint64_t z = nnz[(size_t)i * s->cols + j];
+      const krn_kernel k = pick(m, s, kt, nt, z, b);
+      const krn_cost c = krn_gemm_cost(m, k, kt, nt, z, b);
+      o->compute = max_u64(o->compute, c.cycles);
+      o->sram_max = max_u64(o->sram_max, c.sram);
+      o->nnz_max = max_u64(o->nnz_max, z);
+      o->sparse_pes += k == KRN_SPARSE;
+      nt_max = max_u64(nt_max, nt);
+      nnz_all += z;
+      /* the whole GEMM's MACs: every full step, and the last */
+      const uint32_t last = s->m - (o->steps - 1) * b;
+      o->macs += (uint64_t)(o->steps - 1) * c.macs + krn_gemm_cost(m, pick(m, s, kt, nt, z, last), kt, nt, z, last).macs;
+    }
+  }
+  o->nnz_mean = (double)nnz_all / ((double)s->rows * s->cols);
+  const uint64_t xw = x_wavelets(b, (uint32_t)kt_max), sw = sum_wavelets(m, b, (uint32_t)nt_max);
+  const uint32_t side = column_side(s->rows);
+  o->segment = s->rows > 1 ? fab_coll_best_segment(fc, side, (uint32_t)sw) : 0;
+  o->ramp_in = (s->cols > 1 ? xw : 0) + (s->rows > 1 ? 2 * sw : 0);
+  o->ramp_out = max_u64(s->cols > 1 ? xw : 0, s->rows > 1 ? sw : 0);
+  const uint64_t multicast = s->cols > 1 ? 2ull * fc->ramp_latency + (uint64_t)(s->cols / 2) * fc->hop_latency + xw : 0;
+  const uint64_t tree = s->rows > 1 ? fab_coll_tree_cycles(fc, (fab_rect){0, 0, 1, s->rows}, 0, s->rows / 2, 0,
+                                                           o->segment, (uint32_t)sw, 0)
+                                    : 0;
+  o->latency = multicast + o->compute + tree;
+  const uint64_t step = max_u64(max_u64(o->compute, ceil_div(o->latency, WINDOW)),
+                                max_u64(o->ramp_in * fc->consume_cycles, o->ramp_out));
+  o->cycles = o->latency + (uint64_t)(o->steps - 1) * step;
+}
+
+static int check_shape(const krn_mgemm_spec *s, char *err, size_t errlen) {
+  if (s->m == 0 || s->k == 0 || s->n == 0 || s->rows == 0 || s->cols == 0 || s->rows > s->k || s->cols > s->n) {
+    snprintf(err, errlen,
+             "gemm: %u x %u x %u on %u x %u PEs (columns x rows): needs m, k, n >= 1 and at most k rows and n columns "
+             "(no empty tile)",
+             s->m, s->k, s->n, s->cols, s->rows);
+    return -1;
+  }
+  if (s->mask && (wl_mask_rows(s->mask) != s->k || wl_mask_cols(s->mask) != s->n)) {
+    snprintf(err, errlen, "gemm: the mask is %u x %u, the weight %u x %u", wl_mask_rows(s->mask),
+             wl_mask_cols(s->mask), s->k, s->n);
+    return -1;
+  }
+  return 0;
+}
+
+static uint64_t *count_nnz(const krn_mgemm_spec *s, char *err, size_t errlen) {
+  uint64_t *nnz = malloc((size_t)s->rows * s->cols * sizeof *nnz);
+  if (!nnz) {
+    snprintf(err, errlen, "gemm: out of memory for %u x %u tiles", s->cols, s->rows);
+    return NULL;
+  }
+  for (uint32_t i = 0; i < s->rows; i++)
+    for (uint32_t j = 0; j < s->cols; j++) nnz[(size_t)i * s->cols + j] = tile_nnz(s, i, j);
+  return nnz;
+}
+
+static int plan_with(const krn_machine *m, const fab_config *fc, const krn_mgemm_spec *s, const uint64_t *nnz,
+                     krn_mgemm_model *out, char *err, size_t errlen) {
+  if (s->chunk > s->m) {
+    snprintf(err, errlen, "gemm: a chunk of %u tokens, more than the %u of the GEMM", s->chunk, s->m);
+    return -1;
+  }
+  bool found = false;
+  krn_mgemm_model o;
+  if (s->chunk) { /* the chunk asked for */
+    model_chunk(m, fc, s, nnz, s->chunk, &o);
+    if (!krn_fits(m, o.sram_max)) {
+      snprintf(err, errlen,
+               "gemm: %u tokens a step need %llu bytes at the fullest PE, more than its SRAM less the reserve (%llu); "
+               "a smaller chunk or a larger region",
+               s->chunk, (unsigned long long)o.sram_max, (unsigned long long)(m->sram - m->sram_reserve));
+      return -1;
+    }
+    *out = o;
+    return 0;
+  }
+  for (uint32_t b = 1;; b = b > s->m / 2 ? s->m : 2 * b) { /* 1, 2, 4, ... and m */
+    model_chunk(m, fc, s, nnz, b, &o);
+    if (krn_fits(m, o.sram_max) && (!found || o.cycles < out->cycles)) *out = o, found = true;
+    if (b == s->m) break;
+  }
+  if (!found) {
+    snprintf(err, errlen, "gemm: the %u x %u tiles of a %u x %u weight do not fit a PE's SRAM even at one token a "
+                          "step; a larger region or more sparsity", s->cols, s->rows, s->k, s->n);
+    return -1;
+  }
+  return 0;
+}
+
+int krn_mgemm_plan(const krn_machine *m, const fab_config *fc, const krn_mgemm_spec *s, krn_mgemm_model *out,
+                   char *err, size_t errlen) {
+  if (check_shape(s, err, errlen) != 0) return -1;
+  uint64_t *nnz = count_nnz(s, err, errlen);
+  if (!nnz) return -1;
+  const int rc = plan_with(m, fc, s, nnz, out, err, errlen);
+  free(nnz);
+  return rc;
+}
+
+/* ---- the simulation ---- */
+
+typedef struct {
+  const krn_machine *m;
+  const krn_mgemm_spec *s;
+  fab_fabric *f;
+  krn_mgemm_model plan;
+  uint32_t R, C;
+  uint64_t *nnz;      /* per PE (row-major over the region) */
+  uint64_t *free_at;  /* per PE: its core free from this cycle */
+  uint64_t *busy;     /* per PE: compute cycles so far */
+  uint32_t *got;      /* per PE: x slices taken */
+  uint32_t *row_route; /* per row: its multicast, FAB_NONE with one column */
+  fab_coll **col;     /* per column: its tree, NULL with one row */
+  fab_xfer *red;      /* [WINDOW][R x C]: each PE's transfer of a step in flight */
+  uint32_t done[WINDOW]; /* columns whose sums of the step in that slot are in (one row: PEs computed) */
+  uint64_t last[WINDOW]; /* one row: the step's last compute's end */
+  fab_xfer *round;    /* R: one column's transfers of a round */
+  uint32_t *tag;      /* per transfer id: step + 1 of a root's transfer, 0 */
+  size_t ntag;
+  uint64_t macs;
+  uint32_t launched;
+  int failed;
+  char *err;
+  size_t errlen;
+} mg;
+
+static uint32_t step_tokens(const mg *g, uint32_t step) {
+  const uint32_t b = g->plan.chunk;
+  return step + 1 < g->plan.steps ? b : g->s->m - step * b;
+}
+
+static void step_done(mg *g, uint32_t step, uint64_t t);
+
+/* PE p has the x of `step` at cycle t: it computes when its core is free. */
+static void compute(mg *g, uint32_t p, uint32_t step, uint64_t t) {
+  const uint32_t i = p / g->C, j = p % g->C, b = step_tokens(g, step);
+  const uint32_t kt = cut(g->s->k, g->R, i + 1) - cut(g->s->k, g->R, i);
+  const uint32_t nt = cut(g->s->n, g->C, j + 1) - cut(g->s->n, g->C, j);
+  const krn_cost c = krn_gemm_cost(g->m, pick(g->m, g->s, kt, nt, g->nnz[p], b), kt, nt, g->nnz[p], b);
+  const uint64_t end = max_u64(t, g->free_at[p]) + c.cycles;
+  g->free_at[p] = end;
+  g->busy[p] += c.cycles;
+  g->macs += c.macs;
+  if (g->R > 1) {
+    fab_ready(g->f, g->red[(size_t)(step % WINDOW) * g->R * g->C + p], end);
+  } else { /* no reduction: the step is done once every PE has computed it */
+    g->last[step % WINDOW] = max_u64(g->last[step % WINDOW], end);
+    if (++g->done[step % WINDOW] == g->C) step_done(g, step, g->last[step % WINDOW]);
+  }
+}
+
+static int set_tag(mg *g, fab_xfer id, uint32_t v) {
+  if (id >= g->ntag) {
+    size_t n = g->ntag ? g->ntag : 1024;
+    while (n <= id) n *= 2;
+    uint32_t *t = realloc(g->tag, n * sizeof *t);
+    if (!t) return -1;
+    memset(t + g->ntag, 0, (n - g->ntag) * sizeof *t);
+    g->tag = t, g->ntag = n;
+  }
+  g->tag[id] = v;
+  return 0;
+}
+
+/* Start `step` at cycle t: its columns' reductions, then its x slices. */
+static int launch(mg *g, uint32_t step, uint64_t t) {
+  const uint32_t R = g->R, C = g->C, b = step_tokens(g, step);
+  fab_xfer *red = &g->red[(size_t)(step % WINDOW) * R * C];
+  g->done[step % WINDOW] = 0;
+  g->last[step % WINDOW] = 0;
+  for (uint32_t j = 0; R > 1 && j < C; j++) {
+    const uint32_t nt = cut(g->s->n, C, j + 1) - cut(g->s->n, C, j);
+    const fab_round r = {.n = (uint32_t)sum_wavelets(g->m, b, nt), .ready = FAB_LATER, .quiet = true};
+    fab_xfer *x = g->round;
+    if (fab_coll_round(g->f, g->col[j], &r, x, g->err, g->errlen) != 0) return -1;
+    for (uint32_t i = 0; i < R; i++) red[(size_t)i * C + j] = x[i];
+    if (set_tag(g, x[fab_coll_result(g->col[j])], step + 1) != 0) {
+      snprintf(g->err, g->errlen, "gemm: out of memory");
+      return -1;
+    }
+  }
+  for (uint32_t i = 0; i < R; i++) {
+    const uint32_t kt = cut(g->s->k, R, i + 1) - cut(g->s->k, R, i), src = i * C + C / 2;
+    if (C > 1) {
+      fab_xfer x;
+      if (fab_send(g->f, g->row_route[i], (uint32_t)x_wavelets(b, kt), t, &x, g->err, g->errlen) != 0) return -1;
+      fab_release(g->f, x);
+    }
+    compute(g, src, step, t); /* the source has its slice */
+  }
+  g->launched = step + 1;
+  return 0;
+}
+
+/* Step `step` is in at every root (one row: computed everywhere) at cycle
+ * t: free its transfers, start the next. */
+static void step_done(mg *g, uint32_t step, uint64_t t) {
+  fab_xfer *red = &g->red[(size_t)(step % WINDOW) * g->R * g->C];
+  for (size_t p = 0; g->R > 1 && p < (size_t)g->R * g->C; p++) fab_release(g->f, red[p]);
+  if (g->launched < g->plan.steps && !g->failed && launch(g, g->launched, t) != 0) g->failed = 1;
+}
+
+static void on_delivery(void *ctx, fab_pe pe, uint32_t route, fab_xfer sender, uint64_t cycle) {
+  (void)route, (void)sender;
+  mg *g = ctx;
+  compute(g, pe, g->got[pe]++, cycle);
+}
+
+static void on_done(void *ctx, fab_xfer id, uint64_t cycle) {
+  mg *g = ctx;
+  if (id >= g->ntag || !g->tag[id]) return;
+  const uint32_t step = g->tag[id] - 1;
+  g->tag[id] = 0;
+  if (++g->done[step % WINDOW] == g->C) step_done(g, step, cycle);
+}
+
+static void free_mg(mg *g) {
+  for (uint32_t j = 0; g->col && j < g->C; j++) fab_coll_destroy(g->col[j]);
+  free(g->col);
+  free(g->nnz);
+  free(g->free_at);
+  free(g->busy);
+  free(g->got);
+  free(g->row_route);
+  free(g->red);
+  free(g->round);
+  free(g->tag);
+}
+
+static int build(mg *g, char *err, size_t errlen) {
+  const uint32_t R = g->R, C = g->C;
+  const size_t pes = (size_t)R * C;
+  g->free_at = calloc(pes, sizeof *g->free_at);
+  g->busy = calloc(pes, sizeof *g->busy);
+  g->got = calloc(pes, sizeof *g->got);
+  g->row_route = calloc(R, sizeof *g->row_route);
+  g->col = calloc(C, sizeof *g->col);
+  g->red = calloc(WINDOW * pes, sizeof *g->red);
+  g->round = calloc(R, sizeof *g->round);
+  if (!g->free_at || !g->busy || !g->got || !g->row_route || !g->col || !g->red || !g->round) {
+    snprintf(err, errlen, "gemm: out of memory for %u x %u PEs", C, R);
+    return -1;
+  }
+  for (uint32_t i = 0; C > 1 && i < R; i++)
+    if (fab_route_rect(g->f, fab_at(C, C / 2, i), (fab_rect){0, i, C, 1}, &g->row_route[i], err, errlen) != 0)
+      return -1;
+  for (uint32_t j = 0; R > 1 && j < C; j++)
+    if (!(g->col[j] = fab_coll_tree(g->f, (fab_rect){j, 0, 1, R}, fab_at(C, j, R / 2), 0, g->plan.segment, 0, err,
+                                    errlen)))
+      return -1;
+  return 0;
+}
+
+int krn_mgemm_run(const krn_machine *m, const fab_config *fc, const krn_mgemm_spec *s, krn_mgemm_result *out,
+                  char *err, size_t errlen) {
+  memset(out, 0, sizeof *out);
+  if (check_shape(s, err, errlen) != 0) return -1;
+  mg g = {.m = m, .s = s, .R = s->rows, .C = s->cols, .err = err, .errlen = errlen};
+  if (!(g.nnz = count_nnz(s, err, errlen)) || plan_with(m, fc, s, g.nnz, &g.plan, err, errlen) != 0) {
+    free_mg(&g);
+    return -1;
+  }
+  fab_config c = *fc;
+  c.width = s->cols;
+  c.height = s->rows;
+  sim_engine *e = sim_engine_create(NULL, err, errlen);
+  g.f = e ? fab_create(e, &c, err, errlen) : NULL;
+  int rc = g.f ? build(&g, err, errlen) : -1;
+  if (rc == 0) {
+    fab_on_delivery(g.f, on_delivery, &g);
+    fab_on_done(g.f, on_done, &g);
+    for (uint32_t step = 0; rc == 0 && step < WINDOW && step < g.plan.steps; step++) rc = launch(&g, step, 0);
+  }
+  if (rc == 0 && sim_engine_run(e) != 0) {
+    snprintf(err, errlen, "gemm: %s", sim_engine_error(e));
+    rc = -1;
+  }
+  if (rc == 0 && g.failed) rc = -1;
+  if (rc == 0) rc = fab_check_finished(g.f, err, errlen);
+  if (rc == 0) {
+    const fab_stats st = fab_stats_get(g.f);
+    const sim_stats es = sim_engine_stats(e);
+    out->plan = g.plan;
+    out->cycles = st.last_cycle + 1;
+    if (s->rows == 1) /* no reduction: the last compute ends it */
+      for (size_t p = 0; p < (size_t)g.R * g.C; p++) out->cycles = max_u64(out->cycles, g.free_at[p]);
+    for (size_t p = 0; p < (size_t)g.R * g.C; p++)
+      if (g.busy[p] > out->busy_max) out->busy_max = g.busy[p], out->slowest_x = p % g.C, out->slowest_y = p / g.C;
+    out->macs = g.macs;
+    out->reduce = s->rows == 1 ? "none" : g.plan.segment >= column_side(s->rows) ? "chain" : "tree";
+    out->events = es.executed;
+    out->wavelets_sent = st.wavelets_sent;
+    out->link_wavelets = st.link_wavelets;
+    out->bytes = st.bytes + es.bytes;
+  }
+  fab_destroy(g.f);
+  sim_engine_destroy(e);
+  free_mg(&g);
+  return rc;
+}
