@@ -33,9 +33,6 @@ static uint64_t sum_wavelets(const krn_machine *m, uint32_t b, uint32_t nt) {
   return ceil_div((uint64_t)b * nt * m->acc_bytes, 4);
 }
 
-/* The longer side of a column's tree into its centre row. */
-static uint32_t column_side(uint32_t rows) { return rows / 2 > rows - 1 - rows / 2 ? rows / 2 : rows - 1 - rows / 2; }
-
 /* The model for one chunk b; per PE figures from nnz[] (row-major). */
 static void model_chunk(const krn_machine *m, const fab_config *fc, const krn_mgemm_spec *s, const uint64_t *nnz,
                         uint32_t b, krn_mgemm_model *o) {
@@ -64,18 +61,28 @@ static void model_chunk(const krn_machine *m, const fab_config *fc, const krn_mg
   }
   o->nnz_mean = (double)nnz_all / ((double)s->rows * s->cols);
   const uint64_t xw = x_wavelets(b, (uint32_t)kt_max), sw = sum_wavelets(m, b, (uint32_t)nt_max);
-  const uint32_t side = column_side(s->rows);
-  o->segment = s->rows > 1 ? fab_coll_best_segment(fc, side, (uint32_t)sw) : 0;
-  o->ramp_in = (s->cols > 1 ? xw : 0) + (s->rows > 1 ? 2 * sw : 0);
   o->ramp_out = max_u64(s->cols > 1 ? xw : 0, s->rows > 1 ? sw : 0);
   const uint64_t multicast = s->cols > 1 ? 2ull * fc->ramp_latency + (uint64_t)(s->cols / 2) * fc->hop_latency + xw : 0;
-  const uint64_t tree = s->rows > 1 ? fab_coll_tree_cycles(fc, (fab_rect){0, 0, 1, s->rows}, 0, s->rows / 2, 0,
-                                                           o->segment, (uint32_t)sw, 0)
-                                    : 0;
-  o->latency = multicast + o->compute + tree;
-  const uint64_t step = max_u64(max_u64(o->compute, ceil_div(o->latency, WINDOW)),
-                                max_u64(o->ramp_in * fc->consume_cycles, o->ramp_out));
-  o->cycles = o->latency + (uint64_t)(o->steps - 1) * step;
+  /* the columns' root: the centre row (half the hops) or the last (one
+     side: every PE takes one train of sums, unless segments' collectors
+     take two); the one of fewer modelled cycles, the centre on a tie */
+  const uint32_t roots[2] = {s->rows / 2, s->rows - 1};
+  for (uint32_t r = 0; r < (s->rows > 2 ? 2u : 1u); r++) {
+    krn_mgemm_model t = *o;
+    const uint32_t up = roots[r], down = s->rows - 1 - roots[r], side = up > down ? up : down;
+    t.root_row = roots[r];
+    t.segment = s->rows > 1 ? fab_coll_best_segment(fc, side, (uint32_t)sw) : 0;
+    const uint64_t takes = s->rows < 2 ? 0 : t.segment < side ? 2 : (up > 0) + (down > 0);
+    t.ramp_in = (s->cols > 1 ? xw : 0) + takes * sw;
+    const uint64_t tree = s->rows > 1 ? fab_coll_tree_cycles(fc, (fab_rect){0, 0, 1, s->rows}, 0, t.root_row, 0,
+                                                             t.segment, (uint32_t)sw, 0)
+                                      : 0;
+    t.latency = multicast + t.compute + tree;
+    const uint64_t step = max_u64(max_u64(t.compute, ceil_div(t.latency, WINDOW)),
+                                  max_u64(t.ramp_in * fc->consume_cycles, t.ramp_out));
+    t.cycles = t.latency + (uint64_t)(t.steps - 1) * step;
+    if (r == 0 || t.cycles < o->cycles) *o = t;
+  }
 }
 
 static int check_shape(const krn_mgemm_spec *s, char *err, size_t errlen) {
@@ -296,8 +303,8 @@ static int build(mg *g, char *err, size_t errlen) {
     if (fab_route_rect(g->f, fab_at(C, C / 2, i), (fab_rect){0, i, C, 1}, &g->row_route[i], err, errlen) != 0)
       return -1;
   for (uint32_t j = 0; R > 1 && j < C; j++)
-    if (!(g->col[j] = fab_coll_tree(g->f, (fab_rect){j, 0, 1, R}, fab_at(C, j, R / 2), 0, g->plan.segment, 0, err,
-                                    errlen)))
+    if (!(g->col[j] = fab_coll_tree(g->f, (fab_rect){j, 0, 1, R}, fab_at(C, j, g->plan.root_row), 0,
+                                    g->plan.segment, 0, err, errlen)))
       return -1;
   return 0;
 }
@@ -338,7 +345,8 @@ int krn_mgemm_run(const krn_machine *m, const fab_config *fc, const krn_mgemm_sp
     for (size_t p = 0; p < (size_t)g.R * g.C; p++)
       if (g.busy[p] > out->busy_max) out->busy_max = g.busy[p], out->slowest_x = p % g.C, out->slowest_y = p / g.C;
     out->macs = g.macs;
-    out->reduce = s->rows == 1 ? "none" : g.plan.segment >= column_side(s->rows) ? "chain" : "tree";
+    const uint32_t side = g.plan.root_row > s->rows - 1 - g.plan.root_row ? g.plan.root_row : s->rows - 1 - g.plan.root_row;
+    out->reduce = s->rows == 1 ? "none" : g.plan.segment >= side ? "chain" : "tree";
     out->events = es.executed;
     out->wavelets_sent = st.wavelets_sent;
     out->link_wavelets = st.link_wavelets;

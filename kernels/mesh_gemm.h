@@ -12,8 +12,10 @@
  *   2. every PE multiplies it by its tile as soon as it has it and its core
  *      is free (cost.h's cycles for its nonzeros);
  *   3. every column reduces its partial sums Y[step, N_j] (acc_bytes a value)
- *      into its centre PE by a tree (fabric/collective.h), segmented where
- *      the model times that faster than a chain (short vectors).
+ *      into its root by a tree (fabric/collective.h), segmented where the
+ *      model times that faster than a chain (short vectors); the root is the
+ *      centre row (half the hops) or the last (one side: each PE takes one
+ *      train of sums, not two), whichever the model times faster.
  * Two steps are in flight (x and partial sums double-buffered): step s + 2
  * starts when step s's sums are all at their roots. The run ends with the
  * last step's sums at their roots; the outputs stay there (the next op's
@@ -41,9 +43,10 @@ typedef struct {
 } krn_mgemm_spec;
 
 /* The model of a run (no simulation): per step the busiest PE's compute,
- * its ramp's wavelets in (x, and two partial-sum trains at a collector or
- * root) and out; the first step's latency (the multicast across half a row,
- * the compute, the column's tree, fab_coll_tree_cycles); then a step per
+ * its ramp's wavelets in (x, and the partial-sum trains of a collector or
+ * root: two, or one into a root at the end of a chain) and out; the first
+ * step's latency (the multicast across half a row, the compute, the
+ * column's tree, fab_coll_tree_cycles); then a step per
  * max(compute, ramp in x consume_cycles, ramp out, latency / 2): a step
  * starts when the one two before is in, so two latencies hold at most
  * two steps. */
@@ -51,6 +54,7 @@ typedef struct {
   uint32_t chunk, steps;
   uint64_t compute, ramp_in, ramp_out, latency; /* per step, cycles (wavelets) */
   uint64_t cycles;                              /* latency + (steps - 1) x step */
+  uint32_t root_row;                            /* the columns' root: the centre row or the last */
   uint32_t segment;                             /* the columns' tree segment (>= the side: chain) */
   uint64_t sram_max, nnz_max;
   double nnz_mean;

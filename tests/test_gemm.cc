@@ -74,6 +74,21 @@ TEST(MeshGemm, ManyStepsBoundedAndNearTheModel) {
   }
 }
 
+// Where the partial sums' traffic sets the pace (small tiles, long steps)
+// the columns reduce into their last row, so that no PE takes two trains of
+// sums a step; where one step's latency is all (a GEMV), into the centre.
+TEST(MeshGemm, RootAtTheEndWhereSumsSetThePaceAtTheCentreForAGemv) {
+  Wafer s;
+  const krn_mgemm_result many = s.run(spec(2048, 256, 256, 128, 128));
+  EXPECT_EQ(many.plan.root_row, 127u);
+  EXPECT_EQ(many.plan.ramp_in, (many.plan.chunk * 2 + 1) / 2 + many.plan.chunk * 2) << "x, and one train of sums";
+  const krn_mgemm_result gemv = s.run(spec(1, 4096, 4096, 128, 128));
+  EXPECT_EQ(gemv.plan.root_row, 64u);
+  std::printf("2048 x 256 x 256 on 128 x 128: root row %u, %llu cycles (model %llu); GEMV root row %u\n",
+              many.plan.root_row, (unsigned long long)many.cycles, (unsigned long long)many.plan.cycles,
+              gemv.plan.root_row);
+}
+
 // Work is conserved: every weight is multiplied by every token once (dense:
 // m k n MACs; sparse kernel everywhere: m x nonzeros), however the tokens are
 // stepped and the weight cut; the model counts the same MACs.
