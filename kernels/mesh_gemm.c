@@ -177,6 +177,9 @@ typedef struct {
   size_t ntag;
   uint64_t macs;
   uint32_t launched;
+  uint64_t pending[WINDOW]; /* cycles of steps done whose successors wait to launch (one row) */
+  uint32_t npending;
+  bool launching;           /* launch is on the stack: step_done queues instead of recursing */
   int failed;
   char *err;
   size_t errlen;
@@ -226,6 +229,7 @@ static int launch(mg *g, uint32_t step, uint64_t t) {
   fab_xfer *red = &g->red[(size_t)(step % WINDOW) * R * C];
   g->done[step % WINDOW] = 0;
   g->last[step % WINDOW] = 0;
+  g->launched = step + 1;
   for (uint32_t j = 0; R > 1 && j < C; j++) {
     const uint32_t nt = cut(g->s->n, C, j + 1) - cut(g->s->n, C, j);
     const fab_round r = {.n = (uint32_t)sum_wavelets(g->m, b, nt), .ready = FAB_LATER, .quiet = true};
@@ -246,16 +250,30 @@ static int launch(mg *g, uint32_t step, uint64_t t) {
     }
     compute(g, src, step, t); /* the source has its slice */
   }
-  g->launched = step + 1;
   return 0;
 }
 
 /* Step `step` is in at every root (one row: computed everywhere) at cycle
- * t: free its transfers, start the next. */
+ * t: free its transfers, start the next. Without a reduction a step can
+ * end inside its own launch (one PE): the launches then run from a queue,
+ * not by recursion, whose depth would be the steps. */
+/* Launch the steps whose predecessors two before are done, in order. */
+static void drain(mg *g) {
+  g->launching = true;
+  while (g->npending && !g->failed) {
+    const uint64_t at = g->pending[0];
+    for (uint32_t i = 1; i < g->npending; i++) g->pending[i - 1] = g->pending[i];
+    g->npending--;
+    if (g->launched < g->plan.steps && launch(g, g->launched, at) != 0) g->failed = 1;
+  }
+  g->launching = false;
+}
+
 static void step_done(mg *g, uint32_t step, uint64_t t) {
   fab_xfer *red = &g->red[(size_t)(step % WINDOW) * g->R * g->C];
   for (size_t p = 0; g->R > 1 && p < (size_t)g->R * g->C; p++) fab_release(g->f, red[p]);
-  if (g->launched < g->plan.steps && !g->failed && launch(g, g->launched, t) != 0) g->failed = 1;
+  g->pending[g->npending++] = t;
+  if (!g->launching) drain(g);
 }
 
 static void on_delivery(void *ctx, fab_pe pe, uint32_t route, fab_xfer sender, uint64_t cycle) {
@@ -327,7 +345,9 @@ int krn_mgemm_run(const krn_machine *m, const fab_config *fc, const krn_mgemm_sp
   if (rc == 0) {
     fab_on_delivery(g.f, on_delivery, &g);
     fab_on_done(g.f, on_done, &g);
-    for (uint32_t step = 0; rc == 0 && step < WINDOW && step < g.plan.steps; step++) rc = launch(&g, step, 0);
+    g.launching = true; /* the first steps; one that ends at once queues its successor */
+    while (rc == 0 && g.launched < WINDOW && g.launched < g.plan.steps) rc = launch(&g, g.launched, 0);
+    if (rc == 0) drain(&g);
   }
   if (rc == 0 && sim_engine_run(e) != 0) {
     snprintf(err, errlen, "gemm: %s", sim_engine_error(e));

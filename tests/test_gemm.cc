@@ -89,6 +89,17 @@ TEST(MeshGemm, RootAtTheEndWhereSumsSetThePaceAtTheCentreForAGemv) {
               gemv.plan.root_row);
 }
 
+// One PE: no traffic, so its steps follow one another at its compute's
+// pace, exactly (5,000 steps: a step that ends at once does not nest).
+TEST(MeshGemm, OnePeIsItsComputeAlone) {
+  Wafer s;
+  const krn_mgemm_result r = s.run(spec(5000, 8, 8, 1, 1, nullptr, KRN_DENSE, 1));
+  EXPECT_EQ(r.plan.steps, 5000u);
+  EXPECT_EQ(r.cycles, 5000 * krn_gemm_cost(&s.m, KRN_DENSE, 8, 8, 64, 1).cycles);
+  EXPECT_EQ(r.macs, 5000u * 64);
+  EXPECT_STREQ(r.reduce, "none");
+}
+
 // Work is conserved: every weight is multiplied by every token once (dense:
 // m k n MACs; sparse kernel everywhere: m x nonzeros), however the tokens are
 // stepped and the weight cut; the model counts the same MACs.
