@@ -89,7 +89,7 @@ static int check_self(const json_t *schema, const json_t *doc, char *why, size_t
   int rc = WS_FUZZ_ACCEPTED;
   for (int f = 0; f < 2 && rc == WS_FUZZ_ACCEPTED; f++) {
     compare(schema, doc, copy, f ? WS_CHECK_TEXT : WS_CHECK_GITHUB, &o);
-    if (o.rc == -1 && strstr(o.err, " has two rows ") && ws_fuzz_one_line(o.err)) break; /* rows it cannot match */
+    if (o.rc == -1 && strstr(o.err, " are both ") && ws_fuzz_one_line(o.err)) break; /* rows it cannot match */
     if (o.rc != 0 || o.res.moved != 0 || o.warned || o.lines != 1)
       rc = ws_fuzz_fail(why, whylen, "a %s document against itself: rc %d (%s), %zu of %zu moved, %zu lines", cmd, o.rc,
                         o.err, o.res.moved, o.res.compared, o.lines);
