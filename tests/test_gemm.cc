@@ -100,6 +100,22 @@ TEST(MeshGemm, OnePeIsItsComputeAlone) {
   EXPECT_STREQ(r.reduce, "none");
 }
 
+// Train fidelity against the wavelet reference, one step and many, chain
+// and tree: within 5 % (several trains meeting at a root are queued in
+// train fidelity, interleaved in wavelet).
+TEST(MeshGemm, TrainCloseToWavelet) {
+  Wafer train, wavelet({"sim.fidelity=wavelet"});
+  for (auto sp : {spec(1, 512, 256, 32, 16), spec(64, 256, 128, 16, 8), spec(48, 96, 96, 12, 12, nullptr, KRN_AUTO, 4)}) {
+    const krn_mgemm_result t = train.run(sp), w = wavelet.run(sp);
+    const double diff = ((double)t.cycles - (double)w.cycles) / (double)w.cycles;
+    std::printf("%ux%ux%u on %ux%u (%s): train %llu, wavelet %llu (%+.1f %%)\n", sp.m, sp.k, sp.n, sp.cols, sp.rows,
+                t.reduce, (unsigned long long)t.cycles, (unsigned long long)w.cycles, 100 * diff);
+    EXPECT_LE(std::fabs(diff), 0.05) << sp.m << "x" << sp.k << "x" << sp.n;
+    EXPECT_EQ(t.macs, w.macs);
+    EXPECT_EQ(t.busy_max, w.busy_max);
+  }
+}
+
 // Work is conserved: every weight is multiplied by every token once (dense:
 // m k n MACs; sparse kernel everywhere: m x nonzeros), however the tokens are
 // stepped and the weight cut; the model counts the same MACs.
