@@ -162,51 +162,6 @@ fab_coll *fab_coll_multicast(fab_fabric *f, fab_pe src, fab_rect q, char *err, s
   return c;
 }
 
-/* The PE one step from p toward q along their shared row or column. */
-static fab_pe toward(uint32_t width, fab_pe p, fab_pe q) {
-  const uint32_t px = fab_x(width, p), qx = fab_x(width, q), py = fab_y(width, p), qy = fab_y(width, q);
-  if (px != qx) return fab_step(width, p, px < qx ? FAB_E : FAB_W);
-  return fab_step(width, p, py < qy ? FAB_S : FAB_N);
-}
-
-/* Members m[0..] along the line from `from` to, not including, `to`: each
- * adds and forwards one step toward `to`. Returns the route into `to`. */
-static int chain_into(fab_fabric *f, member *m, fab_pe from, fab_pe to, uint32_t *into, char *err,
-                      size_t errlen) {
-  const uint32_t w = fab_config_of(f)->width;
-  uint32_t in = FAB_NONE, k = 0;
-  for (fab_pe p = from; p != to; p = toward(w, p, to), k++) {
-    m[k].pe = p;
-    m[k].in[0] = in;
-    m[k].nin = in != FAB_NONE;
-    if (fab_route_path(f, p, toward(w, p, to), &m[k].out, err, errlen) != 0) return -1;
-    in = m[k].out;
-  }
-  *into = in;
-  return 0;
-}
-
-fab_coll *fab_coll_chain(fab_fabric *f, fab_pe from, fab_pe to, char *err, size_t errlen) {
-  const uint32_t w = fab_config_of(f)->width;
-  const uint32_t fx = fab_x(w, from), tx = fab_x(w, to), fy = fab_y(w, from), ty = fab_y(w, to);
-  if (from == to || (fx != tx && fy != ty)) {
-    snprintf(err, errlen, "fabric: a chain needs two different PEs on one row or column");
-    return NULL;
-  }
-  const uint32_t count = 1 + (fx != tx ? (fx > tx ? fx - tx : tx - fx) : (fy > ty ? fy - ty : ty - fy));
-  fab_coll *c = plan(count, err, errlen);
-  if (!c) return NULL;
-  member *last = &c->m[count - 1];
-  if (chain_into(f, c->m, from, to, &last->in[0], err, errlen) != 0) {
-    fab_coll_destroy(c);
-    return NULL;
-  }
-  last->pe = to;
-  last->nin = 1;
-  c->result = count - 1;
-  return c;
-}
-
 /* The member of a plan over q at PE p (row-major over q). */
 static member *at(fab_coll *c, fab_rect q, uint32_t width, fab_pe p) {
   return &c->m[(fab_y(width, p) - q.y) * q.w + (fab_x(width, p) - q.x)];
@@ -256,7 +211,8 @@ static int side(fab_fabric *f, fab_coll *c, fab_rect q, fab_pe root, fab_port di
         member *m = at(c, q, w, steps(w, root, dir, d));
         m->pe = steps(w, root, dir, d);
         if (d > first) m->in[m->nin++] = at(c, q, w, steps(w, root, dir, d - 1))->out;
-        if (d == last && last < len) m->in[m->nin++] = at(c, q, w, steps(w, root, dir, d + seg < len ? d + seg : len))->out;
+        if (d == last && last < len) /* the next collector's sum */
+          m->in[m->nin++] = at(c, q, w, steps(w, root, dir, d + seg < len ? d + seg : len))->out;
         const fab_pe to = d < last ? steps(w, root, dir, d + 1) : j > 0 ? steps(w, root, dir, first - 1) : root;
         if (fab_route_path(f, m->pe, to, &m->out, err, errlen) != 0) return -1;
       }
@@ -304,6 +260,18 @@ fab_coll *fab_coll_tree(fab_fabric *f, fab_rect q, fab_pe root, uint32_t seg_x, 
 fail:
   fab_coll_destroy(c);
   return NULL;
+}
+
+fab_coll *fab_coll_chain(fab_fabric *f, fab_pe from, fab_pe to, char *err, size_t errlen) {
+  const uint32_t w = fab_config_of(f)->width;
+  const uint32_t fx = fab_x(w, from), tx = fab_x(w, to), fy = fab_y(w, from), ty = fab_y(w, to);
+  if (from == to || (fx != tx && fy != ty)) {
+    snprintf(err, errlen, "fabric: a chain needs two different PEs on one row or column");
+    return NULL;
+  }
+  const fab_rect line = {fx < tx ? fx : tx, fy < ty ? fy : ty, (fx > tx ? fx - tx : tx - fx) + 1,
+                         (fy > ty ? fy - ty : ty - fy) + 1};
+  return fab_coll_tree(f, line, to, 0, 0, 0, err, errlen);
 }
 
 fab_coll *fab_coll_reduce(fab_fabric *f, fab_rect q, int broadcast, char *err, size_t errlen) {

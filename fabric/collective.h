@@ -2,7 +2,8 @@
  * number of rounds, each moving one message per member PE.
  *   multicast  one member (the source) sends to every PE of a rectangle but itself;
  *   chain      along a row or column from `from` to `to`: each member adds its
- *              data to what arrives from behind and forwards it; `to` keeps the sum;
+ *              data to what arrives from behind and forwards it; `to` keeps the
+ *              sum (a tree of the line into `to`, one chain side);
  *   reduce     a rectangle to its corner (q.x, q.y): each row chains into the
  *              first column, which chains to the corner; with broadcast the
  *              corner multicasts the sums back to the rectangle, wavelet by
@@ -22,10 +23,9 @@
  *              side's length L as L hops plus about seg + L / seg core passes
  *              instead of L (fab_coll_tree_cycles); no member takes more than
  *              four inputs. With broadcast the root multicasts the sums back.
- *              reduce (root at the corner) and line are trees of chains;
+ *              reduce (root at the corner), line and chain are trees of chains;
  *   copy       member (i, j) of src sends to PE (i, j) of dst.
- * Members are numbered row-major over the collective's PEs (a chain: from
- * `from` to `to`). */
+ * Members are numbered row-major over the collective's PEs. */
 #ifndef WAFERSIM_FABRIC_COLLECTIVE_H
 #define WAFERSIM_FABRIC_COLLECTIVE_H
 
