@@ -319,7 +319,7 @@ static int pe_setup(krn_pipe *p, uint32_t si, uint32_t l, krn_cost *cost, char *
   pe_state *pe = &s->pe[l];
   const uint32_t i = l / s->cols, f = krn_band(s, l % s->cols), nt = s->nc[f + 1] - s->nc[f];
   const uint32_t kt = s->kc[i + 1] - s->kc[i];
-  pe->nnz = k->mask ? wl_mask_count(k->mask, s->kc[i], s->kc[i + 1], s->nc[f], s->nc[f + 1]) : (uint64_t)kt * nt;
+  pe->nnz = wl_mask_count(k->mask, s->kc[i], s->kc[i + 1], s->nc[f], s->nc[f + 1]);
   pe->kernel = k->kernel == KRN_AUTO ? krn_gemm_pick(&p->m, kt, nt, pe->nnz, p->run.b) : k->kernel;
   *cost = krn_gemm_cost(&p->m, pe->kernel, kt, nt, pe->nnz, p->run.b);
   return 0;

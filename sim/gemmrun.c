@@ -79,16 +79,11 @@ static int pipeline(const krn_machine *km, const fab_config *fc, const ws_config
              s->m, b ? "not a divisor" : "auto");
     return -1;
   }
-  fab_config c = *fc;
-  c.width = s->width;
-  c.height = s->height;
   const krn_stage st = {.kind = KRN_STAGE_GEMM, .name = "gemm", .region = {0, 0, s->width, s->height},
                         .in = {-1, -1, -1}, .k = s->k, .n = s->n, .kernel = cfg->kernels.kernel, .mask = mask};
   const krn_run run = {.b = b, .micro_batches = s->m / b, .seq = s->m};
   ws_program prog;
-  int rc = ws_program_create(&prog, &c, km, &st, 1, &run, err, errlen);
-  if (rc == 0) rc = ws_program_run(&prog, NULL, err, errlen);
-  if (rc == 0) rc = krn_pipe_check(prog.pipe, err, errlen);
+  const int rc = ws_program_stage(&prog, fc, km, &st, &run, err, errlen);
   if (rc == 0) {
     row->cycles = krn_pipe_done(prog.pipe, run.micro_batches - 1) + 1;
     for (uint32_t l = 0; l < s->width * s->height; l++) {
@@ -135,7 +130,7 @@ static int one(const ws_config *cfg, const krn_machine *km, const fab_config *fc
     const wl_pattern pat = ws_config_pattern(cfg);
     if (!(mask = wl_mask_make(&pat, s->k, s->n, 1.0 - level, (uint64_t)cfg->sim.seed, err, errlen))) return -1;
   }
-  row->nnz = mask ? wl_mask_count(mask, 0, s->k, 0, s->n) : (uint64_t)s->k * s->n;
+  row->nnz = wl_mask_count(mask, 0, s->k, 0, s->n);
   int rc = 0;
   switch (cfg->sim.strategy) {
     case WS_STRATEGY_LAYERWISE: rc = layerwise(km, fc, cfg, s, mask, row, err, errlen); break;

@@ -132,6 +132,15 @@ int ws_program_run(ws_program *p, const char *prefix, char *err, size_t errlen) 
   return -1;
 }
 
+int ws_program_stage(ws_program *p, const fab_config *fc, const krn_machine *m, const krn_stage *st,
+                     const krn_run *run, char *err, size_t errlen) {
+  fab_config c = *fc;
+  c.width = st->region.w;
+  c.height = st->region.h;
+  if (ws_program_create(p, &c, m, st, 1, run, err, errlen) != 0 || ws_program_run(p, NULL, err, errlen) != 0) return -1;
+  return krn_pipe_check(p->pipe, err, errlen);
+}
+
 void ws_program_destroy(ws_program *p) {
   krn_pipe_destroy(p->pipe);
   fab_destroy(p->f);

@@ -103,6 +103,11 @@ int ws_program_create(ws_program *p, const fab_config *fc, const krn_machine *m,
                       uint32_t n, const krn_run *run, char *err, size_t errlen);
 /* Run the engine until no event is left: 0, or -1 with "PREFIX: reason". */
 int ws_program_run(ws_program *p, const char *prefix, char *err, size_t errlen);
+/* Stage st alone on a fabric of its region's size (fc's other settings),
+ * created, run and checked (krn_pipe_check): `wafersim kernel` and `gemm`.
+ * 0, or -1 with the reason; p is destroyed by the caller either way. */
+int ws_program_stage(ws_program *p, const fab_config *fc, const krn_machine *m, const krn_stage *st,
+                     const krn_run *run, char *err, size_t errlen);
 void ws_program_destroy(ws_program *p);
 
 #ifdef __cplusplus

@@ -88,15 +88,10 @@ const ws_column *ws_oprun_columns(size_t *n) {
  * first micro-batch's latency. 0, or -1 with the reason. */
 static int simulate(const fab_config *mesh, const krn_machine *m, const krn_stage *st, uint32_t b,
                     uint32_t mbs, uint64_t *interval, uint64_t *first, char *err, size_t errlen) {
-  fab_config fc = *mesh;
-  fc.width = st->region.w;
-  fc.height = st->region.h;
   const krn_run run = {.b = b, .micro_batches = mbs, .seq = b * mbs};
   ws_program prog;
-  int rc = ws_program_create(&prog, &fc, m, st, 1, &run, err, errlen);
-  if (rc == 0) rc = ws_program_run(&prog, NULL, err, errlen);
+  const int rc = ws_program_stage(&prog, mesh, m, st, &run, err, errlen);
   const krn_pipe *p = prog.pipe;
-  if (rc == 0) rc = krn_pipe_check(p, err, errlen);
   if (rc == 0) {
     *first = krn_pipe_done(p, 0) + 1;
     *interval = mbs >= 3 ? (krn_pipe_done(p, mbs - 1) - krn_pipe_done(p, 1)) / (mbs - 2)
@@ -104,11 +99,6 @@ static int simulate(const fab_config *mesh, const krn_machine *m, const krn_stag
   }
   ws_program_destroy(&prog);
   return rc;
-}
-
-/* Kept weights of a tile; every weight without a mask (a dense op). */
-static uint64_t tile_nnz(const wl_mask *m, uint32_t k0, uint32_t k1, uint32_t n0, uint32_t n1) {
-  return m ? wl_mask_count(m, k0, k1, n0, n1) : (uint64_t)(k1 - k0) * (n1 - n0);
 }
 
 ws_table *ws_oprun(const ws_config *cfg, const ws_oprun_spec *spec, char *err, size_t errlen) {
@@ -154,7 +144,7 @@ ws_table *ws_oprun(const ws_config *cfg, const ws_oprun_spec *spec, char *err, s
     uint64_t nnz_max = 0, nnz_all = 0;
     for (uint32_t i = 0; i < r; i++)
       for (uint32_t j = 0; j < c; j++) {
-        const uint64_t n = tile_nnz(mask, K * i / r, K * (i + 1) / r, N * j / c, N * (j + 1) / c);
+        const uint64_t n = wl_mask_count(mask, K * i / r, K * (i + 1) / r, N * j / c, N * (j + 1) / c);
         nnz_max = n > nnz_max ? n : nnz_max;
         nnz_all += n;
       }
@@ -169,7 +159,7 @@ ws_table *ws_oprun(const ws_config *cfg, const ws_oprun_spec *spec, char *err, s
         for (uint32_t i = 0; i < r; i++)
           for (uint32_t j = 0; j < c; j++) {
             const uint32_t kt = K * (i + 1) / r - K * i / r, nt = N * (j + 1) / c - N * j / c;
-            const uint64_t nnz = tile_nnz(mask, K * i / r, K * (i + 1) / r, N * j / c, N * (j + 1) / c);
+            const uint64_t nnz = wl_mask_count(mask, K * i / r, K * (i + 1) / r, N * j / c, N * (j + 1) / c);
             const krn_kernel kk = st.kernel == KRN_AUTO ? krn_gemm_pick(&m, kt, nt, nnz, b) : st.kernel;
             const krn_cost cost = krn_gemm_cost(&m, kk, kt, nt, nnz, b);
             cyc_max = cost.cycles > cyc_max ? cost.cycles : cyc_max;

@@ -54,6 +54,7 @@ static uint64_t row_count(const uint64_t *row, uint32_t c0, uint32_t c1) {
 }
 
 uint64_t wl_mask_count(const wl_mask *m, uint32_t r0, uint32_t r1, uint32_t c0, uint32_t c1) {
+  if (!m) return (uint64_t)(r1 - r0) * (c1 - c0);
   if (r1 > m->rows) r1 = m->rows;
   if (c1 > m->cols) c1 = m->cols;
   uint64_t n = 0;

@@ -77,7 +77,8 @@ void wl_mask_destroy(wl_mask *m);
 uint32_t wl_mask_rows(const wl_mask *m);
 uint32_t wl_mask_cols(const wl_mask *m);
 bool wl_mask_get(const wl_mask *m, uint32_t r, uint32_t c);
-/* Kept weights in [r0, r1) x [c0, c1) (bounds clipped to the matrix). */
+/* Kept weights in [r0, r1) x [c0, c1) (bounds clipped to the matrix); a
+ * NULL mask is a dense weight: every one, (r1 - r0) x (c1 - c0). */
 uint64_t wl_mask_count(const wl_mask *m, uint32_t r0, uint32_t r1, uint32_t c0, uint32_t c1);
 /* Kept weights of every tile of one band of rows: out[j] = wl_mask_count(m, r0, r1, cut[j], cut[j + 1])
  * for j < parts (cut non-decreasing), in one pass over each row's words. */
