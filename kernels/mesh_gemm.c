@@ -7,20 +7,9 @@
 #include <string.h>
 
 #include "fabric/collective.h"
+#include "kind_internal.h"
 
 #define WINDOW 2 /* steps in flight: x and partial sums double-buffered */
-
-static uint64_t max_u64(uint64_t a, uint64_t b) { return a > b ? a : b; }
-static uint64_t ceil_div(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
-
-/* Cut point i of [0, n) in parts. */
-static uint32_t cut(uint32_t n, uint32_t parts, uint32_t i) { return (uint32_t)((uint64_t)n * i / parts); }
-
-static uint64_t tile_nnz(const krn_mgemm_spec *s, uint32_t i, uint32_t j) {
-  const uint32_t k0 = cut(s->k, s->rows, i), k1 = cut(s->k, s->rows, i + 1);
-  const uint32_t n0 = cut(s->n, s->cols, j), n1 = cut(s->n, s->cols, j + 1);
-  return s->mask ? wl_mask_count(s->mask, k0, k1, n0, n1) : (uint64_t)(k1 - k0) * (n1 - n0);
-}
 
 static krn_kernel pick(const krn_machine *m, const krn_mgemm_spec *s, uint32_t kt, uint32_t nt, uint64_t nnz,
                        uint32_t b) {
@@ -28,9 +17,9 @@ static krn_kernel pick(const krn_machine *m, const krn_mgemm_spec *s, uint32_t k
 }
 
 /* The wavelets of b tokens: x over kt features (fp16), partial sums over nt (acc_bytes). */
-static uint64_t x_wavelets(uint32_t b, uint32_t kt) { return ceil_div((uint64_t)b * kt, 2); }
+static uint64_t x_wavelets(uint32_t b, uint32_t kt) { return krn_ceil_div((uint64_t)b * kt, 2); }
 static uint64_t sum_wavelets(const krn_machine *m, uint32_t b, uint32_t nt) {
-  return ceil_div((uint64_t)b * nt * m->acc_bytes, 4);
+  return krn_ceil_div((uint64_t)b * nt * m->acc_bytes, 4);
 }
 
 /* The model for one chunk b; per PE figures from nnz[] (row-major). */
@@ -38,30 +27,31 @@ static void model_chunk(const krn_machine *m, const fab_config *fc, const krn_mg
                         uint32_t b, krn_mgemm_model *o) {
   memset(o, 0, sizeof *o);
   o->chunk = b;
-  o->steps = (uint32_t)ceil_div(s->m, b);
+  o->steps = (uint32_t)krn_ceil_div(s->m, b);
   uint64_t nnz_all = 0, kt_max = 0, nt_max = 0;
   for (uint32_t i = 0; i < s->rows; i++) {
-    const uint32_t kt = cut(s->k, s->rows, i + 1) - cut(s->k, s->rows, i);
-    kt_max = max_u64(kt_max, kt);
+    const uint32_t kt = krn_cut(NULL, s->k, s->rows, i + 1) - krn_cut(NULL, s->k, s->rows, i);
+    kt_max = krn_max_u64(kt_max, kt);
     for (uint32_t j = 0; j < s->cols; j++) {
-      const uint32_t nt = cut(s->n, s->cols, j + 1) - cut(s->n, s->cols, j);
+      const uint32_t nt = krn_cut(NULL, s->n, s->cols, j + 1) - krn_cut(NULL, s->n, s->cols, j);
       const uint64_t z = nnz[(size_t)i * s->cols + j];
       const krn_kernel k = pick(m, s, kt, nt, z, b);
       const krn_cost c = krn_gemm_cost(m, k, kt, nt, z, b);
-      o->compute = max_u64(o->compute, c.cycles);
-      o->sram_max = max_u64(o->sram_max, c.sram);
-      o->nnz_max = max_u64(o->nnz_max, z);
+      o->compute = krn_max_u64(o->compute, c.cycles);
+      o->sram_max = krn_max_u64(o->sram_max, c.sram);
+      o->nnz_max = krn_max_u64(o->nnz_max, z);
       o->sparse_pes += k == KRN_SPARSE;
-      nt_max = max_u64(nt_max, nt);
+      nt_max = krn_max_u64(nt_max, nt);
       nnz_all += z;
       /* the whole GEMM's MACs: every full step, and the last */
       const uint32_t last = s->m - (o->steps - 1) * b;
-      o->macs += (uint64_t)(o->steps - 1) * c.macs + krn_gemm_cost(m, pick(m, s, kt, nt, z, last), kt, nt, z, last).macs;
+      const krn_cost lc = krn_gemm_cost(m, pick(m, s, kt, nt, z, last), kt, nt, z, last);
+      o->macs += (uint64_t)(o->steps - 1) * c.macs + lc.macs;
     }
   }
   o->nnz_mean = (double)nnz_all / ((double)s->rows * s->cols);
   const uint64_t xw = x_wavelets(b, (uint32_t)kt_max), sw = sum_wavelets(m, b, (uint32_t)nt_max);
-  o->ramp_out = max_u64(s->cols > 1 ? xw : 0, s->rows > 1 ? sw : 0);
+  o->ramp_out = krn_max_u64(s->cols > 1 ? xw : 0, s->rows > 1 ? sw : 0);
   const uint64_t multicast = s->cols > 1 ? 2ull * fc->ramp_latency + (uint64_t)(s->cols / 2) * fc->hop_latency + xw : 0;
   /* the columns' root: the centre row (half the hops) or the last (one
      side: every PE takes one train of sums, unless segments' collectors
@@ -72,14 +62,15 @@ static void model_chunk(const krn_machine *m, const fab_config *fc, const krn_mg
     const uint32_t up = roots[r], down = s->rows - 1 - roots[r], side = up > down ? up : down;
     t.root_row = roots[r];
     t.segment = s->rows > 1 ? fab_coll_best_segment(fc, side, (uint32_t)sw) : 0;
+    t.reduce = s->rows < 2 ? "none" : t.segment < side ? "tree" : "chain";
     const uint64_t takes = s->rows < 2 ? 0 : t.segment < side ? 2 : (up > 0) + (down > 0);
     t.ramp_in = (s->cols > 1 ? xw : 0) + takes * sw;
     const uint64_t tree = s->rows > 1 ? fab_coll_tree_cycles(fc, (fab_rect){0, 0, 1, s->rows}, 0, t.root_row, 0,
                                                              t.segment, (uint32_t)sw, 0)
                                       : 0;
     t.latency = multicast + t.compute + tree;
-    const uint64_t step = max_u64(max_u64(t.compute, ceil_div(t.latency, WINDOW)),
-                                  max_u64(t.ramp_in * fc->consume_cycles, t.ramp_out));
+    const uint64_t step = krn_max_u64(krn_max_u64(t.compute, krn_ceil_div(t.latency, WINDOW)),
+                                  krn_max_u64(t.ramp_in * fc->consume_cycles, t.ramp_out));
     t.cycles = t.latency + (uint64_t)(t.steps - 1) * step;
     if (r == 0 || t.cycles < o->cycles) *o = t;
   }
@@ -101,14 +92,27 @@ static int check_shape(const krn_mgemm_spec *s, char *err, size_t errlen) {
   return 0;
 }
 
+/* Every tile's nonzeros, row-major: a band of rows at a time, one pass over its words. */
 static uint64_t *count_nnz(const krn_mgemm_spec *s, char *err, size_t errlen) {
   uint64_t *nnz = malloc((size_t)s->rows * s->cols * sizeof *nnz);
-  if (!nnz) {
+  uint32_t *ncut = malloc(((size_t)s->cols + 1) * sizeof *ncut);
+  if (!nnz || !ncut) {
+    free(nnz);
+    free(ncut);
     snprintf(err, errlen, "gemm: out of memory for %u x %u tiles", s->cols, s->rows);
     return NULL;
   }
-  for (uint32_t i = 0; i < s->rows; i++)
-    for (uint32_t j = 0; j < s->cols; j++) nnz[(size_t)i * s->cols + j] = tile_nnz(s, i, j);
+  for (uint32_t j = 0; j <= s->cols; j++) ncut[j] = krn_cut(NULL, s->n, s->cols, j);
+  for (uint32_t i = 0; i < s->rows; i++) {
+    const uint32_t k0 = krn_cut(NULL, s->k, s->rows, i), k1 = krn_cut(NULL, s->k, s->rows, i + 1);
+    uint64_t *row = &nnz[(size_t)i * s->cols];
+    if (s->mask) {
+      wl_mask_band_counts(s->mask, k0, k1, ncut, s->cols, row);
+    } else {
+      for (uint32_t j = 0; j < s->cols; j++) row[j] = wl_mask_count(NULL, k0, k1, ncut[j], ncut[j + 1]);
+    }
+  }
+  free(ncut);
   return nnz;
 }
 
@@ -195,17 +199,17 @@ static void step_done(mg *g, uint32_t step, uint64_t t);
 /* PE p has the x of `step` at cycle t: it computes when its core is free. */
 static void compute(mg *g, uint32_t p, uint32_t step, uint64_t t) {
   const uint32_t i = p / g->C, j = p % g->C, b = step_tokens(g, step);
-  const uint32_t kt = cut(g->s->k, g->R, i + 1) - cut(g->s->k, g->R, i);
-  const uint32_t nt = cut(g->s->n, g->C, j + 1) - cut(g->s->n, g->C, j);
+  const uint32_t kt = krn_cut(NULL, g->s->k, g->R, i + 1) - krn_cut(NULL, g->s->k, g->R, i);
+  const uint32_t nt = krn_cut(NULL, g->s->n, g->C, j + 1) - krn_cut(NULL, g->s->n, g->C, j);
   const krn_cost c = krn_gemm_cost(g->m, pick(g->m, g->s, kt, nt, g->nnz[p], b), kt, nt, g->nnz[p], b);
-  const uint64_t end = max_u64(t, g->free_at[p]) + c.cycles;
+  const uint64_t end = krn_max_u64(t, g->free_at[p]) + c.cycles;
   g->free_at[p] = end;
   g->busy[p] += c.cycles;
   g->macs += c.macs;
   if (g->R > 1) {
     fab_ready(g->f, g->red[(size_t)(step % WINDOW) * g->R * g->C + p], end);
   } else { /* no reduction: the step is done once every PE has computed it */
-    g->last[step % WINDOW] = max_u64(g->last[step % WINDOW], end);
+    g->last[step % WINDOW] = krn_max_u64(g->last[step % WINDOW], end);
     if (++g->done[step % WINDOW] == g->C) step_done(g, step, g->last[step % WINDOW]);
   }
 }
@@ -231,7 +235,7 @@ static int launch(mg *g, uint32_t step, uint64_t t) {
   g->last[step % WINDOW] = 0;
   g->launched = step + 1;
   for (uint32_t j = 0; R > 1 && j < C; j++) {
-    const uint32_t nt = cut(g->s->n, C, j + 1) - cut(g->s->n, C, j);
+    const uint32_t nt = krn_cut(NULL, g->s->n, C, j + 1) - krn_cut(NULL, g->s->n, C, j);
     const fab_round r = {.n = (uint32_t)sum_wavelets(g->m, b, nt), .ready = FAB_LATER, .quiet = true};
     fab_xfer *x = g->round;
     if (fab_coll_round(g->f, g->col[j], &r, x, g->err, g->errlen) != 0) return -1;
@@ -242,7 +246,7 @@ static int launch(mg *g, uint32_t step, uint64_t t) {
     }
   }
   for (uint32_t i = 0; i < R; i++) {
-    const uint32_t kt = cut(g->s->k, R, i + 1) - cut(g->s->k, R, i), src = i * C + C / 2;
+    const uint32_t kt = krn_cut(NULL, g->s->k, R, i + 1) - krn_cut(NULL, g->s->k, R, i), src = i * C + C / 2;
     if (C > 1) {
       fab_xfer x;
       if (fab_send(g->f, g->row_route[i], (uint32_t)x_wavelets(b, kt), t, &x, g->err, g->errlen) != 0) return -1;
@@ -361,12 +365,10 @@ int krn_mgemm_run(const krn_machine *m, const fab_config *fc, const krn_mgemm_sp
     out->plan = g.plan;
     out->cycles = st.last_cycle + 1;
     if (s->rows == 1) /* no reduction: the last compute ends it */
-      for (size_t p = 0; p < (size_t)g.R * g.C; p++) out->cycles = max_u64(out->cycles, g.free_at[p]);
+      for (size_t p = 0; p < (size_t)g.R * g.C; p++) out->cycles = krn_max_u64(out->cycles, g.free_at[p]);
     for (size_t p = 0; p < (size_t)g.R * g.C; p++)
       if (g.busy[p] > out->busy_max) out->busy_max = g.busy[p], out->slowest_x = p % g.C, out->slowest_y = p / g.C;
     out->macs = g.macs;
-    const uint32_t side = g.plan.root_row > s->rows - 1 - g.plan.root_row ? g.plan.root_row : s->rows - 1 - g.plan.root_row;
-    out->reduce = s->rows == 1 ? "none" : g.plan.segment >= side ? "chain" : "tree";
     out->events = es.executed;
     out->wavelets_sent = st.wavelets_sent;
     out->link_wavelets = st.link_wavelets;

@@ -56,6 +56,7 @@ typedef struct {
   uint64_t cycles;                              /* latency + (steps - 1) x step */
   uint32_t root_row;                            /* the columns' root: the centre row or the last */
   uint32_t segment;                             /* the columns' tree segment (>= the side: chain) */
+  const char *reduce;                           /* the columns' reduction: chain, tree, or none (one row) */
   uint64_t sram_max, nnz_max;
   double nnz_mean;
   uint32_t sparse_pes;
@@ -74,7 +75,6 @@ typedef struct {
   uint64_t busy_max;         /* compute cycles of the busiest PE, all steps */
   uint32_t slowest_x, slowest_y; /* that PE, in the region */
   uint64_t macs;             /* executed by the simulation */
-  const char *reduce;        /* the columns' reduction: chain, tree, or none (one row) */
   uint64_t events, wavelets_sent, link_wavelets, bytes;
 } krn_mgemm_result;
 

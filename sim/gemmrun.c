@@ -115,7 +115,7 @@ static int layerwise(const krn_machine *km, const fab_config *fc, const ws_confi
   snprintf(row->slowest, sizeof row->slowest, "%u,%u", r.slowest_x, r.slowest_y);
   row->chunk = r.plan.chunk;
   row->steps = r.plan.steps;
-  row->reduce = r.reduce;
+  row->reduce = r.plan.reduce;
   row->segment = r.plan.segment;
   row->cycles_model = r.plan.cycles;
   row->events = r.events;

@@ -97,7 +97,7 @@ TEST(MeshGemm, OnePeIsItsComputeAlone) {
   EXPECT_EQ(r.plan.steps, 5000u);
   EXPECT_EQ(r.cycles, 5000 * krn_gemm_cost(&s.m, KRN_DENSE, 8, 8, 64, 1).cycles);
   EXPECT_EQ(r.macs, 5000u * 64);
-  EXPECT_STREQ(r.reduce, "none");
+  EXPECT_STREQ(r.plan.reduce, "none");
 }
 
 // Train fidelity against the wavelet reference, one step and many, chain
@@ -109,7 +109,7 @@ TEST(MeshGemm, TrainCloseToWavelet) {
     const krn_mgemm_result t = train.run(sp), w = wavelet.run(sp);
     const double diff = ((double)t.cycles - (double)w.cycles) / (double)w.cycles;
     std::printf("%ux%ux%u on %ux%u (%s): train %llu, wavelet %llu (%+.1f %%)\n", sp.m, sp.k, sp.n, sp.cols, sp.rows,
-                t.reduce, (unsigned long long)t.cycles, (unsigned long long)w.cycles, 100 * diff);
+                t.plan.reduce, (unsigned long long)t.cycles, (unsigned long long)w.cycles, 100 * diff);
     EXPECT_LE(std::fabs(diff), 0.05) << sp.m << "x" << sp.k << "x" << sp.n;
     EXPECT_EQ(t.macs, w.macs);
     EXPECT_EQ(t.busy_max, w.busy_max);
