@@ -22,32 +22,86 @@ static uint64_t sum_wavelets(const krn_machine *m, uint32_t b, uint32_t nt) {
   return krn_ceil_div((uint64_t)b * nt * m->acc_bytes, 4);
 }
 
-/* The model for one chunk b; per PE figures from nnz[] (row-major). */
-static void model_chunk(const krn_machine *m, const fab_config *fc, const krn_mgemm_spec *s, const uint64_t *nnz,
-                        uint32_t b, krn_mgemm_model *o) {
+/* Tiles of one shape and one count of nonzeros: the model's unit. A region
+ * has at most four tile shapes (even cuts) and a tile's nonzeros take at most
+ * kt nt + 1 values, so the model costs a class, not a PE. */
+typedef struct {
+  uint32_t kt, nt;
+  uint64_t nnz, count;
+} tile_class;
+
+static int cmp_u64(const void *a, const void *b) {
+  const uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return (x > y) - (x < y);
+}
+
+/* The classes of the tiles whose nonzeros are nnz[] (row-major); *n their
+ * number. NULL out of memory. */
+static tile_class *census(const krn_mgemm_spec *s, const uint64_t *nnz, size_t *n) {
+  const uint32_t kt0 = s->k / s->rows, nt0 = s->n / s->cols;
+  const size_t tiles = (size_t)s->rows * s->cols;
+  uint64_t *vals = malloc(tiles * sizeof *vals);
+  tile_class *out = malloc(tiles * sizeof *out); /* at most a class a tile */
+  uint64_t *counts = NULL;
+  *n = 0;
+  for (uint32_t shape = 0; vals && out && shape < 4; shape++) {
+    const uint32_t kt = kt0 + shape / 2, nt = nt0 + shape % 2;
+    size_t m = 0;
+    for (uint32_t i = 0; i < s->rows; i++) {
+      if (krn_cut(NULL, s->k, s->rows, i + 1) - krn_cut(NULL, s->k, s->rows, i) != kt) continue;
+      for (uint32_t j = 0; j < s->cols; j++)
+        if (krn_cut(NULL, s->n, s->cols, j + 1) - krn_cut(NULL, s->n, s->cols, j) == nt)
+          vals[m++] = nnz[(size_t)i * s->cols + j];
+    }
+    if (m == 0) continue;
+    const uint64_t span = (uint64_t)kt * nt + 1;
+    if (span <= m) { /* small tiles, many of them: a count per value */
+      if (!(counts = calloc(span, sizeof *counts))) break;
+      for (size_t t = 0; t < m; t++) counts[vals[t]]++;
+      for (uint64_t z = 0; z < span; z++)
+        if (counts[z]) out[(*n)++] = (tile_class){kt, nt, z, counts[z]};
+      free(counts);
+      counts = NULL;
+    } else { /* large tiles, few: sorted */
+      qsort(vals, m, sizeof *vals, cmp_u64);
+      for (size_t t = 0; t < m; t++)
+        if (t == 0 || vals[t] != vals[t - 1]) out[(*n)++] = (tile_class){kt, nt, vals[t], 1};
+        else out[*n - 1].count++;
+    }
+  }
+  const bool ok = vals && out && (*n > 0 || tiles == 0);
+  free(vals);
+  if (!ok) {
+    free(out);
+    return NULL;
+  }
+  return out;
+}
+
+/* The model for one chunk b from the tiles' classes. */
+static void model_chunk(const krn_machine *m, const fab_config *fc, const krn_mgemm_spec *s, const tile_class *cls,
+                        size_t ncls, uint32_t b, krn_mgemm_model *o) {
   memset(o, 0, sizeof *o);
   o->chunk = b;
   o->steps = (uint32_t)krn_ceil_div(s->m, b);
   uint64_t nnz_all = 0, kt_max = 0, nt_max = 0;
-  for (uint32_t i = 0; i < s->rows; i++) {
-    const uint32_t kt = krn_cut(NULL, s->k, s->rows, i + 1) - krn_cut(NULL, s->k, s->rows, i);
+  const uint32_t last = s->m - (o->steps - 1) * b;
+  for (size_t t = 0; t < ncls; t++) {
+    const uint32_t kt = cls[t].kt, nt = cls[t].nt;
+    const uint64_t z = cls[t].nnz, count = cls[t].count;
+    const krn_kernel k = pick(m, s, kt, nt, z, b);
+    const krn_cost c = krn_gemm_cost(m, k, kt, nt, z, b);
+    o->compute = krn_max_u64(o->compute, c.cycles);
+    o->sram_max = krn_max_u64(o->sram_max, c.sram);
+    o->weights_max = krn_max_u64(o->weights_max, c.weights);
+    o->nnz_max = krn_max_u64(o->nnz_max, z);
+    o->sparse_pes += k == KRN_SPARSE ? (uint32_t)count : 0;
     kt_max = krn_max_u64(kt_max, kt);
-    for (uint32_t j = 0; j < s->cols; j++) {
-      const uint32_t nt = krn_cut(NULL, s->n, s->cols, j + 1) - krn_cut(NULL, s->n, s->cols, j);
-      const uint64_t z = nnz[(size_t)i * s->cols + j];
-      const krn_kernel k = pick(m, s, kt, nt, z, b);
-      const krn_cost c = krn_gemm_cost(m, k, kt, nt, z, b);
-      o->compute = krn_max_u64(o->compute, c.cycles);
-      o->sram_max = krn_max_u64(o->sram_max, c.sram);
-      o->nnz_max = krn_max_u64(o->nnz_max, z);
-      o->sparse_pes += k == KRN_SPARSE;
-      nt_max = krn_max_u64(nt_max, nt);
-      nnz_all += z;
-      /* the whole GEMM's MACs: every full step, and the last */
-      const uint32_t last = s->m - (o->steps - 1) * b;
-      const krn_cost lc = krn_gemm_cost(m, pick(m, s, kt, nt, z, last), kt, nt, z, last);
-      o->macs += (uint64_t)(o->steps - 1) * c.macs + lc.macs;
-    }
+    nt_max = krn_max_u64(nt_max, nt);
+    nnz_all += z * count;
+    /* the whole GEMM's MACs: every full step, and the last */
+    const krn_cost lc = krn_gemm_cost(m, pick(m, s, kt, nt, z, last), kt, nt, z, last);
+    o->macs += count * ((uint64_t)(o->steps - 1) * c.macs + lc.macs);
   }
   o->nnz_mean = (double)nnz_all / ((double)s->rows * s->cols);
   const uint64_t xw = x_wavelets(b, (uint32_t)kt_max), sw = sum_wavelets(m, b, (uint32_t)nt_max);
@@ -116,8 +170,8 @@ static uint64_t *count_nnz(const krn_mgemm_spec *s, char *err, size_t errlen) {
   return nnz;
 }
 
-static int plan_with(const krn_machine *m, const fab_config *fc, const krn_mgemm_spec *s, const uint64_t *nnz,
-                     krn_mgemm_model *out, char *err, size_t errlen) {
+static int plan_classes(const krn_machine *m, const fab_config *fc, const krn_mgemm_spec *s, const tile_class *cls,
+                        size_t ncls, krn_mgemm_model *out, char *err, size_t errlen) {
   if (s->chunk > s->m) {
     snprintf(err, errlen, "gemm: a chunk of %u tokens, more than the %u of the GEMM", s->chunk, s->m);
     return -1;
@@ -125,28 +179,43 @@ static int plan_with(const krn_machine *m, const fab_config *fc, const krn_mgemm
   bool found = false;
   krn_mgemm_model o;
   if (s->chunk) { /* the chunk asked for */
-    model_chunk(m, fc, s, nnz, s->chunk, &o);
-    if (!krn_fits(m, o.sram_max)) {
+    model_chunk(m, fc, s, cls, ncls, s->chunk, &o);
+    if (!krn_fits(m, o.sram_max + s->resident)) {
       snprintf(err, errlen,
-               "gemm: %u tokens a step need %llu bytes at the fullest PE, more than its SRAM less the reserve (%llu); "
-               "a smaller chunk or a larger region",
-               s->chunk, (unsigned long long)o.sram_max, (unsigned long long)(m->sram - m->sram_reserve));
+               "gemm: %u tokens a step need %llu bytes at the fullest PE beside the %llu other ops keep there, more "
+               "than its SRAM less the reserve (%llu); a smaller chunk or a larger region",
+               s->chunk, (unsigned long long)o.sram_max, (unsigned long long)s->resident,
+               (unsigned long long)(m->sram - m->sram_reserve));
       return -1;
     }
     *out = o;
     return 0;
   }
   for (uint32_t b = 1;; b = b > s->m / 2 ? s->m : 2 * b) { /* 1, 2, 4, ... and m */
-    model_chunk(m, fc, s, nnz, b, &o);
-    if (krn_fits(m, o.sram_max) && (!found || o.cycles < out->cycles)) *out = o, found = true;
+    model_chunk(m, fc, s, cls, ncls, b, &o);
+    if (krn_fits(m, o.sram_max + s->resident) && (!found || o.cycles < out->cycles)) *out = o, found = true;
     if (b == s->m) break;
   }
   if (!found) {
-    snprintf(err, errlen, "gemm: the %u x %u tiles of a %u x %u weight do not fit a PE's SRAM even at one token a "
-                          "step; a larger region or more sparsity", s->cols, s->rows, s->k, s->n);
+    snprintf(err, errlen, "gemm: the %u x %u tiles of a %u x %u weight do not fit a PE's SRAM (beside %llu bytes of "
+                          "other ops') even at one token a step; a larger region or more sparsity",
+             s->cols, s->rows, s->k, s->n, (unsigned long long)s->resident);
     return -1;
   }
   return 0;
+}
+
+static int plan_with(const krn_machine *m, const fab_config *fc, const krn_mgemm_spec *s, const uint64_t *nnz,
+                     krn_mgemm_model *out, char *err, size_t errlen) {
+  size_t ncls;
+  tile_class *cls = census(s, nnz, &ncls);
+  if (!cls) {
+    snprintf(err, errlen, "gemm: out of memory for %u x %u tiles", s->cols, s->rows);
+    return -1;
+  }
+  const int rc = plan_classes(m, fc, s, cls, ncls, out, err, errlen);
+  free(cls);
+  return rc;
 }
 
 int krn_mgemm_plan(const krn_machine *m, const fab_config *fc, const krn_mgemm_spec *s, krn_mgemm_model *out,

@@ -40,6 +40,8 @@ typedef struct {
   const wl_mask *mask;   /* W's kept weights (k x n); NULL: dense */
   krn_kernel kernel;     /* per PE: auto (the cheaper), sparse or dense */
   uint32_t chunk;        /* tokens per step; 0: the model's best (krn_mgemm_plan) */
+  uint64_t resident;     /* bytes every PE already holds for other ops (the layer-by-layer strategy keeps
+                            every layer's tiles): the plan's buffers fit beside them */
 } krn_mgemm_spec;
 
 /* The model of a run (no simulation): per step the busiest PE's compute,
@@ -57,14 +59,16 @@ typedef struct {
   uint32_t root_row;                            /* the columns' root: the centre row or the last */
   uint32_t segment;                             /* the columns' tree segment (>= the side: chain) */
   const char *reduce;                           /* the columns' reduction: chain, tree, or none (one row) */
-  uint64_t sram_max, nnz_max;
+  uint64_t sram_max, nnz_max;                   /* sram_max: this GEMM's bytes at its fullest PE (reserve included,
+                                                   resident not) */
+  uint64_t weights_max;                         /* bytes of the fullest tile's weights in its kernel's encoding */
   double nnz_mean;
   uint32_t sparse_pes;
   uint64_t macs;                                /* the whole GEMM's, executed */
 } krn_mgemm_model;
 
 /* The plan for s: with s->chunk 0, the chunk (1, 2, 4, ... and m) of fewest
- * modelled cycles whose buffers fit every PE. 0, or -1 with the reason (a
+ * modelled cycles whose buffers fit every PE beside s->resident. 0, or -1 with the reason (a
  * shape the region cannot take, tiles beyond SRAM at one token a step). */
 int krn_mgemm_plan(const krn_machine *m, const fab_config *fc, const krn_mgemm_spec *s, krn_mgemm_model *out,
                    char *err, size_t errlen);

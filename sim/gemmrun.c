@@ -105,7 +105,7 @@ static int pipeline(const krn_machine *km, const fab_config *fc, const ws_config
 
 static int layerwise(const krn_machine *km, const fab_config *fc, const ws_config *cfg, const ws_gemm_spec *s,
                      const wl_mask *mask, gemm_row *row, char *err, size_t errlen) {
-  const krn_mgemm_spec ms = {s->m, s->k, s->n, s->height, s->width, mask, cfg->kernels.kernel, 0};
+  const krn_mgemm_spec ms = {s->m, s->k, s->n, s->height, s->width, mask, cfg->kernels.kernel, 0, 0};
   krn_mgemm_result r;
   if (krn_mgemm_run(km, fc, &ms, &r, err, errlen) != 0) return -1;
   row->cycles = r.cycles;

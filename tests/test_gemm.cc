@@ -35,7 +35,7 @@ struct Wafer {
 
 krn_mgemm_spec spec(uint32_t m, uint32_t k, uint32_t n, uint32_t rows, uint32_t cols, const wl_mask *mask = nullptr,
                     krn_kernel kernel = KRN_AUTO, uint32_t chunk = 0) {
-  return krn_mgemm_spec{m, k, n, rows, cols, mask, kernel, chunk};
+  return krn_mgemm_spec{m, k, n, rows, cols, mask, kernel, chunk, 0};
 }
 
 // One step (a GEMV): the model composes the slowest multicast, the slowest
