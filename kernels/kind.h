@@ -49,6 +49,8 @@ typedef struct {
                               input (krn_stage.flip): the placer orients it after the others (GEMM) */
   bool col_out;            /* on one column, outputs leave down it (one slot per row): flipped on a
                               westward shelf with the data */
+  bool attends;            /* scores each token against its sequence's keys (attention): keeps every key,
+                              its micro-batch divides the sequence, its work grows with the position */
   /* ---- the placer (sim/place.c) ---- */
   uint32_t routes_in, routes_out; /* colors its own routes take at an input and an output slot's router
                                      (a GEMM row's relay and chain hops; attention's relays, reductions and

@@ -391,7 +391,7 @@ static uint64_t slot_start(const krn_stage *s, uint32_t f, uint32_t slots, uint3
 }
 
 const krn_kind_ops krn_kind_attention = {
-    .name = "attention", .inputs = 3, .in = KRN_SLOTS_COLS, .out = KRN_SLOTS_COLS, .row_out = true,
+    .name = "attention", .inputs = 3, .in = KRN_SLOTS_COLS, .out = KRN_SLOTS_COLS, .row_out = true, .attends = true,
     .routes_in = 8, .routes_out = 8, /* output PE: three relays passing, both sides of two reductions, a multicast
                                         (a cut head's row all-reduce adds three: within the margin) */
     .max_rows = max_rows, .max_cols = max_cols, .slot_start = slot_start,

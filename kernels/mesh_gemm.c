@@ -94,6 +94,7 @@ static void model_chunk(const krn_machine *m, const fab_config *fc, const krn_mg
     o->compute = krn_max_u64(o->compute, c.cycles);
     o->sram_max = krn_max_u64(o->sram_max, c.sram);
     o->weights_max = krn_max_u64(o->weights_max, c.weights);
+    o->weights += count * c.weights;
     o->nnz_max = krn_max_u64(o->nnz_max, z);
     o->sparse_pes += k == KRN_SPARSE ? (uint32_t)count : 0;
     kt_max = krn_max_u64(kt_max, kt);
@@ -435,6 +436,7 @@ int krn_mgemm_run(const krn_machine *m, const fab_config *fc, const krn_mgemm_sp
     out->cycles = st.last_cycle + 1;
     if (s->rows == 1) /* no reduction: the last compute ends it */
       for (size_t p = 0; p < (size_t)g.R * g.C; p++) out->cycles = krn_max_u64(out->cycles, g.free_at[p]);
+    for (size_t p = 0; p < (size_t)g.R * g.C; p++) out->busy_sum += g.busy[p];
     for (size_t p = 0; p < (size_t)g.R * g.C; p++)
       if (g.busy[p] > out->busy_max) out->busy_max = g.busy[p], out->slowest_x = p % g.C, out->slowest_y = p / g.C;
     out->macs = g.macs;

@@ -62,6 +62,7 @@ typedef struct {
   uint64_t sram_max, nnz_max;                   /* sram_max: this GEMM's bytes at its fullest PE (reserve included,
                                                    resident not) */
   uint64_t weights_max;                         /* bytes of the fullest tile's weights in its kernel's encoding */
+  uint64_t weights;                             /* of every tile's */
   double nnz_mean;
   uint32_t sparse_pes;
   uint64_t macs;                                /* the whole GEMM's, executed */
@@ -77,6 +78,7 @@ typedef struct {
   krn_mgemm_model plan;     /* what ran, and its model */
   uint64_t cycles;           /* cycle 0 (every x slice at its source) to the last sums at their roots, + 1 */
   uint64_t busy_max;         /* compute cycles of the busiest PE, all steps */
+  uint64_t busy_sum;         /* of every PE */
   uint32_t slowest_x, slowest_y; /* that PE, in the region */
   uint64_t macs;             /* executed by the simulation */
   uint64_t events, wavelets_sent, link_wavelets, bytes;

@@ -42,7 +42,7 @@ typedef enum { WS_FIDELITY_TRAIN, WS_FIDELITY_WAVELET } ws_fidelity;
 typedef enum { WS_ACC_FP32, WS_ACC_FP16 } ws_accumulate;
 typedef enum { WS_TILING_UNIFORM, WS_TILING_BALANCED } ws_tiling;
 /* How the model runs on the wafer (sim/strategy/strategy.h). */
-typedef enum { WS_STRATEGY_PIPELINE, WS_STRATEGY_BOUND, WS_STRATEGY_LAYERWISE } ws_strategy;
+typedef enum { WS_STRATEGY_PIPELINE, WS_STRATEGY_BOUND, WS_STRATEGY_LAYERWISE, WS_STRATEGY_AUTO } ws_strategy;
 
 /* Where a key got its value: "FILE:LINE:COL" or "--set"; empty if never set. */
 typedef struct {
@@ -99,7 +99,7 @@ typedef struct {
     int64_t seed;         /* seeds every random choice of a run */
     ws_fidelity fidelity; /* how the fabric moves wavelets */
     bool functional;      /* carry real values (small configurations) */
-    ws_strategy strategy; /* how the model runs: pipeline, bound or layerwise (gemm only so far) */
+    ws_strategy strategy; /* how the model runs: pipeline, bound, layerwise or auto */
   } sim;
   struct {
     ws_format format; /* default output format of the commands */

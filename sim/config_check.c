@@ -117,11 +117,13 @@ static int check_workload(const ws_config *cfg, char *err, size_t errlen) {
   /* functional mode holds real values: small models only (functional.h) */
   if (rc == 0 && cfg->sim.functional && ws_functional_check(cfg, g, origin(cfg, "sim.functional"), err, errlen) != 0)
     rc = -1;
-  /* the bound simulates nothing, so it carries no values to compare */
-  if (rc == 0 && cfg->sim.functional && cfg->sim.strategy == WS_STRATEGY_BOUND) {
+  /* only the pipeline carries values: the bound simulates nothing, the
+     layer-by-layer mesh GEMM times its tiles without values */
+  if (rc == 0 && cfg->sim.functional && cfg->sim.strategy != WS_STRATEGY_PIPELINE &&
+      cfg->sim.strategy != WS_STRATEGY_AUTO) {
     snprintf(err, errlen,
-             "%s: sim.functional: true needs sim.strategy: pipeline (the bound strategy simulates no PE and "
-             "carries no values)",
+             "%s: sim.functional: true needs sim.strategy: pipeline or auto, which then runs the pipeline (bound "
+             "simulates no PE, layerwise carries no values)",
              origin(cfg, "sim.functional"));
     rc = -1;
   }

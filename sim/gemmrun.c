@@ -133,6 +133,7 @@ static int one(const ws_config *cfg, const krn_machine *km, const fab_config *fc
   row->nnz = wl_mask_count(mask, 0, s->k, 0, s->n);
   int rc = 0;
   switch (cfg->sim.strategy) {
+    case WS_STRATEGY_AUTO: /* one GEMM has no pipeline to fill: the whole region */
     case WS_STRATEGY_LAYERWISE: rc = layerwise(km, fc, cfg, s, mask, row, err, errlen); break;
     case WS_STRATEGY_PIPELINE: rc = pipeline(km, fc, cfg, s, mask, row, err, errlen); break;
     default: { /* bound: the executed MACs over every PE of the region */
@@ -182,7 +183,7 @@ ws_table *ws_gemmrun(const ws_config *cfg, const ws_gemm_spec *spec, char *err, 
   char region[32];
   snprintf(region, sizeof region, "%ux%u", s.width, s.height);
   ws_table *t = ws_table_of_columns(gemm_columns, NGCOLS);
-  static const char *const names[] = {"pipeline", "bound", "layerwise"}; /* ws_strategy */
+  static const char *const names[] = {"pipeline", "bound", "layerwise", "layerwise"}; /* ws_strategy; auto: layerwise */
   for (uint32_t i = 0; t && i < s.nlevels; i++) {
     gemm_row row = {.m = s.m, .k = s.k, .n = s.n, .region = region, .sparsity = s.levels[i],
                     .strategy = names[cfg->sim.strategy], .pes = (uint64_t)s.width * s.height, .reduce = ""};

@@ -8,7 +8,8 @@
  *              micro-batches of workload.micro_batch (kernels/pipeline.h),
  *              the cycles until the last one's outputs are out;
  *   bound      the executed multiply-accumulates (m x nonzeros, or m k n
- *              dense) over every PE of the region at fmac_fp16 a cycle.
+ *              dense) over every PE of the region at fmac_fp16 a cycle;
+ *   auto       (the default) layerwise: one GEMM has no pipeline to fill.
  * Validation against published hardware figures and kernel studies use it. */
 #ifndef WAFERSIM_SIM_GEMMRUN_H
 #define WAFERSIM_SIM_GEMMRUN_H

@@ -18,15 +18,9 @@ struct ws_run {
 };
 
 int ws_run_check(const ws_config *cfg, uint64_t copies, char *err, size_t errlen) {
-  if (cfg->sim.strategy == WS_STRATEGY_LAYERWISE) {
-    snprintf(err, errlen,
-             "sim.strategy: layerwise runs one GEMM at a time so far ('wafersim gemm'); a whole model runs with "
-             "pipeline or bound");
-    return -1;
-  }
-  /* the bound places nothing: its own SRAM check (weights in their smaller
-     encoding, when it runs), and the host memory of its masks alone */
-  if (cfg->sim.strategy == WS_STRATEGY_BOUND)
+  /* the bound and the layer-by-layer strategy place nothing: their own SRAM
+     checks when they run, and the host memory of the masks alone */
+  if (cfg->sim.strategy == WS_STRATEGY_BOUND || cfg->sim.strategy == WS_STRATEGY_LAYERWISE)
     return ws_bounds_memory_check(cfg, WS_WORK_MASKS, copies, ws_bounds_budget(), err, errlen);
   return ws_place_check(cfg, WS_WORK_RUN, copies, err, errlen);
 }
@@ -48,6 +42,7 @@ ws_run *ws_run_simulate(const ws_config *cfg, ws_run_progress progress, void *ct
     ws_run_destroy(r);
     return NULL;
   }
+  if (!r->res.tot.strategy[0]) snprintf(r->res.tot.strategy, sizeof r->res.tot.strategy, "%s", r->strat->name);
   /* every strategy's share of the wafer's limit */
   r->res.tot.bound_cycles_wafer = bound;
   r->res.tot.bound_fraction = (double)bound / (double)r->res.tot.cycles;
@@ -76,6 +71,11 @@ static void get_limit(ws_table *t, size_t col, const void *row, const void *ctx)
 static void get_limit_stage(ws_table *t, size_t col, const void *row, const void *ctx) {
   (void)ctx;
   ws_table_str(t, col, ((const strat_totals *)row)->limit_stage);
+}
+
+static void get_strategy(ws_table *t, size_t col, const void *row, const void *ctx) {
+  (void)ctx;
+  ws_table_str(t, col, ((const strat_totals *)row)->strategy);
 }
 
 /* The totals' columns, in output order (run.h defines each field). */
@@ -124,6 +124,10 @@ static const ws_column totals_columns[] = {
     WS_COLUMN(strat_totals, placer_cycles, "placer_cycles", "cycles"),
     WS_COLUMN(strat_totals, entry_interval, "entry_interval", "cycles per micro-batch"),
     WS_COLUMN(strat_totals, tail_cycles, "tail_cycles", "cycles"),
+    WS_COLUMN_GET("strategy", NULL, WS_COL_STR, get_strategy, "strat_totals.strategy: the strategy that ran"),
+    WS_COLUMN(strat_totals, replicas, "replicas", "copies"),
+    WS_COLUMN(strat_totals, pipeline_cycles_model, "pipeline_cycles_model", "cycles"),
+    WS_COLUMN(strat_totals, layerwise_cycles_model, "layerwise_cycles_model", "cycles"),
 };
 
 /* An op row's columns, in output order (strategy.h and run.h define each field). */

@@ -16,7 +16,7 @@ static const char *const accumulate_names[] = {"fp32", "fp16", NULL};
 static const char *const pattern_names[] = {"bernoulli", "magnitude", "nm", "block", "file", NULL}; /* wl_pattern_kind */
 static const char *const layout_names[] = {"kn", "nk", NULL}; /* wl_layout */
 static const char *const tiling_names[] = {"uniform", "balanced", NULL}; /* ws_tiling */
-static const char *const strategy_names[] = {"pipeline", "bound", "layerwise", NULL}; /* ws_strategy */
+static const char *const strategy_names[] = {"pipeline", "bound", "layerwise", "auto", NULL}; /* ws_strategy */
 
 #define AT(field) offsetof(ws_config, field)
 #define DIM_MAX (1 << 24)

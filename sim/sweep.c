@@ -415,6 +415,10 @@ static void get_micro_batch(ws_table *t, size_t col, const void *row, const void
   const point *pt = row;
   ws_table_i64(t, col, pt->cfg.workload.micro_batch > 0 ? pt->cfg.workload.micro_batch : (int64_t)pt->tot.micro_batch);
 }
+static void get_strategy(ws_table *t, size_t col, const void *row, const void *ctx) {
+  (void)ctx;
+  ws_table_str(t, col, ((const point *)row)->tot.strategy);
+}
 static void get_limit(ws_table *t, size_t col, const void *row, const void *ctx) {
   (void)ctx;
   ws_table_str(t, col, ((const point *)row)->tot.limit);
@@ -465,6 +469,10 @@ static const ws_column point_columns[] = {
     WS_COLUMN(point, tot.placer_cycles, "placer_cycles", "cycles"),
     WS_COLUMN(point, tot.entry_interval, "entry_interval", "cycles per micro-batch"),
     WS_COLUMN(point, tot.tail_cycles, "tail_cycles", "cycles"),
+    WS_COLUMN_GET("strategy", NULL, WS_COL_STR, get_strategy, "the strategy the point ran (auto: the one it chose)"),
+    WS_COLUMN(point, tot.replicas, "replicas", "copies"),
+    WS_COLUMN(point, tot.pipeline_cycles_model, "pipeline_cycles_model", "cycles"),
+    WS_COLUMN(point, tot.layerwise_cycles_model, "layerwise_cycles_model", "cycles"),
 };
 #define NPOINT_COLUMNS (sizeof point_columns / sizeof point_columns[0])
 

@@ -227,12 +227,12 @@ TEST(GemmCommand, BadInputIsRefused) {
   r = wstest::run_cli({"gemm", "--m", "1", "--k", "8", "--n", "64", "--region", "8x9"});
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.err.find("--region"), std::string::npos) << r.err;
-  r = wstest::run_cli({"gemm", "--m", "10", "--k", "64", "--n", "64", "--region", "8x8"});  // micro_batch 16
+  r = wstest::run_cli({"gemm", "--m", "10", "--k", "64", "--n", "64", "--region", "8x8", "--set", "sim.strategy=pipeline"});  // micro_batch 16
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.err.find("workload.micro_batch"), std::string::npos) << r.err;
-  r = wstest::run_cli({"run", "--set", "sim.strategy=layerwise"});
-  EXPECT_EQ(r.status, 2);
-  EXPECT_NE(r.err.find("layerwise runs one GEMM at a time so far"), std::string::npos) << r.err;
+  r = wstest::run_cli({"gemm", "--m", "1", "--k", "64", "--n", "64", "--region", "8x8", "--format", "csv"});
+  EXPECT_EQ(r.status, 0) << r.err;  // auto, the default: the whole region's
+  EXPECT_NE(r.out.find(",layerwise,"), std::string::npos) << r.out;
 }
 
 }  // namespace

@@ -214,7 +214,7 @@ TEST(Strategy, BadStrategiesPhasesAndMeshesAreInputErrors) {
   const std::string tiny = wstest::source_path("tests/expected/tiny-dense.yaml");
   wstest::CliResult r = wstest::run_cli({"run", tiny, "--set", "sim.strategy=systolic"});
   EXPECT_EQ(r.status, 2);
-  EXPECT_EQ(r.err, "wafersim: --set sim.strategy: expected one of: pipeline, bound, layerwise, got 'systolic'\n");
+  EXPECT_EQ(r.err, "wafersim: --set sim.strategy: expected one of: pipeline, bound, layerwise, auto, got 'systolic'\n");
   r = wstest::run_cli({"run", tiny, "--set", "workload.phase=decode"});
   EXPECT_EQ(r.status, 2);
   EXPECT_EQ(r.err, "wafersim: --set workload.phase: expected one of: prefill, got 'decode'\n");

@@ -60,12 +60,14 @@ inline CliResult run_cli(const std::vector<std::string> &args) {
   return r;
 }
 
-// The embedded default, then a YAML text, then --set assignments, then the
-// cross-key checks; every step is expected to succeed.
+// The embedded default with sim.strategy: pipeline (the strategy most suites
+// test; the default is auto), then a YAML text, then --set assignments, then
+// the cross-key checks; every step is expected to succeed.
 inline ws_config config(const std::vector<std::string> &sets, const std::string &yaml = "") {
   ws_config c;
   char err[WS_CONFIG_ERR_MAX];
   EXPECT_EQ(ws_config_init_default(&c, err, sizeof err), 0) << err;
+  EXPECT_EQ(ws_config_set(&c, "sim.strategy=pipeline", err, sizeof err), 0) << err;
   if (!yaml.empty()) {
     EXPECT_EQ(ws_config_load_string(&c, yaml.data(), yaml.size(), "t.yaml", err, sizeof err), 0) << err;
   }
@@ -264,7 +266,7 @@ inline RunPtr simulate(const ws_config &c) {
 inline const std::vector<std::string> kTinyModel = {
     "fabric.width=64",    "fabric.height=64",    "model.preset=custom", "model.layers=2",
     "model.d_model=128",  "model.heads=4",       "model.d_ff=512",      "model.vocab=256",
-    "model.context=128",  "workload.seq_len=128", "workload.micro_batch=16"};
+    "model.context=128",  "workload.seq_len=128", "workload.micro_batch=16", "sim.strategy=pipeline"};
 
 // kTinyModel's sets, then more.
 inline std::vector<std::string> tiny(const std::vector<std::string> &more = {}) {

@@ -162,6 +162,7 @@ static void place_totals(strat_result *r, const ws_placement *place) {
   t->stages = r->nops;
   t->placer_interval = pt->stage_max;
   t->placer_cycles = ws_place_estimated_cycles(pt, t->micro_batches);
+  t->pipeline_cycles_model = t->placer_cycles;
   t->pes_used = pt->pes_used;
   t->pes_mesh = pt->pes_mesh;
   t->place_wall_s = pt->wall_s;
@@ -199,5 +200,9 @@ static int pipeline_simulate(void *state, const ws_input *in, strat_result *out,
 }
 
 static void release(void *state) { ws_placement_destroy(state); }
+
+uint64_t strat_pipeline_estimate(const void *state, const ws_input *in) {
+  return ws_place_estimated_cycles(ws_placement_totals(state), in->micro_batches);
+}
 
 const strat_strategy strat_pipeline = {"pipeline", prepare, pipeline_simulate, release};

@@ -19,6 +19,8 @@ static uint64_t peak_rss(void) {
 const strat_strategy *strat_of(int strategy) {
   switch (strategy) {
     case WS_STRATEGY_BOUND: return &strat_bound;
+    case WS_STRATEGY_LAYERWISE: return &strat_layerwise;
+    case WS_STRATEGY_AUTO: return &strat_auto;
     default: return &strat_pipeline;
   }
 }

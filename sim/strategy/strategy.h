@@ -11,7 +11,11 @@
  *             kernels/pipeline.h on the event engine);
  *   bound     the wafer's limit: every op's work at the best kernel and the
  *             longest vector the phase allows, spread perfectly over every
- *             PE of the mesh, no communication and no fill (bound.c).
+ *             PE of the mesh, no communication and no fill (bound.c);
+ *   layerwise every op on the whole mesh (or on copies of it on equal parts),
+ *             one after another, every weight resident (layerwise.c);
+ *   auto      prepares pipeline and layerwise and simulates the one its
+ *             model times faster (auto.c).
  *
  * Every strategy's totals carry bound_cycles_wafer (the bound strategy's
  * cycles for the same input, strat_bound_cycles) and bound_fraction
@@ -87,6 +91,10 @@ typedef struct {
   uint32_t batch;              /* sequences (workload.batch) */
   char limit[8];               /* pipeline: what stops the placer's interval lower (place.h), else "" */
   char limit_stage[64];        /* pipeline: the stage it stopped at, else "" */
+  char strategy[16];           /* the strategy that ran (auto: the one it chose) */
+  uint32_t replicas;           /* layerwise: copies of the weights, each on its part of the mesh (else 0) */
+  uint64_t pipeline_cycles_model;  /* the pipeline's modelled cycles (placer_cycles) when it ran or was a candidate */
+  uint64_t layerwise_cycles_model; /* the layer-by-layer plan's modelled cycles, likewise */
 } strat_totals;
 
 /* What a strategy reports: totals, op rows, and per PE of the W x H mesh
@@ -143,6 +151,13 @@ int strat_bound_cycles(const ws_input *in, uint64_t *cycles, char *err, size_t e
 
 extern const strat_strategy strat_pipeline; /* pipeline.c */
 extern const strat_strategy strat_bound;    /* bound.c */
+extern const strat_strategy strat_layerwise; /* layerwise.c */
+extern const strat_strategy strat_auto;      /* auto.c */
+
+/* After prepare: the placer's modelled cycles (pipeline.c), the layer-by-layer
+ * plan's (layerwise.c). */
+uint64_t strat_pipeline_estimate(const void *state, const ws_input *in);
+uint64_t strat_layerwise_estimate(const void *state);
 
 #ifdef __cplusplus
 }

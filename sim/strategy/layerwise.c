@@ -1,0 +1,385 @@
+/* The layer-by-layer strategy (strategy.h): every op runs on the whole wafer
+ * (or copies of it on equal parts), one op after another, every weight held
+ * for the whole run.
+ *
+ * Replicas. The mesh is cut into r equal rectangles (r = 1, 2, 4, ...; the
+ * longer side halved first), each holding every layer's weights and taking
+ * tokens / r of the tokens: a GEMM's work per PE stays the same while its
+ * tiles grow by r, so the traffic per multiply-accumulate (x in, partial sums
+ * out: 1 / nt + 1 / kt a MAC) falls by sqrt(r). r = 1 is the whole mesh. The
+ * plan takes the r of fewest modelled cycles whose weights fit every PE.
+ *
+ * Per op, in the lowered graph's order:
+ *   weight GEMM  simulated PE by PE on one replica's region
+ *                (kernels/mesh_gemm.h: K over its rows, N over its columns,
+ *                the tokens in steps, column reductions by trees); every
+ *                replica runs the same shape on the same weights at once, so
+ *                one replica's cycles are the op's;
+ *   attention    on the whole mesh (a sequence's queries need all its keys),
+ *                every token, modelled: the attention kind's estimate
+ *                (kernels/estimate.h, the placer's model of the simulated
+ *                stage) for the micro-batch of fewest cycles, latency +
+ *                (micro-batches - 1) x interval;
+ *   the others   (embedding, layernorm, GELU, residual adds) per token, so on
+ *                one replica's region with its tokens, modelled the same way.
+ * Between ops the data changes layout (a GEMM's outputs end at its columns'
+ * roots, the next GEMM wants them at its rows' centres): each input of an op
+ * costs a hand-off, modelled as its wavelets (tokens x features, fp16, two a
+ * wavelet) through the fewer of the PEs sending and receiving them (one
+ * wavelet a cycle each, the kinds' output and input slots times the
+ * replicas) or across the mesh's narrower bisection (half of them, both
+ * directions), whichever takes longer, plus the crossing's latency (half the
+ * mesh's width and height in hops). Ops and hand-offs do not overlap.
+ *
+ * SRAM: every GEMM's fullest tile's weights (the sum of the maxima: no PE
+ * holds more) stay resident; each GEMM's buffers fit beside the others'
+ * weights (spec.resident), each modelled op's fullest PE too. The embedding
+ * table is the LM head's weight (tied): counted once, with the head's tiles.
+ *
+ * The totals: one micro-batch of every token (as the bound reports it),
+ * cycles the sum of the ops' and hand-offs'; op rows with each op's start,
+ * span (its hand-off included), compute and MACs (a GEMM's replica's times
+ * the replicas; attention's from its cost, the others none); per PE the
+ * ops' work spread evenly (the simulation keeps no per-PE map here). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/estimate.h"
+#include "kernels/kind.h"
+#include "kernels/mesh_gemm.h"
+#include "sim/report.h"
+#include "strategy.h"
+
+#define MAX_REPLICAS 64
+
+static uint64_t max_u64(uint64_t a, uint64_t b) { return a > b ? a : b; }
+static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
+static uint64_t ceil_div(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
+
+typedef struct {
+  bool gemm;                /* a weight GEMM (simulated), else modelled */
+  uint32_t replicas;        /* copies running it at once: the plan's r, attention 1 */
+  uint32_t w, h;            /* one copy's region, PEs */
+  uint32_t tokens;          /* a copy's */
+  krn_mgemm_spec spec;      /* GEMM */
+  krn_mgemm_model plan;     /* GEMM */
+  krn_stage st;             /* the others: the stage on its region */
+  krn_estimate est;         /* the others: at micro-batch b */
+  uint32_t b;
+  uint64_t cycles;          /* modelled */
+  uint64_t handoff;         /* its inputs' hand-offs, cycles */
+  uint32_t in_slots, out_slots; /* PEs taking its inputs and sending its outputs, all copies */
+} lw_op;
+
+typedef struct {
+  uint32_t replicas, ax, ay; /* r = ax x ay copies */
+  uint32_t rw, rh;           /* one copy's region */
+  uint64_t resident;         /* weight bytes every PE keeps at most */
+  uint64_t cycles;           /* modelled, the hand-offs included */
+  uint32_t n;
+  lw_op *ops;
+} lw_plan;
+
+static bool is_gemm(const krn_stage *s) { return krn_kind_of(s->kind)->picks_kernel; }
+
+/* Stage i's consumers (its output sent once to each). */
+static uint32_t consumers(const ws_input *in, uint32_t i) {
+  uint32_t c = 0;
+  for (uint32_t j = i + 1; j < in->low.n; j++)
+    for (uint32_t k = 0; k < KRN_MAX_INPUTS; k++) c += in->low.stages[j].in[k] == (int)i;
+  return c;
+}
+
+/* The hand-off of `values` fp16 values from `out` PEs to `in` PEs. */
+static uint64_t handoff_cycles(const ws_input *in, uint64_t values, uint32_t out, uint32_t into) {
+  const uint64_t wavelets = ceil_div(values, 2);
+  const uint64_t ramps = ceil_div(wavelets, min_u64(out, into));
+  const uint64_t bisection = ceil_div(wavelets, 4ull * min_u64(in->W, in->H));
+  return max_u64(ramps, bisection) + 2ull * in->fc.ramp_latency + (uint64_t)(in->W + in->H) / 2 * in->fc.hop_latency;
+}
+
+/* Stage i modelled on `copies` regions of w x h PEs taking turns at its
+ * micro-batches: the micro-batch (a power of two; attention's divides the
+ * sequence) of fewest cycles, latency + (a copy's micro-batches - 1) x
+ * interval, that fits beside the resident weights. Better than o's cycles
+ * (o->cycles 0: none yet): into o, true. */
+static bool model_stage(const ws_input *in, uint32_t i, uint32_t w, uint32_t h, uint32_t copies, uint64_t resident,
+                        lw_op *o) {
+  const krn_kind_ops *k = krn_kind_of(o->st.kind);
+  const bool attn = k->attends;
+  krn_stage st = o->st;
+  st.region = (fab_rect){0, 0, w, h};
+  st.sequences = attn ? in->batch : 0;
+  bool better = false;
+  for (uint32_t b = 1; b <= in->tokens && (!attn || (in->tokens % b == 0 && in->keys % b == 0)); b *= 2) {
+    const uint32_t seq = attn ? in->keys : b * (uint32_t)ceil_div(in->tokens, b);
+    if (k->shape_ok && !k->shape_ok(&st, h, w, seq)) break;
+    krn_estimate e;
+    char why[256];
+    if (krn_estimate_stage(&in->m, &in->fc, &st, b, seq, consumers(in, i), &e, why, sizeof why) != 0) break;
+    if (!krn_fits(&in->m, e.sram + resident)) continue;
+    if (attn && copies > 1) { /* a copy keeps every key: per micro-batch of its own, the others' keys and values */
+      const uint64_t kv = 2 * ceil_div((uint64_t)b * ceil_div(o->st.n, w), 2);
+      e.interval = max_u64(e.interval, (e.ramp_in + (copies - 1) * kv) * in->fc.consume_cycles);
+    }
+    const uint64_t cycles = e.latency + (ceil_div(ceil_div(in->tokens, b), copies) - 1) * e.interval;
+    if (o->cycles == 0 || cycles < o->cycles) {
+      o->st = st, o->est = e, o->b = b, o->cycles = cycles, o->w = w, o->h = h, o->replicas = copies;
+      better = true;
+    }
+    if (b > UINT32_MAX / 2) break;
+  }
+  return better;
+}
+
+/* Stage i (not a weight GEMM) on the shape of fewest modelled cycles:
+ *   attention  columns of whole heads or of heads cut evenly (heads x 2^j,
+ *              up to the features or the mesh's width) down every row, as
+ *              many copies across the mesh as fit, each taking its share of
+ *              the queries' micro-batches and every micro-batch's keys and
+ *              values (its interval at least its ramp's wavelets, its own
+ *              and the other copies' keys and values);
+ *   element-wise ops  w x h PEs holding a feature or more each (w a power of
+ *              two, h = features / w), copies over the whole mesh, whole
+ *              tokens each;
+ *   the embedding  the whole mesh (its table is the LM head's, held once).
+ * 0, or -1 when no shape fits (err says why). */
+static int place_stage(const ws_input *in, uint32_t i, lw_op *o, uint64_t resident, char *err, size_t errlen) {
+  const krn_kind_ops *k = krn_kind_of(o->st.kind);
+  const uint32_t n = o->st.n, cols = (uint32_t)min_u64(in->W, k->max_cols(&o->st));
+  o->cycles = 0;
+  if (k->attends) {
+    for (uint32_t c = o->st.heads ? o->st.heads : 1;; c = c * 2 > cols ? cols : c * 2) {
+      model_stage(in, i, (uint32_t)min_u64(c, cols), in->H, in->W / (uint32_t)min_u64(c, cols), resident, o);
+      if (c >= cols) break;
+    }
+  } else if (k->elementwise) {
+    for (uint32_t w = 1; w <= cols; w *= 2) {
+      const uint32_t h = (uint32_t)min_u64(in->H, n / w);
+      const uint64_t copies = min_u64(in->tokens, (uint64_t)(in->W / w) * (in->H / h));
+      model_stage(in, i, w, h, (uint32_t)copies, resident, o);
+    }
+  } else {
+    model_stage(in, i, cols, (uint32_t)min_u64(in->H, k->max_rows(&o->st)), 1, resident, o);
+  }
+  if (o->cycles == 0) {
+    snprintf(err, errlen,
+             "layerwise: %s fits no region of the %u x %u mesh beside the %llu bytes of weights every PE keeps, "
+             "even one token at a time (fabric.sram_per_pe, kernels.sram_reserve); a larger mesh, more SRAM or more "
+             "sparsity would",
+             o->st.name, in->W, in->H, (unsigned long long)resident);
+    return -1;
+  }
+  o->tokens = (uint32_t)ceil_div(in->tokens, o->replicas);
+  return 0;
+}
+
+/* The plan with r replicas: 0, 1 if its weights do not fit (err says why), -1 on an error. */
+static int plan_replicas(const ws_input *in, uint32_t r, lw_plan *p, char *err, size_t errlen) {
+  memset(p, 0, sizeof *p);
+  p->replicas = r;
+  p->ax = p->ay = 1;
+  for (uint32_t c = 1; c < r; c *= 2) { /* halve the longer side */
+    if (in->W / p->ax >= in->H / p->ay) p->ax *= 2;
+    else p->ay *= 2;
+  }
+  p->rw = in->W / p->ax;
+  p->rh = in->H / p->ay;
+  p->n = in->low.n;
+  if (!(p->ops = calloc(p->n, sizeof *p->ops))) {
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  /* the GEMMs first, each alone, for their weights */
+  for (uint32_t i = 0; i < p->n; i++) {
+    lw_op *o = &p->ops[i];
+    o->st = in->low.stages[i];
+    o->gemm = is_gemm(&o->st);
+    if (!o->gemm) continue;
+    o->replicas = r;
+    o->tokens = in->tokens / r;
+    o->h = (uint32_t)min_u64(p->rh, o->st.k);
+    o->w = (uint32_t)min_u64(p->rw, o->st.n);
+    const uint32_t op = in->low.first_op[i];
+    const wl_mask *mask = in->w && mdl_graph_op(in->g, op)->sparsifiable ? wl_weights_mask(in->w, op) : NULL;
+    o->spec = (krn_mgemm_spec){o->tokens, o->st.k, o->st.n, o->h, o->w, mask, in->cfg->kernels.kernel, 0, 0};
+    if (krn_mgemm_plan(&in->m, &in->fc, &o->spec, &o->plan, err, errlen) != 0) return 1;
+    p->resident += o->plan.weights_max;
+  }
+  const uint64_t usable = in->m.sram > in->m.sram_reserve ? in->m.sram - in->m.sram_reserve : 0;
+  if (p->resident > usable) {
+    snprintf(err, errlen,
+             "layerwise: %u cop%s of every layer's weights need%s %llu bytes at a PE, more than fabric.sram_per_pe - "
+             "kernels.sram_reserve (%llu); sparsity, a larger mesh or more SRAM would",
+             r, r == 1 ? "y" : "ies", r == 1 ? "s" : "", (unsigned long long)p->resident, (unsigned long long)usable);
+    return 1;
+  }
+  for (uint32_t i = 0; i < p->n; i++) {
+    lw_op *o = &p->ops[i];
+    const krn_kind_ops *k = krn_kind_of(o->st.kind);
+    if (o->gemm) {
+      o->spec.resident = p->resident - o->plan.weights_max; /* the others' weights beside its buffers */
+      if (!krn_fits(&in->m, o->plan.sram_max + o->spec.resident) && /* else its plan stands */
+          krn_mgemm_plan(&in->m, &in->fc, &o->spec, &o->plan, err, errlen) != 0)
+        return 1;
+      o->cycles = o->plan.cycles;
+    } else {
+      if (place_stage(in, i, o, p->resident, err, errlen) != 0) return 1;
+    }
+    o->in_slots = o->replicas * krn_slots_count(k->in, o->h, o->w);
+    o->out_slots = o->replicas * krn_slots_count(k->out, o->h, o->w);
+    for (uint32_t q = 0; q < KRN_MAX_INPUTS; q++) {
+      const int from = o->st.in[q];
+      if (from < 0) continue;
+      const uint64_t values = (uint64_t)in->tokens * in->low.stages[from].n;
+      o->handoff += handoff_cycles(in, values, p->ops[from].out_slots, o->in_slots);
+    }
+    p->cycles += o->handoff + o->cycles;
+  }
+  return 0;
+}
+
+static void plan_free(lw_plan *p) {
+  if (p) free(p->ops);
+}
+
+static int prepare(ws_input *in, void **state, char *err, size_t errlen) {
+  *state = NULL;
+  if (!in->w && !ws_input_dense(in) && ws_input_masks(in, WS_WORK_MASKS, err, errlen) != 0) return -1;
+  lw_plan *best = calloc(1, sizeof *best), cand;
+  if (!best) {
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  bool found = false;
+  char why[512] = "";
+  for (uint32_t r = 1; r <= MAX_REPLICAS && r <= in->tokens && in->tokens % r == 0; r *= 2) {
+    const int rc = plan_replicas(in, r, &cand, why, sizeof why);
+    if (rc < 0) {
+      plan_free(&cand);
+      plan_free(best);
+      free(best);
+      snprintf(err, errlen, "%s", why);
+      return -1;
+    }
+    if (rc > 0) { /* the weights fit no more copies */
+      plan_free(&cand);
+      break;
+    }
+    if (!found || cand.cycles < best->cycles) {
+      plan_free(best);
+      *best = cand, found = true;
+    } else {
+      plan_free(&cand);
+    }
+  }
+  if (!found) {
+    snprintf(err, errlen, "%s", why);
+    free(best);
+    return -1;
+  }
+  *state = best;
+  return 0;
+}
+
+uint64_t strat_layerwise_estimate(const void *state) { return ((const lw_plan *)state)->cycles; }
+
+/* Op i's row: what ran (GEMM: simulated); it starts when its hand-off, which starts at `at`, is over. */
+static int run_op(const ws_input *in, const lw_plan *p, uint32_t i, uint64_t at, strat_result *out, char *err,
+                  size_t errlen) {
+  const lw_op *o = &p->ops[i];
+  strat_op *row = &out->ops[i];
+  strat_totals *t = &out->tot;
+  const mdl_op *op = mdl_graph_op(in->g, in->low.first_op[i]);
+  row->name = o->st.name;
+  row->kind = ws_input_stage_kind(in, i);
+  row->layer = op->layer;
+  row->region = (fab_rect){0, 0, o->w, o->h};
+  row->pes = o->replicas * o->w * o->h;
+  row->kernel = krn_kind_of(o->st.kind)->name;
+  row->first = at + o->handoff;
+  if (o->gemm) {
+    krn_mgemm_result g;
+    if (krn_mgemm_run(&in->m, &in->fc, &o->spec, &g, err, errlen) != 0) return -1;
+    const uint32_t sp = g.plan.sparse_pes, pes = o->w * o->h;
+    row->kernel = sp == pes ? "sparse" : sp == 0 ? "dense" : "mixed";
+    row->sparse_pes = o->replicas * sp;
+    row->busy_max = g.busy_max;
+    row->macs = o->replicas * g.macs;
+    row->cycles = g.cycles;
+    row->nnz_max = g.plan.nnz_max;
+    row->nnz_mean = g.plan.nnz_mean;
+    row->sram_max = g.plan.sram_max + o->spec.resident;
+    row->weight_bytes = o->replicas * g.plan.weights;
+    row->utilisation = (double)o->replicas * (double)g.busy_sum;
+    row->interval = g.plan.cycles;
+    t->events += g.events;
+    t->wavelets_sent += o->replicas * g.wavelets_sent;
+    t->link_wavelets += o->replicas * g.link_wavelets;
+    t->sim_bytes = max_u64(t->sim_bytes, g.bytes);
+  } else {
+    /* a copy's share: attention's copies take turns at the sequence's micro-batches */
+    const bool attn = krn_kind_of(o->st.kind)->attends;
+    const uint32_t seq = attn ? in->keys : o->b * (uint32_t)ceil_div(o->tokens, o->b);
+    row->busy_max = krn_estimate_busy(&in->m, &o->st, o->b, seq);
+    if (attn) {
+      row->busy_max = ceil_div(row->busy_max * in->batch, o->replicas);
+      const uint32_t heads = o->st.heads, dh = o->st.n / heads;
+      const uint64_t pairs = (uint64_t)in->batch * in->keys * (in->keys + 1) / 2;
+      row->macs = krn_attn_phase(&in->m, 1, heads, dh, pairs).macs + krn_attn_phase(&in->m, 2, heads, dh, pairs).macs;
+    }
+    row->cycles = o->cycles;
+    row->sram_max = o->est.sram + p->resident;
+    row->utilisation = (double)row->busy_max * row->pes; /* every PE as busy as the busiest: an upper bound */
+    row->interval = o->est.interval;
+  }
+  row->bound = row->busy_max;
+  return 0;
+}
+
+static int layerwise_simulate(void *state, const ws_input *in, strat_result *out, strat_progress progress, void *ctx,
+                              char *err, size_t errlen) {
+  const lw_plan *p = state;
+  const double t0 = ws_report_wall_s();
+  const uint64_t P = (uint64_t)in->W * in->H;
+  if (strat_result_alloc(out, p->n, in->W, in->H, err, errlen) != 0) return -1;
+  strat_totals *t = &out->tot;
+  uint64_t at = 0, work = 0, gemms = 0, sparse = 0;
+  for (uint32_t i = 0; i < p->n; i++) {
+    if (run_op(in, p, i, at, out, err, errlen) != 0) return -1;
+    const strat_op *o = &out->ops[i];
+    at = o->first + o->cycles;
+    work += (uint64_t)o->utilisation;
+    if (p->ops[i].gemm) {
+      gemms += o->pes;
+      sparse += o->sparse_pes;
+    }
+    if (progress) progress(ctx, (double)(i + 1) / p->n);
+  }
+  t->cycles = at;
+  t->fill_cycles = at; /* one micro-batch of every token: out at the end */
+  t->stages = p->n;
+  t->micro_batch = in->tokens;
+  t->micro_batches = 1;
+  t->pes_used = t->pes_mesh = P;
+  t->kernel_mix = gemms ? (double)sparse / (double)gemms : 0;
+  t->layerwise_cycles_model = p->cycles;
+  t->replicas = p->replicas;
+  for (uint64_t pe = 0; pe < P; pe++) { /* the work and the weights spread evenly */
+    out->busy[pe] = work / P + (pe < work % P);
+    out->sram[pe] = (uint32_t)(in->m.sram_reserve + p->resident);
+  }
+  if (strat_result_common(out, in, err, errlen) != 0) return -1;
+  t->sram_mean = (double)(in->m.sram_reserve + p->resident);
+  t->sim_wall_s = ws_report_wall_s() - t0;
+  t->events_per_s = t->sim_wall_s > 0 ? (double)t->events / t->sim_wall_s : 0;
+  return 0;
+}
+
+static void release(void *state) {
+  plan_free(state);
+  free(state);
+}
+
+const strat_strategy strat_layerwise = {"layerwise", prepare, layerwise_simulate, release};

@@ -1,0 +1,174 @@
+// The layer-by-layer strategy and auto (issue 20, items 1 and 5): on the
+// tiny model the ops run one after another and their spans and hand-offs add
+// up to the run's cycles; a weight GEMM executes every weight of every
+// copy's tokens (dense: tokens x k x n MACs; sparse: tokens x nonzeros); no
+// run beats the wafer's bound; the plan's model is close to the simulation;
+// every PE holds every layer's weights within its SRAM; auto keeps the
+// strategy its models time faster and runs exactly that one; sweeps report
+// the strategy and both models; what the strategy cannot do is an input
+// error.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "kernels/kind.h"
+#include "sim/config.h"
+#include "sim/input.h"
+#include "sim/run.h"
+#include "ws_test.h"
+
+namespace {
+
+using wstest::RunPtr;
+using wstest::simulate;
+using wstest::tiny;
+
+// GEMM stage i's executed MACs if every PE ran the dense kernel, or exactly
+// the kept weights (sparse), over every token.
+struct GemmShape {
+  std::string name;
+  uint64_t dense_macs, kept_macs;
+};
+
+std::vector<GemmShape> gemm_shapes(const ws_config &c) {
+  ws_input in;
+  char err[WS_CONFIG_ERR_MAX];
+  EXPECT_EQ(ws_input_create(&in, &c, err, sizeof err), 0) << err;
+  EXPECT_EQ(ws_input_masks(&in, WS_WORK_MASKS, err, sizeof err), 0) << err;
+  std::vector<GemmShape> out;
+  for (uint32_t i = 0; i < in.low.n; i++) {
+    const krn_stage &s = in.low.stages[i];
+    if (!krn_kind_of(s.kind)->picks_kernel) continue;
+    const uint32_t op = in.low.first_op[i];
+    const wl_mask *mask = mdl_graph_op(in.g, op)->sparsifiable ? wl_weights_mask(in.w, op) : nullptr;
+    const uint64_t nnz = mask ? wl_mask_nnz(mask) : (uint64_t)s.k * s.n;
+    out.push_back({s.name, (uint64_t)in.tokens * s.k * s.n, (uint64_t)in.tokens * nnz});
+  }
+  ws_input_destroy(&in);
+  return out;
+}
+
+TEST(Layerwise, OpsRunOneAfterAnotherAndAddUp) {
+  for (const char *level : {"0", "0.84"}) {
+    const ws_config c = wstest::config(tiny({"sim.strategy=layerwise", std::string("workload.sparsity=") + level}));
+    RunPtr r = simulate(c);
+    ASSERT_TRUE(r);
+    const ws_run_totals *t = ws_run_totals_of(r.get());
+    EXPECT_STREQ(t->strategy, "layerwise");
+    EXPECT_GE(t->replicas, 1u);
+    EXPECT_EQ(t->replicas & (t->replicas - 1), 0u) << "a power of two";
+    EXPECT_EQ(t->pes_used, t->pes_mesh);
+    EXPECT_EQ(t->micro_batches, 1u);
+    EXPECT_EQ(t->fill_cycles, t->cycles);
+    // one op at a time: each starts after the one before ends and after its
+    // inputs crossed at least half the mesh each way (the hand-off's latency)
+    const uint64_t cross = 2 * c.fabric.ramp_latency + (c.fabric.width + c.fabric.height) / 2 * c.fabric.hop_latency;
+    uint64_t end = 0;
+    for (uint32_t i = 0; i < ws_run_op_count(r.get()); i++) {
+      const ws_run_op *o = ws_run_op_at(r.get(), i);
+      EXPECT_GE(o->first, end + (i > 0 ? cross : 0)) << o->name;
+      EXPECT_GE(o->cycles, o->busy_max) << o->name; // its busiest PE computes within its span
+      EXPECT_LE(o->sram_max, c.fabric.sram_per_pe) << o->name;
+      end = o->first + o->cycles;
+    }
+    EXPECT_EQ(t->cycles, end) << "the run ends with its last op";
+    EXPECT_LE(t->bound_fraction, 1.0) << level;
+    EXPECT_GE(t->bound_cycles_wafer, 1u);
+    EXPECT_LE(t->sram_max, c.fabric.sram_per_pe);
+    // the plan's model against the simulated GEMMs: within 5 %
+    EXPECT_NEAR((double)t->layerwise_cycles_model, (double)t->cycles, 0.05 * (double)t->cycles) << level;
+    EXPECT_EQ(t->pipeline_cycles_model, 0u);
+  }
+}
+
+TEST(Layerwise, GemmsExecuteEveryKeptWeightOfEveryToken) {
+  // dense: the dense kernel's MACs, tokens x k x n; sparse kernel forced:
+  // exactly the kept weights, whatever the replicas
+  for (const char *kernel : {"dense", "sparse"}) {
+    const ws_config c = wstest::config(
+        tiny({"sim.strategy=layerwise", "workload.sparsity=0.84", std::string("kernels.kernel=") + kernel}));
+    const std::vector<GemmShape> shapes = gemm_shapes(c);
+    RunPtr r = simulate(c);
+    ASSERT_TRUE(r);
+    size_t g = 0;
+    for (uint32_t i = 0; i < ws_run_op_count(r.get()); i++) {
+      const ws_run_op *o = ws_run_op_at(r.get(), i);
+      if (g == shapes.size() || shapes[g].name != o->name) continue;
+      const bool dense = std::string(kernel) == "dense" || shapes[g].dense_macs == shapes[g].kept_macs;
+      EXPECT_EQ(o->macs, dense ? shapes[g].dense_macs : shapes[g].kept_macs) << o->name << " " << kernel;
+      g++;
+    }
+    EXPECT_EQ(g, shapes.size()) << "every weight GEMM has its row";
+  }
+}
+
+TEST(Layerwise, IsDeterministic) {
+  const ws_config c = wstest::config(tiny({"sim.strategy=layerwise", "workload.sparsity=0.5"}));
+  RunPtr a = simulate(c), b = simulate(c);
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(ws_run_totals_of(a.get())->cycles, ws_run_totals_of(b.get())->cycles);
+  EXPECT_EQ(ws_run_totals_of(a.get())->macs, ws_run_totals_of(b.get())->macs);
+  EXPECT_EQ(ws_run_totals_of(a.get())->replicas, ws_run_totals_of(b.get())->replicas);
+}
+
+TEST(Layerwise, LessSramFewerReplicas) {
+  // every PE keeps every layer's tiles of its replica: with less SRAM the
+  // plan can afford fewer copies, and what it keeps still fits
+  const ws_config big = wstest::config(tiny({"sim.strategy=layerwise"}));
+  const ws_config small = wstest::config(tiny({"sim.strategy=layerwise", "fabric.sram_per_pe=12KB"}));
+  RunPtr a = simulate(big), b = simulate(small);
+  ASSERT_TRUE(a && b);
+  EXPECT_LT(ws_run_totals_of(b.get())->replicas, ws_run_totals_of(a.get())->replicas);
+  EXPECT_LE(ws_run_totals_of(b.get())->sram_max, 12u * 1024);
+}
+
+TEST(Auto, KeepsTheFasterModelAndRunsExactlyIt) {
+  for (const char *level : {"0", "0.84"}) {
+    const ws_config c = wstest::config(tiny({"sim.strategy=auto", std::string("workload.sparsity=") + level}));
+    RunPtr r = simulate(c);
+    ASSERT_TRUE(r);
+    const ws_run_totals *t = ws_run_totals_of(r.get());
+    ASSERT_GT(t->pipeline_cycles_model, 0u);
+    ASSERT_GT(t->layerwise_cycles_model, 0u);
+    const std::string want = t->pipeline_cycles_model <= t->layerwise_cycles_model ? "pipeline" : "layerwise";
+    EXPECT_EQ(t->strategy, want) << level;
+    RunPtr alone = simulate(wstest::config(tiny({"sim.strategy=" + want, std::string("workload.sparsity=") + level})));
+    ASSERT_TRUE(alone);
+    EXPECT_EQ(t->cycles, ws_run_totals_of(alone.get())->cycles) << level;
+    EXPECT_EQ(t->macs, ws_run_totals_of(alone.get())->macs) << level;
+  }
+}
+
+TEST(Auto, SweepReportsTheStrategyAndBothModels) {
+  std::vector<std::string> args = {"sweep", "--sparsity", "0,0.84", "--format", "csv"};
+  for (const auto &s : tiny({"sim.strategy=auto"})) args.insert(args.end(), {"--set", s});
+  const wstest::CliResult r = wstest::run_cli(args);
+  ASSERT_EQ(r.status, 0) << r.err;
+  const std::string header = r.out.substr(0, r.out.find('\n'));
+  for (const char *col : {"strategy", "replicas", "pipeline_cycles_model", "layerwise_cycles_model"})
+    EXPECT_NE(header.find(col), std::string::npos) << col;
+  EXPECT_TRUE(r.out.find(",layerwise,") != std::string::npos || r.out.find(",pipeline,") != std::string::npos)
+      << r.out;
+}
+
+TEST(Layerwise, WhatItCannotDoIsAnInputError) {
+  std::vector<std::string> args = {"run"};
+  for (const auto &s : tiny({"sim.strategy=layerwise", "sim.functional=true"})) args.insert(args.end(), {"--set", s});
+  wstest::CliResult r = wstest::run_cli(args);
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("sim.functional: true needs sim.strategy: pipeline"), std::string::npos) << r.err;
+  // the tiny model's weights fit 8 x 8 PEs of 14 KB in all (the input's
+  // check), but not beside what each op needs at a PE
+  args = {"run"};
+  for (const auto &s : tiny({"sim.strategy=layerwise", "fabric.width=8", "fabric.height=8", "fabric.sram_per_pe=14KB",
+                             "kernels.sram_reserve=0"}))
+    args.insert(args.end(), {"--set", s});
+  r = wstest::run_cli(args);
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("fabric.sram_per_pe"), std::string::npos) << r.err;
+}
+
+}  // namespace
