@@ -24,12 +24,16 @@
  *                one replica's region with its tokens, modelled the same way.
  * Between ops the data changes layout (a GEMM's outputs end at its columns'
  * roots, the next GEMM wants them at its rows' centres): each input of an op
- * costs a hand-off, modelled as its wavelets (tokens x features, fp16, two a
+ * is a hand-off, a stream of its wavelets (tokens x features, fp16, two a
  * wavelet) through the fewer of the PEs sending and receiving them (one
- * wavelet a cycle each, the kinds' output and input slots times the
- * replicas) or across the mesh's narrower bisection (half of them, both
- * directions), whichever takes longer, plus the crossing's latency (half the
- * mesh's width and height in hops). Ops and hand-offs do not overlap.
+ * wavelet a cycle each, the kinds' output and input slots times the copies)
+ * or across the mesh's narrower bisection (half of them, both directions),
+ * whichever takes longer. An op starts a crossing's latency (half the mesh's
+ * width and height in hops) after the op before it ends and, its cores
+ * triggered by the data as it arrives, ends no sooner than its inputs'
+ * streams, one after another: its span is max(its own cycles, the streams)
+ * (the op row's gap before `first` holds the latency and any excess of the
+ * streams). An op does not start before the one before it ends.
  *
  * SRAM: every GEMM's fullest tile's weights (the sum of the maxima: no PE
  * holds more) stay resident; each GEMM's buffers fit beside the others'
@@ -91,12 +95,19 @@ static uint32_t consumers(const ws_input *in, uint32_t i) {
   return c;
 }
 
-/* The hand-off of `values` fp16 values from `out` PEs to `in` PEs. */
-static uint64_t handoff_cycles(const ws_input *in, uint64_t values, uint32_t out, uint32_t into) {
+/* A hand-off's stream: `values` fp16 values from `out` PEs to `in` PEs, at
+ * a wavelet a cycle through each of the fewer, or half of them across the
+ * mesh's narrower bisection (both ways), whichever is slower. */
+static uint64_t handoff_stream(const ws_input *in, uint64_t values, uint32_t out, uint32_t into) {
   const uint64_t wavelets = ceil_div(values, 2);
   const uint64_t ramps = ceil_div(wavelets, min_u64(out, into));
   const uint64_t bisection = ceil_div(wavelets, 4ull * min_u64(in->W, in->H));
-  return max_u64(ramps, bisection) + 2ull * in->fc.ramp_latency + (uint64_t)(in->W + in->H) / 2 * in->fc.hop_latency;
+  return max_u64(ramps, bisection);
+}
+
+/* A hand-off's latency: its first wavelet across half the mesh's width and height. */
+static uint64_t handoff_latency(const ws_input *in) {
+  return 2ull * in->fc.ramp_latency + (uint64_t)(in->W + in->H) / 2 * in->fc.hop_latency;
 }
 
 /* Stage i modelled on `copies` regions of w x h PEs taking turns at its
@@ -229,12 +240,19 @@ static int plan_replicas(const ws_input *in, uint32_t r, lw_plan *p, char *err, 
     }
     o->in_slots = o->replicas * krn_slots_count(k->in, o->h, o->w);
     o->out_slots = o->replicas * krn_slots_count(k->out, o->h, o->w);
+    /* its inputs stream in one after another through its input PEs while it
+       runs (data-triggered cores start on the first that arrives): it starts
+       a crossing's latency after the op before ends, and ends no sooner
+       than the streams */
+    uint64_t stream = 0;
     for (uint32_t q = 0; q < KRN_MAX_INPUTS; q++) {
       const int from = o->st.in[q];
       if (from < 0) continue;
       const uint64_t values = (uint64_t)in->tokens * in->low.stages[from].n;
-      o->handoff += handoff_cycles(in, values, p->ops[from].out_slots, o->in_slots);
+      stream += handoff_stream(in, values, p->ops[from].out_slots, o->in_slots);
+      o->handoff = handoff_latency(in);
     }
+    if (stream > o->cycles) o->handoff += stream - o->cycles;
     p->cycles += o->handoff + o->cycles;
   }
   return 0;
