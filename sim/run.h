@@ -63,7 +63,15 @@
  *                    - fill_cycles = (entered(last) - entered(first)) +
  *                    tail_cycles, exactly, and steady_interval is
  *                    entry_interval plus tail_cycles / (micro_batches - 1),
- *                    up to rounding (schema 7; both 0 without a pipeline).
+ *                    up to rounding (schema 7; both 0 without a pipeline);
+ *   strategy         the strategy that ran (auto: the one it chose) (schema 8);
+ *   replicas         layerwise: copies of every layer's weights, each on an
+ *                    equal part of the mesh with its share of the tokens
+ *                    (0 for the others) (schema 8);
+ *   pipeline_cycles_model, layerwise_cycles_model  each candidate's modelled
+ *                    cycles (the placer's estimate; the layer-by-layer
+ *                    plan's), when it ran or auto weighed it, else 0
+ *                    (schema 8).
  * With sim.strategy: bound the op rows and totals are the bound's (bound.c
  * says which fields it leaves 0, and that its flops_per_s and peak_fraction
  * count the accounting's FLOPs). */

@@ -105,7 +105,8 @@ void ws_sweep_destroy(ws_sweep *s);
  * flops_dense, flops_executed, flops_per_s, peak_fraction, events,
  * events_per_s, sim_wall_s, peak_rss_bytes (the process's, when the
  * point ended), flops_simulated, bound_cycles_wafer, bound_fraction, batch,
- * limit, limit_stage, placer_cycles, entry_interval, tail_cycles (run.h).
+ * limit, limit_stage, placer_cycles, entry_interval, tail_cycles, strategy,
+ * replicas, pipeline_cycles_model, layerwise_cycles_model (run.h).
  * NULL out of memory. */
 ws_table *ws_sweep_table(const ws_sweep *s);
 /* Its columns, in output order (table.h): each one's name, unit and where
