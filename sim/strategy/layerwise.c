@@ -15,13 +15,13 @@
  *                the tokens in steps, column reductions by trees); every
  *                replica runs the same shape on the same weights at once, so
  *                one replica's cycles are the op's;
- *   attention    on the whole mesh (a sequence's queries need all its keys),
- *                every token, modelled: the attention kind's estimate
- *                (kernels/estimate.h, the placer's model of the simulated
- *                stage) for the micro-batch of fewest cycles, latency +
- *                (micro-batches - 1) x interval;
- *   the others   (embedding, layernorm, GELU, residual adds) per token, so on
- *                one replica's region with its tokens, modelled the same way.
+ *   the others   modelled: their kind's estimate (kernels/estimate.h, the
+ *                placer's model of the simulated stage) on the shape and
+ *                micro-batch of fewest cycles, latency + (a copy's
+ *                micro-batches - 1) x interval (place_stage: attention on
+ *                the whole mesh, every token, in copies of columns that take
+ *                turns at the micro-batches; the per-token ops in copies of a
+ *                small region over the whole mesh; the embedding whole).
  * Between ops the data changes layout (a GEMM's outputs end at its columns'
  * roots, the next GEMM wants them at its rows' centres): each input of an op
  * is a hand-off, a stream of its wavelets (tokens x features, fp16, two a
@@ -41,11 +41,11 @@
  * table is the LM head's weight (tied): counted once, with the head's tiles.
  *
  * The totals: one micro-batch of every token (as the bound reports it),
- * cycles the sum of the ops' and hand-offs'; op rows with each op's start,
- * span (its hand-off included), compute and MACs (a GEMM's replica's times
- * the replicas; attention's from its cost, the others none); per PE the
- * ops' work spread evenly (the simulation keeps no per-PE map here). */
-#include <math.h>
+ * cycles the sum of the ops' spans and the gaps before them; op rows with
+ * each op's start (`first`, after its gap), span, compute and MACs (a GEMM's
+ * replica's times the replicas; attention's from its cost, the others none);
+ * per PE the ops' work spread evenly (the simulation keeps no per-PE map
+ * here). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -63,9 +63,9 @@ static uint64_t ceil_div(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
 
 typedef struct {
   bool gemm;                /* a weight GEMM (simulated), else modelled */
-  uint32_t replicas;        /* copies running it at once: the plan's r, attention 1 */
+  uint32_t replicas;        /* copies running it at once: a GEMM the plan's r, the others their shape's */
   uint32_t w, h;            /* one copy's region, PEs */
-  uint32_t tokens;          /* a copy's */
+  uint32_t tokens;          /* a copy's (at most) */
   krn_mgemm_spec spec;      /* GEMM */
   krn_mgemm_model plan;     /* GEMM */
   krn_stage st;             /* the others: the stage on its region */
@@ -331,7 +331,6 @@ static int run_op(const ws_input *in, const lw_plan *p, uint32_t i, uint64_t at,
     row->sram_max = g.plan.sram_max + o->spec.resident;
     row->weight_bytes = o->replicas * g.plan.weights;
     row->utilisation = (double)o->replicas * (double)g.busy_sum;
-    row->interval = g.plan.cycles;
     t->events += g.events;
     t->wavelets_sent += o->replicas * g.wavelets_sent;
     t->link_wavelets += o->replicas * g.link_wavelets;
@@ -350,7 +349,6 @@ static int run_op(const ws_input *in, const lw_plan *p, uint32_t i, uint64_t at,
     row->cycles = o->cycles;
     row->sram_max = o->est.sram + p->resident;
     row->utilisation = (double)row->busy_max * row->pes; /* every PE as busy as the busiest: an upper bound */
-    row->interval = o->est.interval;
   }
   row->bound = row->busy_max;
   return 0;
