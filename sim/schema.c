@@ -80,6 +80,7 @@ static const ws_key keys[] = {
     E("sim.fidelity", sim.fidelity, fidelity_names),
     {"sim.functional", WS_K_BOOL, AT(sim.functional), 0, 0, 0, 0, NULL, 0},
     E("sim.strategy", sim.strategy, strategy_names),
+    R("sim.auto_margin", sim.auto_margin, 0.0, 1e6),
     E("output.format", output.format, format_names),
 };
 #define NKEYS (sizeof keys / sizeof keys[0])

@@ -125,21 +125,40 @@ TEST(Layerwise, LessSramFewerReplicas) {
   EXPECT_LE(ws_run_totals_of(b.get())->sram_max, 12u * 1024);
 }
 
-TEST(Auto, KeepsTheFasterModelAndRunsExactlyIt) {
-  for (const char *level : {"0", "0.84"}) {
-    const ws_config c = wstest::config(tiny({"sim.strategy=auto", std::string("workload.sparsity=") + level}));
-    RunPtr r = simulate(c);
-    ASSERT_TRUE(r);
-    const ws_run_totals *t = ws_run_totals_of(r.get());
-    ASSERT_GT(t->pipeline_cycles_model, 0u);
-    ASSERT_GT(t->layerwise_cycles_model, 0u);
-    const std::string want = t->pipeline_cycles_model <= t->layerwise_cycles_model ? "pipeline" : "layerwise";
-    EXPECT_EQ(t->strategy, want) << level;
-    RunPtr alone = simulate(wstest::config(tiny({"sim.strategy=" + want, std::string("workload.sparsity=") + level})));
-    ASSERT_TRUE(alone);
-    EXPECT_EQ(t->cycles, ws_run_totals_of(alone.get())->cycles) << level;
-    EXPECT_EQ(t->macs, ws_run_totals_of(alone.get())->macs) << level;
-  }
+// sim.auto_margin 0: the faster model's strategy, run alone; the default
+// margin: both run when the models are that close, the faster kept. On the
+// tiny model with slow hops the two models come within a few per cent:
+// with 14-cycle hops and micro-batches of 4 the pipeline's model is the
+// faster but the layer-by-layer run is (so the margin changes the answer);
+// with 18-cycle hops and micro-batches of 8 both run and the pipeline stays.
+TEST(Auto, KeepsTheFasterModelOrTheFasterOfBothWithinTheMargin) {
+  struct Case {
+    const char *hop, *mb;
+  };
+  for (const Case &k : {Case{"14", "4"}, Case{"18", "8"}, Case{"1", "16"}})
+    for (const char *margin : {"0", "0.15"}) {
+      const std::vector<std::string> sets = {std::string("fabric.hop_latency=") + k.hop,
+                                             std::string("workload.micro_batch=") + k.mb};
+      std::vector<std::string> a = tiny(sets), l = tiny(sets);
+      a.insert(a.end(), {"sim.strategy=auto", std::string("sim.auto_margin=") + margin});
+      l.push_back("sim.strategy=layerwise");
+      RunPtr r = simulate(wstest::config(a)), rp = simulate(wstest::config(tiny(sets))), rl = simulate(wstest::config(l));
+      ASSERT_TRUE(r && rp && rl);
+      const ws_run_totals *t = ws_run_totals_of(r.get()), *tp = ws_run_totals_of(rp.get()),
+                          *tl = ws_run_totals_of(rl.get());
+      const double pm = (double)t->pipeline_cycles_model, lm = (double)t->layerwise_cycles_model, m = std::stod(margin);
+      ASSERT_GT(pm, 0);
+      ASSERT_GT(lm, 0);
+      std::string want = pm <= lm ? "pipeline" : "layerwise";
+      if (pm <= lm * (1 + m) && lm <= pm * (1 + m)) want = tl->cycles < tp->cycles ? "layerwise" : "pipeline";
+      const ws_run_totals *alone = want == "pipeline" ? tp : tl;
+      EXPECT_EQ(t->strategy, want) << k.hop << " " << k.mb << " " << margin;
+      EXPECT_EQ(t->cycles, alone->cycles) << k.hop << " " << k.mb << " " << margin;
+      EXPECT_EQ(t->macs, alone->macs) << k.hop << " " << k.mb << " " << margin;
+      if (std::string(k.hop) == "14") {  // the models disagree with the simulations here
+        EXPECT_STREQ(t->strategy, std::string(margin) == "0" ? "pipeline" : "layerwise");
+      }
+    }
 }
 
 TEST(Auto, SweepReportsTheStrategyAndBothModels) {

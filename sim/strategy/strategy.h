@@ -15,7 +15,8 @@
  *   layerwise every op on the whole mesh (or on copies of it on equal parts),
  *             one after another, every weight resident (layerwise.c);
  *   auto      prepares pipeline and layerwise and simulates the one its
- *             model times faster (auto.c).
+ *             model times faster, or both when the models are within
+ *             sim.auto_margin of each other, keeping the faster (auto.c).
  *
  * Every strategy's totals carry bound_cycles_wafer (the bound strategy's
  * cycles for the same input, strat_bound_cycles) and bound_fraction
