@@ -18,9 +18,10 @@ struct ws_run {
 };
 
 int ws_run_check(const ws_config *cfg, uint64_t copies, char *err, size_t errlen) {
-  /* the bound and the layer-by-layer strategy place nothing: their own SRAM
-     checks when they run, and the host memory of the masks alone */
-  if (cfg->sim.strategy == WS_STRATEGY_BOUND || cfg->sim.strategy == WS_STRATEGY_LAYERWISE)
+  /* the bound simulates nothing: its own SRAM check (weights in their
+     smaller encoding, when it runs), and the host memory of its masks alone;
+     the others (pipeline, layerwise, auto) simulate a fabric of the mesh */
+  if (cfg->sim.strategy == WS_STRATEGY_BOUND)
     return ws_bounds_memory_check(cfg, WS_WORK_MASKS, copies, ws_bounds_budget(), err, errlen);
   return ws_place_check(cfg, WS_WORK_RUN, copies, err, errlen);
 }
