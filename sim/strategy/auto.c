@@ -56,14 +56,30 @@ static int prepare(ws_input *in, void **state, char *err, size_t errlen) {
   return 0;
 }
 
+/* With both simulated, each reports its share as half of the whole. */
+typedef struct {
+  strat_progress progress;
+  void *ctx;
+  double base;
+} half;
+
+static void half_progress(void *ctx, double done) {
+  const half *h = ctx;
+  h->progress(h->ctx, h->base + done / 2);
+}
+
 static int auto_simulate(void *state, const ws_input *in, strat_result *out, strat_progress progress, void *ctx,
                          char *err, size_t errlen) {
   const auto_state *a = state;
   const strat_strategy *kept = a->pipe ? &strat_pipeline : &strat_layerwise;
-  if (kept->simulate(a->pipe ? a->pipe : a->lw, in, out, progress, ctx, err, errlen) != 0) return -1;
-  if (a->pipe && a->lw) { /* both in: the layer-by-layer run too, and the faster kept */
+  const bool both = a->pipe && a->lw;
+  half h[2] = {{progress, ctx, 0}, {progress, ctx, 0.5}};
+  const strat_progress each = both && progress ? half_progress : progress;
+  if (kept->simulate(a->pipe ? a->pipe : a->lw, in, out, each, both ? (void *)&h[0] : ctx, err, errlen) != 0)
+    return -1;
+  if (both) { /* the layer-by-layer run too, and the faster kept */
     strat_result other;
-    if (strat_layerwise.simulate(a->lw, in, &other, progress, ctx, err, errlen) != 0) {
+    if (strat_layerwise.simulate(a->lw, in, &other, each, progress ? (void *)&h[1] : ctx, err, errlen) != 0) {
       strat_result_free(&other);
       return -1;
     }
