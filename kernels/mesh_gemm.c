@@ -327,10 +327,6 @@ static int launch(mg *g, uint32_t step, uint64_t t) {
   return 0;
 }
 
-/* Step `step` is in at every root (one row: computed everywhere) at cycle
- * t: free its transfers, start the next. Without a reduction a step can
- * end inside its own launch (one PE): the launches then run from a queue,
- * not by recursion, whose depth would be the steps. */
 /* Launch the steps whose predecessors two before are done, in order. */
 static void drain(mg *g) {
   g->launching = true;
@@ -343,6 +339,10 @@ static void drain(mg *g) {
   g->launching = false;
 }
 
+/* Step `step` is in at every root (one row: computed everywhere) at cycle
+ * t: free its transfers, start the next. Without a reduction a step can
+ * end inside its own launch (one PE): the launches then run from a queue,
+ * not by recursion, whose depth would be the steps. */
 static void step_done(mg *g, uint32_t step, uint64_t t) {
   fab_xfer *red = &g->red[(size_t)(step % WINDOW) * g->R * g->C];
   for (size_t p = 0; g->R > 1 && p < (size_t)g->R * g->C; p++) fab_release(g->f, red[p]);
@@ -436,9 +436,10 @@ int krn_mgemm_run(const krn_machine *m, const fab_config *fc, const krn_mgemm_sp
     out->cycles = st.last_cycle + 1;
     if (s->rows == 1) /* no reduction: the last compute ends it */
       for (size_t p = 0; p < (size_t)g.R * g.C; p++) out->cycles = krn_max_u64(out->cycles, g.free_at[p]);
-    for (size_t p = 0; p < (size_t)g.R * g.C; p++) out->busy_sum += g.busy[p];
-    for (size_t p = 0; p < (size_t)g.R * g.C; p++)
+    for (size_t p = 0; p < (size_t)g.R * g.C; p++) {
+      out->busy_sum += g.busy[p];
       if (g.busy[p] > out->busy_max) out->busy_max = g.busy[p], out->slowest_x = p % g.C, out->slowest_y = p / g.C;
+    }
     out->macs = g.macs;
     out->events = es.executed;
     out->wavelets_sent = st.wavelets_sent;

@@ -71,13 +71,14 @@ typedef struct {
   krn_stage st;             /* the others: the stage on its region */
   krn_estimate est;         /* the others: at micro-batch b */
   uint32_t b;
+  uint32_t consumers;       /* the others: stages its output goes to */
   uint64_t cycles;          /* modelled */
   uint64_t handoff;         /* its inputs' hand-offs, cycles */
   uint32_t in_slots, out_slots; /* PEs taking its inputs and sending its outputs, all copies */
 } lw_op;
 
 typedef struct {
-  uint32_t replicas, ax, ay; /* r = ax x ay copies */
+  uint32_t replicas;         /* r copies */
   uint32_t rw, rh;           /* one copy's region */
   uint64_t resident;         /* weight bytes every PE keeps at most */
   uint64_t cycles;           /* modelled, the hand-offs included */
@@ -110,12 +111,12 @@ static uint64_t handoff_latency(const ws_input *in) {
   return 2ull * in->fc.ramp_latency + (uint64_t)(in->W + in->H) / 2 * in->fc.hop_latency;
 }
 
-/* Stage i modelled on `copies` regions of w x h PEs taking turns at its
+/* o's stage modelled on `copies` regions of w x h PEs taking turns at its
  * micro-batches: the micro-batch (a power of two; attention's divides the
  * sequence) of fewest cycles, latency + (a copy's micro-batches - 1) x
  * interval, that fits beside the resident weights. Better than o's cycles
  * (o->cycles 0: none yet): into o, true. */
-static bool model_stage(const ws_input *in, uint32_t i, uint32_t w, uint32_t h, uint32_t copies, uint64_t resident,
+static bool model_stage(const ws_input *in, uint32_t w, uint32_t h, uint32_t copies, uint64_t resident,
                         lw_op *o) {
   const krn_kind_ops *k = krn_kind_of(o->st.kind);
   const bool attn = k->attends;
@@ -128,7 +129,7 @@ static bool model_stage(const ws_input *in, uint32_t i, uint32_t w, uint32_t h, 
     if (k->shape_ok && !k->shape_ok(&st, h, w, seq)) break;
     krn_estimate e;
     char why[256];
-    if (krn_estimate_stage(&in->m, &in->fc, &st, b, seq, consumers(in, i), &e, why, sizeof why) != 0) break;
+    if (krn_estimate_stage(&in->m, &in->fc, &st, b, seq, o->consumers, &e, why, sizeof why) != 0) break;
     if (!krn_fits(&in->m, e.sram + resident)) continue;
     if (attn && copies > 1) { /* a copy keeps every key: per micro-batch of its own, the others' keys and values */
       const uint64_t kv = 2 * ceil_div((uint64_t)b * ceil_div(o->st.n, w), 2);
@@ -144,7 +145,7 @@ static bool model_stage(const ws_input *in, uint32_t i, uint32_t w, uint32_t h, 
   return better;
 }
 
-/* Stage i (not a weight GEMM) on the shape of fewest modelled cycles:
+/* o's stage (not a weight GEMM) on the shape of fewest modelled cycles:
  *   attention  columns of whole heads or of heads cut evenly (heads x 2^j,
  *              up to the features or the mesh's width) down every row, as
  *              many copies across the mesh as fit, each taking its share of
@@ -156,23 +157,23 @@ static bool model_stage(const ws_input *in, uint32_t i, uint32_t w, uint32_t h, 
  *              tokens each;
  *   the embedding  the whole mesh (its table is the LM head's, held once).
  * 0, or -1 when no shape fits (err says why). */
-static int place_stage(const ws_input *in, uint32_t i, lw_op *o, uint64_t resident, char *err, size_t errlen) {
+static int place_stage(const ws_input *in, lw_op *o, uint64_t resident, char *err, size_t errlen) {
   const krn_kind_ops *k = krn_kind_of(o->st.kind);
   const uint32_t n = o->st.n, cols = (uint32_t)min_u64(in->W, k->max_cols(&o->st));
   o->cycles = 0;
   if (k->attends) {
     for (uint32_t c = o->st.heads ? o->st.heads : 1;; c = c * 2 > cols ? cols : c * 2) {
-      model_stage(in, i, (uint32_t)min_u64(c, cols), in->H, in->W / (uint32_t)min_u64(c, cols), resident, o);
+      model_stage(in, (uint32_t)min_u64(c, cols), in->H, in->W / (uint32_t)min_u64(c, cols), resident, o);
       if (c >= cols) break;
     }
   } else if (k->elementwise) {
     for (uint32_t w = 1; w <= cols; w *= 2) {
       const uint32_t h = (uint32_t)min_u64(in->H, n / w);
       const uint64_t copies = min_u64(in->tokens, (uint64_t)(in->W / w) * (in->H / h));
-      model_stage(in, i, w, h, (uint32_t)copies, resident, o);
+      model_stage(in, w, h, (uint32_t)copies, resident, o);
     }
   } else {
-    model_stage(in, i, cols, (uint32_t)min_u64(in->H, k->max_rows(&o->st)), 1, resident, o);
+    model_stage(in, cols, (uint32_t)min_u64(in->H, k->max_rows(&o->st)), 1, resident, o);
   }
   if (o->cycles == 0) {
     snprintf(err, errlen,
@@ -190,13 +191,13 @@ static int place_stage(const ws_input *in, uint32_t i, lw_op *o, uint64_t reside
 static int plan_replicas(const ws_input *in, uint32_t r, lw_plan *p, char *err, size_t errlen) {
   memset(p, 0, sizeof *p);
   p->replicas = r;
-  p->ax = p->ay = 1;
+  uint32_t ax = 1, ay = 1; /* copies across and down */
   for (uint32_t c = 1; c < r; c *= 2) { /* halve the longer side */
-    if (in->W / p->ax >= in->H / p->ay) p->ax *= 2;
-    else p->ay *= 2;
+    if (in->W / ax >= in->H / ay) ax *= 2;
+    else ay *= 2;
   }
-  p->rw = in->W / p->ax;
-  p->rh = in->H / p->ay;
+  p->rw = in->W / ax;
+  p->rh = in->H / ay;
   p->n = in->low.n;
   if (!(p->ops = calloc(p->n, sizeof *p->ops))) {
     snprintf(err, errlen, "out of memory");
@@ -234,9 +235,11 @@ static int plan_replicas(const ws_input *in, uint32_t r, lw_plan *p, char *err, 
       if (!krn_fits(&in->m, o->plan.sram_max + o->spec.resident) && /* else its plan stands */
           krn_mgemm_plan(&in->m, &in->fc, &o->spec, &o->plan, err, errlen) != 0)
         return 1;
+      o->spec.chunk = o->plan.chunk; /* the run simulates what was planned, no search again */
       o->cycles = o->plan.cycles;
     } else {
-      if (place_stage(in, i, o, p->resident, err, errlen) != 0) return 1;
+      o->consumers = consumers(in, i);
+      if (place_stage(in, o, p->resident, err, errlen) != 0) return 1;
     }
     o->in_slots = o->replicas * krn_slots_count(k->in, o->h, o->w);
     o->out_slots = o->replicas * krn_slots_count(k->out, o->h, o->w);
@@ -274,23 +277,18 @@ static int prepare(ws_input *in, void **state, char *err, size_t errlen) {
   char why[512] = "";
   for (uint32_t r = 1; r <= MAX_REPLICAS && r <= in->tokens && in->tokens % r == 0; r *= 2) {
     const int rc = plan_replicas(in, r, &cand, why, sizeof why);
+    if (rc == 0 && (!found || cand.cycles < best->cycles)) { /* the better one kept, the other freed below */
+      const lw_plan t = *best;
+      *best = cand, cand = t, found = true;
+    }
+    plan_free(&cand);
     if (rc < 0) {
-      plan_free(&cand);
       plan_free(best);
       free(best);
       snprintf(err, errlen, "%s", why);
       return -1;
     }
-    if (rc > 0) { /* the weights fit no more copies */
-      plan_free(&cand);
-      break;
-    }
-    if (!found || cand.cycles < best->cycles) {
-      plan_free(best);
-      *best = cand, found = true;
-    } else {
-      plan_free(&cand);
-    }
+    if (rc > 0) break; /* the weights fit no more copies */
   }
   if (!found) {
     snprintf(err, errlen, "%s", why);
