@@ -69,6 +69,12 @@ krn_cost krn_attn_norm_cost(const krn_machine *m, uint32_t features, uint32_t b)
   return c;
 }
 
+krn_cost krn_attn_merge_cost(const krn_machine *m, uint32_t dh, uint32_t b) {
+  const uint64_t v = (uint64_t)b * (dh + 1);
+  krn_cost c = {m->task_switch + 2 * (uint64_t)b * m->exp_cycles + 3 * ceil_div(v, m->simd_fp32), 0, 0, 0};
+  return c;
+}
+
 krn_cost krn_layernorm_phase(const krn_machine *m, int phase, uint32_t features, uint32_t b) {
   const uint64_t e = (uint64_t)features * b;
   krn_cost c = {m->task_switch + ceil_div(2 * e, m->simd_fp32), 2 * e, 0, 0};

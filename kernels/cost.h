@@ -78,6 +78,12 @@ krn_cost krn_attn_phase(const krn_machine *m, int phase, uint32_t heads, uint32_
  * x `features` (its column's heads), fp32 (cycles only). */
 krn_cost krn_attn_norm_cost(const krn_machine *m, uint32_t features, uint32_t b);
 
+/* Merging a partial attention output into another (split keys, flash
+ * attention's combine) for b queries of dh features: each of the two
+ * rescaled by exp(its max - the larger), an exp each, then the dh + 1
+ * values (outputs and sum) added, fp32 (cycles only). */
+krn_cost krn_attn_merge_cost(const krn_machine *m, uint32_t dh, uint32_t b);
+
 /* Layernorm of b tokens x `features` in fp32: sums, an inverse square root
  * per token, scale and shift; gain and shift parameters held. */
 krn_cost krn_layernorm_cost(const krn_machine *m, uint32_t features, uint32_t b);
