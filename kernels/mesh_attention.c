@@ -74,14 +74,17 @@ static void model_chunk(const krn_machine *m, const fab_config *fc, const krn_ma
     t.ramp_in = (C > 1 ? xw : 0) + takes * sw;
     const uint64_t tree =
         C > 1 ? fab_coll_tree_cycles(fc, (fab_rect){0, 0, C, 1}, t.root_col, 0, t.segment, 0, (uint32_t)sw, 0) : 0;
-    /* every row on its own, column 0's PE the busiest of each (the most keys at every query) */
+    /* every row on its own, its busiest PE column 0's (the most keys at every query) or the root's (its
+       keys, and it normalises) */
     for (uint32_t i = 0; i < R; i++) {
       const uint32_t nq = stripe(s->seq, R, i), steps = (uint32_t)krn_ceil_div(nq, b);
       uint64_t cycles = krn_max_u64(o->kv, multicast) - multicast, compute = 0, latency = 0;
       for (uint32_t st = 0; st < steps; st++) {
         const uint32_t n = step_queries(nq, b, st);
-        const uint64_t c = step_cost(m, dh, step_pairs(s, i, 0, b, st), n).cycles;
-        latency = multicast + c + tree + krn_attn_norm_cost(m, dh, n).cycles;
+        const uint64_t norm = krn_attn_norm_cost(m, dh, n).cycles;
+        const uint64_t c = krn_max_u64(step_cost(m, dh, step_pairs(s, i, 0, b, st), n).cycles,
+                                       step_cost(m, dh, step_pairs(s, i, t.root_col, b, st), n).cycles + norm);
+        latency = multicast + c + tree + norm;
         compute += c;
         if (st + 1 < steps)
           cycles += krn_max_u64(krn_max_u64(c, krn_ceil_div(latency, WINDOW)),

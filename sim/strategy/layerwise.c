@@ -15,13 +15,17 @@
  *                the tokens in steps, column reductions by trees); every
  *                replica runs the same shape on the same weights at once, so
  *                one replica's cycles are the op's;
+ *   attention    simulated PE by PE (kernels/mesh_attention.h): every
+ *                (head, sequence) on its own region of a grid over the whole
+ *                mesh, queries striped over its rows, keys and values over
+ *                its columns; the grid of fewest modelled cycles; every
+ *                layer's is the same run, simulated once;
  *   the others   modelled: their kind's estimate (kernels/estimate.h, the
  *                placer's model of the simulated stage) on the shape and
  *                micro-batch of fewest cycles, latency + (a copy's
- *                micro-batches - 1) x interval (place_stage: attention on
- *                the whole mesh, every token, in copies of columns that take
- *                turns at the micro-batches; the per-token ops in copies of a
- *                small region over the whole mesh; the embedding whole).
+ *                micro-batches - 1) x interval (place_stage: the per-token
+ *                ops in copies of a small region over the whole mesh; the
+ *                embedding whole).
  * Between ops the data changes layout (a GEMM's outputs end at its columns'
  * roots, the next GEMM wants them at its rows' centres): each input of an op
  * is a hand-off, a stream of its wavelets (tokens x features, fp16, two a
@@ -43,7 +47,8 @@
  * The totals: one micro-batch of every token (as the bound reports it),
  * cycles the sum of the ops' spans and the gaps before them; op rows with
  * each op's start (`first`, after its gap), span, compute and MACs (a GEMM's
- * replica's times the replicas; attention's from its cost, the others none);
+ * replica's times the replicas; attention's region's times its units; the
+ * others none);
  * per PE the ops' work spread evenly (the simulation keeps no per-PE map
  * here). */
 #include <stdlib.h>
@@ -51,6 +56,7 @@
 
 #include "kernels/estimate.h"
 #include "kernels/kind.h"
+#include "kernels/mesh_attention.h"
 #include "kernels/mesh_gemm.h"
 #include "sim/report.h"
 #include "strategy.h"
@@ -62,8 +68,13 @@ static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
 static uint64_t ceil_div(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
 
 typedef struct {
-  bool gemm;                /* a weight GEMM (simulated), else modelled */
-  uint32_t replicas;        /* copies running it at once: a GEMM the plan's r, the others their shape's */
+  bool gemm;                /* a weight GEMM (simulated) */
+  bool attn;                /* attention (simulated), else modelled */
+  uint32_t replicas;        /* copies running it at once: a GEMM the plan's r, attention its regions, the others
+                               their shape's */
+  uint32_t rounds;          /* attention: turns its (head, sequence) units take at the regions */
+  krn_mattn_spec aspec;     /* attention: one unit's */
+  krn_mattn_model aplan;
   uint32_t w, h;            /* one copy's region, PEs */
   uint32_t tokens;          /* a copy's (at most) */
   krn_mgemm_spec spec;      /* GEMM */
@@ -112,29 +123,22 @@ static uint64_t handoff_latency(const ws_input *in) {
 }
 
 /* o's stage modelled on `copies` regions of w x h PEs taking turns at its
- * micro-batches: the micro-batch (a power of two; attention's divides the
- * sequence) of fewest cycles, latency + (a copy's micro-batches - 1) x
- * interval, that fits beside the resident weights. Better than o's cycles
- * (o->cycles 0: none yet): into o, true. */
+ * micro-batches: the micro-batch (a power of two) of fewest cycles, latency
+ * + (a copy's micro-batches - 1) x interval, that fits beside the resident
+ * weights. Better than o's cycles (o->cycles 0: none yet): into o, true. */
 static bool model_stage(const ws_input *in, uint32_t w, uint32_t h, uint32_t copies, uint64_t resident,
                         lw_op *o) {
   const krn_kind_ops *k = krn_kind_of(o->st.kind);
-  const bool attn = k->attends;
   krn_stage st = o->st;
   st.region = (fab_rect){0, 0, w, h};
-  st.sequences = attn ? in->batch : 0;
   bool better = false;
-  for (uint32_t b = 1; b <= in->tokens && (!attn || (in->tokens % b == 0 && in->keys % b == 0)); b *= 2) {
-    const uint32_t seq = attn ? in->keys : b * (uint32_t)ceil_div(in->tokens, b);
+  for (uint32_t b = 1; b <= in->tokens; b *= 2) {
+    const uint32_t seq = b * (uint32_t)ceil_div(in->tokens, b);
     if (k->shape_ok && !k->shape_ok(&st, h, w, seq)) break;
     krn_estimate e;
     char why[256];
     if (krn_estimate_stage(&in->m, &in->fc, &st, b, seq, o->consumers, &e, why, sizeof why) != 0) break;
     if (!krn_fits(&in->m, e.sram + resident)) continue;
-    if (attn && copies > 1) { /* a copy keeps every key: per micro-batch of its own, the others' keys and values */
-      const uint64_t kv = 2 * ceil_div((uint64_t)b * ceil_div(o->st.n, w), 2);
-      e.interval = max_u64(e.interval, (e.ramp_in + (copies - 1) * kv) * in->fc.consume_cycles);
-    }
     const uint64_t cycles = e.latency + (ceil_div(ceil_div(in->tokens, b), copies) - 1) * e.interval;
     if (o->cycles == 0 || cycles < o->cycles) {
       o->st = st, o->est = e, o->b = b, o->cycles = cycles, o->w = w, o->h = h, o->replicas = copies;
@@ -145,13 +149,47 @@ static bool model_stage(const ws_input *in, uint32_t w, uint32_t h, uint32_t cop
   return better;
 }
 
-/* o's stage (not a weight GEMM) on the shape of fewest modelled cycles:
- *   attention  columns of whole heads or of heads cut evenly (heads x 2^j,
- *              up to the features or the mesh's width) down every row, as
- *              many copies across the mesh as fit, each taking its share of
- *              the queries' micro-batches and every micro-batch's keys and
- *              values (its interval at least its ramp's wavelets, its own
- *              and the other copies' keys and values);
+/* Attention on the whole mesh (kernels/mesh_attention.h): each (head,
+ * sequence) unit on a region of a gx x gy grid of the mesh, the units taking
+ * turns (rounds) where they outnumber the regions; the grid of fewest
+ * modelled cycles (rounds x a unit's) whose buffers fit beside the resident
+ * weights. Its inputs reach the rows' and the columns' centres (queries,
+ * keys and values), its outputs leave the rows' roots. 0, or -1 with err. */
+static int place_attention(const ws_input *in, lw_op *o, uint64_t resident, char *err, size_t errlen) {
+  const uint32_t heads = o->st.heads ? o->st.heads : 1, T = in->keys;
+  const uint64_t units = (uint64_t)heads * in->batch;
+  o->cycles = 0;
+  for (uint32_t gy = 1; gy <= units && gy <= in->H; gy++) {
+    const uint32_t gx = (uint32_t)min_u64(in->W, ceil_div(units, gy));
+    if (gy > 1 && ceil_div(units, gy) == ceil_div(units, gy - 1)) continue; /* the same grid across, shorter regions */
+    const uint32_t R = (uint32_t)min_u64(in->H / gy, T), C = (uint32_t)min_u64(in->W / gx, T);
+    const uint64_t rounds = ceil_div(units, (uint64_t)gx * gy);
+    const krn_mattn_spec sp = {T, o->st.n / heads, R, C, 0, resident};
+    krn_mattn_model mo;
+    char why[256];
+    if (krn_mattn_plan(&in->m, &in->fc, &sp, &mo, why, sizeof why) != 0) continue;
+    if (o->cycles == 0 || rounds * mo.cycles < o->cycles) {
+      o->aspec = sp, o->aplan = mo, o->cycles = rounds * mo.cycles, o->rounds = (uint32_t)rounds;
+      o->replicas = (uint32_t)min_u64(units, (uint64_t)gx * gy), o->w = C, o->h = R;
+    }
+  }
+  if (o->cycles == 0) {
+    snprintf(err, errlen,
+             "layerwise: %s's keys and values fit no region of the %u x %u mesh beside the %llu bytes of weights "
+             "every PE keeps (fabric.sram_per_pe, kernels.sram_reserve); a larger mesh, more SRAM or more sparsity "
+             "would",
+             o->st.name, in->W, in->H, (unsigned long long)resident);
+    return -1;
+  }
+  o->aspec.chunk = o->aplan.chunk; /* the run simulates what was planned */
+  o->tokens = in->tokens;
+  o->in_slots = o->replicas * (o->h + o->w);
+  o->out_slots = o->replicas * o->h;
+  return 0;
+}
+
+/* o's stage (neither a weight GEMM nor attention) on the shape of fewest
+ * modelled cycles:
  *   element-wise ops  w x h PEs holding a feature or more each (w a power of
  *              two, h = features / w), copies over the whole mesh, whole
  *              tokens each;
@@ -161,12 +199,7 @@ static int place_stage(const ws_input *in, lw_op *o, uint64_t resident, char *er
   const krn_kind_ops *k = krn_kind_of(o->st.kind);
   const uint32_t n = o->st.n, cols = (uint32_t)min_u64(in->W, k->max_cols(&o->st));
   o->cycles = 0;
-  if (k->attends) {
-    for (uint32_t c = o->st.heads ? o->st.heads : 1;; c = c * 2 > cols ? cols : c * 2) {
-      model_stage(in, (uint32_t)min_u64(c, cols), in->H, in->W / (uint32_t)min_u64(c, cols), resident, o);
-      if (c >= cols) break;
-    }
-  } else if (k->elementwise) {
+  if (k->elementwise) {
     for (uint32_t w = 1; w <= cols; w *= 2) {
       const uint32_t h = (uint32_t)min_u64(in->H, n / w);
       const uint64_t copies = min_u64(in->tokens, (uint64_t)(in->W / w) * (in->H / h));
@@ -237,12 +270,16 @@ static int plan_replicas(const ws_input *in, uint32_t r, lw_plan *p, char *err, 
         return 1;
       o->spec.chunk = o->plan.chunk; /* the run simulates what was planned, no search again */
       o->cycles = o->plan.cycles;
+    } else if ((o->attn = k->attends)) {
+      if (place_attention(in, o, p->resident, err, errlen) != 0) return 1;
     } else {
       o->consumers = consumers(in, i);
       if (place_stage(in, o, p->resident, err, errlen) != 0) return 1;
     }
-    o->in_slots = o->replicas * krn_slots_count(k->in, o->h, o->w);
-    o->out_slots = o->replicas * krn_slots_count(k->out, o->h, o->w);
+    if (!o->attn) {
+      o->in_slots = o->replicas * krn_slots_count(k->in, o->h, o->w);
+      o->out_slots = o->replicas * krn_slots_count(k->out, o->h, o->w);
+    }
     /* its inputs stream in one after another through its input PEs while it
        runs (data-triggered cores start on the first that arrives): it starts
        a crossing's latency after the op before ends, and ends no sooner
@@ -301,9 +338,18 @@ static int prepare(ws_input *in, void **state, char *err, size_t errlen) {
 
 uint64_t strat_layerwise_estimate(const void *state) { return ((const lw_plan *)state)->cycles; }
 
-/* Op i's row: what ran (GEMM: simulated); it starts when its hand-off, which starts at `at`, is over. */
-static int run_op(const ws_input *in, const lw_plan *p, uint32_t i, uint64_t at, strat_result *out, char *err,
-                  size_t errlen) {
+/* Attention's last simulation: every layer's is the same unit on the same
+ * region, simulated once (the simulation is deterministic). */
+typedef struct {
+  bool have;
+  krn_mattn_spec spec;
+  krn_mattn_result r;
+} lw_attn_run;
+
+/* Op i's row: what ran (GEMM and attention: simulated); it starts when its hand-off, which starts at `at`, is
+ * over. */
+static int run_op(const ws_input *in, const lw_plan *p, uint32_t i, uint64_t at, lw_attn_run *last,
+                  strat_result *out, char *err, size_t errlen) {
   const lw_op *o = &p->ops[i];
   strat_op *row = &out->ops[i];
   strat_totals *t = &out->tot;
@@ -333,17 +379,27 @@ static int run_op(const ws_input *in, const lw_plan *p, uint32_t i, uint64_t at,
     t->wavelets_sent += o->replicas * g.wavelets_sent;
     t->link_wavelets += o->replicas * g.link_wavelets;
     t->sim_bytes = max_u64(t->sim_bytes, g.bytes);
-  } else {
-    /* a copy's share: attention's copies take turns at the sequence's micro-batches */
-    const bool attn = krn_kind_of(o->st.kind)->attends;
-    const uint32_t seq = attn ? in->keys : o->b * (uint32_t)ceil_div(o->tokens, o->b);
-    row->busy_max = krn_estimate_busy(&in->m, &o->st, o->b, seq);
-    if (attn) {
-      row->busy_max = ceil_div(row->busy_max * in->batch, o->replicas);
-      const uint32_t heads = o->st.heads, dh = o->st.n / heads;
-      const uint64_t pairs = (uint64_t)in->batch * in->keys * (in->keys + 1) / 2;
-      row->macs = krn_attn_phase(&in->m, 1, heads, dh, pairs).macs + krn_attn_phase(&in->m, 2, heads, dh, pairs).macs;
+  } else if (o->attn) {
+    const krn_mattn_spec *q = &last->spec, *n = &o->aspec;
+    if (!last->have || q->seq != n->seq || q->dh != n->dh || q->rows != n->rows || q->cols != n->cols ||
+        q->chunk != n->chunk || q->resident != n->resident) {
+      if (krn_mattn_run(&in->m, &in->fc, &o->aspec, &last->r, err, errlen) != 0) return -1;
+      last->have = true, last->spec = o->aspec;
+      t->events += last->r.events;
+      t->sim_bytes = max_u64(t->sim_bytes, last->r.bytes);
     }
+    const krn_mattn_result *a = &last->r;
+    const uint64_t units = (uint64_t)(o->st.heads ? o->st.heads : 1) * in->batch;
+    row->kernel = "mesh";
+    row->busy_max = o->rounds * a->busy_max;
+    row->macs = units * a->macs;
+    row->cycles = o->rounds * a->cycles;
+    row->sram_max = a->plan.sram_max + o->aspec.resident;
+    row->utilisation = (double)units * (double)a->busy_sum;
+    t->wavelets_sent += units * a->wavelets_sent;
+    t->link_wavelets += units * a->link_wavelets;
+  } else { /* a copy's share */
+    row->busy_max = krn_estimate_busy(&in->m, &o->st, o->b, o->b * (uint32_t)ceil_div(o->tokens, o->b));
     row->cycles = o->cycles;
     row->sram_max = o->est.sram + p->resident;
     row->utilisation = (double)row->busy_max * row->pes; /* every PE as busy as the busiest: an upper bound */
@@ -360,8 +416,9 @@ static int layerwise_simulate(void *state, const ws_input *in, strat_result *out
   if (strat_result_alloc(out, p->n, in->W, in->H, err, errlen) != 0) return -1;
   strat_totals *t = &out->tot;
   uint64_t at = 0, work = 0, gemms = 0, sparse = 0;
+  lw_attn_run last = {0};
   for (uint32_t i = 0; i < p->n; i++) {
-    if (run_op(in, p, i, at, out, err, errlen) != 0) return -1;
+    if (run_op(in, p, i, at, &last, out, err, errlen) != 0) return -1;
     const strat_op *o = &out->ops[i];
     at = o->first + o->cycles;
     work += (uint64_t)o->utilisation;
