@@ -64,12 +64,16 @@ TEST(Layerwise, OpsRunOneAfterAnotherAndAddUp) {
     EXPECT_EQ(t->micro_batches, 1u);
     EXPECT_EQ(t->fill_cycles, t->cycles);
     // one op at a time: each starts after the one before ends and after its
-    // inputs crossed at least half the mesh each way (the hand-off's latency)
+    // inputs crossed at least half the mesh each way (the hand-off's
+    // latency), but K and V, whose input Q's hand-off left where they read it
+    // (the same rows' centres), start as Q and K end
     const uint64_t cross = 2 * c.fabric.ramp_latency + (c.fabric.width + c.fabric.height) / 2 * c.fabric.hop_latency;
     uint64_t end = 0;
     for (uint32_t i = 0; i < ws_run_op_count(r.get()); i++) {
       const ws_run_op *o = ws_run_op_at(r.get(), i);
-      EXPECT_GE(o->first, end + (i > 0 ? cross : 0)) << o->name;
+      const std::string kind = o->kind;
+      if (kind == "k" || kind == "v") EXPECT_EQ(o->first, end) << o->name;
+      else EXPECT_GE(o->first, end + (i > 0 ? cross : 0)) << o->name;
       EXPECT_GE(o->cycles, o->busy_max) << o->name; // its busiest PE computes within its span
       EXPECT_LE(o->sram_max, c.fabric.sram_per_pe) << o->name;
       end = o->first + o->cycles;
@@ -154,14 +158,14 @@ TEST(Layerwise, LessSramFewerReplicas) {
 // sim.auto_margin 0: the faster model's strategy, run alone; the default
 // margin: both run when the models are that close, the faster kept. On the
 // tiny model with slow hops the two models come within a few per cent:
-// with 20-cycle hops and micro-batches of 8 the pipeline's model is the
+// with 30-cycle hops and micro-batches of 8 the pipeline's model is the
 // faster but the layer-by-layer run is (so the margin changes the answer);
-// with 24-cycle hops and micro-batches of 8 both run and the pipeline stays.
+// with 32-cycle hops and micro-batches of 8 both run and the pipeline stays.
 TEST(Auto, KeepsTheFasterModelOrTheFasterOfBothWithinTheMargin) {
   struct Case {
     const char *hop, *mb;
   };
-  for (const Case &k : {Case{"20", "8"}, Case{"24", "8"}, Case{"1", "16"}})
+  for (const Case &k : {Case{"30", "8"}, Case{"32", "8"}, Case{"1", "16"}})
     for (const char *margin : {"0", "0.15"}) {
       const std::vector<std::string> sets = {std::string("fabric.hop_latency=") + k.hop,
                                              std::string("workload.micro_batch=") + k.mb};
@@ -181,7 +185,7 @@ TEST(Auto, KeepsTheFasterModelOrTheFasterOfBothWithinTheMargin) {
       EXPECT_EQ(t->strategy, want) << k.hop << " " << k.mb << " " << margin;
       EXPECT_EQ(t->cycles, alone->cycles) << k.hop << " " << k.mb << " " << margin;
       EXPECT_EQ(t->macs, alone->macs) << k.hop << " " << k.mb << " " << margin;
-      if (std::string(k.hop) == "20") {  // the models disagree with the simulations here
+      if (std::string(k.hop) == "30") {  // the models disagree with the simulations here
         EXPECT_STREQ(t->strategy, std::string(margin) == "0" ? "pipeline" : "layerwise");
       }
     }

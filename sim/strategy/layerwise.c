@@ -117,6 +117,20 @@ static uint64_t handoff_stream(const ws_input *in, uint64_t values, uint32_t out
   return max_u64(ramps, bisection);
 }
 
+/* Whether GEMM i's input from stage `from` is already where it reads it: an
+ * earlier GEMM of the same region and K took the same stage's output (Q, K
+ * and V read the layernorm's output at the same rows' centres). */
+static bool input_in_place(const lw_plan *p, const ws_input *in, uint32_t i, int from) {
+  const lw_op *o = &p->ops[i];
+  for (uint32_t j = 0; o->gemm && j < i; j++) {
+    const lw_op *e = &p->ops[j];
+    if (!e->gemm || e->replicas != o->replicas || e->w != o->w || e->h != o->h || e->st.k != o->st.k) continue;
+    for (uint32_t q = 0; q < KRN_MAX_INPUTS; q++)
+      if (in->low.stages[j].in[q] == from) return true;
+  }
+  return false;
+}
+
 /* A hand-off's latency: its first wavelet across half the mesh's width and height. */
 static uint64_t handoff_latency(const ws_input *in) {
   return 2ull * in->fc.ramp_latency + (uint64_t)(in->W + in->H) / 2 * in->fc.hop_latency;
@@ -283,11 +297,11 @@ static int plan_replicas(const ws_input *in, uint32_t r, lw_plan *p, char *err, 
     /* its inputs stream in one after another through its input PEs while it
        runs (data-triggered cores start on the first that arrives): it starts
        a crossing's latency after the op before ends, and ends no sooner
-       than the streams */
+       than the streams; an input already in place costs neither */
     uint64_t stream = 0;
     for (uint32_t q = 0; q < KRN_MAX_INPUTS; q++) {
       const int from = o->st.in[q];
-      if (from < 0) continue;
+      if (from < 0 || input_in_place(p, in, i, from)) continue;
       const uint64_t values = (uint64_t)in->tokens * in->low.stages[from].n;
       stream += handoff_stream(in, values, p->ops[from].out_slots, o->in_slots);
       o->handoff = handoff_latency(in);
