@@ -24,20 +24,24 @@
  *                placer's model of the simulated stage) on the shape and
  *                micro-batch of fewest cycles, latency + (a copy's
  *                micro-batches - 1) x interval (place_stage: the per-token
- *                ops in copies of a small region over the whole mesh; the
- *                embedding whole).
+ *                ops in copies of a small region over every replica's
+ *                region, on its tokens; the embedding whole).
  * Between ops the data changes layout (a GEMM's outputs end at its columns'
  * roots, the next GEMM wants them at its rows' centres): each input of an op
  * is a hand-off, a stream of its wavelets (tokens x features, fp16, two a
  * wavelet) through the fewer of the PEs sending and receiving them (one
  * wavelet a cycle each, the kinds' output and input slots times the copies)
- * or across the mesh's narrower bisection (half of them, both directions),
- * whichever takes longer. An op starts a crossing's latency (half the mesh's
- * width and height in hops) after the op before it ends and, its cores
- * triggered by the data as it arrives, ends no sooner than its inputs'
- * streams, one after another: its span is max(its own cycles, the streams)
- * (the op row's gap before `first` holds the latency and any excess of the
- * streams). An op does not start before the one before it ends.
+ * or across the narrower bisection (half of them, both directions) of the
+ * mesh, or of every replica's region at once between two ops inside them
+ * (GEMMs and per-token ops: a replica's tokens stay in its region),
+ * whichever takes longer. An op starts a crossing's latency (half the width
+ * and height in hops, of the mesh or of a replica's region likewise; its
+ * inputs' longest) after the op before it ends and, its cores triggered by
+ * the data as it arrives, ends no sooner than its inputs' streams, one after
+ * another: its span is max(its own cycles, the streams) (the op row's gap
+ * before `first` holds the latency and any excess of the streams). An input
+ * an earlier GEMM of the same region and K took is in place (K and V after
+ * Q): no hand-off. An op does not start before the one before it ends.
  *
  * SRAM: every GEMM's fullest tile's weights (the sum of the maxima: no PE
  * holds more) stay resident; each GEMM's buffers fit beside the others'
@@ -70,6 +74,8 @@ static uint64_t ceil_div(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
 typedef struct {
   bool gemm;                /* a weight GEMM (simulated) */
   bool attn;                /* attention (simulated), else modelled */
+  bool local;               /* inside each replica's region, on its tokens (the GEMMs and the per-token ops);
+                               attention and the embedding span the mesh */
   uint32_t replicas;        /* copies running it at once: a GEMM the plan's r, attention its regions, the others
                                their shape's */
   uint32_t rounds;          /* attention: turns its (head, sequence) units take at the regions */
@@ -109,12 +115,14 @@ static uint32_t consumers(const ws_input *in, uint32_t i) {
 
 /* A hand-off's stream: `values` fp16 values from `out` PEs to `in` PEs, at
  * a wavelet a cycle through each of the fewer, or half of them across the
- * mesh's narrower bisection (both ways), whichever is slower. */
-static uint64_t handoff_stream(const ws_input *in, uint64_t values, uint32_t out, uint32_t into) {
+ * narrower bisection (both ways) of the mesh, or of every replica's region
+ * at once between two ops inside them, whichever is slower. */
+static uint64_t handoff_stream(const ws_input *in, const lw_plan *p, bool local, uint64_t values, uint32_t out,
+                               uint32_t into) {
   const uint64_t wavelets = ceil_div(values, 2);
   const uint64_t ramps = ceil_div(wavelets, min_u64(out, into));
-  const uint64_t bisection = ceil_div(wavelets, 4ull * min_u64(in->W, in->H));
-  return max_u64(ramps, bisection);
+  const uint64_t cut = local ? (uint64_t)p->replicas * min_u64(p->rw, p->rh) : min_u64(in->W, in->H);
+  return max_u64(ramps, ceil_div(wavelets, 4 * cut));
 }
 
 /* Whether GEMM i's input from stage `from` is already where it reads it: an
@@ -131,9 +139,11 @@ static bool input_in_place(const lw_plan *p, const ws_input *in, uint32_t i, int
   return false;
 }
 
-/* A hand-off's latency: its first wavelet across half the mesh's width and height. */
-static uint64_t handoff_latency(const ws_input *in) {
-  return 2ull * in->fc.ramp_latency + (uint64_t)(in->W + in->H) / 2 * in->fc.hop_latency;
+/* A hand-off's latency: its first wavelet across half the width and height
+ * of the mesh, or of a replica's region between two ops inside them. */
+static uint64_t handoff_latency(const ws_input *in, const lw_plan *p, bool local) {
+  const uint64_t w = local ? p->rw : in->W, h = local ? p->rh : in->H;
+  return 2ull * in->fc.ramp_latency + (w + h) / 2 * in->fc.hop_latency;
 }
 
 /* o's stage modelled on `copies` regions of w x h PEs taking turns at its
@@ -205,22 +215,24 @@ static int place_attention(const ws_input *in, lw_op *o, uint64_t resident, char
 /* o's stage (neither a weight GEMM nor attention) on the shape of fewest
  * modelled cycles:
  *   element-wise ops  w x h PEs holding a feature or more each (w a power of
- *              two, h = features / w), copies over the whole mesh, whole
- *              tokens each;
+ *              two, h = features / w), copies over every replica's region,
+ *              whole tokens of that replica each;
  *   the embedding  the whole mesh (its table is the LM head's, held once).
  * 0, or -1 when no shape fits (err says why). */
-static int place_stage(const ws_input *in, lw_op *o, uint64_t resident, char *err, size_t errlen) {
+static int place_stage(const ws_input *in, const lw_plan *p, lw_op *o, uint64_t resident, char *err,
+                       size_t errlen) {
   const krn_kind_ops *k = krn_kind_of(o->st.kind);
-  const uint32_t n = o->st.n, cols = (uint32_t)min_u64(in->W, k->max_cols(&o->st));
+  const uint32_t n = o->st.n;
   o->cycles = 0;
-  if (k->elementwise) {
-    for (uint32_t w = 1; w <= cols; w *= 2) {
-      const uint32_t h = (uint32_t)min_u64(in->H, n / w);
-      const uint64_t copies = min_u64(in->tokens, (uint64_t)(in->W / w) * (in->H / h));
+  if ((o->local = k->elementwise)) {
+    for (uint32_t w = 1; w <= min_u64(p->rw, k->max_cols(&o->st)); w *= 2) {
+      const uint32_t h = (uint32_t)min_u64(p->rh, n / w);
+      const uint64_t copies = min_u64(in->tokens, (uint64_t)(p->rw / w) * (p->rh / h) * p->replicas);
       model_stage(in, w, h, (uint32_t)copies, resident, o);
     }
   } else {
-    model_stage(in, cols, (uint32_t)min_u64(in->H, k->max_rows(&o->st)), 1, resident, o);
+    model_stage(in, (uint32_t)min_u64(in->W, k->max_cols(&o->st)), (uint32_t)min_u64(in->H, k->max_rows(&o->st)),
+                1, resident, o);
   }
   if (o->cycles == 0) {
     snprintf(err, errlen,
@@ -254,7 +266,7 @@ static int plan_replicas(const ws_input *in, uint32_t r, lw_plan *p, char *err, 
   for (uint32_t i = 0; i < p->n; i++) {
     lw_op *o = &p->ops[i];
     o->st = in->low.stages[i];
-    o->gemm = is_gemm(&o->st);
+    o->local = o->gemm = is_gemm(&o->st);
     if (!o->gemm) continue;
     o->replicas = r;
     o->tokens = in->tokens / r;
@@ -288,7 +300,7 @@ static int plan_replicas(const ws_input *in, uint32_t r, lw_plan *p, char *err, 
       if (place_attention(in, o, p->resident, err, errlen) != 0) return 1;
     } else {
       o->consumers = consumers(in, i);
-      if (place_stage(in, o, p->resident, err, errlen) != 0) return 1;
+      if (place_stage(in, p, o, p->resident, err, errlen) != 0) return 1;
     }
     if (!o->attn) {
       o->in_slots = o->replicas * krn_slots_count(k->in, o->h, o->w);
@@ -296,15 +308,17 @@ static int plan_replicas(const ws_input *in, uint32_t r, lw_plan *p, char *err, 
     }
     /* its inputs stream in one after another through its input PEs while it
        runs (data-triggered cores start on the first that arrives): it starts
-       a crossing's latency after the op before ends, and ends no sooner
-       than the streams; an input already in place costs neither */
+       a crossing's latency (the longest of its inputs') after the op before
+       ends, and ends no sooner than the streams; an input already in place
+       costs neither */
     uint64_t stream = 0;
     for (uint32_t q = 0; q < KRN_MAX_INPUTS; q++) {
       const int from = o->st.in[q];
       if (from < 0 || input_in_place(p, in, i, from)) continue;
       const uint64_t values = (uint64_t)in->tokens * in->low.stages[from].n;
-      stream += handoff_stream(in, values, p->ops[from].out_slots, o->in_slots);
-      o->handoff = handoff_latency(in);
+      const bool local = o->local && p->ops[from].local;
+      stream += handoff_stream(in, p, local, values, p->ops[from].out_slots, o->in_slots);
+      o->handoff = max_u64(o->handoff, handoff_latency(in, p, local));
     }
     if (stream > o->cycles) o->handoff += stream - o->cycles;
     p->cycles += o->handoff + o->cycles;
