@@ -34,14 +34,17 @@
  * or across the narrower bisection (half of them, both directions) of the
  * mesh, or of every replica's region at once between two ops inside them
  * (GEMMs and per-token ops: a replica's tokens stay in its region),
- * whichever takes longer. An op starts a crossing's latency (half the width
- * and height in hops, of the mesh or of a replica's region likewise; its
- * inputs' longest) after the op before it ends and, its cores triggered by
- * the data as it arrives, ends no sooner than its inputs' streams, one after
- * another: its span is max(its own cycles, the streams) (the op row's gap
- * before `first` holds the latency and any excess of the streams). An input
- * an earlier GEMM of the same region and K took is in place (K and V after
- * Q): no hand-off. An op does not start before the one before it ends.
+ * whichever takes longer, after a crossing's latency (half the width and
+ * height in hops, of the mesh or of a replica's region likewise). An op's
+ * output leaves it in parts (its steps or micro-batches): into the op right
+ * after it, all but the last part stream while it runs, so that op starts
+ * as it ends and ends no sooner than the last part is in; an older op's
+ * output is in place if it could have arrived before the op before ends;
+ * any other input streams while the op runs, after the latency (the op
+ * starts then). The op row's gap before `first` holds the latency and any
+ * excess of the streams over the op's cycles. An input an earlier GEMM of
+ * the same region and K took is in place (K and V after Q): no hand-off. An
+ * op does not start before the one before it ends.
  *
  * SRAM: every GEMM's fullest tile's weights (the sum of the maxima: no PE
  * holds more) stay resident; each GEMM's buffers fit beside the others'
@@ -90,7 +93,10 @@ typedef struct {
   uint32_t b;
   uint32_t consumers;       /* the others: stages its output goes to */
   uint64_t cycles;          /* modelled */
+  uint32_t steps;           /* the parts its outputs leave in, one after another (GEMM and attention: its steps;
+                               the others: a copy's micro-batches) */
   uint64_t handoff;         /* its inputs' hand-offs, cycles */
+  uint64_t end;             /* modelled: the cycle it ends, the run starting at 0 */
   uint32_t in_slots, out_slots; /* PEs taking its inputs and sending its outputs, all copies */
 } lw_op;
 
@@ -166,6 +172,7 @@ static bool model_stage(const ws_input *in, uint32_t w, uint32_t h, uint32_t cop
     const uint64_t cycles = e.latency + (ceil_div(ceil_div(in->tokens, b), copies) - 1) * e.interval;
     if (o->cycles == 0 || cycles < o->cycles) {
       o->st = st, o->est = e, o->b = b, o->cycles = cycles, o->w = w, o->h = h, o->replicas = copies;
+      o->steps = (uint32_t)ceil_div(ceil_div(in->tokens, b), copies);
       better = true;
     }
     if (b > UINT32_MAX / 2) break;
@@ -194,6 +201,7 @@ static int place_attention(const ws_input *in, lw_op *o, uint64_t resident, char
     if (krn_mattn_plan(&in->m, &in->fc, &sp, &mo, why, sizeof why) != 0) continue;
     if (o->cycles == 0 || rounds * mo.cycles < o->cycles) {
       o->aspec = sp, o->aplan = mo, o->cycles = rounds * mo.cycles, o->rounds = (uint32_t)rounds;
+      o->steps = (uint32_t)rounds * mo.steps;
       o->replicas = (uint32_t)min_u64(units, (uint64_t)gx * gy), o->w = C, o->h = R;
     }
   }
@@ -296,6 +304,7 @@ static int plan_replicas(const ws_input *in, uint32_t r, lw_plan *p, char *err, 
         return 1;
       o->spec.chunk = o->plan.chunk; /* the run simulates what was planned, no search again */
       o->cycles = o->plan.cycles;
+      o->steps = o->plan.steps;
     } else if ((o->attn = k->attends)) {
       if (place_attention(in, o, p->resident, err, errlen) != 0) return 1;
     } else {
@@ -306,22 +315,42 @@ static int plan_replicas(const ws_input *in, uint32_t r, lw_plan *p, char *err, 
       o->in_slots = o->replicas * krn_slots_count(k->in, o->h, o->w);
       o->out_slots = o->replicas * krn_slots_count(k->out, o->h, o->w);
     }
-    /* its inputs stream in one after another through its input PEs while it
-       runs (data-triggered cores start on the first that arrives): it starts
-       a crossing's latency (the longest of its inputs') after the op before
-       ends, and ends no sooner than the streams; an input already in place
-       costs neither */
-    uint64_t stream = 0;
+    /* its inputs' hand-offs (data-triggered cores start on the first data
+       that arrives): an op's output in several parts streams part by part
+       as each leaves it, while the op runs and after; into the op right
+       after it, its last part crosses after it ends (that op starts at once
+       on the parts already in, and ends no sooner than the last is in); an
+       older op's output is in place if it could have streamed and crossed
+       before the op before ends; any other input streams while the op runs,
+       after a crossing's latency (the op starts then), the streams one
+       after another; an input in place costs nothing. The gap before the op
+       holds the latency and any excess of the streams over its own
+       cycles. */
+    uint64_t stream = 0, latency = 0, tail = 0;
     for (uint32_t q = 0; q < KRN_MAX_INPUTS; q++) {
       const int from = o->st.in[q];
       if (from < 0 || input_in_place(p, in, i, from)) continue;
+      const lw_op *f = &p->ops[from];
       const uint64_t values = (uint64_t)in->tokens * in->low.stages[from].n;
-      const bool local = o->local && p->ops[from].local;
-      stream += handoff_stream(in, p, local, values, p->ops[from].out_slots, o->in_slots);
-      o->handoff = max_u64(o->handoff, handoff_latency(in, p, local));
+      const bool local = o->local && f->local;
+      const uint64_t s = handoff_stream(in, p, local, values, f->out_slots, o->in_slots);
+      const uint64_t l = handoff_latency(in, p, local);
+      /* after f ends: its last part's stream, or all that did not fit while it ran */
+      const uint64_t during = f->cycles / f->steps * (f->steps - 1);
+      const uint64_t after = max_u64(ceil_div(s, f->steps), s > during ? s - during : 0);
+      if ((uint32_t)from + 1 == i && f->steps > 1) {
+        tail = max_u64(tail, l + after);
+      } else if ((uint32_t)from + 1 < i && f->end + l + after <= p->cycles) { /* in place before the op before ends */
+        continue;
+      } else {
+        stream += s;
+        latency = max_u64(latency, l);
+      }
     }
-    if (stream > o->cycles) o->handoff += stream - o->cycles;
+    const uint64_t span = max_u64(max_u64(o->cycles, stream), tail > latency ? tail - latency : 0);
+    o->handoff = latency + (span - o->cycles);
     p->cycles += o->handoff + o->cycles;
+    o->end = p->cycles;
   }
   return 0;
 }
