@@ -100,7 +100,8 @@ typedef struct {
     ws_fidelity fidelity; /* how the fabric moves wavelets */
     bool functional;      /* carry real values (small configurations) */
     ws_strategy strategy; /* how the model runs: pipeline, bound, layerwise or auto */
-    double auto_margin;   /* auto: both candidates simulated when neither model is faster by more */
+    double auto_margin;   /* auto: both candidates simulated when neither model is faster by more; layerwise: its
+                             two best plans */
   } sim;
   struct {
     ws_format format; /* default output format of the commands */

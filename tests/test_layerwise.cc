@@ -67,11 +67,14 @@ TEST(Layerwise, OpsRunOneAfterAnotherAndAddUp) {
     // one op at a time: each starts no sooner than the one before ends; Q
     // and GELU, each reading only the op right before, end no sooner than
     // that op's last part of output crossed half a replica's region each way
-    // (the replicas cut the mesh's longer side first); K and V,
-    // whose input Q's hand-off left where they read it (the same rows'
-    // centres), start as Q and K end
-    uint64_t rw = c.fabric.width, rh = c.fabric.height;
-    for (uint32_t k = 1; k < t->replicas; k *= 2) (rw >= rh ? rw : rh) /= 2;
+    // (Q's region: the tiny model's weights are wider and taller than a
+    // replica); K and V, whose input Q's hand-off left where they read it
+    // (the same rows' centres), start as Q and K end
+    uint64_t rw = 0, rh = 0;
+    for (uint32_t i = 0; i < ws_run_op_count(r.get()) && !rw; i++)
+      if (std::string(ws_run_op_at(r.get(), i)->kind) == "q")
+        rw = ws_run_op_at(r.get(), i)->region.w, rh = ws_run_op_at(r.get(), i)->region.h;
+    EXPECT_EQ(rw * rh * t->replicas, (uint64_t)c.fabric.width * c.fabric.height) << "the copies tile the mesh";
     const uint64_t region = 2 * c.fabric.ramp_latency + (rw + rh) / 2 * c.fabric.hop_latency;
     uint64_t end = 0;
     for (uint32_t i = 0; i < ws_run_op_count(r.get()); i++) {
@@ -138,6 +141,24 @@ TEST(Layerwise, AttentionExecutesEveryCausalPairOnce) {
     }
     EXPECT_EQ(seen, c.model.layers) << "an attention row a layer";
     EXPECT_GT(ws_run_totals_of(r.get())->events, 0u);
+  }
+}
+
+// The plan's two best (replicas and their grid) by its model are both
+// simulated when their models are within sim.auto_margin, and the faster run
+// kept: with every runner-up simulated (margin 1000) no run is slower than
+// the best model's alone (margin 0), at any level.
+TEST(Layerwise, TheFasterOfTheTwoBestPlansIsKept) {
+  for (const char *level : {"0", "0.84"}) {
+    const std::vector<std::string> base = tiny({"sim.strategy=layerwise", std::string("workload.sparsity=") + level});
+    std::vector<std::string> one = base, two = base;
+    one.push_back("sim.auto_margin=0");
+    two.push_back("sim.auto_margin=1000");
+    RunPtr a = simulate(wstest::config(one)), b = simulate(wstest::config(two));
+    ASSERT_TRUE(a && b);
+    EXPECT_LE(ws_run_totals_of(b.get())->cycles, ws_run_totals_of(a.get())->cycles) << level;
+    EXPECT_GE(ws_run_totals_of(b.get())->layerwise_cycles_model, ws_run_totals_of(a.get())->layerwise_cycles_model)
+        << level << ": the kept plan's model is the best's or the runner-up's";
   }
 }
 

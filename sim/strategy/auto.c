@@ -78,7 +78,7 @@ static int auto_simulate(void *state, const ws_input *in, strat_result *out, str
   if (kept->simulate(a->pipe ? a->pipe : a->lw, in, out, each, both ? (void *)&h[0] : ctx, err, errlen) != 0)
     return -1;
   if (both) { /* the layer-by-layer run too, and the faster kept */
-    strat_result other;
+    strat_result other = {0};
     if (strat_layerwise.simulate(a->lw, in, &other, each, progress ? (void *)&h[1] : ctx, err, errlen) != 0) {
       strat_result_free(&other);
       return -1;

@@ -7,7 +7,12 @@
  * tokens / r of the tokens: a GEMM's work per PE stays the same while its
  * tiles grow by r, so the traffic per multiply-accumulate (x in, partial sums
  * out: 1 / nt + 1 / kt a MAC) falls by sqrt(r). r = 1 is the whole mesh. The
- * plan takes the r of fewest modelled cycles whose weights fit every PE.
+ * plan takes the r of fewest modelled cycles whose weights fit every PE, then
+ * that r's grid of copies (1, 2, ... r down the mesh) of fewest: a wide, short
+ * copy gives a tile more of K and less of N, fewer partial sums to reduce a
+ * token. The two best plans by the model are both simulated where their
+ * models are within sim.auto_margin (the mesh GEMM's model errs by up to
+ * 20 % on a sparse GEMM), and the faster run kept.
  *
  * Per op, in the lowered graph's order:
  *   weight GEMM  simulated PE by PE on one replica's region
@@ -102,6 +107,7 @@ typedef struct {
 
 typedef struct {
   uint32_t replicas;         /* r copies */
+  uint32_t ax, ay;           /* their grid, across and down */
   uint32_t rw, rh;           /* one copy's region */
   uint64_t resident;         /* weight bytes every PE keeps at most */
   uint64_t cycles;           /* modelled, the hand-offs included */
@@ -254,15 +260,22 @@ static int place_stage(const ws_input *in, const lw_plan *p, lw_op *o, uint64_t 
   return 0;
 }
 
-/* The plan with r replicas: 0, 1 if its weights do not fit (err says why), -1 on an error. */
-static int plan_replicas(const ws_input *in, uint32_t r, lw_plan *p, char *err, size_t errlen) {
+/* The plan with r replicas, `down` of them down the mesh (r / down across;
+ * 0: the longer side halved first): 0, 1 if its weights do not fit or the
+ * grid does not (err says why), -1 on an error. */
+static int plan_replicas(const ws_input *in, uint32_t r, uint32_t down, lw_plan *p, char *err, size_t errlen) {
   memset(p, 0, sizeof *p);
   p->replicas = r;
-  uint32_t ax = 1, ay = 1; /* copies across and down */
-  for (uint32_t c = 1; c < r; c *= 2) { /* halve the longer side */
+  uint32_t ax = r / (down ? down : r), ay = down ? down : 1;
+  for (uint32_t c = 1; !down && c < r; c *= 2) { /* halve the longer side */
     if (in->W / ax >= in->H / ay) ax *= 2;
     else ay *= 2;
   }
+  if (ax > in->W || ay > in->H) {
+    snprintf(err, errlen, "layerwise: %u x %u copies do not fit the %u x %u mesh", ax, ay, in->W, in->H);
+    return 1;
+  }
+  p->ax = ax, p->ay = ay;
   p->rw = in->W / ax;
   p->rh = in->H / ay;
   p->n = in->low.n;
@@ -359,41 +372,72 @@ static void plan_free(lw_plan *p) {
   if (p) free(p->ops);
 }
 
+/* The plans kept: the best by its model, and the next if its model is
+ * within sim.auto_margin of it (the mesh GEMM's model errs by up to 20 % on
+ * a sparse GEMM's chain): both are simulated and the faster run kept. */
+typedef struct {
+  lw_plan plan[2];
+  bool found;
+} lw_state;
+
+/* The plan with r copies, `down` of them down the mesh (plan_replicas),
+ * ranked into the state's two (the others freed): plan_replicas's return. */
+static int consider(const ws_input *in, uint32_t r, uint32_t down, lw_state *st, char *why, size_t whylen) {
+  lw_plan cand;
+  const int rc = plan_replicas(in, r, down, &cand, why, whylen);
+  if (rc == 0 && (!st->found || cand.cycles < st->plan[0].cycles)) {
+    plan_free(&st->plan[1]);
+    st->plan[1] = st->plan[0];
+    st->plan[0] = cand;
+    st->found = true;
+  } else if (rc == 0 && (!st->plan[1].ops || cand.cycles < st->plan[1].cycles)) {
+    plan_free(&st->plan[1]);
+    st->plan[1] = cand;
+  } else {
+    plan_free(&cand);
+  }
+  return rc;
+}
+
+static void release(void *state) {
+  lw_state *st = state;
+  if (!st) return;
+  plan_free(&st->plan[0]);
+  plan_free(&st->plan[1]);
+  free(st);
+}
+
 static int prepare(ws_input *in, void **state, char *err, size_t errlen) {
   *state = NULL;
   if (!in->w && !ws_input_dense(in) && ws_input_masks(in, WS_WORK_MASKS, err, errlen) != 0) return -1;
-  lw_plan *best = calloc(1, sizeof *best), cand;
-  if (!best) {
+  lw_state *st = calloc(1, sizeof *st);
+  if (!st) {
     snprintf(err, errlen, "out of memory");
     return -1;
   }
-  bool found = false;
   char why[512] = "";
-  for (uint32_t r = 1; r <= MAX_REPLICAS && r <= in->tokens && in->tokens % r == 0; r *= 2) {
-    const int rc = plan_replicas(in, r, &cand, why, sizeof why);
-    if (rc == 0 && (!found || cand.cycles < best->cycles)) { /* the better one kept, the other freed below */
-      const lw_plan t = *best;
-      *best = cand, cand = t, found = true;
-    }
-    plan_free(&cand);
-    if (rc < 0) {
-      plan_free(best);
-      free(best);
-      snprintf(err, errlen, "%s", why);
-      return -1;
-    }
-    if (rc > 0) break; /* the weights fit no more copies */
+  /* r by the grids that halve the longer side first, up to the copies whose weights fit; then that r's other
+     grids (1, 2, 4, ... r copies down the mesh) */
+  int rc = 0;
+  for (uint32_t r = 1; r <= MAX_REPLICAS && r <= in->tokens && in->tokens % r == 0; r *= 2)
+    if ((rc = consider(in, r, 0, st, why, sizeof why)) != 0) break;
+  if (rc >= 0 && st->found) {
+    const uint32_t r = st->plan[0].replicas, tried = st->plan[0].ay;
+    for (uint32_t down = 1; rc >= 0 && down <= r; down *= 2)
+      if (down != tried) rc = consider(in, r, down, st, why, sizeof why);
   }
-  if (!found) {
+  if (rc < 0 || !st->found) {
     snprintf(err, errlen, "%s", why);
-    free(best);
+    release(st);
     return -1;
   }
-  *state = best;
+  if (st->plan[1].ops && (double)st->plan[1].cycles > (double)st->plan[0].cycles * (1 + in->cfg->sim.auto_margin))
+    plan_free(&st->plan[1]), st->plan[1].ops = NULL;
+  *state = st;
   return 0;
 }
 
-uint64_t strat_layerwise_estimate(const void *state) { return ((const lw_plan *)state)->cycles; }
+uint64_t strat_layerwise_estimate(const void *state) { return ((const lw_state *)state)->plan[0].cycles; }
 
 /* Attention's last simulation: every layer's is the same unit on the same
  * region, simulated once (the simulation is deterministic). */
@@ -465,9 +509,9 @@ static int run_op(const ws_input *in, const lw_plan *p, uint32_t i, uint64_t at,
   return 0;
 }
 
-static int layerwise_simulate(void *state, const ws_input *in, strat_result *out, strat_progress progress, void *ctx,
-                              char *err, size_t errlen) {
-  const lw_plan *p = state;
+/* Simulate plan p into out. */
+static int simulate_plan(const lw_plan *p, const ws_input *in, strat_result *out, strat_progress progress, void *ctx,
+                         char *err, size_t errlen) {
   const double t0 = ws_report_wall_s();
   const uint64_t P = (uint64_t)in->W * in->H;
   if (strat_result_alloc(out, p->n, in->W, in->H, err, errlen) != 0) return -1;
@@ -505,9 +549,38 @@ static int layerwise_simulate(void *state, const ws_input *in, strat_result *out
   return 0;
 }
 
-static void release(void *state) {
-  plan_free(state);
-  free(state);
+/* With two plans, each reports its share as half of the whole. */
+typedef struct {
+  strat_progress progress;
+  void *ctx;
+  double base;
+} lw_half;
+
+static void half_progress(void *ctx, double done) {
+  const lw_half *h = ctx;
+  h->progress(h->ctx, h->base + done / 2);
+}
+
+static int layerwise_simulate(void *state, const ws_input *in, strat_result *out, strat_progress progress, void *ctx,
+                              char *err, size_t errlen) {
+  const lw_state *st = state;
+  const bool both = st->plan[1].ops != NULL;
+  lw_half h[2] = {{progress, ctx, 0}, {progress, ctx, 0.5}};
+  const strat_progress each = both && progress ? half_progress : progress;
+  if (simulate_plan(&st->plan[0], in, out, each, both && progress ? (void *)&h[0] : ctx, err, errlen) != 0) return -1;
+  if (!both) return 0;
+  strat_result other = {0};
+  if (simulate_plan(&st->plan[1], in, &other, each, progress ? (void *)&h[1] : ctx, err, errlen) != 0) {
+    strat_result_free(&other);
+    return -1;
+  }
+  if (other.tot.cycles < out->tot.cycles) {
+    strat_result_free(out);
+    *out = other;
+  } else {
+    strat_result_free(&other);
+  }
+  return 0;
 }
 
 const strat_strategy strat_layerwise = {"layerwise", prepare, layerwise_simulate, release};
