@@ -56,25 +56,13 @@ static int prepare(ws_input *in, void **state, char *err, size_t errlen) {
   return 0;
 }
 
-/* With both simulated, each reports its share as half of the whole. */
-typedef struct {
-  strat_progress progress;
-  void *ctx;
-  double base;
-} half;
-
-static void half_progress(void *ctx, double done) {
-  const half *h = ctx;
-  h->progress(h->ctx, h->base + done / 2);
-}
-
 static int auto_simulate(void *state, const ws_input *in, strat_result *out, strat_progress progress, void *ctx,
                          char *err, size_t errlen) {
   const auto_state *a = state;
   const strat_strategy *kept = a->pipe ? &strat_pipeline : &strat_layerwise;
   const bool both = a->pipe && a->lw;
-  half h[2] = {{progress, ctx, 0}, {progress, ctx, 0.5}};
-  const strat_progress each = both && progress ? half_progress : progress;
+  strat_half h[2] = {{progress, ctx, 0}, {progress, ctx, 0.5}};
+  const strat_progress each = both && progress ? strat_half_progress : progress;
   if (kept->simulate(a->pipe ? a->pipe : a->lw, in, out, each, both ? (void *)&h[0] : ctx, err, errlen) != 0)
     return -1;
   if (both) { /* the layer-by-layer run too, and the faster kept */
@@ -83,13 +71,7 @@ static int auto_simulate(void *state, const ws_input *in, strat_result *out, str
       strat_result_free(&other);
       return -1;
     }
-    if (other.tot.cycles < out->tot.cycles) {
-      strat_result_free(out);
-      *out = other;
-      kept = &strat_layerwise;
-    } else {
-      strat_result_free(&other);
-    }
+    if (strat_keep_faster(out, &other)) kept = &strat_layerwise;
   }
   snprintf(out->tot.strategy, sizeof out->tot.strategy, "%s", kept->name);
   out->tot.pipeline_cycles_model = a->pipeline;

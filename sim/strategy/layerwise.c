@@ -549,24 +549,12 @@ static int simulate_plan(const lw_plan *p, const ws_input *in, strat_result *out
   return 0;
 }
 
-/* With two plans, each reports its share as half of the whole. */
-typedef struct {
-  strat_progress progress;
-  void *ctx;
-  double base;
-} lw_half;
-
-static void half_progress(void *ctx, double done) {
-  const lw_half *h = ctx;
-  h->progress(h->ctx, h->base + done / 2);
-}
-
 static int layerwise_simulate(void *state, const ws_input *in, strat_result *out, strat_progress progress, void *ctx,
                               char *err, size_t errlen) {
   const lw_state *st = state;
   const bool both = st->plan[1].ops != NULL;
-  lw_half h[2] = {{progress, ctx, 0}, {progress, ctx, 0.5}};
-  const strat_progress each = both && progress ? half_progress : progress;
+  strat_half h[2] = {{progress, ctx, 0}, {progress, ctx, 0.5}};
+  const strat_progress each = both && progress ? strat_half_progress : progress;
   if (simulate_plan(&st->plan[0], in, out, each, both && progress ? (void *)&h[0] : ctx, err, errlen) != 0) return -1;
   if (!both) return 0;
   strat_result other = {0};
@@ -574,12 +562,7 @@ static int layerwise_simulate(void *state, const ws_input *in, strat_result *out
     strat_result_free(&other);
     return -1;
   }
-  if (other.tot.cycles < out->tot.cycles) {
-    strat_result_free(out);
-    *out = other;
-  } else {
-    strat_result_free(&other);
-  }
+  strat_keep_faster(out, &other);
   return 0;
 }
 

@@ -90,3 +90,15 @@ int strat_result_common(strat_result *r, const ws_input *in, char *err, size_t e
   t->peak_rss_bytes = peak_rss();
   return 0;
 }
+
+void strat_half_progress(void *ctx, double done) {
+  const strat_half *h = ctx;
+  h->progress(h->ctx, h->base + done / 2);
+}
+
+bool strat_keep_faster(strat_result *out, strat_result *other) {
+  const bool faster = other->tot.cycles < out->tot.cycles;
+  strat_result_free(faster ? out : other);
+  if (faster) *out = *other;
+  return faster;
+}

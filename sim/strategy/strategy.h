@@ -116,6 +116,21 @@ typedef struct {
 /* Called now and then while simulating with the share done (0 to 1). */
 typedef void (*strat_progress)(void *ctx, double done);
 
+/* Where two simulations run one after the other (auto's candidates, the
+ * layer-by-layer strategy's two plans), each reports its share as half of
+ * the whole: pass strat_half_progress with a strat_half whose base is 0 for
+ * the first and 0.5 for the second. */
+typedef struct {
+  strat_progress progress;
+  void *ctx;
+  double base;
+} strat_half;
+void strat_half_progress(void *ctx, double done);
+
+/* Of two simulated results, the one of fewer cycles into *out (out's on a
+ * tie), the other freed: true if that was `other`. */
+bool strat_keep_faster(strat_result *out, strat_result *other);
+
 typedef struct {
   const char *name; /* as sim.strategy spells it */
   /* Check that in can run this way, build in's masks if the strategy
