@@ -64,4 +64,32 @@ uint64_t krn_elementwise_busy(const krn_machine *m, const krn_stage *s, uint32_t
 uint32_t krn_elementwise_max_rows(const krn_stage *s);
 uint32_t krn_elementwise_max_cols(const krn_stage *s);
 
+/* ---- region.c: what the whole-region kernels (mesh_gemm.c, mesh_attention.c) share ---- */
+
+/* A fabric of w x h PEs, fc's other settings, on a new engine: 0, or -1 with the reason. */
+int krn_region_open(const fab_config *fc, uint32_t w, uint32_t h, sim_engine **e, fab_fabric **f, char *err,
+                    size_t errlen);
+/* Run the engine to its end, the fabric drained: 0, or -1 with the reason (`what`: the kernel's name; *failed
+   set while running: the kernel's own error, in err already). */
+int krn_region_run(sim_engine *e, fab_fabric *f, const char *what, const int *failed, char *err, size_t errlen);
+/* What a run reports: its busiest PE (busy per PE, row-major over w columns), the busy sum, the fabric's
+   last cycle and traffic, the engine's events and both one's memory. */
+typedef struct {
+  uint64_t busy_max, busy_sum;
+  uint32_t slowest_x, slowest_y;
+  uint64_t last_cycle, events, wavelets_sent, link_wavelets, bytes;
+} krn_region_stats;
+krn_region_stats krn_region_stats_of(sim_engine *e, const fab_fabric *f, const uint64_t *busy, uint32_t w,
+                                     uint32_t h);
+void krn_region_close(sim_engine *e, fab_fabric *f);
+/* A value per transfer id (0: none), growing as ids do: a root's transfer named by its step. */
+typedef struct {
+  uint64_t *v;
+  size_t n;
+} krn_tags;
+/* 0, or -1 out of memory. */
+int krn_tag_set(krn_tags *t, fab_xfer id, uint64_t v);
+/* id's value, then 0. */
+uint64_t krn_tag_take(krn_tags *t, fab_xfer id);
+
 #endif

@@ -153,8 +153,7 @@ typedef struct {
   size_t nroutes;
   fab_coll **tree;         /* per row, NULL with one column */
   fab_xfer *red;           /* [WINDOW][R x C] */
-  uint64_t *tag;           /* per transfer id: (step << 32) | row + 1 of a root's transfer, 0 */
-  size_t ntag;
+  krn_tags tag;            /* per transfer id: (step << 32) | row + 1 of a root's transfer */
   uint32_t *launched;      /* per row: steps launched */
   uint64_t *pend_at;       /* launches queued (a ring of R x WINDOW): their cycles and rows */
   uint32_t *pend_row, pend_head, npend;
@@ -190,19 +189,6 @@ static void compute(ma *g, uint32_t p, uint32_t step, uint64_t t) {
   else row_done(g, i, step, end); /* one column: the PE is its row's root */
 }
 
-static int set_tag(ma *g, fab_xfer id, uint64_t v) {
-  if (id >= g->ntag) {
-    size_t n = g->ntag ? g->ntag : 1024;
-    while (n <= id) n *= 2;
-    uint64_t *t = realloc(g->tag, n * sizeof *t);
-    if (!t) return -1;
-    memset(t + g->ntag, 0, (n - g->ntag) * sizeof *t);
-    g->tag = t, g->ntag = n;
-  }
-  g->tag[id] = v;
-  return 0;
-}
-
 /* Start row i's `step` at cycle t: its tree's round, then its queries. */
 static int launch(ma *g, uint32_t i, uint32_t step, uint64_t t) {
   const uint32_t C = g->C, n = step_queries(row_queries(g, i), g->plan.chunk, step);
@@ -211,7 +197,7 @@ static int launch(ma *g, uint32_t i, uint32_t step, uint64_t t) {
   if (C > 1) {
     const fab_round r = {.n = (uint32_t)part_wavelets(g->m, n, g->s->dh), .ready = FAB_LATER, .quiet = true};
     if (fab_coll_round(g->f, g->tree[i], &r, red, g->err, g->errlen) != 0) return -1;
-    if (set_tag(g, red[fab_coll_result(g->tree[i])], ((uint64_t)step << 32) | (i + 1)) != 0) {
+    if (krn_tag_set(&g->tag, red[fab_coll_result(g->tree[i])], ((uint64_t)step << 32) | (i + 1)) != 0) {
       snprintf(g->err, g->errlen, "attention: out of memory");
       return -1;
     }
@@ -271,9 +257,8 @@ static void on_delivery(void *ctx, fab_pe pe, uint32_t route, fab_xfer sender, u
 
 static void on_done(void *ctx, fab_xfer id, uint64_t cycle) {
   ma *g = ctx;
-  if (id >= g->ntag || !g->tag[id]) return;
-  const uint64_t v = g->tag[id];
-  g->tag[id] = 0;
+  const uint64_t v = krn_tag_take(&g->tag, id);
+  if (!v) return;
   row_done(g, (uint32_t)(v & 0xffffffffu) - 1, (uint32_t)(v >> 32), cycle);
 }
 
@@ -291,7 +276,7 @@ static void free_ma(ma *g) {
   free(g->col_route);
   free(g->is_kv);
   free(g->red);
-  free(g->tag);
+  free(g->tag.v);
   free(g->launched);
   free(g->pend_at);
   free(g->pend_row);
@@ -359,41 +344,29 @@ int krn_mattn_run(const krn_machine *m, const fab_config *fc, const krn_mattn_sp
   memset(out, 0, sizeof *out);
   ma g = {.m = m, .s = s, .R = s->rows, .C = s->cols, .err = err, .errlen = errlen};
   if (krn_mattn_plan(m, fc, s, &g.plan, err, errlen) != 0) return -1;
-  fab_config c = *fc;
-  c.width = s->cols;
-  c.height = s->rows;
-  sim_engine *e = sim_engine_create(NULL, err, errlen);
-  g.f = e ? fab_create(e, &c, err, errlen) : NULL;
-  int rc = g.f ? build(&g, err, errlen) : -1;
+  sim_engine *e;
+  int rc = krn_region_open(fc, s->cols, s->rows, &e, &g.f, err, errlen);
+  if (rc == 0) rc = build(&g, err, errlen);
   if (rc == 0) {
     fab_on_delivery(g.f, on_delivery, &g);
     fab_on_done(g.f, on_done, &g);
     rc = start(&g);
   }
-  if (rc == 0 && sim_engine_run(e) != 0) {
-    snprintf(err, errlen, "attention: %s", sim_engine_error(e));
-    rc = -1;
-  }
-  if (rc == 0 && g.failed) rc = -1;
-  if (rc == 0) rc = fab_check_finished(g.f, err, errlen);
+  if (rc == 0) rc = krn_region_run(e, g.f, "attention", &g.failed, err, errlen);
   if (rc == 0) {
-    const fab_stats st = fab_stats_get(g.f);
-    const sim_stats es = sim_engine_stats(e);
+    const krn_region_stats st = krn_region_stats_of(e, g.f, g.busy, g.C, g.R);
     out->plan = g.plan;
     out->cycles = krn_max_u64(st.last_cycle + 1, g.end);
-    for (size_t p = 0; p < (size_t)g.R * g.C; p++) {
-      out->busy_sum += g.busy[p];
-      if (g.busy[p] > out->busy_max) out->busy_max = g.busy[p], out->slowest_x = p % g.C, out->slowest_y = p / g.C;
-    }
+    out->busy_max = st.busy_max, out->busy_sum = st.busy_sum;
+    out->slowest_x = st.slowest_x, out->slowest_y = st.slowest_y;
     out->pairs = g.pairs;
     out->macs = g.macs;
-    out->events = es.executed;
+    out->events = st.events;
     out->wavelets_sent = st.wavelets_sent;
     out->link_wavelets = st.link_wavelets;
-    out->bytes = st.bytes + es.bytes;
+    out->bytes = st.bytes;
   }
-  fab_destroy(g.f);
-  sim_engine_destroy(e);
+  krn_region_close(e, g.f);
   free_ma(&g);
   return rc;
 }

@@ -247,8 +247,7 @@ typedef struct {
   uint32_t done[WINDOW]; /* columns whose sums of the step in that slot are in (one row: PEs computed) */
   uint64_t last[WINDOW]; /* one row: the step's last compute's end */
   fab_xfer *round;    /* R: one column's transfers of a round */
-  uint32_t *tag;      /* per transfer id: step + 1 of a root's transfer, 0 */
-  size_t ntag;
+  krn_tags tag;       /* per transfer id: step + 1 of a root's transfer */
   uint64_t macs;
   uint32_t launched;
   uint64_t pending[WINDOW]; /* cycles of steps done whose successors wait to launch (one row) */
@@ -284,19 +283,6 @@ static void compute(mg *g, uint32_t p, uint32_t step, uint64_t t) {
   }
 }
 
-static int set_tag(mg *g, fab_xfer id, uint32_t v) {
-  if (id >= g->ntag) {
-    size_t n = g->ntag ? g->ntag : 1024;
-    while (n <= id) n *= 2;
-    uint32_t *t = realloc(g->tag, n * sizeof *t);
-    if (!t) return -1;
-    memset(t + g->ntag, 0, (n - g->ntag) * sizeof *t);
-    g->tag = t, g->ntag = n;
-  }
-  g->tag[id] = v;
-  return 0;
-}
-
 /* Start `step` at cycle t: its columns' reductions, then its x slices. */
 static int launch(mg *g, uint32_t step, uint64_t t) {
   const uint32_t R = g->R, C = g->C, b = step_tokens(g, step);
@@ -310,7 +296,7 @@ static int launch(mg *g, uint32_t step, uint64_t t) {
     fab_xfer *x = g->round;
     if (fab_coll_round(g->f, g->col[j], &r, x, g->err, g->errlen) != 0) return -1;
     for (uint32_t i = 0; i < R; i++) red[(size_t)i * C + j] = x[i];
-    if (set_tag(g, x[fab_coll_result(g->col[j])], step + 1) != 0) {
+    if (krn_tag_set(&g->tag, x[fab_coll_result(g->col[j])], step + 1) != 0) {
       snprintf(g->err, g->errlen, "gemm: out of memory");
       return -1;
     }
@@ -358,9 +344,9 @@ static void on_delivery(void *ctx, fab_pe pe, uint32_t route, fab_xfer sender, u
 
 static void on_done(void *ctx, fab_xfer id, uint64_t cycle) {
   mg *g = ctx;
-  if (id >= g->ntag || !g->tag[id]) return;
-  const uint32_t step = g->tag[id] - 1;
-  g->tag[id] = 0;
+  const uint64_t v = krn_tag_take(&g->tag, id);
+  if (!v) return;
+  const uint32_t step = (uint32_t)v - 1;
   if (++g->done[step % WINDOW] == g->C) step_done(g, step, cycle);
 }
 
@@ -374,7 +360,7 @@ static void free_mg(mg *g) {
   free(g->row_route);
   free(g->red);
   free(g->round);
-  free(g->tag);
+  free(g->tag.v);
 }
 
 static int build(mg *g, char *err, size_t errlen) {
@@ -410,12 +396,9 @@ int krn_mgemm_run(const krn_machine *m, const fab_config *fc, const krn_mgemm_sp
     free_mg(&g);
     return -1;
   }
-  fab_config c = *fc;
-  c.width = s->cols;
-  c.height = s->rows;
-  sim_engine *e = sim_engine_create(NULL, err, errlen);
-  g.f = e ? fab_create(e, &c, err, errlen) : NULL;
-  int rc = g.f ? build(&g, err, errlen) : -1;
+  sim_engine *e;
+  int rc = krn_region_open(fc, s->cols, s->rows, &e, &g.f, err, errlen);
+  if (rc == 0) rc = build(&g, err, errlen);
   if (rc == 0) {
     fab_on_delivery(g.f, on_delivery, &g);
     fab_on_done(g.f, on_done, &g);
@@ -423,31 +406,22 @@ int krn_mgemm_run(const krn_machine *m, const fab_config *fc, const krn_mgemm_sp
     while (rc == 0 && g.launched < WINDOW && g.launched < g.plan.steps) rc = launch(&g, g.launched, 0);
     if (rc == 0) drain(&g);
   }
-  if (rc == 0 && sim_engine_run(e) != 0) {
-    snprintf(err, errlen, "gemm: %s", sim_engine_error(e));
-    rc = -1;
-  }
-  if (rc == 0 && g.failed) rc = -1;
-  if (rc == 0) rc = fab_check_finished(g.f, err, errlen);
+  if (rc == 0) rc = krn_region_run(e, g.f, "gemm", &g.failed, err, errlen);
   if (rc == 0) {
-    const fab_stats st = fab_stats_get(g.f);
-    const sim_stats es = sim_engine_stats(e);
+    const krn_region_stats st = krn_region_stats_of(e, g.f, g.busy, g.C, g.R);
     out->plan = g.plan;
     out->cycles = st.last_cycle + 1;
     if (s->rows == 1) /* no reduction: the last compute ends it */
       for (size_t p = 0; p < (size_t)g.R * g.C; p++) out->cycles = krn_max_u64(out->cycles, g.free_at[p]);
-    for (size_t p = 0; p < (size_t)g.R * g.C; p++) {
-      out->busy_sum += g.busy[p];
-      if (g.busy[p] > out->busy_max) out->busy_max = g.busy[p], out->slowest_x = p % g.C, out->slowest_y = p / g.C;
-    }
+    out->busy_max = st.busy_max, out->busy_sum = st.busy_sum;
+    out->slowest_x = st.slowest_x, out->slowest_y = st.slowest_y;
     out->macs = g.macs;
-    out->events = es.executed;
+    out->events = st.events;
     out->wavelets_sent = st.wavelets_sent;
     out->link_wavelets = st.link_wavelets;
-    out->bytes = st.bytes + es.bytes;
+    out->bytes = st.bytes;
   }
-  fab_destroy(g.f);
-  sim_engine_destroy(e);
+  krn_region_close(e, g.f);
   free_mg(&g);
   return rc;
 }
