@@ -349,9 +349,10 @@ static int plan_replicas(const ws_input *in, uint32_t r, uint32_t down, lw_plan 
       const uint64_t s = handoff_stream(in, p, local, values, f->out_slots, o->in_slots);
       const uint64_t l = handoff_latency(in, p, local);
       /* after f ends: its last part's stream, or all that did not fit while it ran */
-      const uint64_t during = f->cycles / f->steps * (f->steps - 1);
-      const uint64_t after = max_u64(ceil_div(s, f->steps), s > during ? s - during : 0);
-      if ((uint32_t)from + 1 == i && f->steps > 1) {
+      const uint32_t parts = f->steps ? f->steps : 1;
+      const uint64_t during = f->cycles / parts * (parts - 1);
+      const uint64_t after = max_u64(ceil_div(s, parts), s > during ? s - during : 0);
+      if ((uint32_t)from + 1 == i && parts > 1) {
         tail = max_u64(tail, l + after);
       } else if ((uint32_t)from + 1 < i && f->end + l + after <= p->cycles) { /* in place before the op before ends */
         continue;
