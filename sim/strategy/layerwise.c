@@ -7,8 +7,11 @@
  * tokens / r of the tokens: a GEMM's work per PE stays the same while its
  * tiles grow by r, so the traffic per multiply-accumulate (x in, partial sums
  * out: 1 / nt + 1 / kt a MAC) falls by sqrt(r). r = 1 is the whole mesh. The
- * plan takes the r of fewest modelled cycles whose weights fit every PE, then
- * that r's grid of copies (1, 2, ... r down the mesh) of fewest: a wide, short
+ * plan takes the r of fewest modelled cycles whose weights fit every PE (with
+ * kernels.kernel auto, also of every GEMM on the dense kernel: below about
+ * half density its 2 bytes a weight can leave room for more copies than the
+ * sparse encoding's 4 a nonzero), then that r's grid of copies (1, 2, ... r
+ * down the mesh) of fewest: a wide, short
  * copy gives a tile more of K and less of N, fewer partial sums to reduce a
  * token. The two best plans by the model are both simulated where their
  * models are within sim.auto_margin (the mesh GEMM's model errs by up to
@@ -108,6 +111,7 @@ typedef struct {
 typedef struct {
   uint32_t replicas;         /* r copies */
   uint32_t ax, ay;           /* their grid, across and down */
+  krn_kernel kernel;         /* the weight GEMMs' (kernels.kernel, or dense everywhere) */
   uint32_t rw, rh;           /* one copy's region */
   uint64_t resident;         /* weight bytes every PE keeps at most */
   uint64_t cycles;           /* modelled, the hand-offs included */
@@ -261,11 +265,13 @@ static int place_stage(const ws_input *in, const lw_plan *p, lw_op *o, uint64_t 
 }
 
 /* The plan with r replicas, `down` of them down the mesh (r / down across;
- * 0: the longer side halved first): 0, 1 if its weights do not fit or the
- * grid does not (err says why), -1 on an error. */
-static int plan_replicas(const ws_input *in, uint32_t r, uint32_t down, lw_plan *p, char *err, size_t errlen) {
+ * 0: the longer side halved first), the GEMMs on `kernel`: 0, 1 if its
+ * weights do not fit or the grid does not (err says why), -1 on an error. */
+static int plan_replicas(const ws_input *in, uint32_t r, uint32_t down, krn_kernel kernel, lw_plan *p, char *err,
+                         size_t errlen) {
   memset(p, 0, sizeof *p);
   p->replicas = r;
+  p->kernel = kernel;
   uint32_t ax = r / (down ? down : r), ay = down ? down : 1;
   for (uint32_t c = 1; !down && c < r; c *= 2) { /* halve the longer side */
     if (in->W / ax >= in->H / ay) ax *= 2;
@@ -295,7 +301,7 @@ static int plan_replicas(const ws_input *in, uint32_t r, uint32_t down, lw_plan 
     o->w = (uint32_t)min_u64(p->rw, o->st.n);
     const uint32_t op = in->low.first_op[i];
     const wl_mask *mask = in->w && mdl_graph_op(in->g, op)->sparsifiable ? wl_weights_mask(in->w, op) : NULL;
-    o->spec = (krn_mgemm_spec){o->tokens, o->st.k, o->st.n, o->h, o->w, mask, in->cfg->kernels.kernel, 0, 0};
+    o->spec = (krn_mgemm_spec){o->tokens, o->st.k, o->st.n, o->h, o->w, mask, kernel, 0, 0};
     if (krn_mgemm_plan(&in->m, &in->fc, &o->spec, &o->plan, err, errlen) != 0) return 1;
     p->resident += o->plan.weights_max;
   }
@@ -381,11 +387,13 @@ typedef struct {
   bool found;
 } lw_state;
 
-/* The plan with r copies, `down` of them down the mesh (plan_replicas),
- * ranked into the state's two (the others freed): plan_replicas's return. */
-static int consider(const ws_input *in, uint32_t r, uint32_t down, lw_state *st, char *why, size_t whylen) {
+/* The plan with r copies, `down` of them down the mesh, on kernel k
+ * (plan_replicas), ranked into the state's two (the others freed):
+ * plan_replicas's return. */
+static int consider(const ws_input *in, uint32_t r, uint32_t down, krn_kernel k, lw_state *st, char *why,
+                    size_t whylen) {
   lw_plan cand;
-  const int rc = plan_replicas(in, r, down, &cand, why, whylen);
+  const int rc = plan_replicas(in, r, down, k, &cand, why, whylen);
   if (rc == 0 && (!st->found || cand.cycles < st->plan[0].cycles)) {
     plan_free(&st->plan[1]);
     st->plan[1] = st->plan[0];
@@ -417,15 +425,22 @@ static int prepare(ws_input *in, void **state, char *err, size_t errlen) {
     return -1;
   }
   char why[512] = "";
-  /* r by the grids that halve the longer side first, up to the copies whose weights fit; then that r's other
-     grids (1, 2, 4, ... r copies down the mesh) */
+  /* for the configured kernel, and with auto also dense everywhere (its 2 bytes a weight can leave room for
+     more copies than a sparse tile's 4 a nonzero: below about half density), r by the grids that halve the
+     longer side first, up to the copies whose weights fit; then the best r's other grids (1, 2, 4, ... r
+     copies down the mesh) */
+  const krn_kernel cfg = (krn_kernel)in->cfg->kernels.kernel, kernels[2] = {cfg, KRN_DENSE};
   int rc = 0;
-  for (uint32_t r = 1; r <= MAX_REPLICAS && r <= in->tokens && in->tokens % r == 0; r *= 2)
-    if ((rc = consider(in, r, 0, st, why, sizeof why)) != 0) break;
+  for (uint32_t c = 0; rc >= 0 && c < (cfg == KRN_AUTO ? 2u : 1u); c++) {
+    rc = 0;
+    for (uint32_t r = 1; r <= MAX_REPLICAS && r <= in->tokens && in->tokens % r == 0; r *= 2)
+      if ((rc = consider(in, r, 0, kernels[c], st, why, sizeof why)) != 0) break;
+  }
   if (rc >= 0 && st->found) {
     const uint32_t r = st->plan[0].replicas, tried = st->plan[0].ay;
+    const krn_kernel k = st->plan[0].kernel;
     for (uint32_t down = 1; rc >= 0 && down <= r; down *= 2)
-      if (down != tried) rc = consider(in, r, down, st, why, sizeof why);
+      if (down != tried) rc = consider(in, r, down, k, st, why, sizeof why);
   }
   if (rc < 0 || !st->found) {
     snprintf(err, errlen, "%s", why);
