@@ -46,7 +46,9 @@ static uint64_t q_wavelets(uint32_t n, uint32_t dh) { return krn_ceil_div((uint6
 static uint64_t part_wavelets(const krn_machine *m, uint32_t n, uint32_t dh) {
   return krn_ceil_div((uint64_t)n * (dh + 2) * m->acc_bytes, 4);
 }
-static uint64_t kv_wavelets(const krn_mattn_spec *s, uint32_t j) { return (uint64_t)stripe(s->seq, s->cols, j) * s->dh; }
+static uint64_t kv_wavelets(const krn_mattn_spec *s, uint32_t j) {
+  return (uint64_t)stripe(s->seq, s->cols, j) * s->dh;
+}
 
 /* The model for one chunk b. */
 static void model_chunk(const krn_machine *m, const fab_config *fc, const krn_mattn_spec *s, uint32_t b,
@@ -248,7 +250,10 @@ static void on_delivery(void *ctx, fab_pe pe, uint32_t route, fab_xfer sender, u
     g->kv_at[pe] = cycle;
     const uint8_t n = g->nheld[pe];
     g->nheld[pe] = 0;
-    for (uint8_t k = 0; k < n; k++) compute(g, pe, g->held_step[(size_t)pe * WINDOW + k], g->held_at[(size_t)pe * WINDOW + k]);
+    for (uint8_t k = 0; k < n; k++) {
+      const size_t h = (size_t)pe * WINDOW + k;
+      compute(g, pe, g->held_step[h], g->held_at[h]);
+    }
     return;
   }
   const uint32_t step = g->got[pe]++;
@@ -299,7 +304,8 @@ static int build(ma *g, char *err, size_t errlen) {
   g->launched = calloc(R, sizeof *g->launched);
   g->pend_at = calloc((size_t)R * WINDOW, sizeof *g->pend_at);
   g->pend_row = calloc((size_t)R * WINDOW, sizeof *g->pend_row);
-  if (!g->free_at || !g->busy || !g->kv_at || !g->held_at || !g->held_step || !g->nheld || !g->got || !g->row_route || !g->col_route ||
+  if (!g->free_at || !g->busy || !g->kv_at || !g->held_at || !g->held_step || !g->nheld || !g->got || !g->row_route ||
+      !g->col_route ||
       !g->tree || !g->red || !g->launched || !g->pend_at || !g->pend_row) {
     snprintf(err, errlen, "attention: out of memory for %u x %u PEs", C, R);
     return -1;

@@ -198,7 +198,8 @@ TEST(Auto, KeepsTheFasterModelOrTheFasterOfBothWithinTheMargin) {
       std::vector<std::string> a = tiny(sets), l = tiny(sets);
       a.insert(a.end(), {"sim.strategy=auto", std::string("sim.auto_margin=") + margin});
       l.push_back("sim.strategy=layerwise");
-      RunPtr r = simulate(wstest::config(a)), rp = simulate(wstest::config(tiny(sets))), rl = simulate(wstest::config(l));
+      RunPtr r = simulate(wstest::config(a)), rp = simulate(wstest::config(tiny(sets)));
+      RunPtr rl = simulate(wstest::config(l));
       ASSERT_TRUE(r && rp && rl);
       const ws_run_totals *t = ws_run_totals_of(r.get()), *tp = ws_run_totals_of(rp.get()),
                           *tl = ws_run_totals_of(rl.get());

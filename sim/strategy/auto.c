@@ -35,7 +35,8 @@ static int prepare(ws_input *in, void **state, char *err, size_t errlen) {
     return -1;
   }
   char why_p[512] = "", why_l[512] = "";
-  if (strat_pipeline.prepare(in, &a->pipe, why_p, sizeof why_p) == 0) a->pipeline = strat_pipeline_estimate(a->pipe, in);
+  if (strat_pipeline.prepare(in, &a->pipe, why_p, sizeof why_p) == 0)
+    a->pipeline = strat_pipeline_estimate(a->pipe, in);
   if (in->cfg->sim.functional) /* only the pipeline carries values */
     snprintf(why_l, sizeof why_l, "carries no values (sim.functional)");
   else if (strat_layerwise.prepare(in, &a->lw, why_l, sizeof why_l) == 0)
