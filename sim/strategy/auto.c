@@ -60,20 +60,13 @@ static int prepare(ws_input *in, void **state, char *err, size_t errlen) {
 static int auto_simulate(void *state, const ws_input *in, strat_result *out, strat_progress progress, void *ctx,
                          char *err, size_t errlen) {
   const auto_state *a = state;
-  const strat_strategy *kept = a->pipe ? &strat_pipeline : &strat_layerwise;
-  const bool both = a->pipe && a->lw;
-  strat_half h[2] = {{progress, ctx, 0}, {progress, ctx, 0.5}};
-  const strat_progress each = both && progress ? strat_half_progress : progress;
-  if (kept->simulate(a->pipe ? a->pipe : a->lw, in, out, each, both ? (void *)&h[0] : ctx, err, errlen) != 0)
+  /* the pipeline first if it is in, the layer-by-layer run second if both are */
+  const strat_strategy *first = a->pipe ? &strat_pipeline : &strat_layerwise;
+  bool second;
+  if (strat_simulate_faster(first->simulate, a->pipe ? a->pipe : a->lw, strat_layerwise.simulate,
+                            a->pipe ? a->lw : NULL, in, out, progress, ctx, &second, err, errlen) != 0)
     return -1;
-  if (both) { /* the layer-by-layer run too, and the faster kept */
-    strat_result other = {0};
-    if (strat_layerwise.simulate(a->lw, in, &other, each, progress ? (void *)&h[1] : ctx, err, errlen) != 0) {
-      strat_result_free(&other);
-      return -1;
-    }
-    if (strat_keep_faster(out, &other)) kept = &strat_layerwise;
-  }
+  const strat_strategy *kept = second ? &strat_layerwise : first;
   snprintf(out->tot.strategy, sizeof out->tot.strategy, "%s", kept->name);
   out->tot.pipeline_cycles_model = a->pipeline;
   out->tot.layerwise_cycles_model = a->layerwise;

@@ -110,7 +110,7 @@ typedef struct {
 
 typedef struct {
   uint32_t replicas;         /* r copies */
-  uint32_t ax, ay;           /* their grid, across and down */
+  uint32_t down;             /* of them down the mesh (r / down across) */
   krn_kernel kernel;         /* the weight GEMMs' (kernels.kernel, or dense everywhere) */
   uint32_t rw, rh;           /* one copy's region */
   uint64_t resident;         /* weight bytes every PE keeps at most */
@@ -281,7 +281,7 @@ static int plan_replicas(const ws_input *in, uint32_t r, uint32_t down, krn_kern
     snprintf(err, errlen, "layerwise: %u x %u copies do not fit the %u x %u mesh", ax, ay, in->W, in->H);
     return 1;
   }
-  p->ax = ax, p->ay = ay;
+  p->down = ay;
   p->rw = in->W / ax;
   p->rh = in->H / ay;
   p->n = in->low.n;
@@ -383,8 +383,7 @@ static void plan_free(lw_plan *p) {
  * within sim.auto_margin of it (the mesh GEMM's model errs by up to 20 % on
  * a sparse GEMM's chain): both are simulated and the faster run kept. */
 typedef struct {
-  lw_plan plan[2];
-  bool found;
+  lw_plan plan[2]; /* ops NULL: none */
 } lw_state;
 
 /* The plan with r copies, `down` of them down the mesh, on kernel k
@@ -394,11 +393,10 @@ static int consider(const ws_input *in, uint32_t r, uint32_t down, krn_kernel k,
                     size_t whylen) {
   lw_plan cand;
   const int rc = plan_replicas(in, r, down, k, &cand, why, whylen);
-  if (rc == 0 && (!st->found || cand.cycles < st->plan[0].cycles)) {
+  if (rc == 0 && (!st->plan[0].ops || cand.cycles < st->plan[0].cycles)) {
     plan_free(&st->plan[1]);
     st->plan[1] = st->plan[0];
     st->plan[0] = cand;
-    st->found = true;
   } else if (rc == 0 && (!st->plan[1].ops || cand.cycles < st->plan[1].cycles)) {
     plan_free(&st->plan[1]);
     st->plan[1] = cand;
@@ -436,13 +434,13 @@ static int prepare(ws_input *in, void **state, char *err, size_t errlen) {
     for (uint32_t r = 1; r <= MAX_REPLICAS && r <= in->tokens && in->tokens % r == 0; r *= 2)
       if ((rc = consider(in, r, 0, kernels[c], st, why, sizeof why)) != 0) break;
   }
-  if (rc >= 0 && st->found) {
-    const uint32_t r = st->plan[0].replicas, tried = st->plan[0].ay;
+  if (rc >= 0 && st->plan[0].ops) {
+    const uint32_t r = st->plan[0].replicas, tried = st->plan[0].down;
     const krn_kernel k = st->plan[0].kernel;
     for (uint32_t down = 1; rc >= 0 && down <= r; down *= 2)
       if (down != tried) rc = consider(in, r, down, k, st, why, sizeof why);
   }
-  if (rc < 0 || !st->found) {
+  if (rc < 0 || !st->plan[0].ops) {
     snprintf(err, errlen, "%s", why);
     release(st);
     return -1;
@@ -525,9 +523,10 @@ static int run_op(const ws_input *in, const lw_plan *p, uint32_t i, uint64_t at,
   return 0;
 }
 
-/* Simulate plan p into out. */
-static int simulate_plan(const lw_plan *p, const ws_input *in, strat_result *out, strat_progress progress, void *ctx,
+/* Simulate plan `plan` (an lw_plan) into out. */
+static int simulate_plan(void *plan, const ws_input *in, strat_result *out, strat_progress progress, void *ctx,
                          char *err, size_t errlen) {
+  const lw_plan *p = plan;
   const double t0 = ws_report_wall_s();
   const uint64_t P = (uint64_t)in->W * in->H;
   if (strat_result_alloc(out, p->n, in->W, in->H, err, errlen) != 0) return -1;
@@ -567,19 +566,10 @@ static int simulate_plan(const lw_plan *p, const ws_input *in, strat_result *out
 
 static int layerwise_simulate(void *state, const ws_input *in, strat_result *out, strat_progress progress, void *ctx,
                               char *err, size_t errlen) {
-  const lw_state *st = state;
-  const bool both = st->plan[1].ops != NULL;
-  strat_half h[2] = {{progress, ctx, 0}, {progress, ctx, 0.5}};
-  const strat_progress each = both && progress ? strat_half_progress : progress;
-  if (simulate_plan(&st->plan[0], in, out, each, both && progress ? (void *)&h[0] : ctx, err, errlen) != 0) return -1;
-  if (!both) return 0;
-  strat_result other = {0};
-  if (simulate_plan(&st->plan[1], in, &other, each, progress ? (void *)&h[1] : ctx, err, errlen) != 0) {
-    strat_result_free(&other);
-    return -1;
-  }
-  strat_keep_faster(out, &other);
-  return 0;
+  lw_state *st = state;
+  bool second;
+  return strat_simulate_faster(simulate_plan, &st->plan[0], simulate_plan, st->plan[1].ops ? &st->plan[1] : NULL, in,
+                               out, progress, ctx, &second, err, errlen);
 }
 
 const strat_strategy strat_layerwise = {"layerwise", prepare, layerwise_simulate, release};

@@ -91,14 +91,33 @@ int strat_result_common(strat_result *r, const ws_input *in, char *err, size_t e
   return 0;
 }
 
-void strat_half_progress(void *ctx, double done) {
-  const strat_half *h = ctx;
+/* With two simulations, each reports its share as half of the whole. */
+typedef struct {
+  strat_progress progress;
+  void *ctx;
+  double base;
+} half;
+
+static void half_progress(void *ctx, double done) {
+  const half *h = ctx;
   h->progress(h->ctx, h->base + done / 2);
 }
 
-bool strat_keep_faster(strat_result *out, strat_result *other) {
-  const bool faster = other->tot.cycles < out->tot.cycles;
-  strat_result_free(faster ? out : other);
-  if (faster) *out = *other;
-  return faster;
+int strat_simulate_faster(strat_simulate_fn fa, void *a, strat_simulate_fn fb, void *b, const ws_input *in,
+                          strat_result *out, strat_progress progress, void *ctx, bool *kept_b, char *err,
+                          size_t errlen) {
+  *kept_b = false;
+  half h[2] = {{progress, ctx, 0}, {progress, ctx, 0.5}};
+  const bool split = b && progress;
+  if (fa(a, in, out, split ? half_progress : progress, split ? (void *)&h[0] : ctx, err, errlen) != 0) return -1;
+  if (!b) return 0;
+  strat_result other = {0};
+  if (fb(b, in, &other, split ? half_progress : progress, split ? (void *)&h[1] : ctx, err, errlen) != 0) {
+    strat_result_free(&other);
+    return -1;
+  }
+  *kept_b = other.tot.cycles < out->tot.cycles;
+  strat_result_free(*kept_b ? out : &other);
+  if (*kept_b) *out = other;
+  return 0;
 }

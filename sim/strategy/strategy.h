@@ -116,20 +116,18 @@ typedef struct {
 /* Called now and then while simulating with the share done (0 to 1). */
 typedef void (*strat_progress)(void *ctx, double done);
 
-/* Where two simulations run one after the other (auto's candidates, the
- * layer-by-layer strategy's two plans), each reports its share as half of
- * the whole: pass strat_half_progress with a strat_half whose base is 0 for
- * the first and 0.5 for the second. */
-typedef struct {
-  strat_progress progress;
-  void *ctx;
-  double base;
-} strat_half;
-void strat_half_progress(void *ctx, double done);
+/* A simulation of one candidate: a strategy's simulate, or a part of one. */
+typedef int (*strat_simulate_fn)(void *state, const ws_input *in, strat_result *out, strat_progress progress,
+                                 void *ctx, char *err, size_t errlen);
 
-/* Of two simulated results, the one of fewer cycles into *out (out's on a
- * tie), the other freed: true if that was `other`. */
-bool strat_keep_faster(strat_result *out, strat_result *other);
+/* Simulate candidate a, then b (b's state NULL: a alone), each reporting
+ * its share as half of the whole, and keep in out the run of fewer cycles
+ * (a's on a tie), the other freed. 0 (*kept_b: whether b's was kept), or -1
+ * with the reason. Auto's two strategies, the layer-by-layer strategy's two
+ * plans. */
+int strat_simulate_faster(strat_simulate_fn fa, void *a, strat_simulate_fn fb, void *b, const ws_input *in,
+                          strat_result *out, strat_progress progress, void *ctx, bool *kept_b, char *err,
+                          size_t errlen);
 
 typedef struct {
   const char *name; /* as sim.strategy spells it */
