@@ -10,7 +10,8 @@
 
 struct mdl_graph {
   mdl_gpt model;
-  int64_t seq_len; /* tokens */
+  int64_t seq_len; /* new tokens */
+  int64_t keys;    /* the keys the last of them attends to */
   size_t count;    /* ops */
   mdl_op *ops;     /* owned; count entries in topological order */
 };
@@ -108,10 +109,19 @@ static bool counts_fit(const mdl_graph *g) {
 }
 
 mdl_graph *mdl_graph_build(const mdl_gpt *m, int64_t seq_len, char *err, size_t errlen) {
+  return mdl_graph_build_step(m, seq_len, seq_len, err, errlen);
+}
+
+mdl_graph *mdl_graph_build_step(const mdl_gpt *m, int64_t tokens, int64_t keys, char *err, size_t errlen) {
   if (mdl_gpt_check(m, err, errlen) != 0) return NULL;
-  if (seq_len < 1 || seq_len > m->context) {
+  if (keys < 1 || keys > m->context) {
     snprintf(err, errlen, "sequence length %lld outside [1, %lld] (the context of model %s)",
-             (long long)seq_len, (long long)m->context, m->name);
+             (long long)keys, (long long)m->context, m->name);
+    return NULL;
+  }
+  if (tokens < 1 || tokens > keys) {
+    snprintf(err, errlen, "%lld new tokens outside [1, %lld] (the keys they attend to)", (long long)tokens,
+             (long long)keys);
     return NULL;
   }
   mdl_graph *g = calloc(1, sizeof *g);
@@ -123,9 +133,10 @@ mdl_graph *mdl_graph_build(const mdl_gpt *m, int64_t seq_len, char *err, size_t 
     return NULL;
   }
   g->model = *m;
-  g->seq_len = seq_len;
+  g->seq_len = tokens;
+  g->keys = keys;
 
-  const int64_t s = seq_len, d = m->d_model, h = m->heads, dh = m->d_head, f = m->d_ff;
+  const int64_t s = tokens, kv = keys, d = m->d_model, h = m->heads, dh = m->d_head, f = m->d_ff;
   builder b = {g, -1};
   /* Embedding lookup, counted by Chinchilla as a [S x V] x [V x d] product. */
   int emb = add(&b, MDL_OP_EMBED, "embed", 1, s, m->vocab, d, MDL_NO_INPUT, MDL_NO_INPUT);
@@ -141,9 +152,9 @@ mdl_graph *mdl_graph_build(const mdl_gpt *m, int64_t seq_len, char *err, size_t 
     int q = add_linear(&b, MDL_OP_Q, "q", s, d, d, ln1, true);
     int k = add_linear(&b, MDL_OP_K, "k", s, d, d, ln1, true);
     int v = add_linear(&b, MDL_OP_V, "v", s, d, d, ln1, true);
-    int sc = add(&b, MDL_OP_SCORES, "scores", h, s, dh, s, q, k);
-    int sm = add(&b, MDL_OP_SOFTMAX, "softmax", h, s, 0, s, sc, MDL_NO_INPUT);
-    int sv = add(&b, MDL_OP_SCORES_V, "scores_v", h, s, s, dh, sm, v);
+    int sc = add(&b, MDL_OP_SCORES, "scores", h, s, dh, kv, q, k);
+    int sm = add(&b, MDL_OP_SOFTMAX, "softmax", h, s, 0, kv, sc, MDL_NO_INPUT);
+    int sv = add(&b, MDL_OP_SCORES_V, "scores_v", h, s, kv, dh, sm, v);
     int out = add_linear(&b, MDL_OP_ATTN_OUT, "attn_out", s, d, d, sv, true);
     int res1 = add(&b, MDL_OP_RESIDUAL, "res1", 1, s, 0, d, stream, out);
     int ln2 = add_layernorm(&b, "ln2", s, d, res1);
@@ -161,7 +172,7 @@ mdl_graph *mdl_graph_build(const mdl_gpt *m, int64_t seq_len, char *err, size_t 
   if (!counts_fit(g)) {
     snprintf(err, errlen,
              "model %s at %lld tokens is too large: its FLOP or byte counts overflow 64 bits",
-             m->name, (long long)seq_len);
+             m->name, (long long)keys);
     mdl_graph_destroy(g);
     return NULL;
   }
@@ -184,3 +195,4 @@ int mdl_graph_find(const mdl_graph *g, const char *name) {
 
 const mdl_gpt *mdl_graph_model(const mdl_graph *g) { return &g->model; }
 int64_t mdl_graph_seq_len(const mdl_graph *g) { return g->seq_len; }
+int64_t mdl_graph_keys(const mdl_graph *g) { return g->keys; }

@@ -60,6 +60,14 @@ typedef struct mdl_graph mdl_graph;
  * Returns a graph the caller frees with mdl_graph_destroy, or NULL with a
  * one-line reason in err (bad dimensions, counts that would overflow). */
 mdl_graph *mdl_graph_build(const mdl_gpt *m, int64_t seq_len, char *err, size_t errlen);
+/* The graph of one step that processes `tokens` new tokens of a sequence
+ * whose last attends to `keys` keys (1 <= tokens <= keys <= context): the
+ * GEMMs and element-wise ops over the new tokens, the scores and their
+ * softmax and product with V over tokens x keys (the whole matrix, as a
+ * prefill counts it). A prefill is tokens = keys = seq_len; a decode step
+ * tokens = 1 and keys its context (the prompt, the tokens made so far and
+ * itself). */
+mdl_graph *mdl_graph_build_step(const mdl_gpt *m, int64_t tokens, int64_t keys, char *err, size_t errlen);
 void mdl_graph_destroy(mdl_graph *g);
 
 size_t mdl_graph_op_count(const mdl_graph *g);
@@ -67,7 +75,8 @@ const mdl_op *mdl_graph_op(const mdl_graph *g, size_t i);
 const mdl_gpt *mdl_graph_model(const mdl_graph *g);
 /* Index of the op named `name` ("L3.q"), or -1 if none. */
 int mdl_graph_find(const mdl_graph *g, const char *name);
-int64_t mdl_graph_seq_len(const mdl_graph *g);
+int64_t mdl_graph_seq_len(const mdl_graph *g); /* the new tokens */
+int64_t mdl_graph_keys(const mdl_graph *g);
 
 /* Short lower-case name of an op kind ("ffn_up"), and the kind for a name
  * (-1 if none). These names are the ones used in YAML and in outputs. */

@@ -36,7 +36,9 @@ extern "C" {
 #define WS_CONFIG_DEPTH_MAX 32
 #define WS_TOKENS_MAX (1 << 24) /* workload.batch x workload.seq_len: the tokens of one run */
 
-typedef enum { WS_PHASE_PREFILL } ws_phase;
+/* prefill: seq_len new tokens a sequence; decode: new_tokens steps of one token a sequence after a prompt of
+   seq_len in the KV cache; generate: the prefill, then decode steps until new_tokens are made */
+typedef enum { WS_PHASE_PREFILL, WS_PHASE_DECODE, WS_PHASE_GENERATE } ws_phase;
 typedef enum { WS_FORMAT_TABLE, WS_FORMAT_CSV, WS_FORMAT_JSON } ws_format;
 typedef enum { WS_FIDELITY_TRAIN, WS_FIDELITY_WAVELET } ws_fidelity;
 typedef enum { WS_ACC_FP32, WS_ACC_FP16 } ws_accumulate;
@@ -75,7 +77,8 @@ typedef struct {
   } kernels;
   struct {
     ws_phase phase;
-    int64_t seq_len;    /* tokens per sequence */
+    int64_t seq_len;    /* tokens per sequence (decode, generate: the prompt's) */
+    int64_t new_tokens; /* decode, generate: tokens made per sequence */
     int64_t batch;      /* sequences prefilled together */
     int64_t micro_batch; /* tokens per micro-batch; divides seq_len; 0: auto (the placer chooses, place.h) */
     double sparsity; /* fraction of zero weights in every sparsifiable matrix, [0, 1) */

@@ -155,6 +155,26 @@ static int finish(ws_config *cfg, char *err, size_t errlen) {
              (long long)(cfg->workload.batch * cfg->workload.seq_len), (long long)WS_TOKENS_MAX);
     return -1;
   }
+  if (cfg->workload.phase != WS_PHASE_PREFILL && cfg->workload.seq_len + cfg->workload.new_tokens > cfg->model.context) {
+    snprintf(err, errlen,
+             "%s: workload.new_tokens: a prompt of workload.seq_len = %lld tokens and %lld new ones exceed the context "
+             "of model %s (%lld tokens)",
+             origin(cfg, "workload.new_tokens"), (long long)cfg->workload.seq_len, (long long)cfg->workload.new_tokens,
+             cfg->model.name, (long long)cfg->model.context);
+    return -1;
+  }
+  if (cfg->workload.phase != WS_PHASE_PREFILL && cfg->sim.strategy == WS_STRATEGY_PIPELINE) {
+    snprintf(err, errlen,
+             "%s: workload.phase: decode and generate run on sim.strategy layerwise, auto (which then runs it) or "
+             "bound; the pipelined decode is not built yet",
+             origin(cfg, "workload.phase"));
+    return -1;
+  }
+  if (cfg->workload.phase != WS_PHASE_PREFILL && cfg->sim.functional) {
+    snprintf(err, errlen, "%s: sim.functional: true needs workload.phase: prefill (only the pipeline carries values)",
+             origin(cfg, "sim.functional"));
+    return -1;
+  }
   if (cfg->workload.seq_len > cfg->model.context) {
     snprintf(err, errlen, "%s: workload.seq_len: %lld tokens exceed the context of model %s (%lld tokens)",
              origin(cfg, "workload.seq_len"), (long long)cfg->workload.seq_len, cfg->model.name,

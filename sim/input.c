@@ -45,15 +45,26 @@ int ws_input_create(ws_input *in, const ws_config *cfg, char *err, size_t errlen
   /* prefill: every token of each sequence is new and attends to the ones
      before it in its sequence */
   in->batch = (uint32_t)cfg->workload.batch;
-  in->keys = (uint32_t)cfg->workload.seq_len;
+  in->keys = in->keys_first = (uint32_t)cfg->workload.seq_len;
   in->tokens = in->batch * in->keys;
+  in->steps = 1;
+  if (in->phase == WS_PHASE_GENERATE) {
+    snprintf(err, errlen, "workload.phase: generate is a prefill and then a decode, each its own input (sim/run.h)");
+    return -1;
+  }
+  if (in->phase == WS_PHASE_DECODE) { /* a token a sequence a step, after the prompt in the KV cache */
+    in->steps = (uint32_t)cfg->workload.new_tokens;
+    in->keys_first = in->keys + 1;
+    in->keys += in->steps;
+    in->tokens = in->batch;
+  }
   in->micro_batch = (uint32_t)cfg->workload.micro_batch;
   in->micro_batches = in->micro_batch ? in->tokens / in->micro_batch : 0; /* auto: the placer's choice */
   in->W = in->fc.width;
   in->H = in->fc.height;
   in->clock = (uint64_t)cfg->fabric.clock;
   ws_config_sparsity(cfg, &in->sp);
-  if (!(in->g = mdl_graph_build(&cfg->model, cfg->workload.seq_len, err, errlen))) return -1;
+  if (!(in->g = mdl_graph_build_step(&cfg->model, in->tokens / in->batch, in->keys, err, errlen))) return -1;
   if (krn_lower(in->g, &in->low, err, errlen) != 0) return -1;
   for (uint32_t i = 0; i < in->low.n; i++) in->low.stages[i].sequences = in->batch; /* attention keeps each one's keys */
   return 0;

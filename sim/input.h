@@ -10,9 +10,13 @@
  *
  * Token counts: `tokens` is the number of new tokens a run processes,
  * `keys` the number of keys (positions) the last of them attends to, and
- * `batch` the sequences they belong to. In a prefill (the only phase until
- * decode lands) keys is workload.seq_len and tokens batch x keys; they are
- * separate fields so that a phase where they differ has a place.
+ * `batch` the sequences they belong to. In a prefill keys is
+ * workload.seq_len and tokens batch x keys, in one step. A decode runs
+ * `steps` (workload.new_tokens) steps of one new token a sequence (tokens =
+ * batch): step s (0-based) attends to keys_first + s keys, from the prompt's
+ * workload.seq_len + 1 to keys = seq_len + new_tokens; its graph is the last
+ * step's (mdl_graph_build_step: one token, keys keys). A generate is run as
+ * a prefill and then a decode (sim/run.h); its input is never made.
  *
  * Also here: the one helper that creates, runs and destroys an engine, a
  * fabric and a pipeline program on it (ws_program), which the placer's route
@@ -46,6 +50,8 @@ typedef struct {
   uint32_t tokens;       /* new tokens the run processes, all sequences */
   uint32_t keys;         /* keys the last token of a sequence attends to (prefill: its tokens) */
   uint32_t batch;        /* sequences (workload.batch), tokens / batch each */
+  uint32_t steps;        /* steps of `tokens` new tokens: a prefill 1, a decode workload.new_tokens */
+  uint32_t keys_first;   /* keys the first step attends to (prefill: keys) */
   uint32_t micro_batch;  /* tokens per micro-batch; 0 (auto) until the placer chose (ws_place_choose) */
   uint32_t micro_batches; /* tokens / micro_batch */
   uint32_t W, H;         /* the mesh, PEs */

@@ -8,7 +8,7 @@
 
 #include "units.h"
 
-static const char *const phase_names[] = {"prefill", NULL};
+static const char *const phase_names[] = {"prefill", "decode", "generate", NULL}; /* ws_phase */
 static const char *const format_names[] = {"table", "csv", "json", NULL};
 static const char *const fidelity_names[] = {"train", "wavelet", NULL};
 static const char *const kernel_names[] = {"auto", "sparse", "dense", NULL}; /* krn_kernel order */
@@ -54,6 +54,7 @@ static const ws_key keys[] = {
     {"kernels.sram_reserve", WS_K_BYTES, AT(kernels.sram_reserve), 0, 1LL << 30, 0, 0, NULL, 0},
     E("workload.phase", workload.phase, phase_names),
     I("workload.seq_len", workload.seq_len, 1, DIM_MAX),
+    I("workload.new_tokens", workload.new_tokens, 1, DIM_MAX),
     {"workload.micro_batch", WS_K_INT, AT(workload.micro_batch), 1, DIM_MAX, 0, 0, NULL, WS_F_AUTO},
     I("workload.batch", workload.batch, 1, 4096),
     {"workload.sparsity", WS_K_FRACTION, AT(workload.sparsity), 0, 0, 0, 0, NULL, 0},
