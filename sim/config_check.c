@@ -143,7 +143,8 @@ static int finish(ws_config *cfg, char *err, size_t errlen) {
   const char *mesh_at = cfg->origin[ws_schema_find("fabric.width")].where[0] ? origin(cfg, "fabric.width")
                                                                                 : origin(cfg, "fabric.height");
   if (ws_bounds_mesh(cfg, mesh_at, err, errlen) != 0) return -1;
-  if (cfg->workload.micro_batch > 0 && cfg->workload.seq_len % cfg->workload.micro_batch != 0) {
+  if (cfg->workload.phase == WS_PHASE_PREFILL && cfg->workload.micro_batch > 0 &&
+      cfg->workload.seq_len % cfg->workload.micro_batch != 0) { /* only a prefill's pipeline has micro-batches */
     snprintf(err, errlen, "%s: workload.micro_batch: %lld tokens do not divide workload.seq_len = %lld",
              origin(cfg, "workload.micro_batch"), (long long)cfg->workload.micro_batch,
              (long long)cfg->workload.seq_len);

@@ -58,7 +58,8 @@ int ws_input_create(ws_input *in, const ws_config *cfg, char *err, size_t errlen
     in->keys += in->steps;
     in->tokens = in->batch;
   }
-  in->micro_batch = (uint32_t)cfg->workload.micro_batch;
+  /* a decode: a step's tokens (only the pipeline has micro-batches) */
+  in->micro_batch = in->phase == WS_PHASE_DECODE ? in->tokens : (uint32_t)cfg->workload.micro_batch;
   in->micro_batches = in->micro_batch ? in->tokens / in->micro_batch : 0; /* auto: the placer's choice */
   in->W = in->fc.width;
   in->H = in->fc.height;
@@ -100,17 +101,26 @@ const char *ws_input_stage_kind(const ws_input *in, uint32_t i) {
   return ko->named_by_op ? mdl_op_kind_name(mdl_graph_op(in->g, in->low.first_op[i])->kind) : ko->name;
 }
 
-int ws_input_account(const ws_input *in, mdl_cost *total) {
+int ws_input_account(const ws_input *in, uint32_t keys, mdl_cost *total, char *err, size_t errlen) {
   const size_t nops = mdl_graph_op_count(in->g);
+  mdl_graph *g = keys == in->keys ? NULL
+                                  : mdl_graph_build_step(mdl_graph_model(in->g), mdl_graph_seq_len(in->g), keys, err,
+                                                         errlen);
+  if (keys != in->keys && !g) return -1;
   int64_t *nnz = malloc(nops * sizeof *nnz);
-  if (!nnz) return -1;
+  if (!nnz) {
+    mdl_graph_destroy(g);
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
   for (size_t i = 0; i < nops; i++) {
     const mdl_op *op = mdl_graph_op(in->g, i);
     const wl_mask *m = in->w ? wl_weights_mask(in->w, i) : NULL;
     nnz[i] = m ? (int64_t)wl_mask_nnz(m) : op->weight_rows * op->weight_cols;
   }
-  mdl_account(in->g, nnz, NULL, total);
+  mdl_account(g ? g : in->g, nnz, NULL, total);
   free(nnz);
+  mdl_graph_destroy(g);
   return 0;
 }
 

@@ -87,8 +87,9 @@ const char *ws_input_stage_kind(const ws_input *in, uint32_t i);
 
 /* FLOPs, parameters and bytes of the model (models/account.h), each sparse
  * weight at its mask's nonzeros (masks built): the flops report's
- * accounting. 0, or -1 out of memory. */
-int ws_input_account(const ws_input *in, mdl_cost *total);
+ * accounting, of a step whose last token attends to `keys` keys (in->keys:
+ * the input's graph; else one built for it). 0, or -1 with the reason. */
+int ws_input_account(const ws_input *in, uint32_t keys, mdl_cost *total, char *err, size_t errlen);
 
 /* An engine, a fabric and a pipeline program of stages on it. */
 typedef struct {

@@ -93,7 +93,10 @@ int ws_place_finish(ws_placement *p, char *err, size_t errlen) {
   return 0;
 }
 
-int ws_placement_account(const ws_placement *p, mdl_cost *total) { return ws_input_account(p->in, total); }
+int ws_placement_account(const ws_placement *p, mdl_cost *total) {
+  char err[256];
+  return ws_input_account(p->in, p->in->keys, total, err, sizeof err);
+}
 
 /* The derived and nullable columns (row: a ws_placed, or the totals; ctx: the placement). */
 static bool is_gemm(const void *row) { return krn_kind_of(((const ws_placed *)row)->stage.kind)->picks_kernel; }

@@ -11,6 +11,7 @@
 #include "report.h"
 
 struct ws_run {
+  ws_config *cfg;              /* a generate's decode: its configuration (owned: the input borrows it) */
   ws_input in;                 /* the resolved input (owned) */
   const strat_strategy *strat; /* sim.strategy's */
   void *state;                 /* the strategy's, for the run's life (op names point into it) */
@@ -26,7 +27,67 @@ int ws_run_check(const ws_config *cfg, uint64_t copies, char *err, size_t errlen
   return ws_place_check(cfg, WS_WORK_RUN, copies, err, errlen);
 }
 
+/* A generate: the prefill, then new_tokens - 1 decode steps (the prefill's
+ * last position yields the first new token). The run is the decode's (its
+ * op rows a decode step's), its totals the two added, time to first token
+ * the prefill's; with one new token, the prefill alone. */
+static ws_run *generate(const ws_config *cfg, ws_run_progress progress, void *ctx, char *err, size_t errlen) {
+  ws_config *pre = malloc(sizeof *pre), *dec = malloc(sizeof *dec);
+  ws_run *p = NULL, *d = NULL;
+  if (!pre || !dec) {
+    snprintf(err, errlen, "out of memory");
+    free(pre), free(dec);
+    return NULL;
+  }
+  *pre = *cfg, *dec = *cfg;
+  pre->workload.phase = WS_PHASE_PREFILL;
+  dec->workload.phase = WS_PHASE_DECODE;
+  dec->workload.new_tokens = cfg->workload.new_tokens - 1;
+  p = ws_run_simulate(pre, progress, ctx, err, errlen);
+  if (p && dec->workload.new_tokens > 0 && !(d = ws_run_simulate(dec, progress, ctx, err, errlen))) {
+    ws_run_destroy(p);
+    p = NULL;
+  }
+  if (!p) {
+    free(pre), free(dec);
+    return NULL;
+  }
+  if (!d) { /* one new token: the prefill's */
+    p->cfg = pre;
+    free(dec);
+    return p;
+  }
+  d->cfg = dec;
+  strat_totals *t = &d->res.tot;
+  const strat_totals *f = &p->res.tot;
+  const double clock = (double)cfg->fabric.clock;
+  t->ttft_s = f->seconds;
+  t->cycles += f->cycles;
+  t->seconds = (double)t->cycles / clock;
+  t->fill_cycles = f->cycles;
+  t->steps += 1;
+  t->tokens_per_s = (double)t->batch * t->steps / t->seconds;
+  t->tokens_per_s_per_seq = (double)t->steps / t->seconds;
+  t->flops_dense += f->flops_dense;
+  t->flops_executed += f->flops_executed;
+  t->flops_saved = t->flops_dense - t->flops_executed;
+  t->flops_reduction = t->flops_dense / t->flops_executed;
+  strat_set_macs(t, t->macs + f->macs);
+  t->bound_cycles_wafer += f->bound_cycles_wafer;
+  t->bound_fraction = (double)t->bound_cycles_wafer / (double)t->cycles;
+  t->events += f->events;
+  t->wavelets_sent += f->wavelets_sent;
+  t->link_wavelets += f->link_wavelets;
+  t->wall_s += f->wall_s;
+  t->sim_wall_s += f->sim_wall_s;
+  t->sram_max = t->sram_max > f->sram_max ? t->sram_max : f->sram_max;
+  ws_run_destroy(p);
+  free(pre);
+  return d;
+}
+
 ws_run *ws_run_simulate(const ws_config *cfg, ws_run_progress progress, void *ctx, char *err, size_t errlen) {
+  if (cfg->workload.phase == WS_PHASE_GENERATE) return generate(cfg, progress, ctx, err, errlen);
   if (ws_run_check(cfg, 1, err, errlen) != 0) return NULL;
   const double t0 = ws_report_wall_s();
   ws_run *r = calloc(1, sizeof *r);
@@ -56,6 +117,7 @@ void ws_run_destroy(ws_run *r) {
   strat_result_free(&r->res);
   if (r->strat && r->strat->release) r->strat->release(r->state);
   ws_input_destroy(&r->in);
+  free(r->cfg);
   free(r);
 }
 
@@ -129,6 +191,12 @@ static const ws_column totals_columns[] = {
     WS_COLUMN(strat_totals, replicas, "replicas", "copies"),
     WS_COLUMN(strat_totals, pipeline_cycles_model, "pipeline_cycles_model", "cycles"),
     WS_COLUMN(strat_totals, layerwise_cycles_model, "layerwise_cycles_model", "cycles"),
+    WS_COLUMN(strat_totals, steps, "steps", "steps"),
+    WS_COLUMN(strat_totals, step_cycles_max, "step_cycles_max", "cycles"),
+    WS_COLUMN(strat_totals, ttft_s, "ttft_s", "s"),
+    WS_COLUMN(strat_totals, tpot_s, "tpot_s", "s"),
+    WS_COLUMN(strat_totals, tpot_max_s, "tpot_max_s", "s"),
+    WS_COLUMN(strat_totals, tokens_per_s_per_seq, "tokens_per_s_per_seq", "tokens/s"),
 };
 
 /* An op row's columns, in output order (strategy.h and run.h define each field). */

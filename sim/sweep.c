@@ -473,6 +473,12 @@ static const ws_column point_columns[] = {
     WS_COLUMN(point, tot.replicas, "replicas", "copies"),
     WS_COLUMN(point, tot.pipeline_cycles_model, "pipeline_cycles_model", "cycles"),
     WS_COLUMN(point, tot.layerwise_cycles_model, "layerwise_cycles_model", "cycles"),
+    WS_COLUMN(point, tot.steps, "steps", "steps"),
+    WS_COLUMN(point, tot.step_cycles_max, "step_cycles_max", "cycles"),
+    WS_COLUMN(point, tot.ttft_s, "ttft_s", "s"),
+    WS_COLUMN(point, tot.tpot_s, "tpot_s", "s"),
+    WS_COLUMN(point, tot.tpot_max_s, "tpot_max_s", "s"),
+    WS_COLUMN(point, tot.tokens_per_s_per_seq, "tokens_per_s_per_seq", "tokens/s"),
 };
 #define NPOINT_COLUMNS (sizeof point_columns / sizeof point_columns[0])
 

@@ -204,17 +204,18 @@ TEST(Check, EverySmallBaselinePassesUnchanged) {
   }
 }
 
-// A 1% faster clock moves seconds, tokens/s and FLOP/s by 1% and no cycle count.
+// A 1% faster clock moves seconds, tokens/s and FLOP/s by 1% (and so the time
+// to first token and a sequence's tokens/s) and no cycle count.
 TEST(Check, CatchesAOnePercentClockChangeWhereThePhysicsSays) {
   auto r = run_cli({"check", "--baseline", kTinyDense, "--set", "fabric.clock=1.111GHz"});
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.err.find("configurations differ (fabric.clock: 1.1 GHz vs 1.111 GHz)"), std::string::npos) << r.err;
   r = run_cli({"check", "--baseline", kTinyDense, "--set", "fabric.clock=1.111GHz", "--allow-config-change"});
   EXPECT_EQ(r.status, 1) << r.err;
-  for (const char *f : {"seconds", "tokens_per_s", "flops_per_s", "peak_flops_per_s"})
+  for (const char *f : {"seconds", "tokens_per_s", "flops_per_s", "peak_flops_per_s", "ttft_s", "tokens_per_s_per_seq"})
     EXPECT_NE(r.out.find(f), std::string::npos) << f << "\n" << r.out;
   EXPECT_NE(r.out.find("+1.0000%"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("4 of "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("6 of "), std::string::npos) << r.out;
   r = run_cli({"check", "--baseline", kTinyDense, "--set", "fabric.clock=1.111GHz", "--allow-config-change", "--only",
                "cycles,fill_cycles,steady_interval"});
   EXPECT_EQ(r.status, 0) << r.out;

@@ -215,9 +215,20 @@ TEST(Strategy, BadStrategiesPhasesAndMeshesAreInputErrors) {
   wstest::CliResult r = wstest::run_cli({"run", tiny, "--set", "sim.strategy=systolic"});
   EXPECT_EQ(r.status, 2);
   EXPECT_EQ(r.err, "wafersim: --set sim.strategy: expected one of: pipeline, bound, layerwise, auto, got 'systolic'\n");
-  r = wstest::run_cli({"run", tiny, "--set", "workload.phase=decode"});
+  r = wstest::run_cli({"run", tiny, "--set", "workload.phase=finetune"});
   EXPECT_EQ(r.status, 2);
-  EXPECT_EQ(r.err, "wafersim: --set workload.phase: expected one of: prefill, got 'decode'\n");
+  EXPECT_EQ(r.err, "wafersim: --set workload.phase: expected one of: prefill, decode, generate, got 'finetune'\n");
+  // tiny-dense pins the pipeline, which has no decode yet
+  r = wstest::run_cli({"run", tiny, "--set", "workload.phase=decode", "--set", "workload.seq_len=64"});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("workload.phase: decode and generate run on sim.strategy layerwise"), std::string::npos)
+      << r.err;
+  r = wstest::run_cli({"run", tiny, "--set", "workload.phase=generate", "--set", "sim.strategy=layerwise"});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("workload.new_tokens: a prompt of workload.seq_len = 128 tokens and 32 new ones exceed the "
+                       "context of model custom (128 tokens)"),
+            std::string::npos)
+      << r.err;
   r = wstest::run_cli({"run", tiny, "--set", "sim.strategy=bound", "--set", "sim.functional=true"});
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.err.find("sim.functional: true needs sim.strategy: pipeline"), std::string::npos) << r.err;

@@ -48,11 +48,23 @@ static krn_stage whole(const ws_input *in, uint32_t i) {
   return s;
 }
 
+/* The longest vector a GEMM's kernel can run: a sequence's tokens in a prefill, a step's (one a sequence) in a
+   decode. */
+static uint32_t vector(const ws_input *in) { return in->phase == WS_PHASE_DECODE ? in->tokens : in->keys; }
+
 /* Stage i's work in PE-cycles at the longest vector, a sequence's, for
- * every sequence. */
+ * every sequence; in a decode every step's: its tokens at once, and per
+ * sequence one query against the step's keys. */
 static uint64_t stage_work(const ws_input *in, uint32_t i) {
   const krn_stage s = whole(in, i);
-  return (uint64_t)in->batch * krn_estimate_busy(&in->m, &s, in->keys, in->keys);
+  if (in->phase != WS_PHASE_DECODE) return (uint64_t)in->batch * krn_estimate_busy(&in->m, &s, in->keys, in->keys);
+  if (!krn_kind_of(s.kind)->attends) return (uint64_t)in->steps * krn_estimate_busy(&in->m, &s, in->tokens, in->tokens);
+  const uint32_t heads = s.heads ? s.heads : 1, dh = s.n / heads;
+  uint64_t w = 0;
+  for (uint32_t k = in->keys_first; k <= in->keys; k++)
+    w += krn_attn_phase(&in->m, 1, heads, dh, k).cycles + krn_attn_phase(&in->m, 2, heads, dh, k).cycles +
+         krn_attn_norm_cost(&in->m, s.n, 1).cycles;
+  return (uint64_t)in->batch * w;
 }
 
 /* Bytes of stage i's weights, tables and gains in their smaller encoding. */
@@ -72,16 +84,24 @@ static uint64_t stage_weights(const ws_input *in, uint32_t i) {
   return bytes;
 }
 
-/* The SRAM check: 0, or -1 with the bytes needed and offered. */
+/* A decode's KV caches: every layer's keys and values (fp16) of every sequence at the last step's keys. */
+static uint64_t cache_bytes(const ws_input *in) {
+  const mdl_gpt *g = mdl_graph_model(in->g);
+  return in->phase == WS_PHASE_DECODE ? (uint64_t)g->layers * in->batch * in->keys * g->d_model * 2 * 2 : 0;
+}
+
+/* The SRAM check (a decode's caches beside the weights): 0, or -1 with the bytes needed and offered. */
 static int sram_check(const ws_input *in, uint64_t weights, char *err, size_t errlen) {
   const uint64_t per_pe = in->m.sram > in->m.sram_reserve ? in->m.sram - in->m.sram_reserve : 0;
   const uint64_t usable = (uint64_t)in->W * in->H * per_pe;
+  const uint64_t cache = cache_bytes(in);
+  weights += cache;
   if (weights <= usable) return 0;
   snprintf(err, errlen,
-           "bound: GPT-3 %s does not fit: its weights in their smaller encoding need %llu bytes, the %u x %u mesh "
+           "bound: GPT-3 %s does not fit: its weights in their smaller encoding%s need %llu bytes, the %u x %u mesh "
            "offers %llu (fabric.sram_per_pe - kernels.sram_reserve = %llu bytes a PE); sparsity, a larger mesh or "
            "more SRAM would",
-           mdl_graph_model(in->g)->name, (unsigned long long)weights, in->W, in->H, (unsigned long long)usable,
+           mdl_graph_model(in->g)->name, cache ? " and the decode's KV caches" : "", (unsigned long long)weights, in->W, in->H, (unsigned long long)usable,
            (unsigned long long)per_pe);
   return -1;
 }
@@ -127,7 +147,7 @@ static int bound_simulate(void *state, const ws_input *in, strat_result *out, st
     o->kernel = krn_kind_of(s.kind)->name;
     if (op->weight_rows > 0 && op->kind != MDL_OP_EMBED) { /* a weight GEMM: the kernel it is charged at */
       const uint64_t nnz = s.mask ? wl_mask_nnz(s.mask) : (uint64_t)s.k * s.n;
-      const bool sp = krn_gemm_pick(&in->m, s.k, s.n, nnz, in->keys) == KRN_SPARSE;
+      const bool sp = krn_gemm_pick(&in->m, s.k, s.n, nnz, vector(in)) == KRN_SPARSE;
       o->kernel = sp ? "sparse" : "dense";
       o->sparse_pes = sp ? o->pes : 0;
       o->nnz_max = nnz;
@@ -145,14 +165,14 @@ static int bound_simulate(void *state, const ws_input *in, strat_result *out, st
   }
   if (sram_check(in, weights, err, errlen) != 0) return -1;
   t->cycles = ceil_div(work, P);
-  t->fill_cycles = t->cycles; /* one micro-batch of every token: out at the end */
+  t->fill_cycles = t->step_cycles_max = ceil_div(t->cycles, in->steps); /* a prefill's one step; a decode's mean */
   for (uint64_t at = 0; at < P; at++) { /* the work and the weights spread evenly */
     out->busy[at] = work / P + (at < work % P);
     out->sram[at] = (uint32_t)(in->m.sram_reserve + weights / P + (at < weights % P));
   }
   t->stages = n;
   t->micro_batch = in->tokens;
-  t->micro_batches = 1;
+  t->micro_batches = t->steps = in->steps;
   t->pes_used = t->pes_mesh = P;
   t->kernel_mix = gemms ? (double)sparse / (double)gemms : 0;
   if (strat_result_common(out, in, err, errlen) != 0) return -1;

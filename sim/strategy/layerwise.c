@@ -72,6 +72,7 @@
 #include "kernels/estimate.h"
 #include "kernels/kind.h"
 #include "kernels/mesh_attention.h"
+#include "kernels/mesh_decode.h"
 #include "kernels/mesh_gemm.h"
 #include "sim/report.h"
 #include "strategy.h"
@@ -92,6 +93,8 @@ typedef struct {
   uint32_t rounds;          /* attention: turns its (head, sequence) units take at the regions */
   krn_mattn_spec aspec;     /* attention: one unit's */
   krn_mattn_model aplan;
+  krn_mdec_spec dspec;      /* decode attention (aspec unused): one unit's, at the last step's keys */
+  krn_mdec_model dplan;
   uint32_t w, h;            /* one copy's region, PEs */
   uint32_t tokens;          /* a copy's (at most) */
   krn_mgemm_spec spec;      /* GEMM */
@@ -113,7 +116,8 @@ typedef struct {
   uint32_t down;             /* of them down the mesh (r / down across) */
   krn_kernel kernel;         /* the weight GEMMs' (kernels.kernel, or dense everywhere) */
   uint32_t rw, rh;           /* one copy's region */
-  uint64_t resident;         /* weight bytes every PE keeps at most */
+  uint64_t resident;         /* weight bytes (and in a decode the KV caches) every PE keeps at most */
+  uint64_t cache;            /* of resident: a decode's KV caches, every layer's */
   uint64_t cycles;           /* modelled, the hand-offs included */
   uint32_t n;
   lw_op *ops;
@@ -230,6 +234,51 @@ static int place_attention(const ws_input *in, lw_op *o, uint64_t resident, char
   return 0;
 }
 
+/* Decode attention on the whole mesh (kernels/mesh_decode.h): each (head,
+ * sequence) unit's query against its cache on a region of a gx x gy grid of
+ * the mesh (at most a PE a key of the first step), the units taking turns
+ * (rounds) where they outnumber the regions, every region holding its
+ * rounds' caches of every layer at the last step's keys; the grid of fewest
+ * modelled cycles (rounds x a unit's at the last step) whose caches fit
+ * beside the weights. Its inputs (the query, the new key and value) reach
+ * the regions' centres, its outputs leave them. 0, or -1 with err. */
+static int place_decode_attention(const ws_input *in, lw_op *o, uint32_t layers, uint64_t resident, char *err,
+                                  size_t errlen) {
+  const uint32_t heads = o->st.heads ? o->st.heads : 1;
+  const uint64_t units = (uint64_t)heads * in->batch;
+  char why[256] = "no grid";
+  o->cycles = 0;
+  for (uint32_t gy = 1; gy <= units && gy <= in->H; gy++) {
+    const uint32_t gx = (uint32_t)min_u64(in->W, ceil_div(units, gy));
+    if (gy > 1 && ceil_div(units, gy) == ceil_div(units, gy - 1)) continue;
+    const uint32_t R = (uint32_t)min_u64(in->H / gy, in->keys_first);
+    const uint32_t C = (uint32_t)min_u64(in->W / gx, in->keys_first / R);
+    const uint64_t rounds = ceil_div(units, (uint64_t)gx * gy);
+    if (rounds * layers > UINT32_MAX) continue;
+    const krn_mdec_spec sp = {in->keys, in->keys, o->st.n / heads, R, C, (uint32_t)(rounds * layers), resident};
+    krn_mdec_model mo;
+    if (krn_mdec_plan(&in->m, &in->fc, &sp, &mo, why, sizeof why) != 0) continue;
+    if (o->cycles == 0 || rounds * mo.cycles < o->cycles) {
+      o->dspec = sp, o->dplan = mo, o->cycles = rounds * mo.cycles, o->rounds = (uint32_t)rounds;
+      o->steps = (uint32_t)rounds;
+      o->replicas = (uint32_t)min_u64(units, (uint64_t)gx * gy), o->w = C, o->h = R;
+    }
+  }
+  if (o->cycles == 0) {
+    snprintf(err, errlen,
+             "layerwise: the KV caches of %u layers (workload.seq_len + workload.new_tokens = %u keys, "
+             "workload.batch = %u sequences) fit no grid of the %u x %u mesh beside the %llu bytes of weights every PE "
+             "keeps (the last: %s); a shorter prompt, fewer new tokens or sequences, more sparsity, a larger mesh or "
+             "more SRAM would",
+             layers, in->keys, in->batch, in->W, in->H, (unsigned long long)resident, why);
+    return -1;
+  }
+  o->tokens = in->tokens;
+  o->in_slots = 2 * o->replicas; /* the centre takes the query, the new key's PE its key and value */
+  o->out_slots = o->replicas;
+  return 0;
+}
+
 /* o's stage (neither a weight GEMM nor attention) on the shape of fewest
  * modelled cycles:
  *   element-wise ops  w x h PEs holding a feature or more each (w a power of
@@ -313,6 +362,19 @@ static int plan_replicas(const ws_input *in, uint32_t r, uint32_t down, krn_kern
              r, r == 1 ? "y" : "ies", r == 1 ? "s" : "", (unsigned long long)p->resident, (unsigned long long)usable);
     return 1;
   }
+  /* a decode's attention: every layer's the same, placed once; its caches stay beside the weights */
+  lw_op dec = {0};
+  if (in->phase == WS_PHASE_DECODE) {
+    uint32_t layers = 0, first = p->n;
+    for (uint32_t i = 0; i < p->n; i++)
+      if (krn_kind_of(p->ops[i].st.kind)->attends) layers++, first = first < p->n ? first : i;
+    if (layers) {
+      dec.st = p->ops[first].st;
+      if (place_decode_attention(in, &dec, layers, p->resident, err, errlen) != 0) return 1;
+      p->cache = dec.dplan.cache_bytes;
+      p->resident += p->cache;
+    }
+  }
   for (uint32_t i = 0; i < p->n; i++) {
     lw_op *o = &p->ops[i];
     const krn_kind_ops *k = krn_kind_of(o->st.kind);
@@ -324,7 +386,11 @@ static int plan_replicas(const ws_input *in, uint32_t r, uint32_t down, krn_kern
       o->spec.chunk = o->plan.chunk; /* the run simulates what was planned, no search again */
       o->cycles = o->plan.cycles;
       o->steps = o->plan.steps;
-    } else if ((o->attn = k->attends)) {
+    } else if ((o->attn = k->attends) && in->phase == WS_PHASE_DECODE) {
+      const krn_stage st = o->st;
+      *o = dec;
+      o->st = st, o->attn = true;
+    } else if (o->attn) {
       if (place_attention(in, o, p->resident, err, errlen) != 0) return 1;
     } else {
       o->consumers = consumers(in, i);
@@ -453,17 +519,61 @@ static int prepare(ws_input *in, void **state, char *err, size_t errlen) {
 
 uint64_t strat_layerwise_estimate(const void *state) { return ((const lw_state *)state)->plan[0].cycles; }
 
-/* Attention's last simulation: every layer's is the same unit on the same
- * region, simulated once (the simulation is deterministic). */
+/* The simulations ops share (each is deterministic, so the same spec runs
+ * the same): attention's last (every layer's is the same unit on the same
+ * region), a decode's last, and the dense GEMMs' (no mask: every layer's Q,
+ * K, V and attn_out the same shape, its ffn_up and ffn_down theirs). */
+#define LW_DENSE_RUNS 8
 typedef struct {
+  krn_mgemm_spec spec;
+  krn_mgemm_result r;
+} lw_gemm_run;
+typedef struct {
+  lw_gemm_run dense[LW_DENSE_RUNS];
+  uint32_t ndense;
   bool have;
   krn_mattn_spec spec;
   krn_mattn_result r;
-} lw_attn_run;
+  krn_mdec_spec dspec; /* a decode's: the last run's, by its keys (dspec.keys 0: none yet) */
+  krn_mdec_result d;
+} lw_runs;
+
+/* A decode's attention at `keys` keys into last->d: simulated unless the last run was at the same keys. */
+static int decode_attention(const ws_input *in, const lw_op *o, uint32_t keys, lw_runs *last, strat_totals *t,
+                            char *err, size_t errlen) {
+  if (last->dspec.keys == keys) return 0;
+  krn_mdec_spec sp = o->dspec;
+  sp.keys = keys;
+  if (krn_mdec_run(&in->m, &in->fc, &sp, &last->d, err, errlen) != 0) return -1;
+  last->dspec = sp;
+  t->events += last->d.events;
+  t->sim_bytes = max_u64(t->sim_bytes, last->d.bytes);
+  return 0;
+}
+
+static bool same_gemm(const krn_mgemm_spec *a, const krn_mgemm_spec *b) {
+  return a->m == b->m && a->k == b->k && a->n == b->n && a->rows == b->rows && a->cols == b->cols &&
+         a->mask == b->mask && a->kernel == b->kernel && a->chunk == b->chunk && a->resident == b->resident;
+}
+
+/* GEMM s's run into g: a dense one's earlier run of the same spec, else simulated (its events counted). */
+static int gemm(const ws_input *in, const krn_mgemm_spec *s, lw_runs *last, krn_mgemm_result *g, strat_totals *t,
+                char *err, size_t errlen) {
+  for (uint32_t j = 0; !s->mask && j < last->ndense; j++)
+    if (same_gemm(&last->dense[j].spec, s)) {
+      *g = last->dense[j].r;
+      return 0;
+    }
+  if (krn_mgemm_run(&in->m, &in->fc, s, g, err, errlen) != 0) return -1;
+  t->events += g->events;
+  t->sim_bytes = max_u64(t->sim_bytes, g->bytes);
+  if (!s->mask && last->ndense < LW_DENSE_RUNS) last->dense[last->ndense++] = (lw_gemm_run){*s, *g};
+  return 0;
+}
 
 /* Op i's row: what ran (GEMM and attention: simulated); it starts when its hand-off, which starts at `at`, is
  * over. */
-static int run_op(const ws_input *in, const lw_plan *p, uint32_t i, uint64_t at, lw_attn_run *last,
+static int run_op(const ws_input *in, const lw_plan *p, uint32_t i, uint64_t at, lw_runs *last,
                   strat_result *out, char *err, size_t errlen) {
   const lw_op *o = &p->ops[i];
   strat_op *row = &out->ops[i];
@@ -478,7 +588,7 @@ static int run_op(const ws_input *in, const lw_plan *p, uint32_t i, uint64_t at,
   row->first = at + o->handoff;
   if (o->gemm) {
     krn_mgemm_result g;
-    if (krn_mgemm_run(&in->m, &in->fc, &o->spec, &g, err, errlen) != 0) return -1;
+    if (gemm(in, &o->spec, last, &g, t, err, errlen) != 0) return -1;
     const uint32_t sp = g.plan.sparse_pes, pes = o->w * o->h;
     row->kernel = sp == pes ? "sparse" : sp == 0 ? "dense" : "mixed";
     row->sparse_pes = o->replicas * sp;
@@ -490,10 +600,20 @@ static int run_op(const ws_input *in, const lw_plan *p, uint32_t i, uint64_t at,
     row->sram_max = g.plan.sram_max + o->spec.resident;
     row->weight_bytes = o->replicas * g.plan.weights;
     row->utilisation = (double)o->replicas * (double)g.busy_sum;
-    t->events += g.events;
     t->wavelets_sent += o->replicas * g.wavelets_sent;
     t->link_wavelets += o->replicas * g.link_wavelets;
-    t->sim_bytes = max_u64(t->sim_bytes, g.bytes);
+  } else if (o->attn && in->phase == WS_PHASE_DECODE) { /* the last step's */
+    if (decode_attention(in, o, in->keys, last, t, err, errlen) != 0) return -1;
+    const krn_mdec_result *a = &last->d;
+    const uint64_t units = (uint64_t)(o->st.heads ? o->st.heads : 1) * in->batch;
+    row->kernel = "mesh";
+    row->busy_max = o->rounds * a->busy_max;
+    row->macs = units * a->macs;
+    row->cycles = o->rounds * a->cycles;
+    row->sram_max = a->plan.sram_max + o->dspec.resident;
+    row->utilisation = (double)units * (double)a->busy_sum;
+    t->wavelets_sent += units * a->wavelets_sent;
+    t->link_wavelets += units * a->link_wavelets;
   } else if (o->attn) {
     const krn_mattn_spec *q = &last->spec, *n = &o->aspec;
     if (!last->have || q->seq != n->seq || q->dh != n->dh || q->rows != n->rows || q->cols != n->cols ||
@@ -523,6 +643,45 @@ static int run_op(const ws_input *in, const lw_plan *p, uint32_t i, uint64_t at,
   return 0;
 }
 
+/* A decode's steps, from the op rows of its last (out->ops): every op but
+ * attention takes the same cycles and hand-offs each step; attention is
+ * simulated at each step's keys (keys_first + s). Into out's totals the
+ * steps' sum (cycles), the first (fill_cycles), the mean after it and the
+ * longest; into *macs every step's multiply-accumulates. */
+static int decode_steps(const ws_input *in, const lw_plan *p, strat_result *out, lw_runs *last, uint64_t *macs,
+                        char *err, size_t errlen) {
+  strat_totals *t = &out->tot;
+  uint64_t base = t->cycles, base_macs = 0, nattn = 0;
+  const lw_op *a = NULL;
+  for (uint32_t i = 0; i < p->n; i++) {
+    if (p->ops[i].attn) {
+      base -= out->ops[i].cycles;
+      nattn++;
+      a = &p->ops[i];
+    } else {
+      base_macs += out->ops[i].macs;
+    }
+  }
+  const uint64_t units = a ? (uint64_t)(a->st.heads ? a->st.heads : 1) * in->batch : 0;
+  t->cycles = t->step_cycles_max = 0;
+  *macs = 0;
+  for (uint32_t s = 0; s < in->steps; s++) {
+    uint64_t step = base;
+    *macs += base_macs;
+    if (a) {
+      if (decode_attention(in, a, in->keys_first + s, last, t, err, errlen) != 0) return -1;
+      step += nattn * a->rounds * last->d.cycles;
+      *macs += nattn * units * last->d.macs;
+    }
+    if (s == 0) t->fill_cycles = step;
+    t->cycles += step;
+    t->step_cycles_max = max_u64(t->step_cycles_max, step);
+  }
+  t->micro_batches = t->steps = in->steps;
+  t->steady_interval = in->steps > 1 ? (t->cycles - t->fill_cycles) / (in->steps - 1) : 0;
+  return 0;
+}
+
 /* Simulate plan `plan` (an lw_plan) into out. */
 static int simulate_plan(void *plan, const ws_input *in, strat_result *out, strat_progress progress, void *ctx,
                          char *err, size_t errlen) {
@@ -532,7 +691,7 @@ static int simulate_plan(void *plan, const ws_input *in, strat_result *out, stra
   if (strat_result_alloc(out, p->n, in->W, in->H, err, errlen) != 0) return -1;
   strat_totals *t = &out->tot;
   uint64_t at = 0, work = 0, gemms = 0, sparse = 0;
-  lw_attn_run last = {0};
+  lw_runs last = {0};
   for (uint32_t i = 0; i < p->n; i++) {
     if (run_op(in, p, i, at, &last, out, err, errlen) != 0) return -1;
     const strat_op *o = &out->ops[i];
@@ -544,11 +703,12 @@ static int simulate_plan(void *plan, const ws_input *in, strat_result *out, stra
     }
     if (progress) progress(ctx, (double)(i + 1) / p->n);
   }
-  t->cycles = at;
-  t->fill_cycles = at; /* one micro-batch of every token: out at the end */
+  t->cycles = t->fill_cycles = t->step_cycles_max = at; /* one micro-batch of every token: out at the end */
   t->stages = p->n;
   t->micro_batch = in->tokens;
-  t->micro_batches = 1;
+  t->micro_batches = t->steps = 1;
+  uint64_t macs = 0;
+  if (in->phase == WS_PHASE_DECODE && decode_steps(in, p, out, &last, &macs, err, errlen) != 0) return -1;
   t->pes_used = t->pes_mesh = P;
   t->kernel_mix = gemms ? (double)sparse / (double)gemms : 0;
   t->layerwise_cycles_model = p->cycles;
@@ -558,6 +718,7 @@ static int simulate_plan(void *plan, const ws_input *in, strat_result *out, stra
     out->sram[pe] = (uint32_t)(in->m.sram_reserve + p->resident);
   }
   if (strat_result_common(out, in, err, errlen) != 0) return -1;
+  if (in->phase == WS_PHASE_DECODE) strat_set_macs(t, macs); /* every step's, not the op rows' (the last step's) */
   t->sram_mean = (double)(in->m.sram_reserve + p->resident);
   t->sim_wall_s = ws_report_wall_s() - t0;
   t->events_per_s = t->sim_wall_s > 0 ? (double)t->events / t->sim_wall_s : 0;

@@ -53,19 +53,35 @@ void strat_result_free(strat_result *r) {
   memset(r, 0, sizeof *r);
 }
 
+void strat_set_macs(strat_totals *t, uint64_t macs) {
+  /* what the simulated PEs executed, 2 FLOPs a multiply-accumulate: the
+     rate and the share of the peak come from it, not from the accounting */
+  t->macs = macs;
+  t->flops_simulated = 2.0 * (double)t->macs;
+  t->flops_per_s = t->flops_simulated / t->seconds;
+  t->peak_fraction = t->flops_per_s / t->peak_flops_per_s;
+}
+
 int strat_result_common(strat_result *r, const ws_input *in, char *err, size_t errlen) {
   strat_totals *t = &r->tot;
-  mdl_cost acc;
-  if (ws_input_account(in, &acc) != 0) {
-    snprintf(err, errlen, "out of memory");
+  /* the accounting's FLOPs of a sequence: a prefill's, or a decode's steps, linear in the keys (the scores and
+     their product with V), so their sum is the steps times the mean of the first and the last */
+  mdl_cost acc, first;
+  if (ws_input_account(in, in->keys, &acc, err, errlen) != 0 ||
+      ws_input_account(in, in->keys_first, &first, err, errlen) != 0)
     return -1;
-  }
-  const double clock = (double)in->clock;
+  const double clock = (double)in->clock, steps = (double)in->steps;
+  if (t->steps == 0) t->steps = in->steps;
+  if (t->step_cycles_max == 0) t->step_cycles_max = t->cycles;
   t->seconds = (double)t->cycles / clock;
-  t->tokens_per_s = (double)in->tokens / t->seconds;
+  t->tokens_per_s = (double)in->tokens * steps / t->seconds;
+  t->tokens_per_s_per_seq = t->tokens_per_s / (double)in->batch;
+  t->ttft_s = in->phase == WS_PHASE_DECODE ? (double)t->fill_cycles / clock : t->seconds;
+  t->tpot_s = in->phase == WS_PHASE_DECODE ? t->seconds / steps : 0;
+  t->tpot_max_s = in->phase == WS_PHASE_DECODE ? (double)t->step_cycles_max / clock : 0;
   t->batch = in->batch;
-  t->flops_dense = (double)in->batch * (double)acc.flops_dense; /* the accounting's, a sequence's */
-  t->flops_executed = (double)in->batch * (double)acc.flops_sparse;
+  t->flops_dense = (double)in->batch * steps * ((double)first.flops_dense + (double)acc.flops_dense) / 2;
+  t->flops_executed = (double)in->batch * steps * ((double)first.flops_sparse + (double)acc.flops_sparse) / 2;
   t->flops_saved = t->flops_dense - t->flops_executed;
   t->flops_reduction = t->flops_dense / t->flops_executed;
   t->peak_flops_per_s = (double)t->pes_mesh * (double)in->cfg->fabric.fmac_fp16 * 2.0 * clock;
@@ -74,17 +90,13 @@ int strat_result_common(strat_result *r, const ws_input *in, char *err, size_t e
   double sram_sum = 0;
   for (uint32_t i = 0; i < r->nops; i++) {
     strat_op *o = &r->ops[i];
-    o->utilisation /= (double)o->pes * (double)t->cycles;
+    o->utilisation /= (double)o->pes * (double)t->step_cycles_max; /* a decode's rows: its last, longest step */
     t->bound = max_u64(t->bound, o->bound);
     t->macs += o->macs;
     t->weight_bytes += o->weight_bytes;
     t->sram_max = max_u64(t->sram_max, o->sram_max);
   }
-  /* what the simulated PEs executed, 2 FLOPs a multiply-accumulate: the
-     rate and the share of the peak come from it, not from the accounting */
-  t->flops_simulated = 2.0 * (double)t->macs;
-  t->flops_per_s = t->flops_simulated / t->seconds;
-  t->peak_fraction = t->flops_per_s / t->peak_flops_per_s;
+  strat_set_macs(t, t->macs);
   for (size_t at = 0; at < (size_t)r->W * r->H; at++) sram_sum += r->owner[at] >= 0 ? r->sram[at] : 0;
   t->sram_mean = sram_sum / (double)t->pes_used;
   t->peak_rss_bytes = peak_rss();

@@ -90,6 +90,12 @@ typedef struct {
   uint64_t bound_cycles_wafer; /* the wafer's limit for this input (bound.c), cycles */
   double bound_fraction;       /* bound_cycles_wafer / cycles */
   uint32_t batch;              /* sequences (workload.batch) */
+  uint32_t steps;              /* steps of new tokens: a prefill 1, a decode workload.new_tokens */
+  uint64_t step_cycles_max;    /* the longest step */
+  double ttft_s;               /* time to first token: a prefill's seconds (its last position yields it), a decode's
+                                  first step */
+  double tpot_s, tpot_max_s;   /* decode: seconds per output token, the mean over the steps and the longest (else 0) */
+  double tokens_per_s_per_seq; /* new tokens a second of one sequence: a decode's 1 / tpot_s, a prefill's tokens / s */
   char limit[8];               /* pipeline: what stops the placer's interval lower (place.h), else "" */
   char limit_stage[64];        /* pipeline: the stage it stopped at, else "" */
   char strategy[16];           /* the strategy that ran (auto: the one it chose) */
@@ -146,6 +152,9 @@ typedef struct {
 
 /* The strategy sim.strategy names (ws_strategy order). */
 const strat_strategy *strat_of(int strategy);
+
+/* t's MACs set to macs, and what comes from them (flops_simulated, flops_per_s, peak_fraction). */
+void strat_set_macs(strat_totals *t, uint64_t macs);
 
 /* The result's arrays for nops ops on a W x H mesh (owner all -1). 0, or -1 out of memory. */
 int strat_result_alloc(strat_result *r, uint32_t nops, uint32_t W, uint32_t H, char *err, size_t errlen);
