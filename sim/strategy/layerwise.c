@@ -521,8 +521,10 @@ uint64_t strat_layerwise_estimate(const void *state) { return ((const lw_state *
 
 /* The simulations ops share (each is deterministic, so the same spec runs
  * the same): attention's last (every layer's is the same unit on the same
- * region), a decode's last, and the dense GEMMs' (no mask: every layer's Q,
- * K, V and attn_out the same shape, its ffn_up and ffn_down theirs). */
+ * region), a decode's last, and the dense GEMMs' (no mask, or the dense
+ * kernel everywhere, whose cycles, MACs and traffic do not depend on the
+ * mask: every layer's Q, K, V and attn_out the same shape, its ffn_up and
+ * ffn_down theirs). */
 #define LW_DENSE_RUNS 8
 typedef struct {
   krn_mgemm_spec spec;
@@ -551,23 +553,27 @@ static int decode_attention(const ws_input *in, const lw_op *o, uint32_t keys, l
   return 0;
 }
 
+/* Whether GEMM s runs the same whatever its mask: none, or the dense kernel on every PE. */
+static bool mask_free(const krn_mgemm_spec *s) { return !s->mask || s->kernel == KRN_DENSE; }
+
 static bool same_gemm(const krn_mgemm_spec *a, const krn_mgemm_spec *b) {
   return a->m == b->m && a->k == b->k && a->n == b->n && a->rows == b->rows && a->cols == b->cols &&
-         a->mask == b->mask && a->kernel == b->kernel && a->chunk == b->chunk && a->resident == b->resident;
+         !a->mask == !b->mask && a->kernel == b->kernel && a->chunk == b->chunk && a->resident == b->resident;
 }
 
-/* GEMM s's run into g: a dense one's earlier run of the same spec, else simulated (its events counted). */
+/* GEMM s's run into g: a mask-free one's earlier run of the same spec (its plan's nonzeros s's own), else
+   simulated (its events counted). */
 static int gemm(const ws_input *in, const krn_mgemm_spec *s, lw_runs *last, krn_mgemm_result *g, strat_totals *t,
                 char *err, size_t errlen) {
-  for (uint32_t j = 0; !s->mask && j < last->ndense; j++)
+  for (uint32_t j = 0; mask_free(s) && j < last->ndense; j++)
     if (same_gemm(&last->dense[j].spec, s)) {
       *g = last->dense[j].r;
-      return 0;
+      return s->mask ? krn_mgemm_plan(&in->m, &in->fc, s, &g->plan, err, errlen) : 0;
     }
   if (krn_mgemm_run(&in->m, &in->fc, s, g, err, errlen) != 0) return -1;
   t->events += g->events;
   t->sim_bytes = max_u64(t->sim_bytes, g->bytes);
-  if (!s->mask && last->ndense < LW_DENSE_RUNS) last->dense[last->ndense++] = (lw_gemm_run){*s, *g};
+  if (mask_free(s) && last->ndense < LW_DENSE_RUNS) last->dense[last->ndense++] = (lw_gemm_run){*s, *g};
   return 0;
 }
 
