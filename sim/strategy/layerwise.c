@@ -577,6 +577,24 @@ static int gemm(const ws_input *in, const krn_mgemm_spec *s, lw_runs *last, krn_
   return 0;
 }
 
+/* One (head, sequence) unit's simulated attention (a prefill's or a decode step's): its figures. */
+typedef struct {
+  uint64_t busy_max, busy_sum, macs, cycles, sram_max, wavelets_sent, link_wavelets;
+} lw_unit;
+
+/* Attention op o's row from its unit's figures: the units take o->rounds turns at the regions. */
+static void attention_row(const ws_input *in, const lw_op *o, const lw_unit *u, strat_op *row, strat_totals *t) {
+  const uint64_t units = (uint64_t)(o->st.heads ? o->st.heads : 1) * in->batch;
+  row->kernel = "mesh";
+  row->busy_max = o->rounds * u->busy_max;
+  row->macs = units * u->macs;
+  row->cycles = o->rounds * u->cycles;
+  row->sram_max = u->sram_max;
+  row->utilisation = (double)units * (double)u->busy_sum;
+  t->wavelets_sent += units * u->wavelets_sent;
+  t->link_wavelets += units * u->link_wavelets;
+}
+
 /* Op i's row: what ran (GEMM and attention: simulated); it starts when its hand-off, which starts at `at`, is
  * over. */
 static int run_op(const ws_input *in, const lw_plan *p, uint32_t i, uint64_t at, lw_runs *last,
@@ -611,15 +629,9 @@ static int run_op(const ws_input *in, const lw_plan *p, uint32_t i, uint64_t at,
   } else if (o->attn && in->phase == WS_PHASE_DECODE) { /* the last step's */
     if (decode_attention(in, o, in->keys, last, t, err, errlen) != 0) return -1;
     const krn_mdec_result *a = &last->d;
-    const uint64_t units = (uint64_t)(o->st.heads ? o->st.heads : 1) * in->batch;
-    row->kernel = "mesh";
-    row->busy_max = o->rounds * a->busy_max;
-    row->macs = units * a->macs;
-    row->cycles = o->rounds * a->cycles;
-    row->sram_max = a->plan.sram_max + o->dspec.resident;
-    row->utilisation = (double)units * (double)a->busy_sum;
-    t->wavelets_sent += units * a->wavelets_sent;
-    t->link_wavelets += units * a->link_wavelets;
+    const lw_unit u = {a->busy_max, a->busy_sum, a->macs, a->cycles, a->plan.sram_max + o->dspec.resident,
+                       a->wavelets_sent, a->link_wavelets};
+    attention_row(in, o, &u, row, t);
   } else if (o->attn) {
     const krn_mattn_spec *q = &last->spec, *n = &o->aspec;
     if (!last->have || q->seq != n->seq || q->dh != n->dh || q->rows != n->rows || q->cols != n->cols ||
@@ -630,15 +642,9 @@ static int run_op(const ws_input *in, const lw_plan *p, uint32_t i, uint64_t at,
       t->sim_bytes = max_u64(t->sim_bytes, last->r.bytes);
     }
     const krn_mattn_result *a = &last->r;
-    const uint64_t units = (uint64_t)(o->st.heads ? o->st.heads : 1) * in->batch;
-    row->kernel = "mesh";
-    row->busy_max = o->rounds * a->busy_max;
-    row->macs = units * a->macs;
-    row->cycles = o->rounds * a->cycles;
-    row->sram_max = a->plan.sram_max + o->aspec.resident;
-    row->utilisation = (double)units * (double)a->busy_sum;
-    t->wavelets_sent += units * a->wavelets_sent;
-    t->link_wavelets += units * a->link_wavelets;
+    const lw_unit u = {a->busy_max, a->busy_sum, a->macs, a->cycles, a->plan.sram_max + o->aspec.resident,
+                       a->wavelets_sent, a->link_wavelets};
+    attention_row(in, o, &u, row, t);
   } else { /* a copy's share */
     row->busy_max = krn_estimate_busy(&in->m, &o->st, o->b, o->b * (uint32_t)ceil_div(o->tokens, o->b));
     row->cycles = o->cycles;
