@@ -40,6 +40,8 @@ extern "C" {
    seq_len in the KV cache; generate: the prefill, then decode steps until new_tokens are made */
 typedef enum { WS_PHASE_PREFILL, WS_PHASE_DECODE, WS_PHASE_GENERATE } ws_phase;
 typedef enum { WS_FORMAT_TABLE, WS_FORMAT_CSV, WS_FORMAT_JSON } ws_format;
+/* The machine a configuration starts from: its mesh, clock, SRAM and SIMD (config_check.c). */
+typedef enum { WS_MACHINE_CS2, WS_MACHINE_WSE3 } ws_machine;
 typedef enum { WS_FIDELITY_TRAIN, WS_FIDELITY_WAVELET } ws_fidelity;
 typedef enum { WS_ACC_FP32, WS_ACC_FP16 } ws_accumulate;
 typedef enum { WS_TILING_UNIFORM, WS_TILING_BALANCED } ws_tiling;
@@ -53,6 +55,7 @@ typedef struct {
 
 typedef struct {
   struct {
+    ws_machine preset;     /* the machine the keys below start from (those not given) */
     int64_t width, height; /* PEs */
     int64_t clock;         /* Hz */
     int64_t sram_per_pe;   /* bytes */

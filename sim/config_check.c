@@ -14,6 +14,39 @@ static const char *origin(const ws_config *cfg, const char *path) {
   return w[0] ? w : "(embedded default)";
 }
 
+/* The machines' published figures (and named assumptions) for the keys a
+ * fabric.preset sets. CS-2 (WSE-2): the embedded default's. WSE-3 (CS-3):
+ *   mesh   762 x 1176 in the SDK (sdk.cerebras.net, CS-3 fabric); programs
+ *          lose 7 columns and 2 rows to I/O on a CS-2 (757 x 996 -> 750 x
+ *          994), assumed the same here: 755 x 1174 (886,370 PEs; "900 k
+ *          cores", TweakTown 2024);
+ *   SRAM   44 GB over 900 k cores, 48.9 KB: 48 KiB a PE (TweakTown 2024);
+ *   SIMD   8-wide fp16 (The Next Platform, 2024);
+ *   clock  unpublished: 1.1 GHz, the WSE-2's (assumption). */
+typedef struct {
+  int64_t width, height, clock, sram, fmac_fp16;
+} machine;
+static const machine machines[] = {{750, 994, 1100000000, 48 * 1024, 4}, {755, 1174, 1100000000, 48 * 1024, 8}};
+
+/* fabric.preset: its machine's figures into the keys it sets that no file
+ * or --set gave (their origin the embedded default's, or a preset's). */
+static void apply_machine(ws_config *cfg) {
+  const machine *m = &machines[cfg->fabric.preset];
+  static const char *const keys[] = {"fabric.width", "fabric.height", "fabric.clock", "fabric.sram_per_pe",
+                                     "fabric.fmac_fp16"};
+  int64_t *const fields[] = {&cfg->fabric.width, &cfg->fabric.height, &cfg->fabric.clock, &cfg->fabric.sram_per_pe,
+                             &cfg->fabric.fmac_fp16};
+  const int64_t values[] = {m->width, m->height, m->clock, m->sram, m->fmac_fp16};
+  for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+    ws_origin *o = &cfg->origin[ws_schema_find(keys[i])];
+    if (o->where[0] && strncmp(o->where, "(embedded default)", 18) != 0 && strncmp(o->where, "fabric.preset", 13) != 0)
+      continue; /* given */
+    *fields[i] = values[i];
+    if (cfg->fabric.preset != WS_MACHINE_CS2)
+      snprintf(o->where, sizeof o->where, "fabric.preset %s", cfg->fabric.preset == WS_MACHINE_WSE3 ? "wse3" : "cs2");
+  }
+}
+
 static int check_model(ws_config *cfg, char *err, size_t errlen) {
   const bool custom = strcmp(cfg->model.name, "custom") == 0;
   for (size_t i = 0; i < ws_schema_keys(); i++) {
@@ -139,6 +172,7 @@ static int check_workload(const ws_config *cfg, char *err, size_t errlen) {
 }
 
 static int finish(ws_config *cfg, char *err, size_t errlen) {
+  apply_machine(cfg);
   if (check_model(cfg, err, errlen) != 0) return -1;
   const char *mesh_at = cfg->origin[ws_schema_find("fabric.width")].where[0] ? origin(cfg, "fabric.width")
                                                                                 : origin(cfg, "fabric.height");

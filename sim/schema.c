@@ -16,6 +16,7 @@ static const char *const accumulate_names[] = {"fp32", "fp16", NULL};
 static const char *const pattern_names[] = {"bernoulli", "magnitude", "nm", "block", "file", NULL}; /* wl_pattern_kind */
 static const char *const layout_names[] = {"kn", "nk", NULL}; /* wl_layout */
 static const char *const tiling_names[] = {"uniform", "balanced", NULL}; /* ws_tiling */
+static const char *const machine_names[] = {"cs2", "wse3", NULL}; /* ws_machine */
 static const char *const strategy_names[] = {"pipeline", "bound", "layerwise", "auto", NULL}; /* ws_strategy */
 
 #define AT(field) offsetof(ws_config, field)
@@ -38,6 +39,7 @@ static const ws_key keys[] = {
     I("fabric.queue_depth", fabric.queue_depth, 1, 64),
     I("fabric.add_latency", fabric.add_latency, 0, 1000),
     I("fabric.consume_cycles", fabric.consume_cycles, 1, 1000),
+    E("fabric.preset", fabric.preset, machine_names),
     {"model.preset", WS_K_PRESET, AT(model.name), 0, 0, 0, 0, NULL, 0},
     DIM("model.layers", model.layers),
     DIM("model.d_model", model.d_model),

@@ -71,6 +71,34 @@ TEST(Config, DefaultIsTheCs2PresetWithGpt3_1_3B) {
   EXPECT_EQ(c.output.format, WS_FORMAT_TABLE);
 }
 
+// fabric.preset: wse3 takes a CS-3's published mesh, SRAM and SIMD (and the
+// WSE-2's clock, an assumption) for the keys not given; a key given in a
+// file or by --set wins whatever the order; cs2 is the embedded default's.
+TEST(Config, AMachinePresetSetsTheKeysNotGiven) {
+  ws_config c = wstest::config({"fabric.preset=wse3"});
+  EXPECT_EQ(c.fabric.preset, WS_MACHINE_WSE3);
+  EXPECT_EQ(c.fabric.width, 755);
+  EXPECT_EQ(c.fabric.height, 1174);
+  EXPECT_EQ(c.fabric.sram_per_pe, 48 * 1024);
+  EXPECT_EQ(c.fabric.fmac_fp16, 8);
+  EXPECT_EQ(c.fabric.clock, 1100000000LL);
+  c = wstest::config({"fabric.width=700", "fabric.preset=wse3"});
+  EXPECT_EQ(c.fabric.width, 700);
+  EXPECT_EQ(c.fabric.height, 1174);
+  c = wstest::config({"fabric.preset=wse3", "fabric.fmac_fp16=16"});
+  EXPECT_EQ(c.fabric.fmac_fp16, 16);
+  c = wstest::config({}, "schema_version: 1\nfabric: {preset: wse3, height: 100}\n");
+  EXPECT_EQ(c.fabric.height, 100);
+  EXPECT_EQ(c.fabric.width, 755);
+  c = wstest::config({"fabric.preset=cs2"});
+  EXPECT_EQ(c.fabric.width, 750);
+  EXPECT_EQ(c.fabric.fmac_fp16, 4);
+  // the effective configuration reads back to the same machine
+  ws_config back = wstest::config({}, "schema_version: 1\nfabric: {preset: wse3, width: 755, height: 1174, fmac_fp16: 8}\n");
+  EXPECT_EQ(back.fabric.width, 755);
+  EXPECT_EQ(back.fabric.fmac_fp16, 8);
+}
+
 TEST(Config, ShippedFileIsTheEmbeddedDefault) {
   std::string path = wstest::source_path("sim/default.yaml");
   FILE *f = std::fopen(path.c_str(), "rb");
@@ -179,6 +207,7 @@ const BadCase kBad[] = {
     {"schema_version: 1\nworkload:\n  sparsity: 1.0\n", {"t.yaml:3:13: workload.sparsity: expected a number in [0, 1), got '1.0'", nullptr}},
     {"schema_version: 1\nworkload:\n  sparsity: -0.1\n", {"workload.sparsity", "got '-0.1'"}},
     {"schema_version: 1\nworkload:\n  sparsity: .nan\n", {"workload.sparsity", "got '.nan'"}},
+    {"schema_version: 1\nfabric:\n  preset: wse2\n", {"t.yaml:3:11: fabric.preset: expected one of: cs2, wse3, got 'wse2'", nullptr}},
     {"schema_version: 1\nworkload:\n  phase: finetune\n", {"t.yaml:3:10: workload.phase: expected one of: prefill, decode, generate, got 'finetune'", nullptr}},
     {"schema_version: 1\nworkload:\n  phase: decode\n  seq_len: 2040\n  new_tokens: 9\n", {"t.yaml:5:15: workload.new_tokens: a prompt of workload.seq_len = 2040 tokens and 9 new ones exceed the context of model 1.3B (2048 tokens)", nullptr}},
     {"schema_version: 1\noutput:\n  format: xml\n", {"output.format: expected one of: table, csv, json", nullptr}},
