@@ -164,9 +164,12 @@ $(DATA)/sens_setup/sweep.csv: | $(BIN)
 	./$(BIN) sweep $(SENS) --vary kernels.sparse_setup=0,1,2,4 --out $(@D)
 $(DATA)/sweep.csv: | $(BIN)
 	./$(BIN) sweep --out $(@D)
+# Decode after a 1,024-token prompt, 8 new tokens, one sequence, per sparsity.
+$(DATA)/decode/sweep.csv: | $(BIN)
+	./$(BIN) sweep --set workload.phase=decode --set workload.seq_len=1024 --set workload.new_tokens=8 --out $(@D)
 
-FIGURES := speedup kinds memory heatmaps sensitivity
-figures: $(DATA)/sweep.csv $(DATA)/sens_batch/sweep.csv $(DATA)/sens_setup/sweep.csv
+FIGURES := speedup kinds memory heatmaps sensitivity decode
+figures: $(DATA)/sweep.csv $(DATA)/sens_batch/sweep.csv $(DATA)/sens_setup/sweep.csv $(DATA)/decode/sweep.csv
 	@mkdir -p $(FIG_OUT)
 	for f in $(FIGURES); do for fmt in png svg; do \
 	  gnuplot -e "data='$(DATA)'; out='$(FIG_OUT)'; fmt='$$fmt'" plots/$$f.gp || exit 1; \

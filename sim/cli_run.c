@@ -11,12 +11,26 @@
 #include "place.h"
 #include "gemmrun.h"
 #include "probe.h"
+#include "schema.h"
 #include "report.h"
 #include "units.h"
 
+/* flops, kernel and place count or lay out a prefill (the pipeline's, one
+ * sequence's forward pass): a decode or generate is refused by name, not
+ * silently counted as a prefill. 0, or -1 with the message written. */
+static int prefill_only(const char *cmd, const ws_config *cfg, FILE *err) {
+  if (cfg->workload.phase == WS_PHASE_PREFILL) return 0;
+  const char *at = cfg->origin[ws_schema_find("workload.phase")].where;
+  fprintf(err,
+          "wafersim %s: %s: workload.phase: %s counts a prefill (one sequence's forward pass, the pipeline's "
+          "layout); a decode's FLOPs and cycles are wafersim run's and sweep's\n",
+          cmd, at[0] ? at : "(embedded default)", cmd);
+  return -1;
+}
+
 int ws_cmd_flops(const ws_cli_args *a, FILE *out, FILE *err) {
   ws_config cfg;
-  if (ws_cli_load_config(a, &cfg, err) != 0) return WS_EXIT_BAD_INPUT;
+  if (ws_cli_load_config(a, &cfg, err) != 0 || prefill_only("flops", &cfg, err) != 0) return WS_EXIT_BAD_INPUT;
   double levels[WS_CLI_MAX_LEVELS];
   ws_flops_spec spec = {.levels = levels, .nlevels = 1, .per = WS_PER_TOTAL};
   levels[0] = cfg.workload.sparsity;
@@ -146,7 +160,7 @@ int ws_cmd_probe(const ws_cli_args *a, FILE *out, FILE *err) {
 
 int ws_cmd_kernel(const ws_cli_args *a, FILE *out, FILE *err) {
   ws_config cfg;
-  if (ws_cli_load_config(a, &cfg, err) != 0) return WS_EXIT_BAD_INPUT;
+  if (ws_cli_load_config(a, &cfg, err) != 0 || prefill_only("kernel", &cfg, err) != 0) return WS_EXIT_BAD_INPUT;
   static const char *const kernel_names[] = {"auto", "sparse", "dense", NULL}; /* krn_kernel order */
   double levels[WS_CLI_MAX_LEVELS];
   uint32_t batches[64], kernels[3], mbs = 8, one;
@@ -216,7 +230,7 @@ static int write_map(void *ctx, FILE *out) { return ws_place_write_map(ctx, out)
 
 int ws_cmd_place(const ws_cli_args *a, FILE *out, FILE *err) {
   ws_config cfg;
-  if (ws_cli_load_config(a, &cfg, err) != 0) return WS_EXIT_BAD_INPUT;
+  if (ws_cli_load_config(a, &cfg, err) != 0 || prefill_only("place", &cfg, err) != 0) return WS_EXIT_BAD_INPUT;
   char msg[WS_CONFIG_ERR_MAX] = "";
   if (a->map && ws_report_check_file(a->map, msg, sizeof msg) != 0) {
     fprintf(err, "wafersim place: --map: %s\n", msg);

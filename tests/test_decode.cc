@@ -163,6 +163,20 @@ TEST(Decode, GenerateIsThePrefillThenTheDecode) {
   EXPECT_EQ(tg->bound_cycles_wafer, tp->bound_cycles_wafer + td->bound_cycles_wafer);
 }
 
+// flops, place and kernel count or lay out a prefill: a decode is refused by
+// name rather than counted as a prefill.
+TEST(Decode, PrefillOnlyCommandsRefuseADecode) {
+  const std::string tiny = wstest::source_path("tests/expected/tiny-dense.yaml");
+  for (const char *cmd : {"flops", "place", "kernel"}) {
+    wstest::CliResult r = wstest::run_cli({cmd, tiny, "--set", "sim.strategy=layerwise", "--set",
+                                           "workload.phase=decode", "--set", "workload.seq_len=64"});
+    EXPECT_EQ(r.status, 2) << cmd;
+    EXPECT_EQ(r.err, std::string("wafersim ") + cmd + ": --set: workload.phase: " + cmd +
+                         " counts a prefill (one sequence's forward pass, the pipeline's layout); a decode's FLOPs and "
+                         "cycles are wafersim run's and sweep's\n");
+  }
+}
+
 TEST(Decode, Deterministic) {
   wstest::RunPtr a = wstest::simulate(wstest::config(decode({"workload.sparsity=0.5"})));
   wstest::RunPtr b = wstest::simulate(wstest::config(decode({"workload.sparsity=0.5"})));
