@@ -151,8 +151,8 @@ uint64_t strat_layerwise_estimate(const void *state) { return ((const lw_state *
 /* The simulations ops share (each is deterministic, so the same spec runs
  * the same): attention's last (every layer's is the same unit on the same
  * region), a decode's last, and the dense GEMMs' (no mask, or the dense
- * kernel everywhere, whose cycles, MACs and traffic do not depend on the
- * mask: every layer's Q, K, V and attn_out the same shape, its ffn_up and
+ * kernel on every PE, asked for or picked, whose cycles, MACs and traffic do
+ * not depend on the mask: every layer's Q, K, V and attn_out the same shape, its ffn_up and
  * ffn_down theirs). */
 #define LW_DENSE_RUNS 8
 typedef struct {
@@ -182,8 +182,12 @@ static int decode_attention(const ws_input *in, const lw_op *o, uint32_t keys, l
   return 0;
 }
 
-/* Whether GEMM s runs the same whatever its mask: none, or the dense kernel on every PE. */
-static bool mask_free(const krn_mgemm_spec *s) { return !s->mask || s->kernel == KRN_DENSE; }
+/* Whether GEMM s (planned as `plan`) runs the same whatever its mask: none, or the dense kernel on every PE
+   (asked for, or auto's pick everywhere: a decode's GEMVs below about 92 % sparsity, where a 1-token AXPY a
+   nonzero costs more than a 4-wide one along a weight row). */
+static bool mask_free(const krn_mgemm_spec *s, const krn_mgemm_model *plan) {
+  return !s->mask || s->kernel == KRN_DENSE || plan->sparse_pes == 0;
+}
 
 static bool same_gemm(const krn_mgemm_spec *a, const krn_mgemm_spec *b) {
   return a->m == b->m && a->k == b->k && a->n == b->n && a->rows == b->rows && a->cols == b->cols &&
@@ -192,9 +196,10 @@ static bool same_gemm(const krn_mgemm_spec *a, const krn_mgemm_spec *b) {
 
 /* GEMM s's run into g: a mask-free one's earlier run of the same spec (its plan's nonzeros s's own), else
    simulated (its events counted). */
-static int gemm(const ws_input *in, const krn_mgemm_spec *s, lw_runs *last, krn_mgemm_result *g, strat_totals *t,
-                char *err, size_t errlen) {
-  for (uint32_t j = 0; mask_free(s) && j < last->ndense; j++)
+static int gemm(const ws_input *in, const krn_mgemm_spec *s, const krn_mgemm_model *plan, lw_runs *last,
+                krn_mgemm_result *g, strat_totals *t, char *err, size_t errlen) {
+  const bool reuse = mask_free(s, plan);
+  for (uint32_t j = 0; reuse && j < last->ndense; j++)
     if (same_gemm(&last->dense[j].spec, s)) {
       *g = last->dense[j].r;
       return s->mask ? krn_mgemm_plan(&in->m, &in->fc, s, &g->plan, err, errlen) : 0;
@@ -202,7 +207,7 @@ static int gemm(const ws_input *in, const krn_mgemm_spec *s, lw_runs *last, krn_
   if (krn_mgemm_run(&in->m, &in->fc, s, g, err, errlen) != 0) return -1;
   t->events += g->events;
   t->sim_bytes = lw_max(t->sim_bytes, g->bytes);
-  if (mask_free(s) && last->ndense < LW_DENSE_RUNS) last->dense[last->ndense++] = (lw_gemm_run){*s, *g};
+  if (reuse && last->ndense < LW_DENSE_RUNS) last->dense[last->ndense++] = (lw_gemm_run){*s, *g};
   return 0;
 }
 
@@ -241,7 +246,7 @@ static int run_op(const ws_input *in, const lw_plan *p, uint32_t i, uint64_t at,
   row->first = at + o->handoff;
   if (o->gemm) {
     krn_mgemm_result g;
-    if (gemm(in, &o->spec, last, &g, t, err, errlen) != 0) return -1;
+    if (gemm(in, &o->spec, &o->plan, last, &g, t, err, errlen) != 0) return -1;
     const uint32_t sp = g.plan.sparse_pes, pes = o->w * o->h;
     row->kernel = sp == pes ? "sparse" : sp == 0 ? "dense" : "mixed";
     row->sparse_pes = o->replicas * sp;
