@@ -61,8 +61,8 @@ int krn_mdec_plan(const krn_machine *m, const fab_config *fc, const krn_mdec_spe
                 + 2 * (dh + 2) * (uint64_t)m->acc_bytes;            /* its partial and one coming in */
   if (!krn_fits(m, o->sram_max + s->resident)) {
     snprintf(err, errlen,
-             "decode attention: %u layers' caches of %u keys over %u x %u PEs need %llu bytes at a PE beside %llu of "
-             "weights, more than its SRAM less the reserve (%llu)",
+             "decode attention: %u caches (layers x turns) of %u keys over %u x %u PEs need %llu bytes at a PE beside "
+             "%llu of weights, more than its SRAM less the reserve (%llu)",
              s->layers, s->capacity, s->cols, s->rows, (unsigned long long)o->sram_max,
              (unsigned long long)s->resident, (unsigned long long)(m->sram - m->sram_reserve));
     return -1;

@@ -41,7 +41,8 @@ typedef struct {
   uint32_t capacity;   /* keys the cache holds for the run (its last step's), >= keys: its SRAM */
   uint32_t dh;         /* features of the head */
   uint32_t rows, cols; /* the region: rows x cols <= keys (every PE a key) */
-  uint32_t layers;     /* layers whose caches every PE of the region holds (the strategy keeps them all), >= 1 */
+  uint32_t layers;     /* caches every PE of the region holds, >= 1: the layer-by-layer strategy keeps every layer's,
+                          times the turns its units take at the regions */
   uint64_t resident;   /* bytes every PE already holds for other ops (weights): the cache and buffers fit beside */
 } krn_mdec_spec;
 

@@ -190,7 +190,8 @@ static int finish(ws_config *cfg, char *err, size_t errlen) {
              (long long)(cfg->workload.batch * cfg->workload.seq_len), (long long)WS_TOKENS_MAX);
     return -1;
   }
-  if (cfg->workload.phase != WS_PHASE_PREFILL && cfg->workload.seq_len + cfg->workload.new_tokens > cfg->model.context) {
+  if (cfg->workload.phase != WS_PHASE_PREFILL &&
+      cfg->workload.seq_len + cfg->workload.new_tokens > cfg->model.context) {
     snprintf(err, errlen,
              "%s: workload.new_tokens: a prompt of workload.seq_len = %lld tokens and %lld new ones exceed the context "
              "of model %s (%lld tokens)",

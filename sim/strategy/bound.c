@@ -101,7 +101,8 @@ static int sram_check(const ws_input *in, uint64_t weights, char *err, size_t er
            "bound: GPT-3 %s does not fit: its weights in their smaller encoding%s need %llu bytes, the %u x %u mesh "
            "offers %llu (fabric.sram_per_pe - kernels.sram_reserve = %llu bytes a PE); sparsity, a larger mesh or "
            "more SRAM would",
-           mdl_graph_model(in->g)->name, cache ? " and the decode's KV caches" : "", (unsigned long long)weights, in->W, in->H, (unsigned long long)usable,
+           mdl_graph_model(in->g)->name, cache ? " and the decode's KV caches" : "", (unsigned long long)weights, in->W,
+           in->H, (unsigned long long)usable,
            (unsigned long long)per_pe);
   return -1;
 }

@@ -89,7 +89,8 @@ static int place_attention(const ws_input *in, lw_op *o, uint64_t resident, char
   o->cycles = 0;
   for (uint32_t gy = 1; gy <= units && gy <= in->H; gy++) {
     const uint32_t gx = (uint32_t)lw_min(in->W, lw_ceil_div(units, gy));
-    if (gy > 1 && lw_ceil_div(units, gy) == lw_ceil_div(units, gy - 1)) continue; /* the same grid across, shorter regions */
+    if (gy > 1 && lw_ceil_div(units, gy) == lw_ceil_div(units, gy - 1)) /* the same grid across, shorter regions */
+      continue;
     const uint32_t R = (uint32_t)lw_min(in->H / gy, T), C = (uint32_t)lw_min(in->W / gx, T);
     const uint64_t rounds = lw_ceil_div(units, (uint64_t)gx * gy);
     const krn_mattn_spec sp = {T, o->st.n / heads, R, C, 0, resident};
