@@ -65,7 +65,8 @@
  * replica's times the replicas; attention's region's times its units; the
  * others none);
  * per PE the ops' work spread evenly (the simulation keeps no per-PE map
- * here). */#include <stdlib.h>
+ * here). */
+#include <stdlib.h>
 #include <string.h>
 
 #include "kernels/kind.h"
@@ -151,9 +152,9 @@ uint64_t strat_layerwise_estimate(const void *state) { return ((const lw_state *
 /* The simulations ops share (each is deterministic, so the same spec runs
  * the same): attention's last (every layer's is the same unit on the same
  * region), a decode's last, and the dense GEMMs' (no mask, or the dense
- * kernel on every PE, asked for or picked, whose cycles, MACs and traffic do
- * not depend on the mask: every layer's Q, K, V and attn_out the same shape, its ffn_up and
- * ffn_down theirs). */
+ * kernel on every PE, asked for or picked, whose cycles, MACs and traffic
+ * do not depend on the mask: every layer's Q, K, V and attn_out the same
+ * shape, its ffn_up and ffn_down theirs). */
 #define LW_DENSE_RUNS 8
 typedef struct {
   krn_mgemm_spec spec;
@@ -183,10 +184,9 @@ static int decode_attention(const ws_input *in, const lw_op *o, uint32_t keys, l
 }
 
 /* Whether GEMM s (planned as `plan`) runs the same whatever its mask: none, or the dense kernel on every PE
-   (asked for, or auto's pick everywhere: a decode's GEMVs below about 92 % sparsity, where a 1-token AXPY a
-   nonzero costs more than a 4-wide one along a weight row). */
+   (kernels.kernel dense, the plan's all-dense encoding, or auto's pick everywhere). */
 static bool mask_free(const krn_mgemm_spec *s, const krn_mgemm_model *plan) {
-  return !s->mask || s->kernel == KRN_DENSE || plan->sparse_pes == 0;
+  return !s->mask || plan->sparse_pes == 0;
 }
 
 static bool same_gemm(const krn_mgemm_spec *a, const krn_mgemm_spec *b) {
@@ -194,15 +194,17 @@ static bool same_gemm(const krn_mgemm_spec *a, const krn_mgemm_spec *b) {
          !a->mask == !b->mask && a->kernel == b->kernel && a->chunk == b->chunk && a->resident == b->resident;
 }
 
-/* GEMM s's run into g: a mask-free one's earlier run of the same spec (its plan's nonzeros s's own), else
-   simulated (its events counted). */
+/* GEMM s's run into g: a mask-free one's earlier run of the same spec with s's own plan (its nonzeros and
+   weights), else simulated (its events counted). `plan` is s's, as the run would make it (the layer-by-layer
+   plan fixed its chunk). */
 static int gemm(const ws_input *in, const krn_mgemm_spec *s, const krn_mgemm_model *plan, lw_runs *last,
                 krn_mgemm_result *g, strat_totals *t, char *err, size_t errlen) {
   const bool reuse = mask_free(s, plan);
   for (uint32_t j = 0; reuse && j < last->ndense; j++)
     if (same_gemm(&last->dense[j].spec, s)) {
       *g = last->dense[j].r;
-      return s->mask ? krn_mgemm_plan(&in->m, &in->fc, s, &g->plan, err, errlen) : 0;
+      g->plan = *plan;
+      return 0;
     }
   if (krn_mgemm_run(&in->m, &in->fc, s, g, err, errlen) != 0) return -1;
   t->events += g->events;
@@ -218,7 +220,7 @@ typedef struct {
 
 /* Attention op o's row from its unit's figures: the units take o->rounds turns at the regions. */
 static void attention_row(const ws_input *in, const lw_op *o, const lw_unit *u, strat_op *row, strat_totals *t) {
-  const uint64_t units = (uint64_t)(o->st.heads ? o->st.heads : 1) * in->batch;
+  const uint64_t units = lw_units(in, &o->st);
   row->kernel = "mesh";
   row->busy_max = o->rounds * u->busy_max;
   row->macs = units * u->macs;
@@ -291,7 +293,8 @@ static int run_op(const ws_input *in, const lw_plan *p, uint32_t i, uint64_t at,
 
 /* A decode's steps, from the op rows of its last (out->ops): every op but
  * attention takes the same cycles and hand-offs each step; attention is
- * simulated at each step's keys (keys_first + s). Into out's totals the
+ * simulated at each step's keys (keys_first + s), the last step's first
+ * (the op rows' run, in last->d already). Into out's totals the
  * steps' sum (cycles), the first (fill_cycles), the mean after it and the
  * longest; into *macs every step's multiply-accumulates. */
 static int decode_steps(const ws_input *in, const lw_plan *p, strat_result *out, lw_runs *last, uint64_t *macs,
@@ -308,10 +311,10 @@ static int decode_steps(const ws_input *in, const lw_plan *p, strat_result *out,
       base_macs += out->ops[i].macs;
     }
   }
-  const uint64_t units = a ? (uint64_t)(a->st.heads ? a->st.heads : 1) * in->batch : 0;
+  const uint64_t units = a ? lw_units(in, &a->st) : 0;
   t->cycles = t->step_cycles_max = 0;
   *macs = 0;
-  for (uint32_t s = 0; s < in->steps; s++) {
+  for (uint32_t s = in->steps; s-- > 0;) { /* the last first: its attention ran for the op rows */
     uint64_t step = base;
     *macs += base_macs;
     if (a) {

@@ -15,6 +15,10 @@
 static inline uint64_t lw_max(uint64_t a, uint64_t b) { return a > b ? a : b; }
 static inline uint64_t lw_min(uint64_t a, uint64_t b) { return a < b ? a : b; }
 static inline uint64_t lw_ceil_div(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
+/* Attention stage st's units: a (head, sequence) each. */
+static inline uint64_t lw_units(const ws_input *in, const krn_stage *st) {
+  return (uint64_t)(st->heads ? st->heads : 1) * in->batch;
+}
 
 typedef struct {
   bool gemm;                /* a weight GEMM (simulated) */
@@ -50,7 +54,6 @@ typedef struct {
   krn_kernel kernel;         /* the weight GEMMs' (kernels.kernel, or dense everywhere) */
   uint32_t rw, rh;           /* one copy's region */
   uint64_t resident;         /* weight bytes (and in a decode the KV caches) every PE keeps at most */
-  uint64_t cache;            /* of resident: a decode's KV caches, every layer's */
   uint64_t cycles;           /* modelled, the hand-offs included */
   uint32_t n;
   lw_op *ops;

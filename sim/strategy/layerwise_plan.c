@@ -77,6 +77,14 @@ static bool model_stage(const ws_input *in, uint32_t w, uint32_t h, uint32_t cop
   return better;
 }
 
+/* The grid an attention's `units` take over the mesh with gy regions down:
+ * across as many as they need, at most the mesh's width; 0 when gy - 1 gave
+ * the same grid across (its regions taller, its turns no more). */
+static uint32_t grid_across(const ws_input *in, uint64_t units, uint32_t gy) {
+  if (gy > 1 && lw_ceil_div(units, gy) == lw_ceil_div(units, gy - 1)) return 0;
+  return (uint32_t)lw_min(in->W, lw_ceil_div(units, gy));
+}
+
 /* Attention on the whole mesh (kernels/mesh_attention.h): each (head,
  * sequence) unit on a region of a gx x gy grid of the mesh, the units taking
  * turns (rounds) where they outnumber the regions; the grid of fewest
@@ -85,12 +93,11 @@ static bool model_stage(const ws_input *in, uint32_t w, uint32_t h, uint32_t cop
  * keys and values), its outputs leave the rows' roots. 0, or -1 with err. */
 static int place_attention(const ws_input *in, lw_op *o, uint64_t resident, char *err, size_t errlen) {
   const uint32_t heads = o->st.heads ? o->st.heads : 1, T = in->keys;
-  const uint64_t units = (uint64_t)heads * in->batch;
+  const uint64_t units = lw_units(in, &o->st);
   o->cycles = 0;
   for (uint32_t gy = 1; gy <= units && gy <= in->H; gy++) {
-    const uint32_t gx = (uint32_t)lw_min(in->W, lw_ceil_div(units, gy));
-    if (gy > 1 && lw_ceil_div(units, gy) == lw_ceil_div(units, gy - 1)) /* the same grid across, shorter regions */
-      continue;
+    const uint32_t gx = grid_across(in, units, gy);
+    if (!gx) continue;
     const uint32_t R = (uint32_t)lw_min(in->H / gy, T), C = (uint32_t)lw_min(in->W / gx, T);
     const uint64_t rounds = lw_ceil_div(units, (uint64_t)gx * gy);
     const krn_mattn_spec sp = {T, o->st.n / heads, R, C, 0, resident};
@@ -129,12 +136,12 @@ static int place_attention(const ws_input *in, lw_op *o, uint64_t resident, char
 static int place_decode_attention(const ws_input *in, lw_op *o, uint32_t layers, uint64_t resident, char *err,
                                   size_t errlen) {
   const uint32_t heads = o->st.heads ? o->st.heads : 1;
-  const uint64_t units = (uint64_t)heads * in->batch;
+  const uint64_t units = lw_units(in, &o->st);
   char why[256] = "no grid";
   o->cycles = 0;
   for (uint32_t gy = 1; gy <= units && gy <= in->H; gy++) {
-    const uint32_t gx = (uint32_t)lw_min(in->W, lw_ceil_div(units, gy));
-    if (gy > 1 && lw_ceil_div(units, gy) == lw_ceil_div(units, gy - 1)) continue;
+    const uint32_t gx = grid_across(in, units, gy);
+    if (!gx) continue;
     const uint32_t R = (uint32_t)lw_min(in->H / gy, in->keys_first);
     const uint32_t C = (uint32_t)lw_min(in->W / gx, in->keys_first / R);
     const uint64_t rounds = lw_ceil_div(units, (uint64_t)gx * gy);
@@ -255,8 +262,7 @@ int strat_lw_plan(const ws_input *in, uint32_t r, uint32_t down, krn_kernel kern
     if (layers) {
       dec.st = p->ops[first].st;
       if (place_decode_attention(in, &dec, layers, p->resident, err, errlen) != 0) return 1;
-      p->cache = dec.dplan.cache_bytes;
-      p->resident += p->cache;
+      p->resident += dec.dplan.cache_bytes;
     }
   }
   for (uint32_t i = 0; i < p->n; i++) {
