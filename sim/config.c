@@ -18,7 +18,7 @@
 extern const char ws_default_yaml_text[];
 
 #define MAX_SECTIONS 16
-#define DEFAULT_NAME "(embedded default)" /* the embedded default's name in origins */
+#define DEFAULT_NAME WS_CONFIG_DEFAULT_NAME
 
 const char *ws_config_default_yaml(void) { return ws_default_yaml_text; }
 

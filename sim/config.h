@@ -34,7 +34,8 @@ extern "C" {
  * schema needs 4: top level, section, subsection, map), and a file holds at
  * most WL_INFILE_CONFIG_MAX bytes (1 MiB, workloads/infile.h). */
 #define WS_CONFIG_DEPTH_MAX 32
-#define WS_TOKENS_MAX (1 << 24) /* workload.batch x workload.seq_len: the tokens of one run */
+#define WS_TOKENS_MAX (1 << 24)
+#define WS_CONFIG_DEFAULT_NAME "(embedded default)" /* the embedded default's name in origins ("NAME:LINE:COL") */ /* workload.batch x workload.seq_len: the tokens of one run */
 
 /* prefill: seq_len new tokens a sequence; decode: new_tokens steps of one token a sequence after a prompt of
    seq_len in the KV cache; generate: the prefill, then decode steps until new_tokens are made */

@@ -11,7 +11,7 @@
 
 static const char *origin(const ws_config *cfg, const char *path) {
   const char *w = cfg->origin[ws_schema_find(path)].where;
-  return w[0] ? w : "(embedded default)";
+  return w[0] ? w : WS_CONFIG_DEFAULT_NAME;
 }
 
 /* The machines' published figures (and named assumptions) for the keys a
@@ -39,7 +39,8 @@ static void apply_machine(ws_config *cfg) {
   const int64_t values[] = {m->width, m->height, m->clock, m->sram, m->fmac_fp16};
   for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
     ws_origin *o = &cfg->origin[ws_schema_find(keys[i])];
-    if (o->where[0] && strncmp(o->where, "(embedded default)", 18) != 0 && strncmp(o->where, "fabric.preset", 13) != 0)
+    const bool from_default = strncmp(o->where, WS_CONFIG_DEFAULT_NAME ":", strlen(WS_CONFIG_DEFAULT_NAME) + 1) == 0;
+    if (o->where[0] && !from_default && strncmp(o->where, "fabric.preset", strlen("fabric.preset")) != 0)
       continue; /* given */
     *fields[i] = values[i];
     if (cfg->fabric.preset != WS_MACHINE_CS2)

@@ -67,9 +67,9 @@ int strat_result_common(strat_result *r, const ws_input *in, char *err, size_t e
   /* the accounting's FLOPs of a sequence: a prefill's, or a decode's steps, linear in the keys (the scores and
      their product with V), so their sum is the steps times the mean of the first and the last */
   mdl_cost acc, first;
-  if (ws_input_account(in, in->keys, &acc, err, errlen) != 0 ||
-      ws_input_account(in, in->keys_first, &first, err, errlen) != 0)
-    return -1;
+  if (ws_input_account(in, in->keys, &acc, err, errlen) != 0) return -1;
+  if (in->keys_first == in->keys) first = acc; /* one step: a prefill's */
+  else if (ws_input_account(in, in->keys_first, &first, err, errlen) != 0) return -1;
   const double clock = (double)in->clock, steps = (double)in->steps;
   if (t->steps == 0) t->steps = in->steps;
   if (t->step_cycles_max == 0) t->step_cycles_max = t->cycles;
