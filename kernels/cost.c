@@ -93,6 +93,43 @@ krn_cost krn_layernorm_cost(const krn_machine *m, uint32_t features, uint32_t b)
   return c;
 }
 
+krn_cost krn_rmsnorm_phase(const krn_machine *m, int phase, uint32_t features, uint32_t b) {
+  const uint64_t e = (uint64_t)features * b;
+  krn_cost c = {m->task_switch + ceil_div(phase == 1 ? e : 2 * e, m->simd_fp32), phase == 1 ? e : 2 * e, 0, 0};
+  if (phase == 2) c.cycles += (uint64_t)b * m->exp_cycles; /* an inverse square root per token */
+  return c;
+}
+
+krn_cost krn_rmsnorm_cost(const krn_machine *m, uint32_t features, uint32_t b) {
+  const uint64_t e = (uint64_t)features * b;
+  const krn_cost p1 = krn_rmsnorm_phase(m, 1, features, b), p2 = krn_rmsnorm_phase(m, 2, features, b);
+  krn_cost c = {0};
+  c.cycles = p1.cycles + p2.cycles;
+  c.macs = p1.macs + p2.macs;
+  c.weights = (uint64_t)features * 2; /* gain, fp16 */
+  c.sram = m->sram_reserve + c.weights + 2 * 2 * e * 2 + 2 * (uint64_t)b * 4;
+  return c;
+}
+
+krn_cost krn_swiglu_cost(const krn_machine *m, uint32_t features, uint32_t b) {
+  const uint64_t e = (uint64_t)features * b;
+  krn_cost c = {0};
+  c.cycles = m->task_switch + e * m->exp_cycles + ceil_div(4 * e, m->simd_fp16);
+  c.macs = 4 * e;
+  c.sram = m->sram_reserve + 3 * 2 * e * 2; /* two inputs and the output, double-buffered */
+  return c;
+}
+
+krn_cost krn_rotary_cost(const krn_machine *m, uint32_t features, uint32_t b) {
+  const uint64_t e = (uint64_t)features * b;
+  krn_cost c = {0};
+  c.cycles = m->task_switch + ceil_div(2 * e, m->simd_fp16) + ceil_div(2 * e, m->simd_fp32);
+  c.macs = 4 * e;
+  c.weights = (uint64_t)features * 4; /* a base rotation a pair: 2 fp32 values */
+  c.sram = m->sram_reserve + c.weights + 2 * 2 * e * 2 + (uint64_t)features * 4; /* + the angles advanced */
+  return c;
+}
+
 krn_cost krn_gelu_cost(const krn_machine *m, uint32_t features, uint32_t b) {
   const uint64_t e = (uint64_t)features * b;
   krn_cost c = {0};

@@ -89,6 +89,21 @@ krn_cost krn_attn_merge_cost(const krn_machine *m, uint32_t dh, uint32_t b);
 krn_cost krn_layernorm_cost(const krn_machine *m, uint32_t features, uint32_t b);
 /* Its two phases, around the statistics all-reduce: 1 sums, 2 normalise. */
 krn_cost krn_layernorm_phase(const krn_machine *m, int phase, uint32_t features, uint32_t b);
+/* RMSNorm (Llama) of b tokens x `features` in fp32: a sum of squares, an
+ * inverse square root per token, the scale by it and by the gain; gain held.
+ * Its two phases, around the statistic's all-reduce: 1 the sum, 2 scale. */
+krn_cost krn_rmsnorm_cost(const krn_machine *m, uint32_t features, uint32_t b);
+krn_cost krn_rmsnorm_phase(const krn_machine *m, int phase, uint32_t features, uint32_t b);
+/* SwiGLU of two b x features tensors (gate a, up u): silu(a) u = a u / (1 +
+ * exp(-a)), an exponential and 4 fp16 operations (add, reciprocal, 2
+ * multiplies) per element. */
+krn_cost krn_swiglu_cost(const krn_machine *m, uint32_t features, uint32_t b);
+/* Rotary position of b tokens x `features` (pairs of adjacent features of a
+ * head): per element 2 fp16 multiply-adds (x cos - y sin, x sin + y cos);
+ * each pair's cosine and sine advanced a position by a complex multiply in
+ * fp32 (4 multiply-adds a pair, 2 an element), from a base rotation per pair
+ * held (2 fp32 values). Tokens of a micro-batch are consecutive positions. */
+krn_cost krn_rotary_cost(const krn_machine *m, uint32_t features, uint32_t b);
 /* GELU (tanh form: a tanh and 5 multiply-adds per element). */
 krn_cost krn_gelu_cost(const krn_machine *m, uint32_t features, uint32_t b);
 /* Element-wise add of two b x features tensors (residual, position embedding). */

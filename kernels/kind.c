@@ -8,6 +8,7 @@ const krn_kind_ops *krn_kind_of(krn_stage_kind k) {
       [KRN_STAGE_EMBED] = &krn_kind_embed,         [KRN_STAGE_GEMM] = &krn_kind_gemm,
       [KRN_STAGE_ATTENTION] = &krn_kind_attention, [KRN_STAGE_LAYERNORM] = &krn_kind_layernorm,
       [KRN_STAGE_GELU] = &krn_kind_gelu,           [KRN_STAGE_ADD] = &krn_kind_add,
+      [KRN_STAGE_SWIGLU] = &krn_kind_swiglu,       [KRN_STAGE_ROTARY] = &krn_kind_rotary,
   };
   SIM_CHECK((unsigned)k < sizeof tables / sizeof tables[0], "no stage kind %d", (int)k);
   return tables[k];
@@ -20,6 +21,11 @@ uint32_t krn_slots_count(krn_slots layout, uint32_t r, uint32_t c) {
 bool krn_kind_entry(const krn_stage *s) {
   const krn_kind_ops *o = krn_kind_of(s->kind);
   return o->inputs == 0 || (o->host_input && s->in[0] < 0);
+}
+
+uint32_t krn_kind_in_features(const krn_stage *s, uint32_t i) {
+  const krn_kind_ops *o = krn_kind_of(s->kind);
+  return o->in_k ? s->k : o->in_width ? o->in_width(s, i) : s->n;
 }
 
 uint64_t krn_kind_slot_start(const krn_stage *s, uint32_t f, uint32_t slots, uint32_t j) {

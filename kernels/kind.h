@@ -1,7 +1,7 @@
 /* Stage kinds as modules: everything one kind of stage (pipeline.h) is and
  * does, as one table of operations per kind, each in its own file
  * (kind_embed.c, kind_gemm.c, kind_attention.c, kind_layernorm.c,
- * kind_gelu.c, kind_add.c). The pipeline (its set-up, arming and compute),
+ * kind_gelu.c, kind_add.c, kind_swiglu.c, kind_rotary.c). The pipeline (its set-up, arming and compute),
  * the estimator (estimate.h), the placer (sim/place.c) and the reports ask
  * the table; nothing else switches on krn_stage_kind (lower.c only names
  * the kind an op lowers to). Changing how one kind maps onto the PEs is an
@@ -43,6 +43,8 @@ typedef struct {
                               count as sparse or dense, its tiles may be balanced by nonzeros */
   bool elementwise;        /* features over every PE, row-major; no tile of k */
   bool in_k;               /* its inputs carry k features (a GEMM's x), else n */
+  uint32_t (*in_width)(const krn_stage *s, uint32_t input); /* features input `input` carries, where in_k does not
+                                                               say (NULL: n): attention's keys and values */
   krn_slots in, out;       /* its input and output slots' layout */
   bool row_out;            /* outputs leave as a row (one slot per column, on one row) */
   bool banded;             /* N bands that may run either way (krn_stage.nrev), rows flipped to follow its
@@ -103,12 +105,14 @@ const krn_kind_ops *krn_kind_of(krn_stage_kind k);
 
 /* The tables, one per kind file. */
 extern const krn_kind_ops krn_kind_embed, krn_kind_gemm, krn_kind_attention, krn_kind_layernorm, krn_kind_gelu,
-    krn_kind_add;
+    krn_kind_add, krn_kind_swiglu, krn_kind_rotary;
 
 /* An entry stage: it has no producer to wait for (an embedding; a GEMM taking the host's input). */
 bool krn_kind_entry(const krn_stage *s);
 /* rows x cols values of op's tensor of that role (workloads/values.h), malloc'd; NULL: out of memory. */
 float *krn_values_fill(uint64_t seed, const char *op, wl_values_role role, uint32_t rows, uint32_t cols);
+/* Features input i of stage s carries (the kind's in_width, in_k, or n). */
+uint32_t krn_kind_in_features(const krn_stage *s, uint32_t i);
 /* The first feature of slot j of `slots` of stage s over f features. */
 uint64_t krn_kind_slot_start(const krn_stage *s, uint32_t f, uint32_t slots, uint32_t j);
 

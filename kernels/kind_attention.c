@@ -15,7 +15,12 @@
  * PE, which normalises and sends. Every column of a cut head computes the
  * same exponentials (each needs its own P for its features' P x V); what the
  * cut buys is that queries, keys, values, dot products, P x V and the
- * partial outputs reduced down a column all shrink with the columns. */
+ * partial outputs reduced down a column all shrink with the columns.
+ * Grouped-query attention (krn_stage.kv_heads < heads): query head h reads
+ * key/value head h / (heads / kv_heads); a column takes the keys and values
+ * of the key/value heads its query heads read (kv_of), a slice of one for a
+ * cut head, so several columns may take the same ones. The SRAM of its
+ * cache and the wavelets in are counted at those widths. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -65,6 +70,35 @@ static col_shape col_of(uint32_t heads, uint32_t dh, uint32_t c, uint32_t j) {
   return k;
 }
 
+/* The key/value features column j (shape k) takes, [f0, f1), under grouped-query attention of `group` query heads a
+   key/value head: those its heads read (whole heads), or the slice of its head's (a cut head). */
+typedef struct {
+  uint32_t f0, nt;
+} kv_shape;
+
+static uint32_t group_of(const krn_stage *s) { return s->kv_heads ? s->heads / s->kv_heads : 1; }
+
+static kv_shape kv_of(col_shape k, uint32_t dh, uint32_t group) {
+  if (k.hw < dh) return (kv_shape){k.h / group * dh + (k.f0 - k.h * dh), k.nt};
+  const uint32_t first = k.h / group, last = (k.h + k.hn - 1) / group;
+  return (kv_shape){first * dh, (last - first + 1) * dh};
+}
+
+/* Where query head hh of column shape k reads its key/value head within the column's key/value features. */
+static uint32_t kv_off(col_shape k, uint32_t dh, uint32_t group, uint32_t hh) {
+  return k.hw < dh ? 0 : ((k.h + hh) / group - k.h / group) * dh;
+}
+
+/* The attention cost of column shape k (krn_attn_cost), its cache and its own tokens' keys and values at the key/value
+   width kv. */
+static krn_cost col_cost(const krn_machine *m, col_shape k, kv_shape kv, uint64_t pairs, uint32_t b, uint32_t r,
+                         uint32_t seq, uint32_t sequences) {
+  krn_cost c = krn_attn_cost(m, k.hn, k.hw, pairs, b, r, seq, sequences);
+  const uint64_t held = krn_ceil_div(seq, r) * (sequences ? sequences : 1);
+  c.sram -= (uint64_t)(k.nt - kv.nt) * (held * 2 * 2 + 2 * 2 * krn_ceil_div(b, r) * 2);
+  return c;
+}
+
 /* ---- the estimate ---- */
 
 /* Causal pairs of the keys row i of r holds, over the whole sequence. */
@@ -88,11 +122,13 @@ static int estimate(const krn_machine *m, const fab_config *fc, const krn_stage 
   const uint64_t sc = (uint64_t)b * keys_held(seq, 0, r); /* a cut head's partial scores, at most */
   for (uint32_t j = 0; j < c; j++) {
     const col_shape k = col_of(s->heads, dh, c, j);
-    const krn_cost cost = krn_attn_cost(m, k.hn, k.hw, pairs, b, r, seq, s->sequences);
+    const kv_shape kv = kv_of(k, dh, group_of(s));
+    const krn_cost cost = col_cost(m, k, kv, pairs, b, r, seq, s->sequences);
     krn_cost with_norm = cost; /* the output PE also normalises */
     with_norm.cycles += krn_attn_norm_cost(m, k.nt, b).cycles;
-    const uint64_t qkv = 3 * krn_ceil_div((uint64_t)b * k.nt, 2), part = (uint64_t)b * k.hn * (k.hw + 1),
-                   mx = (uint64_t)b * k.hn;
+    const uint64_t in_w[3] = {krn_ceil_div((uint64_t)b * k.nt, 2), krn_ceil_div((uint64_t)b * kv.nt, 2),
+                              krn_ceil_div((uint64_t)b * kv.nt, 2)}; /* q, k, v */
+    const uint64_t qkv = in_w[0] + in_w[1] + in_w[2], part = (uint64_t)b * k.hn * (k.hw + 1), mx = (uint64_t)b * k.hn;
     /* a cut head: its row's all-reduce of partial scores, both sides into the middle and back out */
     const uint64_t row_in = k.g > 1 ? 2 * sc : 0, row_out = k.g > 1 ? sc : 0;
     const uint32_t root = krn_attn_row(r, c, j, KRN_ATTN_OUT), sides = (root > 0) + (root + 1 < r);
@@ -104,7 +140,7 @@ static int estimate(const krn_machine *m, const fab_config *fc, const krn_stage 
     for (uint32_t port = 0; r > 1 && port < 4; port++) { /* the rows of the four ports, and one other */
       const uint32_t row = krn_attn_row(r, c, j, port);
       uint64_t relays = 0;
-      for (uint32_t in = 0; in < 3; in++) relays += krn_attn_row(r, c, j, in) == row ? qkv / 3 : 0;
+      for (uint32_t in = 0; in < 3; in++) relays += krn_attn_row(r, c, j, in) == row ? in_w[in] : 0;
       if (row == root) krn_est_pe(e, with_norm, qkv + row_in + sides * (part + mx), mx + out + relays + row_out);
       else krn_est_pe(e, cost, qkv + row_in + part + 2 * mx, part + mx + relays + row_out);
     }
@@ -161,8 +197,9 @@ static int setup(krn_pipe *p, uint32_t si, char *err, size_t errlen) {
   const krn_stage *k = &s->s;
   const uint32_t r = s->rows, c = s->cols, w = fab_config_of(p->f)->width;
   const fab_rect q = k->region;
-  if (k->heads == 0 || k->n % k->heads != 0 || c > k->n)
-    return krn_shape_error(s, "needs heads dividing n and at most one column per feature", err, errlen);
+  if (k->heads == 0 || k->n % k->heads != 0 || c > k->n || (k->kv_heads && k->heads % k->kv_heads != 0))
+    return krn_shape_error(s, "needs heads dividing n, key/value heads dividing heads and at most one column per feature",
+                           err, errlen);
   s->dh = k->n / k->heads;
   if (!(s->nc = malloc((c + 1) * sizeof *s->nc))) return krn_shape_error(s, "out of memory", err, errlen);
   for (uint32_t j = 0; j <= c; j++) s->nc[j] = col_start(k->heads, s->dh, c, j);
@@ -173,7 +210,9 @@ static int setup(krn_pipe *p, uint32_t si, char *err, size_t errlen) {
   for (uint32_t i = 0; i < s->ninputs; i++)
     for (uint32_t n = 0; n < s->nin_slots[i]; n++) { /* q, k and v: a PE of column n each, rows staggered */
       slot *sl = &s->in[i][n];
-      *sl = krn_make_slot(s, w, krn_attn_row(r, c, n, i), n, s->nc[n], s->nc[n + 1]);
+      const kv_shape kv = kv_of(stage_col(s, n), s->dh, group_of(k));
+      *sl = i == 0 ? krn_make_slot(s, w, krn_attn_row(r, c, n, i), n, s->nc[n], s->nc[n + 1])
+                   : krn_make_slot(s, w, krn_attn_row(r, c, n, i), n, kv.f0, kv.f0 + kv.nt);
       if (r > 1 && fab_route_rect(p->f, sl->pe, (fab_rect){krn_col_x(s, n), q.y, 1, r}, &sl->route, err, errlen) != 0)
         return -1;
     }
@@ -207,9 +246,10 @@ static int setup(krn_pipe *p, uint32_t si, char *err, size_t errlen) {
 static int pe_setup(krn_pipe *p, uint32_t si, uint32_t l, krn_cost *cost, char *err, size_t errlen) {
   stage *s = &p->st[si];
   const col_shape k = stage_col(s, krn_band(s, l % s->cols));
+  const kv_shape kv = kv_of(k, s->dh, group_of(&s->s));
   const uint32_t r = s->rows;
-  *cost = krn_attn_cost(&p->m, k.hn, k.hw, 0, p->run.b, r, p->run.seq, krn_run_sequences(&p->run));
-  const size_t cache = (size_t)krn_run_sequences(&p->run) * krn_ceil_div(p->run.seq, r) * 2 * k.nt; /* every sequence's */
+  *cost = col_cost(&p->m, k, kv, 0, p->run.b, r, p->run.seq, krn_run_sequences(&p->run));
+  const size_t cache = (size_t)krn_run_sequences(&p->run) * krn_ceil_div(p->run.seq, r) * 2 * kv.nt; /* every sequence's */
   if (p->run.functional && !(s->pe[l].kv = calloc(cache + 1, sizeof *s->pe[l].kv)))
     return krn_shape_error(s, "out of memory", err, errlen);
   return 0;
@@ -270,8 +310,9 @@ static void phase2(krn_pipe *p, uint32_t si, uint32_t l, uint32_t m, const float
   const uint64_t end = krn_charge(p, s, l, start, krn_attn_phase(&p->m, 2, k.hn, k.hw, pairs));
   float *part = NULL;
   if (p->run.functional) { /* per query and head */
-    const uint32_t nk = keys_held((ms + 1) * b, i, rows);
-    const float *kv = &s->pe[l].kv[seq_keys(p, rows, m) * 2 * k.nt]; /* its sequence's cache */
+    const uint32_t nk = keys_held((ms + 1) * b, i, rows), g = group_of(&s->s);
+    const uint32_t kw = kv_of(k, s->dh, g).nt;
+    const float *kv = &s->pe[l].kv[seq_keys(p, rows, m) * 2 * kw]; /* its sequence's cache */
     part = krn_new_values((size_t)b * k.hn * (k.hw + 1));
     for (uint32_t t = 0; t < b; t++)
       for (uint32_t h = 0; h < k.hn; h++) {
@@ -280,7 +321,7 @@ static void phase2(krn_pipe *p, uint32_t si, uint32_t l, uint32_t m, const float
           const float sc = e->scratch[((size_t)t * nk + key) * k.hn + h];
           if (sc == -INFINITY) continue;
           const float pr = expf(sc - gmax[(size_t)t * k.hn + h]);
-          const float *v = &kv[((size_t)key * 2 + 1) * k.nt + h * k.hw];
+          const float *v = &kv[((size_t)key * 2 + 1) * kw + kv_off(k, s->dh, g, h)];
           for (uint32_t d = 0; d < k.hw; d++) o[d] += pr * v[d];
           o[k.hw] += pr;
         }
@@ -348,14 +389,15 @@ static void compute(krn_pipe *p, uint32_t si, uint32_t l, uint32_t m, uint64_t s
   const uint64_t end =
       krn_charge(p, s, l, start, krn_attn_phase(&p->m, 1, k.hn, k.hw, krn_attn_pairs(b, ms, i, rows)));
   if (p->run.functional) {
-    float *kv = &s->pe[l].kv[seq_keys(p, rows, m) * 2 * k.nt]; /* its sequence's cache */
+    const uint32_t g = group_of(&s->s), kw = kv_of(k, s->dh, g).nt;
+    float *kv = &s->pe[l].kv[seq_keys(p, rows, m) * 2 * kw]; /* its sequence's cache */
     const slot *ks = &s->in[1][j], *vs = &s->in[2][j];
     for (uint32_t t = 0; t < b; t++) { /* this micro-batch's keys and values of its tokens */
       const uint32_t tok = ms * b + t; /* its position in its sequence */
       if (tok % rows != i) continue;
       const uint32_t key = (tok - i) / rows;
-      memcpy(&kv[((size_t)key * 2) * k.nt], &ks->vals[m % RING][(size_t)t * k.nt], k.nt * sizeof(float));
-      memcpy(&kv[((size_t)key * 2 + 1) * k.nt], &vs->vals[m % RING][(size_t)t * k.nt], k.nt * sizeof(float));
+      memcpy(&kv[((size_t)key * 2) * kw], &ks->vals[m % RING][(size_t)t * kw], kw * sizeof(float));
+      memcpy(&kv[((size_t)key * 2 + 1) * kw], &vs->vals[m % RING][(size_t)t * kw], kw * sizeof(float));
     }
     /* scores of its keys over its features, causal, scaled by 1 / sqrt(dh) */
     const uint32_t nk = keys_held((ms + 1) * b, i, rows);
@@ -368,7 +410,7 @@ static void compute(krn_pipe *p, uint32_t si, uint32_t l, uint32_t m, uint64_t s
           if (i + key * rows <= ms * b + t) {
             sc = 0.0f;
             for (uint32_t d = 0; d < k.hw; d++)
-              sc += q[(size_t)t * k.nt + h * k.hw + d] * kv[((size_t)key * 2) * k.nt + h * k.hw + d];
+              sc += q[(size_t)t * k.nt + h * k.hw + d] * kv[((size_t)key * 2) * kw + kv_off(k, s->dh, g, h) + d];
             sc *= scale;
           }
           e->scratch[((size_t)t * nk + key) * k.hn + h] = sc;
@@ -382,19 +424,27 @@ static void compute(krn_pipe *p, uint32_t si, uint32_t l, uint32_t m, uint64_t s
 
 /* ---- the placer ---- */
 
+/* Queries: n features; keys and values: kv_heads heads of n / heads. */
+static uint32_t in_width(const krn_stage *s, uint32_t input) {
+  return input > 0 && s->heads && s->kv_heads ? s->n / s->heads * s->kv_heads : s->n;
+}
+
 static uint32_t max_rows(const krn_stage *s) { (void)s; return UINT32_MAX; }
 static uint32_t max_cols(const krn_stage *s) { return s->n; } /* a feature each */
-/* Slots hold whole heads, or slices of one (col_of). */
+/* Slots hold whole heads, or slices of one (col_of); over keys' and values' fewer features (f < n) the first of
+   those their column takes (kv_of: neighbours may share them). */
 static uint64_t slot_start(const krn_stage *s, uint32_t f, uint32_t slots, uint32_t j) {
-  (void)f;
-  return s->heads && s->n % s->heads == 0 ? col_start(s->heads, s->n / s->heads, slots, j) : 0;
+  if (!s->heads || s->n % s->heads != 0) return 0;
+  const uint32_t dh = s->n / s->heads;
+  if (f == s->n) return col_start(s->heads, dh, slots, j);
+  return j >= slots ? f : kv_of(col_of(s->heads, dh, slots, j), dh, group_of(s)).f0;
 }
 
 const krn_kind_ops krn_kind_attention = {
     .name = "attention", .inputs = 3, .in = KRN_SLOTS_COLS, .out = KRN_SLOTS_COLS, .row_out = true, .attends = true,
     .routes_in = 8, .routes_out = 8, /* output PE: three relays passing, both sides of two reductions, a multicast
                                         (a cut head's row all-reduce adds three: within the margin) */
-    .max_rows = max_rows, .max_cols = max_cols, .slot_start = slot_start,
+    .in_width = in_width, .max_rows = max_rows, .max_cols = max_cols, .slot_start = slot_start,
     .estimate = estimate, .busy = busy,
     .setup = setup, .pe_setup = pe_setup, .arm = arm, .compute = compute, .result = output,
     .all_reduced = all_reduced,

@@ -1,14 +1,20 @@
 /* What the element-wise stage kinds (kind_layernorm.c, kind_gelu.c,
- * kind_add.c) share: r x c PEs, PE l (row-major) holding features D_l of
- * every token, an input and an output slot at each PE. */
+ * kind_add.c, kind_swiglu.c, kind_rotary.c) share: r x c PEs, PE l
+ * (row-major) holding features D_l of every token (the stage's cut points,
+ * or its kind's slot starts), an input and an output slot at each PE. */
 #include "kind_internal.h"
+
+/* Where PE l's features start, of `pes`. */
+static uint32_t cut(const krn_stage *s, uint32_t pes, uint32_t l) {
+  return s->n_cut ? s->n_cut[l] : (uint32_t)krn_kind_slot_start(s, s->n, pes, l);
+}
 
 int krn_elementwise_setup(krn_pipe *p, uint32_t si, char *err, size_t errlen) {
   stage *s = &p->st[si];
   const krn_stage *k = &s->s;
   const uint32_t c = s->cols, pes = s->rows * c, w = fab_config_of(p->f)->width;
-  s->nc = krn_cuts(k->n_cut, k->n, pes);
-  if (!s->nc) return krn_shape_error(s, "out of memory", err, errlen);
+  if (!(s->nc = malloc((pes + 1) * sizeof *s->nc))) return krn_shape_error(s, "out of memory", err, errlen);
+  for (uint32_t l = 0; l <= pes; l++) s->nc[l] = cut(k, pes, l);
   if (!krn_cuts_ok(s->nc, pes, k->n))
     return krn_shape_error(s, "needs at least one feature (and, tiled, one k) per PE", err, errlen);
   for (uint32_t j = 0; j < s->nout; j++) s->out[j] = krn_make_slot(s, w, j / c, j % c, s->nc[j], s->nc[j + 1]);
@@ -44,7 +50,7 @@ int krn_elementwise_estimate(const krn_machine *m, const fab_config *fc, const k
   const uint32_t r = s->region.h, c = s->region.w, pes = r * c, inputs = krn_kind_of(s->kind)->inputs;
   uint64_t f_max = 0;
   for (uint32_t l = 0; l < pes; l++) {
-    const uint32_t f = krn_cut(s->n_cut, s->n, pes, l + 1) - krn_cut(s->n_cut, s->n, pes, l);
+    const uint32_t f = cut(s, pes, l + 1) - cut(s, pes, l);
     f_max = krn_max_u64(f_max, f);
     krn_cost pc = cost(m, f, b);
     pc.sram += krn_depth_sram(s, (uint64_t)f * b); /* a residual's deeper buffers */
@@ -64,7 +70,7 @@ uint64_t krn_elementwise_busy(const krn_machine *m, const krn_stage *s, uint32_t
   const uint32_t pes = s->region.h * s->region.w, mbs = b ? seq / b : 0;
   uint64_t best = 0;
   for (uint32_t l = 0; l < pes; l++) {
-    const uint32_t f = krn_cut(s->n_cut, s->n, pes, l + 1) - krn_cut(s->n_cut, s->n, pes, l);
+    const uint32_t f = cut(s, pes, l + 1) - cut(s, pes, l);
     best = krn_max_u64(best, mbs * cost(m, f, b).cycles);
   }
   return best;

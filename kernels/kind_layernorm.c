@@ -1,19 +1,28 @@
 /* The LAYERNORM stage kind (kind.h): element-wise over r x c PEs (PE l,
  * row-major, features D_l); each PE sums its features and their squares
  * per token (phase 1), the sums are all-reduced over the region, and each
- * PE normalises with the gain and shift (phase 2). */
+ * PE normalises with the gain and shift (phase 2). RMSNorm (krn_stage.rms)
+ * is the same with the sum of squares alone, no mean and no shift. */
 #include <math.h>
 
 #include "kind_internal.h"
 
+/* The stage's cost and phases: layernorm's or RMSNorm's. */
+static krn_cost (*cost_of(const krn_stage *s))(const krn_machine *, uint32_t, uint32_t) {
+  return s->rms ? krn_rmsnorm_cost : krn_layernorm_cost;
+}
+static krn_cost phase_of(const krn_stage *s, const krn_machine *m, int phase, uint32_t features, uint32_t b) {
+  return s->rms ? krn_rmsnorm_phase(m, phase, features, b) : krn_layernorm_phase(m, phase, features, b);
+}
+
 static int estimate(const krn_machine *m, const fab_config *fc, const krn_stage *s, uint32_t b, uint32_t seq,
                     uint32_t consumers, krn_estimate *e, char *err, size_t errlen) {
   (void)seq, (void)err, (void)errlen;
-  return krn_elementwise_estimate(m, fc, s, b, consumers, e, krn_layernorm_cost, true);
+  return krn_elementwise_estimate(m, fc, s, b, consumers, e, cost_of(s), true);
 }
 
 static uint64_t busy(const krn_machine *m, const krn_stage *s, uint32_t b, uint32_t seq) {
-  return krn_elementwise_busy(m, s, b, seq, krn_layernorm_cost);
+  return krn_elementwise_busy(m, s, b, seq, cost_of(s));
 }
 
 static int setup(krn_pipe *p, uint32_t si, char *err, size_t errlen) {
@@ -27,7 +36,7 @@ static int setup(krn_pipe *p, uint32_t si, char *err, size_t errlen) {
 static int pe_setup(krn_pipe *p, uint32_t si, uint32_t l, krn_cost *cost, char *err, size_t errlen) {
   (void)err, (void)errlen;
   const stage *s = &p->st[si];
-  *cost = krn_layernorm_cost(&p->m, s->nc[l + 1] - s->nc[l], p->run.b);
+  *cost = cost_of(&s->s)(&p->m, s->nc[l + 1] - s->nc[l], p->run.b);
   return 0;
 }
 
@@ -44,16 +53,18 @@ static void phase2(krn_pipe *p, uint32_t si, uint32_t l, uint32_t m, bool row, c
   const krn_stage *k = &s->s;
   const uint32_t b = p->run.b, n0 = s->nc[l], nt = s->nc[l + 1] - n0;
   const uint64_t start = krn_max_u64(krn_max_u64(at, fab_now(p->f)), s->pe[l].core_free);
-  const uint64_t end = krn_charge(p, s, l, start, krn_layernorm_phase(&p->m, 2, nt, b));
+  const uint64_t end = krn_charge(p, s, l, start, phase_of(k, &p->m, 2, nt, b));
   float *y = NULL;
   if (p->run.functional) {
     const float *x = s->in[0][l].vals[m % RING];
     y = krn_new_values((size_t)b * nt);
     for (uint32_t t = 0; t < b; t++) {
-      const float mean = sums[2 * t] / (float)k->n, var = sums[2 * t + 1] / (float)k->n - mean * mean;
+      const float mean = k->rms ? 0.0f : sums[2 * t] / (float)k->n;
+      const float var = sums[2 * t + 1] / (float)k->n - mean * mean;
       const float inv = 1.0f / sqrtf(var + 1e-5f);
       for (uint32_t f = 0; f < nt; f++)
-        y[(size_t)t * nt + f] = (x[(size_t)t * nt + f] - mean) * inv * k->weight[n0 + f] + k->bias[n0 + f];
+        y[(size_t)t * nt + f] =
+            (x[(size_t)t * nt + f] - mean) * inv * k->weight[n0 + f] + (k->bias ? k->bias[n0 + f] : 0.0f);
     }
   }
   krn_freed(p, si, l, m, end);
@@ -64,7 +75,7 @@ static void phase2(krn_pipe *p, uint32_t si, uint32_t l, uint32_t m, bool row, c
 static void compute(krn_pipe *p, uint32_t si, uint32_t l, uint32_t m, uint64_t start) {
   stage *s = &p->st[si];
   const uint32_t b = p->run.b, nt = s->nc[l + 1] - s->nc[l];
-  const uint64_t end = krn_charge(p, s, l, start, krn_layernorm_phase(&p->m, 1, nt, b));
+  const uint64_t end = krn_charge(p, s, l, start, phase_of(&s->s, &p->m, 1, nt, b));
   float *sums = NULL;
   if (p->run.functional) {
     const float *x = s->in[0][l].vals[m % RING];
@@ -84,14 +95,14 @@ static void compute(krn_pipe *p, uint32_t si, uint32_t l, uint32_t m, uint64_t s
 
 static bool has_values(const krn_stage *s, const krn_run *run) {
   (void)run;
-  return s->weight && s->bias;
+  return s->weight && (s->bias || s->rms);
 }
 
 static int values(const krn_stage *s, uint64_t seed, uint32_t seq, float **w, float **b) {
   (void)seq;
   *w = krn_values_fill(seed, s->name, WL_VALUES_GAIN, 1, s->n);
-  *b = krn_values_fill(seed, s->name, WL_VALUES_SHIFT, 1, s->n);
-  return *w && *b ? 0 : -1;
+  *b = s->rms ? NULL : krn_values_fill(seed, s->name, WL_VALUES_SHIFT, 1, s->n);
+  return *w && (*b || s->rms) ? 0 : -1;
 }
 
 const krn_kind_ops krn_kind_layernorm = {

@@ -46,10 +46,20 @@ int krn_lower(const mdl_graph *g, krn_lowered *out, char *err, size_t errlen) {
       case MDL_OP_EMBED:
         s->kind = KRN_STAGE_EMBED;
         s->k = (uint32_t)m->vocab;
-        s->bias_add = true; /* the position embedding, fused */
+        s->bias_add = i + 1 < nops && mdl_graph_op(g, i + 1)->kind == MDL_OP_POS_EMBED; /* GPT's positions, fused */
         break;
       case MDL_OP_LAYERNORM: s->kind = KRN_STAGE_LAYERNORM; break;
+      case MDL_OP_RMSNORM:
+        s->kind = KRN_STAGE_LAYERNORM;
+        s->rms = true;
+        break;
       case MDL_OP_GELU: s->kind = KRN_STAGE_GELU; break;
+      case MDL_OP_SWIGLU: s->kind = KRN_STAGE_SWIGLU; break;
+      case MDL_OP_ROTARY:
+        s->kind = KRN_STAGE_ROTARY;
+        s->heads = (uint32_t)(op->n / m->d_head);
+        s->rope_theta = m->rope_theta;
+        break;
       case MDL_OP_RESIDUAL:
         s->kind = KRN_STAGE_ADD;
         for (uint32_t k = 0; k < 2; k++) { /* the residual's skip: see lower.h */
@@ -68,17 +78,18 @@ int krn_lower(const mdl_graph *g, krn_lowered *out, char *err, size_t errlen) {
         s->kind = KRN_STAGE_ATTENTION;
         s->n = (uint32_t)m->d_model;
         s->heads = (uint32_t)m->heads;
+        s->kv_heads = (uint32_t)m->kv_heads;
         s->in[2] = stage_of[sv->in[1]];
         snprintf(name, NAME_MAX_LEN, "L%d.attention", op->layer);
         break;
       }
-      default: /* the weight GEMMs: q, k, v, attn_out, ffn_up, ffn_down, lm_head */
+      default: /* the weight GEMMs: q, k, v, attn_out, ffn_gate, ffn_up, ffn_down, lm_head */
         s->kind = KRN_STAGE_GEMM;
         s->k = (uint32_t)op->k;
         s->bias_add = op->bias > 0;
         break;
     }
-    if (op->kind == MDL_OP_EMBED) snprintf(name, NAME_MAX_LEN, "embed+pos");
+    if (op->kind == MDL_OP_EMBED && s->bias_add) snprintf(name, NAME_MAX_LEN, "embed+pos");
     out->first_op[out->n] = out->last_op[out->n] = i;
     stage_of[i] = (int)out->n++;
   }

@@ -1,4 +1,4 @@
-/* One head's decode attention on a whole region, simulated (see mesh_decode.h). */
+/* One key/value head's decode attention on a whole region, simulated (see mesh_decode.h). */
 #include "mesh_decode.h"
 
 #include <stdio.h>
@@ -13,18 +13,21 @@ static uint32_t held(uint32_t keys, uint64_t pes, uint64_t p) {
   return p < keys ? (uint32_t)((keys - 1 - p) / pes + 1) : 0;
 }
 
-/* A PE's compute for the query against `n` keys: scores, exp and P x V
- * (cost.h's two attention phases, one head), then its merge. */
-static krn_cost pe_cost(const krn_machine *m, uint32_t dh, uint32_t n) {
-  const krn_cost p1 = krn_attn_phase(m, 1, 1, dh, n), p2 = krn_attn_phase(m, 2, 1, dh, n);
-  krn_cost c = {p1.cycles + p2.cycles + krn_attn_merge_cost(m, dh, 1).cycles, p1.macs + p2.macs, 0, 0};
+/* Query heads of a unit. */
+static uint32_t queries(const krn_mdec_spec *s) { return s->queries ? s->queries : 1; }
+
+/* A PE's compute for q queries against `n` keys: scores, exp and P x V
+ * (cost.h's two attention phases, q heads on the same keys), then its merge. */
+static krn_cost pe_cost(const krn_machine *m, uint32_t dh, uint32_t q, uint32_t n) {
+  const krn_cost p1 = krn_attn_phase(m, 1, q, dh, n), p2 = krn_attn_phase(m, 2, q, dh, n);
+  krn_cost c = {p1.cycles + p2.cycles + krn_attn_merge_cost(m, dh, q).cycles, p1.macs + p2.macs, 0, 0};
   return c;
 }
 
-/* Wavelets: the query (fp16); a partial (dh outputs, max and sum, acc_bytes each). */
-static uint64_t q_wavelets(uint32_t dh) { return krn_ceil_div(dh, 2); }
-static uint64_t part_wavelets(const krn_machine *m, uint32_t dh) {
-  return krn_ceil_div((uint64_t)(dh + 2) * m->acc_bytes, 4);
+/* Wavelets: the queries (fp16); a partial (dh outputs, max and sum, acc_bytes each, a query). */
+static uint64_t q_wavelets(uint32_t dh, uint32_t q) { return krn_ceil_div((uint64_t)dh * q, 2); }
+static uint64_t part_wavelets(const krn_machine *m, uint32_t dh, uint32_t q) {
+  return krn_ceil_div((uint64_t)(dh + 2) * q * m->acc_bytes, 4);
 }
 
 static int check_shape(const krn_mdec_spec *s, char *err, size_t errlen) {
@@ -43,22 +46,22 @@ int krn_mdec_plan(const krn_machine *m, const fab_config *fc, const krn_mdec_spe
                   size_t errlen) {
   memset(o, 0, sizeof *o);
   if (check_shape(s, err, errlen) != 0) return -1;
-  const uint32_t R = s->rows, C = s->cols, dh = s->dh, rx = C / 2, ry = R / 2;
-  const uint64_t pes = (uint64_t)R * C, sw = part_wavelets(m, dh);
+  const uint32_t R = s->rows, C = s->cols, dh = s->dh, q = queries(s), rx = C / 2, ry = R / 2;
+  const uint64_t pes = (uint64_t)R * C, sw = part_wavelets(m, dh, q);
   const uint64_t far = (uint64_t)(rx > C - 1 - rx ? rx : C - 1 - rx) + (ry > R - 1 - ry ? ry : R - 1 - ry);
-  o->multicast = pes > 1 ? 2ull * fc->ramp_latency + far * fc->hop_latency + q_wavelets(dh) : 0;
-  o->compute = pe_cost(m, dh, held(s->keys, pes, 0)).cycles;
+  o->multicast = pes > 1 ? 2ull * fc->ramp_latency + far * fc->hop_latency + q_wavelets(dh, q) : 0;
+  o->compute = pe_cost(m, dh, q, held(s->keys, pes, 0)).cycles;
   o->seg_x = C > 1 ? fab_coll_best_segment(fc, rx > C - 1 - rx ? rx : C - 1 - rx, (uint32_t)sw) : 0;
   o->seg_y = R > 1 ? fab_coll_best_segment(fc, ry > R - 1 - ry ? ry : R - 1 - ry, (uint32_t)sw) : 0;
   o->tree = pes > 1 ? fab_coll_tree_cycles(fc, (fab_rect){0, 0, C, R}, rx, ry, o->seg_x, o->seg_y, (uint32_t)sw, 0) : 0;
-  o->norm = krn_attn_norm_cost(m, dh, 1).cycles;
+  o->norm = krn_attn_norm_cost(m, dh, q).cycles;
   o->cycles = o->multicast + o->compute + o->tree + o->norm;
-  o->macs = 2ull * s->keys * dh;
+  o->macs = 2ull * s->keys * dh * q;
   const uint64_t cap = held(s->capacity, pes, 0);
   o->cache_bytes = (uint64_t)s->layers * cap * dh * 2 * 2; /* K and V, fp16, every layer's */
-  o->sram_max = m->sram_reserve + o->cache_bytes + (uint64_t)dh * 2 /* the query */
-                + cap * 4                                           /* its scores, fp32 */
-                + 2 * (dh + 2) * (uint64_t)m->acc_bytes;            /* its partial and one coming in */
+  o->sram_max = m->sram_reserve + o->cache_bytes + (uint64_t)dh * q * 2 /* the queries */
+                + cap * q * 4                                           /* their scores, fp32 */
+                + 2 * (dh + 2) * (uint64_t)q * m->acc_bytes;            /* its partials and those coming in */
   if (!krn_fits(m, o->sram_max + s->resident)) {
     snprintf(err, errlen,
              "decode attention: %u caches (layers x turns) of %u keys over %u x %u PEs need %llu bytes at a PE beside "
@@ -84,7 +87,7 @@ typedef struct {
 } md;
 
 static void compute(md *g, uint32_t p, uint64_t t) {
-  const krn_cost c = pe_cost(g->m, g->s->dh, held(g->s->keys, (uint64_t)g->R * g->C, p));
+  const krn_cost c = pe_cost(g->m, g->s->dh, queries(g->s), held(g->s->keys, (uint64_t)g->R * g->C, p));
   g->busy[p] += c.cycles;
   g->macs += c.macs;
   fab_ready(g->f, g->red[p], t + c.cycles);
@@ -98,7 +101,7 @@ static void on_delivery(void *ctx, fab_pe pe, uint32_t route, fab_xfer sender, u
 static void on_done(void *ctx, fab_xfer id, uint64_t cycle) {
   md *g = ctx;
   if (id != g->root) return;
-  const uint64_t norm = krn_attn_norm_cost(g->m, g->s->dh, 1).cycles;
+  const uint64_t norm = krn_attn_norm_cost(g->m, g->s->dh, queries(g->s)).cycles;
   g->busy[fab_at(g->C, g->C / 2, g->R / 2)] += norm;
   g->end = cycle + norm;
 }
@@ -128,10 +131,10 @@ int krn_mdec_run(const krn_machine *m, const fab_config *fc, const krn_mdec_spec
     fab_on_delivery(g.f, on_delivery, &g);
     fab_on_done(g.f, on_done, &g);
     if (pes > 1) {
-      const fab_round r = {.n = (uint32_t)part_wavelets(m, s->dh), .ready = FAB_LATER, .quiet = true};
+      const fab_round r = {.n = (uint32_t)part_wavelets(m, s->dh, queries(s)), .ready = FAB_LATER, .quiet = true};
       fab_xfer x;
       if (fab_coll_round(g.f, tree, &r, g.red, err, errlen) != 0 ||
-          fab_send(g.f, route, (uint32_t)q_wavelets(s->dh), 0, &x, err, errlen) != 0) {
+          fab_send(g.f, route, (uint32_t)q_wavelets(s->dh, queries(s)), 0, &x, err, errlen) != 0) {
         rc = -1;
       } else {
         fab_release(g.f, x);
@@ -139,7 +142,7 @@ int krn_mdec_run(const krn_machine *m, const fab_config *fc, const krn_mdec_spec
         compute(&g, centre, 0); /* the source has the query */
       }
     } else { /* one PE: no tree */
-      const krn_cost c = pe_cost(m, s->dh, s->keys);
+      const krn_cost c = pe_cost(m, s->dh, queries(s), s->keys);
       g.busy[0] = c.cycles + plan.norm;
       g.macs = c.macs;
       g.end = g.busy[0];

@@ -1,5 +1,6 @@
-/* Decode attention of one head of one sequence on the whole of a region:
- * one new token's query against the keys and values in the KV cache, the
+/* Decode attention of one key/value head of one sequence on the whole of a
+ * region: one new token's queries (one, or a group's under grouped-query
+ * attention) against the keys and values in the KV cache, the
  * layer-by-layer strategy's attention in a decode step (a layer's heads and
  * sequences each take a region of the mesh). Simulated PE by PE on the
  * fabric.
@@ -44,6 +45,9 @@ typedef struct {
   uint32_t layers;     /* caches every PE of the region holds, >= 1: the layer-by-layer strategy keeps every layer's,
                           times the turns its units take at the regions */
   uint64_t resident;   /* bytes every PE already holds for other ops (weights): the cache and buffers fit beside */
+  uint32_t queries;    /* query heads sharing these keys and values (grouped-query attention; 0 counts as 1): each
+                          PE scores every one against its keys, the multicast, the tree and the normalisation
+                          carry them all */
 } krn_mdec_spec;
 
 /* The model of a run (no simulation): the query's multicast to the farthest
@@ -57,7 +61,7 @@ typedef struct {
   uint64_t sram_max;      /* bytes at the fullest PE: every layer's cache at capacity and the buffers, the reserve
                              included, resident not */
   uint64_t cache_bytes;   /* of sram_max: the caches */
-  uint64_t macs;          /* keys x dh x 2 (scores, and P x V) */
+  uint64_t macs;          /* keys x dh x 2 (scores, and P x V) x queries */
 } krn_mdec_model;
 
 /* 0, or -1 with the reason (a shape the region cannot take, a cache beyond SRAM). */

@@ -66,6 +66,8 @@ typedef enum {
   KRN_STAGE_LAYERNORM,
   KRN_STAGE_GELU,
   KRN_STAGE_ADD,
+  KRN_STAGE_SWIGLU, /* Llama's gated activation: silu(gate) x up */
+  KRN_STAGE_ROTARY, /* Llama's rotary position, on queries or keys */
 } krn_stage_kind;
 
 #define KRN_MAX_INPUTS 3
@@ -86,7 +88,8 @@ typedef struct {
                              flipped column without crossing */
   int in[KRN_MAX_INPUTS]; /* producer stages, -1 for none: GEMM, LAYERNORM, GELU: 1
                              (a GEMM with in[0] = -1 takes krn_run.input at its rows' first
-                             PEs); ADD: 2; ATTENTION: q, k, v; EMBED: none (token ids) */
+                             PEs); ADD, SWIGLU: 2; ROTARY: 1; ATTENTION: q, k, v; EMBED: none
+                             (token ids) */
   uint32_t k;             /* GEMM: input features K; EMBED: vocabulary */
   uint32_t n;             /* output features N (all stages) */
   const uint32_t *k_cut;  /* GEMM: region.h + 1 cut points over k, EMBED: region.w + 1 (NULL: even) */
@@ -96,7 +99,10 @@ typedef struct {
                                     KRN_DEPTH_MAX: a residual add takes its skip input this deep */
   krn_kernel kernel;      /* GEMM: KRN_SPARSE, KRN_DENSE or KRN_AUTO (per PE) */
   const wl_mask *mask;    /* GEMM: kept weights, k x n (NULL: all) */
-  uint32_t heads;         /* ATTENTION: heads (n = heads x head size) */
+  uint32_t heads;         /* ATTENTION: heads (n = heads x head size); ROTARY: the heads it turns */
+  double rope_theta;      /* ROTARY: the base of its angles (models/gpt.h) */
+  uint32_t kv_heads;      /* ATTENTION: key/value heads, each shared by heads / kv_heads query heads (0: heads) */
+  bool rms;               /* LAYERNORM: RMSNorm (no mean, no shift) */
   uint32_t sequences;     /* the run's sequences (krn_run_sequences; 0 counts as 1): ATTENTION
                              keeps the keys and values of every one */
   bool bias_add;          /* GEMM: add a bias at its outputs; EMBED: add the positions (table rows) */

@@ -67,8 +67,8 @@ int krn_stage_setup(krn_pipe *p, uint32_t si, char *err, size_t errlen) {
   if (s->window > RING) s->window = RING;
   if (p->run.functional && o->has_values && !o->has_values(k, &p->run))
     return krn_shape_error(s, "functional mode needs its values (weights, table, token ids or input)", err, errlen);
-  const uint32_t in_features = o->in_k ? k->k : k->n;
   for (uint32_t i = 0; i < s->ninputs; i++) {
+    const uint32_t in_features = krn_kind_in_features(k, i);
     if (k->in[i] < 0 && !(s->entry && i == 0)) return krn_shape_error(s, "an input has no producer", err, errlen);
     if (k->in[i] >= 0 && p->st[k->in[i]].s.n != in_features) {
       char why[160];

@@ -1,5 +1,6 @@
-/* GPT-3 family model dimensions: the presets of Brown et al. 2020 (Table 2.1)
- * and a check for custom dimensions. Knows nothing of machines or sparsity. */
+/* Decoder-only model dimensions: the GPT-3 presets of Brown et al. 2020
+ * (Table 2.1), Llama-family presets, and a check for custom dimensions.
+ * Knows nothing of machines or sparsity. */
 #ifndef WAFERSIM_MODELS_GPT_H
 #define WAFERSIM_MODELS_GPT_H
 
@@ -11,6 +12,17 @@ extern "C" {
 #endif
 
 #define MDL_NAME_MAX 16
+/* The rotary base of RoFormer (Su et al. 2021) and Llama 1 and 2, a custom llama's unless given. */
+#define MDL_ROPE_THETA_DEFAULT 10000.0
+
+/* The block family: what the layer graph (graph.h) is made of.
+ *   GPT    learned position embedding, layernorm, multi-head attention with
+ *          biases, a GELU feed-forward (up, down), LM head tied to the embedding;
+ *   LLAMA  rotary position (applied to queries and keys), RMSNorm,
+ *          grouped-query attention (kv_heads key/value heads, each shared by
+ *          heads / kv_heads query heads), no biases, a gated SwiGLU
+ *          feed-forward (gate, up, down), an untied LM head. */
+typedef enum { MDL_ARCH_GPT, MDL_ARCH_LLAMA } mdl_arch;
 
 /* Dimensions of one decoder-only transformer (plain data, copied by value). */
 typedef struct {
@@ -22,6 +34,10 @@ typedef struct {
   int64_t d_ff;            /* feed-forward inner width, elements */
   int64_t vocab;           /* vocabulary size, tokens */
   int64_t context;         /* longest sequence (rows of the position table), tokens */
+  mdl_arch arch;           /* block family */
+  int64_t kv_heads;        /* key/value heads, dividing heads (GPT: heads) */
+  double rope_theta;       /* LLAMA: the base of the rotary angles (pair i of a head turns by position x
+                              rope_theta^(-2i / d_head)); GPT: 0 */
 } mdl_gpt;
 
 /* Number of presets, and the i-th preset's name (i < count). */
@@ -33,8 +49,15 @@ const char *mdl_gpt_preset_name(size_t i);
 int mdl_gpt_preset(const char *name, mdl_gpt *out);
 
 /* Check that dimensions are positive and consistent (heads divide d_model,
- * d_head matches). Returns 0, or -1 with a one-line reason in err. */
+ * d_head matches, kv_heads divides heads and is heads for GPT). Returns 0,
+ * or -1 with a one-line reason in err. */
 int mdl_gpt_check(const mdl_gpt *m, char *err, size_t errlen);
+
+/* The block family's name ("gpt", "llama"), and the family for a name (-1 if none). */
+const char *mdl_arch_name(mdl_arch a);
+/* The family as messages name it before the preset ("GPT-3 1.3B", "Llama llama3-8b"). */
+const char *mdl_family(const mdl_gpt *m);
+int mdl_arch_parse(const char *name);
 
 #ifdef __cplusplus
 }

@@ -1,7 +1,11 @@
-/* Builds the GPT-3 layer graph: embeddings, then per decoder block
- * ln1, q, k, v, scores, softmax, scores_v, attn_out, res1, ln2, ffn_up, gelu,
- * ffn_down, res2 (pre-layernorm blocks, as GPT-2/3), then final layernorm and
- * the LM head. Shapes are per sequence of S tokens. */
+/* Builds the layer graph. GPT: embeddings, then per decoder block ln1, q,
+ * k, v, scores, softmax, scores_v, attn_out, res1, ln2, ffn_up, gelu,
+ * ffn_down, res2 (pre-layernorm blocks, as GPT-2/3), then final layernorm
+ * and the LM head. Llama: the embedding, then per block ln1 (RMSNorm), q,
+ * k, v (k and v kv_heads x d_head wide), q_rope, k_rope, scores, softmax,
+ * scores_v, attn_out, res1, ln2, ffn_gate, ffn_up, swiglu, ffn_down, res2,
+ * then the final RMSNorm and an untied LM head; no biases. Shapes are per
+ * sequence of S tokens. */
 #include "graph.h"
 
 #include <stdio.h>
@@ -24,7 +28,9 @@ static const char *const kind_names[MDL_OP_KIND_COUNT] = {
     [MDL_OP_SCORES_V] = "scores_v", [MDL_OP_ATTN_OUT] = "attn_out",
     [MDL_OP_RESIDUAL] = "residual", [MDL_OP_FFN_UP] = "ffn_up",
     [MDL_OP_GELU] = "gelu",         [MDL_OP_FFN_DOWN] = "ffn_down",
-    [MDL_OP_LM_HEAD] = "lm_head",
+    [MDL_OP_LM_HEAD] = "lm_head",   [MDL_OP_RMSNORM] = "rmsnorm",
+    [MDL_OP_ROTARY] = "rotary",     [MDL_OP_FFN_GATE] = "ffn_gate",
+    [MDL_OP_SWIGLU] = "swiglu",
 };
 
 const char *mdl_op_kind_name(mdl_op_kind kind) {
@@ -35,6 +41,13 @@ int mdl_op_kind_parse(const char *name) {
   for (int i = 0; i < MDL_OP_KIND_COUNT; i++)
     if (strcmp(name, kind_names[i]) == 0) return i;
   return -1;
+}
+
+bool mdl_arch_has(mdl_arch a, mdl_op_kind kind) {
+  const bool llama_only = kind == MDL_OP_RMSNORM || kind == MDL_OP_ROTARY || kind == MDL_OP_FFN_GATE ||
+                          kind == MDL_OP_SWIGLU;
+  const bool gpt_only = kind == MDL_OP_POS_EMBED || kind == MDL_OP_LAYERNORM || kind == MDL_OP_GELU;
+  return a == MDL_ARCH_LLAMA ? !gpt_only : !llama_only;
 }
 
 const char *mdl_dtype_name(mdl_dtype t) { return t == MDL_FP32 ? "fp32" : "fp16"; }
@@ -61,7 +74,7 @@ static int add(builder *b, mdl_op_kind kind, const char *role, int64_t batch, in
   op->n = n;
   /* Assumption: mixed precision, as on the CS-2 for training and inference:
    * fp16 operands, with the row statistics of softmax and layernorm in fp32. */
-  op->dtype = (kind == MDL_OP_SOFTMAX || kind == MDL_OP_LAYERNORM) ? MDL_FP32 : MDL_FP16;
+  op->dtype = (kind == MDL_OP_SOFTMAX || kind == MDL_OP_LAYERNORM || kind == MDL_OP_RMSNORM) ? MDL_FP32 : MDL_FP16;
   op->in[0] = in0;
   op->in[1] = in1;
   return (int)b->g->count++;
@@ -79,9 +92,18 @@ static int add_linear(builder *b, mdl_op_kind kind, const char *role, int64_t s,
   return i;
 }
 
-static int add_layernorm(builder *b, const char *role, int64_t s, int64_t d, int in0) {
-  int i = add(b, MDL_OP_LAYERNORM, role, 1, s, 0, d, in0, MDL_NO_INPUT);
-  b->g->ops[i].norm_params = 2 * d;
+/* GPT's layernorm (gain and shift) or Llama's RMSNorm (gain). */
+static int add_norm(builder *b, const char *role, int64_t s, int64_t d, int in0) {
+  const bool rms = b->g->model.arch == MDL_ARCH_LLAMA;
+  int i = add(b, rms ? MDL_OP_RMSNORM : MDL_OP_LAYERNORM, role, 1, s, 0, d, in0, MDL_NO_INPUT);
+  b->g->ops[i].norm_params = rms ? d : 2 * d;
+  return i;
+}
+
+/* A projection as the block family has it: GPT's with biases, Llama's without. */
+static int add_proj(builder *b, mdl_op_kind kind, const char *role, int64_t s, int64_t k, int64_t n, int in0) {
+  int i = add_linear(b, kind, role, s, k, n, in0, true);
+  if (b->g->model.arch == MDL_ARCH_LLAMA) b->g->ops[i].bias = 0;
   return i;
 }
 
@@ -125,7 +147,7 @@ mdl_graph *mdl_graph_build_step(const mdl_gpt *m, int64_t tokens, int64_t keys, 
     return NULL;
   }
   mdl_graph *g = calloc(1, sizeof *g);
-  size_t cap = (size_t)(14 * m->layers + 4);
+  size_t cap = (size_t)(18 * m->layers + 4);
   if (g) g->ops = calloc(cap, sizeof *g->ops);
   if (!g || !g->ops) {
     snprintf(err, errlen, "out of memory for a graph of %zu ops", cap);
@@ -137,37 +159,53 @@ mdl_graph *mdl_graph_build_step(const mdl_gpt *m, int64_t tokens, int64_t keys, 
   g->keys = keys;
 
   const int64_t s = tokens, kv = keys, d = m->d_model, h = m->heads, dh = m->d_head, f = m->d_ff;
+  const int64_t dkv = m->kv_heads * dh; /* keys' and values' width */
+  const bool llama = m->arch == MDL_ARCH_LLAMA;
   builder b = {g, -1};
   /* Embedding lookup, counted by Chinchilla as a [S x V] x [V x d] product. */
   int emb = add(&b, MDL_OP_EMBED, "embed", 1, s, m->vocab, d, MDL_NO_INPUT, MDL_NO_INPUT);
   g->ops[emb].weight_rows = m->vocab;
   g->ops[emb].weight_cols = d;
-  int stream = add(&b, MDL_OP_POS_EMBED, "pos_embed", 1, s, 0, d, emb, MDL_NO_INPUT);
-  g->ops[stream].weight_rows = m->context;
-  g->ops[stream].weight_cols = d;
+  int stream = emb;
+  if (!llama) { /* a learned position table; Llama's position is rotary, in each block */
+    stream = add(&b, MDL_OP_POS_EMBED, "pos_embed", 1, s, 0, d, emb, MDL_NO_INPUT);
+    g->ops[stream].weight_rows = m->context;
+    g->ops[stream].weight_cols = d;
+  }
 
   for (int l = 0; l < (int)m->layers; l++) {
     b.layer = l;
-    int ln1 = add_layernorm(&b, "ln1", s, d, stream);
-    int q = add_linear(&b, MDL_OP_Q, "q", s, d, d, ln1, true);
-    int k = add_linear(&b, MDL_OP_K, "k", s, d, d, ln1, true);
-    int v = add_linear(&b, MDL_OP_V, "v", s, d, d, ln1, true);
+    int ln1 = add_norm(&b, "ln1", s, d, stream);
+    int q = add_proj(&b, MDL_OP_Q, "q", s, d, d, ln1);
+    int k = add_proj(&b, MDL_OP_K, "k", s, d, dkv, ln1);
+    int v = add_proj(&b, MDL_OP_V, "v", s, d, dkv, ln1);
+    if (llama) {
+      q = add(&b, MDL_OP_ROTARY, "q_rope", 1, s, 0, d, q, MDL_NO_INPUT);
+      k = add(&b, MDL_OP_ROTARY, "k_rope", 1, s, 0, dkv, k, MDL_NO_INPUT);
+    }
     int sc = add(&b, MDL_OP_SCORES, "scores", h, s, dh, kv, q, k);
     int sm = add(&b, MDL_OP_SOFTMAX, "softmax", h, s, 0, kv, sc, MDL_NO_INPUT);
     int sv = add(&b, MDL_OP_SCORES_V, "scores_v", h, s, kv, dh, sm, v);
-    int out = add_linear(&b, MDL_OP_ATTN_OUT, "attn_out", s, d, d, sv, true);
+    int out = add_proj(&b, MDL_OP_ATTN_OUT, "attn_out", s, d, d, sv);
     int res1 = add(&b, MDL_OP_RESIDUAL, "res1", 1, s, 0, d, stream, out);
-    int ln2 = add_layernorm(&b, "ln2", s, d, res1);
-    int up = add_linear(&b, MDL_OP_FFN_UP, "ffn_up", s, d, f, ln2, true);
-    int act = add(&b, MDL_OP_GELU, "gelu", 1, s, 0, f, up, MDL_NO_INPUT);
-    int down = add_linear(&b, MDL_OP_FFN_DOWN, "ffn_down", s, f, d, act, true);
+    int ln2 = add_norm(&b, "ln2", s, d, res1);
+    int act;
+    if (llama) {
+      int gate = add_proj(&b, MDL_OP_FFN_GATE, "ffn_gate", s, d, f, ln2);
+      int up = add_proj(&b, MDL_OP_FFN_UP, "ffn_up", s, d, f, ln2);
+      act = add(&b, MDL_OP_SWIGLU, "swiglu", 1, s, 0, f, gate, up);
+    } else {
+      int up = add_proj(&b, MDL_OP_FFN_UP, "ffn_up", s, d, f, ln2);
+      act = add(&b, MDL_OP_GELU, "gelu", 1, s, 0, f, up, MDL_NO_INPUT);
+    }
+    int down = add_proj(&b, MDL_OP_FFN_DOWN, "ffn_down", s, f, d, act);
     stream = add(&b, MDL_OP_RESIDUAL, "res2", 1, s, 0, d, res1, down);
   }
   b.layer = -1;
-  int lnf = add_layernorm(&b, "final.ln", s, d, stream);
+  int lnf = add_norm(&b, "final.ln", s, d, stream);
   int head = add_linear(&b, MDL_OP_LM_HEAD, "lm_head", s, d, m->vocab, lnf, false);
-  g->ops[head].bias = 0; /* GPT-2/3 logits have no bias */
-  g->ops[head].weight_tied = true;
+  g->ops[head].bias = 0; /* GPT-2/3 and Llama logits have no bias */
+  g->ops[head].weight_tied = !llama;
 
   if (!counts_fit(g)) {
     snprintf(err, errlen,

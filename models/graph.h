@@ -1,5 +1,6 @@
-/* The layer graph of a GPT-3 forward pass over one sequence of S tokens:
- * ops in topological order with their shapes, weights and producers. */
+/* The layer graph of a forward pass (a GPT or Llama block family, gpt.h)
+ * over one sequence of S tokens: ops in topological order with their
+ * shapes, weights and producers. */
 #ifndef WAFERSIM_MODELS_GRAPH_H
 #define WAFERSIM_MODELS_GRAPH_H
 
@@ -28,7 +29,12 @@ typedef enum {
   MDL_OP_FFN_UP,
   MDL_OP_GELU,
   MDL_OP_FFN_DOWN,
-  MDL_OP_LM_HEAD, /* final logits; weight tied to the token embedding */
+  MDL_OP_LM_HEAD, /* final logits; GPT's weight tied to the token embedding */
+  /* Llama blocks (gpt.h's MDL_ARCH_LLAMA) */
+  MDL_OP_RMSNORM,  /* x / rms(x) x gain */
+  MDL_OP_ROTARY,   /* rotary position: each pair of a head's features turned by its position's angle */
+  MDL_OP_FFN_GATE, /* the gated feed-forward's gate projection */
+  MDL_OP_SWIGLU,   /* silu(gate) x up */
   MDL_OP_KIND_COUNT
 } mdl_op_kind;
 
@@ -47,9 +53,9 @@ typedef struct {
   int64_t weight_rows;        /* K of the weight matrix, 0 if the op has none */
   int64_t weight_cols;        /* N of the weight matrix */
   int64_t bias;               /* bias parameters */
-  int64_t norm_params;        /* layernorm gain and shift */
+  int64_t norm_params;        /* layernorm gain and shift, RMSNorm gain */
   bool sparsifiable;          /* weight may carry unstructured sparsity */
-  bool weight_tied;           /* weight is another op's (LM head = embedding) */
+  bool weight_tied;           /* weight is another op's (GPT's LM head = embedding) */
   mdl_dtype dtype;            /* arithmetic precision of the op */
   int in[2];                  /* producer op indices, MDL_NO_INPUT if none */
 } mdl_op;
@@ -83,6 +89,9 @@ int64_t mdl_graph_keys(const mdl_graph *g);
 const char *mdl_op_kind_name(mdl_op_kind kind);
 int mdl_op_kind_parse(const char *name);
 const char *mdl_dtype_name(mdl_dtype t);
+/* Whether graphs of block family a have ops of this kind (GPT: no RMSNorm, rotary, gate or SwiGLU; Llama: no position
+ * table, layernorm or GELU). */
+bool mdl_arch_has(mdl_arch a, mdl_op_kind kind);
 
 #ifdef __cplusplus
 }

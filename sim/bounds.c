@@ -38,9 +38,9 @@ int ws_bounds_tokens(const ws_config *cfg, const uint32_t *batches, uint32_t nba
     const uint64_t tokens = (uint64_t)batches[i] * micro_batches;
     if (tokens <= (uint64_t)cfg->model.context) continue;
     snprintf(err, errlen,
-             "--micro-batches %u x --batch %u = %llu tokens, at most model.context = %lld of GPT-3 %s (the longest "
+             "--micro-batches %u x --batch %u = %llu tokens, at most model.context = %lld of %s %s (the longest "
              "sequence it takes)",
-             micro_batches, batches[i], (unsigned long long)tokens, (long long)cfg->model.context, cfg->model.name);
+             micro_batches, batches[i], (unsigned long long)tokens, (long long)cfg->model.context, mdl_family(&cfg->model), cfg->model.name);
     return -1;
   }
   return 0;
@@ -94,9 +94,9 @@ int ws_bounds_memory_check(const ws_config *cfg, ws_work work, uint64_t copies, 
   ws_bounds_memory(cfg, work, &masks);
   char what[128];
   if (work == WS_WORK_MASKS)
-    snprintf(what, sizeof what, "building the masks of GPT-3 %s", cfg->model.name);
+    snprintf(what, sizeof what, "building the masks of %s %s", mdl_family(&cfg->model), cfg->model.name);
   else
-    snprintf(what, sizeof what, "GPT-3 %s on a %lld x %lld mesh", cfg->model.name, (long long)cfg->fabric.width,
+    snprintf(what, sizeof what, "%s %s on a %lld x %lld mesh", mdl_family(&cfg->model), cfg->model.name, (long long)cfg->fabric.width,
              (long long)cfg->fabric.height);
   const uint64_t pes = work == WS_WORK_MASKS ? 0 : (uint64_t)cfg->fabric.width * (uint64_t)cfg->fabric.height;
   return over(work == WS_WORK_PLACE ? "place: " : "", what, masks, pes, per_pe(work), copies, budget,

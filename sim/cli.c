@@ -74,7 +74,7 @@ static const command commands[] = {
      "tile_nnz_mean, tile_nnz_min (nonzeros of a tile) and tile_imbalance (max/mean;\n"
      "in kind and total rows, the worst op's).\n",
      OPT_SPARSITY | OPT_PER | OPT_TILING, FMT_ALL, ws_cmd_flops},
-    {"models", "the GPT-3 presets: dimensions, parameters, weight bytes", "", 0, FMT_ALL, ws_cmd_models},
+    {"models", "the model presets (GPT-3, Llama): dimensions, parameters, weight bytes", "", 0, FMT_ALL, ws_cmd_models},
     {"probe", "run one communication pattern on the fabric (as the SDK benchmarks)",
      "  PATTERN            unicast, multicast-row, reduce-column, allreduce,\n"
      "                     region-copy, random or multicast-reduce (first argument)\n"

@@ -67,14 +67,14 @@ int ws_cmd_flops(const ws_cli_args *a, FILE *out, FILE *err) {
     char sram[32];
     ws_units_format(cfg.fabric.sram_per_pe, WS_UNIT_BYTES, sram, sizeof sram);
     fprintf(out,
-            "GPT-3 %s: %lld layers, d_model %lld, %lld heads x %lld, d_ff %lld, vocab %lld; "
+            "%s %s: %lld layers, d_model %lld, %lld heads x %lld (%lld key/value heads), d_ff %lld, vocab %lld; "
             "prefill of %lld tokens\n"
             "Forward-pass FLOPs of one sequence (Chinchilla App. F; totals exclude the "
             "embedding lookup).\n"
             "Weights: dense = fp16; sparse = 16-bit value + 16-bit index per nonzero. "
             "Wafer SRAM: %lld x %lld PEs x %s = %.1f GiB.\n\n",
-            m->name, (long long)m->layers, (long long)m->d_model, (long long)m->heads,
-            (long long)m->d_head, (long long)m->d_ff, (long long)m->vocab,
+            mdl_family(m), m->name, (long long)m->layers, (long long)m->d_model, (long long)m->heads,
+            (long long)m->d_head, (long long)m->kv_heads, (long long)m->d_ff, (long long)m->vocab,
             (long long)cfg.workload.seq_len, (long long)cfg.fabric.width,
             (long long)cfg.fabric.height, sram,
             (double)cfg.fabric.width * (double)cfg.fabric.height * (double)cfg.fabric.sram_per_pe /

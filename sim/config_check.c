@@ -52,9 +52,9 @@ static int check_model(ws_config *cfg, char *err, size_t errlen) {
   const bool custom = strcmp(cfg->model.name, "custom") == 0;
   for (size_t i = 0; i < ws_schema_keys(); i++) {
     const ws_key *k = ws_schema_key(i);
-    if (!(k->flags & WS_F_CUSTOM_DIM)) continue;
+    if (!(k->flags & (WS_F_CUSTOM_DIM | WS_F_CUSTOM_OPT))) continue;
     const bool given = cfg->origin[i].where[0] != '\0';
-    if (custom && !given) {
+    if (custom && !given && (k->flags & WS_F_CUSTOM_DIM)) {
       snprintf(err, errlen, "%s: model.preset: custom needs %s as well", origin(cfg, "model.preset"), k->path);
       return -1;
     }
@@ -71,6 +71,23 @@ static int check_model(ws_config *cfg, char *err, size_t errlen) {
       return -1;
     }
     cfg->model.d_head = cfg->model.d_model / cfg->model.heads;
+    /* stated in the README: kv_heads as many as heads, a llama's rotary base RoFormer's */
+    if (!cfg->origin[ws_schema_find("model.kv_heads")].where[0]) cfg->model.kv_heads = cfg->model.heads;
+    const bool theta_given = cfg->origin[ws_schema_find("model.rope_theta")].where[0] != '\0';
+    if (cfg->model.arch == MDL_ARCH_GPT && theta_given) {
+      snprintf(err, errlen, "%s: model.rope_theta: only with model.arch: llama (a gpt block's positions are learned)",
+               origin(cfg, "model.rope_theta"));
+      return -1;
+    }
+    if (!theta_given) cfg->model.rope_theta = cfg->model.arch == MDL_ARCH_LLAMA ? MDL_ROPE_THETA_DEFAULT : 0.0;
+    if (cfg->model.heads % cfg->model.kv_heads != 0 ||
+        (cfg->model.arch == MDL_ARCH_GPT && cfg->model.kv_heads != cfg->model.heads)) {
+      snprintf(err, errlen,
+               "%s: model.kv_heads: %lld, expected a divisor of model.heads = %lld (and equal to it with model.arch: "
+               "gpt)",
+               origin(cfg, "model.kv_heads"), (long long)cfg->model.kv_heads, (long long)cfg->model.heads);
+      return -1;
+    }
   } else {
     char name[MDL_NAME_MAX];
     memcpy(name, cfg->model.name, sizeof name);
@@ -135,6 +152,15 @@ static int check_file(const ws_config *cfg, const mdl_graph *g, char *err, size_
 
 /* The sparsity spec and pattern against the model's weights. */
 static int check_workload(const ws_config *cfg, char *err, size_t errlen) {
+  for (int k = 0; k < MDL_OP_KIND_COUNT; k++)
+    if (wl_sparsity_kind_sparsifiable((mdl_op_kind)k) && !isnan(cfg->workload.by_kind[k]) &&
+        !mdl_arch_has(cfg->model.arch, (mdl_op_kind)k)) {
+      char path[64];
+      snprintf(path, sizeof path, "workload.sparsity_by_kind.%s", mdl_op_kind_name((mdl_op_kind)k));
+      snprintf(err, errlen, "%s: %s: model %s (a %s block) has no %s weights", origin(cfg, path), path,
+               cfg->model.name, mdl_arch_name(cfg->model.arch), mdl_op_kind_name((mdl_op_kind)k));
+      return -1;
+    }
   for (int l = (int)cfg->model.layers; l < WL_MAX_LAYERS; l++)
     if (!isnan(cfg->workload.by_layer[l])) {
       snprintf(err, errlen, "%s: workload.sparsity_by_layer.%d: model %s has layers 0 to %lld",
@@ -258,7 +284,9 @@ void ws_config_machine(const ws_config *cfg, krn_machine *out) {
 bool ws_config_sparsity_reaches(const ws_config *cfg) {
   bool kind_free = false; /* a sparsifiable kind without its own level */
   for (int k = 0; k < MDL_OP_KIND_COUNT; k++)
-    if (wl_sparsity_kind_sparsifiable((mdl_op_kind)k) && isnan(cfg->workload.by_kind[k])) kind_free = true;
+    if (wl_sparsity_kind_sparsifiable((mdl_op_kind)k) && mdl_arch_has(cfg->model.arch, (mdl_op_kind)k) &&
+        isnan(cfg->workload.by_kind[k]))
+      kind_free = true;
   for (int l = 0; kind_free && l < (int)cfg->model.layers && l < WL_MAX_LAYERS; l++)
     if (isnan(cfg->workload.by_layer[l])) return true;
   return false;

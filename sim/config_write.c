@@ -12,10 +12,11 @@
 
 static const void *value_of(const ws_config *cfg, const ws_key *k) { return (const char *)cfg + k->offset; }
 
-/* Whether key k is written out: model dimensions only for a custom model,
- * optional keys only where given. */
+/* Whether key k is written out: model dimensions only for a custom model
+ * (the rotary base only for a llama), optional keys only where given. */
 static bool in_effect(const ws_config *cfg, const ws_key *k) {
-  if ((k->flags & WS_F_CUSTOM_DIM) && strcmp(cfg->model.name, "custom") != 0) return false;
+  if ((k->flags & (WS_F_CUSTOM_DIM | WS_F_CUSTOM_OPT)) && strcmp(cfg->model.name, "custom") != 0) return false;
+  if (k->offset == offsetof(ws_config, model.rope_theta) && cfg->model.arch != MDL_ARCH_LLAMA) return false;
   return !(k->flags & WS_F_OPTIONAL) || !isnan(*(const double *)value_of(cfg, k));
 }
 

@@ -345,6 +345,7 @@ ws_table *ws_flops_table(const ws_config *cfg, const ws_flops_spec *spec, char *
 /* One row of the models report: a preset and its dense accounting. */
 typedef struct {
   const char *name; /* the preset's */
+  const char *arch; /* its block family's */
   mdl_gpt m;        /* its dimensions */
   mdl_cost total;   /* its dense accounting over the graph */
 } model_row;
@@ -361,6 +362,8 @@ static const ws_column model_columns[] = {
     WS_COLUMN(model_row, total.params_dense, "params", "parameters"),
     WS_COLUMN(model_row, total.weight_elems, "params_sparsifiable", "parameters"),
     WS_COLUMN(model_row, total.bytes_dense, "weight_bytes_dense", "bytes"),
+    WS_COLUMN(model_row, arch, "arch", NULL),
+    WS_COLUMN(model_row, m.kv_heads, "kv_heads", "key/value heads"),
 };
 
 const ws_column *ws_models_columns(size_t *n) {
@@ -374,6 +377,7 @@ ws_table *ws_models_table(char *err, size_t errlen) {
     model_row row;
     mdl_gpt_preset(mdl_gpt_preset_name(i), &row.m);
     row.name = row.m.name;
+    row.arch = mdl_arch_name(row.m.arch);
     mdl_graph *g = mdl_graph_build(&row.m, row.m.context, err, errlen);
     int64_t *nnz = g ? calloc(mdl_graph_op_count(g), sizeof *nnz) : NULL;
     if (nnz) {

@@ -101,7 +101,7 @@ ws_functional *ws_functional_create(const ws_config *cfg, const ws_placement *p,
     krn_stage *s = &stages[i];
     const ws_placed *pl = ws_placement_stage(p, i);
     float **w = &f->vals[2 * i], **b = &f->vals[2 * i + 1];
-    /* its weights, table or gain and its bias, positions or shift (kernels/kind.h); the LM head's
+    /* its weights, table or gain and its bias, positions or shift (kernels/kind.h); GPT's LM head's
        weight is the token table's transpose (tied) */
     const krn_kind_ops *ko = krn_kind_of(s->kind);
     if (ko->values && ko->values(s, seed, seq, w, b) != 0) {
@@ -109,7 +109,7 @@ ws_functional *ws_functional_create(const ws_config *cfg, const ws_placement *p,
       snprintf(err, errlen, "functional: out of memory");
       return NULL;
     }
-    if (strcmp(pl->kind, "lm_head") == 0) {
+    if (strcmp(pl->kind, "lm_head") == 0 && cfg->model.arch == MDL_ARCH_GPT) {
       if (s->k != d || s->n != vocab) {
         snprintf(err, errlen, "functional: stage %s is %u x %u, the tied LM head %u x %u", s->name, s->k, s->n, d,
                  vocab);
@@ -153,23 +153,36 @@ static void linear(const double *x, float *w, const float *bias, const wl_mask *
   }
 }
 
+/* Layernorm, or with no shift RMSNorm (x / sqrt(mean(x^2) + eps) x gain); eps 1e-5, GPT-2's and Llama 3's. */
 static void layernorm(const double *x, const float *gain, const float *shift, uint32_t seq, uint32_t d, double *y) {
   for (uint32_t t = 0; t < seq; t++) {
     const double *r = &x[(size_t)t * d];
     double mean = 0, var = 0;
-    for (uint32_t i = 0; i < d; i++) mean += r[i];
+    for (uint32_t i = 0; shift && i < d; i++) mean += r[i];
     mean /= d;
     for (uint32_t i = 0; i < d; i++) var += (r[i] - mean) * (r[i] - mean);
     var /= d;
     const double inv = 1.0 / sqrt(var + 1e-5);
-    for (uint32_t i = 0; i < d; i++) y[(size_t)t * d + i] = (r[i] - mean) * inv * gain[i] + shift[i];
+    for (uint32_t i = 0; i < d; i++) y[(size_t)t * d + i] = (r[i] - mean) * inv * gain[i] + (shift ? shift[i] : 0.0);
   }
 }
 
-/* Causal softmax attention per head: y[t, h] = sum_{u <= t} softmax_u(q_t . k_u / sqrt(dh)) v_u. */
-static int attention(const double *q, const double *k, const double *v, uint32_t seq, uint32_t heads, uint32_t dh,
-                     double *y) {
-  const uint32_t d = heads * dh;
+/* Rotary position: each pair (x[2i], x[2i + 1]) of each head of dh features of token t turned by angle
+   t theta^(-2i / dh). */
+static void rotary(const double *x, uint32_t seq, uint32_t n, uint32_t dh, double theta, double *y) {
+  for (uint32_t t = 0; t < seq; t++)
+    for (uint32_t f = 0; f + 1 < n; f += 2) {
+      const double a = t * pow(theta, -2.0 * (f % dh / 2) / dh), u = x[(size_t)t * n + f], v = x[(size_t)t * n + f + 1];
+      y[(size_t)t * n + f] = u * cos(a) - v * sin(a);
+      y[(size_t)t * n + f + 1] = u * sin(a) + v * cos(a);
+    }
+}
+
+/* Causal softmax attention per head: y[t, h] = sum_{u <= t} softmax_u(q_t . k_u / sqrt(dh)) v_u, head h's keys and
+   values those of key/value head h / (heads / kv_heads) (k and v are kv_heads x dh wide). */
+static int attention(const double *q, const double *k, const double *v, uint32_t seq, uint32_t heads,
+                     uint32_t kv_heads, uint32_t dh, double *y) {
+  const uint32_t d = heads * dh, dkv = kv_heads * dh, group = heads / kv_heads;
   double *p = malloc(((size_t)seq + 1) * sizeof *p);
   if (!p) return -1;
   memset(y, 0, (size_t)seq * d * sizeof *y);
@@ -178,13 +191,14 @@ static int attention(const double *q, const double *k, const double *v, uint32_t
       double mx = -INFINITY, sum = 0;
       for (uint32_t u = 0; u <= t; u++) {
         double s = 0;
-        for (uint32_t e = 0; e < dh; e++) s += q[(size_t)t * d + h * dh + e] * k[(size_t)u * d + h * dh + e];
+        for (uint32_t e = 0; e < dh; e++) s += q[(size_t)t * d + h * dh + e] * k[(size_t)u * dkv + h / group * dh + e];
         p[u] = s / sqrt((double)dh);
         if (p[u] > mx) mx = p[u];
       }
       for (uint32_t u = 0; u <= t; u++) sum += (p[u] = exp(p[u] - mx));
       for (uint32_t u = 0; u <= t; u++)
-        for (uint32_t e = 0; e < dh; e++) y[(size_t)t * d + h * dh + e] += p[u] / sum * v[(size_t)u * d + h * dh + e];
+        for (uint32_t e = 0; e < dh; e++)
+          y[(size_t)t * d + h * dh + e] += p[u] / sum * v[(size_t)u * dkv + h / group * dh + e];
     }
   free(p);
   return 0;
@@ -192,6 +206,9 @@ static int attention(const double *q, const double *k, const double *v, uint32_t
 
 /* GELU, tanh form (GPT-2/3): sqrt(2 / pi) = 0.7978845608028654. */
 static double gelu(double x) { return 0.5 * x * (1.0 + tanh(0.7978845608028654 * (x + 0.044715 * x * x * x))); }
+
+/* SwiGLU (Shazeer 2020): silu(gate) up = gate / (1 + exp(-gate)) up. */
+static double swiglu(double gate, double up) { return gate / (1.0 + exp(-gate)) * up; }
 
 /* One op's output for the whole sequence (NULL for scores and softmax: the
  * scores_v op computes them with their producers' outputs). */
@@ -224,10 +241,18 @@ static int forward_op(const ws_config *cfg, const mdl_graph *g, const wl_weights
       if (w && bias) layernorm(a, w, bias, seq, n, y);
       else rc = -1;
       break;
+    case MDL_OP_RMSNORM:
+      if ((w = krn_values_fill(seed, op->name, WL_VALUES_GAIN, 1, n))) layernorm(a, w, NULL, seq, n, y);
+      else rc = -1;
+      break;
+    case MDL_OP_ROTARY: rotary(a, seq, n, (uint32_t)cfg->model.d_head, cfg->model.rope_theta, y); break;
+    case MDL_OP_SWIGLU:
+      for (size_t e = 0; e < (size_t)seq * n; e++) y[e] = swiglu(a[e], b[e]);
+      break;
     case MDL_OP_SCORES_V: { /* softmax(scores(q, k)) v */
       const mdl_op *sm = mdl_graph_op(g, (size_t)op->in[0]), *sc = mdl_graph_op(g, (size_t)sm->in[0]);
-      rc = attention(out[sc->in[0]], out[sc->in[1]], b, seq, (uint32_t)cfg->model.heads, (uint32_t)cfg->model.d_head,
-                     y);
+      rc = attention(out[sc->in[0]], out[sc->in[1]], b, seq, (uint32_t)cfg->model.heads, (uint32_t)cfg->model.kv_heads,
+                     (uint32_t)cfg->model.d_head, y);
       break;
     }
     case MDL_OP_RESIDUAL:
@@ -236,7 +261,7 @@ static int forward_op(const ws_config *cfg, const mdl_graph *g, const wl_weights
     case MDL_OP_GELU:
       for (size_t e = 0; e < (size_t)seq * n; e++) y[e] = gelu(a[e]);
       break;
-    default: { /* a projection: q, k, v, attn_out, ffn_up, ffn_down, lm_head (tied) */
+    default: { /* a projection: q, k, v, attn_out, ffn_gate, ffn_up, ffn_down, lm_head (GPT's tied) */
       const uint32_t k = (uint32_t)op->weight_rows;
       w = op->weight_tied ? tied_head(seed, n, k) : krn_values_fill(seed, op->name, WL_VALUES_WEIGHT, k, n);
       if (op->bias > 0) bias = krn_values_fill(seed, op->name, WL_VALUES_BIAS, 1, n);

@@ -28,10 +28,10 @@ int ws_input_weights_fit(const mdl_graph *g, const wl_sparsity *sp, const krn_ma
   const uint64_t usable = (uint64_t)W * H * per_pe;
   if (need <= usable) return 0;
   snprintf(err, errlen,
-           "place: GPT-3 %s does not fit: its weights need %llu bytes (the largest, %s, %llu), the %u x %u mesh offers "
+           "place: %s %s does not fit: its weights need %llu bytes (the largest, %s, %llu), the %u x %u mesh offers "
            "%llu (fabric.sram_per_pe - kernels.sram_reserve = %llu bytes a PE); sparsity, a larger mesh or more "
            "SRAM would",
-           mdl_graph_model(g)->name, (unsigned long long)need, largest, (unsigned long long)most, W, H,
+           mdl_family(mdl_graph_model(g)), mdl_graph_model(g)->name, (unsigned long long)need, largest, (unsigned long long)most, W, H,
            (unsigned long long)usable, (unsigned long long)per_pe);
   return -1;
 }

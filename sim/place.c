@@ -476,8 +476,8 @@ static void explain(search *S, const uint32_t *heights, uint32_t nh, char *err, 
       return;
     }
   }
-  int n = snprintf(err, errlen, "place: the %u x %u mesh is too small for the %u stages of GPT-3 %s at any interval",
-                   p->W, p->H, p->n, mdl_graph_model(p->g)->name);
+  int n = snprintf(err, errlen, "place: the %u x %u mesh is too small for the %u stages of %s %s at any interval",
+                   p->W, p->H, p->n, mdl_family(mdl_graph_model(p->g)), mdl_graph_model(p->g)->name);
   char why[16][256]; /* per height tried (at most 16), once */
   for (uint32_t k = 0; S->memo && k < nh; k++) {
     S->h = heights[k];

@@ -17,6 +17,7 @@ static const char *const pattern_names[] = {"bernoulli", "magnitude", "nm", "blo
 static const char *const layout_names[] = {"kn", "nk", NULL}; /* wl_layout */
 static const char *const tiling_names[] = {"uniform", "balanced", NULL}; /* ws_tiling */
 static const char *const machine_names[] = {"cs2", "wse3", NULL}; /* ws_machine */
+static const char *const arch_names[] = {"gpt", "llama", NULL}; /* mdl_arch */
 static const char *const strategy_names[] = {"pipeline", "bound", "layerwise", "auto", NULL}; /* ws_strategy */
 
 #define AT(field) offsetof(ws_config, field)
@@ -47,6 +48,9 @@ static const ws_key keys[] = {
     DIM("model.d_ff", model.d_ff),
     DIM("model.vocab", model.vocab),
     DIM("model.context", model.context),
+    {"model.arch", WS_K_ENUM, AT(model.arch), 0, 0, 0, 0, arch_names, WS_F_CUSTOM_OPT},
+    {"model.kv_heads", WS_K_INT, AT(model.kv_heads), 1, DIM_MAX, 0, 0, NULL, WS_F_CUSTOM_OPT},
+    {"model.rope_theta", WS_K_REAL, AT(model.rope_theta), 0, 0, 2.0, 1e12, NULL, WS_F_CUSTOM_OPT},
     E("kernels.kernel", kernels.kernel, kernel_names),
     I("kernels.sparse_setup", kernels.sparse_setup, 0, 1000),
     I("kernels.dense_setup", kernels.dense_setup, 0, 1000),
@@ -66,6 +70,7 @@ static const ws_key keys[] = {
     KIND("workload.sparsity_by_kind.attn_out", workload.by_kind[MDL_OP_ATTN_OUT]),
     KIND("workload.sparsity_by_kind.ffn_up", workload.by_kind[MDL_OP_FFN_UP]),
     KIND("workload.sparsity_by_kind.ffn_down", workload.by_kind[MDL_OP_FFN_DOWN]),
+    KIND("workload.sparsity_by_kind.ffn_gate", workload.by_kind[MDL_OP_FFN_GATE]),
     {"workload.sparsity_by_layer", WS_K_LAYER_MAP, AT(workload.by_layer), 0, 0, 0, 0, NULL, 0},
     E("workload.pattern", workload.pattern, pattern_names),
     I("workload.nm_group", workload.nm_group, 1, 64),

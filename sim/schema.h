@@ -22,7 +22,7 @@ typedef enum {
   WS_K_FRACTION,  /* double in [0, 1) */
   WS_K_REAL,      /* double in [lo, hi] */
   WS_K_ENUM,      /* int: an index of choices */
-  WS_K_PRESET,    /* model.preset: a GPT-3 preset name or "custom" */
+  WS_K_PRESET,    /* model.preset: a preset name (models/gpt.h) or "custom" */
   WS_K_BOOL,      /* bool: true or false */
   WS_K_STRING,    /* char[max] */
   WS_K_LAYER_MAP, /* a mapping layer -> fraction, into double[WL_MAX_LAYERS] */
@@ -33,6 +33,8 @@ enum {
   WS_F_CUSTOM_DIM = 1, /* model dimension: given only with model.preset: custom */
   WS_F_OPTIONAL = 2,   /* means something only where given: written and compared only then */
   WS_F_AUTO = 4,       /* INT: also "auto", kept as 0 (min is then at least 1) */
+  WS_F_CUSTOM_OPT = 8, /* model key given only with model.preset: custom, where it may be left out (a stated
+                          value then: config_check.c's check_model) */
 };
 
 /* Room for the canonical name of a map entry (a tensor name's limit). */

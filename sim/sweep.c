@@ -149,10 +149,12 @@ static bool same_run(const ws_config *a, const ws_config *b) {
   wl_sparsity sa, sb;
   ws_config_sparsity(a, &sa);
   ws_config_sparsity(b, &sb);
-  if (a->model.layers != b->model.layers) return false;
+  if (a->model.layers != b->model.layers || a->model.arch != b->model.arch) return false;
   for (int l = 0; l < (int)a->model.layers && l < WL_MAX_LAYERS; l++)
     for (int k = 0; k < MDL_OP_KIND_COUNT; k++) {
-      const mdl_op op = {.kind = (mdl_op_kind)k, .layer = l, .sparsifiable = wl_sparsity_kind_sparsifiable((mdl_op_kind)k)};
+      const mdl_op op = {.kind = (mdl_op_kind)k, .layer = l,
+                         .sparsifiable = wl_sparsity_kind_sparsifiable((mdl_op_kind)k) &&
+                                         mdl_arch_has(a->model.arch, (mdl_op_kind)k)};
       if (wl_sparsity_level(&sa, &op) != wl_sparsity_level(&sb, &op)) return false;
     }
   ws_config *ca = malloc(sizeof *ca), *cb = malloc(sizeof *cb);

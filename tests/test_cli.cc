@@ -227,7 +227,8 @@ TEST(Cli, ModelsListsEveryPreset) {
   auto r = run_cli({"models", "--format", "csv"});
   ASSERT_EQ(r.status, 0) << r.err;
   auto lines = split(r.out, '\n');
-  ASSERT_EQ(lines.size(), 9u);
+  ASSERT_EQ(lines.size(), 1 + mdl_gpt_preset_count());
+  ASSERT_EQ(mdl_gpt_preset_count(), 10u); // eight GPT-3, two Llama
   EXPECT_EQ(lines[4].rfind("1.3B,24,2048,16,128,8192,50257,2048,1315723264,", 0), 0u) << lines[4];
 }
 

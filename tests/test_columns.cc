@@ -582,8 +582,8 @@ TEST(Columns, KernelRowsReadBackByName) {
 }
 
 // The models report by name: one row per preset, its dimensions those of
-// mdl_gpt_preset, params_sparsifiable the closed form layers x (4 d_model^2
-// + 2 d_model d_ff) (q, k, v, o and the two FFN weights), and
+// mdl_gpt_preset, params_sparsifiable the closed form (q, k, v, o and the
+// two or three FFN weights: below), and
 // weight_bytes_dense 2 bytes (fp16) per parameter.
 TEST(Columns, ModelRowsReadBackByName) {
   char err[256] = "";
@@ -603,10 +603,15 @@ TEST(Columns, ModelRowsReadBackByName) {
     expect_int(row.j, "d_ff", m.d_ff);
     expect_int(row.j, "vocab", m.vocab);
     expect_int(row.j, "context", m.context);
-    expect_int(row.j, "params_sparsifiable", m.layers * (4 * m.d_model * m.d_model + 2 * m.d_model * m.d_ff));
+    // q and o d x d, k and v d x (kv_heads d_head), and the feed-forward's two (GPT) or three (Llama) d x d_ff
+    const int64_t dkv = m.kv_heads * m.d_head, ffn = m.arch == MDL_ARCH_LLAMA ? 3 : 2;
+    const int64_t sparsifiable = m.layers * (2 * m.d_model * m.d_model + 2 * m.d_model * dkv + ffn * m.d_model * m.d_ff);
+    expect_int(row.j, "params_sparsifiable", sparsifiable);
     const int64_t params = json_integer_value(json_object_get(row.j, "params"));
     expect_int(row.j, "weight_bytes_dense", 2 * params);
-    EXPECT_GT(params, m.layers * (4 * m.d_model * m.d_model + 2 * m.d_model * m.d_ff) + m.vocab * m.d_model);
+    EXPECT_GT(params, sparsifiable + m.vocab * m.d_model);
+    expect_str(row.j, "arch", mdl_arch_name(m.arch));
+    expect_int(row.j, "kv_heads", m.kv_heads);
   }
 }
 

@@ -211,7 +211,24 @@ const BadCase kBad[] = {
     {"schema_version: 1\nworkload:\n  phase: finetune\n", {"t.yaml:3:10: workload.phase: expected one of: prefill, decode, generate, got 'finetune'", nullptr}},
     {"schema_version: 1\nworkload:\n  phase: decode\n  seq_len: 2040\n  new_tokens: 9\n", {"t.yaml:5:15: workload.new_tokens: a prompt of workload.seq_len = 2040 tokens and 9 new ones exceed the context of model 1.3B (2048 tokens)", nullptr}},
     {"schema_version: 1\noutput:\n  format: xml\n", {"output.format: expected one of: table, csv, json", nullptr}},
-    {"schema_version: 1\nmodel:\n  preset: 3B\n", {"t.yaml:3:11: model.preset: expected one of: 125M 350M 760M 1.3B 2.7B 6.7B 13B 175B custom, got '3B'", nullptr}},
+    {"schema_version: 1\nmodel:\n  preset: 3B\n", {"t.yaml:3:11: model.preset: expected one of: 125M 350M 760M 1.3B 2.7B 6.7B 13B 175B llama3-8b llama-tiny custom, got '3B'", nullptr}},
+    {"schema_version: 1\nmodel:\n  kv_heads: 2\n", {"t.yaml:3:13: model.kv_heads: only with model.preset: custom", "preset 1.3B"}},
+    {"schema_version: 1\nmodel:\n  arch: llama\n", {"t.yaml:3:9: model.arch: only with model.preset: custom", nullptr}},
+    {"schema_version: 1\nmodel:\n  arch: bert\n", {"t.yaml:3:9: model.arch: expected one of: gpt, llama", nullptr}},
+    {"schema_version: 1\nmodel: {preset: custom, layers: 1, d_model: 64, heads: 4, d_ff: 128, vocab: 64, context: 64, arch: llama, "
+     "kv_heads: 3}\nworkload: {seq_len: 16}\n",
+     {"model.kv_heads: 3, expected a divisor of model.heads = 4", nullptr}},
+    {"schema_version: 1\nmodel: {preset: custom, layers: 1, d_model: 64, heads: 4, d_ff: 128, vocab: 64, context: 64, "
+     "kv_heads: 2}\nworkload: {seq_len: 16}\n",
+     {"model.kv_heads: 2, expected a divisor of model.heads = 4 (and equal to it with model.arch: gpt)", nullptr}},
+    {"schema_version: 1\nmodel: {preset: custom, layers: 1, d_model: 64, heads: 4, d_ff: 128, vocab: 64, context: 64, "
+     "rope_theta: 5000}\nworkload: {seq_len: 16}\n",
+     {"model.rope_theta: only with model.arch: llama", nullptr}},
+    {"schema_version: 1\nmodel: {preset: custom, layers: 1, d_model: 60, heads: 4, d_ff: 128, vocab: 64, context: 64, "
+     "arch: llama}\nworkload: {seq_len: 16}\n",
+     {"d_head = 15 must be even", nullptr}},
+    {"schema_version: 1\nworkload:\n  sparsity_by_kind: {ffn_gate: 0.5}\n",
+     {"workload.sparsity_by_kind.ffn_gate: model 1.3B (a gpt block) has no ffn_gate weights", nullptr}},
     {"schema_version: 1\nmodel:\n  layers: 2\n", {"t.yaml:3:11: model.layers: only with model.preset: custom", "preset 1.3B"}},
     {"schema_version: 1\nmodel:\n  preset: custom\n  layers: 2\n  d_model: 64\n  heads: 4\n  vocab: 10\n  context: 8\n",
      {"t.yaml:3:11: model.preset: custom needs model.d_ff", nullptr}},

@@ -396,6 +396,10 @@ std::vector<double> reference(const TinyGpt &g, const std::vector<krn_stage> &st
         out[si].resize(a.size());
         for (size_t e = 0; e < a.size(); e++) out[si][e] = a[e] + out[s.in[1]][e];
         break;
+      case KRN_STAGE_SWIGLU:
+      case KRN_STAGE_ROTARY:
+        ADD_FAILURE() << "a llama stage in a GPT graph";
+        break;
       case KRN_STAGE_ATTENTION: {
         const auto &q = out[s.in[0]], &k = out[s.in[1]], &v = out[s.in[2]];
         const uint32_t dh = d / g.H;
@@ -424,7 +428,7 @@ std::vector<double> reference(const TinyGpt &g, const std::vector<krn_stage> &st
 // The tiny GPT, attention on attn_w x attn_h PEs, against the reference; the run's last cycle.
 uint64_t tiny_gpt_matches(fab_fidelity fid, uint32_t attn_w, uint32_t attn_h) {
   TinyGpt g;
-  g.gpt = mdl_gpt{"custom", (int64_t)g.L, (int64_t)g.d, (int64_t)g.H, (int64_t)(g.d / g.H), (int64_t)g.f, (int64_t)g.V, (int64_t)g.S};
+  g.gpt = mdl_gpt{"custom", (int64_t)g.L, (int64_t)g.d, (int64_t)g.H, (int64_t)(g.d / g.H), (int64_t)g.f, (int64_t)g.V, (int64_t)g.S, MDL_ARCH_GPT, (int64_t)g.H, 0};
   char err[256];
   mdl_graph *graph = mdl_graph_build(&g.gpt, g.S, err, sizeof err);
   EXPECT_NE(graph, nullptr) << err;

@@ -42,8 +42,8 @@ struct Wafer {
 };
 
 krn_mdec_spec spec(uint32_t keys, uint32_t dh, uint32_t rows, uint32_t cols, uint32_t layers = 1,
-                   uint32_t capacity = 0, uint64_t resident = 0) {
-  return krn_mdec_spec{keys, capacity ? capacity : keys, dh, rows, cols, layers, resident};
+                   uint32_t capacity = 0, uint64_t resident = 0, uint32_t queries = 1) {
+  return krn_mdec_spec{keys, capacity ? capacity : keys, dh, rows, cols, layers, resident, queries};
 }
 
 // A PE's compute from cost.h alone: the two attention phases over its keys,

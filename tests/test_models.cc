@@ -40,10 +40,14 @@ TEST(Models, PresetsFollowTheGpt3Table) {
   } table[] = {{"125M", 12, 768, 12, 64},   {"350M", 24, 1024, 16, 64},  {"760M", 24, 1536, 16, 96},
                {"1.3B", 24, 2048, 16, 128}, {"2.7B", 32, 2560, 32, 80},  {"6.7B", 32, 4096, 32, 128},
                {"13B", 40, 5120, 40, 128},  {"175B", 96, 12288, 96, 128}};
-  ASSERT_EQ(mdl_gpt_preset_count(), sizeof table / sizeof table[0]);
-  for (size_t i = 0; i < mdl_gpt_preset_count(); i++) {
+  size_t gpt = 0; // the GPT presets come first, in the table's order; the Llama ones after
+  for (size_t i = 0; i < mdl_gpt_preset_count(); i++) gpt += preset(mdl_gpt_preset_name(i)).arch == MDL_ARCH_GPT;
+  ASSERT_EQ(gpt, sizeof table / sizeof table[0]);
+  for (size_t i = 0; i < gpt; i++) {
     mdl_gpt m = preset(table[i].name);
     EXPECT_STREQ(mdl_gpt_preset_name(i), table[i].name);
+    EXPECT_EQ(m.arch, MDL_ARCH_GPT);
+    EXPECT_EQ(m.kv_heads, m.heads);
     EXPECT_EQ(m.layers, table[i].layers);
     EXPECT_EQ(m.d_model, table[i].d_model);
     EXPECT_EQ(m.heads, table[i].heads);
@@ -86,6 +90,7 @@ TEST(Models, GraphHasEveryOpInOrderWithItsShape) {
                                MDL_OP_FFN_DOWN,  MDL_OP_RESIDUAL};
   for (size_t p = 0; p < mdl_gpt_preset_count(); p++) {
     const mdl_gpt m = preset(mdl_gpt_preset_name(p));
+    if (m.arch != MDL_ARCH_GPT) continue; // Llama's graph: test_llama.cc
     const int64_t s = 2048, d = m.d_model, f = m.d_ff, h = m.heads, dh = m.d_head, v = m.vocab;
     Graph g(m, s);
     ASSERT_EQ(g.count(), (size_t)(14 * m.layers + 4)) << m.name;
@@ -173,6 +178,7 @@ TEST(Models, ParameterCountsMatchTheClosedForm) {
   // + 4 d (two layernorms); plus V d (tied with the LM head) + context d + 2 d.
   for (size_t p = 0; p < mdl_gpt_preset_count(); p++) {
     mdl_gpt m = preset(mdl_gpt_preset_name(p));
+    if (m.arch != MDL_ARCH_GPT) continue; // Llama's closed form: test_llama.cc
     const int64_t d = m.d_model, f = m.d_ff;
     const int64_t want = m.layers * (4 * d * d + 4 * d + 2 * d * f + f + d + 4 * d) + m.vocab * d + m.context * d + 2 * d;
     EXPECT_EQ(dense_params(m), want) << m.name;
@@ -204,7 +210,7 @@ TEST(Models, GraphRejectsBadSequenceLengthsAndOverflow) {
   EXPECT_EQ(mdl_graph_build(&m, 16, err, sizeof err), nullptr);
   EXPECT_NE(std::string(err).find("does not divide"), std::string::npos) << err;
   // Dimensions at the accepted limit whose FLOP counts would pass 2^63.
-  mdl_gpt huge = {"custom", 1, 1 << 24, 1, 1 << 24, 1 << 24, 1 << 24, 1 << 24};
+  mdl_gpt huge = {"custom", 1, 1 << 24, 1, 1 << 24, 1 << 24, 1 << 24, 1 << 24, MDL_ARCH_GPT, 1, 0};
   EXPECT_EQ(mdl_graph_build(&huge, 1 << 24, err, sizeof err), nullptr);
   EXPECT_NE(std::string(err).find("overflow 64 bits"), std::string::npos) << err;
 }

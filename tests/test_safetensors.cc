@@ -241,7 +241,7 @@ TEST(Safetensors, CorruptedFilesAreReadOrRefusedNeverCrash) {
 
 // A small model's every sparse weight from one file, through the configuration.
 TEST(Safetensors, AModelsMasksComeFromTheFileTheConfigurationNames) {
-  mdl_gpt gpt{"custom", 2, 32, 2, 16, 128, 100, 16};
+  mdl_gpt gpt{"custom", 2, 32, 2, 16, 128, 100, 16, MDL_ARCH_GPT, 2, 0};
   char err[512] = "";
   std::unique_ptr<mdl_graph, void (*)(mdl_graph *)> g(mdl_graph_build(&gpt, 16, err, sizeof err), mdl_graph_destroy);
   ASSERT_NE(g, nullptr) << err;

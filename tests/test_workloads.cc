@@ -299,7 +299,7 @@ TEST(Schedule, EachStepRemovesAFractionOfWhatRemainsUntilTheTarget) {
 
 // A small model whose weights hold a few thousand elements each.
 struct Tiny {
-  mdl_gpt gpt{"custom", 3, 64, 4, 16, 256, 500, 32};
+  mdl_gpt gpt{"custom", 3, 64, 4, 16, 256, 500, 32, MDL_ARCH_GPT, 4, 0};
   mdl_graph *g;
   Tiny() {
     char err[256];

@@ -21,7 +21,7 @@ int wl_sparsity_check(double level, char *err, size_t errlen) {
 
 bool wl_sparsity_kind_sparsifiable(mdl_op_kind kind) {
   return kind == MDL_OP_Q || kind == MDL_OP_K || kind == MDL_OP_V || kind == MDL_OP_ATTN_OUT ||
-         kind == MDL_OP_FFN_UP || kind == MDL_OP_FFN_DOWN;
+         kind == MDL_OP_FFN_GATE || kind == MDL_OP_FFN_UP || kind == MDL_OP_FFN_DOWN;
 }
 
 double wl_sparsity_level(const wl_sparsity *s, const mdl_op *op) {

@@ -84,10 +84,12 @@ static uint64_t stage_weights(const ws_input *in, uint32_t i) {
   return bytes;
 }
 
-/* A decode's KV caches: every layer's keys and values (fp16) of every sequence at the last step's keys. */
+/* A decode's KV caches: every layer's keys and values (fp16, kv_heads x d_head a token) of every sequence at the
+   last step's keys. */
 static uint64_t cache_bytes(const ws_input *in) {
   const mdl_gpt *g = mdl_graph_model(in->g);
-  return in->phase == WS_PHASE_DECODE ? (uint64_t)g->layers * in->batch * in->keys * g->d_model * 2 * 2 : 0;
+  const uint64_t width = (uint64_t)g->kv_heads * g->d_head;
+  return in->phase == WS_PHASE_DECODE ? (uint64_t)g->layers * in->batch * in->keys * width * 2 * 2 : 0;
 }
 
 /* The SRAM check (a decode's caches beside the weights): 0, or -1 with the bytes needed and offered. */

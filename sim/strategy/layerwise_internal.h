@@ -15,9 +15,12 @@
 static inline uint64_t lw_max(uint64_t a, uint64_t b) { return a > b ? a : b; }
 static inline uint64_t lw_min(uint64_t a, uint64_t b) { return a < b ? a : b; }
 static inline uint64_t lw_ceil_div(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
-/* Attention stage st's units: a (head, sequence) each. */
+/* Attention stage st's units: a (head, sequence) each; in a decode a (key/value head, sequence) each, its
+   cache shared by the group's query heads. */
 static inline uint64_t lw_units(const ws_input *in, const krn_stage *st) {
-  return (uint64_t)(st->heads ? st->heads : 1) * in->batch;
+  const uint32_t heads = st->heads ? st->heads : 1;
+  const uint32_t kv = in->phase == WS_PHASE_DECODE && st->kv_heads ? st->kv_heads : heads;
+  return (uint64_t)kv * in->batch;
 }
 
 typedef struct {

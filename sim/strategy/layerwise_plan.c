@@ -125,8 +125,9 @@ static int place_attention(const ws_input *in, lw_op *o, uint64_t resident, char
   return 0;
 }
 
-/* Decode attention on the whole mesh (kernels/mesh_decode.h): each (head,
- * sequence) unit's query against its cache on a region of a gx x gy grid of
+/* Decode attention on the whole mesh (kernels/mesh_decode.h): each
+ * (key/value head, sequence) unit's queries (its group's query heads)
+ * against its cache on a region of a gx x gy grid of
  * the mesh (at most a PE a key of the first step), the units taking turns
  * (rounds) where they outnumber the regions, every region holding its
  * rounds' caches of every layer at the last step's keys; the grid of fewest
@@ -146,7 +147,8 @@ static int place_decode_attention(const ws_input *in, lw_op *o, uint32_t layers,
     const uint32_t C = (uint32_t)lw_min(in->W / gx, in->keys_first / R);
     const uint64_t rounds = lw_ceil_div(units, (uint64_t)gx * gy);
     if (rounds * layers > UINT32_MAX) continue;
-    const krn_mdec_spec sp = {in->keys, in->keys, o->st.n / heads, R, C, (uint32_t)(rounds * layers), resident};
+    const uint32_t group = heads / (o->st.kv_heads ? o->st.kv_heads : heads);
+    const krn_mdec_spec sp = {in->keys, in->keys, o->st.n / heads, R, C, (uint32_t)(rounds * layers), resident, group};
     krn_mdec_model mo;
     if (krn_mdec_plan(&in->m, &in->fc, &sp, &mo, why, sizeof why) != 0) continue;
     if (o->cycles == 0 || rounds * mo.cycles < o->cycles) {
@@ -172,19 +174,20 @@ static int place_decode_attention(const ws_input *in, lw_op *o, uint32_t layers,
 
 /* o's stage (neither a weight GEMM nor attention) on the shape of fewest
  * modelled cycles:
- *   element-wise ops  w x h PEs holding a feature or more each (w a power of
- *              two, h = features / w), copies over every replica's region,
- *              whole tokens of that replica each;
+ *   element-wise ops  w x h PEs holding a feature (rotary: a pair) or more
+ *              each (w a power of two, h = the kind's most columns / w),
+ *              copies over every replica's region, whole tokens of that
+ *              replica each;
  *   the embedding  the whole mesh (its table is the LM head's, held once).
  * 0, or -1 when no shape fits (err says why). */
 static int place_stage(const ws_input *in, const lw_plan *p, lw_op *o, uint64_t resident, char *err,
                        size_t errlen) {
   const krn_kind_ops *k = krn_kind_of(o->st.kind);
-  const uint32_t n = o->st.n;
+  const uint32_t most = k->max_cols(&o->st); /* element-wise: PEs it can use, a feature (or a pair) each */
   o->cycles = 0;
   if ((o->local = k->elementwise)) {
-    for (uint32_t w = 1; w <= lw_min(p->rw, k->max_cols(&o->st)); w *= 2) {
-      const uint32_t h = (uint32_t)lw_min(p->rh, n / w);
+    for (uint32_t w = 1; w <= lw_min(p->rw, most); w *= 2) {
+      const uint32_t h = (uint32_t)lw_min(p->rh, most / w);
       const uint64_t copies = lw_min(in->tokens, (uint64_t)(p->rw / w) * (p->rh / h) * p->replicas);
       model_stage(in, w, h, (uint32_t)copies, resident, o);
     }
