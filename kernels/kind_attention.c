@@ -277,7 +277,7 @@ static int arm(krn_pipe *p, uint32_t si, uint32_t m, char *err, size_t errlen) {
 
 /* The first cache row of micro-batch m's sequence, at a PE of a stage of `rows` rows. */
 static size_t seq_keys(const krn_pipe *p, uint32_t rows, uint32_t m) {
-  return (size_t)(m / (p->run.seq / p->run.b)) * krn_ceil_div(p->run.seq, rows);
+  return (size_t)krn_mb_seq(&p->run, m) * krn_ceil_div(p->run.seq, rows);
 }
 
 /* Column j's reduction is in at its output PE (part: functional sums and partial outputs): normalise, send. */

@@ -42,8 +42,8 @@ typedef struct {
   uint32_t capacity;   /* keys the cache holds for the run (its last step's), >= keys: its SRAM */
   uint32_t dh;         /* features of the head */
   uint32_t rows, cols; /* the region: rows x cols <= keys (every PE a key) */
-  uint32_t layers;     /* caches every PE of the region holds, >= 1: the layer-by-layer strategy keeps every layer's,
-                          times the turns its units take at the regions */
+  uint32_t layers;     /* caches every PE of the region holds, >= 1: the layer-by-layer strategy's (unit, layer) pairs
+                          that share the region */
   uint64_t resident;   /* bytes every PE already holds for other ops (weights): the cache and buffers fit beside */
   uint32_t queries;    /* query heads sharing these keys and values (grouped-query attention; 0 counts as 1): each
                           PE scores every one against its keys, the multicast, the tree and the normalisation

@@ -224,6 +224,11 @@ static void try_compute(krn_pipe *p, uint32_t si, uint32_t local) {
       if (s->mb_m[j] != m - 2 || s->out_free[j] == NEVER) return;
       start = max_u64(start, s->out_free[j]);
     }
+    if (s->entry && p->run.feedback && m >= p->run.feedback) { /* a decode: the token before it made */
+      const uint64_t made = p->done[m - p->run.feedback];
+      if (made == NEVER || p->parts_left[m - p->run.feedback] > 0) return;
+      start = max_u64(start, made);
+    }
     if (s->st.first == NEVER || start < s->st.first) s->st.first = start;
     if (s->entry && start < p->entered[m]) p->entered[m] = start;
     if (m == 0) pe->first = start;
@@ -302,7 +307,12 @@ void krn_output(krn_pipe *p, uint32_t si, uint32_t slot_index, uint32_t m, uint6
         memcpy(&p->final[m][(size_t)b * s->s.n + o->f0], &values[(size_t)b * (o->f1 - o->f0)],
                (o->f1 - o->f0) * sizeof *values);
     p->done[m] = p->done[m] == NEVER ? cycle : max_u64(p->done[m], cycle);
-    if (--p->parts_left[m] == 0) out_free(p, si, m, p->done[m]);
+    if (--p->parts_left[m] == 0) {
+      out_free(p, si, m, p->done[m]);
+      for (uint32_t e = 0; p->run.feedback && e < p->nst; e++) /* a decode: the next token may enter */
+        if (p->st[e].entry)
+          for (uint32_t l = 0; l < p->st[e].rows * p->st[e].cols; l++) try_compute(p, e, l);
+    }
     return;
   }
   for (uint32_t f = 0; f < o->nflows; f++) try_send(p, o->flows[f], m);
@@ -458,11 +468,13 @@ static bool grow(void **a, uint32_t *cap, uint32_t n, size_t size) {
 krn_pipe *krn_pipe_create(sim_engine *e, fab_fabric *f, const krn_machine *m,
                           const krn_stage *stages, uint32_t nstages, const krn_run *run, char *err,
                           size_t errlen) {
-  if (nstages == 0 || run->b == 0 || run->micro_batches == 0 || run->seq == 0 || run->seq % run->b != 0 ||
-      (uint64_t)run->b * run->micro_batches % run->seq != 0) {
+  const bool whole = run->feedback ? run->b == 1 && run->micro_batches % run->feedback == 0 &&
+                                          run->prompt + run->micro_batches / run->feedback == run->seq
+                                    : run->seq % run->b == 0 && (uint64_t)run->b * run->micro_batches % run->seq == 0;
+  if (nstages == 0 || run->b == 0 || run->micro_batches == 0 || run->seq == 0 || !whole) {
     snprintf(err, errlen,
              "pipeline: need stages, b >= 1, micro-batches >= 1, b dividing seq and seq dividing b x micro-batches "
-             "(whole sequences)");
+             "(whole sequences; a decode: b = 1, every sequence's new tokens, seq = prompt + new tokens)");
     return NULL;
   }
   for (uint32_t i = 0; i < nstages; i++)

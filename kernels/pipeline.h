@@ -114,21 +114,40 @@ typedef struct {
 /* The tokens a run takes: b x micro_batches / seq sequences of seq tokens
  * each, one after another, in micro-batches of b; micro-batch m is tokens
  * m b .. m b + b - 1 of them all, of sequence m / (seq / b). A token
- * attends to the tokens before it in its own sequence only. */
+ * attends to the tokens before it in its own sequence only.
+ *
+ * A decode (feedback > 0): `feedback` sequences, each with a prompt of
+ * `prompt` tokens already in the attention stages' caches, then seq -
+ * prompt new tokens one at a time (b = 1), the sequences taking turns:
+ * micro-batch m is the token at position prompt + m / feedback of sequence
+ * m % feedback, and it enters (its entry stages start it) no sooner than
+ * micro-batch m - feedback, the same sequence's token before, is done: the
+ * token each step makes is the next one's input. */
 typedef struct {
   uint32_t b;             /* tokens per micro-batch */
   uint32_t micro_batches; /* micro-batches of all the sequences */
-  uint32_t seq;           /* tokens in a sequence (b x its micro-batches; divides b x micro_batches) */
+  uint32_t seq;           /* tokens in a sequence (b x its micro-batches; divides b x micro_batches); a decode's
+                             positions, its prompt's included */
   bool functional;
   const uint32_t *tokens; /* the token ids of every sequence, one after another (functional; else
                              NULL: uniform hits) */
   const float *input;     /* functional, for a GEMM with no producer: tokens x k activations */
+  uint32_t feedback;      /* a decode's sequences (b = 1): see above; 0: a prefill */
+  uint32_t prompt;        /* a decode's prompt tokens a sequence, in the caches before the run */
 } krn_run;
 
-/* Sequences of a run, and micro-batch m's index within its sequence (its
- * sequence is m / (seq / b)). */
-static inline uint32_t krn_run_sequences(const krn_run *r) { return r->b * r->micro_batches / r->seq; }
-static inline uint32_t krn_mb_in_seq(const krn_run *r, uint32_t m) { return m % (r->seq / r->b); }
+/* Sequences of a run, and micro-batch m's index within its sequence (the
+ * micro-batches before it there, a decode's prompt counting b = 1 each). */
+static inline uint32_t krn_run_sequences(const krn_run *r) {
+  return r->feedback ? r->feedback : r->b * r->micro_batches / r->seq;
+}
+static inline uint32_t krn_mb_in_seq(const krn_run *r, uint32_t m) {
+  return r->feedback ? r->prompt + m / r->feedback : m % (r->seq / r->b);
+}
+/* Micro-batch m's sequence. */
+static inline uint32_t krn_mb_seq(const krn_run *r, uint32_t m) {
+  return r->feedback ? m % r->feedback : m / (r->seq / r->b);
+}
 
 /* Per stage, after a run. */
 typedef struct {

@@ -226,13 +226,6 @@ static int finish(ws_config *cfg, char *err, size_t errlen) {
              cfg->model.name, (long long)cfg->model.context);
     return -1;
   }
-  if (cfg->workload.phase != WS_PHASE_PREFILL && cfg->sim.strategy == WS_STRATEGY_PIPELINE) {
-    snprintf(err, errlen,
-             "%s: workload.phase: decode and generate run on sim.strategy layerwise, auto (which then runs it) or "
-             "bound; the pipelined decode is not built yet",
-             origin(cfg, "workload.phase"));
-    return -1;
-  }
   if (cfg->workload.phase != WS_PHASE_PREFILL && cfg->sim.functional) {
     snprintf(err, errlen, "%s: sim.functional: true needs workload.phase: prefill (only the pipeline carries values)",
              origin(cfg, "sim.functional"));

@@ -58,9 +58,9 @@ int ws_input_create(ws_input *in, const ws_config *cfg, char *err, size_t errlen
     in->keys += in->steps;
     in->tokens = in->batch;
   }
-  /* a decode: a step's tokens (only the pipeline has micro-batches) */
-  in->micro_batch = in->phase == WS_PHASE_DECODE ? in->tokens : (uint32_t)cfg->workload.micro_batch;
-  in->micro_batches = in->micro_batch ? in->tokens / in->micro_batch : 0; /* auto: the placer's choice */
+  /* a decode on the pipeline: a token a micro-batch, every step's of every sequence (the others have none) */
+  in->micro_batch = in->phase == WS_PHASE_DECODE ? 1 : (uint32_t)cfg->workload.micro_batch;
+  in->micro_batches = in->micro_batch ? in->tokens * in->steps / in->micro_batch : 0; /* auto: the placer's choice */
   in->W = in->fc.width;
   in->H = in->fc.height;
   in->clock = (uint64_t)cfg->fabric.clock;

@@ -52,8 +52,9 @@ typedef struct {
   uint32_t batch;        /* sequences (workload.batch), tokens / batch each */
   uint32_t steps;        /* steps of `tokens` new tokens: a prefill 1, a decode workload.new_tokens */
   uint32_t keys_first;   /* keys the first step attends to (prefill: keys) */
-  uint32_t micro_batch;  /* tokens per micro-batch; 0 (auto) until the placer chose (ws_place_choose) */
-  uint32_t micro_batches; /* tokens / micro_batch */
+  uint32_t micro_batch;  /* tokens per micro-batch; 0 (auto) until the placer chose (ws_place_choose); a decode 1 */
+  uint32_t micro_batches; /* tokens / micro_batch; a decode tokens x steps (the pipeline's, the sequences taking
+                             turns: kernels/pipeline.h) */
   uint32_t W, H;         /* the mesh, PEs */
   uint64_t clock;        /* Hz */
   mdl_graph *g;          /* owned */

@@ -1,6 +1,7 @@
 // Decode and generate (workload.phase decode, generate) on the layer-by-layer
-// strategy: a step of one new token a sequence after a prompt in the KV
-// cache, every GEMV on the whole mesh, attention against the cache. The
+// strategy (a step of one new token a sequence after a prompt in the KV
+// cache, every GEMV on the whole mesh, attention against the cache) and on
+// the pipeline (a token a micro-batch through the placed stages). The
 // tests check the timing invariants: the steps add up to the run (time per
 // output token x steps = seconds), a longer context never makes a step
 // faster, the run is never below the bound strategy's decode bound; the
@@ -175,6 +176,88 @@ TEST(Decode, PrefillOnlyCommandsRefuseADecode) {
                          " counts a prefill (one sequence's forward pass, the pipeline's layout); a decode's FLOPs and "
                          "cycles are wafersim run's and sweep's\n");
   }
+}
+
+// ---- the pipelined decode: a token of a sequence a micro-batch through the
+// placed stages, the sequences taking turns, each token entering once its
+// sequence's last left the head ----
+
+std::vector<std::string> piped(const std::vector<std::string> &more = {}) {
+  std::vector<std::string> s = decode({"sim.strategy=pipeline"});
+  s.insert(s.end(), more.begin(), more.end());
+  return s;
+}
+
+TEST(PipelinedDecode, StepsAddUpAndAttentionScoresEveryKey) {
+  wstest::RunPtr r = wstest::simulate(wstest::config(piped({"workload.batch=2"})));
+  ASSERT_TRUE(r);
+  const ws_run_totals *t = ws_run_totals_of(r.get());
+  EXPECT_STREQ(t->strategy, "pipeline");
+  EXPECT_EQ(t->steps, 6u);
+  EXPECT_EQ(t->micro_batch, 1u);
+  EXPECT_EQ(t->micro_batches, 12u);  // 2 sequences x 6 tokens
+  EXPECT_NEAR(t->tpot_s * t->steps, t->seconds, 1e-12 * t->seconds);
+  EXPECT_DOUBLE_EQ(t->ttft_s, (double)t->fill_cycles / 1.1e9);
+  EXPECT_LE(t->fill_cycles, t->step_cycles_max);
+  EXPECT_DOUBLE_EQ(t->tokens_per_s, 12 / t->seconds);
+  // attention: each token of each sequence against its prompt and the tokens before it (65 .. 70 keys), 4 heads of
+  // 32, scores and P x V; each GEMM: every weight once a token
+  uint64_t attn = 0;
+  for (uint32_t i = 0; i < ws_run_op_count(r.get()); i++) {
+    const ws_run_op *o = ws_run_op_at(r.get(), i);
+    if (std::string(o->kind) == "attention") attn += o->macs;
+    if (std::string(o->kind) == "ffn_up") {
+      EXPECT_EQ(o->macs, 12ull * 128 * 512) << o->name;
+    }
+    EXPECT_GE(o->cycles, o->bound) << o->name;
+  }
+  EXPECT_EQ(attn, 2ull * 2 * (65 + 66 + 67 + 68 + 69 + 70) * 128 * 2);  // 2 layers, 2 sequences
+}
+
+TEST(PipelinedDecode, NeverBelowTheBoundsDecodeBound) {
+  wstest::RunPtr p = wstest::simulate(wstest::config(piped({"workload.sparsity=0.75"})));
+  wstest::RunPtr b = wstest::simulate(wstest::config(decode({"workload.sparsity=0.75", "sim.strategy=bound"})));
+  ASSERT_TRUE(p && b);
+  EXPECT_GT(ws_run_totals_of(p.get())->cycles, ws_run_totals_of(b.get())->cycles);
+  EXPECT_EQ(ws_run_totals_of(p.get())->bound_cycles_wafer, ws_run_totals_of(b.get())->cycles);
+}
+
+// One sequence's step is the whole pipeline's latency; more sequences fill
+// it, and tokens/s rises with them until the busiest stage limits it:
+// tokens/s never above the clock x tokens over the busiest op's bound, and
+// with 128 sequences within 25 % of that limit and of 64's.
+TEST(PipelinedDecode, ThroughputRisesWithTheSequencesUntilTheBusiestStage) {
+  double last = 0, limit = 0;
+  std::vector<double> tps;
+  for (const char *batch : {"1", "2", "4", "8", "16", "32", "64", "128"}) {
+    wstest::RunPtr r = wstest::simulate(wstest::config(piped({std::string("workload.batch=") + batch})));
+    ASSERT_TRUE(r);
+    const ws_run_totals *t = ws_run_totals_of(r.get());
+    uint64_t busiest = 0;
+    for (uint32_t i = 0; i < ws_run_op_count(r.get()); i++) busiest = std::max(busiest, ws_run_op_at(r.get(), i)->bound);
+    limit = 1.1e9 * (double)t->micro_batches / (double)busiest;
+    EXPECT_LE(t->tokens_per_s, limit) << batch;
+    EXPECT_GE(t->tokens_per_s, last) << batch;
+    last = t->tokens_per_s;
+    tps.push_back(t->tokens_per_s);
+    std::printf("[ decode ] pipeline, %3s sequences: %.3g tokens/s (the busiest op's limit %.3g)\n", batch,
+                t->tokens_per_s, limit);
+  }
+  EXPECT_GT(tps[3], 4 * tps[0]);  // 8 sequences: far more than one's
+  EXPECT_GT(tps[7], 0.75 * limit);
+  EXPECT_NEAR(tps[7], tps[6], 0.25 * tps[6]);
+}
+
+TEST(PipelinedDecode, GenerateIsThePrefillThenTheDecode) {
+  wstest::RunPtr g = wstest::simulate(wstest::config(piped({"workload.phase=generate", "workload.micro_batch=16"})));
+  wstest::RunPtr p = wstest::simulate(wstest::config(piped({"workload.phase=prefill", "workload.micro_batch=16"})));
+  wstest::RunPtr d = wstest::simulate(wstest::config(piped({"workload.new_tokens=5"})));
+  ASSERT_TRUE(g && p && d);
+  const ws_run_totals *tg = ws_run_totals_of(g.get()), *tp = ws_run_totals_of(p.get()), *td = ws_run_totals_of(d.get());
+  EXPECT_EQ(tg->cycles, tp->cycles + td->cycles);
+  EXPECT_DOUBLE_EQ(tg->ttft_s, tp->seconds);
+  EXPECT_DOUBLE_EQ(tg->tpot_s, td->tpot_s);
+  EXPECT_EQ(tg->macs, tp->macs + td->macs);
 }
 
 TEST(Decode, Deterministic) {

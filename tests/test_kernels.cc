@@ -152,7 +152,7 @@ TEST_P(Fid, GemmStageComputesTheMaskedProduct) {
   for (krn_kernel kern : {KRN_SPARSE, KRN_DENSE, KRN_AUTO}) {
     for (fab_rect r : {fab_rect{1, 1, 3, 4}, fab_rect{5, 2, 1, 1}, fab_rect{0, 6, 4, 1}, fab_rect{7, 0, 1, 5}}) {
       Pipe run(12, 12, GetParam());
-      krn_run rr{B, S / B, S, true, nullptr, x.data()};
+      krn_run rr{B, S / B, S, true, nullptr, x.data(), 0, 0};
       ASSERT_TRUE(run.start(machine(), {gemm_stage(r, K, N, kern, mask.get(), W.data(), bias.data())}, rr)) << run.err;
       run.finish();
       double worst = 0;
@@ -181,7 +181,7 @@ TEST(Kernels, ExecutedMacsAreEachPesTileAtItsKernel) {
   std::unique_ptr<wl_mask, void (*)(wl_mask *)> mask(wl_mask_bernoulli(K, N, 0.25, 4), wl_mask_destroy);
   for (krn_kernel kern : {KRN_SPARSE, KRN_DENSE, KRN_AUTO}) {
     Pipe run(8, 8, FAB_TRAIN);
-    krn_run rr{B, S / B, S, false, nullptr, nullptr};
+    krn_run rr{B, S / B, S, false, nullptr, nullptr, 0, 0};
     ASSERT_TRUE(run.start(machine(), {gemm_stage({0, 0, cols, rows}, K, N, kern, mask.get(), nullptr, nullptr)}, rr))
         << run.err;
     run.finish();
@@ -227,7 +227,7 @@ TEST_P(Fid, OneGemmMicroBatchMatchesItsClosedForm) {
   for (krn_kernel kern : {KRN_SPARSE, KRN_DENSE}) {
     for (auto [rows, cols] : {std::pair{1u, 1u}, {3u, 1u}, {1u, 4u}, {4u, 3u}}) {
       Pipe run(10, 10, GetParam());
-      krn_run rr{B, 1, B, false, nullptr, nullptr};
+      krn_run rr{B, 1, B, false, nullptr, nullptr, 0, 0};
       krn_stage s = gemm_stage({2, 1, cols, rows}, K, N, kern, mask.get(), nullptr, nullptr);
       s.bias_add = true;
       ASSERT_TRUE(run.start(mc, {s}, rr)) << run.err;
@@ -285,7 +285,7 @@ TEST(Kernels, TallRegionsSideBySideStayWithinAFewColors) {
   Pipe run(66, R, FAB_TRAIN);
   krn_machine m = machine();
   m.sram = 1 << 20;
-  krn_run rr{8, 4, 32, false, nullptr, nullptr};
+  krn_run rr{8, 4, 32, false, nullptr, nullptr, 0, 0};
   ASSERT_TRUE(run.start(m, st, rr)) << run.err;
   run.finish();
   const uint32_t colors = fab_routes_colors_max(fab_routes_of(run.f));
@@ -297,7 +297,7 @@ TEST(Kernels, SramIsCountedAndAPeThatDoesNotFitIsAnError) {
   krn_machine m = machine();
   const uint32_t K = 256, N = 256, B = 16;
   Pipe run(8, 8, FAB_TRAIN);
-  krn_run rr{B, 1, B, false, nullptr, nullptr};
+  krn_run rr{B, 1, B, false, nullptr, nullptr, 0, 0};
   // dense 256 x 256 on 2 x 2 PEs: 128 x 128 x 2 B = 32 KiB of weights + buffers > 40 KiB free
   ASSERT_FALSE(run.start(m, {gemm_stage({0, 0, 2, 2}, K, N, KRN_DENSE, nullptr, nullptr, nullptr)}, rr));
   const std::string e = run.err;
@@ -478,7 +478,7 @@ uint64_t tiny_gpt_matches(fab_fidelity fid, uint32_t attn_w, uint32_t attn_h) {
   uint32_t height;
   place(st, 32, &height, attn_w, attn_h);
   Pipe run(32, height, fid);
-  krn_run rr{g.B, g.S / g.B, g.S, true, g.tokens.data(), nullptr};
+  krn_run rr{g.B, g.S / g.B, g.S, true, g.tokens.data(), nullptr, 0, 0};
   const bool started = run.start(machine(), st, rr);
   EXPECT_TRUE(started) << run.err;
   if (!started) return 0;

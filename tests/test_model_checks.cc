@@ -241,7 +241,7 @@ Isolated isolated(krn_stage st, uint32_t feeders, uint32_t b, uint32_t mbs, fab_
   out.est_latency = e.latency;
   sim_engine *eng = sim_engine_create(nullptr, err, sizeof err);
   fab_fabric *f = fab_create(eng, &fc, err, sizeof err);
-  const krn_run run = {b, mbs, b * mbs, false, nullptr, nullptr};
+  const krn_run run = {b, mbs, b * mbs, false, nullptr, nullptr, 0, 0};
   krn_pipe *p = krn_pipe_create(eng, f, &m, stages.data(), (uint32_t)stages.size(), &run, err, sizeof err);
   EXPECT_NE(p, nullptr) << err;
   if (p) {

@@ -188,7 +188,7 @@ TEST(Place, APlacedPipelineRunsEveryMicroBatchThrough) {
   fab_fabric *f = fab_create(e, &fc, err, sizeof err);
   ASSERT_NE(f, nullptr) << err;
   const uint32_t mbs = 32;
-  const krn_run run = {.b = 16, .micro_batches = mbs, .seq = 512, .functional = false, .tokens = nullptr, .input = nullptr};
+  const krn_run run = {.b = 16, .micro_batches = mbs, .seq = 512, .functional = false, .tokens = nullptr, .input = nullptr, .feedback = 0, .prompt = 0};
   krn_pipe *pipe = krn_pipe_create(e, f, &m, stages.data(), (uint32_t)stages.size(), &run, err, sizeof err);
   ASSERT_NE(pipe, nullptr) << err;
   ASSERT_EQ(sim_engine_run(e), 0) << sim_engine_error(e);

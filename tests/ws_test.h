@@ -210,7 +210,7 @@ inline bool simulate_placed(const ws_config &c, Simulated &s) {
   ws_config_fabric(&c, &fc);
   ws_config_machine(&c, &m);
   const uint32_t b = (uint32_t)c.workload.micro_batch, seq = (uint32_t)c.workload.seq_len;
-  const krn_run run = {b, seq / b, seq, false, nullptr, nullptr};
+  const krn_run run = {b, seq / b, seq, false, nullptr, nullptr, 0, 0};
   return simulate_stages(fc, m, run, s);
 }
 
@@ -247,7 +247,7 @@ inline bool simulate_fed_attention(const fab_config &fc, const krn_machine &m, f
   a.heads = heads;
   for (uint32_t i = 0; i < KRN_MAX_INPUTS; i++) a.in[i] = (int)i;
   s.stages.push_back(a);
-  return simulate_stages(fc, m, {b, mbs, b * mbs, false, nullptr, nullptr}, s);
+  return simulate_stages(fc, m, {b, mbs, b * mbs, false, nullptr, nullptr, 0, 0}, s);
 }
 
 // A run, freed with its handle.

@@ -7,9 +7,7 @@
  * simulates both and keeps the faster, so it never keeps the slower on a
  * model's error. A candidate that cannot run this input (does not place,
  * does not fit) drops out; with none left the error is both reasons. With
- * sim.functional only the pipeline, which carries values, is a candidate;
- * in a decode only the layer-by-layer run (the pipelined decode is not
- * built).
+ * sim.functional only the pipeline, which carries values, is a candidate.
  * The totals name the strategy kept and carry both models. */
 #include <stdlib.h>
 #include <string.h>
@@ -37,9 +35,7 @@ static int prepare(ws_input *in, void **state, char *err, size_t errlen) {
     return -1;
   }
   char why_p[512] = "", why_l[512] = "";
-  if (in->phase == WS_PHASE_DECODE)
-    snprintf(why_p, sizeof why_p, "runs no decode");
-  else if (strat_pipeline.prepare(in, &a->pipe, why_p, sizeof why_p) == 0)
+  if (strat_pipeline.prepare(in, &a->pipe, why_p, sizeof why_p) == 0)
     a->pipeline = strat_pipeline_estimate(a->pipe, in);
   if (in->cfg->sim.functional) /* only the pipeline carries values */
     snprintf(why_l, sizeof why_l, "carries no values (sim.functional)");

@@ -127,34 +127,39 @@ static int place_attention(const ws_input *in, lw_op *o, uint64_t resident, char
 
 /* Decode attention on the whole mesh (kernels/mesh_decode.h): each
  * (key/value head, sequence) unit's queries (its group's query heads)
- * against its cache on a region of a gx x gy grid of
- * the mesh (at most a PE a key of the first step), the units taking turns
- * (rounds) where they outnumber the regions, every region holding its
- * rounds' caches of every layer at the last step's keys; the grid of fewest
- * modelled cycles (rounds x a unit's at the last step) whose caches fit
- * beside the weights. Its inputs (the query, the new key and value) reach
- * the regions' centres, its outputs leave them. 0, or -1 with err. */
+ * against its cache on a region of a gx x gy grid of the mesh (at most a PE
+ * a key of the first step). Its units of every layer, (unit, layer) pairs,
+ * go round the regions, a layer's units on consecutive ones: a region holds
+ * the caches of its pairs (every layer's, when the units fill the grid; one
+ * layer's, when the grid has a region a pair), at the last step's keys, and
+ * a layer's units take turns (rounds) where they outnumber the regions. The
+ * grid of fewest modelled cycles (rounds x a unit's at the last step), of
+ * those the fewest caches a PE, whose caches fit beside the weights. Its
+ * inputs (the query, the new key and value) reach the regions' centres,
+ * its outputs leave them. 0, or -1 with err. */
 static int place_decode_attention(const ws_input *in, lw_op *o, uint32_t layers, uint64_t resident, char *err,
                                   size_t errlen) {
   const uint32_t heads = o->st.heads ? o->st.heads : 1;
-  const uint64_t units = lw_units(in, &o->st);
+  const uint64_t units = lw_units(in, &o->st), pairs = units * layers;
   char why[256] = "no grid";
   o->cycles = 0;
-  for (uint32_t gy = 1; gy <= units && gy <= in->H; gy++) {
-    const uint32_t gx = grid_across(in, units, gy);
+  for (uint32_t gy = 1; gy <= pairs && gy <= in->H; gy++) {
+    const uint32_t gx = grid_across(in, pairs, gy);
     if (!gx) continue;
+    const uint64_t regions = (uint64_t)gx * gy, rounds = lw_ceil_div(units, regions);
+    const uint64_t caches = lw_ceil_div(pairs, regions);
     const uint32_t R = (uint32_t)lw_min(in->H / gy, in->keys_first);
     const uint32_t C = (uint32_t)lw_min(in->W / gx, in->keys_first / R);
-    const uint64_t rounds = lw_ceil_div(units, (uint64_t)gx * gy);
-    if (rounds * layers > UINT32_MAX) continue;
+    if (caches > UINT32_MAX) continue;
     const uint32_t group = heads / (o->st.kv_heads ? o->st.kv_heads : heads);
-    const krn_mdec_spec sp = {in->keys, in->keys, o->st.n / heads, R, C, (uint32_t)(rounds * layers), resident, group};
+    const krn_mdec_spec sp = {in->keys, in->keys, o->st.n / heads, R, C, (uint32_t)caches, resident, group};
     krn_mdec_model mo;
     if (krn_mdec_plan(&in->m, &in->fc, &sp, &mo, why, sizeof why) != 0) continue;
-    if (o->cycles == 0 || rounds * mo.cycles < o->cycles) {
+    if (o->cycles == 0 || rounds * mo.cycles < o->cycles ||
+        (rounds * mo.cycles == o->cycles && caches < o->dspec.layers)) {
       o->dspec = sp, o->dplan = mo, o->cycles = rounds * mo.cycles, o->rounds = (uint32_t)rounds;
       o->steps = (uint32_t)rounds;
-      o->replicas = (uint32_t)lw_min(units, (uint64_t)gx * gy), o->w = C, o->h = R;
+      o->replicas = (uint32_t)lw_min(units, regions), o->w = C, o->h = R;
     }
   }
   if (o->cycles == 0) {

@@ -1,8 +1,18 @@
-/* The pipeline strategy: today's layer-pipelined prefill (DESIGN.md section
- * 3). The placer gives every stage a region (sim/place.h); the placed
- * pipeline runs on the event engine and the fabric (kernels/pipeline.h);
- * the op rows set what the simulation measured beside the placer's
- * estimate and each op's analytic lower bound (definitions in sim/run.h). */
+/* The pipeline strategy: the layer-pipelined prefill (DESIGN.md section 3)
+ * and decode. The placer gives every stage a region (sim/place.h); the
+ * placed pipeline runs on the event engine and the fabric
+ * (kernels/pipeline.h); the op rows set what the simulation measured beside
+ * the placer's estimate and each op's analytic lower bound (definitions in
+ * sim/run.h).
+ *
+ * A decode: every stage passes one token of one sequence at a time (micro-
+ * batches of 1), the sequences taking turns, and a sequence's next token
+ * enters only once its last left the LM head (kernels/pipeline.h's
+ * feedback). With one sequence a step is the pipeline's whole latency; with
+ * more, up to as many as the pipeline holds, they fill it and a step takes
+ * the longer of the latency and sequences x the busiest stage's interval.
+ * The token's way back from the head to the embedding (its argmax and its
+ * id) is not modelled. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,13 +56,31 @@ static uint32_t early_micro_batches(const krn_stage *s) {
 }
 
 /* The lower bound on an op's span (run.h): its busiest PE's compute over
- * the sequences (each sequence's the same), or the busiest ramp's traffic
- * of the micro-batches that must pass within the span, whichever is larger. */
+ * the sequences (each sequence's the same; a decode's new positions only:
+ * the busiest PE over the whole sequence less the busiest over the prompt,
+ * which is at most the busiest over the new ones), or the busiest ramp's
+ * traffic of the micro-batches that must pass within the span, whichever is
+ * larger. */
 static uint64_t op_bound(const krn_stage *s, const krn_estimate *est, const krn_machine *m, const krn_run *run,
                          uint64_t consume) {
   const uint32_t early = early_micro_batches(s), mbs = run->micro_batches, inside = mbs > early ? mbs - early : 0;
-  return max_u64(krn_run_sequences(run) * krn_estimate_busy(m, s, run->b, run->seq),
-                 inside * max_u64(est->ramp_in * consume, est->ramp_out));
+  uint64_t busy = krn_estimate_busy(m, s, run->b, run->seq);
+  if (run->feedback && run->prompt) busy -= krn_estimate_busy(m, s, run->b, run->prompt);
+  return max_u64(krn_run_sequences(run) * busy, inside * max_u64(est->ramp_in * consume, est->ramp_out));
+}
+
+/* A decode's steps from the micro-batches' ends: the first step's end (fill), the longest step. */
+static void decode_steps(const krn_pipe *pipe, const krn_run *run, strat_totals *t) {
+  uint64_t prev = 0;
+  t->step_cycles_max = 0;
+  for (uint32_t m0 = 0; m0 < run->micro_batches; m0 += run->feedback) {
+    uint64_t end = 0;
+    for (uint32_t q = 0; q < run->feedback; q++) end = max_u64(end, krn_pipe_done(pipe, m0 + q) + 1);
+    if (m0 == 0) t->fill_cycles = end;
+    t->step_cycles_max = max_u64(t->step_cycles_max, end - prev);
+    prev = end;
+  }
+  t->steps = run->micro_batches / run->feedback;
 }
 
 /* Per op: what the simulation measured beside what the placer estimated. */
@@ -98,7 +126,9 @@ static int run_pipeline(strat_result *r, const ws_placement *place, const ws_inp
                         void *ctx, char *err, size_t errlen) {
   const ws_config *cfg = in->cfg;
   const uint32_t b = in->micro_batch, seq = in->keys;
-  krn_run run = {.b = b, .micro_batches = in->micro_batches, .seq = seq};
+  const bool decode = in->phase == WS_PHASE_DECODE;
+  krn_run run = {.b = b, .micro_batches = in->micro_batches, .seq = seq, .feedback = decode ? in->batch : 0,
+                 .prompt = decode ? in->keys_first - 1 : 0};
   const fab_config fc = in->fc;
   const krn_machine m = in->m;
   krn_stage *stages = malloc(r->nops * sizeof *stages);
@@ -137,6 +167,7 @@ static int run_pipeline(strat_result *r, const ws_placement *place, const ws_inp
     const uint64_t in0 = krn_pipe_entered(pipe, 0), in1 = krn_pipe_entered(pipe, mbs - 1);
     t->entry_interval = mbs > 1 ? (in1 - in0) / (mbs - 1) : 0;
     t->tail_cycles = (int64_t)(krn_pipe_done(pipe, mbs - 1) - in1) - (int64_t)(krn_pipe_done(pipe, 0) - in0);
+    if (decode) decode_steps(pipe, &run, t);
     for (uint32_t i = 0; i < r->nops; i++) op_row(r, place, i, pipe, &m, &run, fc.consume_cycles);
     const sim_stats es = sim_engine_stats(prog.e);
     const fab_stats fs = fab_stats_get(prog.f);
@@ -156,12 +187,12 @@ static int run_pipeline(strat_result *r, const ws_placement *place, const ws_inp
 }
 
 /* The placement's totals: its PEs, stages and interval, the kernel mix. */
-static void place_totals(strat_result *r, const ws_placement *place) {
+static void place_totals(strat_result *r, const ws_placement *place, const ws_input *in) {
   strat_totals *t = &r->tot;
   const ws_place_totals *pt = ws_placement_totals(place);
   t->stages = r->nops;
   t->placer_interval = pt->stage_max;
-  t->placer_cycles = ws_place_estimated_cycles(pt, t->micro_batches);
+  t->placer_cycles = strat_pipeline_estimate(place, in);
   t->pipeline_cycles_model = t->placer_cycles;
   t->pes_used = pt->pes_used;
   t->pes_mesh = pt->pes_mesh;
@@ -195,14 +226,18 @@ static int pipeline_simulate(void *state, const ws_input *in, strat_result *out,
   if (strat_result_alloc(out, ws_placement_count(place), in->W, in->H, err, errlen) != 0) return -1;
   out->tot.pes_mesh = (uint64_t)in->W * in->H;
   if (run_pipeline(out, place, in, progress, ctx, err, errlen) != 0) return -1;
-  place_totals(out, place);
+  place_totals(out, place, in);
   return strat_result_common(out, in, err, errlen);
 }
 
 static void release(void *state) { ws_placement_destroy(state); }
 
+/* The placer's model (its cycles at the run's micro-batches); a decode's: every step the longer of the pipeline's latency and its sequences one after
+   another through the busiest stage. */
 uint64_t strat_pipeline_estimate(const void *state, const ws_input *in) {
-  return ws_place_estimated_cycles(ws_placement_totals(state), in->micro_batches);
+  const ws_place_totals *t = ws_placement_totals(state);
+  if (in->phase != WS_PHASE_DECODE) return ws_place_estimated_cycles(t, in->micro_batches);
+  return (uint64_t)in->steps * max_u64(ws_place_estimated_cycles(t, 1), (uint64_t)in->batch * t->stage_max);
 }
 
 const strat_strategy strat_pipeline = {"pipeline", prepare, pipeline_simulate, release};
