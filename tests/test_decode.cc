@@ -210,6 +210,7 @@ TEST(PipelinedDecode, StepsAddUpAndAttentionScoresEveryKey) {
       EXPECT_EQ(o->macs, 12ull * 128 * 512) << o->name;
     }
     EXPECT_GE(o->cycles, o->bound) << o->name;
+    EXPECT_LE(o->utilisation, 1.0) << o->name;  // its rows are the whole run's, over the run's cycles
   }
   EXPECT_EQ(attn, 2ull * 2 * (65 + 66 + 67 + 68 + 69 + 70) * 128 * 2);  // 2 layers, 2 sequences
 }

@@ -366,6 +366,7 @@ static int simulate_plan(void *plan, const ws_input *in, strat_result *out, stra
     out->busy[pe] = work / P + (pe < work % P);
     out->sram[pe] = (uint32_t)(in->m.sram_reserve + p->resident);
   }
+  out->rows_one_step = in->phase == WS_PHASE_DECODE; /* its op rows: the last step */
   if (strat_result_common(out, in, err, errlen) != 0) return -1;
   if (in->phase == WS_PHASE_DECODE) strat_set_macs(t, macs); /* every step's, not the op rows' (the last step's) */
   t->sram_mean = (double)(in->m.sram_reserve + p->resident);

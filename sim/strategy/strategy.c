@@ -90,7 +90,7 @@ int strat_result_common(strat_result *r, const ws_input *in, char *err, size_t e
   double sram_sum = 0;
   for (uint32_t i = 0; i < r->nops; i++) {
     strat_op *o = &r->ops[i];
-    o->utilisation /= (double)o->pes * (double)t->step_cycles_max; /* a decode's rows: its last, longest step */
+    o->utilisation /= (double)o->pes * (double)(r->rows_one_step ? t->step_cycles_max : t->cycles);
     t->bound = max_u64(t->bound, o->bound);
     t->macs += o->macs;
     t->weight_bytes += o->weight_bytes;

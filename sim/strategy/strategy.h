@@ -114,6 +114,7 @@ typedef struct {
   int32_t *owner;
   uint64_t *busy;
   uint32_t *sram;
+  bool rows_one_step;        /* a decode's op rows are one step's (layerwise: its last), else the whole run's */
   bool functional;           /* the run carried values (sim.functional) */
   ws_functional_result fres; /* functional: the logits against the reference */
   float *logits;             /* functional: tokens x vocab */
