@@ -44,7 +44,7 @@ std::vector<std::string> tiny(std::vector<std::string> more) {
 // Deliberate wrong wirings of the reference, to show the tolerance catches them.
 enum class Fault { kNone, kSwapQK, kSkipFromNorm, kNoGelu, kNoPositions };
 
-using Mat = std::vector<double>;  // rows x cols, row-major
+using wstest::Mat;  // rows x cols, row-major
 
 std::vector<float> values(const ws_config &c, const std::string &op, wl_values_role role, uint32_t rows, uint32_t cols) {
   std::vector<float> v((size_t)rows * cols);
@@ -159,17 +159,8 @@ Mat reference(const ws_config &c, Fault fault = Fault::kNone) {
   return logits;
 }
 
-double max_abs(const Mat &a) {
-  double m = 0;
-  for (double v : a) m = std::max(m, std::fabs(v));
-  return m;
-}
-template <typename T>
-double max_diff(const Mat &a, const T *b) {
-  double m = 0;
-  for (size_t i = 0; i < a.size(); i++) m = std::max(m, std::fabs(a[i] - (double)b[i]));
-  return m;
-}
+using wstest::max_abs;
+using wstest::max_diff;
 
 // The tolerance the run applies (functional.h): fp32 kernels against a
 // double reference, relative to the largest logit.

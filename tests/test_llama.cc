@@ -5,16 +5,15 @@
 // through the placed pipeline against an independent forward pass written
 // here (rotary as complex multiplication, as Meta's reference code; the
 // key/value heads repeated to every query head, as Hugging Face's), which
-// catches deliberate faults; the decode attention of a key/value head
-// shared by a group of queries (MACs, its model, its cache); the
-// layer-by-layer decode's KV cache at the key/value heads' width.
+// catches deliberate faults; the layer-by-layer decode's KV cache at the
+// key/value heads' width (a key/value head's group of queries on one
+// region: tests/test_mesh_decode.cc).
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <complex>
 #include <string>
 
-#include "kernels/mesh_decode.h"
 #include "models/account.h"
 #include "models/graph.h"
 #include "sim/functional.h"
@@ -159,7 +158,7 @@ TEST(Llama, SparsityCutsEveryProjectionsFlopsAndNoOther) {
 
 enum class Fault { kNone, kNoRotary, kGroupsInterleaved, kGateUpSwapped };
 
-using Mat = std::vector<double>;
+using wstest::Mat;
 
 std::vector<float> values(const ws_config &c, const std::string &op, wl_values_role role, uint32_t rows,
                           uint32_t cols) {
@@ -268,17 +267,8 @@ Mat reference(const ws_config &c, Fault fault = Fault::kNone) {
   return linear(rmsnorm(x, "final.ln"), "lm_head", d, V);  // untied
 }
 
-double max_abs(const Mat &a) {
-  double m = 0;
-  for (double v : a) m = std::max(m, std::fabs(v));
-  return m;
-}
-template <typename T>
-double max_diff(const Mat &a, const T *b) {
-  double m = 0;
-  for (size_t i = 0; i < a.size(); i++) m = std::max(m, std::fabs(a[i] - (double)b[i]));
-  return m;
-}
+using wstest::max_abs;
+using wstest::max_diff;
 
 // llama-tiny (4 query heads on 2 key/value heads) on a 128 x 64 mesh in
 // shelves of 16 rows (its narrowest op, k_rope, turns 16 pairs), 32 tokens;
@@ -350,40 +340,6 @@ TEST(LlamaFunctional, TheToleranceCatchesEachFault) {
 }
 
 // ---- decode: a key/value head's cache shared by its group of queries ----
-
-struct Region {
-  krn_machine m;
-  fab_config fc;
-  Region() {
-    ws_config c = wstest::config({});
-    ws_config_machine(&c, &m);
-    ws_config_fabric(&c, &fc);
-  }
-  krn_mdec_result run(const krn_mdec_spec &s) {
-    krn_mdec_result r{};
-    char err[512] = "";
-    EXPECT_EQ(krn_mdec_run(&m, &fc, &s, &r, err, sizeof err), 0) << err;
-    return r;
-  }
-};
-
-TEST(LlamaDecode, AGroupsQueriesShareOneCache) {
-  Region g;
-  const krn_mdec_spec one = {1000, 1000, 64, 8, 8, 2, 0, 1}, four = {1000, 1000, 64, 8, 8, 2, 0, 4};
-  const krn_mdec_result a = g.run(one), b = g.run(four);
-  EXPECT_EQ(b.macs, 4 * a.macs);  // every query against every key, twice dh
-  EXPECT_EQ(b.macs, 2ull * 1000 * 64 * 4);
-  EXPECT_EQ(b.plan.macs, b.macs);
-  EXPECT_EQ(b.plan.cache_bytes, a.plan.cache_bytes);  // one cache for the group
-  EXPECT_GT(b.plan.sram_max, a.plan.sram_max);        // the queries' scores and partials
-  EXPECT_GE(b.cycles, a.cycles);
-  EXPECT_LT(b.cycles, 4 * a.cycles);  // cheaper than four heads one after another
-  const double err = std::fabs((double)b.plan.cycles - (double)b.cycles) / (double)b.cycles;
-  EXPECT_LT(err, 0.08) << b.plan.cycles << " modelled, " << b.cycles << " simulated";
-  // queries 0 and 1 are the same run
-  const krn_mdec_spec zero = {1000, 1000, 64, 8, 8, 2, 0, 0};
-  EXPECT_EQ(g.run(zero).cycles, a.cycles);
-}
 
 // The layer-by-layer decode keeps every layer's cache of each key/value
 // head: per layer 2 x keys x kv_heads x d_head x 2 bytes, a quarter of what

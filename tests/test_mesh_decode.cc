@@ -125,4 +125,23 @@ TEST(MeshDecode, RefusesWhatTheRegionCannotTake) {
   EXPECT_NE(w.refusal(spec(2048, 128, 1, 2, 96)).find("more than its SRAM"), std::string::npos);
 }
 
+// Grouped-query attention: a key/value head's cache read by its group's
+// queries at once: every query against every key, one cache, the queries'
+// scores and partials beside it, cheaper than the heads one after another,
+// the model within 8 %; no queries field is one query.
+TEST(MeshDecode, AGroupsQueriesShareOneCache) {
+  Wafer w;
+  const krn_mdec_result a = w.run(spec(1000, 64, 8, 8, 2, 0, 0, 1)), b = w.run(spec(1000, 64, 8, 8, 2, 0, 0, 4));
+  EXPECT_EQ(b.macs, 4 * a.macs);
+  EXPECT_EQ(b.macs, 2ull * 1000 * 64 * 4);
+  EXPECT_EQ(b.plan.macs, b.macs);
+  EXPECT_EQ(b.plan.cache_bytes, a.plan.cache_bytes);
+  EXPECT_GT(b.plan.sram_max, a.plan.sram_max);
+  EXPECT_GE(b.cycles, a.cycles);
+  EXPECT_LT(b.cycles, 4 * a.cycles);
+  const double err = std::fabs((double)b.plan.cycles - (double)b.cycles) / (double)b.cycles;
+  EXPECT_LT(err, 0.08) << b.plan.cycles << " modelled, " << b.cycles << " simulated";
+  EXPECT_EQ(w.run(spec(1000, 64, 8, 8, 2, 0, 0, 0)).cycles, a.cycles);
+}
+
 }  // namespace

@@ -3,6 +3,8 @@
 #ifndef WAFERSIM_TESTS_WS_TEST_H
 #define WAFERSIM_TESTS_WS_TEST_H
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -288,6 +290,21 @@ inline uint64_t kept(const wl_mask *mask, uint32_t k0, uint32_t k1, uint32_t n0,
   for (uint32_t k = k0; k < k1; k++)
     for (uint32_t c = n0; c < n1; c++) n += wl_mask_get(mask, k, c);
   return n;
+}
+
+// Logits and other matrices in double, row-major; the largest magnitude,
+// and the largest difference from another's values.
+using Mat = std::vector<double>;
+inline double max_abs(const Mat &a) {
+  double m = 0;
+  for (double v : a) m = std::max(m, std::fabs(v));
+  return m;
+}
+template <typename T>
+double max_diff(const Mat &a, const T *b) {
+  double m = 0;
+  for (size_t i = 0; i < a.size(); i++) m = std::max(m, std::fabs(a[i] - (double)b[i]));
+  return m;
 }
 
 }  // namespace wstest
