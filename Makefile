@@ -164,12 +164,18 @@ $(DATA)/sens_setup/sweep.csv: | $(BIN)
 	./$(BIN) sweep $(SENS) --vary kernels.sparse_setup=0,1,2,4 --out $(@D)
 $(DATA)/sweep.csv: | $(BIN)
 	./$(BIN) sweep --out $(@D)
-# Decode after a 1,024-token prompt, 8 new tokens, one sequence, per sparsity.
+# Decode after a 1,024-token prompt, 8 new tokens, one sequence, per
+# sparsity, on each strategy by name (auto would run the layer-by-layer one,
+# whose model is the faster).
+DECODE := --set workload.phase=decode --set workload.seq_len=1024 --set workload.new_tokens=8
 $(DATA)/decode/sweep.csv: | $(BIN)
-	./$(BIN) sweep --set workload.phase=decode --set workload.seq_len=1024 --set workload.new_tokens=8 --out $(@D)
+	./$(BIN) sweep $(DECODE) --set sim.strategy=layerwise --out $(@D)
+$(DATA)/decode_pipeline/sweep.csv: | $(BIN)
+	./$(BIN) sweep $(DECODE) --set sim.strategy=pipeline --out $(@D)
 
 FIGURES := speedup kinds memory heatmaps sensitivity decode
-figures: $(DATA)/sweep.csv $(DATA)/sens_batch/sweep.csv $(DATA)/sens_setup/sweep.csv $(DATA)/decode/sweep.csv
+figures: $(DATA)/sweep.csv $(DATA)/sens_batch/sweep.csv $(DATA)/sens_setup/sweep.csv $(DATA)/decode/sweep.csv \
+         $(DATA)/decode_pipeline/sweep.csv
 	@mkdir -p $(FIG_OUT)
 	for f in $(FIGURES); do for fmt in png svg; do \
 	  gnuplot -e "data='$(DATA)'; out='$(FIG_OUT)'; fmt='$$fmt'" plots/$$f.gp || exit 1; \
