@@ -2,7 +2,8 @@
  * row-major, features D_l); each PE sums its features and their squares
  * per token (phase 1), the sums are all-reduced over the region, and each
  * PE normalises with the gain and shift (phase 2). RMSNorm (krn_stage.rms)
- * is the same with the sum of squares alone, no mean and no shift. */
+ * is the same with the sum of squares alone, no mean and no shift (its
+ * all-reduce still carries both sums: a value a token more than it needs). */
 #include <math.h>
 
 #include "kind_internal.h"

@@ -113,9 +113,3 @@ static const char *const arch_names[] = {[MDL_ARCH_GPT] = "gpt", [MDL_ARCH_LLAMA
 const char *mdl_arch_name(mdl_arch a) { return (unsigned)a <= MDL_ARCH_LLAMA ? arch_names[a] : "?"; }
 
 const char *mdl_family(const mdl_gpt *m) { return m->arch == MDL_ARCH_LLAMA ? "Llama" : "GPT-3"; }
-
-int mdl_arch_parse(const char *name) {
-  for (int i = 0; i <= MDL_ARCH_LLAMA; i++)
-    if (strcasecmp(name, arch_names[i]) == 0) return i;
-  return -1;
-}

@@ -53,11 +53,10 @@ int mdl_gpt_preset(const char *name, mdl_gpt *out);
  * or -1 with a one-line reason in err. */
 int mdl_gpt_check(const mdl_gpt *m, char *err, size_t errlen);
 
-/* The block family's name ("gpt", "llama"), and the family for a name (-1 if none). */
+/* The block family's name as the configuration spells it ("gpt", "llama"). */
 const char *mdl_arch_name(mdl_arch a);
 /* The family as messages name it before the preset ("GPT-3 1.3B", "Llama llama3-8b"). */
 const char *mdl_family(const mdl_gpt *m);
-int mdl_arch_parse(const char *name);
 
 #ifdef __cplusplus
 }
