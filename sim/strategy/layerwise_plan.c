@@ -141,6 +141,7 @@ static int place_decode_attention(const ws_input *in, lw_op *o, uint32_t layers,
                                   size_t errlen) {
   const uint32_t heads = o->st.heads ? o->st.heads : 1;
   const uint64_t units = lw_units(in, &o->st), pairs = units * layers;
+  const uint32_t group = heads / (o->st.kv_heads ? o->st.kv_heads : heads); /* query heads a unit */
   char why[256] = "no grid";
   o->cycles = 0;
   for (uint32_t gy = 1; gy <= pairs && gy <= in->H; gy++) {
@@ -151,7 +152,6 @@ static int place_decode_attention(const ws_input *in, lw_op *o, uint32_t layers,
     const uint32_t R = (uint32_t)lw_min(in->H / gy, in->keys_first);
     const uint32_t C = (uint32_t)lw_min(in->W / gx, in->keys_first / R);
     if (caches > UINT32_MAX) continue;
-    const uint32_t group = heads / (o->st.kv_heads ? o->st.kv_heads : heads);
     const krn_mdec_spec sp = {in->keys, in->keys, o->st.n / heads, R, C, (uint32_t)caches, resident, group};
     krn_mdec_model mo;
     if (krn_mdec_plan(&in->m, &in->fc, &sp, &mo, why, sizeof why) != 0) continue;
