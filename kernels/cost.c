@@ -75,39 +75,21 @@ krn_cost krn_attn_merge_cost(const krn_machine *m, uint32_t dh, uint32_t b) {
   return c;
 }
 
-krn_cost krn_layernorm_phase(const krn_machine *m, int phase, uint32_t features, uint32_t b) {
-  const uint64_t e = (uint64_t)features * b;
-  krn_cost c = {m->task_switch + ceil_div(2 * e, m->simd_fp32), 2 * e, 0, 0};
+krn_cost krn_norm_phase(const krn_machine *m, bool rms, int phase, uint32_t features, uint32_t b) {
+  const uint64_t e = (uint64_t)features * b, ops = rms && phase == 1 ? e : 2 * e; /* RMSNorm sums squares only */
+  krn_cost c = {m->task_switch + ceil_div(ops, m->simd_fp32), ops, 0, 0};
   if (phase == 2) c.cycles += (uint64_t)b * m->exp_cycles; /* an inverse square root per token */
   return c;
 }
 
-krn_cost krn_layernorm_cost(const krn_machine *m, uint32_t features, uint32_t b) {
-  const uint64_t e = (uint64_t)features * b;
-  const krn_cost p1 = krn_layernorm_phase(m, 1, features, b), p2 = krn_layernorm_phase(m, 2, features, b);
+krn_cost krn_norm_cost(const krn_machine *m, bool rms, uint32_t features, uint32_t b) {
+  const uint64_t e = (uint64_t)features * b, sums = rms ? 1 : 2; /* per token: its sums */
+  const krn_cost p1 = krn_norm_phase(m, rms, 1, features, b), p2 = krn_norm_phase(m, rms, 2, features, b);
   krn_cost c = {0};
   c.cycles = p1.cycles + p2.cycles;
   c.macs = p1.macs + p2.macs;
-  c.weights = 2 * (uint64_t)features * 2; /* gain and shift, fp16 */
-  c.sram = m->sram_reserve + c.weights + 2 * 2 * e * 2 + 2 * 2 * (uint64_t)b * 4;
-  return c;
-}
-
-krn_cost krn_rmsnorm_phase(const krn_machine *m, int phase, uint32_t features, uint32_t b) {
-  const uint64_t e = (uint64_t)features * b;
-  krn_cost c = {m->task_switch + ceil_div(phase == 1 ? e : 2 * e, m->simd_fp32), phase == 1 ? e : 2 * e, 0, 0};
-  if (phase == 2) c.cycles += (uint64_t)b * m->exp_cycles; /* an inverse square root per token */
-  return c;
-}
-
-krn_cost krn_rmsnorm_cost(const krn_machine *m, uint32_t features, uint32_t b) {
-  const uint64_t e = (uint64_t)features * b;
-  const krn_cost p1 = krn_rmsnorm_phase(m, 1, features, b), p2 = krn_rmsnorm_phase(m, 2, features, b);
-  krn_cost c = {0};
-  c.cycles = p1.cycles + p2.cycles;
-  c.macs = p1.macs + p2.macs;
-  c.weights = (uint64_t)features * 2; /* gain, fp16 */
-  c.sram = m->sram_reserve + c.weights + 2 * 2 * e * 2 + 2 * (uint64_t)b * 4;
+  c.weights = sums * features * 2; /* gain (and shift), fp16 */
+  c.sram = m->sram_reserve + c.weights + 2 * 2 * e * 2 + 2 * sums * (uint64_t)b * 4;
   return c;
 }
 

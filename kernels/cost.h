@@ -85,15 +85,12 @@ krn_cost krn_attn_norm_cost(const krn_machine *m, uint32_t features, uint32_t b)
 krn_cost krn_attn_merge_cost(const krn_machine *m, uint32_t dh, uint32_t b);
 
 /* Layernorm of b tokens x `features` in fp32: sums, an inverse square root
- * per token, scale and shift; gain and shift parameters held. */
-krn_cost krn_layernorm_cost(const krn_machine *m, uint32_t features, uint32_t b);
+ * per token, scale and shift; gain and shift parameters held. With `rms`,
+ * RMSNorm (Llama): the sum of squares alone, the scale by its inverse
+ * square root and by the gain; the gain held. */
+krn_cost krn_norm_cost(const krn_machine *m, bool rms, uint32_t features, uint32_t b);
 /* Its two phases, around the statistics all-reduce: 1 sums, 2 normalise. */
-krn_cost krn_layernorm_phase(const krn_machine *m, int phase, uint32_t features, uint32_t b);
-/* RMSNorm (Llama) of b tokens x `features` in fp32: a sum of squares, an
- * inverse square root per token, the scale by it and by the gain; gain held.
- * Its two phases, around the statistic's all-reduce: 1 the sum, 2 scale. */
-krn_cost krn_rmsnorm_cost(const krn_machine *m, uint32_t features, uint32_t b);
-krn_cost krn_rmsnorm_phase(const krn_machine *m, int phase, uint32_t features, uint32_t b);
+krn_cost krn_norm_phase(const krn_machine *m, bool rms, int phase, uint32_t features, uint32_t b);
 /* SwiGLU of two b x features tensors (gate a, up u): silu(a) u = a u / (1 +
  * exp(-a)), an exponential and 4 fp16 operations (add, reciprocal, 2
  * multiplies) per element. */

@@ -53,6 +53,12 @@ typedef struct {
                               westward shelf with the data */
   bool attends;            /* scores each token against its sequence's keys (attention): keeps every key,
                               its micro-batch divides the sequence, its work grows with the position */
+  /* ---- element-wise kinds: what kind_elementwise.c's shared estimate, busy, set-up and compute ask ---- */
+  krn_cost (*pe_cost)(const krn_machine *m, const krn_stage *s, uint32_t features, uint32_t b); /* a PE's per
+                              micro-batch of b tokens over its features */
+  bool all_reduces;        /* it all-reduces per-token statistics over its PEs (layernorm) */
+  float (*value)(float a, float b); /* a feature's output from its inputs' (b: the second's, 0 without one), for
+                                       the shared compute (NULL: the kind computes its own) */
   /* ---- the placer (sim/place.c) ---- */
   uint32_t routes_in, routes_out; /* colors its own routes take at an input and an output slot's router
                                      (a GEMM row's relay and chain hops; attention's relays, reductions and

@@ -24,16 +24,25 @@ int krn_elementwise_setup(krn_pipe *p, uint32_t si, char *err, size_t errlen) {
   return 0;
 }
 
-void krn_elementwise(krn_pipe *p, uint32_t si, uint32_t l, uint32_t m, uint64_t start, krn_cost c,
-                     float (*f)(float a, float b)) {
+int krn_elementwise_pe_setup(krn_pipe *p, uint32_t si, uint32_t l, krn_cost *cost, char *err, size_t errlen) {
+  (void)err, (void)errlen;
+  const stage *s = &p->st[si];
+  const uint32_t nt = s->nc[l + 1] - s->nc[l];
+  *cost = krn_kind_of(s->s.kind)->pe_cost(&p->m, &s->s, nt, p->run.b);
+  cost->sram += krn_depth_sram(&s->s, (uint64_t)nt * p->run.b); /* a residual's skip input, deeper */
+  return 0;
+}
+
+void krn_elementwise_compute(krn_pipe *p, uint32_t si, uint32_t l, uint32_t m, uint64_t start) {
   stage *s = &p->st[si];
+  const krn_kind_ops *k = krn_kind_of(s->s.kind);
   const uint32_t b = p->run.b, nt = s->nc[l + 1] - s->nc[l];
-  const uint64_t end = krn_charge(p, s, l, start, c);
+  const uint64_t end = krn_charge(p, s, l, start, k->pe_cost(&p->m, &s->s, nt, b));
   float *y = NULL;
   if (p->run.functional) {
     const float *a = s->in[0][l].vals[m % RING], *x = s->ninputs > 1 ? s->in[1][l].vals[m % RING] : NULL;
     y = krn_new_values((size_t)b * nt);
-    for (size_t e = 0; e < (size_t)b * nt; e++) y[e] = f(a[e], x ? x[e] : 0.0f);
+    for (size_t e = 0; e < (size_t)b * nt; e++) y[e] = k->value(a[e], x ? x[e] : 0.0f);
   }
   krn_freed(p, si, l, m, end);
   krn_output(p, si, l, m, end, y);
@@ -44,15 +53,17 @@ bool krn_elementwise_shape_ok(const krn_stage *s, uint32_t r, uint32_t c, uint32
   return (uint64_t)r * c <= s->n;
 }
 
-int krn_elementwise_estimate(const krn_machine *m, const fab_config *fc, const krn_stage *s, uint32_t b,
-                             uint32_t consumers, krn_estimate *e,
-                             krn_cost (*cost)(const krn_machine *, uint32_t, uint32_t), bool stats) {
-  const uint32_t r = s->region.h, c = s->region.w, pes = r * c, inputs = krn_kind_of(s->kind)->inputs;
+int krn_elementwise_estimate(const krn_machine *m, const fab_config *fc, const krn_stage *s, uint32_t b, uint32_t seq,
+                             uint32_t consumers, krn_estimate *e, char *err, size_t errlen) {
+  (void)seq, (void)err, (void)errlen;
+  const krn_kind_ops *k = krn_kind_of(s->kind);
+  const uint32_t r = s->region.h, c = s->region.w, pes = r * c, inputs = k->inputs;
+  const bool stats = k->all_reduces;
   uint64_t f_max = 0;
   for (uint32_t l = 0; l < pes; l++) {
     const uint32_t f = cut(s, pes, l + 1) - cut(s, pes, l);
     f_max = krn_max_u64(f_max, f);
-    krn_cost pc = cost(m, f, b);
+    krn_cost pc = k->pe_cost(m, s, f, b);
     pc.sram += krn_depth_sram(s, (uint64_t)f * b); /* a residual's deeper buffers */
     const uint64_t x = krn_ceil_div((uint64_t)f * b, 2), sums = stats && pes > 1 ? 2 * b : 0;
     /* layernorm: the corner takes a row's and a column's sums and multicasts them back */
@@ -65,13 +76,13 @@ int krn_elementwise_estimate(const krn_machine *m, const fab_config *fc, const k
   return 0;
 }
 
-uint64_t krn_elementwise_busy(const krn_machine *m, const krn_stage *s, uint32_t b, uint32_t seq,
-                              krn_cost (*cost)(const krn_machine *, uint32_t, uint32_t)) {
+uint64_t krn_elementwise_busy(const krn_machine *m, const krn_stage *s, uint32_t b, uint32_t seq) {
+  const krn_kind_ops *k = krn_kind_of(s->kind);
   const uint32_t pes = s->region.h * s->region.w, mbs = b ? seq / b : 0;
   uint64_t best = 0;
   for (uint32_t l = 0; l < pes; l++) {
     const uint32_t f = cut(s, pes, l + 1) - cut(s, pes, l);
-    best = krn_max_u64(best, mbs * cost(m, f, b).cycles);
+    best = krn_max_u64(best, mbs * k->pe_cost(m, s, f, b).cycles);
   }
   return best;
 }

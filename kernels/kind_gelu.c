@@ -5,21 +5,9 @@
 
 #include "kind_internal.h"
 
-static int estimate(const krn_machine *m, const fab_config *fc, const krn_stage *s, uint32_t b, uint32_t seq,
-                    uint32_t consumers, krn_estimate *e, char *err, size_t errlen) {
-  (void)seq, (void)err, (void)errlen;
-  return krn_elementwise_estimate(m, fc, s, b, consumers, e, krn_gelu_cost, false);
-}
-
-static uint64_t busy(const krn_machine *m, const krn_stage *s, uint32_t b, uint32_t seq) {
-  return krn_elementwise_busy(m, s, b, seq, krn_gelu_cost);
-}
-
-static int pe_setup(krn_pipe *p, uint32_t si, uint32_t l, krn_cost *cost, char *err, size_t errlen) {
-  (void)err, (void)errlen;
-  const stage *s = &p->st[si];
-  *cost = krn_gelu_cost(&p->m, s->nc[l + 1] - s->nc[l], p->run.b);
-  return 0;
+static krn_cost pe_cost(const krn_machine *m, const krn_stage *s, uint32_t features, uint32_t b) {
+  (void)s;
+  return krn_gelu_cost(m, features, b);
 }
 
 static float gelu(float a, float unused) {
@@ -27,15 +15,11 @@ static float gelu(float a, float unused) {
   return 0.5f * a * (1.0f + tanhf(0.7978845608f * (a + 0.044715f * a * a * a)));
 }
 
-static void compute(krn_pipe *p, uint32_t si, uint32_t l, uint32_t m, uint64_t start) {
-  const stage *s = &p->st[si];
-  krn_elementwise(p, si, l, m, start, krn_gelu_cost(&p->m, s->nc[l + 1] - s->nc[l], p->run.b), gelu);
-}
-
 const krn_kind_ops krn_kind_gelu = {
     .name = "gelu", .named_by_op = true, .inputs = 1, .elementwise = true, .in = KRN_SLOTS_PES,
     .out = KRN_SLOTS_PES, .col_out = true, .turn_before = true,
     .max_rows = krn_elementwise_max_rows, .max_cols = krn_elementwise_max_cols,
-    .shape_ok = krn_elementwise_shape_ok, .estimate = estimate, .busy = busy,
-    .setup = krn_elementwise_setup, .pe_setup = pe_setup, .compute = compute,
+    .shape_ok = krn_elementwise_shape_ok, .estimate = krn_elementwise_estimate, .busy = krn_elementwise_busy,
+    .setup = krn_elementwise_setup, .pe_setup = krn_elementwise_pe_setup, .compute = krn_elementwise_compute,
+    .pe_cost = pe_cost, .value = gelu,
 };

@@ -43,23 +43,21 @@ uint32_t krn_cut(const uint32_t *given, uint32_t n, uint32_t parts, uint32_t i);
 void krn_est_pe(krn_estimate *e, krn_cost c, uint64_t in, uint64_t out);
 /* Cycles a reduction hop takes: 2 ramps, a hop and an add. */
 uint64_t krn_hop_red(const fab_config *fc);
-/* ---- kind_elementwise.c: what LAYERNORM, GELU and ADD share ---- */
+/* ---- kind_elementwise.c: what the element-wise kinds (LAYERNORM, GELU, ADD, SWIGLU, ROTARY) share, each
+   from its table's pe_cost, all_reduces and value ---- */
 
 /* Features over every PE, row-major: cut points, a slot per PE for each input and the output. */
 int krn_elementwise_setup(krn_pipe *p, uint32_t si, char *err, size_t errlen);
-/* A PE's compute: charge c, then y = f(a, b) over its features (functional; b: the second input's
-   value, 0 without one), out. */
-void krn_elementwise(krn_pipe *p, uint32_t si, uint32_t local, uint32_t m, uint64_t start, krn_cost c,
-                     float (*f)(float a, float b));
+/* A PE's cost (pe_cost) and the SRAM of a residual's deeper input buffer, at set-up. */
+int krn_elementwise_pe_setup(krn_pipe *p, uint32_t si, uint32_t local, krn_cost *cost, char *err, size_t errlen);
+/* A PE's compute: charge its pe_cost, then y = value(a, b) over its features (functional), out. */
+void krn_elementwise_compute(krn_pipe *p, uint32_t si, uint32_t local, uint32_t m, uint64_t start);
 /* Whether r x c PEs leave each a feature. */
 bool krn_elementwise_shape_ok(const krn_stage *s, uint32_t r, uint32_t c, uint32_t seq);
-/* The stage's estimate and busy cycles, with its cost per PE of f features; `stats`: it all-reduces
-   per-token statistics (layernorm). */
-int krn_elementwise_estimate(const krn_machine *m, const fab_config *fc, const krn_stage *s, uint32_t b,
-                             uint32_t consumers, krn_estimate *e,
-                             krn_cost (*cost)(const krn_machine *, uint32_t, uint32_t), bool stats);
-uint64_t krn_elementwise_busy(const krn_machine *m, const krn_stage *s, uint32_t b, uint32_t seq,
-                              krn_cost (*cost)(const krn_machine *, uint32_t, uint32_t));
+/* The stage's estimate and busy cycles (kind.h's estimate and busy) from its PEs' pe_cost. */
+int krn_elementwise_estimate(const krn_machine *m, const fab_config *fc, const krn_stage *s, uint32_t b, uint32_t seq,
+                             uint32_t consumers, krn_estimate *e, char *err, size_t errlen);
+uint64_t krn_elementwise_busy(const krn_machine *m, const krn_stage *s, uint32_t b, uint32_t seq);
 /* Rows and columns it can use: any rows, at most n columns (a feature each). */
 uint32_t krn_elementwise_max_rows(const krn_stage *s);
 uint32_t krn_elementwise_max_cols(const krn_stage *s);

@@ -8,22 +8,8 @@
 
 #include "kind_internal.h"
 
-/* The stage's cost and phases: layernorm's or RMSNorm's. */
-static krn_cost (*cost_of(const krn_stage *s))(const krn_machine *, uint32_t, uint32_t) {
-  return s->rms ? krn_rmsnorm_cost : krn_layernorm_cost;
-}
-static krn_cost phase_of(const krn_stage *s, const krn_machine *m, int phase, uint32_t features, uint32_t b) {
-  return s->rms ? krn_rmsnorm_phase(m, phase, features, b) : krn_layernorm_phase(m, phase, features, b);
-}
-
-static int estimate(const krn_machine *m, const fab_config *fc, const krn_stage *s, uint32_t b, uint32_t seq,
-                    uint32_t consumers, krn_estimate *e, char *err, size_t errlen) {
-  (void)seq, (void)err, (void)errlen;
-  return krn_elementwise_estimate(m, fc, s, b, consumers, e, cost_of(s), true);
-}
-
-static uint64_t busy(const krn_machine *m, const krn_stage *s, uint32_t b, uint32_t seq) {
-  return krn_elementwise_busy(m, s, b, seq, cost_of(s));
+static krn_cost pe_cost(const krn_machine *m, const krn_stage *s, uint32_t features, uint32_t b) {
+  return krn_norm_cost(m, s->rms, features, b);
 }
 
 static int setup(krn_pipe *p, uint32_t si, char *err, size_t errlen) {
@@ -32,13 +18,6 @@ static int setup(krn_pipe *p, uint32_t si, char *err, size_t errlen) {
   if (s->rows * s->cols == 1) return 0;
   if (!(s->max = calloc(s->cols, sizeof *s->max))) return krn_shape_error(s, "out of memory", err, errlen);
   return (s->max[0] = fab_coll_reduce(p->f, s->s.region, 1, err, errlen)) ? 0 : -1; /* the statistics */
-}
-
-static int pe_setup(krn_pipe *p, uint32_t si, uint32_t l, krn_cost *cost, char *err, size_t errlen) {
-  (void)err, (void)errlen;
-  const stage *s = &p->st[si];
-  *cost = cost_of(&s->s)(&p->m, s->nc[l + 1] - s->nc[l], p->run.b);
-  return 0;
 }
 
 static int arm(krn_pipe *p, uint32_t si, uint32_t m, char *err, size_t errlen) {
@@ -54,7 +33,7 @@ static void phase2(krn_pipe *p, uint32_t si, uint32_t l, uint32_t m, bool row, c
   const krn_stage *k = &s->s;
   const uint32_t b = p->run.b, n0 = s->nc[l], nt = s->nc[l + 1] - n0;
   const uint64_t start = krn_max_u64(krn_max_u64(at, fab_now(p->f)), s->pe[l].core_free);
-  const uint64_t end = krn_charge(p, s, l, start, phase_of(k, &p->m, 2, nt, b));
+  const uint64_t end = krn_charge(p, s, l, start, krn_norm_phase(&p->m, k->rms, 2, nt, b));
   float *y = NULL;
   if (p->run.functional) {
     const float *x = s->in[0][l].vals[m % RING];
@@ -76,7 +55,7 @@ static void phase2(krn_pipe *p, uint32_t si, uint32_t l, uint32_t m, bool row, c
 static void compute(krn_pipe *p, uint32_t si, uint32_t l, uint32_t m, uint64_t start) {
   stage *s = &p->st[si];
   const uint32_t b = p->run.b, nt = s->nc[l + 1] - s->nc[l];
-  const uint64_t end = krn_charge(p, s, l, start, phase_of(&s->s, &p->m, 1, nt, b));
+  const uint64_t end = krn_charge(p, s, l, start, krn_norm_phase(&p->m, s->s.rms, 1, nt, b));
   float *sums = NULL;
   if (p->run.functional) {
     const float *x = s->in[0][l].vals[m % RING];
@@ -110,7 +89,7 @@ const krn_kind_ops krn_kind_layernorm = {
     .name = "layernorm", .named_by_op = true, .inputs = 1, .elementwise = true, .in = KRN_SLOTS_PES,
     .out = KRN_SLOTS_PES, .col_out = true, .routes_in = 4, .routes_out = 4, /* its all-reduce */
     .max_rows = krn_elementwise_max_rows, .max_cols = krn_elementwise_max_cols,
-    .shape_ok = krn_elementwise_shape_ok, .estimate = estimate, .busy = busy,
-    .setup = setup, .pe_setup = pe_setup, .arm = arm, .compute = compute, .all_reduced = phase2,
-    .has_values = has_values, .values = values,
+    .shape_ok = krn_elementwise_shape_ok, .estimate = krn_elementwise_estimate, .busy = krn_elementwise_busy,
+    .setup = setup, .pe_setup = krn_elementwise_pe_setup, .arm = arm, .compute = compute, .all_reduced = phase2,
+    .has_values = has_values, .values = values, .pe_cost = pe_cost, .all_reduces = true,
 };

@@ -9,14 +9,9 @@
 
 #include "kind_internal.h"
 
-static int estimate(const krn_machine *m, const fab_config *fc, const krn_stage *s, uint32_t b, uint32_t seq,
-                    uint32_t consumers, krn_estimate *e, char *err, size_t errlen) {
-  (void)seq, (void)err, (void)errlen;
-  return krn_elementwise_estimate(m, fc, s, b, consumers, e, krn_rotary_cost, false);
-}
-
-static uint64_t busy(const krn_machine *m, const krn_stage *s, uint32_t b, uint32_t seq) {
-  return krn_elementwise_busy(m, s, b, seq, krn_rotary_cost);
+static krn_cost pe_cost(const krn_machine *m, const krn_stage *s, uint32_t features, uint32_t b) {
+  (void)s;
+  return krn_rotary_cost(m, features, b);
 }
 
 static int setup(krn_pipe *p, uint32_t si, char *err, size_t errlen) {
@@ -26,13 +21,6 @@ static int setup(krn_pipe *p, uint32_t si, char *err, size_t errlen) {
   if (krn_elementwise_setup(p, si, err, errlen) != 0) return -1;
   for (uint32_t l = 0; l <= s->rows * s->cols; l++)
     if (s->nc[l] % 2 != 0) return krn_shape_error(s, "needs whole pairs of features at each PE", err, errlen);
-  return 0;
-}
-
-static int pe_setup(krn_pipe *p, uint32_t si, uint32_t l, krn_cost *cost, char *err, size_t errlen) {
-  (void)err, (void)errlen;
-  const stage *s = &p->st[si];
-  *cost = krn_rotary_cost(&p->m, s->nc[l + 1] - s->nc[l], p->run.b);
   return 0;
 }
 
@@ -74,6 +62,6 @@ const krn_kind_ops krn_kind_rotary = {
     .name = "rotary", .named_by_op = true, .inputs = 1, .elementwise = true, .in = KRN_SLOTS_PES,
     .out = KRN_SLOTS_PES, .col_out = true,
     .max_rows = krn_elementwise_max_rows, .max_cols = max_cols, .slot_start = slot_start,
-    .shape_ok = shape_ok, .estimate = estimate, .busy = busy,
-    .setup = setup, .pe_setup = pe_setup, .compute = compute,
+    .shape_ok = shape_ok, .estimate = krn_elementwise_estimate, .busy = krn_elementwise_busy,
+    .setup = setup, .pe_setup = krn_elementwise_pe_setup, .compute = compute, .pe_cost = pe_cost,
 };
