@@ -46,6 +46,9 @@ endif
 # OpenMPI's headers as system headers: the warnings are ours only.
 MPI_CFLAGS := $(if $(MPI_ON),-DWS_MPI=1 $(patsubst -I%,-isystem %,$(shell pkg-config --cflags ompi-c)))
 PKG_LIBS += $(if $(MPI_ON),$(shell pkg-config --libs ompi-c))
+# SimGrid (sim/system/) last: libsimgrid also defines the MPI functions (its SMPI), and the first library that
+# defines a symbol is the one the binary calls; OpenMPI's must be found first.
+PKG_LIBS += -lsimgrid
 
 WARN := -Wall -Wextra -Werror -Wshadow
 # Mask queries count bits; without this x86-64 calls a library popcount.
@@ -59,7 +62,8 @@ ALL_CXXFLAGS := -std=c++17 $(CXXFLAGS) $(WARN) $(SAN) -I. $(PKG_CFLAGS) \
   -DWS_SOURCE_DIR='"$(CURDIR)"' -DWS_BUILD_DIR='"$(CURDIR)/$(BUILD)"' -MMD -MP
 LDFLAGS += $(SAN) -pthread
 
-LIB_SRCS := $(wildcard models/*.c workloads/*.c fabric/*.c kernels/*.c sim/engine/*.c sim/strategy/*.c) \
+LIB_SRCS := $(wildcard models/*.c workloads/*.c fabric/*.c kernels/*.c sim/engine/*.c sim/strategy/*.c \
+  sim/system/*.c) \
   $(filter-out sim/main.c,$(wildcard sim/*.c))
 GEN_TEXTS := $(BUILD)/gen/default_yaml.c $(BUILD)/gen/output_schema.c
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o) $(GEN_TEXTS:.c=.o)
@@ -172,10 +176,18 @@ $(DATA)/decode/sweep.csv: | $(BIN)
 	./$(BIN) sweep $(DECODE) --set sim.strategy=layerwise --out $(@D)
 $(DATA)/decode_pipeline/sweep.csv: | $(BIN)
 	./$(BIN) sweep $(DECODE) --set sim.strategy=pipeline --out $(@D)
+# A training step by weight streaming (GPT-3 1.3B's published batch, 512
+# sequences of 2,048 tokens), per sparsity on one wafer, and on 1 to 16
+# wafers dense and at 0.84: the system on SimGrid.
+TRAIN := --set workload.phase=train --set sim.strategy=stream
+$(DATA)/train/sweep.csv: | $(BIN)
+	./$(BIN) sweep $(TRAIN) --out $(@D)
+$(DATA)/train_wafers/sweep.csv: | $(BIN)
+	./$(BIN) sweep $(TRAIN) --sparsity 0.84 --vary system.wafers=1,2,4,8,16 --out $(@D)
 
-FIGURES := speedup kinds memory heatmaps sensitivity decode
+FIGURES := speedup kinds memory heatmaps sensitivity decode train train_wafers
 figures: $(DATA)/sweep.csv $(DATA)/sens_batch/sweep.csv $(DATA)/sens_setup/sweep.csv $(DATA)/decode/sweep.csv \
-         $(DATA)/decode_pipeline/sweep.csv
+         $(DATA)/decode_pipeline/sweep.csv $(DATA)/train/sweep.csv $(DATA)/train_wafers/sweep.csv
 	@mkdir -p $(FIG_OUT)
 	for f in $(FIGURES); do for fmt in png svg; do \
 	  gnuplot -e "data='$(DATA)'; out='$(FIG_OUT)'; fmt='$$fmt'" plots/$$f.gp || exit 1; \

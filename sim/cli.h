@@ -12,7 +12,7 @@ extern "C" {
 #define WS_VERSION "0.1.0"
 /* The version of the JSON documents' fields (sim/output.schema.json). The
  * configuration's keys have their own, WS_SCHEMA_VERSION (config.h). */
-#define WS_OUTPUT_SCHEMA_VERSION 10
+#define WS_OUTPUT_SCHEMA_VERSION 11
 
 /* Exit statuses (also in `wafersim --help`). */
 enum {

@@ -515,3 +515,8 @@ int ws_config_set(ws_config *cfg, const char *assignment, char *err, size_t errl
   if (rc != 0) ws_schema_one_line(err, errlen);
   return rc;
 }
+
+bool ws_config_streams(const ws_config *cfg) {
+  return cfg->sim.strategy == WS_STRATEGY_STREAM ||
+         (cfg->sim.strategy == WS_STRATEGY_AUTO && cfg->workload.phase == WS_PHASE_TRAIN);
+}

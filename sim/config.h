@@ -39,7 +39,7 @@ extern "C" {
 
 /* prefill: seq_len new tokens a sequence; decode: new_tokens steps of one token a sequence after a prompt of
    seq_len in the KV cache; generate: the prefill, then decode steps until new_tokens are made */
-typedef enum { WS_PHASE_PREFILL, WS_PHASE_DECODE, WS_PHASE_GENERATE } ws_phase;
+typedef enum { WS_PHASE_PREFILL, WS_PHASE_DECODE, WS_PHASE_GENERATE, WS_PHASE_TRAIN } ws_phase;
 typedef enum { WS_FORMAT_TABLE, WS_FORMAT_CSV, WS_FORMAT_JSON } ws_format;
 /* The machine a configuration starts from: its mesh, clock, SRAM and SIMD (config_check.c). */
 typedef enum { WS_MACHINE_CS2, WS_MACHINE_WSE3 } ws_machine;
@@ -47,7 +47,13 @@ typedef enum { WS_FIDELITY_TRAIN, WS_FIDELITY_WAVELET } ws_fidelity;
 typedef enum { WS_ACC_FP32, WS_ACC_FP16 } ws_accumulate;
 typedef enum { WS_TILING_UNIFORM, WS_TILING_BALANCED } ws_tiling;
 /* How the model runs on the wafer (sim/strategy/strategy.h). */
-typedef enum { WS_STRATEGY_PIPELINE, WS_STRATEGY_BOUND, WS_STRATEGY_LAYERWISE, WS_STRATEGY_AUTO } ws_strategy;
+typedef enum {
+  WS_STRATEGY_PIPELINE,
+  WS_STRATEGY_BOUND,
+  WS_STRATEGY_LAYERWISE,
+  WS_STRATEGY_AUTO,
+  WS_STRATEGY_STREAM
+} ws_strategy;
 
 /* Where a key got its value: "FILE:LINE:COL" or "--set"; empty if never set. */
 typedef struct {
@@ -113,6 +119,18 @@ typedef struct {
   struct {
     ws_format format; /* default output format of the commands */
   } output;
+  struct { /* the system around the wafers (sim/system/system.h): weight streaming and data parallelism */
+    int64_t wafers;          /* wafers training data-parallel, each on workload.batch / wafers sequences */
+    int64_t micro_batch;     /* sequences a wafer runs per pass (its weights streamed once a pass); 0: auto */
+    int64_t store_hosts;     /* hosts of the weight store, each holding 1 / store_hosts of every layer */
+    int64_t store_bandwidth; /* bytes/s of a store host's memory; 0: no limit */
+    int64_t store_link;      /* bytes/s of a store host's link to the root switch; 0: no limit */
+    int64_t link_bandwidth;  /* bytes/s of every switch-switch and switch-wafer link, each way; 0: no limit */
+    int64_t link_latency;    /* ns of every link */
+    int64_t fanout;          /* children of a switch of the broadcast/reduce tree */
+    int64_t chunk;           /* bytes of a streamed piece of a layer's weights or gradients */
+    int64_t update_bytes;    /* store memory bytes moved per weight by the optimizer's update */
+  } system;
   ws_origin origin[WS_CONFIG_MAX_KEYS]; /* per schema key, in schema order */
   /* Map entries a --set gave on top of the map's source: their origin is
    * "--set", the map's (origin[]) is where its other entries came from. */
@@ -121,6 +139,9 @@ typedef struct {
     bool tensor[WL_MAX_TENSORS]; /* workload.file.tensors, by index */
   } entry_set;
 } ws_config;
+
+/* Whether cfg runs by weight streaming: sim.strategy stream, or auto on a training step. */
+bool ws_config_streams(const ws_config *cfg);
 
 /* The embedded default (sim/default.yaml), as text. */
 const char *ws_config_default_yaml(void);

@@ -48,6 +48,25 @@ static void apply_machine(ws_config *cfg) {
   }
 }
 
+/* workload.phase: train: a GPT-3 preset's published batch (Brown et al. 2020, Table 2.1: 0.5M tokens for
+ * 125M to 760M, 1M for 1.3B and 2.7B, 2M for 6.7B and 13B, 3.2M for 175B; sequences of 2048 tokens) into
+ * workload.batch where no file or --set gave it. Other models have no published default: theirs stands. */
+static void apply_train_batch(ws_config *cfg) {
+  static const struct {
+    const char *preset;
+    int64_t sequences;
+  } published[] = {{"125M", 256}, {"350M", 256}, {"760M", 256}, {"1.3B", 512},
+                   {"2.7B", 512}, {"6.7B", 1024}, {"13B", 1024}, {"175B", 1536}};
+  ws_origin *o = &cfg->origin[ws_schema_find("workload.batch")];
+  const bool from_default = strncmp(o->where, WS_CONFIG_DEFAULT_NAME ":", strlen(WS_CONFIG_DEFAULT_NAME) + 1) == 0;
+  if (cfg->workload.phase != WS_PHASE_TRAIN || (o->where[0] && !from_default)) return;
+  for (size_t i = 0; i < sizeof published / sizeof published[0]; i++)
+    if (strcmp(cfg->model.name, published[i].preset) == 0) {
+      cfg->workload.batch = published[i].sequences;
+      snprintf(o->where, sizeof o->where, "workload.phase train (GPT-3 %s's published batch)", published[i].preset);
+    }
+}
+
 static int check_model(ws_config *cfg, char *err, size_t errlen) {
   const bool custom = strcmp(cfg->model.name, "custom") == 0;
   for (size_t i = 0; i < ws_schema_keys(); i++) {
@@ -198,9 +217,56 @@ static int check_workload(const ws_config *cfg, char *err, size_t errlen) {
   return rc;
 }
 
+/* The phases each strategy runs, and the system section's keys against the workload. */
+static int check_system(const ws_config *cfg, char *err, size_t errlen) {
+  const ws_strategy st = cfg->sim.strategy;
+  const ws_phase ph = cfg->workload.phase;
+  if (ph == WS_PHASE_TRAIN && (st == WS_STRATEGY_PIPELINE || st == WS_STRATEGY_LAYERWISE)) {
+    snprintf(err, errlen,
+             "%s: sim.strategy: %s runs no backward pass; workload.phase: train runs on stream (weight streaming), "
+             "bound, or auto (which then runs stream)",
+             origin(cfg, "sim.strategy"), st == WS_STRATEGY_PIPELINE ? "pipeline" : "layerwise");
+    return -1;
+  }
+  if (st == WS_STRATEGY_STREAM && ph != WS_PHASE_TRAIN && ph != WS_PHASE_PREFILL) {
+    snprintf(err, errlen, "%s: sim.strategy: stream runs workload.phase train or prefill, not %s",
+             origin(cfg, "sim.strategy"), ph == WS_PHASE_DECODE ? "decode" : "generate");
+    return -1;
+  }
+  const bool streams = ws_config_streams(cfg);
+  if (!streams && cfg->system.wafers != 1) {
+    snprintf(err, errlen,
+             "%s: system.wafers: %lld wafers need sim.strategy: stream (the other strategies run one wafer)",
+             origin(cfg, "system.wafers"), (long long)cfg->system.wafers);
+    return -1;
+  }
+  if (!streams) return 0;
+  if (cfg->workload.pattern == WL_PATTERN_FILE) {
+    snprintf(err, errlen,
+             "%s: workload.pattern: file is not supported by sim.strategy: stream (it simulates one block per "
+             "distinct sparsity and reuses it; a file's masks differ per layer)",
+             origin(cfg, "workload.pattern"));
+    return -1;
+  }
+  if (cfg->workload.batch % cfg->system.wafers != 0) {
+    snprintf(err, errlen, "%s: system.wafers: %lld wafers do not divide workload.batch = %lld sequences",
+             origin(cfg, "system.wafers"), (long long)cfg->system.wafers, (long long)cfg->workload.batch);
+    return -1;
+  }
+  const int64_t each = cfg->workload.batch / cfg->system.wafers;
+  if (cfg->system.micro_batch > 0 && each % cfg->system.micro_batch != 0) {
+    snprintf(err, errlen,
+             "%s: system.micro_batch: %lld sequences do not divide a wafer's %lld (workload.batch / system.wafers)",
+             origin(cfg, "system.micro_batch"), (long long)cfg->system.micro_batch, (long long)each);
+    return -1;
+  }
+  return 0;
+}
+
 static int finish(ws_config *cfg, char *err, size_t errlen) {
   apply_machine(cfg);
   if (check_model(cfg, err, errlen) != 0) return -1;
+  apply_train_batch(cfg);
   const char *mesh_at = cfg->origin[ws_schema_find("fabric.width")].where[0] ? origin(cfg, "fabric.width")
                                                                                 : origin(cfg, "fabric.height");
   if (ws_bounds_mesh(cfg, mesh_at, err, errlen) != 0) return -1;
@@ -217,7 +283,7 @@ static int finish(ws_config *cfg, char *err, size_t errlen) {
              (long long)(cfg->workload.batch * cfg->workload.seq_len), (long long)WS_TOKENS_MAX);
     return -1;
   }
-  if (cfg->workload.phase != WS_PHASE_PREFILL &&
+  if ((cfg->workload.phase == WS_PHASE_DECODE || cfg->workload.phase == WS_PHASE_GENERATE) &&
       cfg->workload.seq_len + cfg->workload.new_tokens > cfg->model.context) {
     snprintf(err, errlen,
              "%s: workload.new_tokens: a prompt of workload.seq_len = %lld tokens and %lld new ones exceed the context "
@@ -231,6 +297,7 @@ static int finish(ws_config *cfg, char *err, size_t errlen) {
              origin(cfg, "sim.functional"));
     return -1;
   }
+  if (check_system(cfg, err, errlen) != 0) return -1;
   if (cfg->workload.seq_len > cfg->model.context) {
     snprintf(err, errlen, "%s: workload.seq_len: %lld tokens exceed the context of model %s (%lld tokens)",
              origin(cfg, "workload.seq_len"), (long long)cfg->workload.seq_len, cfg->model.name,

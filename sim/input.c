@@ -71,13 +71,17 @@ int ws_input_create(ws_input *in, const ws_config *cfg, char *err, size_t errlen
   return 0;
 }
 
-int ws_input_masks(ws_input *in, ws_work work, char *err, size_t errlen) {
-  /* before building masks of a model that cannot fit, or of one that would not fit in the host's memory */
-  if (ws_input_weights_fit(in->g, &in->sp, &in->m, in->W, in->H, err, errlen) != 0 ||
-      ws_bounds_memory_check(in->cfg, work, 1, ws_bounds_budget(), err, errlen) != 0)
-    return -1;
+int ws_input_masks_streamed(ws_input *in, ws_work work, char *err, size_t errlen) {
+  /* before building masks that would not fit in the host's memory */
+  if (ws_bounds_memory_check(in->cfg, work, 1, ws_bounds_budget(), err, errlen) != 0) return -1;
   const wl_spec spec = ws_config_spec(in->cfg, &in->sp);
   return (in->w = wl_weights_build(in->g, &spec, err, errlen)) ? 0 : -1;
+}
+
+int ws_input_masks(ws_input *in, ws_work work, char *err, size_t errlen) {
+  /* before building masks of a model that cannot fit */
+  if (ws_input_weights_fit(in->g, &in->sp, &in->m, in->W, in->H, err, errlen) != 0) return -1;
+  return ws_input_masks_streamed(in, work, err, errlen);
 }
 
 bool ws_input_dense(const ws_input *in) {
@@ -113,10 +117,12 @@ int ws_input_account(const ws_input *in, uint32_t keys, mdl_cost *total, char *e
     snprintf(err, errlen, "out of memory");
     return -1;
   }
+  wl_sparsity_nnz(&in->sp, in->g, nnz); /* without masks, the levels' counts (a dense model's: every weight) */
   for (size_t i = 0; i < nops; i++) {
     const mdl_op *op = mdl_graph_op(in->g, i);
     const wl_mask *m = in->w ? wl_weights_mask(in->w, i) : NULL;
-    nnz[i] = m ? (int64_t)wl_mask_nnz(m) : op->weight_rows * op->weight_cols;
+    if (m) nnz[i] = (int64_t)wl_mask_nnz(m);
+    else if (!op->sparsifiable) nnz[i] = op->weight_rows * op->weight_cols;
   }
   mdl_account(g ? g : in->g, nnz, NULL, total);
   free(nnz);

@@ -71,6 +71,8 @@ int ws_input_create(ws_input *in, const ws_config *cfg, char *err, size_t errlen
  * SRAM at all (4 bytes a sparse nonzero, fp16 dense; an error naming the
  * largest op) and that `work` (bounds.h) fits in the host's memory. */
 int ws_input_masks(ws_input *in, ws_work work, char *err, size_t errlen);
+/* The same without the weights-fit check: for weight streaming, which keeps no weight resident. */
+int ws_input_masks_streamed(ws_input *in, ws_work work, char *err, size_t errlen);
 void ws_input_destroy(ws_input *in);
 /* Whether every weight is kept (every sparsifiable op at level 0, no
  * pattern file): then a mask would keep every weight and a strategy that

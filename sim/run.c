@@ -24,6 +24,8 @@ int ws_run_check(const ws_config *cfg, uint64_t copies, char *err, size_t errlen
      the others (pipeline, layerwise, auto) simulate a fabric of the mesh */
   if (cfg->sim.strategy == WS_STRATEGY_BOUND)
     return ws_bounds_memory_check(cfg, WS_WORK_MASKS, copies, ws_bounds_budget(), err, errlen);
+  /* weight streaming: no weight resident (no fit check), a fabric of the mesh for its blocks */
+  if (ws_config_streams(cfg)) return ws_bounds_memory_check(cfg, WS_WORK_RUN, copies, ws_bounds_budget(), err, errlen);
   return ws_place_check(cfg, WS_WORK_RUN, copies, err, errlen);
 }
 
@@ -141,6 +143,11 @@ static void get_strategy(ws_table *t, size_t col, const void *row, const void *c
   ws_table_str(t, col, ((const strat_totals *)row)->strategy);
 }
 
+static void get_bound_by(ws_table *t, size_t col, const void *row, const void *ctx) {
+  (void)ctx;
+  ws_table_str(t, col, ((const strat_totals *)row)->bound_by);
+}
+
 /* The totals' columns, in output order (run.h defines each field). */
 static const ws_column totals_columns[] = {
     WS_COLUMN(strat_totals, cycles, "cycles", "cycles"),
@@ -197,6 +204,22 @@ static const ws_column totals_columns[] = {
     WS_COLUMN(strat_totals, tpot_s, "tpot_s", "s"),
     WS_COLUMN(strat_totals, tpot_max_s, "tpot_max_s", "s"),
     WS_COLUMN(strat_totals, tokens_per_s_per_seq, "tokens_per_s_per_seq", "tokens/s"),
+    WS_COLUMN(strat_totals, step_s, "step_s", "s"),
+    WS_COLUMN(strat_totals, compute_s, "compute_s", "s"),
+    WS_COLUMN(strat_totals, stream_s, "stream_s", "s"),
+    WS_COLUMN(strat_totals, grad_s, "grad_s", "s"),
+    WS_COLUMN(strat_totals, store_s, "store_s", "s"),
+    WS_COLUMN(strat_totals, stall_s, "stall_s", "s"),
+    WS_COLUMN(strat_totals, reduce_s, "reduce_s", "s"),
+    WS_COLUMN(strat_totals, update_s, "update_s", "s"),
+    WS_COLUMN(strat_totals, overlap_s, "overlap_s", "s"),
+    WS_COLUMN(strat_totals, stream_bytes, "stream_bytes", "bytes"),
+    WS_COLUMN(strat_totals, grad_bytes, "grad_bytes", "bytes"),
+    WS_COLUMN_GET("bound_by", NULL, WS_COL_STR, get_bound_by, "strat_totals.bound_by: the step's busiest resource"),
+    WS_COLUMN(strat_totals, wafers, "wafers", "wafers"),
+    WS_COLUMN(strat_totals, layer_runs, "layer_runs", "runs"),
+    WS_COLUMN(strat_totals, system_messages, "system_messages", "communications"),
+    WS_COLUMN(strat_totals, system_wall_s, "system_wall_s", "s"),
 };
 
 /* An op row's columns, in output order (strategy.h and run.h define each field). */

@@ -8,7 +8,7 @@
 
 #include "units.h"
 
-static const char *const phase_names[] = {"prefill", "decode", "generate", NULL}; /* ws_phase */
+static const char *const phase_names[] = {"prefill", "decode", "generate", "train", NULL}; /* ws_phase */
 static const char *const format_names[] = {"table", "csv", "json", NULL};
 static const char *const fidelity_names[] = {"train", "wavelet", NULL};
 static const char *const kernel_names[] = {"auto", "sparse", "dense", NULL}; /* krn_kernel order */
@@ -18,7 +18,7 @@ static const char *const layout_names[] = {"kn", "nk", NULL}; /* wl_layout */
 static const char *const tiling_names[] = {"uniform", "balanced", NULL}; /* ws_tiling */
 static const char *const machine_names[] = {"cs2", "wse3", NULL}; /* ws_machine */
 static const char *const arch_names[] = {"gpt", "llama", NULL}; /* mdl_arch */
-static const char *const strategy_names[] = {"pipeline", "bound", "layerwise", "auto", NULL}; /* ws_strategy */
+static const char *const strategy_names[] = {"pipeline", "bound", "layerwise", "auto", "stream", NULL}; /* ws_strategy */
 
 #define AT(field) offsetof(ws_config, field)
 #define DIM_MAX (1 << 24)
@@ -26,6 +26,7 @@ static const char *const strategy_names[] = {"pipeline", "bound", "layerwise", "
 #define DIM(path, field) {path, WS_K_INT, AT(field), 1, DIM_MAX, 0, 0, NULL, WS_F_CUSTOM_DIM}
 #define E(path, field, names) {path, WS_K_ENUM, AT(field), 0, 0, 0, 0, names, 0}
 #define R(path, field, lo, hi) {path, WS_K_REAL, AT(field), 0, 0, lo, hi, NULL, 0}
+#define BPS(path, field) {path, WS_K_BPS, AT(field), 1, 1000000000000000LL, 0, 0, NULL, WS_F_INF}
 #define KIND(path, field) {path, WS_K_FRACTION, AT(field), 0, 0, 0, 0, NULL, WS_F_OPTIONAL}
 static const ws_key keys[] = {
     I("fabric.width", fabric.width, 1, 1 << 20),
@@ -90,13 +91,23 @@ static const ws_key keys[] = {
     E("sim.strategy", sim.strategy, strategy_names),
     R("sim.auto_margin", sim.auto_margin, 0.0, 1e6),
     E("output.format", output.format, format_names),
+    I("system.wafers", system.wafers, 1, 192),
+    {"system.micro_batch", WS_K_INT, AT(system.micro_batch), 1, 4096, 0, 0, NULL, WS_F_AUTO},
+    I("system.store_hosts", system.store_hosts, 1, 64),
+    BPS("system.store_bandwidth", system.store_bandwidth),
+    BPS("system.store_link", system.store_link),
+    BPS("system.link_bandwidth", system.link_bandwidth),
+    {"system.link_latency", WS_K_NS, AT(system.link_latency), 0, 1000000000LL, 0, 0, NULL, 0},
+    I("system.fanout", system.fanout, 2, 64),
+    {"system.chunk", WS_K_BYTES, AT(system.chunk), 1024, 1LL << 30, 0, 0, NULL, 0},
+    I("system.update_bytes", system.update_bytes, 0, 1024),
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 _Static_assert(NKEYS <= WS_CONFIG_MAX_KEYS, "raise WS_CONFIG_MAX_KEYS");
 
 static const char *const sections[] = {
     "fabric",   "model",     "kernels", "workload", "workload.sparsity_by_kind", "workload.magnitude",
-    "workload.file", "placer", "sim",   "output"};
+    "workload.file", "placer", "sim",   "output", "system"};
 #define NSECTIONS (sizeof sections / sizeof sections[0])
 
 size_t ws_schema_keys(void) { return NKEYS; }
@@ -178,6 +189,10 @@ int ws_schema_parse(ws_config *cfg, const ws_key *k, const char *text, char *msg
                                     : ws_units_parse(text, WS_UNIT_COUNT, k->min, k->max, field(cfg, k), msg, msglen);
     case WS_K_BYTES: return ws_units_parse(text, WS_UNIT_BYTES, k->min, k->max, field(cfg, k), msg, msglen);
     case WS_K_HZ: return ws_units_parse(text, WS_UNIT_HZ, k->min, k->max, field(cfg, k), msg, msglen);
+    case WS_K_BPS: /* with WS_F_INF also "inf", kept as 0 */
+      return (k->flags & WS_F_INF) ? ws_units_parse_or(text, WS_UNIT_BPS, k->min, k->max, "inf", 0, field(cfg, k), msg, msglen)
+                                   : ws_units_parse(text, WS_UNIT_BPS, k->min, k->max, field(cfg, k), msg, msglen);
+    case WS_K_NS: return ws_units_parse(text, WS_UNIT_NS, k->min, k->max, field(cfg, k), msg, msglen);
     case WS_K_FRACTION: return ws_units_parse_real(text, 0.0, 1.0, 1, field(cfg, k), msg, msglen);
     case WS_K_REAL: return ws_units_parse_real(text, k->lo, k->hi, 0, field(cfg, k), msg, msglen);
     case WS_K_STRING:
@@ -326,6 +341,14 @@ void ws_schema_format(const ws_config *cfg, const ws_key *k, char *buf, size_t l
       return;
     case WS_K_BYTES: ws_units_format(*(const int64_t *)v, WS_UNIT_BYTES, buf, len); return;
     case WS_K_HZ: ws_units_format(*(const int64_t *)v, WS_UNIT_HZ, buf, len); return;
+    case WS_K_BPS:
+      if ((k->flags & WS_F_INF) && *(const int64_t *)v == 0) snprintf(buf, len, "inf");
+      else ws_units_format(*(const int64_t *)v, WS_UNIT_BPS, buf, len);
+      return;
+    case WS_K_NS:
+      if (*(const int64_t *)v == 0) snprintf(buf, len, "0 s");
+      else ws_units_format(*(const int64_t *)v, WS_UNIT_NS, buf, len);
+      return;
     case WS_K_FRACTION:
     case WS_K_REAL: real_text(*(const double *)v, buf, len); return;
     case WS_K_ENUM: snprintf(buf, len, "%s", k->choices[*(const int *)v]); return;

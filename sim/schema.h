@@ -19,6 +19,8 @@ typedef enum {
   WS_K_INT,       /* int64_t in [min, max] */
   WS_K_BYTES,     /* int64_t bytes, with units */
   WS_K_HZ,        /* int64_t Hz, with units */
+  WS_K_BPS,       /* int64_t bytes a second, with units */
+  WS_K_NS,        /* int64_t nanoseconds, with units */
   WS_K_FRACTION,  /* double in [0, 1) */
   WS_K_REAL,      /* double in [lo, hi] */
   WS_K_ENUM,      /* int: an index of choices */
@@ -35,6 +37,7 @@ enum {
   WS_F_AUTO = 4,       /* INT: also "auto", kept as 0 (min is then at least 1) */
   WS_F_CUSTOM_OPT = 8, /* model key given only with model.preset: custom, where it may be left out (a stated
                           value then: config_check.c's check_model) */
+  WS_F_INF = 16,       /* BPS: also "inf" (no limit), kept as 0 (min is then at least 1) */
 };
 
 /* Room for the canonical name of a map entry (a tensor name's limit). */

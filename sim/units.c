@@ -24,10 +24,19 @@ static const unit_def hz_units[] = {
     {"GHz", 1000000000LL}, {"MHz", 1000000LL}, {"kHz", 1000LL}, {"Hz", 1LL},
 };
 
+static const unit_def bps_units[] = {
+    {"TB/s", 1000000000000LL}, {"GB/s", 1000000000LL}, {"MB/s", 1000000LL}, {"KB/s", 1000LL}, {"B/s", 1LL},
+};
+static const unit_def ns_units[] = {
+    {"s", 1000000000LL}, {"ms", 1000000LL}, {"us", 1000LL}, {"ns", 1LL},
+};
+
 static const unit_def *units_of(ws_unit u, size_t *n) {
   switch (u) {
   case WS_UNIT_BYTES: *n = sizeof byte_units / sizeof byte_units[0]; return byte_units;
   case WS_UNIT_HZ: *n = sizeof hz_units / sizeof hz_units[0]; return hz_units;
+  case WS_UNIT_BPS: *n = sizeof bps_units / sizeof bps_units[0]; return bps_units;
+  case WS_UNIT_NS: *n = sizeof ns_units / sizeof ns_units[0]; return ns_units;
   default: *n = 0; return NULL;
   }
 }
@@ -36,6 +45,8 @@ static const char *what_of(ws_unit u) {
   switch (u) {
   case WS_UNIT_BYTES: return "a size like '48 KiB'";
   case WS_UNIT_HZ: return "a frequency like '1.1 GHz'";
+  case WS_UNIT_BPS: return "a bandwidth like '150 GB/s'";
+  case WS_UNIT_NS: return "a time like '1 us'";
   default: return "an integer";
   }
 }
@@ -105,6 +116,8 @@ static int parse_quantity(const char *text, ws_unit unit, int64_t min, int64_t m
   int64_t factor = 1;
   const char *bare = unit == WS_UNIT_BYTES ? "a bare number counts bytes"
                      : unit == WS_UNIT_HZ  ? "a bare number counts Hz"
+                     : unit == WS_UNIT_BPS ? "a bare number counts bytes a second"
+                     : unit == WS_UNIT_NS  ? "a bare number counts nanoseconds"
                                            : NULL;
   if (ulen > 0) {
     bare = NULL;

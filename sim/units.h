@@ -15,6 +15,8 @@ typedef enum {
   WS_UNIT_COUNT, /* a plain integer: "2048", "2.048e3" */
   WS_UNIT_BYTES, /* B, KB/MB/GB/TB (powers of 1000), KiB/MiB/GiB/TiB (of 1024) */
   WS_UNIT_HZ,    /* Hz, kHz, MHz, GHz */
+  WS_UNIT_BPS,   /* bytes a second: B/s, KB/s, MB/s, GB/s, TB/s (powers of 1000) */
+  WS_UNIT_NS,    /* a time in nanoseconds: ns, us, ms, s */
 } ws_unit;
 
 /* Parse text as an integer quantity of `unit` in [min, max] (in base units:

@@ -208,7 +208,7 @@ const BadCase kBad[] = {
     {"schema_version: 1\nworkload:\n  sparsity: -0.1\n", {"workload.sparsity", "got '-0.1'"}},
     {"schema_version: 1\nworkload:\n  sparsity: .nan\n", {"workload.sparsity", "got '.nan'"}},
     {"schema_version: 1\nfabric:\n  preset: wse2\n", {"t.yaml:3:11: fabric.preset: expected one of: cs2, wse3, got 'wse2'", nullptr}},
-    {"schema_version: 1\nworkload:\n  phase: finetune\n", {"t.yaml:3:10: workload.phase: expected one of: prefill, decode, generate, got 'finetune'", nullptr}},
+    {"schema_version: 1\nworkload:\n  phase: finetune\n", {"t.yaml:3:10: workload.phase: expected one of: prefill, decode, generate, train, got 'finetune'", nullptr}},
     {"schema_version: 1\nworkload:\n  phase: decode\n  seq_len: 2040\n  new_tokens: 9\n", {"t.yaml:5:15: workload.new_tokens: a prompt of workload.seq_len = 2040 tokens and 9 new ones exceed the context of model 1.3B (2048 tokens)", nullptr}},
     {"schema_version: 1\noutput:\n  format: xml\n", {"output.format: expected one of: table, csv, json", nullptr}},
     {"schema_version: 1\nmodel:\n  preset: 3B\n", {"t.yaml:3:11: model.preset: expected one of: 125M 350M 760M 1.3B 2.7B 6.7B 13B 175B llama3-8b llama-tiny custom, got '3B'", nullptr}},

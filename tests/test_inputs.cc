@@ -367,7 +367,7 @@ TEST(Inputs, MessagesAreWholeAndBlameTheirSource) {
   EXPECT_EQ(r.status, 2);
   EXPECT_EQ(r.err,
             "wafersim: --set foo.bar: unknown key; expected SECTION.KEY with a section of: fabric, model, kernels, "
-            "workload, placer, sim, output (every key: 'wafersim config', README 'Configuration')\n");
+            "workload, placer, sim, output, system (every key: 'wafersim config', README 'Configuration')\n");
   // However long the file name, the list of fabric keys is whole or counts the rest.
   std::vector<std::string> fabric;
   for (size_t i = 0; i < ws_schema_keys(); i++)

@@ -214,10 +214,10 @@ TEST(Strategy, BadStrategiesPhasesAndMeshesAreInputErrors) {
   const std::string tiny = wstest::source_path("tests/expected/tiny-dense.yaml");
   wstest::CliResult r = wstest::run_cli({"run", tiny, "--set", "sim.strategy=systolic"});
   EXPECT_EQ(r.status, 2);
-  EXPECT_EQ(r.err, "wafersim: --set sim.strategy: expected one of: pipeline, bound, layerwise, auto, got 'systolic'\n");
+  EXPECT_EQ(r.err, "wafersim: --set sim.strategy: expected one of: pipeline, bound, layerwise, auto, stream, got 'systolic'\n");
   r = wstest::run_cli({"run", tiny, "--set", "workload.phase=finetune"});
   EXPECT_EQ(r.status, 2);
-  EXPECT_EQ(r.err, "wafersim: --set workload.phase: expected one of: prefill, decode, generate, got 'finetune'\n");
+  EXPECT_EQ(r.err, "wafersim: --set workload.phase: expected one of: prefill, decode, generate, train, got 'finetune'\n");
   // tiny-dense pins the pipeline and micro_batch 16: a decode there takes a token a micro-batch (README)
   r = wstest::run_cli({"run", tiny, "--set", "workload.phase=decode", "--set", "workload.seq_len=64"});
   EXPECT_EQ(r.status, 0) << r.err;

@@ -107,7 +107,6 @@ TEST(System, ChunksPipelineDownTheTree) {
 TEST(System, StreamAndComputeOverlap) {
   sys_spec s = unlimited(2, true);
   s.link_bandwidth = 1e9;
-  s.store_bandwidth = 4e9;
   s.link_latency = 1e-6;
   std::vector<sys_layer> layers(4, sys_layer{5e-3, 1e-2, 8e6, 4e6, 4e6});
   const sys_result r = run(s, layers);
@@ -117,6 +116,23 @@ TEST(System, StreamAndComputeOverlap) {
   EXPECT_GT(r.overlap_s, 0);
   EXPECT_NEAR(r.stall_s + r.compute_s, r.wafer_end_s, 1e-12);
   EXPECT_NEAR(r.wafer_end_s + r.reduce_s + r.update_s, r.step_s, 1e-12);
+}
+
+// A slow store holds the wafers back: its updates and sums take its memory from the weights' reads, and a wafer
+// whose gradients cannot leave stops computing (two chunks in flight).
+TEST(System, ASlowStoreHoldsTheWafersBack) {
+  sys_spec s = unlimited(2, true);
+  s.link_bandwidth = 1e9;
+  std::vector<sys_layer> layers(4, sys_layer{5e-3, 1e-2, 8e6, 4e6, 4e6});
+  const sys_result fast = run(s, layers);
+  s.store_bandwidth = 4e9;
+  const sys_result slow = run(s, layers);
+  EXPECT_GT(slow.step_s, fast.step_s);
+  EXPECT_GT(slow.stall_s, fast.stall_s);
+  EXPECT_STREQ(slow.bound_by, "store");
+  // its memory's work alone: reads of both streams and four layers' updates, over its bandwidth
+  EXPECT_NEAR(slow.store_s, (2 * 4 * 8e6 + 4 * 4e6 * 28) / 4e9, 1e-12);
+  EXPECT_GE(slow.step_s, slow.store_s);
 }
 
 // Reruns give the same figures, to the bit.

@@ -8,6 +8,8 @@
  * model's error. A candidate that cannot run this input (does not place,
  * does not fit) drops out; with none left the error is both reasons. With
  * sim.functional only the pipeline, which carries values, is a candidate.
+ * A training step has one candidate, weight streaming (stream.c): the
+ * others run no backward pass.
  * The totals name the strategy kept and carry both models. */
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +17,7 @@
 #include "strategy.h"
 
 typedef struct {
+  void *stream;                 /* a training step's one candidate */
   void *pipe, *lw;              /* the candidates still in (NULL: dropped) */
   uint64_t pipeline, layerwise; /* the models' cycles, 0 for one that could not run */
 } auto_state;
@@ -22,6 +25,7 @@ typedef struct {
 static void release(void *state) {
   auto_state *a = state;
   if (!a) return;
+  if (a->stream) strat_stream.release(a->stream);
   if (a->pipe) strat_pipeline.release(a->pipe);
   if (a->lw) strat_layerwise.release(a->lw);
   free(a);
@@ -33,6 +37,14 @@ static int prepare(ws_input *in, void **state, char *err, size_t errlen) {
   if (!a) {
     snprintf(err, errlen, "out of memory");
     return -1;
+  }
+  if (in->phase == WS_PHASE_TRAIN) {
+    if (strat_stream.prepare(in, &a->stream, err, errlen) != 0) {
+      release(a);
+      return -1;
+    }
+    *state = a;
+    return 0;
   }
   char why_p[512] = "", why_l[512] = "";
   if (strat_pipeline.prepare(in, &a->pipe, why_p, sizeof why_p) == 0)
@@ -60,6 +72,7 @@ static int prepare(ws_input *in, void **state, char *err, size_t errlen) {
 static int auto_simulate(void *state, const ws_input *in, strat_result *out, strat_progress progress, void *ctx,
                          char *err, size_t errlen) {
   const auto_state *a = state;
+  if (a->stream) return strat_stream.simulate(a->stream, in, out, progress, ctx, err, errlen);
   /* the pipeline first if it is in, the layer-by-layer run second if both are */
   const strat_strategy *first = a->pipe ? &strat_pipeline : &strat_layerwise;
   bool second;

@@ -12,6 +12,11 @@
  * one set-up per nonzero or row, the fewest partial SIMD words), so no
  * strategy that runs the same kernels on the same machine is faster.
  *
+ * A training step charges each stage 3 x its forward's work: the forward,
+ * and the backward's activations' and weights' gradients, each as much. For
+ * weight streaming (sim.strategy: stream) the bound is that work over every
+ * PE of every wafer (system.wafers), without the SRAM check below.
+ *
  * SRAM: every weight in its smaller encoding (sparse: 4 B a nonzero + 2 B a
  * row; dense: 2 B a weight; krn_gemm_cost's weights), the tables and the
  * layernorm gains must fit in the mesh's SRAM less each PE's reserve, else
@@ -57,7 +62,10 @@ static uint32_t vector(const ws_input *in) { return in->phase == WS_PHASE_DECODE
  * sequence one query against the step's keys. */
 static uint64_t stage_work(const ws_input *in, uint32_t i) {
   const krn_stage s = whole(in, i);
-  if (in->phase != WS_PHASE_DECODE) return (uint64_t)in->batch * krn_estimate_busy(&in->m, &s, in->keys, in->keys);
+  /* a training step: the forward and the backward's two products, each the forward's work */
+  const uint64_t passes = in->phase == WS_PHASE_TRAIN ? 3 : 1;
+  if (in->phase != WS_PHASE_DECODE)
+    return passes * in->batch * krn_estimate_busy(&in->m, &s, in->keys, in->keys);
   if (!krn_kind_of(s.kind)->attends) return (uint64_t)in->steps * krn_estimate_busy(&in->m, &s, in->tokens, in->tokens);
   const uint32_t heads = s.heads ? s.heads : 1, dh = s.n / heads;
   uint64_t w = 0;
@@ -115,8 +123,10 @@ int strat_bound_cycles(const ws_input *in, uint64_t *cycles, char *err, size_t e
     work += stage_work(in, i);
     weights += stage_weights(in, i);
   }
-  if (sram_check(in, weights, err, errlen) != 0) return -1;
-  *cycles = ceil_div(work, (uint64_t)in->W * in->H);
+  /* weight streaming keeps no weight resident, and spreads the work over its wafers */
+  const bool streams = ws_config_streams(in->cfg);
+  if (!streams && sram_check(in, weights, err, errlen) != 0) return -1;
+  *cycles = ceil_div(work, (uint64_t)in->W * in->H * (streams ? (uint64_t)in->cfg->system.wafers : 1));
   return 0;
 }
 

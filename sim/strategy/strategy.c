@@ -21,6 +21,7 @@ const strat_strategy *strat_of(int strategy) {
     case WS_STRATEGY_BOUND: return &strat_bound;
     case WS_STRATEGY_LAYERWISE: return &strat_layerwise;
     case WS_STRATEGY_AUTO: return &strat_auto;
+    case WS_STRATEGY_STREAM: return &strat_stream;
     default: return &strat_pipeline;
   }
 }
@@ -71,6 +72,9 @@ int strat_result_common(strat_result *r, const ws_input *in, char *err, size_t e
   if (in->keys_first == in->keys) first = acc; /* one step: a prefill's */
   else if (ws_input_account(in, in->keys_first, &first, err, errlen) != 0) return -1;
   const double clock = (double)in->clock, steps = (double)in->steps;
+  /* a training step: the forward, and the backward's activations' and weights' gradients, each the forward's
+     FLOPs (each sparse weight at its nonzeros in all three) */
+  const double passes = in->phase == WS_PHASE_TRAIN ? 3.0 : 1.0;
   if (t->steps == 0) t->steps = in->steps;
   if (t->step_cycles_max == 0) t->step_cycles_max = t->cycles;
   t->seconds = (double)t->cycles / clock;
@@ -79,9 +83,10 @@ int strat_result_common(strat_result *r, const ws_input *in, char *err, size_t e
   t->ttft_s = in->phase == WS_PHASE_DECODE ? (double)t->fill_cycles / clock : t->seconds;
   t->tpot_s = in->phase == WS_PHASE_DECODE ? t->seconds / steps : 0;
   t->tpot_max_s = in->phase == WS_PHASE_DECODE ? (double)t->step_cycles_max / clock : 0;
+  if (in->phase == WS_PHASE_TRAIN && t->step_s == 0) t->step_s = t->seconds; /* stream sets its own, SimGrid's */
   t->batch = in->batch;
-  t->flops_dense = (double)in->batch * steps * ((double)first.flops_dense + (double)acc.flops_dense) / 2;
-  t->flops_executed = (double)in->batch * steps * ((double)first.flops_sparse + (double)acc.flops_sparse) / 2;
+  t->flops_dense = passes * (double)in->batch * steps * ((double)first.flops_dense + (double)acc.flops_dense) / 2;
+  t->flops_executed = passes * (double)in->batch * steps * ((double)first.flops_sparse + (double)acc.flops_sparse) / 2;
   t->flops_saved = t->flops_dense - t->flops_executed;
   t->flops_reduction = t->flops_dense / t->flops_executed;
   t->peak_flops_per_s = (double)t->pes_mesh * (double)in->cfg->fabric.fmac_fp16 * 2.0 * clock;
@@ -90,7 +95,7 @@ int strat_result_common(strat_result *r, const ws_input *in, char *err, size_t e
   double sram_sum = 0;
   for (uint32_t i = 0; i < r->nops; i++) {
     strat_op *o = &r->ops[i];
-    o->utilisation /= (double)o->pes * (double)(r->rows_one_step ? t->step_cycles_max : t->cycles);
+    if (!r->rows_final) o->utilisation /= (double)o->pes * (double)(r->rows_one_step ? t->step_cycles_max : t->cycles);
     t->bound = max_u64(t->bound, o->bound);
     t->macs += o->macs;
     t->weight_bytes += o->weight_bytes;

@@ -16,7 +16,11 @@
  *             one after another, every weight resident (layerwise.c);
  *   auto      prepares pipeline and layerwise and simulates the one its
  *             model times faster, or both when the models are within
- *             sim.auto_margin of each other, keeping the faster (auto.c).
+ *             sim.auto_margin of each other, keeping the faster (auto.c);
+ *             a training step: stream;
+ *   stream    weight streaming: each layer's weights stream in from a store,
+ *             the wafers' layers simulated as layerwise runs them, the
+ *             system around them on SimGrid (stream.c, sim/system/).
  *
  * Every strategy's totals carry bound_cycles_wafer (the bound strategy's
  * cycles for the same input, strat_bound_cycles) and bound_fraction
@@ -102,6 +106,16 @@ typedef struct {
   uint32_t replicas;           /* layerwise: copies of the weights, each on its part of the mesh (else 0) */
   uint64_t pipeline_cycles_model;  /* the pipeline's modelled cycles (placer_cycles) when it ran or was a candidate */
   uint64_t layerwise_cycles_model; /* the layer-by-layer plan's modelled cycles, likewise */
+  /* stream: the step on the system (sim/system/system.h's sys_result), else 0 */
+  double step_s;                   /* a training step's (or a prefill's) seconds: seconds */
+  double compute_s, stream_s, grad_s, store_s; /* each resource's busy time over the step */
+  double stall_s, reduce_s, update_s, overlap_s; /* the step's breakdown */
+  double stream_bytes, grad_bytes; /* into and out of a wafer over the step */
+  uint32_t wafers;                 /* system.wafers */
+  uint32_t layer_runs;             /* wafer simulations: one per distinct block */
+  uint64_t system_messages;        /* SimGrid communications */
+  double system_wall_s;            /* wall time of the SimGrid simulation */
+  char bound_by[16];               /* stream: the busiest resource (compute, stream, reduce, store), else "" */
 } strat_totals;
 
 /* What a strategy reports: totals, op rows, and per PE of the W x H mesh
@@ -115,6 +129,7 @@ typedef struct {
   uint64_t *busy;
   uint32_t *sram;
   bool rows_one_step;        /* a decode's op rows are one step's (layerwise: its last), else the whole run's */
+  bool rows_final;           /* the op rows' utilisation is already a share (stream: each over its own run) */
   bool functional;           /* the run carried values (sim.functional) */
   ws_functional_result fres; /* functional: the logits against the reference */
   float *logits;             /* functional: tokens x vocab */
@@ -177,6 +192,7 @@ extern const strat_strategy strat_pipeline; /* pipeline.c */
 extern const strat_strategy strat_bound;    /* bound.c */
 extern const strat_strategy strat_layerwise; /* layerwise.c */
 extern const strat_strategy strat_auto;      /* auto.c */
+extern const strat_strategy strat_stream;    /* stream.c */
 
 /* After prepare: the placer's modelled cycles (pipeline.c), the layer-by-layer
  * plan's (layerwise.c). */
