@@ -415,7 +415,9 @@ static void get_value(ws_table *t, size_t col, const void *row, const void *ctx)
 static void get_micro_batch(ws_table *t, size_t col, const void *row, const void *ctx) {
   (void)ctx;
   const point *pt = row;
-  ws_table_i64(t, col, pt->cfg.workload.micro_batch > 0 ? pt->cfg.workload.micro_batch : (int64_t)pt->tot.micro_batch);
+  /* weight streaming: its pass's tokens, whatever workload.micro_batch says */
+  const bool given = pt->cfg.workload.micro_batch > 0 && !pt->tot.wafers;
+  ws_table_i64(t, col, given ? pt->cfg.workload.micro_batch : (int64_t)pt->tot.micro_batch);
 }
 static void get_bound_by(ws_table *t, size_t col, const void *row, const void *ctx) {
   (void)ctx;
@@ -452,7 +454,7 @@ static const ws_column point_columns[] = {
     WS_COLUMN(point, tot.kernel_mix, "kernel_mix", "ratio"),
     WS_COLUMN(point, tot.wall_s, "wall_s", "s"),
     WS_COLUMN_GET("micro_batch", "tokens", WS_COL_I64, get_micro_batch,
-                  "the point's workload.micro_batch; with auto, the size its placer chose (its run's micro_batch)"),
+                  "the point's workload.micro_batch; with auto, the size its placer chose (its run's micro_batch); with stream, a pass's tokens"),
     WS_COLUMN(point, cfg.kernels.sparse_setup, "sparse_setup", "cycles per nonzero"),
     WS_COLUMN_GET("value", NULL, WS_COL_STR, get_value, "the --vary key's value of the point, empty without --vary"),
     WS_COLUMN(point, tot.fill_cycles, "fill_cycles", "cycles"),

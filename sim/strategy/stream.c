@@ -360,7 +360,7 @@ static int stream_simulate(void *state, const ws_input *in, strat_result *out, s
   if (sys_run(&spec, s->sl, s->layers, &sr, err, errlen) != 0) return -1;
   strat_totals *t = &out->tot;
   t->system_wall_s = ws_report_wall_s() - t1;
-  t->cycles = t->step_cycles_max = (uint64_t)llround(sr.step_s * (double)in->clock);
+  t->cycles = t->step_cycles_max = t->fill_cycles = (uint64_t)llround(sr.step_s * (double)in->clock); /* one step */
   t->steps = 1;
   t->stages = rows;
   t->micro_batch = s->pass * in->keys;
