@@ -68,6 +68,26 @@ TEST(Stream, UnlimitedSystemStepIsTheLayersCompute) {
   EXPECT_STREQ(t->bound_by, "compute");
 }
 
+// Blocks of different sparsity are simulated apart, each standing for its own; blocks of the same level share one.
+TEST(Stream, OneWaferSimulationPerDistinctBlock) {
+  wstest::RunPtr one = wstest::simulate(wstest::config(train({"workload.sparsity=0.5"})));
+  wstest::RunPtr two = wstest::simulate(wstest::config(train({"workload.sparsity=0.5", "workload.sparsity_by_layer.1=0.9"})));
+  ASSERT_TRUE(one && two);
+  EXPECT_EQ(ws_run_totals_of(one.get())->layer_runs, 1u);
+  EXPECT_EQ(ws_run_totals_of(two.get())->layer_runs, 2u);
+  int l0 = 0, l1 = 0;
+  for (uint32_t i = 0; i < ws_run_op_count(two.get()); i++) {
+    const std::string name = ws_run_op_at(two.get(), i)->name;
+    l0 += name == "L0.ffn_up";
+    l1 += name == "L1.ffn_up";
+  }
+  EXPECT_EQ(l0, 1);
+  EXPECT_EQ(l1, 1);
+  // the sparser second block streams fewer bytes and sends fewer gradients
+  EXPECT_LT(ws_run_totals_of(two.get())->stream_bytes, ws_run_totals_of(one.get())->stream_bytes);
+  EXPECT_LT(ws_run_totals_of(two.get())->grad_bytes, ws_run_totals_of(one.get())->grad_bytes);
+}
+
 TEST(Stream, SlowStoreLinkStepIsBytesOverBandwidth) {
   // a prefill streams every layer's weights once; 4 store hosts at 10 MB/s each, nothing else limited
   wstest::RunPtr r = wstest::simulate(wstest::config(plus(

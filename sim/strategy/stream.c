@@ -83,13 +83,12 @@ static void release(void *state) {
   free(s);
 }
 
-/* The system layer an op of the full graph belongs to: 0 the embedding, 1 + its block, layers - 1 the head. */
-static uint32_t layer_of(const mdl_graph *g, size_t i, uint32_t layers) {
+/* The system layer of op i of the full graph, whose first block op is `first`: 0 the embedding (the ops
+   before), 1 + its block, layers - 1 the head (the ops outside the blocks after them). */
+static uint32_t layer_of(const mdl_graph *g, size_t i, size_t first, uint32_t layers) {
   const mdl_op *op = mdl_graph_op(g, i);
   if (op->layer >= 0) return 1 + (uint32_t)op->layer;
-  for (size_t j = 0; j < i; j++)
-    if (mdl_graph_op(g, j)->layer >= 0) return layers - 1; /* after a block: the head */
-  return 0;
+  return i < first ? 0 : layers - 1;
 }
 
 /* Stream bytes, gradient bytes and the store's weights of every system layer, and the largest layer's bytes. */
@@ -99,11 +98,13 @@ static uint64_t layer_bytes(const ws_input *in, uint32_t tokens, stream_state *s
   int64_t *nnz = calloc(n, sizeof *nnz);
   if (!nnz) return UINT64_MAX;
   wl_sparsity_nnz(&in->sp, g, nnz);
+  size_t first = 0;
+  while (first < n && mdl_graph_op(g, first)->layer < 0) first++;
   for (size_t i = 0; i < n; i++) {
     const mdl_op *op = mdl_graph_op(g, i);
     const wl_mask *mask = op->sparsifiable && in->w ? wl_weights_mask(in->w, i) : NULL;
     if (mask) nnz[i] = (int64_t)wl_mask_nnz(mask);
-    sys_layer *l = &s->sl[layer_of(g, i, s->layers)];
+    sys_layer *l = &s->sl[layer_of(g, i, first, s->layers)];
     const double small = 2.0 * (double)(op->bias + op->norm_params);
     l->weight_bytes += small;
     l->grad_bytes += small;
@@ -305,7 +306,7 @@ static int run_key(const ws_input *in, stream_state *s, uint32_t k, strat_result
     if (k == 0) {
       memcpy(out->owner, r.owner, (size_t)r.W * r.H * sizeof *r.owner);
       memcpy(out->busy, r.busy, (size_t)r.W * r.H * sizeof *r.busy);
-      for (size_t at = 0; at < (size_t)r.W * r.H; at++) out->sram[at] = r.sram[at];
+      memcpy(out->sram, r.sram, (size_t)r.W * r.H * sizeof *r.sram);
       t->replicas = r.tot.replicas;
       t->kernel_mix = r.tot.kernel_mix;
       t->pes_used = r.tot.pes_used;
