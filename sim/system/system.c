@@ -50,11 +50,11 @@ typedef struct {
   segment *seg;
   uint32_t nsw;          /* switches: 0 the root; switch j's parent and children below */
   int32_t *sw_parent;    /* -1 for the root */
-  uint32_t *sw_first, *sw_nchild; /* children: switches sw_first.. if sw_kids_are_wafers is false */
+  uint32_t *sw_first, *sw_nchild; /* its children: sw_nchild switches, or wafers if sw_leaf, from sw_first */
   bool *sw_leaf;         /* its children are wafers */
   uint32_t *wafer_parent, *wafer_slot; /* a wafer's switch and its index among that switch's children */
   uint32_t *sw_slot;     /* a switch's index among its parent's children */
-  double wafer_end, grad_in, store_end;
+  double wafer_end, grad_in; /* the wafers' last compute's end; the stores' last gradient in */
   uint64_t messages;
 } world;
 
@@ -65,9 +65,11 @@ typedef struct {
 
 static char payload; /* SimGrid carries a pointer; the size is simulated */
 
-static sg_mailbox_t mbox(const char *fmt, uint32_t a, uint32_t b) {
+/* The mailbox "KIND-A", or with b >= 0 "KIND-A-B". */
+static sg_mailbox_t mbox(const char *kind, uint32_t a, int64_t b) {
   char name[48];
-  snprintf(name, sizeof name, fmt, a, b);
+  if (b < 0) snprintf(name, sizeof name, "%s-%u", kind, a);
+  else snprintf(name, sizeof name, "%s-%u-%lld", kind, a, (long long)b);
   return sg_mailbox_by_name(name);
 }
 
@@ -91,15 +93,15 @@ static uint64_t down_count(const world *w) {
 }
 
 /* The mailbox a switch's or a wafer's weights arrive in. */
-static sg_mailbox_t down_of_switch(uint32_t j) { return mbox("down-sw-%u%.0u", j, 0); }
-static sg_mailbox_t down_of_wafer(uint32_t k) { return mbox("down-w-%u%.0u", k, 0); }
+static sg_mailbox_t down_of_switch(uint32_t j) { return mbox("down-sw", j, -1); }
+static sg_mailbox_t down_of_wafer(uint32_t k) { return mbox("down-w", k, -1); }
 
 static void store_down(int argc, char **argv) {
   (void)argc, (void)argv;
   const actor_ctx *c = sg_actor_self_get_data();
   world *w = c->w;
   const uint32_t S = w->s->store_hosts, h = c->index;
-  sg_mailbox_t to = mbox("sd-%u%.0u", h, 0);
+  sg_mailbox_t to = mbox("sd", h, -1);
   sg_comm_t ring[RING] = {0};
   uint64_t sent = 0;
   for (uint32_t g = 0; g < w->nseg; g++)
@@ -128,14 +130,14 @@ static void switch_down(int argc, char **argv) {
   void **data = calloc(ahead, sizeof *data);
   if (!gets || !data) abort();
   for (uint64_t p = 0; p < n && p < ahead; p++)
-    gets[p] = sg_mailbox_get_async(j == 0 ? mbox("sd-%u%.0u", (uint32_t)p, 0) : down_of_switch(j), &data[p]);
+    gets[p] = sg_mailbox_get_async(j == 0 ? mbox("sd", (uint32_t)p, -1) : down_of_switch(j), &data[p]);
   uint32_t g = 0, i = 0;
   while (g < w->nseg && w->seg[g].chunks == 0) g++;
   for (uint64_t p = 0; p < n; p++) {
     const uint32_t slot = (uint32_t)(p % ahead);
     sg_comm_wait(gets[slot]);
     if (p + ahead < n)
-      gets[slot] = sg_mailbox_get_async(j == 0 ? mbox("sd-%u%.0u", slot, 0) : down_of_switch(j), &data[slot]);
+      gets[slot] = sg_mailbox_get_async(j == 0 ? mbox("sd", slot, -1) : down_of_switch(j), &data[slot]);
     const segment *sg = &w->seg[g];
     for (uint32_t k = 0; k < nk; k++) ring_put(w, &ring[(size_t)k * RING + p % RING], kids[k], sg->bytes);
     if (++i == sg->chunks) { /* the next position's segment */
@@ -152,7 +154,7 @@ static void switch_down(int argc, char **argv) {
 }
 
 /* The mailbox switch j takes child k's gradients from. */
-static sg_mailbox_t up_of(uint32_t j, uint32_t k) { return mbox("up-sw-%u-%u", j, k); }
+static sg_mailbox_t up_of(uint32_t j, uint32_t k) { return mbox("up-sw", j, k); }
 
 static void switch_up(int argc, char **argv) {
   (void)argc, (void)argv;
@@ -170,7 +172,7 @@ static void switch_up(int argc, char **argv) {
     for (uint32_t i = 0; i < sg->chunks; i++) {
       for (uint32_t k = 0; k < nk; k++) gets[k] = sg_mailbox_get_async(up_of(j, k), &data[k]);
       sg_comm_wait_all(gets, nk); /* the same chunk from every child, summed */
-      if (j == 0) ring_put(w, &ring[(i % S) * RING + (sent / S) % RING], mbox("su-%u%.0u", i % S, 0), sg->grad);
+      if (j == 0) ring_put(w, &ring[(i % S) * RING + (sent / S) % RING], mbox("su", i % S, -1), sg->grad);
       else ring_put(w, &ring[sent % RING], up_of((uint32_t)w->sw_parent[j], w->sw_slot[j]), sg->grad);
       sent++;
     }
@@ -186,7 +188,7 @@ static void store_up(int argc, char **argv) {
   const actor_ctx *c = sg_actor_self_get_data();
   world *w = c->w;
   const uint32_t S = w->s->store_hosts, h = c->index;
-  sg_mailbox_t from = mbox("su-%u%.0u", h, 0);
+  sg_mailbox_t from = mbox("su", h, -1);
   for (uint32_t g = 0; g < w->nseg; g++) {
     const segment *sg = &w->seg[g];
     if (!sg->bwd || sg->grad <= 0) continue;
@@ -197,7 +199,6 @@ static void store_up(int argc, char **argv) {
         sg_actor_execute(sg->weights * (sg->last_pass ? w->s->update_bytes : w->s->accumulate_bytes));
     }
   }
-  if (simgrid_get_clock() > w->store_end) w->store_end = simgrid_get_clock();
 }
 
 static void wafer(int argc, char **argv) {
