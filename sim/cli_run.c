@@ -16,14 +16,14 @@
 #include "units.h"
 
 /* flops, kernel and place count or lay out a prefill (the pipeline's, one
- * sequence's forward pass): a decode or generate is refused by name, not
+ * sequence's forward pass): a decode, generate or training step is refused by name, not
  * silently counted as a prefill. 0, or -1 with the message written. */
 static int prefill_only(const char *cmd, const ws_config *cfg, FILE *err) {
   if (cfg->workload.phase == WS_PHASE_PREFILL) return 0;
   const char *at = cfg->origin[ws_schema_find("workload.phase")].where;
   fprintf(err,
           "wafersim %s: %s: workload.phase: %s counts a prefill (one sequence's forward pass, the pipeline's "
-          "layout); a decode's FLOPs and cycles are wafersim run's and sweep's\n",
+          "layout); a decode's or a training step's FLOPs and cycles are wafersim run's and sweep's\n",
           cmd, at[0] ? at : "(embedded default)", cmd);
   return -1;
 }
