@@ -173,8 +173,8 @@ TEST(Decode, PrefillOnlyCommandsRefuseADecode) {
                                            "workload.phase=decode", "--set", "workload.seq_len=64"});
     EXPECT_EQ(r.status, 2) << cmd;
     EXPECT_EQ(r.err, std::string("wafersim ") + cmd + ": --set: workload.phase: " + cmd +
-                         " counts a prefill (one sequence's forward pass, the pipeline's layout); a decode's FLOPs and "
-                         "cycles are wafersim run's and sweep's\n");
+                         " counts a prefill (one sequence's forward pass, the pipeline's layout); a decode's or a training "
+                         "step's FLOPs and cycles are wafersim run's and sweep's\n");
   }
 }
 
