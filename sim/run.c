@@ -145,7 +145,7 @@ static void get_strategy(ws_table *t, size_t col, const void *row, const void *c
 
 static void get_bound_by(ws_table *t, size_t col, const void *row, const void *ctx) {
   (void)ctx;
-  ws_table_str(t, col, ((const strat_totals *)row)->bound_by);
+  ws_table_str(t, col, ((const strat_totals *)row)->sys.bound_by);
 }
 
 /* The totals' columns, in output order (run.h defines each field). */
@@ -204,21 +204,21 @@ static const ws_column totals_columns[] = {
     WS_COLUMN(strat_totals, tpot_s, "tpot_s", "s"),
     WS_COLUMN(strat_totals, tpot_max_s, "tpot_max_s", "s"),
     WS_COLUMN(strat_totals, tokens_per_s_per_seq, "tokens_per_s_per_seq", "tokens/s"),
-    WS_COLUMN(strat_totals, step_s, "step_s", "s"),
-    WS_COLUMN(strat_totals, compute_s, "compute_s", "s"),
-    WS_COLUMN(strat_totals, stream_s, "stream_s", "s"),
-    WS_COLUMN(strat_totals, grad_s, "grad_s", "s"),
-    WS_COLUMN(strat_totals, store_s, "store_s", "s"),
-    WS_COLUMN(strat_totals, stall_s, "stall_s", "s"),
-    WS_COLUMN(strat_totals, reduce_s, "reduce_s", "s"),
-    WS_COLUMN(strat_totals, update_s, "update_s", "s"),
-    WS_COLUMN(strat_totals, overlap_s, "overlap_s", "s"),
-    WS_COLUMN(strat_totals, stream_bytes, "stream_bytes", "bytes"),
-    WS_COLUMN(strat_totals, grad_bytes, "grad_bytes", "bytes"),
+    WS_COLUMN(strat_totals, sys.step_s, "step_s", "s"),
+    WS_COLUMN(strat_totals, sys.compute_s, "compute_s", "s"),
+    WS_COLUMN(strat_totals, sys.stream_s, "stream_s", "s"),
+    WS_COLUMN(strat_totals, sys.grad_s, "grad_s", "s"),
+    WS_COLUMN(strat_totals, sys.store_s, "store_s", "s"),
+    WS_COLUMN(strat_totals, sys.stall_s, "stall_s", "s"),
+    WS_COLUMN(strat_totals, sys.reduce_s, "reduce_s", "s"),
+    WS_COLUMN(strat_totals, sys.update_s, "update_s", "s"),
+    WS_COLUMN(strat_totals, sys.overlap_s, "overlap_s", "s"),
+    WS_COLUMN(strat_totals, sys.stream_bytes, "stream_bytes", "bytes"),
+    WS_COLUMN(strat_totals, sys.grad_bytes, "grad_bytes", "bytes"),
     WS_COLUMN_GET("bound_by", NULL, WS_COL_STR, get_bound_by, "strat_totals.bound_by: the step's busiest resource"),
     WS_COLUMN(strat_totals, wafers, "wafers", "wafers"),
     WS_COLUMN(strat_totals, layer_runs, "layer_runs", "runs"),
-    WS_COLUMN(strat_totals, system_messages, "system_messages", "communications"),
+    WS_COLUMN(strat_totals, sys.messages, "system_messages", "communications"),
     WS_COLUMN(strat_totals, system_wall_s, "system_wall_s", "s"),
 };
 

@@ -421,7 +421,7 @@ static void get_micro_batch(ws_table *t, size_t col, const void *row, const void
 }
 static void get_bound_by(ws_table *t, size_t col, const void *row, const void *ctx) {
   (void)ctx;
-  ws_table_str(t, col, ((const point *)row)->tot.bound_by);
+  ws_table_str(t, col, ((const point *)row)->tot.sys.bound_by);
 }
 
 static void get_strategy(ws_table *t, size_t col, const void *row, const void *ctx) {
@@ -488,21 +488,21 @@ static const ws_column point_columns[] = {
     WS_COLUMN(point, tot.tpot_s, "tpot_s", "s"),
     WS_COLUMN(point, tot.tpot_max_s, "tpot_max_s", "s"),
     WS_COLUMN(point, tot.tokens_per_s_per_seq, "tokens_per_s_per_seq", "tokens/s"),
-    WS_COLUMN(point, tot.step_s, "step_s", "s"),
-    WS_COLUMN(point, tot.compute_s, "compute_s", "s"),
-    WS_COLUMN(point, tot.stream_s, "stream_s", "s"),
-    WS_COLUMN(point, tot.grad_s, "grad_s", "s"),
-    WS_COLUMN(point, tot.store_s, "store_s", "s"),
-    WS_COLUMN(point, tot.stall_s, "stall_s", "s"),
-    WS_COLUMN(point, tot.reduce_s, "reduce_s", "s"),
-    WS_COLUMN(point, tot.update_s, "update_s", "s"),
-    WS_COLUMN(point, tot.overlap_s, "overlap_s", "s"),
-    WS_COLUMN(point, tot.stream_bytes, "stream_bytes", "bytes"),
-    WS_COLUMN(point, tot.grad_bytes, "grad_bytes", "bytes"),
+    WS_COLUMN(point, tot.sys.step_s, "step_s", "s"),
+    WS_COLUMN(point, tot.sys.compute_s, "compute_s", "s"),
+    WS_COLUMN(point, tot.sys.stream_s, "stream_s", "s"),
+    WS_COLUMN(point, tot.sys.grad_s, "grad_s", "s"),
+    WS_COLUMN(point, tot.sys.store_s, "store_s", "s"),
+    WS_COLUMN(point, tot.sys.stall_s, "stall_s", "s"),
+    WS_COLUMN(point, tot.sys.reduce_s, "reduce_s", "s"),
+    WS_COLUMN(point, tot.sys.update_s, "update_s", "s"),
+    WS_COLUMN(point, tot.sys.overlap_s, "overlap_s", "s"),
+    WS_COLUMN(point, tot.sys.stream_bytes, "stream_bytes", "bytes"),
+    WS_COLUMN(point, tot.sys.grad_bytes, "grad_bytes", "bytes"),
     WS_COLUMN_GET("bound_by", NULL, WS_COL_STR, get_bound_by, "the point's bound_by (run.h): its step's busiest resource"),
     WS_COLUMN(point, tot.wafers, "wafers", "wafers"),
     WS_COLUMN(point, tot.layer_runs, "layer_runs", "runs"),
-    WS_COLUMN(point, tot.system_messages, "system_messages", "communications"),
+    WS_COLUMN(point, tot.sys.messages, "system_messages", "communications"),
     WS_COLUMN(point, tot.system_wall_s, "system_wall_s", "s"),
 };
 #define NPOINT_COLUMNS (sizeof point_columns / sizeof point_columns[0])

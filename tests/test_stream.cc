@@ -62,10 +62,10 @@ TEST(Stream, UnlimitedSystemStepIsTheLayersCompute) {
   EXPECT_EQ(t->micro_batch, 4u * 32);
   EXPECT_EQ(t->layer_runs, 1u);    // both blocks dense: one wafer simulation
   const double compute = compute_from_rows(r.get(), 2, 2, 1.1e9);
-  EXPECT_NEAR(t->compute_s, compute, 1e-9 * compute);
-  EXPECT_NEAR(t->step_s, t->compute_s, 1e-6 * t->compute_s);
-  EXPECT_NEAR(t->seconds, t->step_s, 1e-9);
-  EXPECT_STREQ(t->bound_by, "compute");
+  EXPECT_NEAR(t->sys.compute_s, compute, 1e-9 * compute);
+  EXPECT_NEAR(t->sys.step_s, t->sys.compute_s, 1e-6 * t->sys.compute_s);
+  EXPECT_NEAR(t->seconds, t->sys.step_s, 1e-9);
+  EXPECT_STREQ(t->sys.bound_by, "compute");
 }
 
 // Blocks of different sparsity are simulated apart, each standing for its own; blocks of the same level share one.
@@ -84,8 +84,8 @@ TEST(Stream, OneWaferSimulationPerDistinctBlock) {
   EXPECT_EQ(l0, 1);
   EXPECT_EQ(l1, 1);
   // the sparser second block streams fewer bytes and sends fewer gradients
-  EXPECT_LT(ws_run_totals_of(two.get())->stream_bytes, ws_run_totals_of(one.get())->stream_bytes);
-  EXPECT_LT(ws_run_totals_of(two.get())->grad_bytes, ws_run_totals_of(one.get())->grad_bytes);
+  EXPECT_LT(ws_run_totals_of(two.get())->sys.stream_bytes, ws_run_totals_of(one.get())->sys.stream_bytes);
+  EXPECT_LT(ws_run_totals_of(two.get())->sys.grad_bytes, ws_run_totals_of(one.get())->sys.grad_bytes);
 }
 
 TEST(Stream, SlowStoreLinkStepIsBytesOverBandwidth) {
@@ -95,11 +95,11 @@ TEST(Stream, SlowStoreLinkStepIsBytesOverBandwidth) {
       {"system.store_bandwidth=inf", "system.store_link=10 MB/s", "system.link_bandwidth=inf", "system.link_latency=0"})));
   ASSERT_TRUE(r);
   const ws_run_totals *t = ws_run_totals_of(r.get());
-  const double expect = t->stream_bytes / (4 * 10e6);
-  EXPECT_GT(expect, 100 * t->compute_s); // the stream is the step
-  EXPECT_NEAR(t->step_s, expect, 1e-3 * expect);
-  EXPECT_STREQ(t->bound_by, "store");
-  EXPECT_EQ(t->grad_bytes, 0); // a prefill sends no gradients
+  const double expect = t->sys.stream_bytes / (4 * 10e6);
+  EXPECT_GT(expect, 100 * t->sys.compute_s); // the stream is the step
+  EXPECT_NEAR(t->sys.step_s, expect, 1e-3 * expect);
+  EXPECT_STREQ(t->sys.bound_by, "store");
+  EXPECT_EQ(t->sys.grad_bytes, 0); // a prefill sends no gradients
 }
 
 TEST(Stream, TrainingFlopsAreThreeForwardsSparseAtTheirNonzeros) {
@@ -110,8 +110,8 @@ TEST(Stream, TrainingFlopsAreThreeForwardsSparseAtTheirNonzeros) {
     const ws_run_totals *a = ws_run_totals_of(tr.get()), *b = ws_run_totals_of(fw.get());
     EXPECT_DOUBLE_EQ(a->flops_dense, 3 * b->flops_dense) << sp;
     EXPECT_DOUBLE_EQ(a->flops_executed, 3 * b->flops_executed) << sp;
-    EXPECT_DOUBLE_EQ(a->stream_bytes, 2 * b->stream_bytes) << sp; // the weights again for the backward
-    EXPECT_GT(a->grad_bytes, 0) << sp;
+    EXPECT_DOUBLE_EQ(a->sys.stream_bytes, 2 * b->sys.stream_bytes) << sp; // the weights again for the backward
+    EXPECT_GT(a->sys.grad_bytes, 0) << sp;
   }
 }
 
@@ -121,9 +121,9 @@ TEST(Stream, SparsityCutsTheBytesStreamed) {
   ASSERT_TRUE(d && s);
   const ws_run_totals *a = ws_run_totals_of(d.get()), *b = ws_run_totals_of(s.get());
   // a sparsifiable weight: 2 bytes dense, 4 a nonzero at a quarter of them: half; the rest unchanged
-  EXPECT_LT(b->stream_bytes, a->stream_bytes);
-  EXPECT_GT(b->stream_bytes, 0.5 * a->stream_bytes);
-  EXPECT_LT(b->grad_bytes, a->grad_bytes); // gradients only at the kept weights
+  EXPECT_LT(b->sys.stream_bytes, a->sys.stream_bytes);
+  EXPECT_GT(b->sys.stream_bytes, 0.5 * a->sys.stream_bytes);
+  EXPECT_LT(b->sys.grad_bytes, a->sys.grad_bytes); // gradients only at the kept weights
   EXPECT_LT(b->flops_executed, a->flops_executed);
 }
 
@@ -137,8 +137,8 @@ TEST(Stream, WafersShareTheBatch) {
     const ws_run_totals *t = ws_run_totals_of(r.get());
     EXPECT_EQ(t->wafers, (uint32_t)std::stoi(w));
     EXPECT_EQ(t->micro_batches, 8u / t->wafers);
-    if (t->wafers == 1) one = t->step_s;
-    EXPECT_NEAR(t->step_s * t->wafers, one, 1e-5 * one) << w << " wafers"; // "no limit" is 1 PB/s a hop
+    if (t->wafers == 1) one = t->sys.step_s;
+    EXPECT_NEAR(t->sys.step_s * t->wafers, one, 1e-5 * one) << w << " wafers"; // "no limit" is 1 PB/s a hop
   }
 }
 
@@ -149,10 +149,10 @@ TEST(Stream, WafersNeverScaleBeyondLinearAndTheStreamCapsThem) {
     wstest::RunPtr r = wstest::simulate(wstest::config(train({std::string("system.wafers=") + w})));
     ASSERT_TRUE(r);
     const ws_run_totals *t = ws_run_totals_of(r.get());
-    if (t->wafers == 1) one = t->step_s;
-    EXPECT_GE(t->step_s * t->wafers, one * (1 - 1e-9)) << w << " wafers: faster than linear";
-    EXPECT_GE(t->step_s, t->stream_s) << w;
-    EXPECT_GE(t->step_s, t->compute_s) << w;
+    if (t->wafers == 1) one = t->sys.step_s;
+    EXPECT_GE(t->sys.step_s * t->wafers, one * (1 - 1e-9)) << w << " wafers: faster than linear";
+    EXPECT_GE(t->sys.step_s, t->sys.stream_s) << w;
+    EXPECT_GE(t->sys.step_s, t->sys.compute_s) << w;
   }
 }
 

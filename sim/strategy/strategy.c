@@ -83,7 +83,7 @@ int strat_result_common(strat_result *r, const ws_input *in, char *err, size_t e
   t->ttft_s = in->phase == WS_PHASE_DECODE ? (double)t->fill_cycles / clock : t->seconds;
   t->tpot_s = in->phase == WS_PHASE_DECODE ? t->seconds / steps : 0;
   t->tpot_max_s = in->phase == WS_PHASE_DECODE ? (double)t->step_cycles_max / clock : 0;
-  if (in->phase == WS_PHASE_TRAIN && t->step_s == 0) t->step_s = t->seconds; /* stream sets its own, SimGrid's */
+  if (in->phase == WS_PHASE_TRAIN && t->sys.step_s == 0) t->sys.step_s = t->seconds; /* stream sets its own, SimGrid's */
   t->batch = in->batch;
   t->flops_dense = passes * (double)in->batch * steps * ((double)first.flops_dense + (double)acc.flops_dense) / 2;
   t->flops_executed = passes * (double)in->batch * steps * ((double)first.flops_sparse + (double)acc.flops_sparse) / 2;

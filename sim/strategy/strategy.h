@@ -40,6 +40,7 @@
 #include "fabric/mesh.h"
 #include "sim/functional.h"
 #include "sim/input.h"
+#include "sim/system/system.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -106,16 +107,11 @@ typedef struct {
   uint32_t replicas;           /* layerwise: copies of the weights, each on its part of the mesh (else 0) */
   uint64_t pipeline_cycles_model;  /* the pipeline's modelled cycles (placer_cycles) when it ran or was a candidate */
   uint64_t layerwise_cycles_model; /* the layer-by-layer plan's modelled cycles, likewise */
-  /* stream: the step on the system (sim/system/system.h's sys_result), else 0 */
-  double step_s;                   /* a training step's (or a prefill's) seconds: seconds */
-  double compute_s, stream_s, grad_s, store_s; /* each resource's busy time over the step */
-  double stall_s, reduce_s, update_s, overlap_s; /* the step's breakdown */
-  double stream_bytes, grad_bytes; /* into and out of a wafer over the step */
-  uint32_t wafers;                 /* system.wafers */
-  uint32_t layer_runs;             /* wafer simulations: one per distinct block */
-  uint64_t system_messages;        /* SimGrid communications */
-  double system_wall_s;            /* wall time of the SimGrid simulation */
-  char bound_by[16];               /* stream: the busiest resource (compute, stream, reduce, store), else "" */
+  /* stream: the step on the system (sim/system/system.h; its step_s also a bound's training step), else 0 */
+  sys_result sys;
+  uint32_t wafers;      /* system.wafers */
+  uint32_t layer_runs;  /* wafer simulations: one per distinct block */
+  double system_wall_s; /* wall time of the SimGrid simulation */
 } strat_totals;
 
 /* What a strategy reports: totals, op rows, and per PE of the W x H mesh

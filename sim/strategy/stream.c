@@ -358,6 +358,7 @@ static int stream_simulate(void *state, const ws_input *in, strat_result *out, s
   };
   sys_result sr;
   const double t1 = ws_report_wall_s();
+  /* the system's step on SimGrid, its breakdown the totals' */
   if (sys_run(&spec, s->sl, s->layers, &sr, err, errlen) != 0) return -1;
   strat_totals *t = &out->tot;
   t->system_wall_s = ws_report_wall_s() - t1;
@@ -368,21 +369,9 @@ static int stream_simulate(void *state, const ws_input *in, strat_result *out, s
   t->micro_batches = spec.passes;
   t->pes_mesh = (uint64_t)in->W * in->H;
   t->macs *= (uint64_t)spec.passes * spec.wafers;
-  t->step_s = sr.step_s;
-  t->compute_s = sr.compute_s;
-  t->stream_s = sr.stream_s;
-  t->grad_s = sr.grad_s;
-  t->store_s = sr.store_s;
-  t->stall_s = sr.stall_s;
-  t->reduce_s = sr.reduce_s;
-  t->update_s = sr.update_s;
-  t->overlap_s = sr.overlap_s;
-  t->stream_bytes = sr.stream_bytes;
-  t->grad_bytes = sr.grad_bytes;
+  t->sys = sr;
   t->wafers = spec.wafers;
   t->layer_runs = s->nkeys;
-  t->system_messages = sr.messages;
-  snprintf(t->bound_by, sizeof t->bound_by, "%s", sr.bound_by);
   snprintf(t->strategy, sizeof t->strategy, "stream"); /* auto's choice too */
   out->rows_final = true; /* each row's utilisation over its own run */
   if (strat_result_common(out, in, err, errlen) != 0) return -1;
