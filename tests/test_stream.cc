@@ -226,6 +226,16 @@ TEST(Stream, ErrorsNameTheirKeys) {
   }
 }
 
+TEST(Stream, AStepOfTooManyCommunicationsIsRefusedBeforeTheWork) {
+  // 1 KB chunks of GPT-3 1.3B's weights: hundreds of millions of communications
+  ws_config cfg = wstest::config({"sim.strategy=stream", "workload.phase=train", "system.chunk=1 KiB"});
+  char err[1024] = "";
+  ws_run *r = ws_run_simulate(&cfg, nullptr, nullptr, err, sizeof err);
+  EXPECT_EQ(r, nullptr);
+  ws_run_destroy(r);
+  EXPECT_NE(std::string(err).find("a larger system.chunk or system.micro_batch"), std::string::npos) << err;
+}
+
 TEST(Stream, ActivationsThatDoNotFitAreAnError) {
   // 8 sequences a pass on a 16 x 16 mesh: what the backward keeps cannot fit
   ws_config cfg =

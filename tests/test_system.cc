@@ -147,6 +147,7 @@ TEST(System, Deterministic) {
   EXPECT_EQ(a.step_s, b.step_s);
   EXPECT_EQ(a.reduce_s, b.reduce_s);
   EXPECT_EQ(a.messages, b.messages);
+  EXPECT_EQ(a.messages, sys_messages(&s, layers.data(), (uint32_t)layers.size())); // counted before, exactly
 }
 
 TEST(System, RefusesAnEmptySystem) {

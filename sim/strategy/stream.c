@@ -145,6 +145,25 @@ static uint64_t kept_bytes(const ws_input *in, uint64_t tokens) {
   return tokens * per_token;
 }
 
+/* The system of in's configuration for the state's passes. */
+static sys_spec spec_of(const ws_input *in, const stream_state *s) {
+  const ws_config *cfg = in->cfg;
+  return (sys_spec){
+      .wafers = (uint32_t)cfg->system.wafers,
+      .passes = s->sequences / s->pass,
+      .store_hosts = (uint32_t)cfg->system.store_hosts,
+      .fanout = (uint32_t)cfg->system.fanout,
+      .train = in->phase == WS_PHASE_TRAIN,
+      .store_bandwidth = (double)cfg->system.store_bandwidth,
+      .store_link = (double)cfg->system.store_link,
+      .link_bandwidth = (double)cfg->system.link_bandwidth,
+      .link_latency = (double)cfg->system.link_latency * 1e-9,
+      .chunk = (double)cfg->system.chunk,
+      .update_bytes = (double)cfg->system.update_bytes,
+      .accumulate_bytes = ACCUMULATE_BYTES,
+  };
+}
+
 static int prepare(ws_input *in, void **state, char *err, size_t errlen) {
   *state = NULL;
   const ws_config *cfg = in->cfg;
@@ -183,6 +202,16 @@ static int prepare(ws_input *in, void **state, char *err, size_t errlen) {
              "than half of the %llu a PE offers (fabric.sram_per_pe - kernels.sram_reserve); fewer sequences a pass "
              "(system.micro_batch), a shorter workload.seq_len or more SRAM would",
              s->pass, s->pass == 1 ? "" : "s", (unsigned long long)s->reserve, (unsigned long long)usable);
+    release(s);
+    return -1;
+  }
+  const sys_spec spec = spec_of(in, s);
+  const uint64_t messages = sys_messages(&spec, s->sl, s->layers);
+  if (messages > SYS_MESSAGES_MAX) {
+    snprintf(err, errlen,
+             "stream: a step would make %llu SimGrid communications (%u passes of %u layers' chunks over %u "
+             "wafers), more than %llu; a larger system.chunk or system.micro_batch would make fewer",
+             (unsigned long long)messages, spec.passes, s->layers, spec.wafers, (unsigned long long)SYS_MESSAGES_MAX);
     release(s);
     return -1;
   }
@@ -323,7 +352,6 @@ static int run_key(const ws_input *in, stream_state *s, uint32_t k, strat_result
 static int stream_simulate(void *state, const ws_input *in, strat_result *out, strat_progress progress, void *ctx,
                            char *err, size_t errlen) {
   stream_state *s = state;
-  const ws_config *cfg = in->cfg;
   const double t0 = ws_report_wall_s();
   /* rows: at most every op of the first run and each other key's block */
   const uint32_t per_block = in->low.n; /* a bound: the full graph's stages */
@@ -341,21 +369,7 @@ static int stream_simulate(void *state, const ws_input *in, strat_result *out, s
   out->nops = rows;
   const double sim_wall = ws_report_wall_s() - t0;
 
-  const bool train = in->phase == WS_PHASE_TRAIN;
-  const sys_spec spec = {
-      .wafers = (uint32_t)cfg->system.wafers,
-      .passes = s->sequences / s->pass,
-      .store_hosts = (uint32_t)cfg->system.store_hosts,
-      .fanout = (uint32_t)cfg->system.fanout,
-      .train = train,
-      .store_bandwidth = (double)cfg->system.store_bandwidth,
-      .store_link = (double)cfg->system.store_link,
-      .link_bandwidth = (double)cfg->system.link_bandwidth,
-      .link_latency = (double)cfg->system.link_latency * 1e-9,
-      .chunk = (double)cfg->system.chunk,
-      .update_bytes = (double)cfg->system.update_bytes,
-      .accumulate_bytes = ACCUMULATE_BYTES,
-  };
+  const sys_spec spec = spec_of(in, s);
   sys_result sr;
   const double t1 = ws_report_wall_s();
   /* the system's step on SimGrid, its breakdown the totals' */

@@ -316,6 +316,23 @@ static int build_tree(world *w) {
   return 0;
 }
 
+/* A layer's chunks: its bytes in pieces of at most `chunk`, a multiple of the store hosts; 0 without weights. */
+static uint32_t chunks_of(const sys_spec *s, double bytes) {
+  return bytes > 0 ? (uint32_t)(s->store_hosts * ceil(ceil(bytes / s->chunk) / s->store_hosts)) : 0;
+}
+
+uint64_t sys_messages(const sys_spec *s, const sys_layer *layers, uint32_t n) {
+  uint32_t nsw, depth;
+  sys_tree(s->wafers, s->fanout, &nsw, &depth);
+  uint64_t down = 0, up = 0;
+  for (uint32_t l = 0; l < n; l++) {
+    const uint64_t k = chunks_of(s, layers[l].weight_bytes);
+    down += k * (s->train ? 2 : 1);
+    up += s->train && layers[l].grad_bytes > 0 ? k : 0;
+  }
+  return s->passes * (down * (1 + (uint64_t)nsw - 1 + s->wafers) + up * ((uint64_t)s->wafers + nsw));
+}
+
 static int build_segments(world *w, const sys_layer *layers, uint32_t n) {
   const sys_spec *s = w->s;
   const uint32_t per_pass = s->train ? 2 * n : n;
@@ -330,9 +347,7 @@ static int build_segments(world *w, const sys_layer *layers, uint32_t n) {
       sg->layer = l;
       sg->bwd = bwd;
       sg->last_pass = p + 1 == s->passes;
-      if (y->weight_bytes > 0) {
-        const double k = ceil(y->weight_bytes / s->chunk);
-        sg->chunks = (uint32_t)(s->store_hosts * ceil(k / s->store_hosts));
+      if ((sg->chunks = chunks_of(s, y->weight_bytes))) {
         sg->bytes = y->weight_bytes / sg->chunks;
         sg->grad = bwd ? y->grad_bytes / sg->chunks : 0;
         sg->weights = y->weights / sg->chunks;

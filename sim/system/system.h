@@ -81,6 +81,13 @@ typedef struct {
  * its switches and depth (at least one switch). */
 void sys_tree(uint32_t wafers, uint32_t fanout, uint32_t *switches, uint32_t *depth);
 
+/* SimGrid communications a step of n layers makes (sys_result.messages), counted before: a chunk of weights
+ * is a store host's put and one a child edge of the tree; a chunk of gradients one a wafer and one a switch. */
+uint64_t sys_messages(const sys_spec *s, const sys_layer *layers, uint32_t n);
+
+/* At most this many communications a step (SimGrid moves about 230,000 a second here: about 2.5 minutes). */
+#define SYS_MESSAGES_MAX (UINT64_C(1) << 25)
+
 /* Simulate one step of n layers on SimGrid: 0, or -1 with the reason. */
 int sys_run(const sys_spec *s, const sys_layer *layers, uint32_t n, sys_result *out, char *err, size_t errlen);
 
