@@ -71,7 +71,15 @@
  *   pipeline_cycles_model, layerwise_cycles_model  each candidate's modelled
  *                    cycles (the placer's estimate; the layer-by-layer
  *                    plan's), when it ran or auto weighed it, else 0
- *                    (schema 8).
+ *                    (schema 8);
+ *   step_s           a training step's seconds (any strategy), or a
+ *                    stream prefill's; the step's breakdown (compute_s,
+ *                    stream_s, grad_s, store_s, stall_s, reduce_s,
+ *                    update_s, overlap_s, stream_bytes, grad_bytes,
+ *                    bound_by, system_messages) is sim/system/system.h's
+ *                    sys_result, with wafers, layer_runs and system_wall_s
+ *                    (stream only, else 0) (schema 11). A training step's
+ *                    flops are 3 x the forward's.
  * With sim.strategy: bound the op rows and totals are the bound's (bound.c
  * says which fields it leaves 0, and that its flops_per_s and peak_fraction
  * count the accounting's FLOPs). */
