@@ -125,21 +125,7 @@ Mat reference(const ws_config &c, Fault fault = Fault::kNone) {
     Mat k = linear(h, n + "k", d, d, true, masks.of(n + "k"));
     const Mat v = linear(h, n + "v", d, d, true, masks.of(n + "v"));
     if (fault == Fault::kSwapQK) std::swap(q, k);
-    Mat a((size_t)S * d, 0.0);  // causal softmax attention per head
-    for (uint32_t hd = 0; hd < H; hd++)
-      for (uint32_t t = 0; t < S; t++) {
-        std::vector<double> p(t + 1);
-        double mx = -INFINITY, sum = 0;
-        for (uint32_t u = 0; u <= t; u++) {
-          double s = 0;
-          for (uint32_t e = 0; e < dh; e++) s += q[(size_t)t * d + hd * dh + e] * k[(size_t)u * d + hd * dh + e];
-          p[u] = s / std::sqrt((double)dh);
-          mx = std::max(mx, p[u]);
-        }
-        for (uint32_t u = 0; u <= t; u++) sum += (p[u] = std::exp(p[u] - mx));
-        for (uint32_t u = 0; u <= t; u++)
-          for (uint32_t e = 0; e < dh; e++) a[(size_t)t * d + hd * dh + e] += p[u] / sum * v[(size_t)u * d + hd * dh + e];
-      }
+    const Mat a = wstest::causal_attention(q, k, v, S, H, dh);  // causal softmax attention per head
     const Mat o = linear(a, n + "attn_out", d, d, true, masks.of(n + "attn_out"));
     const Mat &skip = fault == Fault::kSkipFromNorm ? h : x;  // the residual's skip: the block's input
     Mat r1(x.size());

@@ -239,21 +239,7 @@ Mat reference(const ws_config &c, Fault fault = Fault::kNone) {
     const Mat v = repeat(linear(h, n + "v", d, dkv));
     rotate(q, d);
     rotate(k, dkv);
-    const Mat kr = repeat(k);
-    Mat a((size_t)S * d, 0.0);
-    for (uint32_t hd = 0; hd < H; hd++)
-      for (uint32_t t = 0; t < S; t++) {
-        std::vector<double> p(t + 1);
-        double mx = -INFINITY, sum = 0;
-        for (uint32_t u = 0; u <= t; u++) {
-          double s = 0;
-          for (uint32_t e = 0; e < dh; e++) s += q[(size_t)t * d + hd * dh + e] * kr[(size_t)u * d + hd * dh + e];
-          mx = std::max(mx, p[u] = s / std::sqrt((double)dh));
-        }
-        for (uint32_t u = 0; u <= t; u++) sum += (p[u] = std::exp(p[u] - mx));
-        for (uint32_t u = 0; u <= t; u++)
-          for (uint32_t e = 0; e < dh; e++) a[(size_t)t * d + hd * dh + e] += p[u] / sum * v[(size_t)u * d + hd * dh + e];
-      }
+    const Mat a = wstest::causal_attention(q, repeat(k), v, S, H, dh);
     const Mat o = linear(a, n + "attn_out", d, d);
     Mat r1(x.size());
     for (size_t e = 0; e < x.size(); e++) r1[e] = x[e] + o[e];

@@ -307,6 +307,28 @@ double max_diff(const Mat &a, const T *b) {
   return m;
 }
 
+// Causal softmax attention of S tokens, H heads of dh features each (rows of
+// H x dh), in double: the two reference forward passes' (test_functional.cc,
+// test_llama.cc; a Llama's keys and values repeated to every query head first).
+inline Mat causal_attention(const Mat &q, const Mat &k, const Mat &v, uint32_t S, uint32_t H, uint32_t dh) {
+  const size_t d = (size_t)H * dh;
+  Mat a((size_t)S * d, 0.0);
+  for (uint32_t hd = 0; hd < H; hd++)
+    for (uint32_t t = 0; t < S; t++) {
+      std::vector<double> p(t + 1);
+      double mx = -INFINITY, sum = 0;
+      for (uint32_t u = 0; u <= t; u++) {
+        double s = 0;
+        for (uint32_t e = 0; e < dh; e++) s += q[t * d + hd * dh + e] * k[u * d + hd * dh + e];
+        mx = std::max(mx, p[u] = s / std::sqrt((double)dh));
+      }
+      for (uint32_t u = 0; u <= t; u++) sum += (p[u] = std::exp(p[u] - mx));
+      for (uint32_t u = 0; u <= t; u++)
+        for (uint32_t e = 0; e < dh; e++) a[t * d + hd * dh + e] += p[u] / sum * v[u * d + hd * dh + e];
+    }
+  return a;
+}
+
 }  // namespace wstest
 
 #endif
