@@ -21,15 +21,19 @@
 #define SYS_UNLIMITED 1e15
 #define RING 2 /* chunks in flight per link: double buffering */
 
+/* The tree's levels from the wafers up: each level's switches into sizes (at most 64), the count returned. */
+static uint32_t tree_levels(uint32_t wafers, uint32_t fanout, uint32_t sizes[64]) {
+  uint32_t level = wafers, n = 0;
+  do sizes[n++] = level = (level + fanout - 1) / fanout;
+  while (level > 1);
+  return n;
+}
+
 void sys_tree(uint32_t wafers, uint32_t fanout, uint32_t *switches, uint32_t *depth) {
-  uint32_t level = wafers, n = 0, d = 0;
-  do {
-    level = (level + fanout - 1) / fanout;
-    n += level;
-    d++;
-  } while (level > 1);
-  *switches = n;
-  *depth = d;
+  uint32_t sizes[64];
+  *depth = tree_levels(wafers, fanout, sizes);
+  *switches = 0;
+  for (uint32_t l = 0; l < *depth; l++) *switches += sizes[l];
 }
 
 /* A segment: one layer's weights in one direction of one pass. */
@@ -48,7 +52,7 @@ typedef struct {
   const sys_spec *s;
   uint32_t nseg;
   segment *seg;
-  uint32_t nsw;          /* switches: 0 the root; switch j's parent and children below */
+  uint32_t nsw, depth;   /* switches (0 the root; switch j's parent and children below) and their levels */
   int32_t *sw_parent;    /* -1 for the root */
   uint32_t *sw_first, *sw_nchild; /* its children: sw_nchild switches, or wafers if sw_leaf, from sw_first */
   bool *sw_leaf;         /* its children are wafers */
@@ -274,8 +278,10 @@ static int write_platform(const world *w, FILE *f) {
 /* The tree: level by level from the wafers up, then numbered from the root down. */
 static int build_tree(world *w) {
   const sys_spec *s = w->s;
-  uint32_t depth;
-  sys_tree(s->wafers, s->fanout, &w->nsw, &depth);
+  uint32_t sizes[64];
+  const uint32_t nl = w->depth = tree_levels(s->wafers, s->fanout, sizes);
+  w->nsw = 0;
+  for (uint32_t l = 0; l < nl; l++) w->nsw += sizes[l];
   w->sw_parent = calloc(w->nsw, sizeof *w->sw_parent);
   w->sw_first = calloc(w->nsw, sizeof *w->sw_first);
   w->sw_nchild = calloc(w->nsw, sizeof *w->sw_nchild);
@@ -286,10 +292,6 @@ static int build_tree(world *w) {
   if (!w->sw_parent || !w->sw_first || !w->sw_nchild || !w->sw_leaf || !w->sw_slot || !w->wafer_parent ||
       !w->wafer_slot)
     return -1;
-  /* levels top down: level sizes from the bottom */
-  uint32_t sizes[64], nl = 0, level = s->wafers;
-  do sizes[nl++] = level = (level + s->fanout - 1) / s->fanout;
-  while (level > 1);
   /* switches numbered root first: level nl-1 (1 switch), then nl-2, ... */
   uint32_t start = 0;
   w->sw_parent[0] = -1;
@@ -417,7 +419,8 @@ static int simulate(const sys_spec *s, const sys_layer *layers, uint32_t n, sys_
   r->step_s = simgrid_get_clock();
   r->wafer_end_s = w.wafer_end;
   r->messages = w.messages;
-  sys_tree(s->wafers, s->fanout, &r->switches, &r->depth);
+  r->switches = w.nsw;
+  r->depth = w.depth;
   /* the closed forms beside it */
   double store_bytes = 0;
   for (uint32_t g = 0; g < w.nseg; g++) {
